@@ -1,0 +1,113 @@
+//! `lmgauge ngram train` and `lmgauge ngram query`: lmplz and KenLM `query` as subcommands.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::error::Error;
+use crate::models::ngram::arpa::{read_arpa_file, write_arpa_file};
+use crate::models::ngram::{estimate, Corpus, QueryLm, SpecialSymbols, TrainOptions, DEFAULT_FALLBACK};
+
+#[derive(Debug, Subcommand)]
+pub enum NgramCommand {
+    /// Train an interpolated modified Kneser-Ney model (KenLM lmplz compatible) and write ARPA.
+    Train(TrainArgs),
+    /// Score a text file (one sentence per line) with an ARPA model, as KenLM's query does.
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// Model order (1 or more).
+    #[arg(long, short = 'o')]
+    pub order: usize,
+    /// Training text: one sentence per line, words separated by whitespace.
+    #[arg(long, short = 'i')]
+    pub input: PathBuf,
+    /// Where to write the ARPA file.
+    #[arg(long)]
+    pub arpa: PathBuf,
+    /// Substitute discounts when the closed-form estimate fails: up to three values for adjusted
+    /// counts 1, 2 and 3+ (default 0.5 1 1.5).
+    #[arg(long, num_args = 0..=3, value_name = "D")]
+    pub discount_fallback: Option<Vec<f32>>,
+    /// Prune n-grams whose count is at most the threshold, one value per order starting with
+    /// unigrams (which must be 0); the last value applies to higher orders. E.g. `--prune 0 0 1`.
+    #[arg(long, num_args = 1.., value_name = "N")]
+    pub prune: Vec<u64>,
+    /// Treat literal <s>, </s> and <unk> in the text as whitespace instead of failing.
+    #[arg(long)]
+    pub skip_symbols: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[arg(long)]
+    pub arpa: PathBuf,
+    /// Text to score, one sentence per line.
+    #[arg(long, short = 'i')]
+    pub input: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(cmd: NgramCommand) -> Result<i32, Error> {
+    match cmd {
+        NgramCommand::Train(args) => train(args),
+        NgramCommand::Query(args) => query(args),
+    }
+}
+
+/// Turns the CLI's fallback values into the three discounts, validating them like lmplz.
+pub fn fallback_from(values: &[f32]) -> Result<[f32; 3], Error> {
+    if values.is_empty() {
+        return Ok(DEFAULT_FALLBACK);
+    }
+    let mut out = [0.0f32; 3];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let d = values[i.min(values.len() - 1)];
+        if !(0.0..=(i + 1) as f32).contains(&d) {
+            return Err(Error::Usage(format!("the fallback discount for count {} must be in [0, {}], got {d}", i + 1, i + 1)));
+        }
+        *slot = d;
+    }
+    Ok(out)
+}
+
+fn train(args: TrainArgs) -> Result<i32, Error> {
+    let specials = if args.skip_symbols { SpecialSymbols::Skip } else { SpecialSymbols::Reject };
+    let discount_fallback = args.discount_fallback.as_deref().map(fallback_from).transpose()?;
+    let options = TrainOptions { order: args.order, discount_fallback, prune: args.prune };
+    let corpus = Corpus::read(&args.input, specials)?;
+    let (model, discounts) = estimate(&corpus, &options)?;
+    write_arpa_file(&model, &args.arpa)?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{} words, {} types", corpus.word_count, corpus.vocab.len());
+    for (k, (table, d)) in model.orders.iter().zip(&discounts).enumerate() {
+        let _ = writeln!(err, "order {}: {} n-grams, D1={} D2={} D3+={}", k + 1, table.len(), d.0[1], d.0[2], d.0[3]);
+    }
+    let _ = writeln!(err, "wrote {}", args.arpa.display());
+    Ok(0)
+}
+
+fn query(args: QueryArgs) -> Result<i32, Error> {
+    let model = read_arpa_file(&args.arpa)?;
+    let lm = QueryLm::new(&model);
+    let bytes = std::fs::read(&args.input).map_err(|e| Error::io(&args.input, e))?;
+    let text = crate::data::utf8_or_error(&args.input, &bytes)?;
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let stats = lm.score_lines(body.split('\n'));
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&stats).expect("serializable"));
+    } else {
+        let _ = writeln!(
+            out,
+            "Perplexity including OOVs:\t{}\nPerplexity excluding OOVs:\t{}\nOOVs:\t{}\nTokens:\t{}",
+            stats.perplexity_including_oov, stats.perplexity_excluding_oov, stats.oov, stats.tokens
+        );
+    }
+    Ok(0)
+}

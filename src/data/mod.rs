@@ -1,0 +1,127 @@
+//! Dataset readers: plain text, JSONL, CSV and Parquet, all producing the same [`Item`]s.
+//!
+//! Every reader names the file and the line (text, JSONL) or row (CSV, Parquet) of anything it
+//! cannot use: invalid UTF-8, a missing or non-string field, an empty dataset. Field mapping says
+//! which column holds the text and, optionally, a stable item id.
+
+mod table;
+mod text;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// One evaluation item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// The id from the dataset's id field, else the item's 1-based position.
+    pub id: String,
+    pub text: String,
+    /// Where the item starts: a 1-based line (text, JSONL) or data row (CSV, Parquet).
+    pub line: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Text,
+    Jsonl,
+    Csv,
+    Parquet,
+}
+
+/// How plain text divides into items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unit {
+    /// Each non-blank line is an item.
+    #[default]
+    Line,
+    /// Runs of lines separated by blank (empty or whitespace-only) lines.
+    Document,
+    /// The whole file is one item.
+    File,
+}
+
+/// Which fields of a record hold what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMap {
+    #[serde(default = "default_text_field")]
+    pub text: String,
+    #[serde(default)]
+    pub id: Option<String>,
+}
+
+fn default_text_field() -> String {
+    "text".to_owned()
+}
+
+impl Default for FieldMap {
+    fn default() -> Self {
+        FieldMap { text: default_text_field(), id: None }
+    }
+}
+
+/// A resolved dataset description (paths already absolute or relative to the working directory).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatasetSpec {
+    pub path: PathBuf,
+    pub format: Format,
+    pub unit: Unit,
+    pub fields: FieldMap,
+    /// Keep only the first `limit` items.
+    pub limit: Option<usize>,
+}
+
+impl Format {
+    /// Guesses the format from a file extension.
+    pub fn from_path(path: &Path) -> Format {
+        match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()).as_deref() {
+            Some("jsonl") | Some("ndjson") => Format::Jsonl,
+            Some("csv") => Format::Csv,
+            Some("parquet") => Format::Parquet,
+            _ => Format::Text,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("{}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("{}:{line}: invalid UTF-8", path.display())]
+    Utf8 { path: PathBuf, line: usize },
+    #[error("{}:{line}: {message}", path.display())]
+    Line { path: PathBuf, line: usize, message: String },
+    #[error("{}: row {row}: {message}", path.display())]
+    Row { path: PathBuf, row: usize, message: String },
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("{}: the dataset has no items", path.display())]
+    Empty { path: PathBuf },
+}
+
+/// Reads every item of a dataset.
+pub fn load(spec: &DatasetSpec) -> Result<Vec<Item>, DataError> {
+    let mut items = match spec.format {
+        Format::Text => text::read_text(&spec.path, spec.unit)?,
+        Format::Jsonl => text::read_jsonl(&spec.path, &spec.fields)?,
+        Format::Csv | Format::Parquet => table::read_table(&spec.path, spec.format, &spec.fields)?,
+    };
+    if let Some(limit) = spec.limit {
+        items.truncate(limit);
+    }
+    if items.is_empty() {
+        return Err(DataError::Empty { path: spec.path.clone() });
+    }
+    Ok(items)
+}
+
+/// Decodes UTF-8, or names the first line that is not valid.
+pub fn utf8_or_error<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, DataError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        DataError::Utf8 { path: path.to_owned(), line }
+    })
+}

@@ -1,0 +1,94 @@
+//! Language models behind one capability-based trait.
+//!
+//! A suite names models by kind; each kind declares what it can do ([`Capabilities`]) before any
+//! weights load, so the validator can refuse a task a model cannot serve. Every adapter that
+//! scores text reports natural-log probabilities per token together with the UTF-8 byte span each
+//! token covers and the bytes it scored, so word- and byte-level perplexities compare across
+//! tokenizers.
+
+pub mod ngram;
+
+use std::fmt;
+
+/// What a model family can do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Per-token log-probabilities of text (causal and n-gram models).
+    pub score_tokens: bool,
+    /// Pseudo-log-likelihood by masking (masked LMs).
+    pub pseudo_log_likelihood: bool,
+    /// Text generation.
+    pub generate: bool,
+    /// A scalar reward for a (prompt, response) pair.
+    pub reward: bool,
+}
+
+/// One capability, as tasks ask for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    ScoreTokens,
+    PseudoLogLikelihood,
+    Generate,
+    Reward,
+}
+
+impl Capabilities {
+    pub fn has(&self, c: Capability) -> bool {
+        match c {
+            Capability::ScoreTokens => self.score_tokens,
+            Capability::PseudoLogLikelihood => self.pseudo_log_likelihood,
+            Capability::Generate => self.generate,
+            Capability::Reward => self.reward,
+        }
+    }
+}
+
+impl fmt::Display for Capability {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Capability::ScoreTokens => "token scoring",
+            Capability::PseudoLogLikelihood => "pseudo-log-likelihood",
+            Capability::Generate => "generation",
+            Capability::Reward => "reward scoring",
+        })
+    }
+}
+
+/// Scores of one text: the basis of every perplexity form.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenScores {
+    /// Natural-log probability of each scored token.
+    pub logprobs: Vec<f64>,
+    /// Byte range in the text that each token covers (empty for end-of-sentence tokens).
+    pub spans: Vec<(usize, usize)>,
+    /// UTF-8 bytes of the text that was scored.
+    pub bytes: usize,
+    /// Tokens the model did not know.
+    pub oov: usize,
+}
+
+impl TokenScores {
+    pub fn nll(&self) -> f64 {
+        -self.logprobs.iter().sum::<f64>()
+    }
+}
+
+/// A loaded model.
+pub trait LanguageModel: Send + Sync {
+    /// One line saying what this model is, for reports.
+    fn describe(&self) -> String;
+
+    fn capabilities(&self) -> Capabilities;
+
+    /// Per-token log-probabilities of each text, scored independently.
+    fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError>;
+}
+
+/// Errors of model adapters.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Ngram(#[from] ngram::NgramError),
+    #[error("model {model} cannot do {capability}")]
+    Unsupported { model: String, capability: Capability },
+}

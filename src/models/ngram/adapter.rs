@@ -1,0 +1,123 @@
+//! The n-gram model as a harness [`LanguageModel`]: load or train, then score text.
+//!
+//! Text is scored with KenLM's sentence convention: every line is a sentence that starts after
+//! `<s>` and ends with a scored `</s>`. Each word token covers its own bytes; `</s>` covers the
+//! newline that ends its line (or nothing at the end of the text), so the spans of all tokens
+//! account for the text's bytes.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::arpa::{read_arpa_file, write_arpa_file};
+use super::count::{Corpus, SpecialSymbols};
+use super::estimate::{estimate, TrainOptions};
+use super::query::{QueryLm, TokenScore};
+use super::vocab::word_spans;
+use super::NgramError;
+use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
+
+/// A loaded n-gram model.
+pub struct NgramModel {
+    lm: QueryLm,
+    description: String,
+}
+
+/// Where an n-gram model comes from.
+#[derive(Debug, Clone)]
+pub enum NgramSource {
+    Arpa(PathBuf),
+    Train { text: PathBuf, options: TrainOptions, specials: SpecialSymbols },
+}
+
+impl NgramModel {
+    pub const CAPABILITIES: Capabilities =
+        Capabilities { score_tokens: true, pseudo_log_likelihood: false, generate: false, reward: false };
+
+    pub fn from_arpa(path: &Path) -> Result<NgramModel, NgramError> {
+        let model = read_arpa_file(path)?;
+        let lm = QueryLm::new(&model);
+        let description = format!(
+            "{}-gram back-off LM from {} ({} words)",
+            lm.order(),
+            path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+            lm.vocab_size()
+        );
+        Ok(NgramModel { lm, description })
+    }
+
+    /// Loads the model, training it first unless `cache_dir` already holds the same training.
+    pub fn load(source: &NgramSource, cache_dir: &Path) -> Result<NgramModel, NgramError> {
+        match source {
+            NgramSource::Arpa(path) => Self::from_arpa(path),
+            NgramSource::Train { text, options, specials } => {
+                let arpa = cached_arpa_path(text, options, *specials, cache_dir)?;
+                if !arpa.exists() {
+                    std::fs::create_dir_all(cache_dir).map_err(|e| NgramError::io(cache_dir, e))?;
+                    let corpus = Corpus::read(text, *specials)?;
+                    let (model, _) = estimate(&corpus, options)?;
+                    write_arpa_file(&model, &arpa)?;
+                }
+                let mut m = Self::from_arpa(&arpa)?;
+                m.description = format!(
+                    "{}-gram interpolated modified Kneser-Ney (KenLM-compatible) trained on {}",
+                    options.order,
+                    text.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
+                );
+                Ok(m)
+            }
+        }
+    }
+
+    pub fn query(&self) -> &QueryLm {
+        &self.lm
+    }
+}
+
+/// The cache file of a trained model: named by a hash of the training text and options, so a
+/// changed corpus or setting trains afresh and an unchanged one is never trained twice.
+pub fn cached_arpa_path(text: &Path, options: &TrainOptions, specials: SpecialSymbols, dir: &Path) -> Result<PathBuf, NgramError> {
+    let bytes = std::fs::read(text).map_err(|e| NgramError::io(text, e))?;
+    let mut h = Sha256::new();
+    h.update(&bytes);
+    h.update(format!("{options:?}{specials:?}").as_bytes());
+    let digest = hex::encode(h.finalize());
+    Ok(dir.join(format!("kn{}-{}.arpa", options.order, &digest[..16])))
+}
+
+impl LanguageModel for NgramModel {
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Self::CAPABILITIES
+    }
+
+    fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError> {
+        let mut out = TokenScores { bytes: text.len(), ..Default::default() };
+        let mut scores: Vec<TokenScore> = Vec::new();
+        let mut offset = 0;
+        let mut lines = text.split('\n').peekable();
+        while let Some(line) = lines.next() {
+            let last = lines.peek().is_none();
+            if last && line.is_empty() && offset > 0 {
+                break; // text ends with a newline: no further sentence
+            }
+            scores.clear();
+            self.lm.score_sentence(line, &mut scores);
+            let spans = word_spans(line);
+            let newline_end = if last { offset + line.len() } else { offset + line.len() + 1 };
+            for (i, s) in scores.iter().enumerate() {
+                out.logprobs.push(s.log10_prob as f64 * std::f64::consts::LN_10);
+                out.oov += s.oov as usize;
+                out.spans.push(match spans.get(i) {
+                    Some(&(a, b)) => (offset + a, offset + b),
+                    None => (offset + line.len(), newline_end),
+                });
+            }
+            offset = newline_end;
+        }
+        Ok(out)
+    }
+}
