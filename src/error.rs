@@ -16,6 +16,8 @@ pub enum Error {
     Ngram(#[from] NgramError),
     #[error(transparent)]
     Model(#[from] ModelError),
+    #[error(transparent)]
+    Suite(#[from] crate::suite::SuiteError),
     #[error("{0}")]
     Usage(String),
 }

@@ -15,3 +15,5 @@ pub mod data;
 pub mod error;
 
 pub use error::Error;
+pub mod metrics;
+pub mod suite;

@@ -1,0 +1,88 @@
+//! Metrics as pure functions, and the metadata every metric carries.
+//!
+//! Names follow the ecosystem (lm-evaluation-harness for perplexities); each metric declares
+//! whether higher is better, which the reports and gates read instead of guessing.
+
+pub mod perplexity;
+pub mod stats;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// Every metric lmgauge can report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Metric {
+    TokenPerplexity,
+    WordPerplexity,
+    BytePerplexity,
+    BitsPerByte,
+}
+
+/// The kinds of task a suite can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskType {
+    Perplexity,
+}
+
+impl Metric {
+    pub const ALL: &'static [Metric] =
+        &[Metric::TokenPerplexity, Metric::WordPerplexity, Metric::BytePerplexity, Metric::BitsPerByte];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::TokenPerplexity => "token_perplexity",
+            Metric::WordPerplexity => "word_perplexity",
+            Metric::BytePerplexity => "byte_perplexity",
+            Metric::BitsPerByte => "bits_per_byte",
+        }
+    }
+
+    pub fn higher_is_better(self) -> bool {
+        match self {
+            Metric::TokenPerplexity | Metric::WordPerplexity | Metric::BytePerplexity | Metric::BitsPerByte => false,
+        }
+    }
+
+    /// A caveat shown beside the metric in reports, when it has one.
+    pub fn caveat(self) -> Option<&'static str> {
+        match self {
+            Metric::TokenPerplexity => {
+                Some("tokenizer-specific: compare only models that share a tokenizer")
+            }
+            _ => None,
+        }
+    }
+}
+
+impl TaskType {
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskType::Perplexity => "perplexity",
+        }
+    }
+
+    /// The metrics a task of this type can produce.
+    pub fn metrics(self) -> &'static [Metric] {
+        match self {
+            TaskType::Perplexity => Metric::ALL,
+        }
+    }
+}
+
+impl fmt::Display for Metric {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Metric {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Metric::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown metric {s:?}"))
+    }
+}

@@ -1,0 +1,119 @@
+//! Suites: a YAML file naming models and tasks, parsed (`spec`), located (`locate`) and checked
+//! (`validate`) into a resolved [`Suite`] before any work starts.
+
+pub mod locate;
+pub mod spec;
+pub mod validate;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::data::DatasetSpec;
+use crate::metrics::{Metric, TaskType};
+use crate::models::ngram::adapter::NgramSource;
+use crate::models::Capabilities;
+
+pub use validate::load_suite;
+
+/// A suite that passed validation: paths resolved, names checked, capabilities matched.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub name: String,
+    pub description: Option<String>,
+    pub seed: u64,
+    pub bootstrap_resamples: usize,
+    /// The suite file.
+    pub file: PathBuf,
+    /// SHA-256 of the suite file's bytes.
+    pub hash: String,
+    pub models: Vec<ModelDef>,
+    pub tasks: Vec<TaskDef>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ModelDef {
+    pub id: String,
+    pub description: Option<String>,
+    pub kind: ModelKind,
+}
+
+/// The resolved model kinds.
+#[derive(Debug, Clone)]
+pub enum ModelKind {
+    Ngram(NgramSource),
+}
+
+impl ModelKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ModelKind::Ngram(_) => "ngram",
+        }
+    }
+
+    /// What the kind can do, known before anything loads.
+    pub fn capabilities(&self) -> Capabilities {
+        match self {
+            ModelKind::Ngram(_) => crate::models::ngram::NgramModel::CAPABILITIES,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TaskDef {
+    pub id: String,
+    pub description: Option<String>,
+    pub task_type: TaskType,
+    pub dataset: DatasetSpec,
+    /// Provenance and licence of the data, for the report.
+    pub source: Option<String>,
+    pub models: Vec<String>,
+    pub metrics: Vec<Metric>,
+}
+
+impl Suite {
+    pub fn model(&self, id: &str) -> Option<&ModelDef> {
+        self.models.iter().find(|m| m.id == id)
+    }
+
+    pub fn task(&self, id: &str) -> Option<&TaskDef> {
+        self.tasks.iter().find(|t| t.id == id)
+    }
+}
+
+/// One problem found in a suite file, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.column, self.message)
+    }
+}
+
+/// Every problem found in a suite, reported together.
+#[derive(Debug, Clone, thiserror::Error)]
+pub struct SuiteError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl fmt::Display for SuiteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.diagnostics.len();
+        write!(f, "suite is invalid ({n} problem{})", if n == 1 { "" } else { "s" })?;
+        for d in &self.diagnostics {
+            write!(f, "\n  {d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl SuiteError {
+    pub fn single(file: &Path, line: usize, column: usize, message: impl Into<String>) -> Self {
+        SuiteError { diagnostics: vec![Diagnostic { file: file.to_owned(), line, column, message: message.into() }] }
+    }
+}

@@ -1,0 +1,137 @@
+//! The suite file as written (serde): versioned, closed enums for model kinds and task types,
+//! unknown keys rejected.
+//!
+//! ```yaml
+//! version: 1
+//! name: quick
+//! seed: 1234
+//! models:
+//!   - {id: kn3, kind: ngram, train: data/train.txt, order: 3}
+//!   - {id: lm, kind: ngram, arpa: models/lm.arpa}
+//! tasks:
+//!   - id: wikitext
+//!     type: perplexity
+//!     dataset: {path: data/test.txt, format: text, unit: document}
+//!     models: [kn3, lm]
+//!     metrics: [word_perplexity, bits_per_byte]
+//! ```
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::data::{FieldMap, Format, Unit};
+
+/// The only suite format version this build reads.
+pub const SUITE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteSpec {
+    pub version: u32,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seeds every random choice (bootstrap resampling); default 0.
+    #[serde(default)]
+    pub seed: u64,
+    /// Bootstrap resamples for confidence intervals (default 1000).
+    #[serde(default)]
+    pub bootstrap: Option<usize>,
+    pub models: Vec<ModelSpec>,
+    pub tasks: Vec<TaskSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum ModelSpec {
+    Ngram(NgramModelSpec),
+}
+
+impl ModelSpec {
+    pub fn id(&self) -> &str {
+        match self {
+            ModelSpec::Ngram(m) => &m.id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NgramModelSpec {
+    pub id: String,
+    /// Free text shown in reports beside the model id.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Train from this text (one sentence per line)...
+    #[serde(default)]
+    pub train: Option<PathBuf>,
+    /// ...or load this ARPA file.
+    #[serde(default)]
+    pub arpa: Option<PathBuf>,
+    /// Order when training.
+    #[serde(default)]
+    pub order: Option<usize>,
+    /// `true` for lmplz's default fallback (0.5 1 1.5), or up to three discounts.
+    #[serde(default)]
+    pub discount_fallback: Option<DiscountFallbackSpec>,
+    /// Pruning thresholds per order, as `lmgauge ngram train --prune`.
+    #[serde(default)]
+    pub prune: Vec<u64>,
+    /// Treat literal `<s>`, `</s>`, `<unk>` in training text as whitespace.
+    #[serde(default)]
+    pub skip_symbols: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DiscountFallbackSpec {
+    Enabled(bool),
+    Values(Vec<f32>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum TaskSpec {
+    Perplexity(PerplexityTaskSpec),
+}
+
+impl TaskSpec {
+    pub fn id(&self) -> &str {
+        match self {
+            TaskSpec::Perplexity(t) => &t.id,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PerplexityTaskSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub dataset: DatasetSpecRaw,
+    pub models: Vec<String>,
+    pub metrics: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpecRaw {
+    /// Relative to the suite file.
+    pub path: PathBuf,
+    /// Guessed from the extension when absent (`.jsonl`, `.csv`, `.parquet`, else text).
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// How plain text divides into items (text format only).
+    #[serde(default)]
+    pub unit: Option<Unit>,
+    #[serde(default)]
+    pub fields: Option<FieldMap>,
+    /// Use only the first N items.
+    #[serde(default)]
+    pub limit: Option<usize>,
+    /// Where the data comes from and its licence, shown in reports.
+    #[serde(default)]
+    pub source: Option<String>,
+}

@@ -1,0 +1,262 @@
+//! From suite file to [`Suite`]: parse with serde, then check every name, path, metric and
+//! capability, collecting all problems with their file:line:column before any work starts.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::locate::{Locations, Position};
+use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
+use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef};
+use crate::data::{DatasetSpec, Format, Unit};
+use crate::metrics::{Metric, TaskType};
+use crate::models::ngram::adapter::NgramSource;
+use crate::models::ngram::{SpecialSymbols, TrainOptions, DEFAULT_FALLBACK};
+use crate::models::Capability;
+
+/// Reads, parses and validates a suite file.
+pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| SuiteError::single(path, 1, 1, format!("cannot read suite file: {e}")))?;
+    let source = std::str::from_utf8(&bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        SuiteError::single(path, line, 1, "invalid UTF-8")
+    })?;
+    let hash = hex::encode(Sha256::digest(&bytes));
+    let locations = Locations::index(source);
+    let spec: SuiteSpec = serde_yaml::from_str(source).map_err(|e| serde_error(path, &locations, &e))?;
+    Validator { file: path, base: path.parent().unwrap_or(Path::new(".")), locations: &locations, problems: Vec::new() }
+        .validate(spec, hash)
+}
+
+/// serde_yaml's message with the sharpest position we can find: for an unknown or missing key
+/// inside a tagged entry serde reports the entry, so look the key itself up.
+fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> SuiteError {
+    let mut pos = e.location().map(|l| Position { line: l.line(), column: l.column() }).unwrap_or(Position { line: 1, column: 1 });
+    let message = e.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(i) => message[..i].to_owned(),
+        None => message,
+    };
+    if let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.split("unknown field `").nth(1)) {
+        if let Some(key) = rest.split('`').next() {
+            if let Some(p) = locations.key_after(key, Position { line: pos.line, column: 1 }) {
+                pos = p;
+            }
+        }
+    }
+    SuiteError::single(path, pos.line, pos.column, message)
+}
+
+struct Validator<'a> {
+    file: &'a Path,
+    base: &'a Path,
+    locations: &'a Locations,
+    problems: Vec<Diagnostic>,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, at: &str, message: String) {
+        let pos = self.locations.find(at);
+        self.problems.push(Diagnostic { file: self.file.to_owned(), line: pos.line, column: pos.column, message });
+    }
+
+    fn resolve(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() { p.to_owned() } else { self.base.join(p) }
+    }
+
+    /// Resolves a path and reports it when the file does not exist.
+    fn existing(&mut self, at: &str, p: &Path, what: &str) -> PathBuf {
+        let full = self.resolve(p);
+        if !full.is_file() {
+            self.problem(at, format!("{what} {} does not exist (resolved to {})", p.display(), full.display()));
+        }
+        full
+    }
+
+    fn check_name(&mut self, at: &str, what: &str, name: &str) {
+        let ok = !name.is_empty()
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && !name.starts_with('.');
+        if !ok {
+            self.problem(at, format!("{what} {name:?} must be non-empty and use only letters, digits, '-', '_' and '.'"));
+        }
+    }
+
+    fn validate(mut self, spec: SuiteSpec, hash: String) -> Result<Suite, SuiteError> {
+        if spec.version != SUITE_VERSION {
+            self.problem("version", format!("unsupported suite version {} (this build reads version {SUITE_VERSION})", spec.version));
+        }
+        self.check_name("name", "suite name", &spec.name);
+        if spec.bootstrap == Some(0) {
+            self.problem("bootstrap", "bootstrap must be at least 1 resample".into());
+        }
+        if spec.models.is_empty() {
+            self.problem("models", "the suite defines no models".into());
+        }
+        if spec.tasks.is_empty() {
+            self.problem("tasks", "the suite defines no tasks".into());
+        }
+
+        let mut models = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, m) in spec.models.iter().enumerate() {
+            let at = format!("models[{i}]");
+            self.check_name(&format!("{at}.id"), "model id", m.id());
+            if !seen.insert(m.id().to_owned()) {
+                self.problem(&format!("{at}.id"), format!("duplicate model id {:?}", m.id()));
+            }
+            if let Some(def) = self.model(&at, m) {
+                models.push(def);
+            }
+        }
+
+        let mut tasks = Vec::new();
+        let mut task_ids = HashSet::new();
+        for (i, t) in spec.tasks.iter().enumerate() {
+            let at = format!("tasks[{i}]");
+            self.check_name(&format!("{at}.id"), "task id", t.id());
+            if !task_ids.insert(t.id().to_owned()) {
+                self.problem(&format!("{at}.id"), format!("duplicate task id {:?}", t.id()));
+            }
+            if let Some(def) = self.task(&at, t, &models) {
+                tasks.push(def);
+            }
+        }
+
+        if !self.problems.is_empty() {
+            self.problems.sort_by_key(|d| (d.line, d.column));
+            return Err(SuiteError { diagnostics: self.problems });
+        }
+        Ok(Suite {
+            name: spec.name,
+            description: spec.description,
+            seed: spec.seed,
+            bootstrap_resamples: spec.bootstrap.unwrap_or(1000),
+            file: self.file.to_owned(),
+            hash,
+            models,
+            tasks,
+        })
+    }
+
+    fn model(&mut self, at: &str, spec: &ModelSpec) -> Option<ModelDef> {
+        match spec {
+            ModelSpec::Ngram(m) => {
+                let source = self.ngram(at, m)?;
+                Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Ngram(source) })
+            }
+        }
+    }
+
+    fn ngram(&mut self, at: &str, m: &NgramModelSpec) -> Option<NgramSource> {
+        match (&m.train, &m.arpa) {
+            (Some(_), Some(_)) => {
+                self.problem(&format!("{at}.arpa"), format!("model {:?}: give either `train` or `arpa`, not both", m.id));
+                None
+            }
+            (None, None) => {
+                self.problem(at, format!("model {:?}: an ngram model needs `train: FILE` (with `order`) or `arpa: FILE`", m.id));
+                None
+            }
+            (None, Some(arpa)) => {
+                for (key, set) in [("order", m.order.is_some()), ("prune", !m.prune.is_empty()), ("discount_fallback", m.discount_fallback.is_some())] {
+                    if set {
+                        self.problem(&format!("{at}.{key}"), format!("model {:?}: `{key}` applies only when training", m.id));
+                    }
+                }
+                Some(NgramSource::Arpa(self.existing(&format!("{at}.arpa"), arpa, "ARPA file")))
+            }
+            (Some(train), None) => {
+                let text = self.existing(&format!("{at}.train"), train, "training text");
+                let Some(order) = m.order else {
+                    self.problem(at, format!("model {:?}: `order` is required with `train`", m.id));
+                    return None;
+                };
+                let discount_fallback = match &m.discount_fallback {
+                    None | Some(DiscountFallbackSpec::Enabled(false)) => None,
+                    Some(DiscountFallbackSpec::Enabled(true)) => Some(DEFAULT_FALLBACK),
+                    Some(DiscountFallbackSpec::Values(v)) => match crate::cli::ngram::fallback_from(v) {
+                        Ok(d) if v.len() <= 3 => Some(d),
+                        Ok(_) => {
+                            self.problem(&format!("{at}.discount_fallback"), "at most three fallback discounts".into());
+                            None
+                        }
+                        Err(e) => {
+                            self.problem(&format!("{at}.discount_fallback"), e.to_string());
+                            None
+                        }
+                    },
+                };
+                let options = TrainOptions { order, discount_fallback, prune: m.prune.clone() };
+                if let Err(e) = options.resolved_prune() {
+                    let key = if order == 0 { "order" } else { "prune" };
+                    self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));
+                }
+                let specials = if m.skip_symbols { SpecialSymbols::Skip } else { SpecialSymbols::Reject };
+                Some(NgramSource::Train { text, options, specials })
+            }
+        }
+    }
+
+    fn task(&mut self, at: &str, spec: &TaskSpec, models: &[ModelDef]) -> Option<TaskDef> {
+        let TaskSpec::Perplexity(t) = spec;
+        let task_type = TaskType::Perplexity;
+        let raw = &t.dataset;
+        let path = self.existing(&format!("{at}.dataset.path"), &raw.path, "dataset");
+        let format = raw.format.unwrap_or_else(|| Format::from_path(&raw.path));
+        if raw.unit.is_some() && format != Format::Text {
+            self.problem(&format!("{at}.dataset.unit"), "`unit` applies only to text datasets".into());
+        }
+        if raw.limit == Some(0) {
+            self.problem(&format!("{at}.dataset.limit"), "`limit` must be at least 1".into());
+        }
+        if t.models.is_empty() {
+            self.problem(&format!("{at}.models"), format!("task {:?} lists no models", t.id));
+        }
+        let needs = Capability::ScoreTokens;
+        for (j, id) in t.models.iter().enumerate() {
+            let here = format!("{at}.models[{j}]");
+            match models.iter().find(|m| &m.id == id) {
+                None => self.problem(&here, format!("task {:?}: unknown model id {id:?}", t.id)),
+                Some(m) if !m.kind.capabilities().has(needs) => self.problem(
+                    &here,
+                    format!("task {:?} ({}) needs {needs}, which model {id:?} (kind {}) cannot do", t.id, task_type.name(), m.kind.name()),
+                ),
+                Some(_) => {}
+            }
+        }
+        let mut metrics = Vec::new();
+        if t.metrics.is_empty() {
+            self.problem(&format!("{at}.metrics"), format!("task {:?} lists no metrics", t.id));
+        }
+        for (j, name) in t.metrics.iter().enumerate() {
+            match name.parse::<Metric>() {
+                Ok(m) if task_type.metrics().contains(&m) => metrics.push(m),
+                _ => {
+                    let valid: Vec<&str> = task_type.metrics().iter().map(|m| m.name()).collect();
+                    self.problem(
+                        &format!("{at}.metrics[{j}]"),
+                        format!("a {} task cannot produce metric {name:?} (it can: {})", task_type.name(), valid.join(", ")),
+                    );
+                }
+            }
+        }
+        Some(TaskDef {
+            id: t.id.clone(),
+            description: t.description.clone(),
+            task_type,
+            dataset: DatasetSpec {
+                path,
+                format,
+                unit: raw.unit.unwrap_or(Unit::Line),
+                fields: raw.fields.clone().unwrap_or_default(),
+                limit: raw.limit,
+            },
+            source: raw.source.clone(),
+            models: t.models.clone(),
+            metrics,
+        })
+    }
+}
