@@ -17,3 +17,6 @@ pub mod error;
 pub use error::Error;
 pub mod metrics;
 pub mod suite;
+pub mod engine;
+pub mod report;
+pub mod store;

@@ -1,6 +1,7 @@
 //! Command-line definitions (clap): one file per subcommand, dispatched from [`run`].
 
 pub mod ngram;
+pub mod suite;
 
 use clap::{Parser, Subcommand};
 
@@ -15,6 +16,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a suite file without running anything.
+    Validate(suite::ValidateArgs),
+    /// Run a suite: every task × model job, then results, report and summary.
+    RunSuite(suite::RunSuiteArgs),
+    /// Re-render index.html and summary.md of a finished run from its stored results.
+    Report(suite::ReportArgs),
     /// Train and query KenLM-compatible n-gram models.
     #[command(subcommand)]
     Ngram(ngram::NgramCommand),
@@ -24,5 +31,8 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Ngram(cmd) => ngram::run(cmd),
+        Command::Validate(args) => suite::validate(args),
+        Command::RunSuite(args) => suite::run(args),
+        Command::Report(args) => suite::report(args),
     }
 }

@@ -1,0 +1,54 @@
+//! From per-item scores to corpus metrics, each with n and a seeded 95% bootstrap interval.
+
+use crate::metrics::perplexity::PerplexityCounts;
+use crate::metrics::stats::{bootstrap, percentile_interval, stream};
+use crate::metrics::{Metric, TaskType};
+use crate::store::ResultRow;
+use crate::suite::TaskDef;
+
+use super::cache::{ItemScore, JobRecord};
+
+fn counts_of(item: &ItemScore) -> PerplexityCounts {
+    let get = |k: &str| item.scores.get(k).copied().unwrap_or(0.0);
+    PerplexityCounts { nll: get("nll"), tokens: get("tokens"), words: get("words"), bytes: get("bytes") }
+}
+
+/// The result rows of one finished job, in the task's metric order.
+pub fn aggregate(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
+    match task.task_type {
+        TaskType::Perplexity => perplexity_rows(task, record, seed, resamples),
+    }
+}
+
+fn perplexity_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
+    let items: Vec<PerplexityCounts> = record.items.iter().map(counts_of).collect();
+    let mut total = PerplexityCounts::default();
+    items.iter().for_each(|c| total.add(c));
+    let mut rng = stream(seed, &format!("bootstrap/{}/{}", record.task, record.model));
+    let resampled: Vec<PerplexityCounts> = bootstrap(items.len(), resamples, &mut rng, |sample| {
+        let mut sum = PerplexityCounts::default();
+        sample.iter().for_each(|&i| sum.add(&items[i]));
+        sum
+    });
+    task.metrics
+        .iter()
+        .map(|&metric| {
+            let values: Vec<f64> = resampled.iter().map(|c| c.metric(metric)).collect();
+            let (ci_low, ci_high) = percentile_interval(&values).unwrap_or((f64::NAN, f64::NAN));
+            row(task, record, metric, total.metric(metric), ci_low, ci_high)
+        })
+        .collect()
+}
+
+fn row(task: &TaskDef, record: &JobRecord, metric: Metric, value: f64, ci_low: f64, ci_high: f64) -> ResultRow {
+    ResultRow {
+        task: task.id.clone(),
+        model: record.model.clone(),
+        metric: metric.name().to_owned(),
+        value,
+        ci_low,
+        ci_high,
+        n: record.items.len() as u64,
+        higher_is_better: metric.higher_is_better(),
+    }
+}

@@ -1,0 +1,312 @@
+//! Running a suite: plan the jobs, run the ones not already finished (jobs and items in
+//! parallel with rayon), save each job the moment it ends, then aggregate, store and report.
+//!
+//! A failing job is recorded with its error while the others still run; the run then ends with
+//! exit code 2. Killing the process (Ctrl-C) loses only the jobs in flight: `--resume` picks up
+//! the newest run of the suite and recomputes nothing that finished.
+
+use std::collections::HashMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use super::aggregate::aggregate;
+use super::cache::{self, ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
+use super::plan::{plan, Job};
+use crate::data::{self, Item};
+use crate::error::Error;
+use crate::metrics::perplexity::PerplexityCounts;
+use crate::metrics::TaskType;
+use crate::models::ngram::NgramModel;
+use crate::models::LanguageModel;
+use crate::store::{self, manifest, HostInfo, JobSummary, RunManifest, MANIFEST_VERSION};
+use crate::suite::{ModelDef, ModelKind, Suite, TaskDef};
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Reports go to `out/<suite>/<run-id>/`.
+    pub out: PathBuf,
+    pub only_tasks: Vec<String>,
+    pub only_models: Vec<String>,
+    /// Overrides the suite's seed.
+    pub seed: Option<u64>,
+    pub resume: bool,
+    /// Show progress bars (only ever on a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOutcome {
+    pub run_dir: PathBuf,
+    pub failed_jobs: Vec<Job>,
+}
+
+type SharedModel = Arc<dyn LanguageModel>;
+
+pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> {
+    let jobs = plan(suite, &opts.only_tasks, &opts.only_models)?;
+    let seed = opts.seed.unwrap_or(suite.seed);
+    let suite_dir = opts.out.join(&suite.name);
+    let run_dir = choose_run_dir(&suite_dir, suite, seed, opts)?;
+    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
+    let run_id = run_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+
+    let mut manifest = new_manifest(suite, seed, &run_id, opts);
+    manifest.save(&run_dir)?;
+    point_latest(&suite_dir, &run_id)?;
+
+    let mut done: HashMap<Job, JobRecord> = HashMap::new();
+    for job in &jobs {
+        if let Some(record) = cache::load_done(&run_dir, job)? {
+            done.insert(job.clone(), record);
+        }
+    }
+    let pending: Vec<&Job> = jobs.iter().filter(|j| !done.contains_key(j)).collect();
+
+    let multi = MultiProgress::with_draw_target(if opts.progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    });
+    let models: HashMap<&str, OnceLock<Result<SharedModel, String>>> =
+        suite.models.iter().map(|m| (m.id.as_str(), OnceLock::new())).collect();
+    let datasets: HashMap<&str, OnceLock<Result<Vec<Item>, String>>> =
+        suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
+    let model_cache = run_dir.join("models");
+
+    let fresh: Vec<Result<JobRecord, Error>> = pending
+        .par_iter()
+        .map(|job| {
+            let task = suite.task(&job.task).expect("planned");
+            let model_def = suite.model(&job.model).expect("planned");
+            let started = Instant::now();
+            let items = datasets[job.task.as_str()].get_or_init(|| data::load(&task.dataset).map_err(|e| e.to_string()));
+            let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
+            let record = match (items, model) {
+                (Ok(items), Ok(model)) => {
+                    let bar = multi.add(ProgressBar::new(items.len() as u64));
+                    bar.set_style(ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"));
+                    bar.set_prefix(job.key());
+                    let r = run_job(task, model_def, model.as_ref(), items, &bar, started);
+                    bar.finish_and_clear();
+                    r
+                }
+                (Err(e), _) | (_, Err(e)) => failed(job, model_def, e.clone(), started),
+            };
+            cache::save(&run_dir, &record)?;
+            Ok(record)
+        })
+        .collect();
+
+    let mut records: Vec<JobRecord> = Vec::with_capacity(jobs.len());
+    let mut summaries = Vec::with_capacity(jobs.len());
+    let mut fresh_by_job: HashMap<Job, JobRecord> = HashMap::new();
+    for r in fresh {
+        let r = r?;
+        fresh_by_job.insert(Job { task: r.task.clone(), model: r.model.clone() }, r);
+    }
+    let mut failed_jobs = Vec::new();
+    for job in &jobs {
+        let (record, resumed) = match done.remove(job) {
+            Some(r) => (r, true),
+            None => (fresh_by_job.remove(job).expect("every pending job ran"), false),
+        };
+        if record.status == JobStatus::Failed {
+            eprintln!("job {} failed: {}", job.key(), record.error.as_deref().unwrap_or("unknown error"));
+            failed_jobs.push(job.clone());
+        }
+        summaries.push(JobSummary {
+            task: job.task.clone(),
+            model: job.model.clone(),
+            status: if record.status == JobStatus::Done { "done".into() } else { "failed".into() },
+            seconds: record.seconds,
+            items: record.items.len(),
+            failed_items: 0,
+            error: record.error.clone(),
+            resumed,
+        });
+        if let Some(m) = manifest.models.iter_mut().find(|m| m.id == job.model) {
+            if record.status == JobStatus::Done {
+                m.description = record.model_description.clone();
+            }
+        }
+        records.push(record);
+    }
+
+    let done_records: Vec<JobRecord> = records.into_iter().filter(|r| r.status == JobStatus::Done).collect();
+    let mut rows = Vec::new();
+    for r in &done_records {
+        let task = suite.task(&r.task).expect("planned");
+        rows.extend(aggregate(task, r, seed, suite.bootstrap_resamples));
+    }
+    store::write_results_csv(&rows, &run_dir.join("results.csv"))?;
+    store::write_items_parquet(&done_records, &run_dir.join("items.parquet"))?;
+    manifest.jobs = summaries;
+    manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
+    manifest.finished_unix = Some(unix_now());
+    manifest.save(&run_dir)?;
+    crate::report::render(&run_dir)?;
+    Ok(RunOutcome { run_dir, failed_jobs })
+}
+
+fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar, started: Instant) -> JobRecord {
+    let scored: Result<Vec<ItemScore>, String> = match task.task_type {
+        TaskType::Perplexity => items
+            .par_iter()
+            .map(|item| {
+                let s = model.score_tokens(&item.text).map_err(|e| format!("item {} (line {}): {e}", item.id, item.line))?;
+                bar.inc(1);
+                let c = PerplexityCounts::from_scores(&item.text, &s);
+                let scores = [("nll", c.nll), ("tokens", c.tokens), ("words", c.words), ("bytes", c.bytes), ("oov", s.oov as f64)];
+                Ok(ItemScore { id: item.id.clone(), scores: scores.iter().map(|(k, v)| (k.to_string(), *v)).collect() })
+            })
+            .collect(),
+    };
+    match scored {
+        Ok(items) => JobRecord {
+            version: JOB_RECORD_VERSION,
+            task: task.id.clone(),
+            model: def.id.clone(),
+            status: JobStatus::Done,
+            error: None,
+            model_description: def.description.clone().unwrap_or_else(|| model.describe()),
+            seconds: started.elapsed().as_secs_f64(),
+            items,
+        },
+        Err(e) => failed(&Job { task: task.id.clone(), model: def.id.clone() }, def, e, started),
+    }
+}
+
+fn failed(job: &Job, def: &ModelDef, error: String, started: Instant) -> JobRecord {
+    JobRecord {
+        version: JOB_RECORD_VERSION,
+        task: job.task.clone(),
+        model: job.model.clone(),
+        status: JobStatus::Failed,
+        error: Some(error),
+        model_description: def.description.clone().unwrap_or_default(),
+        seconds: started.elapsed().as_secs_f64(),
+        items: Vec::new(),
+    }
+}
+
+/// Loads a model of any kind; trained n-grams are cached in `cache_dir`.
+pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error> {
+    match &def.kind {
+        ModelKind::Ngram(source) => Ok(Arc::new(NgramModel::load(source, cache_dir)?)),
+    }
+}
+
+fn choose_run_dir(suite_dir: &Path, suite: &Suite, seed: u64, opts: &RunOptions) -> Result<PathBuf, Error> {
+    if opts.resume {
+        let latest = suite_dir.join("latest");
+        if latest.exists() {
+            let dir = std::fs::canonicalize(&latest).map_err(|e| Error::io(&latest, e))?;
+            let m = RunManifest::load(&dir)?;
+            if m.suite_hash != suite.hash {
+                return Err(Error::Usage(format!(
+                    "cannot resume {}: the suite file changed since that run (hash {} → {}); run without --resume",
+                    dir.display(), &m.suite_hash[..12], &suite.hash[..12]
+                )));
+            }
+            if m.seed != seed {
+                return Err(Error::Usage(format!("cannot resume {}: it used seed {}, not {seed}", dir.display(), m.seed)));
+            }
+            return Ok(dir);
+        }
+        eprintln!("nothing to resume in {}: starting a new run", suite_dir.display());
+    }
+    let base = utc_stamp(unix_now());
+    let mut candidate = suite_dir.join(&base);
+    let mut k = 2;
+    while candidate.exists() {
+        candidate = suite_dir.join(format!("{base}-{k}"));
+        k += 1;
+    }
+    Ok(candidate)
+}
+
+/// Points `suite_dir/latest` at the run, replacing an older link atomically.
+fn point_latest(suite_dir: &Path, run_id: &str) -> Result<(), Error> {
+    let latest = suite_dir.join("latest");
+    let tmp = suite_dir.join(".latest.partial");
+    let _ = std::fs::remove_file(&tmp);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(run_id, &tmp).map_err(|e| Error::io(&tmp, e))?;
+    #[cfg(not(unix))]
+    std::fs::write(&tmp, run_id).map_err(|e| Error::io(&tmp, e))?;
+    std::fs::rename(&tmp, &latest).map_err(|e| Error::io(&latest, e))
+}
+
+fn new_manifest(suite: &Suite, seed: u64, run_id: &str, opts: &RunOptions) -> RunManifest {
+    RunManifest {
+        version: MANIFEST_VERSION,
+        run_id: run_id.to_owned(),
+        suite: suite.name.clone(),
+        suite_description: suite.description.clone(),
+        suite_file: suite.file.display().to_string(),
+        suite_hash: suite.hash.clone(),
+        seed,
+        bootstrap_resamples: suite.bootstrap_resamples,
+        status: "running".into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        dependencies: manifest::dependency_versions(),
+        git_commit: manifest::git_commit(suite.file.parent().unwrap_or(Path::new("."))),
+        host: HostInfo::current(),
+        started_unix: unix_now(),
+        finished_unix: None,
+        only_tasks: opts.only_tasks.clone(),
+        only_models: opts.only_models.clone(),
+        models: suite
+            .models
+            .iter()
+            .map(|m| manifest::ModelInfo { id: m.id.clone(), kind: m.kind.name().into(), description: m.description.clone().unwrap_or_default() })
+            .collect(),
+        tasks: suite
+            .tasks
+            .iter()
+            .map(|t| manifest::TaskInfo {
+                id: t.id.clone(),
+                task_type: t.task_type.name().into(),
+                dataset: t.dataset.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
+                description: t.description.clone(),
+                source: t.source.clone(),
+                metrics: t.metrics.iter().map(|m| m.name().to_owned()).collect(),
+            })
+            .collect(),
+        jobs: Vec::new(),
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC (Howard Hinnant's civil-from-days).
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + if m <= 2 { 1 } else { 0 };
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, (rem / 60) % 60, rem % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stamps() {
+        assert_eq!(super::utc_stamp(0), "19700101-000000");
+        assert_eq!(super::utc_stamp(1_796_000_000), "20261123-044320");
+    }
+}

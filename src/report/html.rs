@@ -1,0 +1,156 @@
+//! `index.html`: one self-contained page (inline CSS and SVG, no scripts, no external requests).
+//! Every string that comes from data — suite, task and model names, descriptions, errors — goes
+//! through [`escape`].
+
+use std::fmt::Write;
+
+use super::charts::metric_chart;
+use super::{fmt_value, ReportData};
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}\
+table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}\
+th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}.ci{color:#777;font-size:.85em}\
+.best{font-weight:bold}.note{color:#555;font-size:.9em}.failed{color:#a00}.charts{display:flex;flex-wrap:wrap;gap:1rem}\
+code{background:#f3f3f3;padding:0 .2rem}";
+
+pub fn page(data: &ReportData) -> String {
+    let m = &data.manifest;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>lmgauge: {}</title><style>{STYLE}</style></head><body>\n",
+        escape(&m.suite)
+    );
+    let _ = writeln!(out, "<h1>lmgauge: {}</h1>", escape(&m.suite));
+    if let Some(d) = &m.suite_description {
+        let _ = writeln!(out, "<p>{}</p>", escape(d));
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"note\">Run <code>{}</code>, seed {}, {} bootstrap resamples, suite hash <code>{}</code>, lmgauge {}{}. \
+         Values are corpus-level; the interval is the 95% bootstrap interval over items; ↓ lower is better, ↑ higher is better.</p>",
+        escape(&m.run_id),
+        m.seed,
+        m.bootstrap_resamples,
+        escape(&m.suite_hash[..m.suite_hash.len().min(12)]),
+        escape(&m.tool_version),
+        m.git_commit.as_deref().map(|c| format!(", commit <code>{}</code>", escape(&c[..c.len().min(10)]))).unwrap_or_default()
+    );
+
+    for task in data.task_ids() {
+        let _ = writeln!(out, "<section><h2>{}</h2>", escape(&task));
+        if let Some(info) = m.tasks.iter().find(|t| t.id == task) {
+            let _ = write!(out, "<p>Type <code>{}</code>, dataset <code>{}</code>", escape(&info.task_type), escape(&info.dataset));
+            if let Some(src) = &info.source {
+                let _ = write!(out, " ({})", escape(src));
+            }
+            let _ = writeln!(out, ".</p>");
+            if let Some(d) = &info.description {
+                let _ = writeln!(out, "<p>{}</p>", escape(d));
+            }
+        }
+        let rows: Vec<_> = data.rows_of(&task).collect();
+        let metrics = ReportData::distinct(rows.iter().copied(), |r| &r.metric);
+        let models = ReportData::distinct(rows.iter().copied(), |r| &r.model);
+        if rows.is_empty() {
+            let _ = writeln!(out, "<p>No results.</p></section>");
+            continue;
+        }
+        out.push_str("<table><thead><tr><th>model</th><th>n</th>");
+        for metric in &metrics {
+            let hib = rows.iter().find(|r| &r.metric == metric).is_some_and(|r| r.higher_is_better);
+            let _ = write!(out, "<th>{} {}</th>", escape(metric), if hib { "↑" } else { "↓" });
+        }
+        out.push_str("</tr></thead><tbody>\n");
+        for model in &models {
+            let n = rows.iter().find(|r| &r.model == model).map(|r| r.n).unwrap_or(0);
+            let _ = write!(out, "<tr><td>{}</td><td>{n}</td>", escape(model));
+            for metric in &metrics {
+                let best = best_model(&rows, metric);
+                match rows.iter().find(|r| &r.model == model && &r.metric == metric) {
+                    Some(r) => {
+                        let class = if best.as_deref() == Some(model.as_str()) { " class=\"best\"" } else { "" };
+                        let _ = write!(
+                            out,
+                            "<td{class}>{} <span class=\"ci\">[{}, {}]</span></td>",
+                            fmt_value(r.value),
+                            fmt_value(r.ci_low),
+                            fmt_value(r.ci_high)
+                        );
+                    }
+                    None => out.push_str("<td>–</td>"),
+                }
+            }
+            out.push_str("</tr>\n");
+        }
+        out.push_str("</tbody></table>\n");
+        if metrics.iter().any(|m| m == "token_perplexity") {
+            out.push_str("<p class=\"note\">token_perplexity depends on each model's tokenizer: compare models with different tokenizers by word_perplexity or bits_per_byte.</p>\n");
+        }
+        out.push_str("<div class=\"charts\">");
+        for metric in &metrics {
+            let metric_rows: Vec<_> = rows.iter().copied().filter(|r| &r.metric == metric).collect();
+            out.push_str(&metric_chart(&format!("{task}: {metric}"), &metric_rows));
+        }
+        out.push_str("</div></section>\n");
+    }
+
+    out.push_str("<section><h2>Models</h2><ul>\n");
+    for model in &m.models {
+        let _ = writeln!(out, "<li><b>{}</b> ({}): {}</li>", escape(&model.id), escape(&model.kind), escape(&model.description));
+    }
+    out.push_str("</ul></section>\n");
+    let failed: Vec<_> = m.jobs.iter().filter(|j| j.status != "done").collect();
+    if !failed.is_empty() {
+        out.push_str("<section><h2>Failed jobs</h2><ul>\n");
+        for j in failed {
+            let _ = writeln!(
+                out,
+                "<li class=\"failed\">{} × {}: {}</li>",
+                escape(&j.task),
+                escape(&j.model),
+                escape(j.error.as_deref().unwrap_or("unknown error"))
+            );
+        }
+        out.push_str("</ul></section>\n");
+    }
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The model with the best value of a metric, honouring its direction.
+fn best_model(rows: &[&crate::store::ResultRow], metric: &str) -> Option<String> {
+    let candidates = rows.iter().filter(|r| r.metric == metric && r.value.is_finite());
+    let best = if rows.iter().any(|r| r.metric == metric && r.higher_is_better) {
+        candidates.max_by(|a, b| a.value.total_cmp(&b.value))
+    } else {
+        candidates.min_by(|a, b| a.value.total_cmp(&b.value))
+    };
+    best.map(|r| r.model.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escapes_markup() {
+        assert_eq!(escape("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+    }
+}

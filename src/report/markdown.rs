@@ -1,0 +1,85 @@
+//! `summary.md`: one table per task (models × metrics, each value with its 95% interval), the
+//! models described, and any failed job. Contains nothing time-dependent, so it is snapshot
+//! tested.
+
+use std::fmt::Write;
+
+use super::{fmt_value, ReportData};
+
+/// Markdown table cells must not break the table.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn summary(data: &ReportData) -> String {
+    let m = &data.manifest;
+    let mut out = String::new();
+    let _ = writeln!(out, "# lmgauge: {}\n", cell(&m.suite));
+    if let Some(d) = &m.suite_description {
+        let _ = writeln!(out, "{}\n", d.trim());
+    }
+    let _ = writeln!(out, "Seed {}, {} bootstrap resamples, suite hash `{}`.\n", m.seed, m.bootstrap_resamples, &m.suite_hash[..m.suite_hash.len().min(12)]);
+    let _ = writeln!(out, "Values are corpus-level; brackets hold the 95% bootstrap interval over items; n = items.\n");
+
+    for task in data.task_ids() {
+        let info = m.tasks.iter().find(|t| t.id == task);
+        let _ = writeln!(out, "## {}\n", cell(&task));
+        if let Some(info) = info {
+            let _ = write!(out, "Type `{}`, dataset `{}`", info.task_type, cell(&info.dataset));
+            if let Some(src) = &info.source {
+                let _ = write!(out, " ({})", cell(src));
+            }
+            let _ = writeln!(out, ".\n");
+            if let Some(d) = &info.description {
+                let _ = writeln!(out, "{}\n", d.trim());
+            }
+        }
+        let rows: Vec<_> = data.rows_of(&task).collect();
+        if rows.is_empty() {
+            let _ = writeln!(out, "No results.\n");
+            continue;
+        }
+        let metrics = ReportData::distinct(rows.iter().copied(), |r| &r.metric);
+        let models = ReportData::distinct(rows.iter().copied(), |r| &r.model);
+        let _ = write!(out, "| model | n |");
+        for metric in &metrics {
+            let dir = if rows.iter().find(|r| &r.metric == metric).is_some_and(|r| r.higher_is_better) { "↑" } else { "↓" };
+            let _ = write!(out, " {} {dir} |", cell(metric));
+        }
+        let _ = write!(out, "\n|---|---:|");
+        for _ in &metrics {
+            let _ = write!(out, "---:|");
+        }
+        out.push('\n');
+        for model in &models {
+            let n = rows.iter().find(|r| &r.model == model).map(|r| r.n).unwrap_or(0);
+            let _ = write!(out, "| {} | {n} |", cell(model));
+            for metric in &metrics {
+                match rows.iter().find(|r| &r.model == model && &r.metric == metric) {
+                    Some(r) => {
+                        let _ = write!(out, " {} [{}, {}] |", fmt_value(r.value), fmt_value(r.ci_low), fmt_value(r.ci_high));
+                    }
+                    None => out.push_str(" – |"),
+                }
+            }
+            out.push('\n');
+        }
+        if metrics.iter().any(|m| m == "token_perplexity") {
+            let _ = writeln!(out, "\ntoken_perplexity is tokenizer-specific; compare models across tokenizers by word_perplexity or bits_per_byte.");
+        }
+        out.push('\n');
+    }
+
+    let _ = writeln!(out, "## Models\n");
+    for model in &m.models {
+        let _ = writeln!(out, "- **{}** ({}): {}", cell(&model.id), model.kind, cell(&model.description));
+    }
+    let failed: Vec<_> = m.jobs.iter().filter(|j| j.status != "done").collect();
+    if !failed.is_empty() {
+        let _ = writeln!(out, "\n## Failed jobs\n");
+        for j in failed {
+            let _ = writeln!(out, "- {} × {}: {}", cell(&j.task), cell(&j.model), cell(j.error.as_deref().unwrap_or("unknown error")));
+        }
+    }
+    out
+}

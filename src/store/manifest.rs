@@ -1,0 +1,128 @@
+//! `run.json`: how a run came to be — suite hash and seed, tool and dependency versions, git
+//! commit, host, timings and the status of every job. Versioned like every saved file.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+pub const MANIFEST_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    pub version: u32,
+    pub run_id: String,
+    pub suite: String,
+    #[serde(default)]
+    pub suite_description: Option<String>,
+    pub suite_file: String,
+    pub suite_hash: String,
+    pub seed: u64,
+    pub bootstrap_resamples: usize,
+    /// `running` while jobs run, then `complete` or `failed`.
+    pub status: String,
+    pub tool_version: String,
+    pub dependencies: Vec<(String, String)>,
+    pub git_commit: Option<String>,
+    pub host: HostInfo,
+    pub started_unix: u64,
+    #[serde(default)]
+    pub finished_unix: Option<u64>,
+    pub only_tasks: Vec<String>,
+    pub only_models: Vec<String>,
+    pub models: Vec<ModelInfo>,
+    pub tasks: Vec<TaskInfo>,
+    pub jobs: Vec<JobSummary>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    pub hostname: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub kind: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub id: String,
+    pub task_type: String,
+    pub dataset: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub source: Option<String>,
+    pub metrics: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSummary {
+    pub task: String,
+    pub model: String,
+    pub status: String,
+    pub seconds: f64,
+    pub items: usize,
+    #[serde(default)]
+    pub failed_items: usize,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// True when the job's scores came from an earlier, interrupted run.
+    #[serde(default)]
+    pub resumed: bool,
+}
+
+impl HostInfo {
+    pub fn current() -> HostInfo {
+        let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_owned())
+            .or_else(|_| std::env::var("HOSTNAME"))
+            .unwrap_or_else(|_| "unknown".into());
+        HostInfo {
+            hostname,
+            os: std::env::consts::OS.into(),
+            arch: std::env::consts::ARCH.into(),
+            cpus: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        }
+    }
+}
+
+impl RunManifest {
+    pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
+        let bytes = serde_json::to_vec_pretty(self).expect("serializable");
+        crate::engine::cache::write_atomic(&run_dir.join("run.json"), &bytes)
+    }
+
+    pub fn load(run_dir: &Path) -> Result<RunManifest, Error> {
+        let path = run_dir.join("run.json");
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let m: RunManifest = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Usage(format!("{}: not a lmgauge run manifest: {e}", path.display())))?;
+        if m.version != MANIFEST_VERSION {
+            return Err(Error::Usage(format!("{}: manifest version {} is not supported", path.display(), m.version)));
+        }
+        Ok(m)
+    }
+}
+
+/// The dependency versions this binary was built with (from Cargo.lock, by build.rs).
+pub fn dependency_versions() -> Vec<(String, String)> {
+    env!("LMGAUGE_DEPENDENCIES")
+        .split(',')
+        .filter_map(|kv| kv.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The current git commit of the working directory, when there is one.
+pub fn git_commit(dir: &Path) -> Option<String> {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(["rev-parse", "HEAD"]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}

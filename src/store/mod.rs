@@ -1,0 +1,117 @@
+//! What a run leaves on disk: `results.csv` (aggregates), `items.parquet` (per-item scores) and
+//! `run.json` (the manifest), written with polars and serde; and reading them back, so reports
+//! can be re-rendered from the stored files alone.
+
+pub mod manifest;
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+pub use manifest::{HostInfo, JobSummary, RunManifest, MANIFEST_VERSION};
+
+use crate::engine::cache::JobRecord;
+use crate::error::Error;
+
+/// One aggregate: a metric of a model on a task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResultRow {
+    pub task: String,
+    pub model: String,
+    pub metric: String,
+    pub value: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub n: u64,
+    pub higher_is_better: bool,
+}
+
+fn polars_err(path: &Path, e: PolarsError) -> Error {
+    Error::Usage(format!("{}: {e}", path.display()))
+}
+
+/// Writes `results.csv` with a fixed column order and float formatting, so equal results give
+/// byte-identical files.
+pub fn write_results_csv(rows: &[ResultRow], path: &Path) -> Result<(), Error> {
+    let mut df = df!(
+        "task" => rows.iter().map(|r| r.task.as_str()).collect::<Vec<_>>(),
+        "model" => rows.iter().map(|r| r.model.as_str()).collect::<Vec<_>>(),
+        "metric" => rows.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(),
+        "value" => rows.iter().map(|r| r.value).collect::<Vec<_>>(),
+        "ci_low" => rows.iter().map(|r| r.ci_low).collect::<Vec<_>>(),
+        "ci_high" => rows.iter().map(|r| r.ci_high).collect::<Vec<_>>(),
+        "n" => rows.iter().map(|r| r.n).collect::<Vec<_>>(),
+        "higher_is_better" => rows.iter().map(|r| r.higher_is_better).collect::<Vec<_>>(),
+    )
+    .map_err(|e| polars_err(path, e))?;
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf)
+        .include_header(true)
+        .with_float_precision(Some(10))
+        .finish(&mut df)
+        .map_err(|e| polars_err(path, e))?;
+    crate::engine::cache::write_atomic(path, &buf)
+}
+
+/// Reads `results.csv` back.
+pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, Error> {
+    let df = CsvReadOptions::default()
+        .with_has_header(true)
+        .try_into_reader_with_file_path(Some(path.to_owned()))
+        .and_then(|r| r.finish())
+        .map_err(|e| polars_err(path, e))?;
+    let col = |name: &str| df.column(name).map_err(|e| polars_err(path, e));
+    let text = |name: &str| -> Result<Vec<String>, Error> {
+        let c = col(name)?.cast(&DataType::String).map_err(|e| polars_err(path, e))?;
+        let s = c.str().map_err(|e| polars_err(path, e))?;
+        Ok((0..s.len()).map(|i| s.get(i).unwrap_or("").to_owned()).collect())
+    };
+    let float = |name: &str| -> Result<Vec<f64>, Error> {
+        let c = col(name)?.cast(&DataType::Float64).map_err(|e| polars_err(path, e))?;
+        let s = c.f64().map_err(|e| polars_err(path, e))?;
+        Ok((0..s.len()).map(|i| s.get(i).unwrap_or(f64::NAN)).collect())
+    };
+    let (task, model, metric, hib) = (text("task")?, text("model")?, text("metric")?, text("higher_is_better")?);
+    let (value, lo, hi, n) = (float("value")?, float("ci_low")?, float("ci_high")?, float("n")?);
+    Ok((0..df.height())
+        .map(|i| ResultRow {
+            task: task[i].clone(),
+            model: model[i].clone(),
+            metric: metric[i].clone(),
+            value: value[i],
+            ci_low: lo[i],
+            ci_high: hi[i],
+            n: n[i] as u64,
+            higher_is_better: hib[i] == "true",
+        })
+        .collect())
+}
+
+/// Writes every item's scores in long form: task, model, item (position), item_id, score, value.
+pub fn write_items_parquet(records: &[JobRecord], path: &Path) -> Result<(), Error> {
+    let (mut task, mut model, mut item, mut item_id, mut score, mut value) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in records {
+        for (i, it) in r.items.iter().enumerate() {
+            for (name, v) in &it.scores {
+                task.push(r.task.as_str());
+                model.push(r.model.as_str());
+                item.push(i as u32);
+                item_id.push(it.id.as_str());
+                score.push(name.as_str());
+                value.push(*v);
+            }
+        }
+    }
+    let mut df = df!("task" => task, "model" => model, "item" => item, "item_id" => item_id, "score" => score, "value" => value)
+        .map_err(|e| polars_err(path, e))?;
+    let mut buf = Vec::new();
+    ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| polars_err(path, e))?;
+    crate::engine::cache::write_atomic(path, &buf)
+}
+
+/// Reads `items.parquet` back as (task, model, item_id, score, value) rows.
+pub fn read_items_parquet(path: &Path) -> Result<DataFrame, Error> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file).finish().map_err(|e| polars_err(path, e))
+}
