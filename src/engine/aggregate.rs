@@ -24,7 +24,9 @@ fn perplexity_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usi
     let items: Vec<PerplexityCounts> = record.items.iter().map(counts_of).collect();
     let mut total = PerplexityCounts::default();
     items.iter().for_each(|c| total.add(c));
-    let mut rng = stream(seed, &format!("bootstrap/{}/{}", record.task, record.model));
+    // One stream per task: every model on a task is resampled with the same items, so their
+    // intervals are paired and differ only through the models.
+    let mut rng = stream(seed, &format!("bootstrap/{}", record.task));
     let resampled: Vec<PerplexityCounts> = bootstrap(items.len(), resamples, &mut rng, |sample| {
         let mut sum = PerplexityCounts::default();
         sample.iter().for_each(|&i| sum.add(&items[i]));

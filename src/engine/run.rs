@@ -307,6 +307,6 @@ mod tests {
     #[test]
     fn stamps() {
         assert_eq!(super::utc_stamp(0), "19700101-000000");
-        assert_eq!(super::utc_stamp(1_796_000_000), "20261123-044320");
+        assert_eq!(super::utc_stamp(1_796_000_000), "20261130-005320");
     }
 }

@@ -143,7 +143,7 @@ mod tests {
         assert_eq!(loc.find("name"), Position { line: 1, column: 1 });
         assert_eq!(loc.find("models[0].id"), Position { line: 3, column: 5 });
         assert_eq!(loc.find("models[1].kind").line, 5);
-        assert_eq!(loc.find("tasks[0].models[1]"), Position { line: 7, column: 19 });
+        assert_eq!(loc.find("tasks[0].models[1]"), Position { line: 7, column: 17 });
         assert_eq!(loc.find("tasks[0].nothing").line, 7);
     }
 }

@@ -61,9 +61,38 @@ pub fn write_arpa_file(model: &ArpaModel, path: &Path) -> Result<(), NgramError>
     std::fs::rename(&tmp, path).map_err(|e| NgramError::io(path, e))
 }
 
+/// Reads an ARPA file, plain or gzip-compressed (detected by its magic bytes).
 pub fn read_arpa_file(path: &Path) -> Result<ArpaModel, NgramError> {
     let bytes = std::fs::read(path).map_err(|e| NgramError::io(path, e))?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let plain = gunzip_bounded(path, &bytes)?;
+        return parse_arpa(path, &plain);
+    }
     parse_arpa(path, &bytes)
+}
+
+/// ARPA text compresses about 4–8×; anything expanding past this ratio is treated as a
+/// decompression bomb rather than allocated.
+const MAX_GZIP_RATIO: u64 = 64;
+
+fn gunzip_bounded(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, NgramError> {
+    use std::io::Read;
+    let limit = (bytes.len() as u64).saturating_mul(MAX_GZIP_RATIO).saturating_add(1 << 20);
+    let mut out = Vec::new();
+    let mut decoder = flate2::read::MultiGzDecoder::new(bytes).take(limit + 1);
+    decoder.read_to_end(&mut out).map_err(|e| NgramError::Arpa {
+        path: path.to_owned(),
+        line: 0,
+        message: format!("corrupt gzip data: {e}"),
+    })?;
+    if out.len() as u64 > limit {
+        return Err(NgramError::Arpa {
+            path: path.to_owned(),
+            line: 0,
+            message: format!("gzip data expands beyond {MAX_GZIP_RATIO}× its size; refusing to load it"),
+        });
+    }
+    Ok(out)
 }
 
 struct Lines<'a> {
@@ -140,13 +169,18 @@ pub fn parse_arpa(path: &Path, bytes: &[u8]) -> Result<ArpaModel, NgramError> {
         if k > MAX_ORDER {
             return Err(lines.err(format!("order {k} exceeds the supported maximum {MAX_ORDER}")));
         }
+        // A well-formed entry takes at least 4 bytes: bound memory by what the file can hold.
+        if count > (lines.rest.len() / 4 + 1) as u64 {
+            return Err(lines.err(format!(
+                "{count} {k}-grams declared, but only {} bytes follow",
+                lines.rest.len()
+            )));
+        }
         declared.push(count);
     };
     if declared.is_empty() {
         return Err(lines.err("the \\data\\ section declares no n-gram counts"));
     }
-    // A well-formed entry takes at least 2 bytes per word plus a probability: bound memory by
-    // what the rest of the file could possibly hold.
     let max_entries = (lines.rest.len() / 4 + 1) as u64;
     let total: u64 = declared.iter().fold(0u64, |a, &c| a.saturating_add(c));
     if total > max_entries.saturating_add(1) {
@@ -271,7 +305,7 @@ mod tests {
         let cases: Vec<(String, &str)> = vec![
             (SMALL.replace("-0.7\ta", "x\ta"), "not a number"),
             (SMALL.replace("ngram 2=2", "ngram 2=3"), "declares 3"),
-            (SMALL.replace("ngram 2=2", "ngram 2=99999999999"), "cannot fit"),
+            (SMALL.replace("ngram 2=2", "ngram 2=99999999999"), "but only"),
             (SMALL[..SMALL.len() - 20].to_string(), "unexpected end of file"),
             (SMALL.replace("<s> a", "<s> zz"), "does not appear"),
             (SMALL.replace("\\end\\", ""), "unexpected end of file"),

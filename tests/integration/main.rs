@@ -1,0 +1,9 @@
+//! The single integration-test binary: KenLM parity, suite validation, dataset readers, runs
+//! (resume, determinism, failures, escaping, snapshots) and ARPA parser robustness.
+
+mod arpa_robustness;
+mod common;
+mod kenlm_parity;
+mod readers;
+mod runs;
+mod suite_validation;
