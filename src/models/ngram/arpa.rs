@@ -95,9 +95,10 @@ fn gunzip_bounded(path: &Path, bytes: &[u8]) -> Result<Vec<u8>, NgramError> {
     Ok(out)
 }
 
+#[derive(Clone, Copy)]
 struct Lines<'a> {
     path: &'a Path,
-    rest: &'a [u8],
+    rest: &'a str,
     line: usize,
 }
 
@@ -111,31 +112,37 @@ impl<'a> Lines<'a> {
         if self.rest.is_empty() {
             return Ok(None);
         }
-        let (line, rest) = match self.rest.iter().position(|&b| b == b'\n') {
+        let (line, rest) = match self.rest.find('\n') {
             Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
-            None => (self.rest, &self.rest[self.rest.len()..]),
+            None => (self.rest, ""),
         };
         self.rest = rest;
         self.line += 1;
-        let text = std::str::from_utf8(line).map_err(|_| self.err("invalid UTF-8"))?;
-        Ok(Some(text.strip_suffix('\r').unwrap_or(text)))
+        Ok(Some(line.strip_suffix('\r').unwrap_or(line)))
     }
 
     /// The next line that is not blank, or an error naming what was expected.
     fn next_nonblank(&mut self, expected: &str) -> Result<&'a str, NgramError> {
+        self.next_nonblank_with(|| expected.to_owned())
+    }
+
+    /// Like [`Self::next_nonblank`], building the message only when it is needed.
+    fn next_nonblank_with(&mut self, expected: impl FnOnce() -> String) -> Result<&'a str, NgramError> {
         loop {
             match self.next()? {
-                Some(l) if l.trim().is_empty() => continue,
+                Some(l) if l.bytes().all(|b| b.is_ascii_whitespace()) => continue,
                 Some(l) => return Ok(l),
-                None => return Err(self.err(format!("unexpected end of file, expected {expected}"))),
+                None => return Err(self.err(format!("unexpected end of file, expected {}", expected()))),
             }
         }
     }
 }
 
 fn parse_float(lines: &Lines, field: &str, what: &str) -> Result<f32, NgramError> {
-    let v: f32 = field
-        .parse()
+    if let Some(v) = parse_short_decimal(field) {
+        return Ok(v);
+    }
+    let v: f32 = fast_float2::parse(field)
         .map_err(|_| lines.err(format!("{what} is not a number: {field:?}")))?;
     if v.is_nan() || v == f32::INFINITY {
         return Err(lines.err(format!("{what} must be a finite log10 value, got {field:?}")));
@@ -145,7 +152,11 @@ fn parse_float(lines: &Lines, field: &str, what: &str) -> Result<f32, NgramError
 
 /// Parses an ARPA file already in memory; `path` is only used in messages.
 pub fn parse_arpa(path: &Path, bytes: &[u8]) -> Result<ArpaModel, NgramError> {
-    let mut lines = Lines { path, rest: bytes, line: 0 };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+        NgramError::Arpa { path: path.to_owned(), line, message: "invalid UTF-8".into() }
+    })?;
+    let mut lines = Lines { path, rest: text, line: 0 };
     loop {
         match lines.next()? {
             Some(l) if l.trim() == "\\data\\" => break,
@@ -194,66 +205,27 @@ pub fn parse_arpa(path: &Path, bytes: &[u8]) -> Result<ArpaModel, NgramError> {
     let mut words: Vec<String> = Vec::with_capacity(declared[0] as usize + 1);
     let mut index: FxHashMap<String, u32> = FxHashMap::default();
     let mut orders: Vec<OrderTable> = Vec::with_capacity(max_order);
-    let mut header = first_section;
-    for (k0, &count) in declared.iter().enumerate() {
-        let k = k0 + 1;
-        if header.trim() != format!("\\{k}-grams:") {
-            return Err(lines.err(format!("expected \\{k}-grams:, found {header:?}")));
+    expect_header(&lines, first_section, 1)?;
+    orders.push(parse_section(&mut lines, 1, declared[0], max_order > 1, Vocab::Build(&mut words, &mut index))?);
+    let after_unigrams = lines;
+    // Higher orders only read the vocabulary: parse them in parallel when the sections can be
+    // located; on any problem, the sequential pass below finds and reports it exactly.
+    match parse_sections_parallel(lines, &declared, &index) {
+        Ok((tables, end)) => {
+            orders.extend(tables);
+            lines = end;
         }
-        let mut table = OrderTable::new(k);
-        table.ids.reserve(count as usize * k);
-        table.log10_prob.reserve(count as usize);
-        let has_backoff = k < max_order;
-        let mut seen: FxHashMap<Vec<u32>, ()> = FxHashMap::default();
-        for n in 0..count {
-            let l = lines.next_nonblank(&format!("{} more {k}-grams", count - n))?;
-            let mut fields = l.split(|c| c == '\t' || c == ' ').filter(|f| !f.is_empty());
-            let prob_field = fields.next().ok_or_else(|| lines.err("empty n-gram line"))?;
-            if prob_field.starts_with('\\') {
-                return Err(lines.err(format!(
-                    "section ended after {n} {k}-grams but the header declares {count}"
-                )));
-            }
-            let prob = parse_float(&lines, prob_field, "probability")?;
-            let start = table.ids.len();
-            for j in 0..k {
-                let w = fields
-                    .next()
-                    .ok_or_else(|| lines.err(format!("a {k}-gram needs {k} words, found {j}")))?;
-                let id = if k == 1 {
-                    if index.contains_key(w) {
-                        return Err(lines.err(format!("duplicate unigram {w:?}")));
-                    }
-                    let id = words.len() as u32;
-                    words.push(w.to_owned());
-                    index.insert(w.to_owned(), id);
-                    id
-                } else {
-                    *index
-                        .get(w)
-                        .ok_or_else(|| lines.err(format!("word {w:?} does not appear among the unigrams")))?
-                };
-                table.ids.push(id);
-            }
-            let backoff = match fields.next() {
-                Some(b) if has_backoff => parse_float(&lines, b, "backoff")?,
-                Some(b) => return Err(lines.err(format!("unexpected field {b:?} after a top-order n-gram"))),
-                None => 0.0,
-            };
-            if let Some(extra) = fields.next() {
-                return Err(lines.err(format!("unexpected field {extra:?}")));
-            }
-            if k > 1 && seen.insert(table.ids[start..].to_vec(), ()).is_some() {
-                return Err(lines.err(format!("duplicate {k}-gram")));
-            }
-            table.log10_prob.push(prob);
-            if has_backoff {
-                table.log10_backoff.push(backoff);
+        Err(_) => {
+            lines = after_unigrams;
+            for (k0, &count) in declared.iter().enumerate().skip(1) {
+                let k = k0 + 1;
+                let header = lines.next_nonblank("the next n-gram section")?;
+                expect_header(&lines, header, k)?;
+                orders.push(parse_section(&mut lines, k, count, k < max_order, Vocab::Lookup(&index))?);
             }
         }
-        orders.push(table);
-        header = lines.next_nonblank(if k < max_order { "the next n-gram section" } else { "\\end\\" })?;
     }
+    let header = lines.next_nonblank("\\end\\")?;
     if header.trim() != "\\end\\" {
         return Err(lines.err(format!(
             "expected \\end\\ after the declared n-grams, found {header:?} (more entries than declared?)"
@@ -279,6 +251,187 @@ pub fn parse_arpa(path: &Path, bytes: &[u8]) -> Result<ArpaModel, NgramError> {
     Ok(ArpaModel { words, orders })
 }
 
+/// Clinger's fast path for the decimals ARPA files are made of (`-1.2345678`, `0`, `-99`): a
+/// mantissa below 2^24 and at most 10 fractional digits divide exactly representable `f32`s, so
+/// the IEEE quotient is the correctly rounded value, as a full parser would give. Anything else
+/// returns `None` for the general parser.
+fn parse_short_decimal(s: &str) -> Option<f32> {
+    const POW10: [f32; 11] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10];
+    let b = s.as_bytes();
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 12 {
+        return None;
+    }
+    let mut mantissa: u32 = 0;
+    let mut frac: Option<usize> = None;
+    for (i, &c) in digits.iter().enumerate() {
+        match c {
+            b'0'..=b'9' => {
+                mantissa = mantissa.checked_mul(10)?.checked_add((c - b'0') as u32)?;
+                if mantissa >= 1 << 24 {
+                    return None;
+                }
+            }
+            b'.' if frac.is_none() && i > 0 && i + 1 < digits.len() => frac = Some(digits.len() - i - 1),
+            _ => return None,
+        }
+    }
+    let k = frac.unwrap_or(0);
+    if k >= POW10.len() {
+        return None;
+    }
+    let v = mantissa as f32 / POW10[k];
+    Some(if neg { -v } else { v })
+}
+
+/// Space- or tab-separated fields, split on bytes (both separators are ASCII).
+struct Fields<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.rest.as_bytes();
+        let start = bytes.iter().position(|&b| b != b' ' && b != b'\t')?;
+        let len = bytes[start..].iter().position(|&b| b == b' ' || b == b'\t').unwrap_or(bytes.len() - start);
+        let field = &self.rest[start..start + len];
+        self.rest = &self.rest[start + len..];
+        Some(field)
+    }
+}
+
+fn expect_header(lines: &Lines, header: &str, k: usize) -> Result<(), NgramError> {
+    let h = header.trim();
+    if h.strip_prefix('\\').and_then(|r| r.strip_suffix("-grams:")) != Some(k.to_string().as_str()) {
+        return Err(lines.err(format!("expected \\{k}-grams:, found {header:?}")));
+    }
+    Ok(())
+}
+
+enum Vocab<'a> {
+    /// The unigram section defines the words.
+    Build(&'a mut Vec<String>, &'a mut FxHashMap<String, u32>),
+    /// Higher orders look them up.
+    Lookup(&'a FxHashMap<String, u32>),
+}
+
+/// Parses the `count` entries of the `k`-gram section that `lines` is positioned in.
+fn parse_section(lines: &mut Lines, k: usize, count: u64, has_backoff: bool, mut vocab: Vocab) -> Result<OrderTable, NgramError> {
+    let mut table = OrderTable::new(k);
+    table.ids.reserve(count as usize * k);
+    table.log10_prob.reserve(count as usize);
+    let mut seen: FxHashMap<u64, u32> = FxHashMap::default();
+    if k > 1 {
+        seen.reserve(count as usize);
+    }
+    for n in 0..count {
+        let l = lines.next_nonblank_with(|| format!("{} more {k}-grams", count - n))?;
+        let mut fields = Fields { rest: l };
+        let prob_field = fields.next().ok_or_else(|| lines.err("empty n-gram line"))?;
+        if prob_field.starts_with('\\') {
+            return Err(lines.err(format!("section ended after {n} {k}-grams but the header declares {count}")));
+        }
+        let prob = parse_float(lines, prob_field, "probability")?;
+        let start = table.ids.len();
+        for j in 0..k {
+            let w = fields.next().ok_or_else(|| lines.err(format!("a {k}-gram needs {k} words, found {j}")))?;
+            let id = match &mut vocab {
+                Vocab::Build(words, index) => {
+                    if index.contains_key(w) {
+                        return Err(lines.err(format!("duplicate unigram {w:?}")));
+                    }
+                    let id = words.len() as u32;
+                    words.push(w.to_owned());
+                    index.insert(w.to_owned(), id);
+                    id
+                }
+                Vocab::Lookup(index) => *index
+                    .get(w)
+                    .ok_or_else(|| lines.err(format!("word {w:?} does not appear among the unigrams")))?,
+            };
+            table.ids.push(id);
+        }
+        let backoff = match fields.next() {
+            Some(b) if has_backoff => parse_float(lines, b, "backoff")?,
+            Some(b) => return Err(lines.err(format!("unexpected field {b:?} after a top-order n-gram"))),
+            None => 0.0,
+        };
+        if let Some(extra) = fields.next() {
+            return Err(lines.err(format!("unexpected field {extra:?}")));
+        }
+        if k > 1 {
+            let gram = &table.ids[start..];
+            let h = hash_ids(gram);
+            match seen.get(&h) {
+                Some(&other) if &table.ids[other as usize * k..other as usize * k + k] == gram => {
+                    return Err(lines.err(format!("duplicate {k}-gram")));
+                }
+                Some(_) => {} // a hash collision between different n-grams: nothing to report
+                None => {
+                    seen.insert(h, table.log10_prob.len() as u32);
+                }
+            }
+        }
+        table.log10_prob.push(prob);
+        if has_backoff {
+            table.log10_backoff.push(backoff);
+        }
+    }
+    Ok(table)
+}
+
+/// Finds the sections of orders 2 and up and parses them concurrently. Returns the tables and
+/// the reader positioned after the last section, or `Err(())` when anything is off.
+fn parse_sections_parallel<'a>(lines: Lines<'a>, declared: &[u64], index: &FxHashMap<String, u32>) -> Result<(Vec<OrderTable>, Lines<'a>), ()> {
+    use rayon::prelude::*;
+    let text = lines.rest;
+    let max_order = declared.len();
+    let mut bounds = Vec::new(); // (k, body start, body end)
+    let mut cursor = 0;
+    let mut body_start: Option<(usize, usize)> = None;
+    for k in 2..=max_order + 1 {
+        let marker = if k <= max_order { format!("\\{k}-grams:") } else { "\\end\\".to_owned() };
+        let found = text[cursor..].find(&marker).ok_or(())? + cursor;
+        if found > 0 && text.as_bytes()[found - 1] != b'\n' {
+            return Err(());
+        }
+        if let Some((prev_k, prev_start)) = body_start {
+            bounds.push((prev_k, prev_start, found));
+        } else if !text[..found].bytes().all(|b| b.is_ascii_whitespace()) {
+            return Err(());
+        }
+        let line_end = text[found..].find('\n').map(|i| found + i + 1).unwrap_or(text.len());
+        body_start = Some((k, line_end));
+        cursor = line_end;
+    }
+    let tables: Result<Vec<OrderTable>, ()> = bounds
+        .par_iter()
+        .map(|&(k, start, end)| {
+            // Line numbers only matter for errors, which the sequential pass reports.
+            let mut section = Lines { path: lines.path, rest: &text[start..end], line: 0 };
+            let table = parse_section(&mut section, k, declared[k - 1], k < max_order, Vocab::Lookup(index)).map_err(|_| ())?;
+            if section.rest.bytes().all(|b| b.is_ascii_whitespace()) { Ok(table) } else { Err(()) }
+        })
+        .collect();
+    // Position after the last section body, just before the \end\ line.
+    let (_, last_end) = body_start.ok_or(())?;
+    let end_line_start = text[..last_end].rfind("\\end\\").ok_or(())?;
+    let line = lines.line + memchr::memchr_iter(b'\n', &text.as_bytes()[..end_line_start]).count();
+    Ok((tables?, Lines { path: lines.path, rest: &text[end_line_start..], line }))
+}
+
+fn hash_ids(ids: &[u32]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    ids.hash(&mut h);
+    h.finish()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,6 +441,21 @@ mod tests {
 
     fn parse(s: &str) -> Result<ArpaModel, NgramError> {
         parse_arpa(&PathBuf::from("m.arpa"), s.as_bytes())
+    }
+
+    #[test]
+    fn short_decimals_parse_exactly() {
+        for s in ["-1.2345678", "0", "-0.30103", "-99", "12.5", "-0.0000001", "16777215"] {
+            assert_eq!(parse_short_decimal(s), Some(s.parse::<f32>().unwrap()), "{s}");
+        }
+        for s in ["1e-5", "-", "", ".5", "5.", "1.2.3", "16777216", "-1.23456789", "inf", "NaN"] {
+            assert_eq!(parse_short_decimal(s), None, "{s}");
+        }
+        // Exhaustive over a sample of 8-digit mantissas.
+        for m in (0..16_777_215u32).step_by(9973) {
+            let s = format!("-{}.{:07}", m / 10_000_000, m % 10_000_000);
+            assert_eq!(parse_short_decimal(&s), Some(s.parse::<f32>().unwrap()), "{s}");
+        }
     }
 
     #[test]
@@ -314,6 +482,7 @@ mod tests {
             (SMALL.replace("-0.1\ta </s>", "-0.1\ta"), "needs 2 words"),
             (SMALL.replace("-0.1\ta </s>", "NaN\ta </s>"), "finite"),
             (SMALL.replace("ngram 2=2", "ngram 2=1"), "more entries than declared"),
+            (SMALL.replace("-0.1\ta </s>", "-0.1\t<s> a"), "duplicate 2-gram"),
         ];
         for (text, expected) in cases {
             let err = parse(&text).err().unwrap_or_else(|| panic!("accepted: {text}"));
