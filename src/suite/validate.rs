@@ -13,7 +13,7 @@ use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::{Metric, TaskType};
 use crate::models::ngram::adapter::NgramSource;
 use crate::models::ngram::{SpecialSymbols, TrainOptions, DEFAULT_FALLBACK};
-use crate::models::Capability;
+use crate::models::{Capabilities, Capability};
 
 /// Reads, parses and validates a suite file.
 pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
@@ -47,6 +47,21 @@ fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> Sui
         }
     }
     SuiteError::single(path, pos.line, pos.column, message)
+}
+
+/// The capability a task type needs from every model it lists.
+pub fn required_capability(task_type: TaskType) -> Capability {
+    match task_type {
+        TaskType::Perplexity => Capability::ScoreTokens,
+    }
+}
+
+/// Why a model cannot serve a task, if it cannot.
+pub fn capability_problem(task: &str, task_type: TaskType, model: &str, kind: &str, caps: Capabilities) -> Option<String> {
+    let needs = required_capability(task_type);
+    (!caps.has(needs)).then(|| {
+        format!("task {task:?} ({}) needs {needs}, which model {model:?} (kind {kind}) cannot do", task_type.name())
+    })
 }
 
 struct Validator<'a> {
@@ -215,16 +230,15 @@ impl Validator<'_> {
         if t.models.is_empty() {
             self.problem(&format!("{at}.models"), format!("task {:?} lists no models", t.id));
         }
-        let needs = Capability::ScoreTokens;
         for (j, id) in t.models.iter().enumerate() {
             let here = format!("{at}.models[{j}]");
             match models.iter().find(|m| &m.id == id) {
                 None => self.problem(&here, format!("task {:?}: unknown model id {id:?}", t.id)),
-                Some(m) if !m.kind.capabilities().has(needs) => self.problem(
-                    &here,
-                    format!("task {:?} ({}) needs {needs}, which model {id:?} (kind {}) cannot do", t.id, task_type.name(), m.kind.name()),
-                ),
-                Some(_) => {}
+                Some(m) => {
+                    if let Some(p) = capability_problem(&t.id, task_type, &m.id, m.kind.name(), m.kind.capabilities()) {
+                        self.problem(&here, p);
+                    }
+                }
             }
         }
         let mut metrics = Vec::new();
@@ -258,5 +272,19 @@ impl Validator<'_> {
             models: t.models.clone(),
             metrics,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_without_the_capability_is_named() {
+        let none = Capabilities::default();
+        let msg = capability_problem("ppl", TaskType::Perplexity, "bert", "masked", none).unwrap();
+        assert!(msg.contains("\"ppl\"") && msg.contains("\"bert\"") && msg.contains("token scoring") && msg.contains("masked"), "{msg}");
+        let ngram = crate::models::ngram::NgramModel::CAPABILITIES;
+        assert_eq!(capability_problem("ppl", TaskType::Perplexity, "kn", "ngram", ngram), None);
     }
 }
