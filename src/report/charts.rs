@@ -1,11 +1,12 @@
-//! Inline SVG charts (plotters): one per task and metric, models side by side, each a point on a
-//! bar with its 95% interval as a whisker. plotters' SVG backend escapes all text it writes.
+//! Inline SVG charts (plotters): one per task and metric, models side by side, each value a point
+//! with its 95% interval as a whisker. The value axis spans the data, not zero, so differences
+//! the intervals resolve are visible. plotters' SVG backend escapes all text it writes.
 
 use plotters::prelude::*;
 
 use crate::store::ResultRow;
 
-const BAR: RGBColor = RGBColor(76, 114, 176);
+const POINT: RGBColor = RGBColor(76, 114, 176);
 const WHISKER: RGBColor = RGBColor(40, 40, 40);
 
 /// An SVG chart of one metric across models; `rows` are that task's rows for that metric.
@@ -28,12 +29,14 @@ fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow]) -> Result<(), Box
     let root = backend.into_drawing_area();
     root.fill(&WHITE)?;
     let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
-    let hi = rows
-        .iter()
-        .flat_map(|r| [finite(r.value), finite(r.ci_high)])
-        .flatten()
-        .fold(f64::MIN, f64::max);
-    let hi = if hi > 0.0 { hi * 1.12 } else { 1.0 };
+    let values: Vec<f64> = rows.iter().flat_map(|r| [finite(r.value), finite(r.ci_low), finite(r.ci_high)]).flatten().collect();
+    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let (lo, hi) = if values.is_empty() {
+        (0.0, 1.0)
+    } else {
+        let pad = ((hi - lo) * 0.15).max(hi.abs().max(1e-9) * 1e-3);
+        (lo - pad, hi + pad)
+    };
     let n = rows.len();
     let labels: Vec<String> = rows.iter().map(|r| r.model.clone()).collect();
     let mut chart = ChartBuilder::on(&root)
@@ -41,7 +44,7 @@ fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow]) -> Result<(), Box
         .margin(12)
         .x_label_area_size(36)
         .y_label_area_size(64)
-        .build_cartesian_2d((0..n).into_segmented(), 0.0..hi)?;
+        .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), lo..hi)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
@@ -53,19 +56,15 @@ fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow]) -> Result<(), Box
         .y_label_formatter(&|y| super::fmt_value(*y))
         .draw()?;
     chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
-        finite(r.value).map(|v| {
-            let mut bar = Rectangle::new([(SegmentValue::Exact(i), 0.0), (SegmentValue::Exact(i + 1), v)], BAR.mix(0.75).filled());
-            bar.set_margin(0, 0, 18, 18);
-            bar
-        })
-    }))?;
-    chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
         match (finite(r.value), finite(r.ci_low), finite(r.ci_high)) {
             (Some(v), Some(lo), Some(hi)) => {
                 Some(ErrorBar::new_vertical(SegmentValue::CenterOf(i), lo, v, hi, WHISKER.stroke_width(2), 12))
             }
             _ => None,
         }
+    }))?;
+    chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
+        finite(r.value).map(|v| Circle::new((SegmentValue::CenterOf(i), v), 5, POINT.filled()))
     }))?;
     root.present()?;
     Ok(())
