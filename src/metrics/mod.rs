@@ -3,7 +3,11 @@
 //! Names follow the ecosystem (lm-evaluation-harness for perplexities); each metric declares
 //! whether higher is better, which the reports and gates read instead of guessing.
 
+pub mod bleu;
+pub mod chrf;
 pub mod perplexity;
+pub mod porter;
+pub mod rouge;
 pub mod stats;
 
 use std::fmt;
