@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Regenerates tests/fixtures/metrics/ with the reference tools (pinned versions) in .tools/venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
+.tools/venv/bin/pip install -q sacrebleu==2.6.0 rouge-score==0.1.2 nltk==3.10.4
+.tools/venv/bin/python scripts/metric-fixtures.py
