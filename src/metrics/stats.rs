@@ -88,3 +88,177 @@ mod tests {
         assert!((0..1000).all(|_| below(&mut rng, 7) < 7));
     }
 }
+
+/// Per-item sufficient statistics of a corpus metric and how to score their sum: BLEU and chrF
+/// sum counts, ROUGE averages per-pair scores (rows carry a count column for that).
+pub struct ItemStats<'a> {
+    pub rows: Vec<Vec<f64>>,
+    pub score: Box<dyn Fn(&[f64]) -> f64 + Sync + 'a>,
+}
+
+impl ItemStats<'_> {
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn width(&self) -> usize {
+        self.rows.first().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// The corpus score of the items at `indices` (with repetition).
+    pub fn score_of(&self, indices: &[usize]) -> f64 {
+        let mut sum = vec![0.0; self.width()];
+        for &i in indices {
+            for (a, b) in sum.iter_mut().zip(&self.rows[i]) {
+                *a += b;
+            }
+        }
+        (self.score)(&sum)
+    }
+
+    pub fn score_all(&self) -> f64 {
+        let all: Vec<usize> = (0..self.len()).collect();
+        self.score_of(&all)
+    }
+}
+
+/// Outcome of a paired significance test of a system against a baseline.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct PairedResult {
+    pub baseline: f64,
+    pub system: f64,
+    pub p_value: f64,
+    /// Mean of the system's resampled scores and half the width of their 95% interval
+    /// (sacrebleu's `mean ± ci`); present for the bootstrap test.
+    pub mean: Option<f64>,
+    pub ci: Option<f64>,
+}
+
+/// sacrebleu's p-value: `(#(stats > observed) + 1) / (n + 1)`.
+pub fn p_value(stats: &[f64], observed: f64) -> f64 {
+    let c = stats.iter().filter(|&&s| s > observed).count();
+    (c as f64 + 1.0) / (stats.len() as f64 + 1.0)
+}
+
+/// sacrebleu's `estimate_ci`: the mean and half the width of the percentile interval.
+pub fn estimate_ci(scores: &[f64]) -> (f64, f64) {
+    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+    let (lo, hi) = percentile_interval(scores).unwrap_or((f64::NAN, f64::NAN));
+    (mean, 0.5 * (hi - lo))
+}
+
+/// Paired bootstrap resampling (sacrebleu's `paired_bs`, after Koehn 2004): both systems are
+/// scored on the same resamples; the p-value counts resampled |Δ| (centred on their mean) that
+/// exceed the observed |Δ|.
+pub fn paired_bootstrap(baseline: &ItemStats, system: &ItemStats, resamples: usize, rng: &mut ChaCha8Rng) -> PairedResult {
+    use rayon::prelude::*;
+    let n = baseline.len();
+    let samples: Vec<Vec<usize>> = (0..resamples).map(|_| (0..n).map(|_| below(rng, n)).collect()).collect();
+    let pairs: Vec<(f64, f64)> = samples.par_iter().map(|s| (baseline.score_of(s), system.score_of(s))).collect();
+    let (bl, sys) = (baseline.score_all(), system.score_all());
+    let diffs: Vec<f64> = pairs.iter().map(|(b, s)| (s - b).abs()).collect();
+    let mean_diff = diffs.iter().sum::<f64>() / diffs.len() as f64;
+    let centred: Vec<f64> = diffs.iter().map(|d| d - mean_diff).collect();
+    let sys_scores: Vec<f64> = pairs.iter().map(|p| p.1).collect();
+    let (mean, ci) = estimate_ci(&sys_scores);
+    PairedResult { baseline: bl, system: sys, p_value: p_value(&centred, (bl - sys).abs()), mean: Some(mean), ci: Some(ci) }
+}
+
+/// Paired approximate randomization (sacrebleu's `paired_ar`): each trial swaps the two systems'
+/// outputs item by item with probability ½; the p-value counts trials whose |Δ| exceeds the
+/// observed one.
+pub fn paired_approximate_randomization(baseline: &ItemStats, system: &ItemStats, trials: usize, rng: &mut ChaCha8Rng) -> PairedResult {
+    use rayon::prelude::*;
+    let n = baseline.len();
+    let width = baseline.width();
+    let masks: Vec<Vec<bool>> = (0..trials)
+        .map(|_| {
+            let mut m = Vec::with_capacity(n);
+            while m.len() < n {
+                let bits = rng.next_u64();
+                for k in 0..64.min(n - m.len()) {
+                    m.push(bits >> k & 1 == 1);
+                }
+            }
+            m
+        })
+        .collect();
+    let diffs: Vec<f64> = masks
+        .par_iter()
+        .map(|mask| {
+            let (mut a, mut b) = (vec![0.0; width], vec![0.0; width]);
+            for (i, &swap) in mask.iter().enumerate() {
+                let (x, y) = if swap { (&baseline.rows[i], &system.rows[i]) } else { (&system.rows[i], &baseline.rows[i]) };
+                for k in 0..width {
+                    a[k] += x[k];
+                    b[k] += y[k];
+                }
+            }
+            ((baseline.score)(&a) - (baseline.score)(&b)).abs()
+        })
+        .collect();
+    let (bl, sys) = (baseline.score_all(), system.score_all());
+    PairedResult { baseline: bl, system: sys, p_value: p_value(&diffs, (bl - sys).abs()), mean: None, ci: None }
+}
+
+/// rouge_score's `BootstrapAggregator`: 2.5th, 50th and 97.5th percentiles (linear
+/// interpolation, as numpy) of the bootstrap means of per-pair values.
+pub fn bootstrap_low_mid_high(values: &[f64], resamples: usize, rng: &mut ChaCha8Rng) -> (f64, f64, f64) {
+    let n = values.len();
+    let mut means = bootstrap(n, resamples, rng, |s| s.iter().map(|&i| values[i]).sum::<f64>() / n as f64);
+    means.sort_by(|a, b| a.total_cmp(b));
+    let pct = |q: f64| {
+        let pos = q / 100.0 * (means.len() - 1) as f64;
+        let (lo, frac) = (pos.floor() as usize, pos - pos.floor());
+        if lo + 1 < means.len() { means[lo] + (means[lo + 1] - means[lo]) * frac } else { means[lo] }
+    };
+    (pct(2.5), pct(50.0), pct(97.5))
+}
+
+#[cfg(test)]
+mod paired_tests {
+    use super::*;
+
+    fn mean_stats(values: &[f64]) -> ItemStats<'static> {
+        ItemStats { rows: values.iter().map(|&v| vec![v, 1.0]).collect(), score: Box::new(|s: &[f64]| s[0] / s[1]) }
+    }
+
+    #[test]
+    fn equal_scores_are_not_significant() {
+        // Same corpus score, different items: no evidence of a difference.
+        let v: Vec<f64> = (0..300).map(|i| ((i * 37) % 11) as f64).collect();
+        let w: Vec<f64> = (0..300).map(|i| v[(i + 1) % 300]).collect();
+        let (a, b) = (mean_stats(&v), mean_stats(&w));
+        let r = paired_bootstrap(&a, &b, 1000, &mut stream(1, "t"));
+        assert!(r.p_value > 0.2, "{r:?}");
+        let r = paired_approximate_randomization(&a, &b, 2000, &mut stream(1, "t"));
+        assert!(r.p_value > 0.2, "{r:?}");
+        // sacrebleu's convention for literally identical outputs: every resampled difference is
+        // 0, none exceeds the observed 0, so p = 1/(n+1).
+        let r = paired_bootstrap(&a, &mean_stats(&v), 1000, &mut stream(1, "t"));
+        assert!((r.p_value - 1.0 / 1001.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_clear_difference_is_significant_and_p_respects_its_floor() {
+        let a: Vec<f64> = (0..300).map(|i| ((i * 37) % 11) as f64).collect();
+        let b: Vec<f64> = a.iter().map(|x| x + 1.0).collect();
+        let r = paired_approximate_randomization(&mean_stats(&a), &mean_stats(&b), 1000, &mut stream(2, "t"));
+        assert!((r.p_value - 1.0 / 1001.0).abs() < 1e-12, "{r:?}");
+        let r = paired_bootstrap(&mean_stats(&a), &mean_stats(&b), 1000, &mut stream(2, "t"));
+        assert!(r.p_value < 0.01, "{r:?}");
+        assert!((r.system - r.baseline - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn low_mid_high_bracket_the_mean() {
+        let v: Vec<f64> = (0..500).map(|i| (i % 7) as f64 / 7.0).collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let (lo, mid, hi) = bootstrap_low_mid_high(&v, 1000, &mut stream(3, "r"));
+        assert!(lo < mean && mean < hi && (mid - mean).abs() < 0.01, "{lo} {mid} {hi} {mean}");
+    }
+}
