@@ -1,6 +1,7 @@
 //! Command-line definitions (clap): one file per subcommand, dispatched from [`run`].
 
 pub mod ngram;
+pub mod reference;
 pub mod suite;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,12 @@ pub enum Command {
     RunSuite(suite::RunSuiteArgs),
     /// Re-render index.html and summary.md of a finished run from its stored results.
     Report(suite::ReportArgs),
+    /// Corpus or sentence BLEU, identical to sacrebleu (paired tests with --paired-bs/--paired-ar).
+    Bleu(reference::BleuArgs),
+    /// chrF / chrF++ identical to sacrebleu.
+    Chrf(reference::ChrfArgs),
+    /// ROUGE-1/2/L/Lsum identical to Google's rouge_score, with bootstrap intervals.
+    Rouge(reference::RougeArgs),
     /// Train and query KenLM-compatible n-gram models.
     #[command(subcommand)]
     Ngram(ngram::NgramCommand),
@@ -31,6 +38,9 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Ngram(cmd) => ngram::run(cmd),
+        Command::Bleu(args) => reference::bleu(args),
+        Command::Chrf(args) => reference::chrf(args),
+        Command::Rouge(args) => reference::rouge(args),
         Command::Validate(args) => suite::validate(args),
         Command::RunSuite(args) => suite::run(args),
         Command::Report(args) => suite::report(args),

@@ -1,0 +1,381 @@
+//! `lmgauge bleu`, `lmgauge chrf` and `lmgauge rouge`: sacrebleu- and rouge-score-compatible
+//! scoring from the command line, with paired significance tests between systems.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::metrics::bleu::{BleuConfig, BleuScore, BleuStats, Smooth, Tokenizer};
+use crate::metrics::chrf::ChrfConfig;
+use crate::metrics::rouge::{RougeScorer, RougeType};
+use crate::metrics::stats::{self, ItemStats, PairedResult};
+
+#[derive(Debug, Args)]
+pub struct PairedArgs {
+    /// Paired bootstrap resampling test of each system against the first -i (sacrebleu's paired-bs).
+    #[arg(long, conflicts_with = "paired_ar")]
+    pub paired_bs: bool,
+    /// Paired approximate randomization test against the first -i (sacrebleu's paired-ar).
+    #[arg(long)]
+    pub paired_ar: bool,
+    /// Resamples (bootstrap, default 1000) or trials (randomization, default 10000).
+    #[arg(long)]
+    pub paired_samples: Option<usize>,
+    /// Seed of the resampling (sacrebleu's default SACREBLEU_SEED is 12345).
+    #[arg(long, default_value_t = 12345)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct BleuArgs {
+    /// Reference file (one segment per line); repeat for several reference streams.
+    #[arg(short = 'r', long = "reference", required = true)]
+    pub references: Vec<PathBuf>,
+    /// System output file; repeat to score several systems (the first is the baseline of paired
+    /// tests). Without -i, the hypotheses are read from standard input.
+    #[arg(short = 'i', long = "input")]
+    pub inputs: Vec<PathBuf>,
+    #[arg(long = "tokenize", default_value = "13a", value_parser = ["13a", "intl", "char", "none", "zh"])]
+    pub tokenize: String,
+    #[arg(long, default_value = "exp", value_parser = ["exp", "floor", "add-k", "none"])]
+    pub smooth: String,
+    /// Smoothing value for floor (default 0.1) or add-k (default 1).
+    #[arg(long)]
+    pub smooth_value: Option<f64>,
+    #[arg(long)]
+    pub lowercase: bool,
+    /// Score every segment on its own (effective order on, as sacrebleu -sl).
+    #[arg(long)]
+    pub sentence: bool,
+    #[command(flatten)]
+    pub paired: PairedArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ChrfArgs {
+    #[arg(short = 'r', long = "reference", required = true)]
+    pub references: Vec<PathBuf>,
+    #[arg(short = 'i', long = "input")]
+    pub inputs: Vec<PathBuf>,
+    /// Character n-gram order.
+    #[arg(long, default_value_t = 6)]
+    pub char_order: usize,
+    /// Word n-gram order: 2 gives chrF++.
+    #[arg(long, default_value_t = 0)]
+    pub word_order: usize,
+    #[arg(long, default_value_t = 2)]
+    pub beta: u32,
+    #[arg(long)]
+    pub lowercase: bool,
+    /// Keep whitespace in character n-grams.
+    #[arg(long)]
+    pub whitespace: bool,
+    /// Epsilon smoothing (chrF++.py, Moses) instead of effective order.
+    #[arg(long)]
+    pub eps_smoothing: bool,
+    #[arg(long)]
+    pub sentence: bool,
+    #[command(flatten)]
+    pub paired: PairedArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RougeArgs {
+    /// Reference file, one text per line; repeat for several references (best F per type).
+    #[arg(short = 'r', long = "reference", requires = "inputs", conflicts_with = "jsonl")]
+    pub references: Vec<PathBuf>,
+    /// Prediction file, one text per line.
+    #[arg(short = 'i', long = "input")]
+    pub inputs: Option<PathBuf>,
+    /// JSON Lines file of pairs; texts may span lines (for rougeLsum), a reference may be a list.
+    #[arg(long, required_unless_present = "references")]
+    pub jsonl: Option<PathBuf>,
+    #[arg(long, default_value = "prediction")]
+    pub prediction_field: String,
+    #[arg(long, default_value = "reference")]
+    pub reference_field: String,
+    /// Porter-stem tokens longer than 3 characters (rouge_score's use_stemmer).
+    #[arg(long)]
+    pub stem: bool,
+    #[arg(long, value_delimiter = ',', default_value = "rouge1,rouge2,rougeL,rougeLsum")]
+    pub types: Vec<String>,
+    /// Bootstrap resamples for low/mid/high.
+    #[arg(long, default_value_t = 1000)]
+    pub bootstrap: usize,
+    #[arg(long, default_value_t = 12345)]
+    pub seed: u64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Reads a line-aligned text file; lines keep their content, `\r\n` endings are accepted.
+pub fn read_lines(path: &Path) -> Result<Vec<String>, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let text = crate::data::utf8_or_error(path, &bytes)?;
+    Ok(split_lines(text))
+}
+
+fn split_lines(text: &str) -> Vec<String> {
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    if body.is_empty() && text.is_empty() {
+        return Vec::new();
+    }
+    body.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_owned()).collect()
+}
+
+fn read_stdin_lines() -> Result<Vec<String>, Error> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s).map_err(|e| Error::io(Path::new("<stdin>"), e))?;
+    Ok(split_lines(&s))
+}
+
+/// Reads references and systems, refusing files of different lengths.
+fn read_aligned(refs: &[PathBuf], inputs: &[PathBuf]) -> Result<(Vec<Vec<String>>, Vec<(String, Vec<String>)>), Error> {
+    let references: Vec<Vec<String>> = refs.iter().map(|p| read_lines(p)).collect::<Result<_, _>>()?;
+    let systems: Vec<(String, Vec<String>)> = if inputs.is_empty() {
+        vec![("<stdin>".to_owned(), read_stdin_lines()?)]
+    } else {
+        inputs.iter().map(|p| Ok((p.display().to_string(), read_lines(p)?))).collect::<Result<_, Error>>()?
+    };
+    let n = references[0].len();
+    for (p, r) in refs.iter().zip(&references) {
+        if r.len() != n {
+            return Err(Error::Usage(format!("{} has {} lines but {} has {n}", p.display(), r.len(), refs[0].display())));
+        }
+    }
+    for (name, s) in &systems {
+        if s.len() != n {
+            return Err(Error::Usage(format!("{name} has {} lines but the reference {} has {n}", s.len(), refs[0].display())));
+        }
+    }
+    Ok((references, systems))
+}
+
+fn paired(args: &PairedArgs, base: &ItemStats, sys: &ItemStats) -> Option<PairedResult> {
+    let mut rng = stats::stream(args.seed, "paired");
+    if args.paired_bs {
+        Some(stats::paired_bootstrap(base, sys, args.paired_samples.unwrap_or(1000), &mut rng))
+    } else if args.paired_ar {
+        Some(stats::paired_approximate_randomization(base, sys, args.paired_samples.unwrap_or(10_000), &mut rng))
+    } else {
+        None
+    }
+}
+
+fn print(json_out: bool, values: Vec<Value>, text: Vec<String>) {
+    let mut out = std::io::stdout().lock();
+    if json_out {
+        let v = if values.len() == 1 { values.into_iter().next().unwrap() } else { Value::Array(values) };
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("serializable"));
+    } else {
+        for t in text {
+            let _ = writeln!(out, "{t}");
+        }
+    }
+}
+
+/// BLEU statistics as rows for the resampling tests.
+pub fn bleu_item_stats<'a>(cfg: &'a BleuConfig, stats: &[BleuStats]) -> ItemStats<'a> {
+    let order = cfg.max_order;
+    let rows = stats
+        .iter()
+        .map(|s| {
+            let mut r = vec![s.sys_len as f64, s.ref_len as f64];
+            r.extend(s.correct.iter().map(|&c| c as f64));
+            r.extend(s.total.iter().map(|&c| c as f64));
+            r
+        })
+        .collect();
+    ItemStats { rows, score: Box::new(move |v: &[f64]| cfg.score(&bleu_stats_from_row(v, order)).score) }
+}
+
+pub fn bleu_stats_from_row(v: &[f64], order: usize) -> BleuStats {
+    BleuStats {
+        sys_len: v[0] as u64,
+        ref_len: v[1] as u64,
+        correct: v[2..2 + order].iter().map(|&x| x as u64).collect(),
+        total: v[2 + order..2 + 2 * order].iter().map(|&x| x as u64).collect(),
+    }
+}
+
+pub fn chrf_item_stats<'a>(cfg: &'a ChrfConfig, stats: &[Vec<u64>]) -> ItemStats<'a> {
+    ItemStats {
+        rows: stats.iter().map(|s| s.iter().map(|&x| x as f64).collect()).collect(),
+        score: Box::new(move |v: &[f64]| cfg.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())),
+    }
+}
+
+fn bleu_json(s: &BleuScore, signature: &str, system: &str, p: Option<&PairedResult>) -> Value {
+    let mut v = json!({
+        "name": "BLEU", "system": system, "score": s.score, "counts": s.counts, "totals": s.totals,
+        "precisions": s.precisions, "bp": s.bp, "sys_len": s.sys_len, "ref_len": s.ref_len, "signature": signature,
+    });
+    if let Some(p) = p {
+        v["p_value"] = json!(p.p_value);
+        v["mean"] = json!(p.mean);
+        v["ci"] = json!(p.ci);
+    }
+    v
+}
+
+fn bleu_text(s: &BleuScore) -> String {
+    let p: Vec<String> = s.precisions.iter().map(|p| format!("{p:.1}")).collect();
+    let ratio = if s.ref_len > 0 { s.sys_len as f64 / s.ref_len as f64 } else { 0.0 };
+    format!("BLEU = {:.2} {} (BP = {:.3} ratio = {ratio:.3} hyp_len = {} ref_len = {})", s.score, p.join("/"), s.bp, s.sys_len, s.ref_len)
+}
+
+pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
+    let (refs, systems) = read_aligned(&args.references, &args.inputs)?;
+    let cfg = BleuConfig {
+        tokenizer: Tokenizer::from_name(&args.tokenize).expect("clap checked"),
+        lowercase: args.lowercase,
+        smooth: Smooth::from_name(&args.smooth).expect("clap checked"),
+        smooth_value: args.smooth_value,
+        max_order: 4,
+        effective_order: args.sentence,
+    };
+    let signature = cfg.signature(refs.len());
+    let (mut values, mut text) = (Vec::new(), Vec::new());
+    if args.sentence {
+        for (name, hyps) in &systems {
+            for s in cfg.corpus_stats(hyps, &refs) {
+                let score = cfg.score(&s);
+                values.push(bleu_json(&score, &signature, name, None));
+                text.push(bleu_text(&score));
+            }
+        }
+        print(args.json, values, text);
+        return Ok(0);
+    }
+    let all_stats: Vec<Vec<BleuStats>> = systems.iter().map(|(_, h)| cfg.corpus_stats(h, &refs)).collect();
+    let base = bleu_item_stats(&cfg, &all_stats[0]);
+    for (k, ((name, _), stats)) in systems.iter().zip(&all_stats).enumerate() {
+        let mut sum = BleuStats::zero(cfg.max_order);
+        stats.iter().for_each(|s| sum.add(s));
+        let score = cfg.score(&sum);
+        let p = if k > 0 { paired(&args.paired, &base, &bleu_item_stats(&cfg, stats)) } else { None };
+        values.push(bleu_json(&score, &signature, name, p.as_ref()));
+        let mut line = format!("{name}: {} {}", signature, bleu_text(&score));
+        if let Some(p) = p {
+            line.push_str(&format!(" p = {:.4}", p.p_value));
+        }
+        text.push(line);
+    }
+    print(args.json, values, text);
+    Ok(0)
+}
+
+pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
+    let (refs, systems) = read_aligned(&args.references, &args.inputs)?;
+    let cfg = ChrfConfig {
+        char_order: args.char_order,
+        word_order: args.word_order,
+        beta: args.beta,
+        lowercase: args.lowercase,
+        whitespace: args.whitespace,
+        eps_smoothing: args.eps_smoothing,
+    };
+    let (name, signature) = (cfg.name(), cfg.signature(refs.len()));
+    let (mut values, mut text) = (Vec::new(), Vec::new());
+    let all_stats: Vec<Vec<Vec<u64>>> = systems.iter().map(|(_, h)| cfg.corpus_stats(h, &refs)).collect();
+    if args.sentence {
+        for ((sys, _), stats) in systems.iter().zip(&all_stats) {
+            for s in stats {
+                let score = cfg.f_score(s);
+                values.push(json!({"name": name, "system": sys, "score": score, "signature": signature}));
+                text.push(format!("{name} = {score:.4}"));
+            }
+        }
+        print(args.json, values, text);
+        return Ok(0);
+    }
+    let base = chrf_item_stats(&cfg, &all_stats[0]);
+    for (k, ((sys, _), stats)) in systems.iter().zip(&all_stats).enumerate() {
+        let items = chrf_item_stats(&cfg, stats);
+        let score = items.score_all();
+        let p = if k > 0 { paired(&args.paired, &base, &items) } else { None };
+        let mut v = json!({"name": name, "system": sys, "score": score, "signature": signature});
+        let mut line = format!("{sys}: {signature} {name} = {score:.4}");
+        if let Some(p) = p {
+            v["p_value"] = json!(p.p_value);
+            line.push_str(&format!(" p = {:.4}", p.p_value));
+        }
+        values.push(v);
+        text.push(line);
+    }
+    print(args.json, values, text);
+    Ok(0)
+}
+
+/// (references, prediction) pairs from a JSONL file; a reference may be a string or a list.
+fn read_jsonl_pairs(path: &Path, pred_field: &str, ref_field: &str) -> Result<Vec<(Vec<String>, String)>, Error> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line_err = |m: String| Error::Data(crate::data::DataError::Line { path: path.to_owned(), line: i + 1, message: m });
+        let line = std::str::from_utf8(raw).map_err(|_| line_err("invalid UTF-8".into()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(line).map_err(|e| line_err(format!("invalid JSON: {e}")))?;
+        let pred = v.get(pred_field).and_then(Value::as_str).ok_or_else(|| line_err(format!("field {pred_field:?} must be a string")))?;
+        let refs: Vec<String> = match v.get(ref_field) {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| line_err(format!("field {ref_field:?} must hold strings"))))
+                .collect::<Result<_, _>>()?,
+            _ => return Err(line_err(format!("field {ref_field:?} must be a string or a non-empty list of strings"))),
+        };
+        out.push((refs, pred.to_owned()));
+    }
+    if out.is_empty() {
+        return Err(Error::Data(crate::data::DataError::Empty { path: path.to_owned() }));
+    }
+    Ok(out)
+}
+
+pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
+    let mut types = Vec::new();
+    for t in &args.types {
+        types.push(RougeType::from_name(t).ok_or_else(|| Error::Usage(format!("unknown ROUGE type {t:?} (rouge1, rouge2, rougeL, rougeLsum)")))?);
+    }
+    let pairs: Vec<(Vec<String>, String)> = match &args.jsonl {
+        Some(p) => read_jsonl_pairs(p, &args.prediction_field, &args.reference_field)?,
+        None => {
+            let (refs, systems) = read_aligned(&args.references, std::slice::from_ref(args.inputs.as_ref().expect("clap requires -i")))?;
+            let preds = &systems[0].1;
+            (0..preds.len()).map(|i| (refs.iter().map(|r| r[i].clone()).collect(), preds[i].clone())).collect()
+        }
+    };
+    let scorer = RougeScorer { types: types.clone(), stem: args.stem };
+    use rayon::prelude::*;
+    let scores: Vec<Vec<(RougeType, crate::metrics::rouge::RougeScore)>> = pairs
+        .par_iter()
+        .map(|(refs, pred)| {
+            let r: Vec<&str> = refs.iter().map(String::as_str).collect();
+            scorer.score_multi(&r, pred)
+        })
+        .collect();
+    let n = scores.len() as f64;
+    let mut out = serde_json::Map::new();
+    let mut text = Vec::new();
+    for (k, ty) in types.iter().enumerate() {
+        let p = scores.iter().map(|s| s[k].1.precision).sum::<f64>() / n;
+        let r = scores.iter().map(|s| s[k].1.recall).sum::<f64>() / n;
+        let f: Vec<f64> = scores.iter().map(|s| s[k].1.fmeasure).collect();
+        let fm = f.iter().sum::<f64>() / n;
+        let (low, mid, high) = stats::bootstrap_low_mid_high(&f, args.bootstrap, &mut stats::stream(args.seed, ty.name()));
+        out.insert(ty.name().into(), json!({"precision": p, "recall": r, "fmeasure": fm, "low": low, "mid": mid, "high": high}));
+        text.push(format!("{}: P {p:.4} R {r:.4} F {fm:.4} (95% {low:.4}–{high:.4})", ty.name()));
+    }
+    print(args.json, vec![Value::Object(out)], text);
+    Ok(0)
+}
