@@ -118,6 +118,55 @@ pub fn load(spec: &DatasetSpec) -> Result<Vec<Item>, DataError> {
     Ok(items)
 }
 
+/// Line-aligned records for reference tasks: each record's text or texts, in file order. Text
+/// files give every line (blank lines included: alignment matters); JSONL gives `field`, a string
+/// or a list of strings; CSV and Parquet give the `field` column.
+pub fn load_aligned(path: &Path, format: Format, field: &str) -> Result<Vec<Vec<String>>, DataError> {
+    let read = || std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source });
+    let records: Vec<Vec<String>> = match format {
+        Format::Text => {
+            let bytes = read()?;
+            let text = utf8_or_error(path, &bytes)?;
+            let body = text.strip_suffix('\n').unwrap_or(text);
+            if text.is_empty() {
+                Vec::new()
+            } else {
+                body.split('\n').map(|l| vec![l.strip_suffix('\r').unwrap_or(l).to_owned()]).collect()
+            }
+        }
+        Format::Jsonl => {
+            let bytes = read()?;
+            let mut out = Vec::new();
+            for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+                let err = |message: String| DataError::Line { path: path.to_owned(), line: i + 1, message };
+                let line = std::str::from_utf8(raw).map_err(|_| DataError::Utf8 { path: path.to_owned(), line: i + 1 })?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let v: serde_json::Value = serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {e}")))?;
+                out.push(match v.get(field) {
+                    Some(serde_json::Value::String(s)) => vec![s.clone()],
+                    Some(serde_json::Value::Array(a)) if !a.is_empty() => a
+                        .iter()
+                        .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| err(format!("field {field:?} must hold strings"))))
+                        .collect::<Result<_, _>>()?,
+                    Some(_) => return Err(err(format!("field {field:?} must be a string or a non-empty list of strings"))),
+                    None => return Err(err(format!("missing field {field:?}"))),
+                });
+            }
+            out
+        }
+        Format::Csv | Format::Parquet => {
+            let fields = FieldMap { text: field.to_owned(), id: None };
+            table::read_table(path, format, &fields)?.into_iter().map(|i| vec![i.text]).collect()
+        }
+    };
+    if records.is_empty() {
+        return Err(DataError::Empty { path: path.to_owned() });
+    }
+    Ok(records)
+}
+
 /// Decodes UTF-8, or names the first line that is not valid.
 pub fn utf8_or_error<'a>(path: &Path, bytes: &'a [u8]) -> Result<&'a str, DataError> {
     std::str::from_utf8(bytes).map_err(|e| {

@@ -17,6 +17,7 @@ fn counts_of(item: &ItemScore) -> PerplexityCounts {
 pub fn aggregate(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
     match task.task_type {
         TaskType::Perplexity => perplexity_rows(task, record, seed, resamples),
+        TaskType::Reference => super::reference::reference_rows(task, record, seed, resamples),
     }
 }
 

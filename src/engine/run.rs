@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use super::aggregate::aggregate;
 use super::cache::{self, ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
 use super::plan::{plan, Job};
+use super::reference;
 use crate::data::{self, Item};
 use crate::error::Error;
 use crate::metrics::perplexity::PerplexityCounts;
@@ -76,6 +77,8 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         suite.models.iter().map(|m| (m.id.as_str(), OnceLock::new())).collect();
     let datasets: HashMap<&str, OnceLock<Result<Vec<Item>, String>>> =
         suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
+    let references: HashMap<&str, OnceLock<Result<Vec<Vec<String>>, String>>> =
+        suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
     let model_cache = run_dir.join("models");
 
     let fresh: Vec<Result<JobRecord, Error>> = pending
@@ -84,6 +87,24 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
             let task = suite.task(&job.task).expect("planned");
             let model_def = suite.model(&job.model).expect("planned");
             let started = Instant::now();
+            if task.task_type == TaskType::Reference {
+                let refs = references[job.task.as_str()].get_or_init(|| reference::load_references(&task.dataset));
+                let record = match refs.as_ref().map_err(Clone::clone).and_then(|r| reference::score_outputs(task, model_def, r)) {
+                    Ok(items) => JobRecord {
+                        version: JOB_RECORD_VERSION,
+                        task: task.id.clone(),
+                        model: model_def.id.clone(),
+                        status: JobStatus::Done,
+                        error: None,
+                        model_description: model_def.description.clone().unwrap_or_else(|| "stored outputs".into()),
+                        seconds: started.elapsed().as_secs_f64(),
+                        items,
+                    },
+                    Err(e) => failed(job, model_def, e, started),
+                };
+                cache::save(&run_dir, &record)?;
+                return Ok(record);
+            }
             let items = datasets[job.task.as_str()].get_or_init(|| data::load(&task.dataset).map_err(|e| e.to_string()));
             let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
             let record = match (items, model) {
@@ -144,6 +165,12 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         rows.extend(aggregate(task, r, seed, suite.bootstrap_resamples));
     }
     store::write_results_csv(&rows, &run_dir.join("results.csv"))?;
+    let mut pairs = Vec::new();
+    for task in suite.tasks.iter().filter(|t| t.task_type == TaskType::Reference) {
+        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
+        pairs.extend(reference::pairwise(task, &of_task, seed));
+    }
+    store::write_pairwise_csv(&pairs, &run_dir.join("pairwise.csv"))?;
     store::write_items_parquet(&done_records, &run_dir.join("items.parquet"))?;
     manifest.jobs = summaries;
     manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
@@ -165,6 +192,7 @@ fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[I
                 Ok(ItemScore { id: item.id.clone(), scores: scores.iter().map(|(k, v)| (k.to_string(), *v)).collect() })
             })
             .collect(),
+        TaskType::Reference => Err("reference tasks are scored from stored outputs".into()),
     };
     match scored {
         Ok(items) => JobRecord {
@@ -198,6 +226,7 @@ fn failed(job: &Job, def: &ModelDef, error: String, started: Instant) -> JobReco
 pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error> {
     match &def.kind {
         ModelKind::Ngram(source) => Ok(Arc::new(NgramModel::load(source, cache_dir)?)),
+        ModelKind::Outputs(_) => Err(Error::Usage(format!("model {} holds stored outputs, not a language model", def.id))),
     }
 }
 

@@ -20,17 +20,41 @@ pub enum Metric {
     WordPerplexity,
     BytePerplexity,
     BitsPerByte,
+    Bleu,
+    Chrf,
+    ChrfPlusPlus,
+    Rouge1,
+    Rouge2,
+    RougeL,
+    RougeLsum,
 }
 
 /// The kinds of task a suite can hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TaskType {
     Perplexity,
+    /// Stored system outputs scored against references.
+    Reference,
 }
 
 impl Metric {
-    pub const ALL: &'static [Metric] =
+    pub const ALL: &'static [Metric] = &[
+        Metric::TokenPerplexity,
+        Metric::WordPerplexity,
+        Metric::BytePerplexity,
+        Metric::BitsPerByte,
+        Metric::Bleu,
+        Metric::Chrf,
+        Metric::ChrfPlusPlus,
+        Metric::Rouge1,
+        Metric::Rouge2,
+        Metric::RougeL,
+        Metric::RougeLsum,
+    ];
+    pub const PERPLEXITY: &'static [Metric] =
         &[Metric::TokenPerplexity, Metric::WordPerplexity, Metric::BytePerplexity, Metric::BitsPerByte];
+    pub const REFERENCE: &'static [Metric] =
+        &[Metric::Bleu, Metric::Chrf, Metric::ChrfPlusPlus, Metric::Rouge1, Metric::Rouge2, Metric::RougeL, Metric::RougeLsum];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -38,12 +62,20 @@ impl Metric {
             Metric::WordPerplexity => "word_perplexity",
             Metric::BytePerplexity => "byte_perplexity",
             Metric::BitsPerByte => "bits_per_byte",
+            Metric::Bleu => "bleu",
+            Metric::Chrf => "chrf",
+            Metric::ChrfPlusPlus => "chrf++",
+            Metric::Rouge1 => "rouge1",
+            Metric::Rouge2 => "rouge2",
+            Metric::RougeL => "rougeL",
+            Metric::RougeLsum => "rougeLsum",
         }
     }
 
     pub fn higher_is_better(self) -> bool {
         match self {
             Metric::TokenPerplexity | Metric::WordPerplexity | Metric::BytePerplexity | Metric::BitsPerByte => false,
+            _ => true,
         }
     }
 
@@ -62,13 +94,15 @@ impl TaskType {
     pub fn name(self) -> &'static str {
         match self {
             TaskType::Perplexity => "perplexity",
+            TaskType::Reference => "reference",
         }
     }
 
     /// The metrics a task of this type can produce.
     pub fn metrics(self) -> &'static [Metric] {
         match self {
-            TaskType::Perplexity => Metric::ALL,
+            TaskType::Perplexity => Metric::PERPLEXITY,
+            TaskType::Reference => Metric::REFERENCE,
         }
     }
 }

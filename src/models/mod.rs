@@ -21,6 +21,8 @@ pub struct Capabilities {
     pub generate: bool,
     /// A scalar reward for a (prompt, response) pair.
     pub reward: bool,
+    /// Outputs already written to a file (system outputs scored against references).
+    pub stored_outputs: bool,
 }
 
 /// One capability, as tasks ask for them.
@@ -30,6 +32,7 @@ pub enum Capability {
     PseudoLogLikelihood,
     Generate,
     Reward,
+    StoredOutputs,
 }
 
 impl Capabilities {
@@ -39,6 +42,7 @@ impl Capabilities {
             Capability::PseudoLogLikelihood => self.pseudo_log_likelihood,
             Capability::Generate => self.generate,
             Capability::Reward => self.reward,
+            Capability::StoredOutputs => self.stored_outputs,
         }
     }
 }
@@ -50,6 +54,7 @@ impl fmt::Display for Capability {
             Capability::PseudoLogLikelihood => "pseudo-log-likelihood",
             Capability::Generate => "generation",
             Capability::Reward => "reward scoring",
+            Capability::StoredOutputs => "stored outputs (kind: outputs)",
         })
     }
 }

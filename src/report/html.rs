@@ -103,6 +103,32 @@ pub fn page(data: &ReportData) -> String {
         if metrics.iter().any(|m| m == "token_perplexity") {
             out.push_str("<p class=\"note\">token_perplexity depends on each model's tokenizer: compare models with different tokenizers by word_perplexity or bits_per_byte.</p>\n");
         }
+        for m in data.matrices(&task) {
+            let _ = write!(
+                out,
+                "<h3>Pairwise {}</h3><p class=\"note\">{} test; each cell: row − column and its p-value; bold when p &lt; 0.05.</p><table><thead><tr><th></th>",
+                escape(&m.metric),
+                escape(&m.test)
+            );
+            for c in &m.models {
+                let _ = write!(out, "<th>{}</th>", escape(c));
+            }
+            out.push_str("</tr></thead><tbody>\n");
+            for r in &m.models {
+                let _ = write!(out, "<tr><td>{}</td>", escape(r));
+                for c in &m.models {
+                    match m.cell(r, c) {
+                        Some((d, p)) => {
+                            let class = if p < 0.05 { " class=\"best\"" } else { "" };
+                            let _ = write!(out, "<td{class}>{d:+.2} <span class=\"ci\">p={p:.4}</span></td>");
+                        }
+                        None => out.push_str("<td>–</td>"),
+                    }
+                }
+                out.push_str("</tr>\n");
+            }
+            out.push_str("</tbody></table>\n");
+        }
         out.push_str("<div class=\"charts\">");
         for metric in &metrics {
             let metric_rows: Vec<_> = rows.iter().copied().filter(|r| &r.metric == metric).collect();

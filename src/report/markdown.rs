@@ -68,6 +68,31 @@ pub fn summary(data: &ReportData) -> String {
             let _ = writeln!(out, "\ntoken_perplexity is tokenizer-specific; compare models across tokenizers by word_perplexity or bits_per_byte.");
         }
         out.push('\n');
+        for m in data.matrices(&task) {
+            let _ = writeln!(out, "Pairwise {} ({}): cell = row − column, p-value; * p < 0.05.\n", cell(&m.metric), cell(&m.test));
+            let _ = write!(out, "| |");
+            for c in &m.models {
+                let _ = write!(out, " {} |", cell(c));
+            }
+            let _ = write!(out, "\n|---|");
+            for _ in &m.models {
+                out.push_str("---:|");
+            }
+            out.push('\n');
+            for r in &m.models {
+                let _ = write!(out, "| {} |", cell(r));
+                for c in &m.models {
+                    match m.cell(r, c) {
+                        Some((d, p)) => {
+                            let _ = write!(out, " {d:+.2}, p={p:.4}{} |", if p < 0.05 { " *" } else { "" });
+                        }
+                        None => out.push_str(" – |"),
+                    }
+                }
+                out.push('\n');
+            }
+            out.push('\n');
+        }
     }
 
     let _ = writeln!(out, "## Models\n");

@@ -10,19 +10,22 @@ use std::path::Path;
 
 use crate::engine::cache::write_atomic;
 use crate::error::Error;
-use crate::store::{read_results_csv, ResultRow, RunManifest};
+use crate::engine::reference::PairwiseRow;
+use crate::store::{read_pairwise_csv, read_results_csv, ResultRow, RunManifest};
 
 /// Everything a report shows.
 pub struct ReportData {
     pub manifest: RunManifest,
     pub rows: Vec<ResultRow>,
+    pub pairwise: Vec<PairwiseRow>,
 }
 
 impl ReportData {
     pub fn load(run_dir: &Path) -> Result<ReportData, Error> {
         let manifest = RunManifest::load(run_dir)?;
         let rows = read_results_csv(&run_dir.join("results.csv"))?;
-        Ok(ReportData { manifest, rows })
+        let pairwise = read_pairwise_csv(&run_dir.join("pairwise.csv"))?;
+        Ok(ReportData { manifest, rows, pairwise })
     }
 
     /// Task ids in manifest order, then any others found in the results.
@@ -51,6 +54,59 @@ impl ReportData {
             }
         }
         out
+    }
+}
+
+/// A p-value matrix: for one task and metric, the models and, per ordered pair, the test that
+/// compared them.
+pub struct PairMatrix<'a> {
+    pub metric: String,
+    pub test: String,
+    pub models: Vec<String>,
+    rows: Vec<&'a PairwiseRow>,
+}
+
+impl<'a> PairMatrix<'a> {
+    /// `(row − column difference, p-value)` for two models, when they were compared.
+    pub fn cell(&self, row: &str, col: &str) -> Option<(f64, f64)> {
+        self.rows.iter().find_map(|r| {
+            if r.model_a == row && r.model_b == col {
+                Some((r.value_a - r.value_b, r.p_value))
+            } else if r.model_a == col && r.model_b == row {
+                Some((r.value_b - r.value_a, r.p_value))
+            } else {
+                None
+            }
+        })
+    }
+}
+
+impl ReportData {
+    /// The p-value matrices of a task, one per metric, in metric order.
+    pub fn matrices(&self, task: &str) -> Vec<PairMatrix<'_>> {
+        let rows: Vec<&PairwiseRow> = self.pairwise.iter().filter(|r| r.task == task).collect();
+        let mut metrics: Vec<String> = Vec::new();
+        for r in &rows {
+            if !metrics.contains(&r.metric) {
+                metrics.push(r.metric.clone());
+            }
+        }
+        metrics
+            .into_iter()
+            .map(|metric| {
+                let of: Vec<&PairwiseRow> = rows.iter().copied().filter(|r| r.metric == metric).collect();
+                let mut models: Vec<String> = Vec::new();
+                for r in &of {
+                    for m in [&r.model_a, &r.model_b] {
+                        if !models.contains(m) {
+                            models.push(m.clone());
+                        }
+                    }
+                }
+                let test = of.first().map(|r| r.test.clone()).unwrap_or_default();
+                PairMatrix { metric, test, models, rows: of }
+            })
+            .collect()
     }
 }
 

@@ -87,6 +87,51 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, Error> {
         .collect())
 }
 
+/// Writes `pairwise.csv`: every paired significance test between two models of a task.
+pub fn write_pairwise_csv(rows: &[crate::engine::reference::PairwiseRow], path: &Path) -> Result<(), Error> {
+    let mut df = df!(
+        "task" => rows.iter().map(|r| r.task.as_str()).collect::<Vec<_>>(),
+        "metric" => rows.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(),
+        "model_a" => rows.iter().map(|r| r.model_a.as_str()).collect::<Vec<_>>(),
+        "model_b" => rows.iter().map(|r| r.model_b.as_str()).collect::<Vec<_>>(),
+        "value_a" => rows.iter().map(|r| r.value_a).collect::<Vec<_>>(),
+        "value_b" => rows.iter().map(|r| r.value_b).collect::<Vec<_>>(),
+        "p_value" => rows.iter().map(|r| r.p_value).collect::<Vec<_>>(),
+        "test" => rows.iter().map(|r| r.test.as_str()).collect::<Vec<_>>(),
+    )
+    .map_err(|e| polars_err(path, e))?;
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf).include_header(true).with_float_precision(Some(10)).finish(&mut df).map_err(|e| polars_err(path, e))?;
+    crate::engine::cache::write_atomic(path, &buf)
+}
+
+/// Reads `pairwise.csv` back (empty when the run has none).
+pub fn read_pairwise_csv(path: &Path) -> Result<Vec<crate::engine::reference::PairwiseRow>, Error> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |k: usize| f.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+        if f.len() != 8 {
+            return Err(Error::Usage(format!("{}:{}: expected 8 fields", path.display(), i + 1)));
+        }
+        out.push(crate::engine::reference::PairwiseRow {
+            task: f[0].into(),
+            metric: f[1].into(),
+            model_a: f[2].into(),
+            model_b: f[3].into(),
+            value_a: num(4),
+            value_b: num(5),
+            p_value: num(6),
+            test: f[7].into(),
+        });
+    }
+    Ok(out)
+}
+
 /// Writes every item's scores in long form: task, model, item (position), item_id, score, value.
 pub fn write_items_parquet(records: &[JobRecord], path: &Path) -> Result<(), Error> {
     let (mut task, mut model, mut item, mut item_id, mut score, mut value) =

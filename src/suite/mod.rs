@@ -41,12 +41,22 @@ pub struct ModelDef {
 #[derive(Debug, Clone)]
 pub enum ModelKind {
     Ngram(NgramSource),
+    Outputs(OutputsSource),
+}
+
+/// A file of stored outputs, one per item.
+#[derive(Debug, Clone)]
+pub struct OutputsSource {
+    pub path: PathBuf,
+    pub format: crate::data::Format,
+    pub field: String,
 }
 
 impl ModelKind {
     pub fn name(&self) -> &'static str {
         match self {
             ModelKind::Ngram(_) => "ngram",
+            ModelKind::Outputs(_) => "outputs",
         }
     }
 
@@ -54,6 +64,33 @@ impl ModelKind {
     pub fn capabilities(&self) -> Capabilities {
         match self {
             ModelKind::Ngram(_) => crate::models::ngram::NgramModel::CAPABILITIES,
+            ModelKind::Outputs(_) => Capabilities { stored_outputs: true, ..Capabilities::default() },
+        }
+    }
+}
+
+/// How a reference task scores and compares systems.
+#[derive(Debug, Clone)]
+pub struct ReferenceOptions {
+    pub bleu: crate::metrics::bleu::BleuConfig,
+    pub lowercase: bool,
+    pub stem: bool,
+    pub significance: Significance,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Significance {
+    PairedBootstrap,
+    PairedRandomization,
+    None,
+}
+
+impl Significance {
+    pub fn name(self) -> &'static str {
+        match self {
+            Significance::PairedBootstrap => "paired-bs",
+            Significance::PairedRandomization => "paired-ar",
+            Significance::None => "none",
         }
     }
 }
@@ -68,6 +105,8 @@ pub struct TaskDef {
     pub source: Option<String>,
     pub models: Vec<String>,
     pub metrics: Vec<Metric>,
+    /// Set for reference tasks.
+    pub reference: Option<ReferenceOptions>,
 }
 
 impl Suite {

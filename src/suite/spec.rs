@@ -46,14 +46,32 @@ pub struct SuiteSpec {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum ModelSpec {
     Ngram(NgramModelSpec),
+    /// A system's outputs stored in a file, scored by reference tasks.
+    Outputs(OutputsModelSpec),
 }
 
 impl ModelSpec {
     pub fn id(&self) -> &str {
         match self {
             ModelSpec::Ngram(m) => &m.id,
+            ModelSpec::Outputs(m) => &m.id,
         }
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputsModelSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// One output per line (text), or one record per line (JSONL, with `field`).
+    pub path: PathBuf,
+    #[serde(default)]
+    pub format: Option<Format>,
+    /// JSONL/CSV/Parquet: the field holding the output.
+    #[serde(default)]
+    pub field: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -94,14 +112,45 @@ pub enum DiscountFallbackSpec {
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum TaskSpec {
     Perplexity(PerplexityTaskSpec),
+    Reference(ReferenceTaskSpec),
 }
 
 impl TaskSpec {
     pub fn id(&self) -> &str {
         match self {
             TaskSpec::Perplexity(t) => &t.id,
+            TaskSpec::Reference(t) => &t.id,
         }
     }
+}
+
+/// Stored outputs (`kind: outputs` models) against the references in `dataset`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceTaskSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The references, line-aligned with every model's outputs (text: one per line, blank lines
+    /// kept; JSONL: the `fields.text` field, a string or a list of references).
+    pub dataset: DatasetSpecRaw,
+    pub models: Vec<String>,
+    pub metrics: Vec<String>,
+    /// BLEU tokenizer (13a, intl, char, none, zh).
+    #[serde(default)]
+    pub tokenize: Option<String>,
+    /// BLEU smoothing (exp, floor, add-k, none).
+    #[serde(default)]
+    pub smooth: Option<String>,
+    /// Lower-case before BLEU and chrF.
+    #[serde(default)]
+    pub lowercase: bool,
+    /// Porter-stem ROUGE tokens (rouge_score's use_stemmer); default true.
+    #[serde(default)]
+    pub stem: Option<bool>,
+    /// Pairwise significance between models: paired-bs (default), paired-ar or none.
+    #[serde(default)]
+    pub significance: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
-use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
-use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef};
+use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, ReferenceTaskSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
+use super::{Diagnostic, ModelDef, ModelKind, ReferenceOptions, Significance, Suite, SuiteError, TaskDef};
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::{Metric, TaskType};
 use crate::models::ngram::adapter::NgramSource;
@@ -53,6 +53,7 @@ fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> Sui
 pub fn required_capability(task_type: TaskType) -> Capability {
     match task_type {
         TaskType::Perplexity => Capability::ScoreTokens,
+        TaskType::Reference => Capability::StoredOutputs,
     }
 }
 
@@ -62,6 +63,13 @@ pub fn capability_problem(task: &str, task_type: TaskType, model: &str, kind: &s
     (!caps.has(needs)).then(|| {
         format!("task {task:?} ({}) needs {needs}, which model {model:?} (kind {kind}) cannot do", task_type.name())
     })
+}
+
+/// The parts every task type shares, borrowed from its spec.
+struct TaskFields<'a> {
+    id: &'a String,
+    models: &'a Vec<String>,
+    metrics: &'a Vec<String>,
 }
 
 struct Validator<'a> {
@@ -162,6 +170,16 @@ impl Validator<'_> {
                 let source = self.ngram(at, m)?;
                 Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Ngram(source) })
             }
+            ModelSpec::Outputs(m) => {
+                let path = self.existing(&format!("{at}.path"), &m.path, "outputs file");
+                let format = m.format.unwrap_or_else(|| Format::from_path(&m.path));
+                if format != Format::Text && m.field.is_none() {
+                    self.problem(at, format!("model {:?}: `field` names the output field of a {format:?} file", m.id));
+                }
+                let field = m.field.clone().unwrap_or_else(|| "text".into());
+                let kind = ModelKind::Outputs(super::OutputsSource { path, format, field });
+                Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind })
+            }
         }
     }
 
@@ -216,13 +234,20 @@ impl Validator<'_> {
     }
 
     fn task(&mut self, at: &str, spec: &TaskSpec, models: &[ModelDef]) -> Option<TaskDef> {
-        let TaskSpec::Perplexity(t) = spec;
-        let task_type = TaskType::Perplexity;
-        let raw = &t.dataset;
+        let (id, description, raw, model_ids, metric_names, task_type) = match spec {
+            TaskSpec::Perplexity(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Perplexity),
+            TaskSpec::Reference(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Reference),
+        };
+        let reference = match spec {
+            TaskSpec::Reference(t) => Some(self.reference_options(at, t)),
+            _ => None,
+        };
+        let t = TaskFields { id, models: model_ids, metrics: metric_names };
         let path = self.existing(&format!("{at}.dataset.path"), &raw.path, "dataset");
         let format = raw.format.unwrap_or_else(|| Format::from_path(&raw.path));
-        if raw.unit.is_some() && format != Format::Text {
-            self.problem(&format!("{at}.dataset.unit"), "`unit` applies only to text datasets".into());
+        if raw.unit.is_some() && (format != Format::Text || task_type == TaskType::Reference) {
+            let why = if task_type == TaskType::Reference { "reference tasks read text line by line" } else { "`unit` applies only to text datasets" };
+            self.problem(&format!("{at}.dataset.unit"), why.into());
         }
         if raw.limit == Some(0) {
             self.problem(&format!("{at}.dataset.limit"), "`limit` must be at least 1".into());
@@ -259,7 +284,7 @@ impl Validator<'_> {
         }
         Some(TaskDef {
             id: t.id.clone(),
-            description: t.description.clone(),
+            description: description.clone(),
             task_type,
             dataset: DatasetSpec {
                 path,
@@ -271,7 +296,35 @@ impl Validator<'_> {
             source: raw.source.clone(),
             models: t.models.clone(),
             metrics,
+            reference,
         })
+    }
+
+    fn reference_options(&mut self, at: &str, t: &ReferenceTaskSpec) -> ReferenceOptions {
+        use crate::metrics::bleu::{BleuConfig, Smooth, Tokenizer};
+        let mut bleu = BleuConfig { lowercase: t.lowercase, ..BleuConfig::default() };
+        if let Some(tok) = &t.tokenize {
+            match Tokenizer::from_name(tok) {
+                Some(x) => bleu.tokenizer = x,
+                None => self.problem(&format!("{at}.tokenize"), format!("unknown BLEU tokenizer {tok:?} (13a, intl, char, none, zh)")),
+            }
+        }
+        if let Some(sm) = &t.smooth {
+            match Smooth::from_name(sm) {
+                Some(x) => bleu.smooth = x,
+                None => self.problem(&format!("{at}.smooth"), format!("unknown BLEU smoothing {sm:?} (exp, floor, add-k, none)")),
+            }
+        }
+        let significance = match t.significance.as_deref() {
+            None | Some("paired-bs") => Significance::PairedBootstrap,
+            Some("paired-ar") => Significance::PairedRandomization,
+            Some("none") => Significance::None,
+            Some(other) => {
+                self.problem(&format!("{at}.significance"), format!("unknown significance test {other:?} (paired-bs, paired-ar, none)"));
+                Significance::None
+            }
+        };
+        ReferenceOptions { bleu, lowercase: t.lowercase, stem: t.stem.unwrap_or(true), significance }
     }
 }
 

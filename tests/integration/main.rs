@@ -7,5 +7,6 @@ mod kenlm_parity;
 mod metric_cli;
 mod metric_parity;
 mod readers;
+mod reference_task;
 mod runs;
 mod suite_validation;

@@ -32,7 +32,7 @@ pub enum NgramSource {
 
 impl NgramModel {
     pub const CAPABILITIES: Capabilities =
-        Capabilities { score_tokens: true, pseudo_log_likelihood: false, generate: false, reward: false };
+        Capabilities { score_tokens: true, pseudo_log_likelihood: false, generate: false, reward: false, stored_outputs: false };
 
     pub fn from_arpa(path: &Path) -> Result<NgramModel, NgramError> {
         let model = read_arpa_file(path)?;
