@@ -7,6 +7,8 @@
 mod table;
 mod text;
 
+pub use text::parse_jsonl;
+
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};

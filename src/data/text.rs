@@ -60,7 +60,11 @@ pub fn split_text(text: &str, unit: Unit) -> Vec<Item> {
 }
 
 pub fn read_jsonl(path: &Path, fields: &FieldMap) -> Result<Vec<Item>, DataError> {
-    let bytes = read(path)?;
+    parse_jsonl(path, &read(path)?, fields)
+}
+
+/// Parses JSON Lines already in memory; `path` is only used in messages.
+pub fn parse_jsonl(path: &Path, bytes: &[u8], fields: &FieldMap) -> Result<Vec<Item>, DataError> {
     let mut items = Vec::new();
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = i + 1;

@@ -10,3 +10,4 @@ mod readers;
 mod reference_task;
 mod runs;
 mod suite_validation;
+mod text_robustness;
