@@ -254,7 +254,8 @@ pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
         print(args.json, values, text);
         return Ok(0);
     }
-    let all_stats: Vec<Vec<BleuStats>> = systems.iter().map(|(_, h)| cfg.corpus_stats(h, &refs)).collect();
+    let prepared = cfg.prepare_corpus(&refs);
+    let all_stats: Vec<Vec<BleuStats>> = systems.iter().map(|(_, h)| cfg.corpus_stats_prepared(h, &prepared)).collect();
     let base = bleu_item_stats(&cfg, &all_stats[0]);
     for (k, ((name, _), stats)) in systems.iter().zip(&all_stats).enumerate() {
         let mut sum = BleuStats::zero(cfg.max_order);
@@ -284,7 +285,8 @@ pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
     };
     let (name, signature) = (cfg.name(), cfg.signature(refs.len()));
     let (mut values, mut text) = (Vec::new(), Vec::new());
-    let all_stats: Vec<Vec<Vec<u64>>> = systems.iter().map(|(_, h)| cfg.corpus_stats(h, &refs)).collect();
+    let prepared = cfg.prepare_corpus(&refs);
+    let all_stats: Vec<Vec<Vec<u64>>> = systems.iter().map(|(_, h)| cfg.corpus_stats_prepared(h, &prepared)).collect();
     if args.sentence {
         for ((sys, _), stats) in systems.iter().zip(&all_stats) {
             for s in stats {

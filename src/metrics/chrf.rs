@@ -51,18 +51,30 @@ impl ChrfConfig {
         )
     }
 
-    fn ngrams(&self, sent: &str) -> Vec<FxHashMap<String, u64>> {
+    fn ngrams(&self, sent: &str) -> Vec<Grams> {
         let sent = if self.lowercase { sent.to_lowercase() } else { sent.to_owned() };
         let chars: Vec<char> = if self.whitespace { sent.chars().collect() } else { py_split(&sent).flat_map(|w| w.chars()).collect() };
         let mut out = Vec::with_capacity(self.order());
         for n in 1..=self.char_order {
-            let mut m: FxHashMap<String, u64> = FxHashMap::default();
-            if chars.len() >= n {
-                for w in chars.windows(n) {
-                    *m.entry(w.iter().collect()).or_insert(0) += 1;
+            if n <= 6 {
+                // Up to six characters pack exactly into 128 bits (21 bits each, plus one).
+                let mut m: FxHashMap<u128, u64> = FxHashMap::default();
+                if chars.len() >= n {
+                    for w in chars.windows(n) {
+                        let key = w.iter().fold(0u128, |acc, &c| (acc << 21) | (c as u128 + 1));
+                        *m.entry(key).or_insert(0) += 1;
+                    }
                 }
+                out.push(Grams::Packed(m));
+            } else {
+                let mut m: FxHashMap<String, u64> = FxHashMap::default();
+                if chars.len() >= n {
+                    for w in chars.windows(n) {
+                        *m.entry(w.iter().collect()).or_insert(0) += 1;
+                    }
+                }
+                out.push(Grams::Text(m));
             }
-            out.push(m);
         }
         if self.word_order > 0 {
             let words = remove_punctuation(&sent);
@@ -73,31 +85,33 @@ impl ChrfConfig {
                         *m.entry(w.join(" ")).or_insert(0) += 1;
                     }
                 }
-                out.push(m);
+                out.push(Grams::Text(m));
             }
         }
         out
     }
 
+    /// The n-grams of one segment's references, reusable across systems.
+    pub fn prepare(&self, refs: &[&str]) -> Vec<Vec<Grams>> {
+        refs.iter().map(|r| self.ngrams(r)).collect()
+    }
+
     /// Per order `[hyp, ref, match]` of the best reference.
     pub fn segment_stats(&self, hyp: &str, refs: &[&str]) -> Vec<u64> {
+        self.stats_prepared(hyp, &self.prepare(refs))
+    }
+
+    /// Per order `[hyp, ref, match]` against prepared references: the best by F-score.
+    pub fn stats_prepared(&self, hyp: &str, refs: &[Vec<Grams>]) -> Vec<u64> {
         let hyp_ngrams = self.ngrams(hyp);
         let mut best: Vec<u64> = Vec::new();
         let mut best_f = -1.0;
-        for r in refs {
-            let ref_ngrams = self.ngrams(r);
+        for ref_ngrams in refs {
             let mut stats = Vec::with_capacity(3 * self.order());
-            for (h, rr) in hyp_ngrams.iter().zip(&ref_ngrams) {
-                let mut matched = 0;
-                let mut hyp_count = 0;
-                for (g, &c) in h {
-                    hyp_count += c;
-                    if let Some(&rc) = rr.get(g) {
-                        matched += c.min(rc);
-                    }
-                }
+            for (h, rr) in hyp_ngrams.iter().zip(ref_ngrams) {
+                let (hyp_count, matched) = h.match_against(rr);
                 stats.push(if rr.is_empty() { 0 } else { hyp_count });
-                stats.push(rr.values().sum());
+                stats.push(rr.total());
                 stats.push(matched);
             }
             let f = self.f_score(&stats);
@@ -109,14 +123,22 @@ impl ChrfConfig {
         best
     }
 
-    pub fn corpus_stats(&self, hyps: &[String], refs: &[Vec<String>]) -> Vec<Vec<u64>> {
-        hyps.par_iter()
-            .enumerate()
-            .map(|(i, h)| {
+    pub fn prepare_corpus(&self, refs: &[Vec<String>]) -> Vec<Vec<Vec<Grams>>> {
+        (0..refs.first().map(|r| r.len()).unwrap_or(0))
+            .into_par_iter()
+            .map(|i| {
                 let r: Vec<&str> = refs.iter().map(|s| s[i].as_str()).collect();
-                self.segment_stats(h, &r)
+                self.prepare(&r)
             })
             .collect()
+    }
+
+    pub fn corpus_stats_prepared(&self, hyps: &[String], refs: &[Vec<Vec<Grams>>]) -> Vec<Vec<u64>> {
+        hyps.par_iter().zip(refs.par_iter()).map(|(h, r)| self.stats_prepared(h, r)).collect()
+    }
+
+    pub fn corpus_stats(&self, hyps: &[String], refs: &[Vec<String>]) -> Vec<Vec<u64>> {
+        self.corpus_stats_prepared(hyps, &self.prepare_corpus(refs))
     }
 
     /// The chrF score (0–100) of (summed) statistics.
@@ -158,6 +180,51 @@ impl ChrfConfig {
 
     pub fn corpus_score(&self, hyps: &[String], refs: &[Vec<String>]) -> f64 {
         self.f_score(&sum_stats(&self.corpus_stats(hyps, refs), 3 * self.order()))
+    }
+}
+
+/// The n-gram counts of one order: packed character n-grams, or text keys for long character
+/// n-grams and word n-grams.
+#[derive(Debug, Clone)]
+pub enum Grams {
+    Packed(FxHashMap<u128, u64>),
+    Text(FxHashMap<String, u64>),
+}
+
+impl Grams {
+    fn is_empty(&self) -> bool {
+        match self {
+            Grams::Packed(m) => m.is_empty(),
+            Grams::Text(m) => m.is_empty(),
+        }
+    }
+
+    fn total(&self) -> u64 {
+        match self {
+            Grams::Packed(m) => m.values().sum(),
+            Grams::Text(m) => m.values().sum(),
+        }
+    }
+
+    /// (hypothesis n-gram count, clipped matches) of `self` (hypothesis) against `other`.
+    fn match_against(&self, other: &Grams) -> (u64, u64) {
+        let (mut count, mut matched) = (0, 0);
+        match (self, other) {
+            (Grams::Packed(h), Grams::Packed(r)) => {
+                for (g, &c) in h {
+                    count += c;
+                    matched += r.get(g).map_or(0, |&rc| c.min(rc));
+                }
+            }
+            (Grams::Text(h), Grams::Text(r)) => {
+                for (g, &c) in h {
+                    count += c;
+                    matched += r.get(g).map_or(0, |&rc| c.min(rc));
+                }
+            }
+            _ => unreachable!("the same order is always keyed the same way"),
+        }
+        (count, matched)
     }
 }
 

@@ -76,12 +76,31 @@ pub fn tokenize(text: &str, stem: bool) -> Vec<String> {
     if stem {
         for t in tokens.iter_mut() {
             if t.len() > 3 {
-                *t = porter::stem(t);
+                *t = cached_stem(t);
             }
         }
         tokens.retain(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
     }
     tokens
+}
+
+thread_local! {
+    /// Stems of words already seen on this thread: text repeats words, stemming is the costly part.
+    static STEMS: std::cell::RefCell<FxHashMap<String, String>> = std::cell::RefCell::new(FxHashMap::default());
+}
+
+fn cached_stem(word: &str) -> String {
+    STEMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(s) = cache.get(word) {
+            return s.clone();
+        }
+        let s = porter::stem(word);
+        if cache.len() < 1 << 20 {
+            cache.insert(word.to_owned(), s.clone());
+        }
+        s
+    })
 }
 
 /// Scores one prediction against one target for the requested types.

@@ -130,45 +130,93 @@ impl BleuConfig {
         )
     }
 
-    /// Statistics of one hypothesis against its references.
-    pub fn segment_stats(&self, hyp: &str, refs: &[&str]) -> BleuStats {
-        let order = self.max_order;
-        let refs_tok: Vec<String> = refs.iter().map(|r| self.preprocess(r)).collect();
-        let mut ref_max: FxHashMap<Vec<&str>, u64> = FxHashMap::default();
-        let mut ref_lens = Vec::with_capacity(refs.len());
-        for r in &refs_tok {
-            let tokens: Vec<&str> = py_split(r).collect();
-            ref_lens.push(tokens.len() as u64);
-            for (gram, count) in ngram_counts(&tokens, order) {
-                let e = ref_max.entry(gram.to_vec()).or_insert(0);
-                *e = (*e).max(count);
+    /// Tokenizes the references of one segment and keeps what scoring needs: their lengths and,
+    /// per n-gram, the largest count in any reference (tokens interned to ids for the segment).
+    pub fn prepare(&self, refs: &[&str]) -> PreparedRefs {
+        let mut vocab: FxHashMap<String, u32> = FxHashMap::default();
+        let mut max_counts: FxHashMap<u128, u32> = FxHashMap::default();
+        let mut lens = Vec::with_capacity(refs.len());
+        for r in refs {
+            let tok = self.preprocess(r);
+            let ids: Vec<u32> = py_split(&tok)
+                .map(|t| {
+                    let next = vocab.len() as u32;
+                    *vocab.entry(t.to_owned()).or_insert(next)
+                })
+                .collect();
+            lens.push(ids.len() as u64);
+            let mut counts: FxHashMap<u128, u32> = FxHashMap::default();
+            for n in 1..=self.max_order.min(ids.len()) {
+                for w in ids.windows(n) {
+                    *counts.entry(pack(w)).or_insert(0) += 1;
+                }
+            }
+            for (k, c) in counts {
+                let e = max_counts.entry(k).or_insert(0);
+                *e = (*e).max(c);
             }
         }
+        PreparedRefs { vocab, max_counts, lens }
+    }
+
+    /// Statistics of one hypothesis against prepared references.
+    pub fn stats_prepared(&self, hyp: &str, refs: &PreparedRefs) -> BleuStats {
+        let order = self.max_order;
+        debug_assert!(order <= 4, "n-gram keys pack at most four 32-bit ids");
         let hyp_tok = self.preprocess(hyp);
-        let tokens: Vec<&str> = py_split(&hyp_tok).collect();
-        let hyp_len = tokens.len() as u64;
+        // Words no reference has can never match: they only count towards the totals.
+        let ids: Vec<Option<u32>> = py_split(&hyp_tok).map(|t| refs.vocab.get(t).copied()).collect();
         let mut stats = BleuStats::zero(order);
-        stats.sys_len = hyp_len;
-        stats.ref_len = closest_ref_len(hyp_len, &ref_lens);
-        for (gram, count) in ngram_counts(&tokens, order) {
-            let n = gram.len() - 1;
-            stats.total[n] += count;
-            if let Some(&r) = ref_max.get(gram) {
-                stats.correct[n] += count.min(r);
+        stats.sys_len = ids.len() as u64;
+        stats.ref_len = closest_ref_len(stats.sys_len, &refs.lens);
+        let mut counts: FxHashMap<u128, u32> = FxHashMap::default();
+        let mut window: Vec<u32> = Vec::with_capacity(order);
+        for n in 1..=order.min(ids.len()) {
+            stats.total[n - 1] = (ids.len() - n + 1) as u64;
+            'windows: for w in ids.windows(n) {
+                window.clear();
+                for id in w {
+                    match id {
+                        Some(i) => window.push(*i),
+                        None => continue 'windows,
+                    }
+                }
+                *counts.entry(pack(&window)).or_insert(0) += 1;
+            }
+        }
+        for (k, c) in counts {
+            if let Some(&r) = refs.max_counts.get(&k) {
+                let n = ngram_len(k);
+                stats.correct[n - 1] += c.min(r) as u64;
             }
         }
         stats
     }
 
-    /// Statistics of every segment; `refs[k][i]` is reference stream `k` for segment `i`.
-    pub fn corpus_stats(&self, hyps: &[String], refs: &[Vec<String>]) -> Vec<BleuStats> {
-        hyps.par_iter()
-            .enumerate()
-            .map(|(i, h)| {
+    /// Statistics of one hypothesis against its references.
+    pub fn segment_stats(&self, hyp: &str, refs: &[&str]) -> BleuStats {
+        self.stats_prepared(hyp, &self.prepare(refs))
+    }
+
+    /// Prepared references of a corpus; `refs[k][i]` is reference stream `k` for segment `i`.
+    pub fn prepare_corpus(&self, refs: &[Vec<String>]) -> Vec<PreparedRefs> {
+        (0..refs.first().map(|r| r.len()).unwrap_or(0))
+            .into_par_iter()
+            .map(|i| {
                 let r: Vec<&str> = refs.iter().map(|stream| stream[i].as_str()).collect();
-                self.segment_stats(h, &r)
+                self.prepare(&r)
             })
             .collect()
+    }
+
+    /// Statistics of every segment against prepared references (reusable across systems).
+    pub fn corpus_stats_prepared(&self, hyps: &[String], refs: &[PreparedRefs]) -> Vec<BleuStats> {
+        hyps.par_iter().zip(refs.par_iter()).map(|(h, r)| self.stats_prepared(h, r)).collect()
+    }
+
+    /// Statistics of every segment; `refs[k][i]` is reference stream `k` for segment `i`.
+    pub fn corpus_stats(&self, hyps: &[String], refs: &[Vec<String>]) -> Vec<BleuStats> {
+        self.corpus_stats_prepared(hyps, &self.prepare_corpus(refs))
     }
 
     /// The score of summed statistics (sacrebleu's `compute_bleu`).
@@ -248,18 +296,21 @@ fn closest_ref_len(hyp_len: u64, ref_lens: &[u64]) -> u64 {
     best.map(|(_, l)| l).unwrap_or(0)
 }
 
-/// Counts of all n-grams of orders 1..=max_order.
-fn ngram_counts<'a, 'b>(tokens: &'b [&'a str], max_order: usize) -> FxHashMap<&'b [&'a str], u64> {
-    let mut counts: FxHashMap<&[&str], u64> = FxHashMap::default();
-    for n in 1..=max_order {
-        if tokens.len() < n {
-            break;
-        }
-        for w in tokens.windows(n) {
-            *counts.entry(w).or_insert(0) += 1;
-        }
-    }
-    counts
+/// The references of one segment, ready to score any number of hypotheses.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedRefs {
+    vocab: FxHashMap<String, u32>,
+    max_counts: FxHashMap<u128, u32>,
+    lens: Vec<u64>,
+}
+
+/// An n-gram of up to four ids as one key: each id + 1 in 32 bits, so the length is implied.
+fn pack(ids: &[u32]) -> u128 {
+    ids.iter().fold(0u128, |acc, &i| (acc << 32) | (i as u128 + 1))
+}
+
+fn ngram_len(key: u128) -> usize {
+    (128 - key.leading_zeros() as usize).div_ceil(32)
 }
 
 #[cfg(test)]

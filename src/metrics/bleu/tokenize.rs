@@ -86,29 +86,40 @@ fn tokenize_13a(line: &str) -> String {
 }
 
 /// sacrebleu's `TokenizerRegexp` (the language-dependent part of 13a, also used by `zh`).
+/// ASCII lines (nearly all MT output) run on bytes; others on chars, with the same passes.
 fn regexp_passes(line: &str) -> String {
-    let chars: Vec<char> = line.chars().collect();
+    if line.is_ascii() {
+        let d = passes(line.as_bytes());
+        // Only ASCII went in and only ASCII spaces were added.
+        py_normalize_space(std::str::from_utf8(&d).expect("ASCII"))
+    } else {
+        let chars: Vec<char> = line.chars().collect();
+        let d = passes(&chars);
+        py_normalize_space(&d.into_iter().collect::<String>())
+    }
+}
+
+fn passes<C: Copy + Into<char> + From<u8>>(input: &[C]) -> Vec<C> {
+    let sp = C::from(b' ');
     // 1. ([\{-\~\[-\` -\&\(-\+\:-\@\/]) → ' \1 '
-    let mut a: Vec<char> = Vec::with_capacity(chars.len() * 2);
-    for &c in &chars {
-        if matches!(c, '{'..='~' | '['..='`' | ' '..='&' | '('..='+' | ':'..='@' | '/') {
-            a.extend([' ', c, ' ']);
+    let mut a: Vec<C> = Vec::with_capacity(input.len() * 2);
+    for &c in input {
+        if matches!(c.into(), '{'..='~' | '['..='`' | ' '..='&' | '('..='+' | ':'..='@' | '/') {
+            a.extend([sp, c, sp]);
         } else {
             a.push(c);
         }
     }
     // 2. ([^0-9])([\.,]) → '\1 \2 '
-    let b = pair_pass(&a, |x, y| !x.is_ascii_digit() && matches!(y, '.' | ','), |x, y, out| out.extend([x, ' ', y, ' ']));
+    let b = pair_pass(&a, |x, y| !x.into().is_ascii_digit() && matches!(y.into(), '.' | ','), |x, y, out| out.extend([x, sp, y, sp]));
     // 3. ([\.,])([^0-9]) → ' \1 \2'
-    let c = pair_pass(&b, |x, y| matches!(x, '.' | ',') && !y.is_ascii_digit(), |x, y, out| out.extend([' ', x, ' ', y]));
+    let c = pair_pass(&b, |x, y| matches!(x.into(), '.' | ',') && !y.into().is_ascii_digit(), |x, y, out| out.extend([sp, x, sp, y]));
     // 4. ([0-9])(-) → '\1 \2 '
-    let d = pair_pass(&c, |x, y| x.is_ascii_digit() && y == '-', |x, y, out| out.extend([x, ' ', y, ' ']));
-    let s: String = d.into_iter().collect();
-    py_normalize_space(&s)
+    pair_pass(&c, |x, y| x.into().is_ascii_digit() && y.into() == '-', |x, y, out| out.extend([x, sp, y, sp]))
 }
 
 /// One `re.sub` of a two-character pattern: leftmost matches, no overlap.
-fn pair_pass(input: &[char], matches: impl Fn(char, char) -> bool, replace: impl Fn(char, char, &mut Vec<char>)) -> Vec<char> {
+fn pair_pass<C: Copy>(input: &[C], matches: impl Fn(C, C) -> bool, replace: impl Fn(C, C, &mut Vec<C>)) -> Vec<C> {
     let mut out = Vec::with_capacity(input.len() + input.len() / 4);
     let mut i = 0;
     while i < input.len() {
