@@ -23,9 +23,10 @@ test:
 bench: build
 	scripts/bench.sh
 
-# Regenerates the KenLM parity fixtures by running lmplz and query.
+# Regenerates the parity fixtures by running KenLM, sacrebleu, rouge-score and NLTK.
 fixtures:
 	scripts/kenlm-fixtures.sh
+	scripts/metric-fixtures.sh
 
 # Coverage-guided fuzzing of the ARPA parser (cargo-fuzz; stable toolchain via RUSTC_BOOTSTRAP).
 fuzz:

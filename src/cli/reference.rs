@@ -369,12 +369,14 @@ pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
     let n = scores.len() as f64;
     let mut out = serde_json::Map::new();
     let mut text = Vec::new();
+    let fs: Vec<Vec<f64>> = (0..types.len()).map(|k| scores.iter().map(|s| s[k].1.fmeasure).collect()).collect();
+    let series: Vec<&[f64]> = fs.iter().map(Vec::as_slice).collect();
+    let intervals = stats::bootstrap_low_mid_high_many(&series, args.bootstrap, &mut stats::stream(args.seed, "rouge"));
     for (k, ty) in types.iter().enumerate() {
         let p = scores.iter().map(|s| s[k].1.precision).sum::<f64>() / n;
         let r = scores.iter().map(|s| s[k].1.recall).sum::<f64>() / n;
-        let f: Vec<f64> = scores.iter().map(|s| s[k].1.fmeasure).collect();
-        let fm = f.iter().sum::<f64>() / n;
-        let (low, mid, high) = stats::bootstrap_low_mid_high(&f, args.bootstrap, &mut stats::stream(args.seed, ty.name()));
+        let fm = fs[k].iter().sum::<f64>() / n;
+        let (low, mid, high) = intervals[k];
         out.insert(ty.name().into(), json!({"precision": p, "recall": r, "fmeasure": fm, "low": low, "mid": mid, "high": high}));
         text.push(format!("{}: P {p:.4} R {r:.4} F {fm:.4} (95% {low:.4}–{high:.4})", ty.name()));
     }

@@ -58,7 +58,8 @@ impl ChrfConfig {
         for n in 1..=self.char_order {
             if n <= 6 {
                 // Up to six characters pack exactly into 128 bits (21 bits each, plus one).
-                let mut m: FxHashMap<u128, u64> = FxHashMap::default();
+                let windows = (chars.len() + 1).saturating_sub(n);
+                let mut m: FxHashMap<u128, u64> = FxHashMap::with_capacity_and_hasher(windows, Default::default());
                 if chars.len() >= n {
                     for w in chars.windows(n) {
                         let key = w.iter().fold(0u128, |acc, &c| (acc << 21) | (c as u128 + 1));
@@ -79,7 +80,7 @@ impl ChrfConfig {
         if self.word_order > 0 {
             let words = remove_punctuation(&sent);
             for n in 1..=self.word_order {
-                let mut m: FxHashMap<String, u64> = FxHashMap::default();
+                let mut m: FxHashMap<String, u64> = FxHashMap::with_capacity_and_hasher((words.len() + 1).saturating_sub(n), Default::default());
                 if words.len() >= n {
                     for w in words.windows(n) {
                         *m.entry(w.join(" ")).or_insert(0) += 1;

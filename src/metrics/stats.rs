@@ -20,17 +20,18 @@ pub fn stream(seed: u64, label: &str) -> ChaCha8Rng {
     ChaCha8Rng::from_seed(key)
 }
 
-/// A uniform index in `0..n` without modulo bias.
+/// A uniform index in `0..n` without bias (Lemire's multiply-shift with rejection).
 pub fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
     debug_assert!(n > 0);
     let n = n as u64;
-    let zone = u64::MAX - (u64::MAX % n);
-    loop {
-        let v = rng.next_u64();
-        if v < zone {
-            return (v % n) as usize;
+    let mut m = rng.next_u64() as u128 * n as u128;
+    if (m as u64) < n {
+        let threshold = n.wrapping_neg() % n;
+        while (m as u64) < threshold {
+            m = rng.next_u64() as u128 * n as u128;
         }
     }
+    (m >> 64) as usize
 }
 
 /// `resamples` bootstrap samples of `0..n` (with replacement), each passed to `statistic`.
@@ -208,8 +209,18 @@ pub fn paired_approximate_randomization(baseline: &ItemStats, system: &ItemStats
 /// rouge_score's `BootstrapAggregator`: 2.5th, 50th and 97.5th percentiles (linear
 /// interpolation, as numpy) of the bootstrap means of per-pair values.
 pub fn bootstrap_low_mid_high(values: &[f64], resamples: usize, rng: &mut ChaCha8Rng) -> (f64, f64, f64) {
-    let n = values.len();
-    let mut means = bootstrap(n, resamples, rng, |s| s.iter().map(|&i| values[i]).sum::<f64>() / n as f64);
+    bootstrap_low_mid_high_many(&[values], resamples, rng)[0]
+}
+
+/// [`bootstrap_low_mid_high`] for several score series over the same items, all resampled with
+/// the same indices (one draw serves every series).
+pub fn bootstrap_low_mid_high_many(series: &[&[f64]], resamples: usize, rng: &mut ChaCha8Rng) -> Vec<(f64, f64, f64)> {
+    let n = series.first().map(|s| s.len()).unwrap_or(0);
+    let sums: Vec<Vec<f64>> = bootstrap(n, resamples, rng, |s| series.iter().map(|v| s.iter().map(|&i| v[i]).sum::<f64>() / n as f64).collect());
+    (0..series.len()).map(|k| low_mid_high(sums.iter().map(|m| m[k]).collect())).collect()
+}
+
+fn low_mid_high(mut means: Vec<f64>) -> (f64, f64, f64) {
     means.sort_by(|a, b| a.total_cmp(b));
     let pct = |q: f64| {
         let pos = q / 100.0 * (means.len() - 1) as f64;
