@@ -13,6 +13,7 @@ pub mod models;
 pub mod cli;
 pub mod data;
 pub mod error;
+pub mod gate;
 
 pub use error::Error;
 pub mod metrics;

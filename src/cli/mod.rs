@@ -1,5 +1,6 @@
 //! Command-line definitions (clap): one file per subcommand, dispatched from [`run`].
 
+pub mod gate;
 pub mod ngram;
 pub mod reference;
 pub mod suite;
@@ -29,6 +30,15 @@ pub enum Command {
     Chrf(reference::ChrfArgs),
     /// ROUGE-1/2/L/Lsum identical to Google's rouge_score, with bootstrap intervals.
     Rouge(reference::RougeArgs),
+    /// Baselines for regression gates.
+    #[command(subcommand)]
+    Baseline(gate::BaselineCommand),
+    /// Compare a run with a baseline: Improved / Regressed / WithinNoise per metric; exit 1 on a regression.
+    Gate(gate::GateArgs),
+    /// Collect every run of a suite into one table (CSV or Parquet).
+    History(gate::HistoryArgs),
+    /// Combine shard runs (`run-suite --shard K/N`) into one run.
+    Merge(gate::MergeArgs),
     /// Train and query KenLM-compatible n-gram models.
     #[command(subcommand)]
     Ngram(ngram::NgramCommand),
@@ -42,6 +52,10 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Chrf(args) => reference::chrf(args),
         Command::Rouge(args) => reference::rouge(args),
         Command::Validate(args) => suite::validate(args),
+        Command::Baseline(cmd) => gate::baseline(cmd),
+        Command::Gate(args) => gate::gate(args),
+        Command::History(args) => gate::history(args),
+        Command::Merge(args) => gate::merge(args),
         Command::RunSuite(args) => suite::run(args),
         Command::Report(args) => suite::report(args),
     }

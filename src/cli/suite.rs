@@ -40,6 +40,24 @@ pub struct RunSuiteArgs {
     /// Never draw progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Run only shard K of N (e.g. 2/4): a deterministic slice of the jobs; combine with `lmgauge merge`.
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<(usize, usize)>,
+    /// Gate the finished run against this baseline (exit 1 on a regression).
+    #[arg(long)]
+    pub gate: Option<PathBuf>,
+    /// Gate policy file overriding the suite's `gates:` section.
+    #[arg(long, requires = "gate")]
+    pub policy: Option<PathBuf>,
+}
+
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 1/4")?;
+    let (k, n): (usize, usize) = (k.parse().map_err(|_| "K must be a number")?, n.parse().map_err(|_| "N must be a number")?);
+    if n == 0 || k == 0 || k > n {
+        return Err(format!("shard {k}/{n}: need 1 ≤ K ≤ N"));
+    }
+    Ok((k, n))
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +89,7 @@ pub fn run(args: RunSuiteArgs) -> Result<i32, Error> {
         seed: args.seed,
         resume: args.resume,
         progress: !args.quiet,
+        shard: args.shard,
     };
     let outcome = run_suite(&suite, &opts)?;
     let dir = outcome.run_dir.display();
@@ -78,7 +97,10 @@ pub fn run(args: RunSuiteArgs) -> Result<i32, Error> {
     println!("summary: {dir}/summary.md");
     println!("results: {dir}/results.csv");
     if outcome.failed_jobs.is_empty() {
-        Ok(0)
+        match &args.gate {
+            Some(baseline) => crate::cli::gate::gate_and_report(&outcome.run_dir, baseline, args.policy.as_deref()),
+            None => Ok(0),
+        }
     } else {
         eprintln!("{} job(s) failed; fix the cause and rerun with --resume to compute only those", outcome.failed_jobs.len());
         Ok(2)

@@ -55,3 +55,24 @@ fn row(task: &TaskDef, record: &JobRecord, metric: Metric, value: f64, ci_low: f
         higher_is_better: metric.higher_is_better(),
     }
 }
+
+/// The per-item statistics of one metric of a job, with the scorer of their sum: the basis of
+/// paired comparisons (gates) between two runs of the same task, model and metric.
+pub fn metric_item_stats<'a>(task: &'a TaskDef, metric: Metric, record: &JobRecord) -> crate::metrics::stats::ItemStats<'a> {
+    match task.task_type {
+        TaskType::Perplexity => {
+            let rows = record.items.iter().map(|it| {
+                let c = counts_of(it);
+                vec![c.nll, c.tokens, c.words, c.bytes]
+            });
+            crate::metrics::stats::ItemStats {
+                rows: rows.collect(),
+                score: Box::new(move |s: &[f64]| PerplexityCounts { nll: s[0], tokens: s[1], words: s[2], bytes: s[3] }.metric(metric)),
+            }
+        }
+        TaskType::Reference => {
+            let opts = task.reference.as_ref().expect("reference task");
+            super::reference::item_stats_owned(metric, opts, record)
+        }
+    }
+}

@@ -148,6 +148,19 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, chrf: &'a Chrf
     }
 }
 
+/// [`item_stats`] that owns its chrF configuration, for callers without one at hand.
+pub fn item_stats_owned<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRecord) -> ItemStats<'a> {
+    let chrf = chrf_config(metric, opts);
+    let rows = item_stats(metric, opts, &chrf, record).rows;
+    match metric {
+        Metric::Chrf | Metric::ChrfPlusPlus => {
+            ItemStats { rows, score: Box::new(move |v: &[f64]| chrf.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())) }
+        }
+        Metric::Bleu => ItemStats { rows, ..bleu_item_stats(&opts.bleu, &[]) },
+        _ => ItemStats { rows, score: Box::new(|s: &[f64]| if s[1] > 0.0 { s[0] / s[1] } else { 0.0 }) },
+    }
+}
+
 /// Corpus value and bootstrap interval of every metric of a reference task's job.
 pub fn reference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
     let opts = task.reference.as_ref().expect("reference task");

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub resume: bool,
     /// Show progress bars (only ever on a terminal).
     pub progress: bool,
+    /// Run only shard `k` of `n` (1-based): every n-th job of the plan, starting at the k-th.
+    pub shard: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone)]
@@ -49,7 +51,13 @@ pub struct RunOutcome {
 type SharedModel = Arc<dyn LanguageModel>;
 
 pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> {
-    let jobs = plan(suite, &opts.only_tasks, &opts.only_models)?;
+    let mut jobs = plan(suite, &opts.only_tasks, &opts.only_models)?;
+    if let Some((k, n)) = opts.shard {
+        jobs = shard_of(&jobs, k, n);
+        if jobs.is_empty() {
+            return Err(Error::Usage(format!("shard {k}/{n} has no jobs (the plan has fewer than {k})")));
+        }
+    }
     let seed = opts.seed.unwrap_or(suite.seed);
     let suite_dir = opts.out.join(&suite.name);
     let run_dir = choose_run_dir(&suite_dir, suite, seed, opts)?;
@@ -158,6 +166,20 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         records.push(record);
     }
 
+    manifest.jobs = summaries;
+    manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
+    finalize(suite, &run_dir, seed, records, &mut manifest)?;
+    Ok(RunOutcome { run_dir, failed_jobs })
+}
+
+/// The jobs of shard `k` of `n` (1-based), in plan order.
+pub fn shard_of(jobs: &[Job], k: usize, n: usize) -> Vec<Job> {
+    jobs.iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, j)| j.clone()).collect()
+}
+
+/// Aggregates the records (in plan order) and writes results, pairwise tests, per-item scores,
+/// the manifest and the reports. Shared by runs and by `lmgauge merge`.
+pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord>, manifest: &mut RunManifest) -> Result<(), Error> {
     let done_records: Vec<JobRecord> = records.into_iter().filter(|r| r.status == JobStatus::Done).collect();
     let mut rows = Vec::new();
     for r in &done_records {
@@ -172,12 +194,68 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     }
     store::write_pairwise_csv(&pairs, &run_dir.join("pairwise.csv"))?;
     store::write_items_parquet(&done_records, &run_dir.join("items.parquet"))?;
+    manifest.finished_unix = Some(unix_now());
+    manifest.save(run_dir)?;
+    crate::report::render(run_dir)?;
+    Ok(())
+}
+
+/// Combines shard runs of one suite into `out` (a run folder), identical to an unsharded run.
+pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
+    if shards.is_empty() {
+        return Err(Error::Usage("merge needs at least one shard run folder".into()));
+    }
+    let manifests: Vec<RunManifest> = shards.iter().map(|d| RunManifest::load(d)).collect::<Result<_, _>>()?;
+    let first = &manifests[0];
+    for (d, m) in shards.iter().zip(&manifests) {
+        if m.suite_hash != first.suite_hash || m.seed != first.seed || m.only_tasks != first.only_tasks || m.only_models != first.only_models {
+            return Err(Error::Usage(format!("{} is a shard of a different run (suite hash, seed or filters differ from {})", d.display(), shards[0].display())));
+        }
+    }
+    let suite = crate::suite::load_suite(Path::new(&first.suite_file))?;
+    if suite.hash != first.suite_hash {
+        return Err(Error::Usage(format!("{} changed since the shards ran", first.suite_file)));
+    }
+    let jobs = plan(&suite, &first.only_tasks, &first.only_models)?;
+    let mut found: HashMap<Job, (JobRecord, JobSummary)> = HashMap::new();
+    for (d, m) in shards.iter().zip(&manifests) {
+        for s in &m.jobs {
+            let job = Job { task: s.task.clone(), model: s.model.clone() };
+            let record = cache::load_done(d, &job)?.or_else(|| {
+                // A failed job has a record too; keep it so the merged run reports it.
+                std::fs::read(cache::job_dir(d).join(format!("{}.json", job.key()))).ok().and_then(|b| serde_json::from_slice(&b).ok())
+            });
+            let Some(record) = record else { continue };
+            if found.insert(job.clone(), (record, s.clone())).is_some() {
+                return Err(Error::Usage(format!("job {} appears in more than one shard", job.key())));
+            }
+        }
+    }
+    let missing: Vec<String> = jobs.iter().filter(|j| !found.contains_key(j)).map(Job::key).collect();
+    if !missing.is_empty() {
+        return Err(Error::Usage(format!("the shards do not cover every job; missing: {}", missing.join(", "))));
+    }
+    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let mut manifest = first.clone();
+    manifest.run_id = out.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    manifest.shard = None;
+    manifest.started_unix = manifests.iter().map(|m| m.started_unix).min().unwrap_or(first.started_unix);
+    let mut records = Vec::with_capacity(jobs.len());
+    let mut summaries = Vec::with_capacity(jobs.len());
+    let mut failed_jobs = Vec::new();
+    for job in &jobs {
+        let (record, summary) = found.remove(job).expect("checked");
+        cache::save(out, &record)?;
+        if record.status == JobStatus::Failed {
+            failed_jobs.push(job.clone());
+        }
+        summaries.push(summary);
+        records.push(record);
+    }
     manifest.jobs = summaries;
     manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
-    manifest.finished_unix = Some(unix_now());
-    manifest.save(&run_dir)?;
-    crate::report::render(&run_dir)?;
-    Ok(RunOutcome { run_dir, failed_jobs })
+    finalize(&suite, out, first.seed, records, &mut manifest)?;
+    Ok(RunOutcome { run_dir: out.to_owned(), failed_jobs })
 }
 
 fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar, started: Instant) -> JobRecord {
@@ -277,7 +355,7 @@ fn new_manifest(suite: &Suite, seed: u64, run_id: &str, opts: &RunOptions) -> Ru
         run_id: run_id.to_owned(),
         suite: suite.name.clone(),
         suite_description: suite.description.clone(),
-        suite_file: suite.file.display().to_string(),
+        suite_file: std::fs::canonicalize(&suite.file).unwrap_or_else(|_| suite.file.clone()).display().to_string(),
         suite_hash: suite.hash.clone(),
         seed,
         bootstrap_resamples: suite.bootstrap_resamples,
@@ -308,6 +386,8 @@ fn new_manifest(suite: &Suite, seed: u64, run_id: &str, opts: &RunOptions) -> Ru
             })
             .collect(),
         jobs: Vec::new(),
+        gate_policy: suite.gates.clone(),
+        shard: opts.shard.map(|(k, n)| format!("{k}/{n}")),
     }
 }
 

@@ -69,3 +69,46 @@ fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow]) -> Result<(), Box
     root.present()?;
     Ok(())
 }
+
+/// A trend chart of one metric over runs: a line per model, whiskers for the intervals.
+/// `series` holds, per model, one optional (value, low, high) per run.
+pub fn trend_chart(title: &str, runs: usize, series: &[(String, Vec<Option<(f64, f64, f64)>>)]) -> String {
+    let mut svg = String::new();
+    if runs < 2 || series.is_empty() {
+        return svg;
+    }
+    {
+        let backend = SVGBackend::with_string(&mut svg, (560, 300));
+        let _ = draw_trend(backend, title, runs, series);
+    }
+    svg
+}
+
+const PALETTE: [RGBColor; 6] = [RGBColor(76, 114, 176), RGBColor(221, 132, 82), RGBColor(85, 168, 104), RGBColor(196, 78, 82), RGBColor(129, 114, 179), RGBColor(147, 120, 96)];
+
+fn draw_trend(backend: SVGBackend, title: &str, runs: usize, series: &[(String, Vec<Option<(f64, f64, f64)>>)]) -> Result<(), Box<dyn std::error::Error>> {
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    let values: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().flatten().flat_map(|&(a, b, c)| [a, b, c])).filter(|v| v.is_finite()).collect();
+    if values.is_empty() {
+        return Ok(());
+    }
+    let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let pad = ((hi - lo) * 0.15).max(hi.abs().max(1e-9) * 1e-3);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 15))
+        .margin(10)
+        .x_label_area_size(30)
+        .y_label_area_size(64)
+        .build_cartesian_2d(0f64..(runs - 1) as f64 + 0.2, (lo - pad)..(hi + pad))?;
+    chart.configure_mesh().x_desc("run (oldest → newest)").x_labels(runs.min(10)).x_label_formatter(&|x| format!("{}", *x as i64 + 1)).y_label_formatter(&|y| super::fmt_value(*y)).draw()?;
+    for (k, (model, points)) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let pts: Vec<(f64, f64)> = points.iter().enumerate().filter_map(|(i, p)| p.map(|(v, _, _)| (i as f64, v))).collect();
+        chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?.label(model.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart.draw_series(points.iter().enumerate().filter_map(|(i, p)| p.filter(|(_, l, h)| l.is_finite() && h.is_finite()).map(|(v, l, h)| ErrorBar::new_vertical(i as f64, l, v, h, color.stroke_width(1), 6))))?;
+    }
+    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK.mix(0.3)).draw()?;
+    root.present()?;
+    Ok(())
+}

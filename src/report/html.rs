@@ -53,6 +53,9 @@ pub fn page(data: &ReportData) -> String {
         m.git_commit.as_deref().map(|c| format!(", commit <code>{}</code>", escape(&c[..c.len().min(10)]))).unwrap_or_default()
     );
 
+    if let Some(g) = &data.gate {
+        gate_section(&mut out, g);
+    }
     for task in data.task_ids() {
         let _ = writeln!(out, "<section><h2>{}</h2>", escape(&task));
         if let Some(info) = m.tasks.iter().find(|t| t.id == task) {
@@ -137,6 +140,7 @@ pub fn page(data: &ReportData) -> String {
         out.push_str("</div></section>\n");
     }
 
+    history_section(&mut out, data);
     out.push_str("<section><h2>Models</h2><ul>\n");
     for model in &m.models {
         let _ = writeln!(out, "<li><b>{}</b> ({}): {}</li>", escape(&model.id), escape(&model.kind), escape(&model.description));
@@ -158,6 +162,80 @@ pub fn page(data: &ReportData) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+fn gate_section(out: &mut String, g: &crate::gate::GateReport) {
+    use crate::gate::Verdict;
+    let _ = writeln!(
+        out,
+        "<section><h2>Gate: {}</h2><p>Against baseline <code>{}</code> (run <code>{}</code>): {} regressed, {} improved, {} within noise, {} missing, {} new.{}</p>",
+        if g.failed() { "failed" } else { "passed" },
+        escape(&g.baseline_file),
+        escape(&g.baseline_run_id),
+        g.count(Verdict::Regressed),
+        g.count(Verdict::Improved),
+        g.count(Verdict::WithinNoise),
+        g.count(Verdict::Missing),
+        g.count(Verdict::New),
+        if g.suite_hash_changed { " The suite file changed since the baseline." } else { "" }
+    );
+    out.push_str("<table><thead><tr><th>verdict</th><th>task</th><th>model</th><th>metric</th><th>baseline</th><th>run</th><th>Δ [95%]</th><th>band</th></tr></thead><tbody>\n");
+    for e in &g.entries {
+        let class = match e.verdict {
+            Verdict::Regressed | Verdict::Missing => " class=\"failed\"",
+            Verdict::Improved => " class=\"best\"",
+            _ => "",
+        };
+        let f = |v: Option<f64>| v.map(fmt_value).unwrap_or_else(|| "–".into());
+        let interval = match (e.delta_low, e.delta_high) {
+            (Some(l), Some(h)) => format!(" <span class=\"ci\">[{}, {}]</span>", fmt_value(l), fmt_value(h)),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}{interval}</td><td>{}</td></tr>",
+            e.verdict.name(),
+            escape(&e.task),
+            escape(&e.model),
+            escape(&e.metric),
+            f(e.baseline),
+            f(e.current),
+            f(e.delta),
+            fmt_value(e.band)
+        );
+    }
+    out.push_str("</tbody></table></section>\n");
+}
+
+/// Trend charts over the suite's runs: gated metrics when the run was gated, else every metric.
+fn history_section(out: &mut String, data: &ReportData) {
+    let runs = &data.history;
+    if runs.len() < 2 {
+        return;
+    }
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for r in &data.rows {
+        let gated = data.gate.as_ref().is_none_or(|g| g.entries.iter().any(|e| e.task == r.task && e.metric == r.metric));
+        if gated && !keys.contains(&(r.task.clone(), r.metric.clone())) {
+            keys.push((r.task.clone(), r.metric.clone()));
+        }
+    }
+    let _ = writeln!(out, "<section><h2>History</h2><p class=\"note\">{} runs of this suite, oldest first.</p><div class=\"charts\">", runs.len());
+    for (task, metric) in keys {
+        let models = ReportData::distinct(data.rows.iter().filter(|r| r.task == task && r.metric == metric), |r| &r.model);
+        let series: Vec<(String, Vec<Option<(f64, f64, f64)>>)> = models
+            .into_iter()
+            .map(|m| {
+                let points = runs
+                    .iter()
+                    .map(|run| run.rows.iter().find(|r| r.task == task && r.metric == metric && r.model == m).map(|r| (r.value, r.ci_low, r.ci_high)))
+                    .collect();
+                (m, points)
+            })
+            .collect();
+        out.push_str(&super::charts::trend_chart(&format!("{task}: {metric}"), runs.len(), &series));
+    }
+    out.push_str("</div></section>\n");
 }
 
 /// The model with the best value of a metric, honouring its direction.

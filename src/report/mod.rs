@@ -18,6 +18,10 @@ pub struct ReportData {
     pub manifest: RunManifest,
     pub rows: Vec<ResultRow>,
     pub pairwise: Vec<PairwiseRow>,
+    /// Verdicts, when the run was gated.
+    pub gate: Option<crate::gate::GateReport>,
+    /// Every run of the suite found beside this one (oldest first), for trend charts.
+    pub history: Vec<crate::store::history::HistoryRun>,
 }
 
 impl ReportData {
@@ -25,7 +29,12 @@ impl ReportData {
         let manifest = RunManifest::load(run_dir)?;
         let rows = read_results_csv(&run_dir.join("results.csv"))?;
         let pairwise = read_pairwise_csv(&run_dir.join("pairwise.csv"))?;
-        Ok(ReportData { manifest, rows, pairwise })
+        let gate = crate::gate::output::read(run_dir)?;
+        let history = match run_dir.canonicalize().ok().and_then(|d| d.parent().map(Path::to_path_buf)) {
+            Some(parent) => crate::store::history::collect(&parent).unwrap_or_default(),
+            None => Vec::new(),
+        };
+        Ok(ReportData { manifest, rows, pairwise, gate, history })
     }
 
     /// Task ids in manifest order, then any others found in the results.

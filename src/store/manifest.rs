@@ -34,6 +34,12 @@ pub struct RunManifest {
     pub models: Vec<ModelInfo>,
     pub tasks: Vec<TaskInfo>,
     pub jobs: Vec<JobSummary>,
+    /// The suite's gate policy, applied by `lmgauge gate` unless `--policy` overrides it.
+    #[serde(default)]
+    pub gate_policy: Option<crate::gate::GatePolicy>,
+    /// `K/N` when this run holds only shard K of N (see `lmgauge merge`).
+    #[serde(default)]
+    pub shard: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

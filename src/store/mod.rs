@@ -2,6 +2,7 @@
 //! `run.json` (the manifest), written with polars and serde; and reading them back, so reports
 //! can be re-rendered from the stored files alone.
 
+pub mod history;
 pub mod manifest;
 
 use std::path::Path;

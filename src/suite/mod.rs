@@ -28,6 +28,7 @@ pub struct Suite {
     pub hash: String,
     pub models: Vec<ModelDef>,
     pub tasks: Vec<TaskDef>,
+    pub gates: Option<crate::gate::GatePolicy>,
 }
 
 #[derive(Debug, Clone)]

@@ -40,6 +40,9 @@ pub struct SuiteSpec {
     pub bootstrap: Option<usize>,
     pub models: Vec<ModelSpec>,
     pub tasks: Vec<TaskSpec>,
+    /// How `lmgauge gate` judges changes against a baseline (tolerance bands per metric).
+    #[serde(default)]
+    pub gates: Option<crate::gate::GatePolicy>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -148,6 +148,9 @@ impl Validator<'_> {
             }
         }
 
+        if let Some(Err(e)) = spec.gates.as_ref().map(|g| g.check()) {
+            self.problem("gates", e);
+        }
         if !self.problems.is_empty() {
             self.problems.sort_by_key(|d| (d.line, d.column));
             return Err(SuiteError { diagnostics: self.problems });
@@ -161,6 +164,7 @@ impl Validator<'_> {
             hash,
             models,
             tasks,
+            gates: spec.gates,
         })
     }
 

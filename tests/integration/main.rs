@@ -3,6 +3,7 @@
 
 mod arpa_robustness;
 mod common;
+mod gates;
 mod kenlm_parity;
 mod metric_cli;
 mod metric_parity;

@@ -1,0 +1,145 @@
+//! Baselines: a run's aggregates with intervals and n, the suite hash, and (compressed, beside
+//! the JSON) the per-item scores that paired comparisons need. Written only by
+//! `lmgauge baseline save`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::cache::{self, JobRecord, JobStatus};
+use crate::error::Error;
+use crate::store::{read_results_csv, ResultRow, RunManifest};
+
+pub const BASELINE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BaselineEntry {
+    pub task: String,
+    pub model: String,
+    pub metric: String,
+    pub value: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+    pub n: u64,
+    pub higher_is_better: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Baseline {
+    pub version: u32,
+    pub suite: String,
+    pub suite_hash: String,
+    pub seed: u64,
+    pub run_id: String,
+    pub git_commit: Option<String>,
+    pub lmgauge_version: String,
+    /// File name (beside this one) of the gzip-compressed per-item scores.
+    pub items_file: String,
+    pub entries: Vec<BaselineEntry>,
+}
+
+/// The default location: `baselines/<suite>.json`.
+pub fn default_path(suite: &str) -> PathBuf {
+    PathBuf::from("baselines").join(format!("{suite}.json"))
+}
+
+/// Every finished job record of a run, in file-name order.
+pub fn run_records(run_dir: &Path) -> Result<Vec<JobRecord>, Error> {
+    let dir = cache::job_dir(run_dir);
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| Error::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for p in paths {
+        let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
+        let r: JobRecord = serde_json::from_slice(&bytes).map_err(|e| Error::Usage(format!("{}: unreadable job record: {e}", p.display())))?;
+        if r.status == JobStatus::Done {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// Saves a run as a baseline at `to`; returns the paths written.
+pub fn save(run_dir: &Path, to: Option<&Path>) -> Result<(PathBuf, PathBuf), Error> {
+    let manifest = RunManifest::load(run_dir)?;
+    if manifest.status != "complete" {
+        return Err(Error::Usage(format!("{} did not complete (status {}); a baseline needs every job finished", run_dir.display(), manifest.status)));
+    }
+    let rows = read_results_csv(&run_dir.join("results.csv"))?;
+    let mut records = run_records(run_dir)?;
+    for r in &mut records {
+        r.seconds = 0.0; // timings would make identical baselines differ
+    }
+    let path = to.map(Path::to_path_buf).unwrap_or_else(|| default_path(&manifest.suite));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| manifest.suite.clone());
+    let items_name = format!("{stem}.items.json.gz");
+    let items_path = path.with_file_name(&items_name);
+    let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
+    gz.write_all(&serde_json::to_vec(&records).expect("serializable")).map_err(|e| Error::io(&items_path, e))?;
+    cache::write_atomic(&items_path, &gz.finish().map_err(|e| Error::io(&items_path, e))?)?;
+    let baseline = Baseline {
+        version: BASELINE_VERSION,
+        suite: manifest.suite.clone(),
+        suite_hash: manifest.suite_hash.clone(),
+        seed: manifest.seed,
+        run_id: manifest.run_id.clone(),
+        git_commit: manifest.git_commit.clone(),
+        lmgauge_version: env!("CARGO_PKG_VERSION").into(),
+        items_file: items_name,
+        entries: rows.iter().map(entry).collect(),
+    };
+    let mut json = serde_json::to_vec_pretty(&baseline).expect("serializable");
+    json.push(b'\n');
+    cache::write_atomic(&path, &json)?;
+    Ok((path, items_path))
+}
+
+fn entry(r: &ResultRow) -> BaselineEntry {
+    BaselineEntry {
+        task: r.task.clone(),
+        model: r.model.clone(),
+        metric: r.metric.clone(),
+        value: r.value,
+        ci_low: r.ci_low,
+        ci_high: r.ci_high,
+        n: r.n,
+        higher_is_better: r.higher_is_better,
+    }
+}
+
+/// Loads a baseline and its per-item scores.
+pub fn load(path: &Path) -> Result<(Baseline, Vec<JobRecord>), Error> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::Usage(format!(
+                "no baseline at {}; create one from a finished run with `lmgauge baseline save RUN_DIR --to {}` and commit it",
+                path.display(),
+                path.display()
+            ))
+        } else {
+            Error::io(path, e)
+        }
+    })?;
+    let b: Baseline = serde_json::from_slice(&bytes).map_err(|e| Error::Usage(format!("{}: not a lmgauge baseline: {e}", path.display())))?;
+    if b.version != BASELINE_VERSION {
+        return Err(Error::Usage(format!("{}: baseline version {} is not supported (this build reads {BASELINE_VERSION})", path.display(), b.version)));
+    }
+    let items_path = path.with_file_name(&b.items_file);
+    let gz = std::fs::read(&items_path).map_err(|e| Error::io(&items_path, e))?;
+    let mut json = Vec::new();
+    // Per-item scores compress well; refuse anything that expands absurdly.
+    flate2::read::GzDecoder::new(gz.as_slice())
+        .take((gz.len() as u64).saturating_mul(200).saturating_add(1 << 20))
+        .read_to_end(&mut json)
+        .map_err(|e| Error::Usage(format!("{}: corrupt gzip: {e}", items_path.display())))?;
+    let records: Vec<JobRecord> = serde_json::from_slice(&json).map_err(|e| Error::Usage(format!("{}: unreadable per-item scores: {e}", items_path.display())))?;
+    Ok((b, records))
+}

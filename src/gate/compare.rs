@@ -1,0 +1,256 @@
+//! Verdicts: every task × model × metric of a run against the baseline.
+//!
+//! The difference (run − baseline) is resampled with a paired bootstrap over items when both
+//! sides scored the same items (else independently); the metric's direction turns it into an
+//! improvement, and the verdict is Regressed or Improved only when the whole 95% interval of the
+//! improvement lies beyond the tolerance band (criterion-style), WithinNoise otherwise. Entries
+//! only in the baseline are Missing, entries only in the run are New.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::baseline::{self, BaselineEntry};
+use super::GatePolicy;
+use crate::engine::aggregate::metric_item_stats;
+use crate::engine::cache::JobRecord;
+use crate::error::Error;
+use crate::metrics::stats::{self, ItemStats};
+use crate::metrics::Metric;
+use crate::store::{read_results_csv, ResultRow, RunManifest};
+use crate::suite::{load_suite, Suite};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Verdict {
+    Improved,
+    Regressed,
+    WithinNoise,
+    /// In the baseline, not in the run.
+    Missing,
+    /// In the run, not in the baseline.
+    New,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Improved => "Improved",
+            Verdict::Regressed => "Regressed",
+            Verdict::WithinNoise => "WithinNoise",
+            Verdict::Missing => "Missing",
+            Verdict::New => "New",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateEntry {
+    pub task: String,
+    pub model: String,
+    pub metric: String,
+    pub higher_is_better: bool,
+    pub baseline: Option<f64>,
+    pub current: Option<f64>,
+    /// run − baseline.
+    pub delta: Option<f64>,
+    /// 95% interval of run − baseline.
+    pub delta_low: Option<f64>,
+    pub delta_high: Option<f64>,
+    /// The tolerance band (in metric units) a change must clear.
+    pub band: f64,
+    pub p_value: Option<f64>,
+    pub verdict: Verdict,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateReport {
+    pub version: u32,
+    pub suite: String,
+    pub run_id: String,
+    pub baseline_run_id: String,
+    pub baseline_file: String,
+    /// The suite file changed between the baseline and this run.
+    pub suite_hash_changed: bool,
+    pub policy: GatePolicy,
+    pub entries: Vec<GateEntry>,
+}
+
+impl GateReport {
+    pub fn count(&self, v: Verdict) -> usize {
+        self.entries.iter().filter(|e| e.verdict == v).count()
+    }
+
+    /// Exit code 1 material: a regression, or a missing entry when the policy says so.
+    pub fn failed(&self) -> bool {
+        self.count(Verdict::Regressed) > 0 || (self.policy.fail_on_missing && self.count(Verdict::Missing) > 0)
+    }
+}
+
+/// Gates the run in `run_dir` against the baseline at `baseline_path`.
+pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<GatePolicy>) -> Result<GateReport, Error> {
+    let manifest = RunManifest::load(run_dir)?;
+    let suite = load_suite(Path::new(&manifest.suite_file))?;
+    if suite.hash != manifest.suite_hash {
+        return Err(Error::Usage(format!(
+            "{} changed after run {} was made; gate a fresh run of the current suite",
+            manifest.suite_file, manifest.run_id
+        )));
+    }
+    let policy = policy_override.or_else(|| manifest.gate_policy.clone()).unwrap_or_default();
+    policy.check().map_err(Error::Usage)?;
+    let rows = read_results_csv(&run_dir.join("results.csv"))?;
+    let records = baseline::run_records(run_dir)?;
+    let (base, base_records) = baseline::load(baseline_path)?;
+    let mut entries = Vec::new();
+    for b in &base.entries {
+        match rows.iter().find(|r| r.task == b.task && r.model == b.model && r.metric == b.metric) {
+            None => entries.push(GateEntry {
+                task: b.task.clone(),
+                model: b.model.clone(),
+                metric: b.metric.clone(),
+                higher_is_better: b.higher_is_better,
+                baseline: Some(b.value),
+                current: None,
+                delta: None,
+                delta_low: None,
+                delta_high: None,
+                band: policy.tolerance(&b.metric).band(b.value),
+                p_value: None,
+                verdict: Verdict::Missing,
+                note: Some("in the baseline but not in this run".into()),
+            }),
+            Some(r) => entries.push(compare(&suite, &policy, manifest.seed, b, r, &base_records, &records)),
+        }
+    }
+    for r in &rows {
+        if !base.entries.iter().any(|b| b.task == r.task && b.model == r.model && b.metric == r.metric) {
+            entries.push(GateEntry {
+                task: r.task.clone(),
+                model: r.model.clone(),
+                metric: r.metric.clone(),
+                higher_is_better: r.higher_is_better,
+                baseline: None,
+                current: Some(r.value),
+                delta: None,
+                delta_low: None,
+                delta_high: None,
+                band: 0.0,
+                p_value: None,
+                verdict: Verdict::New,
+                note: Some("not in the baseline; `lmgauge baseline save` adds it".into()),
+            });
+        }
+    }
+    Ok(GateReport {
+        version: 1,
+        suite: manifest.suite.clone(),
+        run_id: manifest.run_id.clone(),
+        baseline_run_id: base.run_id.clone(),
+        baseline_file: baseline_path.display().to_string(),
+        suite_hash_changed: base.suite_hash != manifest.suite_hash,
+        policy,
+        entries,
+    })
+}
+
+fn find<'a>(records: &'a [JobRecord], task: &str, model: &str) -> Option<&'a JobRecord> {
+    records.iter().find(|r| r.task == task && r.model == model)
+}
+
+fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &BaselineEntry, r: &ResultRow, base_records: &[JobRecord], records: &[JobRecord]) -> GateEntry {
+    let band = policy.tolerance(&b.metric).band(b.value);
+    let mut entry = GateEntry {
+        task: b.task.clone(),
+        model: b.model.clone(),
+        metric: b.metric.clone(),
+        higher_is_better: r.higher_is_better,
+        baseline: Some(b.value),
+        current: Some(r.value),
+        delta: Some(r.value - b.value),
+        delta_low: None,
+        delta_high: None,
+        band,
+        p_value: None,
+        verdict: Verdict::WithinNoise,
+        note: None,
+    };
+    let (Some(task), Ok(metric), Some(base_rec), Some(cur_rec)) =
+        (suite.task(&b.task), b.metric.parse::<Metric>(), find(base_records, &b.task, &b.model), find(records, &b.task, &b.model))
+    else {
+        entry.note = Some("no per-item scores on one side: compared by value and band only".into());
+        entry.verdict = verdict_from(entry.delta.unwrap_or(0.0), entry.delta.unwrap_or(0.0), r.higher_is_better, band);
+        return entry;
+    };
+    let base_stats = metric_item_stats(task, metric, base_rec);
+    let cur_stats = metric_item_stats(task, metric, cur_rec);
+    let aligned = base_rec.items.len() == cur_rec.items.len() && base_rec.items.iter().zip(&cur_rec.items).all(|(x, y)| x.id == y.id);
+    let mut rng = stats::stream(seed, &format!("gate/{}/{}/{}", b.task, b.model, b.metric));
+    let deltas: Vec<f64> = if aligned {
+        stats::bootstrap(cur_stats.len(), policy.resamples, &mut rng, |s| cur_stats.score_of(s) - base_stats.score_of(s))
+    } else {
+        entry.note = Some("items differ from the baseline's: unpaired bootstrap".into());
+        let (nb, nc) = (base_stats.len(), cur_stats.len());
+        (0..policy.resamples)
+            .map(|_| {
+                let sc: Vec<usize> = (0..nc).map(|_| stats::below(&mut rng, nc)).collect();
+                let sb: Vec<usize> = (0..nb).map(|_| stats::below(&mut rng, nb)).collect();
+                cur_stats.score_of(&sc) - base_stats.score_of(&sb)
+            })
+            .collect()
+    };
+    let Some((lo, hi)) = stats::percentile_interval(&deltas) else {
+        entry.note = Some("the difference is not finite on some resamples: no verdict".into());
+        return entry;
+    };
+    entry.delta_low = Some(lo);
+    entry.delta_high = Some(hi);
+    if aligned {
+        entry.p_value = Some(p_value(policy, &base_stats, &cur_stats, &mut rng));
+    }
+    entry.verdict = verdict_from(lo, hi, r.higher_is_better, band);
+    entry
+}
+
+fn p_value(policy: &GatePolicy, base: &ItemStats, cur: &ItemStats, rng: &mut rand_chacha::ChaCha8Rng) -> f64 {
+    // Identical per-item scores are no evidence of change (sacrebleu's convention would say
+    // p = 1/(n+1) here, which reads as significant).
+    if base.rows == cur.rows {
+        return 1.0;
+    }
+    if policy.test == "paired-ar" {
+        stats::paired_approximate_randomization(base, cur, policy.resamples.max(1000), rng).p_value
+    } else {
+        stats::paired_bootstrap(base, cur, policy.resamples, rng).p_value
+    }
+}
+
+/// The verdict of a difference interval `[lo, hi]` (run − baseline) against a band.
+pub fn verdict_from(lo: f64, hi: f64, higher_is_better: bool, band: f64) -> Verdict {
+    let (worse_bound, better_bound) = if higher_is_better { (hi, lo) } else { (-lo, -hi) };
+    if worse_bound < -band {
+        Verdict::Regressed
+    } else if better_bound > band {
+        Verdict::Improved
+    } else {
+        Verdict::WithinNoise
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_need_the_interval_beyond_the_band() {
+        assert_eq!(verdict_from(0.0, 0.0, true, 0.0), Verdict::WithinNoise);
+        assert_eq!(verdict_from(1.0, 2.0, true, 0.5), Verdict::Improved);
+        assert_eq!(verdict_from(1.0, 2.0, true, 1.5), Verdict::WithinNoise);
+        assert_eq!(verdict_from(-2.0, -1.0, true, 0.5), Verdict::Regressed);
+        assert_eq!(verdict_from(-2.0, 0.1, true, 0.0), Verdict::WithinNoise);
+        // Lower is better (perplexity): a rise is a regression.
+        assert_eq!(verdict_from(3.0, 5.0, false, 1.0), Verdict::Regressed);
+        assert_eq!(verdict_from(-5.0, -3.0, false, 1.0), Verdict::Improved);
+    }
+}

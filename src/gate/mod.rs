@@ -1,0 +1,96 @@
+//! CI regression gates: a run compared with a committed baseline, metric by metric.
+//!
+//! `baseline` saves and loads baselines (aggregates plus the per-item scores paired tests need),
+//! `compare` decides a verdict per task × model × metric from a paired bootstrap of the
+//! difference and the metric's tolerance band, `output` renders the verdicts for people and CI
+//! systems (Markdown, JUnit XML, JSON).
+
+pub mod baseline;
+pub mod compare;
+pub mod output;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use compare::{gate_run, GateEntry, GateReport, Verdict};
+
+/// How changes are judged; a suite's `gates:` section, or a `--policy` file of the same shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatePolicy {
+    /// `paired-bs` (default) or `paired-ar` for the p-value; the interval is always bootstrap.
+    #[serde(default = "default_test")]
+    pub test: String,
+    #[serde(default = "default_resamples")]
+    pub resamples: usize,
+    /// Tolerance for metrics not listed under `metrics`.
+    #[serde(default)]
+    pub default: Tolerance,
+    #[serde(default)]
+    pub metrics: BTreeMap<String, Tolerance>,
+    /// Whether a baseline entry absent from the run fails the gate (default true).
+    #[serde(default = "yes")]
+    pub fail_on_missing: bool,
+}
+
+fn default_test() -> String {
+    "paired-bs".into()
+}
+fn default_resamples() -> usize {
+    1000
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        GatePolicy { test: default_test(), resamples: default_resamples(), default: Tolerance::default(), metrics: BTreeMap::new(), fail_on_missing: true }
+    }
+}
+
+/// A band of changes too small to matter: the larger of an absolute amount and a fraction of the
+/// baseline value. A change is a verdict only when its whole 95% interval lies beyond the band.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tolerance {
+    #[serde(default)]
+    pub relative: Option<f64>,
+    #[serde(default)]
+    pub absolute: Option<f64>,
+}
+
+impl Tolerance {
+    pub fn band(&self, baseline: f64) -> f64 {
+        let rel = self.relative.unwrap_or(0.0) * baseline.abs();
+        rel.max(self.absolute.unwrap_or(0.0))
+    }
+}
+
+impl GatePolicy {
+    pub fn tolerance(&self, metric: &str) -> Tolerance {
+        self.metrics.get(metric).copied().unwrap_or(self.default)
+    }
+
+    /// Checks values a YAML file cannot express wrongly by type alone.
+    pub fn check(&self) -> Result<(), String> {
+        if self.test != "paired-bs" && self.test != "paired-ar" {
+            return Err(format!("gates.test must be paired-bs or paired-ar, not {:?}", self.test));
+        }
+        if self.resamples == 0 {
+            return Err("gates.resamples must be at least 1".into());
+        }
+        for (name, t) in std::iter::once(("default", &self.default)).chain(self.metrics.iter().map(|(k, v)| (k.as_str(), v))) {
+            if t.relative.is_some_and(|r| !(r >= 0.0)) || t.absolute.is_some_and(|a| !(a >= 0.0)) {
+                return Err(format!("gates tolerance for {name} must be non-negative"));
+            }
+        }
+        for name in self.metrics.keys() {
+            if name.parse::<crate::metrics::Metric>().is_err() {
+                return Err(format!("gates.metrics: unknown metric {name:?}"));
+            }
+        }
+        Ok(())
+    }
+}
