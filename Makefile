@@ -4,7 +4,9 @@ BIN := target/release/lmgauge
 SUITE ?= suites/quick.yaml
 OUT ?= reports
 
-.PHONY: run test build bench fixtures fuzz validate clean
+.PHONY: run test build bench fixtures fuzz validate gate baseline clean
+SUITE_NAME = $(basename $(notdir $(SUITE)))
+BASELINE ?= baselines/$(SUITE_NAME).json
 
 build:
 	$(CARGO) build --release --locked
@@ -14,6 +16,14 @@ run: build
 
 validate: build
 	$(BIN) validate $(SUITE)
+
+# Run the suite and gate it against its committed baseline (exit 1 on a regression).
+gate: build
+	$(BIN) run-suite $(SUITE) --out $(OUT) --gate $(BASELINE)
+
+# Save the newest run of the suite as its baseline (commit the two files it writes).
+baseline: build
+	$(BIN) baseline save $(OUT)/$(SUITE_NAME)/latest --to $(BASELINE)
 
 test:
 	$(CARGO) test --release --locked
