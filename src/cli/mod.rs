@@ -2,6 +2,7 @@
 
 pub mod gate;
 pub mod ngram;
+pub mod perplexity;
 pub mod reference;
 pub mod suite;
 
@@ -39,6 +40,8 @@ pub enum Command {
     History(gate::HistoryArgs),
     /// Combine shard runs (`run-suite --shard K/N`) into one run.
     Merge(gate::MergeArgs),
+    /// Perplexity of a text file under one model (token, word, byte perplexity, bits per byte).
+    Perplexity(perplexity::PerplexityArgs),
     /// Train and query KenLM-compatible n-gram models.
     #[command(subcommand)]
     Ngram(ngram::NgramCommand),
@@ -48,6 +51,7 @@ pub enum Command {
 pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Ngram(cmd) => ngram::run(cmd),
+        Command::Perplexity(args) => perplexity::run(args),
         Command::Bleu(args) => reference::bleu(args),
         Command::Chrf(args) => reference::chrf(args),
         Command::Rouge(args) => reference::rouge(args),

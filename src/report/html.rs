@@ -27,7 +27,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-
 table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}\
 th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}.ci{color:#777;font-size:.85em}\
 .best{font-weight:bold}.note{color:#555;font-size:.9em}.failed{color:#a00}.charts{display:flex;flex-wrap:wrap;gap:1rem}\
-code{background:#f3f3f3;padding:0 .2rem}";
+code{background:#f3f3f3;padding:0 .2rem}.gate td:nth-child(-n+4),.gate th:nth-child(-n+4){text-align:left}";
 
 pub fn page(data: &ReportData) -> String {
     let m = &data.manifest;
@@ -179,7 +179,7 @@ fn gate_section(out: &mut String, g: &crate::gate::GateReport) {
         g.count(Verdict::New),
         if g.suite_hash_changed { " The suite file changed since the baseline." } else { "" }
     );
-    out.push_str("<table><thead><tr><th>verdict</th><th>task</th><th>model</th><th>metric</th><th>baseline</th><th>run</th><th>Δ [95%]</th><th>band</th></tr></thead><tbody>\n");
+    out.push_str("<table class=\"gate\"><thead><tr><th>verdict</th><th>task</th><th>model</th><th>metric</th><th>baseline</th><th>run</th><th>Δ [95%]</th><th>band</th></tr></thead><tbody>\n");
     for e in &g.entries {
         let class = match e.verdict {
             Verdict::Regressed | Verdict::Missing => " class=\"failed\"",

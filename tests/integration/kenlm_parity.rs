@@ -166,3 +166,21 @@ fn cli_train_and_query_json() {
     let err = crate::common::stderr(&o);
     assert!(err.contains("wiki-train.txt:") && err.contains("<unk>"), "{err}");
 }
+
+#[test]
+fn perplexity_command_agrees_with_kenlm_query_numbers() {
+    // Non-blank lines only, so the items are exactly KenLM's sentences.
+    let text: String = query_lines("wiki-query.txt").split('\n').filter(|l| !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
+    let dir = crate::common::workspace(&[("q.txt", &text)]);
+    let arpa = fixture("kenlm/wiki-4.arpa.gz");
+    let o = lmgauge(dir.path(), &["perplexity", "--model", arpa.to_str().unwrap(), "--input", "q.txt", "--json"]);
+    assert!(o.status.success(), "{}", crate::common::stderr(&o));
+    let p: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let o = lmgauge(dir.path(), &["ngram", "query", "--arpa", arpa.to_str().unwrap(), "--input", "q.txt", "--json"]);
+    let q: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(p["tokens"].as_f64().unwrap() as u64, q["tokens"].as_u64().unwrap());
+    assert!(rel(p["token_perplexity"].as_f64().unwrap(), q["perplexity_including_oov"].as_f64().unwrap()) <= 1e-6);
+    let nll = p["nll"].as_f64().unwrap();
+    assert!(rel(nll, -q["log10_prob"].as_f64().unwrap() * std::f64::consts::LN_10) <= 1e-6);
+    assert!(rel(p["bits_per_byte"].as_f64().unwrap(), nll / (p["bytes"].as_f64().unwrap() * std::f64::consts::LN_2)) <= 1e-12);
+}
