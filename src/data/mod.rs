@@ -4,6 +4,7 @@
 //! cannot use: invalid UTF-8, a missing or non-string field, an empty dataset. Field mapping says
 //! which column holds the text and, optionally, a stable item id.
 
+pub mod pairs;
 mod table;
 mod text;
 

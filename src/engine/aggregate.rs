@@ -18,6 +18,7 @@ pub fn aggregate(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize
     match task.task_type {
         TaskType::Perplexity => perplexity_rows(task, record, seed, resamples),
         TaskType::Reference => super::reference::reference_rows(task, record, seed, resamples),
+        TaskType::Preference => super::preference::preference_rows(task, record, seed, resamples),
     }
 }
 
@@ -58,7 +59,9 @@ fn row(task: &TaskDef, record: &JobRecord, metric: Metric, value: f64, ci_low: f
 
 /// The per-item statistics of one metric of a job, with the scorer of their sum: the basis of
 /// paired comparisons (gates) between two runs of the same task, model and metric.
-pub fn metric_item_stats<'a>(task: &'a TaskDef, metric: Metric, record: &JobRecord) -> crate::metrics::stats::ItemStats<'a> {
+/// `judge` is the result row's model id (preference tasks derive `model:mean` judges from the
+/// `model` record).
+pub fn metric_item_stats<'a>(task: &'a TaskDef, metric: Metric, record: &JobRecord, judge: &str) -> crate::metrics::stats::ItemStats<'a> {
     match task.task_type {
         TaskType::Perplexity => {
             let rows = record.items.iter().map(|it| {
@@ -74,5 +77,6 @@ pub fn metric_item_stats<'a>(task: &'a TaskDef, metric: Metric, record: &JobReco
             let opts = task.reference.as_ref().expect("reference task");
             super::reference::item_stats_owned(metric, opts, record)
         }
+        TaskType::Preference => super::preference::metric_stats(metric, record, if judge.ends_with(":mean") { "_mean" } else { "" }),
     }
 }

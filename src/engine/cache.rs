@@ -37,6 +37,9 @@ pub struct JobRecord {
     pub model_description: String,
     pub seconds: f64,
     pub items: Vec<ItemScore>,
+    /// Problems with the data that did not stop the job (e.g. skipped preference pairs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 pub fn job_dir(run_dir: &Path) -> PathBuf {

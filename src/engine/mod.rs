@@ -4,6 +4,7 @@
 pub mod aggregate;
 pub mod cache;
 pub mod plan;
+pub mod preference;
 pub mod reference;
 pub mod run;
 

@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::aggregate::aggregate;
 use super::cache::{self, ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
 use super::plan::{plan, Job};
-use super::reference;
+use super::{preference, reference};
 use crate::data::{self, Item};
 use crate::error::Error;
 use crate::metrics::perplexity::PerplexityCounts;
@@ -87,6 +87,8 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
     let references: HashMap<&str, OnceLock<Result<Vec<Vec<String>>, String>>> =
         suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
+    type Pairs = Result<(Vec<crate::data::pairs::Pair>, Vec<String>), String>;
+    let pairs: HashMap<&str, OnceLock<Pairs>> = suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
     let model_cache = run_dir.join("models");
 
     let fresh: Vec<Result<JobRecord, Error>> = pending
@@ -107,9 +109,53 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
                         model_description: model_def.description.clone().unwrap_or_else(|| "stored outputs".into()),
                         seconds: started.elapsed().as_secs_f64(),
                         items,
+                        notes: Vec::new(),
                     },
                     Err(e) => failed(job, model_def, e, started),
                 };
+                cache::save(&run_dir, &record)?;
+                return Ok(record);
+            }
+            if task.task_type == TaskType::Preference {
+                let layout = task.preference.expect("preference task");
+                let loaded = pairs[job.task.as_str()].get_or_init(|| {
+                    let r = crate::data::pairs::load_pairs(&task.dataset.path, layout, task.dataset.limit).map_err(|e| e.to_string());
+                    if let Ok((_, notes)) = &r {
+                        for n in notes {
+                            eprintln!("{n}");
+                        }
+                    }
+                    r
+                });
+                let model: Option<Result<SharedModel, String>> = match model_def.kind {
+                    ModelKind::Length | ModelKind::Random => None,
+                    _ => Some(models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string())).clone()),
+                };
+                let scored = match (loaded, model) {
+                    (Err(e), _) => Err(e.clone()),
+                    (_, Some(Err(e))) => Err(e),
+                    (Ok((ps, _)), m) => {
+                        let m = m.and_then(Result::ok);
+                        preference::judge(task, model_def, m.as_deref(), ps, seed)
+                    }
+                };
+                let mut record = match scored {
+                    Ok(items) => JobRecord {
+                        version: JOB_RECORD_VERSION,
+                        task: task.id.clone(),
+                        model: model_def.id.clone(),
+                        status: JobStatus::Done,
+                        error: None,
+                        model_description: model_def.description.clone().unwrap_or_else(|| describe_judge(model_def)),
+                        seconds: started.elapsed().as_secs_f64(),
+                        items,
+                        notes: Vec::new(),
+                    },
+                    Err(e) => failed(job, model_def, e, started),
+                };
+                if let Ok((_, notes)) = loaded {
+                    record.notes = notes.clone();
+                }
                 cache::save(&run_dir, &record)?;
                 return Ok(record);
             }
@@ -193,6 +239,16 @@ pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord
         pairs.extend(reference::pairwise(task, &of_task, seed));
     }
     store::write_pairwise_csv(&pairs, &run_dir.join("pairwise.csv"))?;
+    let (mut judges, mut agreement) = (Vec::new(), Vec::new());
+    for task in suite.tasks.iter().filter(|t| t.task_type == TaskType::Preference) {
+        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
+        let (j, a) = preference::judges_and_agreement(task, &of_task);
+        judges.extend(j);
+        agreement.extend(a);
+    }
+    if !judges.is_empty() {
+        store::write_judges_csv(&judges, &agreement, run_dir)?;
+    }
     store::write_items_parquet(&done_records, &run_dir.join("items.parquet"))?;
     manifest.finished_unix = Some(unix_now());
     manifest.save(run_dir)?;
@@ -270,7 +326,7 @@ fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[I
                 Ok(ItemScore { id: item.id.clone(), scores: scores.iter().map(|(k, v)| (k.to_string(), *v)).collect() })
             })
             .collect(),
-        TaskType::Reference => Err("reference tasks are scored from stored outputs".into()),
+        TaskType::Reference | TaskType::Preference => Err("not a perplexity task".into()),
     };
     match scored {
         Ok(items) => JobRecord {
@@ -282,6 +338,7 @@ fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[I
             model_description: def.description.clone().unwrap_or_else(|| model.describe()),
             seconds: started.elapsed().as_secs_f64(),
             items,
+            notes: Vec::new(),
         },
         Err(e) => failed(&Job { task: task.id.clone(), model: def.id.clone() }, def, e, started),
     }
@@ -297,6 +354,15 @@ fn failed(job: &Job, def: &ModelDef, error: String, started: Instant) -> JobReco
         model_description: def.description.clone().unwrap_or_default(),
         seconds: started.elapsed().as_secs_f64(),
         items: Vec::new(),
+        notes: Vec::new(),
+    }
+}
+
+fn describe_judge(def: &ModelDef) -> String {
+    match def.kind {
+        ModelKind::Length => "baseline judge: the longer response wins".into(),
+        ModelKind::Random => "baseline judge: a seeded coin flip".into(),
+        _ => def.id.clone(),
     }
 }
 
@@ -305,6 +371,7 @@ pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error
     match &def.kind {
         ModelKind::Ngram(source) => Ok(Arc::new(NgramModel::load(source, cache_dir)?)),
         ModelKind::Outputs(_) => Err(Error::Usage(format!("model {} holds stored outputs, not a language model", def.id))),
+        ModelKind::Length | ModelKind::Random => Err(Error::Usage(format!("model {} is a baseline judge, not a language model", def.id))),
     }
 }
 

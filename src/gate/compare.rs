@@ -176,15 +176,17 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &BaselineEntry, r: 
         verdict: Verdict::WithinNoise,
         note: None,
     };
+    // Preference tasks report `model:mean` judges from the `model` job.
+    let record_model = b.model.strip_suffix(":mean").filter(|_| suite.task(&b.task).is_some_and(|t| t.preference.is_some())).unwrap_or(&b.model);
     let (Some(task), Ok(metric), Some(base_rec), Some(cur_rec)) =
-        (suite.task(&b.task), b.metric.parse::<Metric>(), find(base_records, &b.task, &b.model), find(records, &b.task, &b.model))
+        (suite.task(&b.task), b.metric.parse::<Metric>(), find(base_records, &b.task, record_model), find(records, &b.task, record_model))
     else {
         entry.note = Some("no per-item scores on one side: compared by value and band only".into());
         entry.verdict = verdict_from(entry.delta.unwrap_or(0.0), entry.delta.unwrap_or(0.0), r.higher_is_better, band);
         return entry;
     };
-    let base_stats = metric_item_stats(task, metric, base_rec);
-    let cur_stats = metric_item_stats(task, metric, cur_rec);
+    let base_stats = metric_item_stats(task, metric, base_rec, &b.model);
+    let cur_stats = metric_item_stats(task, metric, cur_rec, &b.model);
     let aligned = base_rec.items.len() == cur_rec.items.len() && base_rec.items.iter().zip(&cur_rec.items).all(|(x, y)| x.id == y.id);
     let mut rng = stats::stream(seed, &format!("gate/{}/{}/{}", b.task, b.model, b.metric));
     let deltas: Vec<f64> = if aligned {

@@ -27,6 +27,10 @@ pub enum Metric {
     Rouge2,
     RougeL,
     RougeLsum,
+    Accuracy,
+    AccuracyTiesHalf,
+    TieRate,
+    LengthCorrelation,
 }
 
 /// The kinds of task a suite can hold.
@@ -35,6 +39,8 @@ pub enum TaskType {
     Perplexity,
     /// Stored system outputs scored against references.
     Reference,
+    /// Judges choosing between a chosen and a rejected response, against human preference.
+    Preference,
 }
 
 impl Metric {
@@ -50,7 +56,12 @@ impl Metric {
         Metric::Rouge2,
         Metric::RougeL,
         Metric::RougeLsum,
+        Metric::Accuracy,
+        Metric::AccuracyTiesHalf,
+        Metric::TieRate,
+        Metric::LengthCorrelation,
     ];
+    pub const PREFERENCE: &'static [Metric] = &[Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate, Metric::LengthCorrelation];
     pub const PERPLEXITY: &'static [Metric] =
         &[Metric::TokenPerplexity, Metric::WordPerplexity, Metric::BytePerplexity, Metric::BitsPerByte];
     pub const REFERENCE: &'static [Metric] =
@@ -69,12 +80,18 @@ impl Metric {
             Metric::Rouge2 => "rouge2",
             Metric::RougeL => "rougeL",
             Metric::RougeLsum => "rougeLsum",
+            Metric::Accuracy => "accuracy",
+            Metric::AccuracyTiesHalf => "accuracy_ties_half",
+            Metric::TieRate => "tie_rate",
+            Metric::LengthCorrelation => "length_correlation",
         }
     }
 
     pub fn higher_is_better(self) -> bool {
         match self {
             Metric::TokenPerplexity | Metric::WordPerplexity | Metric::BytePerplexity | Metric::BitsPerByte => false,
+            // Fewer ties and less dependence on length are better in a judge.
+            Metric::TieRate | Metric::LengthCorrelation => false,
             _ => true,
         }
     }
@@ -95,6 +112,7 @@ impl TaskType {
         match self {
             TaskType::Perplexity => "perplexity",
             TaskType::Reference => "reference",
+            TaskType::Preference => "preference",
         }
     }
 
@@ -103,6 +121,7 @@ impl TaskType {
         match self {
             TaskType::Perplexity => Metric::PERPLEXITY,
             TaskType::Reference => Metric::REFERENCE,
+            TaskType::Preference => Metric::PREFERENCE,
         }
     }
 }

@@ -106,6 +106,7 @@ pub fn page(data: &ReportData) -> String {
         if metrics.iter().any(|m| m == "token_perplexity") {
             out.push_str("<p class=\"note\">token_perplexity depends on each model's tokenizer: compare models with different tokenizers by word_perplexity or bits_per_byte.</p>\n");
         }
+        preference_section(&mut out, data, &task);
         for m in data.matrices(&task) {
             let _ = write!(
                 out,
@@ -162,6 +163,46 @@ pub fn page(data: &ReportData) -> String {
     }
     out.push_str("</body></html>\n");
     out
+}
+
+/// Preference tasks: judges' strict accuracy with Wilson intervals beside chance, and Cohen's
+/// kappa between every two judges.
+fn preference_section(out: &mut String, data: &ReportData, task: &str) {
+    let judges: Vec<&Vec<String>> = data.judges.iter().filter(|r| r.first().map(String::as_str) == Some(task)).collect();
+    if judges.is_empty() {
+        return;
+    }
+    out.push_str("<h3>Judges against human preference</h3><p class=\"note\">Strict accuracy (ties count as wrong) with its Wilson 95% interval; chance is 0.500. The length baseline shows how far length alone goes.</p>");
+    out.push_str("<table><thead><tr><th>judge</th><th>n</th><th>chosen wins</th><th>ties</th><th>rejected wins</th><th>accuracy [Wilson 95%]</th></tr></thead><tbody>\n");
+    for r in &judges {
+        let f = |i: usize| r.get(i).and_then(|v| v.parse::<f64>().ok()).map(fmt_value).unwrap_or_default();
+        let g = |i: usize| escape(r.get(i).map(String::as_str).unwrap_or(""));
+        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} <span class=\"ci\">[{}, {}]</span></td></tr>", g(1), g(2), g(3), g(4), g(5), f(6), f(7), f(8));
+    }
+    out.push_str("</tbody></table>\n");
+    let names: Vec<String> = judges.iter().filter_map(|r| r.get(1).cloned()).collect();
+    let kappa = |a: &str, b: &str| {
+        data.agreement.iter().find(|r| r.first().map(String::as_str) == Some(task) && ((r[1] == a && r[2] == b) || (r[1] == b && r[2] == a))).map(|r| (r[4].parse::<f64>().unwrap_or(f64::NAN), r[5].parse::<f64>().unwrap_or(f64::NAN)))
+    };
+    out.push_str("<h3>Agreement between judges</h3><p class=\"note\">Cohen's kappa (raw agreement in brackets) over the same pairs; darker is higher.</p><table><thead><tr><th></th>");
+    for n in &names {
+        let _ = write!(out, "<th>{}</th>", escape(n));
+    }
+    out.push_str("</tr></thead><tbody>\n");
+    for a in &names {
+        let _ = write!(out, "<tr><td>{}</td>", escape(a));
+        for b in &names {
+            match kappa(a, b) {
+                Some((po, k)) => {
+                    let shade = if k.is_finite() { (k.clamp(0.0, 1.0) * 0.6 * 100.0).round() as u32 } else { 0 };
+                    let _ = write!(out, "<td style=\"background:hsl(215,60%,{}%)\">{} <span class=\"ci\">[{}]</span></td>", 100 - shade, fmt_value(k), fmt_value(po));
+                }
+                None => out.push_str("<td>–</td>"),
+            }
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</tbody></table>\n");
 }
 
 fn gate_section(out: &mut String, g: &crate::gate::GateReport) {

@@ -68,6 +68,16 @@ pub fn summary(data: &ReportData) -> String {
             let _ = writeln!(out, "\ntoken_perplexity is tokenizer-specific; compare models across tokenizers by word_perplexity or bits_per_byte.");
         }
         out.push('\n');
+        let judges: Vec<&Vec<String>> = data.judges.iter().filter(|r| r.first() == Some(&task)).collect();
+        if !judges.is_empty() {
+            let _ = writeln!(out, "Strict accuracy with its Wilson 95% interval (chance 0.500):\n");
+            let _ = writeln!(out, "| judge | n | chosen wins | ties | accuracy [Wilson 95%] |\n|---|---:|---:|---:|---:|");
+            for r in judges {
+                let f = |i: usize| r.get(i).and_then(|v| v.parse::<f64>().ok()).map(fmt_value).unwrap_or_default();
+                let _ = writeln!(out, "| {} | {} | {} | {} | {} [{}, {}] |", cell(&r[1]), r[2], r[3], r[4], f(6), f(7), f(8));
+            }
+            out.push('\n');
+        }
         for m in data.matrices(&task) {
             let _ = writeln!(out, "Pairwise {} ({}): cell = row − column, p-value; * p < 0.05.\n", cell(&m.metric), cell(&m.test));
             let _ = write!(out, "| |");

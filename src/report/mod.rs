@@ -22,6 +22,15 @@ pub struct ReportData {
     pub gate: Option<crate::gate::GateReport>,
     /// Every run of the suite found beside this one (oldest first), for trend charts.
     pub history: Vec<crate::store::history::HistoryRun>,
+    /// Preference tasks: `judges.csv` and `agreement.csv` rows (as read, header dropped).
+    pub judges: Vec<Vec<String>>,
+    pub agreement: Vec<Vec<String>>,
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect())
+        .unwrap_or_default()
 }
 
 impl ReportData {
@@ -34,7 +43,9 @@ impl ReportData {
             Some(parent) => crate::store::history::collect(&parent).unwrap_or_default(),
             None => Vec::new(),
         };
-        Ok(ReportData { manifest, rows, pairwise, gate, history })
+        let judges = csv_rows(&run_dir.join("judges.csv"));
+        let agreement = csv_rows(&run_dir.join("agreement.csv"));
+        Ok(ReportData { manifest, rows, pairwise, gate, history, judges, agreement })
     }
 
     /// Task ids in manifest order, then any others found in the results.

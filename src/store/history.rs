@@ -70,7 +70,7 @@ pub fn write(runs: &[HistoryRun], out: &Path) -> Result<usize, Error> {
     if out.extension().is_some_and(|e| e == "parquet") {
         ParquetWriter::new(&mut buf).finish(&mut df).map_err(err)?;
     } else {
-        CsvWriter::new(&mut buf).include_header(true).with_float_precision(Some(10)).finish(&mut df).map_err(err)?;
+        CsvWriter::new(&mut buf).include_header(true).finish(&mut df).map_err(err)?;
     }
     crate::engine::cache::write_atomic(out, &buf)?;
     Ok(rows)

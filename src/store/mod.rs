@@ -48,7 +48,7 @@ pub fn write_results_csv(rows: &[ResultRow], path: &Path) -> Result<(), Error> {
     let mut buf = Vec::new();
     CsvWriter::new(&mut buf)
         .include_header(true)
-        .with_float_precision(Some(10))
+        
         .finish(&mut df)
         .map_err(|e| polars_err(path, e))?;
     crate::engine::cache::write_atomic(path, &buf)
@@ -102,7 +102,7 @@ pub fn write_pairwise_csv(rows: &[crate::engine::reference::PairwiseRow], path: 
     )
     .map_err(|e| polars_err(path, e))?;
     let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).include_header(true).with_float_precision(Some(10)).finish(&mut df).map_err(|e| polars_err(path, e))?;
+    CsvWriter::new(&mut buf).include_header(true).finish(&mut df).map_err(|e| polars_err(path, e))?;
     crate::engine::cache::write_atomic(path, &buf)
 }
 
@@ -160,4 +160,19 @@ pub fn write_items_parquet(records: &[JobRecord], path: &Path) -> Result<(), Err
 pub fn read_items_parquet(path: &Path) -> Result<DataFrame, Error> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     ParquetReader::new(file).finish().map_err(|e| polars_err(path, e))
+}
+
+/// Writes `judges.csv` (per judge: counts, strict accuracy and its Wilson interval) and
+/// `agreement.csv` (raw agreement and Cohen's kappa of every two judges) for preference tasks.
+pub fn write_judges_csv(judges: &[crate::engine::preference::JudgeRow], agreement: &[crate::engine::preference::AgreementRow], run_dir: &Path) -> Result<(), Error> {
+    let mut j = String::from("task,judge,n,wins,ties,losses,accuracy,wilson_low,wilson_high\n");
+    for r in judges {
+        j.push_str(&format!("{},{},{},{},{},{},{:.10},{:.10},{:.10}\n", r.task, r.judge, r.n, r.wins, r.ties, r.losses, r.accuracy, r.wilson_low, r.wilson_high));
+    }
+    crate::engine::cache::write_atomic(&run_dir.join("judges.csv"), j.as_bytes())?;
+    let mut a = String::from("task,judge_a,judge_b,n,agreement,kappa\n");
+    for r in agreement {
+        a.push_str(&format!("{},{},{},{},{:.10},{:.10}\n", r.task, r.judge_a, r.judge_b, r.n, r.agreement, r.kappa));
+    }
+    crate::engine::cache::write_atomic(&run_dir.join("agreement.csv"), a.as_bytes())
 }

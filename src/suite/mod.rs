@@ -43,6 +43,10 @@ pub struct ModelDef {
 pub enum ModelKind {
     Ngram(NgramSource),
     Outputs(OutputsSource),
+    /// The longer response wins (a preference-task baseline).
+    Length,
+    /// A seeded coin flip (a preference-task baseline).
+    Random,
 }
 
 /// A file of stored outputs, one per item.
@@ -58,6 +62,8 @@ impl ModelKind {
         match self {
             ModelKind::Ngram(_) => "ngram",
             ModelKind::Outputs(_) => "outputs",
+            ModelKind::Length => "length",
+            ModelKind::Random => "random",
         }
     }
 
@@ -66,6 +72,7 @@ impl ModelKind {
         match self {
             ModelKind::Ngram(_) => crate::models::ngram::NgramModel::CAPABILITIES,
             ModelKind::Outputs(_) => Capabilities { stored_outputs: true, ..Capabilities::default() },
+            ModelKind::Length | ModelKind::Random => Capabilities { reward: true, ..Capabilities::default() },
         }
     }
 }
@@ -108,6 +115,8 @@ pub struct TaskDef {
     pub metrics: Vec<Metric>,
     /// Set for reference tasks.
     pub reference: Option<ReferenceOptions>,
+    /// Set for preference tasks.
+    pub preference: Option<crate::data::pairs::PairLayout>,
 }
 
 impl Suite {

@@ -51,6 +51,18 @@ pub enum ModelSpec {
     Ngram(NgramModelSpec),
     /// A system's outputs stored in a file, scored by reference tasks.
     Outputs(OutputsModelSpec),
+    /// Baseline judge for preference tasks: the longer response wins.
+    Length(BaselineJudgeSpec),
+    /// Baseline judge for preference tasks: a seeded coin flip.
+    Random(BaselineJudgeSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BaselineJudgeSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 impl ModelSpec {
@@ -58,6 +70,7 @@ impl ModelSpec {
         match self {
             ModelSpec::Ngram(m) => &m.id,
             ModelSpec::Outputs(m) => &m.id,
+            ModelSpec::Length(m) | ModelSpec::Random(m) => &m.id,
         }
     }
 }
@@ -116,6 +129,24 @@ pub enum DiscountFallbackSpec {
 pub enum TaskSpec {
     Perplexity(PerplexityTaskSpec),
     Reference(ReferenceTaskSpec),
+    Preference(PreferenceTaskSpec),
+}
+
+/// Pairs of responses with a human preference, judged by every listed model.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferenceTaskSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// JSON Lines of pairs.
+    pub dataset: DatasetSpecRaw,
+    /// `hh` (HH-RLHF transcripts `chosen`/`rejected`; the prompt is the dialogue before the last
+    /// `\n\nAssistant:`) or `explicit` (`prompt`, `chosen`, `rejected` fields).
+    #[serde(default)]
+    pub layout: Option<String>,
+    pub models: Vec<String>,
+    pub metrics: Vec<String>,
 }
 
 impl TaskSpec {
@@ -123,6 +154,7 @@ impl TaskSpec {
         match self {
             TaskSpec::Perplexity(t) => &t.id,
             TaskSpec::Reference(t) => &t.id,
+            TaskSpec::Preference(t) => &t.id,
         }
     }
 }

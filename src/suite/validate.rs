@@ -54,13 +54,16 @@ pub fn required_capability(task_type: TaskType) -> Capability {
     match task_type {
         TaskType::Perplexity => Capability::ScoreTokens,
         TaskType::Reference => Capability::StoredOutputs,
+        TaskType::Preference => Capability::Reward,
     }
 }
 
 /// Why a model cannot serve a task, if it cannot.
 pub fn capability_problem(task: &str, task_type: TaskType, model: &str, kind: &str, caps: Capabilities) -> Option<String> {
     let needs = required_capability(task_type);
-    (!caps.has(needs)).then(|| {
+    // Any model that scores tokens can judge a preference pair by its log-likelihood.
+    let judges_by_likelihood = task_type == TaskType::Preference && caps.score_tokens;
+    (!caps.has(needs) && !judges_by_likelihood).then(|| {
         format!("task {task:?} ({}) needs {needs}, which model {model:?} (kind {kind}) cannot do", task_type.name())
     })
 }
@@ -174,6 +177,8 @@ impl Validator<'_> {
                 let source = self.ngram(at, m)?;
                 Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Ngram(source) })
             }
+            ModelSpec::Length(m) => Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Length }),
+            ModelSpec::Random(m) => Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Random }),
             ModelSpec::Outputs(m) => {
                 let path = self.existing(&format!("{at}.path"), &m.path, "outputs file");
                 let format = m.format.unwrap_or_else(|| Format::from_path(&m.path));
@@ -241,6 +246,18 @@ impl Validator<'_> {
         let (id, description, raw, model_ids, metric_names, task_type) = match spec {
             TaskSpec::Perplexity(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Perplexity),
             TaskSpec::Reference(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Reference),
+            TaskSpec::Preference(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Preference),
+        };
+        let preference = match spec {
+            TaskSpec::Preference(t) => match t.layout.as_deref() {
+                None | Some("hh") => Some(crate::data::pairs::PairLayout::Hh),
+                Some("explicit") => Some(crate::data::pairs::PairLayout::Explicit),
+                Some(other) => {
+                    self.problem(&format!("{at}.layout"), format!("unknown pair layout {other:?} (hh, explicit)"));
+                    None
+                }
+            },
+            _ => None,
         };
         let reference = match spec {
             TaskSpec::Reference(t) => Some(self.reference_options(at, t)),
@@ -301,6 +318,7 @@ impl Validator<'_> {
             models: t.models.clone(),
             metrics,
             reference,
+            preference,
         })
     }
 

@@ -1,0 +1,128 @@
+//! Preference pairs: a prompt, the response people chose and the one they rejected.
+//!
+//! HH-RLHF lines hold two transcripts that share the dialogue up to the last `\n\nAssistant:`;
+//! that shared part is the prompt and what follows in each is its response. Pairs that cannot be
+//! used — transcripts without an assistant turn, transcripts that do not share the dialogue, an
+//! empty response, identical responses, an exact duplicate of an earlier pair — are skipped and
+//! reported with their line, never silently.
+
+use std::path::Path;
+
+use rustc_hash::FxHashSet;
+
+use super::DataError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairLayout {
+    /// `{"chosen": transcript, "rejected": transcript}`.
+    Hh,
+    /// `{"prompt": …, "chosen": …, "rejected": …}`.
+    Explicit,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pair {
+    /// 1-based line in the file.
+    pub line: usize,
+    pub prompt: String,
+    pub chosen: String,
+    pub rejected: String,
+}
+
+const ASSISTANT: &str = "\n\nAssistant:";
+
+/// Splits an HH transcript into (prompt up to and including the last `\n\nAssistant:`, response).
+pub fn split_hh(transcript: &str) -> Option<(&str, &str)> {
+    let i = transcript.rfind(ASSISTANT)?;
+    Some(transcript.split_at(i + ASSISTANT.len()))
+}
+
+/// Reads the usable pairs of a JSONL file and a note for each skipped line.
+pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Result<(Vec<Pair>, Vec<String>), DataError> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
+    let mut pairs = Vec::new();
+    let mut notes = Vec::new();
+    let mut seen: FxHashSet<(String, String, String)> = FxHashSet::default();
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        if limit.is_some_and(|l| pairs.len() >= l) {
+            break;
+        }
+        let line = i + 1;
+        let err = |message: String| DataError::Line { path: path.to_owned(), line, message };
+        let text = std::str::from_utf8(raw).map_err(|_| DataError::Utf8 { path: path.to_owned(), line })?;
+        if text.trim().is_empty() {
+            continue;
+        }
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let field = |name: &str| -> Result<&str, DataError> {
+            v.get(name).and_then(|x| x.as_str()).ok_or_else(|| err(format!("field {name:?} must be a string")))
+        };
+        let (prompt, chosen, rejected) = match layout {
+            PairLayout::Explicit => (field("prompt")?.to_owned(), field("chosen")?.to_owned(), field("rejected")?.to_owned()),
+            PairLayout::Hh => {
+                let (c, r) = (field("chosen")?, field("rejected")?);
+                let (Some((pc, rc)), Some((pr, rr))) = (split_hh(c), split_hh(r)) else {
+                    notes.push(format!("{}:{line}: skipped: a transcript has no \"\\n\\nAssistant:\" turn", path.display()));
+                    continue;
+                };
+                if pc != pr {
+                    notes.push(format!("{}:{line}: skipped: chosen and rejected do not share the dialogue before the last assistant turn", path.display()));
+                    continue;
+                }
+                (pc.to_owned(), rc.to_owned(), rr.to_owned())
+            }
+        };
+        if chosen.trim().is_empty() || rejected.trim().is_empty() {
+            notes.push(format!("{}:{line}: skipped: empty response", path.display()));
+            continue;
+        }
+        if chosen == rejected {
+            notes.push(format!("{}:{line}: skipped: chosen and rejected responses are identical", path.display()));
+            continue;
+        }
+        if !seen.insert((prompt.clone(), chosen.clone(), rejected.clone())) {
+            notes.push(format!("{}:{line}: skipped: duplicate of an earlier pair", path.display()));
+            continue;
+        }
+        pairs.push(Pair { line, prompt, chosen, rejected });
+    }
+    if pairs.is_empty() {
+        return Err(DataError::Empty { path: path.to_owned() });
+    }
+    Ok((pairs, notes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hh_prompt_is_the_shared_dialogue() {
+        let (p, r) = split_hh("\n\nHuman: hi\n\nAssistant: hello\n\nHuman: and?\n\nAssistant: more").unwrap();
+        assert_eq!(p, "\n\nHuman: hi\n\nAssistant: hello\n\nHuman: and?\n\nAssistant:");
+        assert_eq!(r, " more");
+        assert!(split_hh("no turns").is_none());
+    }
+
+    #[test]
+    fn bad_pairs_are_reported_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("p.jsonl");
+        let a = |c: &str, r: &str| serde_json::json!({"chosen": c, "rejected": r}).to_string();
+        let lines = [
+            a("\n\nHuman: q\n\nAssistant: yes", "\n\nHuman: q\n\nAssistant: no"),
+            a("\n\nHuman: q\n\nAssistant: yes", "\n\nHuman: other\n\nAssistant: no"),
+            a("\n\nHuman: q\n\nAssistant: ", "\n\nHuman: q\n\nAssistant: no"),
+            a("\n\nHuman: q\n\nAssistant: same", "\n\nHuman: q\n\nAssistant: same"),
+            a("\n\nHuman: q\n\nAssistant: yes", "\n\nHuman: q\n\nAssistant: no"),
+            a("just text", "more text"),
+        ];
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        let (pairs, notes) = load_pairs(&p, PairLayout::Hh, None).unwrap();
+        assert_eq!(pairs.len(), 1);
+        let joined = notes.join("\n");
+        for (line, what) in [(2, "do not share"), (3, "empty response"), (4, "identical"), (5, "duplicate"), (6, "no \"\\n\\nAssistant:\"")] {
+            assert!(joined.contains(&format!("p.jsonl:{line}: skipped")) && joined.contains(what), "{joined}");
+        }
+    }
+}

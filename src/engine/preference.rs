@@ -1,0 +1,251 @@
+//! Preference tasks: judges pick between the response people chose and the one they rejected.
+//!
+//! A judge is a model that scores tokens (the log-likelihood of each response given the prompt,
+//! summed and per token: two judges), or a baseline: `length` (the longer response wins) or
+//! `random` (a seeded coin flip). Each item keeps both responses' scores and lengths, so accuracy
+//! (RewardBench's strict form: ties are wrong), ties-as-half accuracy, tie rate, the margin's
+//! correlation with length, agreement and Cohen's kappa between judges, and all intervals come
+//! from the stored scores.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use super::cache::{ItemScore, JobRecord};
+use crate::data::pairs::Pair;
+use crate::metrics::stats::{self, ItemStats};
+use crate::metrics::Metric;
+use crate::models::LanguageModel;
+use crate::store::ResultRow;
+use crate::suite::{ModelDef, ModelKind, TaskDef};
+
+/// Natural-log probability of `response` after `prompt`, summed and per token.
+fn conditional_loglik(model: &dyn LanguageModel, prompt: &str, response: &str) -> Result<(f64, f64), String> {
+    let text = format!("{prompt}{response}");
+    let scores = model.score_tokens(&text).map_err(|e| e.to_string())?;
+    let (mut sum, mut n) = (0.0, 0usize);
+    for (lp, &(start, end)) in scores.logprobs.iter().zip(&scores.spans) {
+        // Tokens that reach into the response (its words and its end-of-sentence tokens).
+        let _ = start;
+        if end > prompt.len() {
+            sum += lp;
+            n += 1;
+        }
+    }
+    Ok((sum, if n > 0 { sum / n as f64 } else { 0.0 }))
+}
+
+/// Scores every pair with one judge.
+pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, pairs: &[Pair], seed: u64) -> Result<Vec<ItemScore>, String> {
+    let mut rng = stats::stream(seed, &format!("random-judge/{}/{}", task.id, def.id));
+    let coins: Vec<f64> = pairs.iter().map(|_| stats::below(&mut rng, 1 << 30) as f64).collect();
+    pairs
+        .par_iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let mut s = BTreeMap::new();
+            s.insert("len_chosen".to_owned(), p.chosen.chars().count() as f64);
+            s.insert("len_rejected".to_owned(), p.rejected.chars().count() as f64);
+            match (&def.kind, model) {
+                (ModelKind::Length, _) => {
+                    s.insert("chosen".into(), s["len_chosen"]);
+                    s.insert("rejected".into(), s["len_rejected"]);
+                }
+                (ModelKind::Random, _) => {
+                    // One draw per pair: the chosen response wins when it is even.
+                    let heads = (coins[i] as u64) % 2 == 0;
+                    s.insert("chosen".into(), if heads { 1.0 } else { 0.0 });
+                    s.insert("rejected".into(), if heads { 0.0 } else { 1.0 });
+                }
+                (_, Some(m)) => {
+                    let (c_sum, c_mean) = conditional_loglik(m, &p.prompt, &p.chosen).map_err(|e| format!("pair at line {}: {e}", p.line))?;
+                    let (r_sum, r_mean) = conditional_loglik(m, &p.prompt, &p.rejected).map_err(|e| format!("pair at line {}: {e}", p.line))?;
+                    s.insert("chosen".into(), c_sum);
+                    s.insert("rejected".into(), r_sum);
+                    s.insert("chosen_mean".into(), c_mean);
+                    s.insert("rejected_mean".into(), r_mean);
+                }
+                (_, None) => return Err(format!("model {} cannot judge pairs", def.id)),
+            }
+            Ok(ItemScore { id: p.line.to_string(), scores: s })
+        })
+        .collect()
+}
+
+/// The judges a record holds: (judge id, score key suffix).
+pub fn variants(record: &JobRecord) -> Vec<(String, &'static str)> {
+    let has_mean = record.items.first().is_some_and(|i| i.scores.contains_key("chosen_mean"));
+    let mut v = vec![(record.model.clone(), "")];
+    if has_mean {
+        v.push((format!("{}:mean", record.model), "_mean"));
+    }
+    v
+}
+
+/// Per item: +1 when the judge prefers the chosen response, 0 on a tie, −1 otherwise.
+pub fn outcomes(record: &JobRecord, suffix: &str) -> Vec<i8> {
+    record
+        .items
+        .iter()
+        .map(|it| {
+            let c = it.scores.get(&format!("chosen{suffix}")).copied().unwrap_or(f64::NAN);
+            let r = it.scores.get(&format!("rejected{suffix}")).copied().unwrap_or(f64::NAN);
+            if c > r { 1 } else if c < r { -1 } else { 0 }
+        })
+        .collect()
+}
+
+/// The per-item statistics of one metric of one judge (`suffix` "" or "_mean").
+pub fn metric_stats(metric: Metric, record: &JobRecord, suffix: &str) -> ItemStats<'static> {
+    let o = outcomes(record, suffix);
+    let rows: Vec<Vec<f64>> = match metric {
+        Metric::LengthCorrelation => record
+            .items
+            .iter()
+            .map(|it| {
+                let g = |k: &str| it.scores.get(k).copied().unwrap_or(0.0);
+                let m = g(&format!("chosen{suffix}")) - g(&format!("rejected{suffix}"));
+                let l = g("len_chosen") - g("len_rejected");
+                vec![m, l, m * m, l * l, m * l, 1.0]
+            })
+            .collect(),
+        _ => o.iter().map(|&x| vec![(x == 1) as u8 as f64, (x == 0) as u8 as f64, 1.0]).collect(),
+    };
+    let score: Box<dyn Fn(&[f64]) -> f64 + Sync> = match metric {
+        Metric::Accuracy => Box::new(|s: &[f64]| s[0] / s[2]),
+        Metric::AccuracyTiesHalf => Box::new(|s: &[f64]| (s[0] + 0.5 * s[1]) / s[2]),
+        Metric::TieRate => Box::new(|s: &[f64]| s[1] / s[2]),
+        _ => Box::new(|s: &[f64]| {
+            // Pearson correlation from sums.
+            let n = s[5];
+            let cov = s[4] - s[0] * s[1] / n;
+            let vm = s[2] - s[0] * s[0] / n;
+            let vl = s[3] - s[1] * s[1] / n;
+            cov / (vm * vl).sqrt()
+        }),
+    };
+    ItemStats { rows, score }
+}
+
+/// Result rows of one judge job: every metric for the summed judge and, for language models,
+/// the per-token mean judge.
+pub fn preference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
+    let n = record.items.len();
+    let mut out = Vec::new();
+    for (judge, suffix) in variants(record) {
+        for &metric in &task.metrics {
+            let st = metric_stats(metric, record, suffix);
+            let mut rng = stats::stream(seed, &format!("bootstrap/{}", task.id));
+            let resampled = stats::bootstrap(n, resamples, &mut rng, |s| st.score_of(s));
+            let (lo, hi) = stats::percentile_interval(&resampled).unwrap_or((f64::NAN, f64::NAN));
+            out.push(ResultRow {
+                task: task.id.clone(),
+                model: judge.clone(),
+                metric: metric.name().into(),
+                value: st.score_all(),
+                ci_low: lo,
+                ci_high: hi,
+                n: n as u64,
+                higher_is_better: metric.higher_is_better(),
+            });
+        }
+    }
+    out
+}
+
+/// Per judge: counts and the Wilson 95% interval of strict accuracy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgeRow {
+    pub task: String,
+    pub judge: String,
+    pub n: usize,
+    pub wins: usize,
+    pub ties: usize,
+    pub losses: usize,
+    pub accuracy: f64,
+    pub wilson_low: f64,
+    pub wilson_high: f64,
+}
+
+/// Agreement of two judges on the same pairs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgreementRow {
+    pub task: String,
+    pub judge_a: String,
+    pub judge_b: String,
+    pub n: usize,
+    pub agreement: f64,
+    pub kappa: f64,
+}
+
+/// Wilson score interval for `k` successes in `n` trials at 95%.
+pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
+    let z = 1.959_963_984_540_054;
+    let (n, p) = (n as f64, k as f64 / n as f64);
+    let centre = p + z * z / (2.0 * n);
+    let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    let denom = 1.0 + z * z / n;
+    ((centre - half) / denom, (centre + half) / denom)
+}
+
+/// Cohen's kappa of two label sequences (labels −1, 0, +1): NaN when chance agreement is 1.
+pub fn cohen_kappa(a: &[i8], b: &[i8]) -> (f64, f64) {
+    let n = a.len() as f64;
+    let po = a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / n;
+    let share = |v: &[i8], label: i8| v.iter().filter(|&&x| x == label).count() as f64 / n;
+    let pe: f64 = [-1i8, 0, 1].iter().map(|&l| share(a, l) * share(b, l)).sum();
+    let kappa = if pe < 1.0 { (po - pe) / (1.0 - pe) } else { f64::NAN };
+    (po, kappa)
+}
+
+/// Wilson intervals per judge and agreement between every two judges of a task.
+pub fn judges_and_agreement(task: &TaskDef, records: &[&JobRecord]) -> (Vec<JudgeRow>, Vec<AgreementRow>) {
+    let mut judges: Vec<(String, Vec<i8>)> = Vec::new();
+    for r in records {
+        for (id, suffix) in variants(r) {
+            judges.push((id, outcomes(r, suffix)));
+        }
+    }
+    let rows = judges
+        .iter()
+        .map(|(id, o)| {
+            let wins = o.iter().filter(|&&x| x == 1).count();
+            let ties = o.iter().filter(|&&x| x == 0).count();
+            let (lo, hi) = wilson(wins, o.len());
+            JudgeRow { task: task.id.clone(), judge: id.clone(), n: o.len(), wins, ties, losses: o.len() - wins - ties, accuracy: wins as f64 / o.len() as f64, wilson_low: lo, wilson_high: hi }
+        })
+        .collect();
+    let mut agreement = Vec::new();
+    for i in 0..judges.len() {
+        for j in i + 1..judges.len() {
+            if judges[i].1.len() != judges[j].1.len() {
+                continue;
+            }
+            let (po, kappa) = cohen_kappa(&judges[i].1, &judges[j].1);
+            agreement.push(AgreementRow { task: task.id.clone(), judge_a: judges[i].0.clone(), judge_b: judges[j].0.clone(), n: judges[i].1.len(), agreement: po, kappa });
+        }
+    }
+    (rows, agreement)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_and_kappa_known_values() {
+        // Wilson 95% for 7/10: (0.3968, 0.8922) (standard tables).
+        let (lo, hi) = wilson(7, 10);
+        assert!((lo - 0.396_781).abs() < 1e-5 && (hi - 0.892_209).abs() < 1e-5, "{lo} {hi}");
+        let a = [1, 1, -1, -1, 1, 0, 1, -1];
+        let b = [1, -1, -1, -1, 1, 0, -1, -1];
+        let (po, k) = cohen_kappa(&a, &b);
+        assert!((po - 0.75).abs() < 1e-12);
+        // pe = (3/8)(5/8)... computed by hand: pa = {+1: 4/8, 0: 1/8, -1: 3/8}, pb = {+1: 2/8, 0: 1/8, -1: 5/8}.
+        let pe = 0.5 * 0.25 + 0.125 * 0.125 + 0.375 * 0.625;
+        assert!((k - (0.75 - pe) / (1.0 - pe)).abs() < 1e-12);
+    }
+}

@@ -1,0 +1,144 @@
+//! Preference tasks: judge statistics against a plain-Python computation, the length baseline on
+//! the shipped HH-RLHF subset against an independent computation, and bad pairs reported.
+
+use std::collections::BTreeMap;
+
+use lmgauge::engine::cache::{ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
+use lmgauge::engine::preference::{cohen_kappa, judges_and_agreement, outcomes, preference_rows};
+use lmgauge::metrics::Metric;
+
+use crate::common::{fixture, lmgauge, repo, stderr, workspace};
+
+fn record(model: &str, scores: &[(f64, f64)]) -> JobRecord {
+    JobRecord {
+        version: JOB_RECORD_VERSION,
+        task: "t".into(),
+        model: model.into(),
+        status: JobStatus::Done,
+        error: None,
+        model_description: String::new(),
+        seconds: 0.0,
+        items: scores
+            .iter()
+            .enumerate()
+            .map(|(i, &(c, r))| ItemScore {
+                id: (i + 1).to_string(),
+                scores: BTreeMap::from([("chosen".into(), c), ("rejected".into(), r), ("len_chosen".into(), 1.0), ("len_rejected".into(), 1.0)]),
+            })
+            .collect(),
+        notes: Vec::new(),
+    }
+}
+
+fn task() -> lmgauge::suite::TaskDef {
+    lmgauge::suite::TaskDef {
+        id: "t".into(),
+        description: None,
+        task_type: lmgauge::metrics::TaskType::Preference,
+        dataset: lmgauge::data::DatasetSpec {
+            path: "x".into(),
+            format: lmgauge::data::Format::Jsonl,
+            unit: lmgauge::data::Unit::Line,
+            fields: Default::default(),
+            limit: None,
+        },
+        source: None,
+        models: vec![],
+        metrics: vec![Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate],
+        reference: None,
+        preference: Some(lmgauge::data::pairs::PairLayout::Hh),
+    }
+}
+
+#[test]
+fn judge_statistics_match_a_python_computation() {
+    let fx: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture("preference/judges.json")).unwrap()).unwrap();
+    let t = task();
+    let mut records = Vec::new();
+    for (name, pairs) in fx["judges"].as_object().unwrap() {
+        let scores: Vec<(f64, f64)> = pairs.as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())).collect();
+        records.push(record(name, &scores));
+    }
+    for r in &records {
+        let want = &fx["expected"][&r.model];
+        for row in preference_rows(&t, r, 1, 100) {
+            let w = want[row.metric.as_str()].as_f64().unwrap();
+            assert!((row.value - w).abs() < 1e-12, "{} {}: {} vs {w}", r.model, row.metric, row.value);
+        }
+    }
+    let refs: Vec<&JobRecord> = records.iter().collect();
+    let (judges, agreement) = judges_and_agreement(&t, &refs);
+    for j in &judges {
+        let want = &fx["expected"][&j.judge];
+        assert!((j.wilson_low - want["wilson_low"].as_f64().unwrap()).abs() < 1e-12);
+        assert!((j.wilson_high - want["wilson_high"].as_f64().unwrap()).abs() < 1e-12);
+    }
+    for want in fx["agreement"].as_array().unwrap() {
+        let (a, b) = (want["a"].as_str().unwrap(), want["b"].as_str().unwrap());
+        let got = agreement.iter().find(|x| (x.judge_a == a && x.judge_b == b) || (x.judge_a == b && x.judge_b == a)).unwrap();
+        assert!((got.agreement - want["agreement"].as_f64().unwrap()).abs() < 1e-12);
+        assert!((got.kappa - want["kappa"].as_f64().unwrap()).abs() < 1e-12, "{a}/{b}");
+    }
+    let coarse = records.iter().find(|r| r.model == "coarse").unwrap();
+    assert!(outcomes(coarse, "").contains(&0), "the coarse judge has ties");
+    assert!(cohen_kappa(&[1, 1], &[1, 1]).1.is_nan(), "kappa is undefined when chance agreement is 1");
+}
+
+#[test]
+fn length_baseline_on_the_shipped_subset_matches_an_independent_count() {
+    let path = repo().join("data/hh-rlhf/harmless-base-test.jsonl");
+    let s = format!(
+        "version: 1\nname: p\nbootstrap: 50\nmodels:\n  - {{id: longer, kind: length}}\n  - {{id: coin, kind: random}}\ntasks:\n  - id: hh\n    type: preference\n    dataset: {{path: {}, limit: 300}}\n    models: [longer, coin]\n    metrics: [accuracy, tie_rate]\n",
+        path.display()
+    );
+    let dir = workspace(&[("suite.yaml", &s)]);
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Independent: split each transcript at its last "\n\nAssistant:" and compare lengths.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (mut wins, mut ties, mut n) = (0, 0, 0);
+    for line in text.lines() {
+        if n == 300 {
+            break;
+        }
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let resp = |k: &str| v[k].as_str().unwrap().rsplit_once("\n\nAssistant:").map(|(p, r)| (p.to_owned(), r.to_owned())).unwrap();
+        let ((pc, c), (pr, r)) = (resp("chosen"), resp("rejected"));
+        if pc != pr || c.trim().is_empty() || r.trim().is_empty() || c == r {
+            continue;
+        }
+        n += 1;
+        let (lc, lr) = (c.chars().count(), r.chars().count());
+        wins += (lc > lr) as usize;
+        ties += (lc == lr) as usize;
+    }
+    let csv = std::fs::read_to_string(dir.path().join("out/p/latest/results.csv")).unwrap();
+    let value = |metric: &str| -> f64 { csv.lines().find(|l| l.starts_with(&format!("hh,longer,{metric},"))).unwrap().split(',').nth(3).unwrap().parse().unwrap() };
+    // results.csv carries 10 decimals.
+    assert!((value("accuracy") - wins as f64 / n as f64).abs() < 1e-9);
+    assert!((value("tie_rate") - ties as f64 / n as f64).abs() < 1e-9);
+    assert!(std::fs::read_to_string(dir.path().join("out/p/latest/index.html")).unwrap().contains("Agreement between judges"));
+}
+
+#[test]
+fn bad_pairs_are_reported_and_capabilities_checked() {
+    let good = serde_json::json!({"chosen": "\n\nHuman: hi\n\nAssistant: hello there", "rejected": "\n\nHuman: hi\n\nAssistant: go away"}).to_string();
+    let bad = serde_json::json!({"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: bye\n\nAssistant: b"}).to_string();
+    let data = format!("{good}\n{bad}\n{good}\n");
+    let train = fixture("kenlm/wiki-train.txt").display().to_string();
+    let s = format!("version: 1\nname: p\nmodels:\n  - {{id: kn, kind: ngram, train: {train}, order: 2, skip_symbols: true}}\ntasks:\n  - id: hh\n    type: preference\n    dataset: {{path: pairs.jsonl}}\n    models: [kn]\n    metrics: [accuracy]\n");
+    let dir = workspace(&[("suite.yaml", &s), ("pairs.jsonl", &data)]);
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("pairs.jsonl:2: skipped") && err.contains("do not share"), "{err}");
+    assert!(err.contains("pairs.jsonl:3: skipped: duplicate"), "{err}");
+    let csv = std::fs::read_to_string(dir.path().join("out/p/latest/results.csv")).unwrap();
+    assert!(csv.contains("hh,kn,accuracy,") && csv.contains("hh,kn:mean,accuracy,"), "{csv}");
+    // Stored outputs cannot judge.
+    let s2 = s.replace("kind: ngram, train: ", "kind: outputs, path: ").replace(", order: 2, skip_symbols: true", "");
+    std::fs::write(dir.path().join("suite.yaml"), s2).unwrap();
+    let o = lmgauge(dir.path(), &["validate", "suite.yaml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("reward scoring"), "{}", stderr(&o));
+}
