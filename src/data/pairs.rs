@@ -16,8 +16,11 @@ use super::DataError;
 pub enum PairLayout {
     /// `{"chosen": transcript, "rejected": transcript}`.
     Hh,
-    /// `{"prompt": …, "chosen": …, "rejected": …}`.
+    /// `{"prompt": …, "chosen": …, "rejected": …}` (and an optional `subset`).
     Explicit,
+    /// summarize-from-feedback comparisons: `{"info": {"post"|"article", "subreddit"?},
+    /// "summaries": [{"text"}, {"text"}], "choice": 0|1}`.
+    Comparisons,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +30,8 @@ pub struct Pair {
     pub prompt: String,
     pub chosen: String,
     pub rejected: String,
+    /// A category for per-subset accuracy (`subset` field, or a comparison's subreddit).
+    pub subset: Option<String>,
 }
 
 const ASSISTANT: &str = "\n\nAssistant:";
@@ -57,8 +62,30 @@ pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Resu
         let field = |name: &str| -> Result<&str, DataError> {
             v.get(name).and_then(|x| x.as_str()).ok_or_else(|| err(format!("field {name:?} must be a string")))
         };
+        let mut subset = None;
         let (prompt, chosen, rejected) = match layout {
-            PairLayout::Explicit => (field("prompt")?.to_owned(), field("chosen")?.to_owned(), field("rejected")?.to_owned()),
+            PairLayout::Explicit => {
+                subset = v.get("subset").and_then(|s| s.as_str()).map(str::to_owned);
+                (field("prompt")?.to_owned(), field("chosen")?.to_owned(), field("rejected")?.to_owned())
+            }
+            PairLayout::Comparisons => {
+                let info = v.get("info").ok_or_else(|| err("missing field \"info\"".into()))?;
+                let prompt = info.get("post").or_else(|| info.get("article")).and_then(|x| x.as_str()).ok_or_else(|| err("info needs a \"post\" or \"article\" string".into()))?;
+                subset = info.get("subreddit").or_else(|| info.get("site")).and_then(|s| s.as_str()).map(str::to_owned);
+                let texts: Vec<&str> = v
+                    .get("summaries")
+                    .and_then(|s| s.as_array())
+                    .map(|a| a.iter().filter_map(|x| x.get("text").and_then(|t| t.as_str())).collect())
+                    .unwrap_or_default();
+                let choice = v.get("choice").and_then(|c| c.as_u64());
+                match (texts.as_slice(), choice) {
+                    ([a, b], Some(c @ (0 | 1))) => {
+                        let (chosen, rejected) = if c == 0 { (a, b) } else { (b, a) };
+                        (prompt.to_owned(), chosen.to_string(), rejected.to_string())
+                    }
+                    _ => return Err(err("a comparison needs two summaries with \"text\" and \"choice\" 0 or 1".into())),
+                }
+            }
             PairLayout::Hh => {
                 let (c, r) = (field("chosen")?, field("rejected")?);
                 let (Some((pc, rc)), Some((pr, rr))) = (split_hh(c), split_hh(r)) else {
@@ -84,7 +111,7 @@ pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Resu
             notes.push(format!("{}:{line}: skipped: duplicate of an earlier pair", path.display()));
             continue;
         }
-        pairs.push(Pair { line, prompt, chosen, rejected });
+        pairs.push(Pair { line, prompt, chosen, rejected, subset });
     }
     if pairs.is_empty() {
         return Err(DataError::Empty { path: path.to_owned() });

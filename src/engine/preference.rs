@@ -249,3 +249,79 @@ mod tests {
         assert!((k - (0.75 - pe) / (1.0 - pe)).abs() < 1e-12);
     }
 }
+
+/// Accuracy of a judge on one subset of the pairs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SubsetRow {
+    pub task: String,
+    pub judge: String,
+    pub subset: String,
+    pub n: usize,
+    pub accuracy: f64,
+}
+
+/// A pair the most accurate judge decides against the human choice, for the report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Disagreement {
+    pub task: String,
+    pub judge: String,
+    pub line: usize,
+    pub prompt_tail: String,
+    pub chosen: String,
+    pub rejected: String,
+}
+
+fn clip(s: &str, max: usize, from_end: bool) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    if chars.len() <= max {
+        return s.to_owned();
+    }
+    if from_end { format!("…{}", chars[chars.len() - max..].iter().collect::<String>()) } else { format!("{}…", chars[..max].iter().collect::<String>()) }
+}
+
+/// Per-subset accuracy (when pairs carry subsets) and up to `limit` pairs where the judge with
+/// the best strict accuracy prefers the rejected response.
+pub fn subsets_and_disagreements(task: &TaskDef, records: &[&JobRecord], pairs: &[Pair], limit: usize) -> (Vec<SubsetRow>, Vec<Disagreement>) {
+    let by_line: std::collections::HashMap<String, &Pair> = pairs.iter().map(|p| (p.line.to_string(), p)).collect();
+    let mut subsets = Vec::new();
+    let mut best: Option<(f64, String, &JobRecord, &'static str)> = None;
+    for r in records {
+        for (judge, suffix) in variants(r) {
+            let o = outcomes(r, suffix);
+            let acc = o.iter().filter(|&&x| x == 1).count() as f64 / o.len().max(1) as f64;
+            if best.as_ref().is_none_or(|b| acc > b.0) {
+                best = Some((acc, judge.clone(), r, suffix));
+            }
+            let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+            for (item, &x) in r.items.iter().zip(&o) {
+                if let Some(s) = by_line.get(&item.id).and_then(|p| p.subset.clone()) {
+                    let e = per.entry(s).or_insert((0, 0));
+                    e.0 += 1;
+                    e.1 += (x == 1) as usize;
+                }
+            }
+            for (subset, (n, wins)) in per {
+                subsets.push(SubsetRow { task: task.id.clone(), judge: judge.clone(), subset, n, accuracy: wins as f64 / n as f64 });
+            }
+        }
+    }
+    let mut disagreements = Vec::new();
+    if let Some((_, judge, r, suffix)) = best {
+        for (item, x) in r.items.iter().zip(outcomes(r, suffix)) {
+            if disagreements.len() >= limit {
+                break;
+            }
+            if let (-1, Some(p)) = (x, by_line.get(&item.id)) {
+                disagreements.push(Disagreement {
+                    task: task.id.clone(),
+                    judge: judge.clone(),
+                    line: p.line,
+                    prompt_tail: clip(&p.prompt, 300, true),
+                    chosen: clip(&p.chosen, 600, false),
+                    rejected: clip(&p.rejected, 600, false),
+                });
+            }
+        }
+    }
+    (subsets, disagreements)
+}

@@ -239,15 +239,30 @@ pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord
         pairs.extend(reference::pairwise(task, &of_task, seed));
     }
     store::write_pairwise_csv(&pairs, &run_dir.join("pairwise.csv"))?;
-    let (mut judges, mut agreement) = (Vec::new(), Vec::new());
+    let (mut judges, mut agreement, mut subsets, mut disagreements) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for task in suite.tasks.iter().filter(|t| t.task_type == TaskType::Preference) {
         let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
         let (j, a) = preference::judges_and_agreement(task, &of_task);
         judges.extend(j);
         agreement.extend(a);
+        // The texts are not in the job records: read the pairs again for subsets and examples.
+        if let (Some(layout), false) = (task.preference, of_task.is_empty()) {
+            if let Ok((ps, _)) = crate::data::pairs::load_pairs(&task.dataset.path, layout, task.dataset.limit) {
+                let (s, d) = preference::subsets_and_disagreements(task, &of_task, &ps, 10);
+                subsets.extend(s);
+                disagreements.extend(d);
+            }
+        }
     }
     if !judges.is_empty() {
         store::write_judges_csv(&judges, &agreement, run_dir)?;
+        let mut csv = String::from("task,judge,subset,n,accuracy\n");
+        for s in &subsets {
+            csv.push_str(&format!("{},{},\"{}\",{},{}\n", s.task, s.judge, s.subset.replace('"', "\"\""), s.n, s.accuracy));
+        }
+        cache::write_atomic(&run_dir.join("subsets.csv"), csv.as_bytes())?;
+        cache::write_atomic(&run_dir.join("subsets.json"), &serde_json::to_vec_pretty(&subsets).expect("serializable"))?;
+        cache::write_atomic(&run_dir.join("disagreements.json"), &serde_json::to_vec_pretty(&disagreements).expect("serializable"))?;
     }
     store::write_items_parquet(&done_records, &run_dir.join("items.parquet"))?;
     manifest.finished_unix = Some(unix_now());

@@ -212,6 +212,10 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &BaselineEntry, r: 
         entry.p_value = Some(p_value(policy, &base_stats, &cur_stats, &mut rng));
     }
     entry.verdict = verdict_from(lo, hi, r.higher_is_better, band);
+    if metric.is_descriptive() {
+        entry.verdict = Verdict::WithinNoise;
+        entry.note = Some("descriptive metric: the change is reported, not judged".into());
+    }
     entry
 }
 

@@ -96,6 +96,12 @@ impl Metric {
         }
     }
 
+    /// Metrics that describe rather than rank (a judge's correlation with length): reports do not
+    /// mark a best model and gates do not judge their changes.
+    pub fn is_descriptive(self) -> bool {
+        matches!(self, Metric::LengthCorrelation)
+    }
+
     /// A caveat shown beside the metric in reports, when it has one.
     pub fn caveat(self) -> Option<&'static str> {
         match self {

@@ -10,7 +10,8 @@ const POINT: RGBColor = RGBColor(76, 114, 176);
 const WHISKER: RGBColor = RGBColor(40, 40, 40);
 
 /// An SVG chart of one metric across models; `rows` are that task's rows for that metric.
-pub fn metric_chart(title: &str, rows: &[&ResultRow]) -> String {
+/// `reference` draws a dashed horizontal line (e.g. chance accuracy 0.5) inside the axis range.
+pub fn metric_chart(title: &str, rows: &[&ResultRow], reference: Option<f64>) -> String {
     let mut svg = String::new();
     if rows.is_empty() {
         return svg;
@@ -20,16 +21,16 @@ pub fn metric_chart(title: &str, rows: &[&ResultRow]) -> String {
         let backend = SVGBackend::with_string(&mut svg, (width, 300));
         // Drawing into a String cannot fail for I/O reasons; a layout failure leaves a partial
         // chart, which is still better than none, so errors are ignored.
-        let _ = draw(backend, title, rows);
+        let _ = draw(backend, title, rows, reference);
     }
     svg
 }
 
-fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow]) -> Result<(), Box<dyn std::error::Error>> {
+fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow], reference: Option<f64>) -> Result<(), Box<dyn std::error::Error>> {
     let root = backend.into_drawing_area();
     root.fill(&WHITE)?;
     let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
-    let values: Vec<f64> = rows.iter().flat_map(|r| [finite(r.value), finite(r.ci_low), finite(r.ci_high)]).flatten().collect();
+    let values: Vec<f64> = rows.iter().flat_map(|r| [finite(r.value), finite(r.ci_low), finite(r.ci_high)]).flatten().chain(reference).collect();
     let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     let (lo, hi) = if values.is_empty() {
         (0.0, 1.0)
@@ -63,6 +64,10 @@ fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow]) -> Result<(), Box
             _ => None,
         }
     }))?;
+    if let Some(y) = reference {
+        let dashes: Vec<(SegmentValue<usize>, f64)> = (0..n).flat_map(|i| [(SegmentValue::Exact(i), y)]).chain([(SegmentValue::Last, y)]).collect();
+        chart.draw_series(DashedLineSeries::new(dashes, 6, 4, RGBColor(180, 60, 60).stroke_width(1)))?;
+    }
     chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
         finite(r.value).map(|v| Circle::new((SegmentValue::CenterOf(i), v), 5, POINT.filled()))
     }))?;

@@ -27,7 +27,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-
 table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}\
 th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}.ci{color:#777;font-size:.85em}\
 .best{font-weight:bold}.note{color:#555;font-size:.9em}.failed{color:#a00}.charts{display:flex;flex-wrap:wrap;gap:1rem}\
-code{background:#f3f3f3;padding:0 .2rem}.gate td:nth-child(-n+4),.gate th:nth-child(-n+4){text-align:left}";
+code{background:#f3f3f3;padding:0 .2rem}.gate td:nth-child(-n+4),.gate th:nth-child(-n+4){text-align:left}.pairs td{text-align:left;vertical-align:top;white-space:pre-wrap;max-width:22rem;font-size:.85em}";
 
 pub fn page(data: &ReportData) -> String {
     let m = &data.manifest;
@@ -136,7 +136,9 @@ pub fn page(data: &ReportData) -> String {
         out.push_str("<div class=\"charts\">");
         for metric in &metrics {
             let metric_rows: Vec<_> = rows.iter().copied().filter(|r| &r.metric == metric).collect();
-            out.push_str(&metric_chart(&format!("{task}: {metric}"), &metric_rows));
+            // Accuracy of a judge on pairs: chance is one half.
+            let chance = matches!(metric.as_str(), "accuracy" | "accuracy_ties_half").then_some(0.5);
+            out.push_str(&metric_chart(&format!("{task}: {metric}"), &metric_rows, chance));
         }
         out.push_str("</div></section>\n");
     }
@@ -203,6 +205,24 @@ fn preference_section(out: &mut String, data: &ReportData, task: &str) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n");
+    let subsets: Vec<&serde_json::Value> = data.subsets.iter().filter(|s| s["task"] == task).collect();
+    if !subsets.is_empty() {
+        out.push_str("<h3>Accuracy by subset</h3><table><thead><tr><th>judge</th><th>subset</th><th>n</th><th>accuracy</th></tr></thead><tbody>\n");
+        for s in subsets {
+            let text = |k: &str| escape(s[k].as_str().unwrap_or(""));
+            let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", text("judge"), text("subset"), s["n"], fmt_value(s["accuracy"].as_f64().unwrap_or(f64::NAN)));
+        }
+        out.push_str("</tbody></table>\n");
+    }
+    let wrong: Vec<_> = data.disagreements.iter().filter(|d| d.task == task).collect();
+    if let Some(first) = wrong.first() {
+        let _ = writeln!(out, "<h3>Where the best judge ({}) disagrees with people</h3><p class=\"note\">The first {} pairs it decides for the rejected response (texts shortened).</p>", escape(&first.judge), wrong.len());
+        out.push_str("<table class=\"pairs\"><thead><tr><th>line</th><th>prompt (end)</th><th>chosen by people</th><th>rejected by people</th></tr></thead><tbody>\n");
+        for d in wrong {
+            let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", d.line, escape(&d.prompt_tail), escape(&d.chosen), escape(&d.rejected));
+        }
+        out.push_str("</tbody></table>\n");
+    }
 }
 
 fn gate_section(out: &mut String, g: &crate::gate::GateReport) {
@@ -281,6 +301,9 @@ fn history_section(out: &mut String, data: &ReportData) {
 
 /// The model with the best value of a metric, honouring its direction.
 fn best_model(rows: &[&crate::store::ResultRow], metric: &str) -> Option<String> {
+    if metric.parse::<crate::metrics::Metric>().is_ok_and(|m| m.is_descriptive()) {
+        return None;
+    }
     let candidates = rows.iter().filter(|r| r.metric == metric && r.value.is_finite());
     let best = if rows.iter().any(|r| r.metric == metric && r.higher_is_better) {
         candidates.max_by(|a, b| a.value.total_cmp(&b.value))

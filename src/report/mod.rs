@@ -25,6 +25,13 @@ pub struct ReportData {
     /// Preference tasks: `judges.csv` and `agreement.csv` rows (as read, header dropped).
     pub judges: Vec<Vec<String>>,
     pub agreement: Vec<Vec<String>>,
+    /// Preference tasks: per-subset accuracy and examples the best judge gets wrong.
+    pub subsets: Vec<serde_json::Value>,
+    pub disagreements: Vec<crate::engine::preference::Disagreement>,
+}
+
+fn json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 fn csv_rows(path: &Path) -> Vec<Vec<String>> {
@@ -45,7 +52,9 @@ impl ReportData {
         };
         let judges = csv_rows(&run_dir.join("judges.csv"));
         let agreement = csv_rows(&run_dir.join("agreement.csv"));
-        Ok(ReportData { manifest, rows, pairwise, gate, history, judges, agreement })
+        let subsets = json_list(&run_dir.join("subsets.json"));
+        let disagreements = json_list(&run_dir.join("disagreements.json"));
+        Ok(ReportData { manifest, rows, pairwise, gate, history, judges, agreement, subsets, disagreements })
     }
 
     /// Task ids in manifest order, then any others found in the results.

@@ -252,8 +252,9 @@ impl Validator<'_> {
             TaskSpec::Preference(t) => match t.layout.as_deref() {
                 None | Some("hh") => Some(crate::data::pairs::PairLayout::Hh),
                 Some("explicit") => Some(crate::data::pairs::PairLayout::Explicit),
+                Some("comparisons") => Some(crate::data::pairs::PairLayout::Comparisons),
                 Some(other) => {
-                    self.problem(&format!("{at}.layout"), format!("unknown pair layout {other:?} (hh, explicit)"));
+                    self.problem(&format!("{at}.layout"), format!("unknown pair layout {other:?} (hh, explicit, comparisons)"));
                     None
                 }
             },

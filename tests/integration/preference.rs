@@ -142,3 +142,30 @@ fn bad_pairs_are_reported_and_capabilities_checked() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("reward scoring"), "{}", stderr(&o));
 }
+
+#[test]
+fn comparisons_layout_subsets_and_escaped_disagreements() {
+    let row = |post: &str, sub: &str, a: &str, b: &str, choice: u8| {
+        serde_json::json!({"info": {"post": post, "subreddit": sub}, "summaries": [{"text": a}, {"text": b}], "choice": choice}).to_string()
+    };
+    let lines = [
+        row("post one", "r/a", "short", "a much longer summary <script>x</script>", 0),
+        row("post two", "r/a", "tiny", "a considerably longer one", 1),
+        row("post three", "r/b", "s", "longer text here", 0),
+    ];
+    let s = "version: 1\nname: c\nbootstrap: 20\nmodels:\n  - {id: longer, kind: length}\ntasks:\n  - id: tldr\n    type: preference\n    layout: comparisons\n    dataset: {path: comparisons.jsonl}\n    models: [longer]\n    metrics: [accuracy]\n";
+    let dir = workspace(&[("suite.yaml", s), ("comparisons.jsonl", &lines.join("\n"))]);
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run = dir.path().join("out/c/latest");
+    let subsets = std::fs::read_to_string(run.join("subsets.csv")).unwrap();
+    assert!(subsets.contains("tldr,longer,\"r/a\",2,0.5") && subsets.contains("tldr,longer,\"r/b\",1,0"), "{subsets}");
+    let html = std::fs::read_to_string(run.join("index.html")).unwrap();
+    assert!(html.contains("Where the best judge (longer) disagrees"));
+    assert!(html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>x"), "disagreement texts are escaped");
+    let bad = row("p", "r/a", "one", "two", 3);
+    std::fs::write(dir.path().join("comparisons.jsonl"), bad).unwrap();
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("comparisons.jsonl:1") && stderr(&o).contains("\"choice\" 0 or 1"), "{}", stderr(&o));
+}
