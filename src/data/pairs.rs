@@ -32,6 +32,8 @@ pub struct Pair {
     pub rejected: String,
     /// A category for per-subset accuracy (`subset` field, or a comparison's subreddit).
     pub subset: Option<String>,
+    /// A reference response, for reference-metric judges (`reference` field, explicit layout).
+    pub reference: Option<String>,
 }
 
 const ASSISTANT: &str = "\n\nAssistant:";
@@ -63,9 +65,11 @@ pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Resu
             v.get(name).and_then(|x| x.as_str()).ok_or_else(|| err(format!("field {name:?} must be a string")))
         };
         let mut subset = None;
+        let mut reference = None;
         let (prompt, chosen, rejected) = match layout {
             PairLayout::Explicit => {
                 subset = v.get("subset").and_then(|s| s.as_str()).map(str::to_owned);
+                reference = v.get("reference").and_then(|s| s.as_str()).map(str::to_owned);
                 (field("prompt")?.to_owned(), field("chosen")?.to_owned(), field("rejected")?.to_owned())
             }
             PairLayout::Comparisons => {
@@ -111,7 +115,7 @@ pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Resu
             notes.push(format!("{}:{line}: skipped: duplicate of an earlier pair", path.display()));
             continue;
         }
-        pairs.push(Pair { line, prompt, chosen, rejected, subset });
+        pairs.push(Pair { line, prompt, chosen, rejected, subset, reference });
     }
     if pairs.is_empty() {
         return Err(DataError::Empty { path: path.to_owned() });

@@ -35,6 +35,33 @@ fn conditional_loglik(model: &dyn LanguageModel, prompt: &str, response: &str) -
     Ok((sum, if n > 0 { sum / n as f64 } else { 0.0 }))
 }
 
+/// Sentence-level score of `response` against `reference` (BLEU with effective order, chrF,
+/// ROUGE F-measure with stemming).
+fn reference_metric(metric: Metric, response: &str, reference: &str) -> f64 {
+    use crate::metrics::bleu::BleuConfig;
+    use crate::metrics::chrf::ChrfConfig;
+    use crate::metrics::rouge::{RougeScorer, RougeType};
+    match metric {
+        Metric::Bleu => {
+            let c = BleuConfig { effective_order: true, ..BleuConfig::default() };
+            c.score(&c.segment_stats(response, &[reference])).score
+        }
+        Metric::Chrf | Metric::ChrfPlusPlus => {
+            let c = ChrfConfig { word_order: if metric == Metric::ChrfPlusPlus { 2 } else { 0 }, ..ChrfConfig::default() };
+            c.f_score(&c.segment_stats(response, &[reference]))
+        }
+        _ => {
+            let ty = match metric {
+                Metric::Rouge1 => RougeType::Rouge1,
+                Metric::Rouge2 => RougeType::Rouge2,
+                Metric::RougeL => RougeType::RougeL,
+                _ => RougeType::RougeLsum,
+            };
+            RougeScorer { types: vec![ty], stem: true }.score(reference, response)[0].1.fmeasure
+        }
+    }
+}
+
 /// Scores every pair with one judge.
 pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, pairs: &[Pair], seed: u64) -> Result<Vec<ItemScore>, String> {
     let mut rng = stats::stream(seed, &format!("random-judge/{}/{}", task.id, def.id));
@@ -50,6 +77,11 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
                 (ModelKind::Length, _) => {
                     s.insert("chosen".into(), s["len_chosen"]);
                     s.insert("rejected".into(), s["len_rejected"]);
+                }
+                (ModelKind::MetricJudge(metric), _) => {
+                    let reference = p.reference.as_deref().ok_or_else(|| format!("pair at line {} has no \"reference\": metric judges need one", p.line))?;
+                    s.insert("chosen".into(), reference_metric(*metric, &p.chosen, reference));
+                    s.insert("rejected".into(), reference_metric(*metric, &p.rejected, reference));
                 }
                 (ModelKind::Random, _) => {
                     // One draw per pair: the chosen response wins when it is even.

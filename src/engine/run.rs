@@ -128,7 +128,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
                     r
                 });
                 let model: Option<Result<SharedModel, String>> = match model_def.kind {
-                    ModelKind::Length | ModelKind::Random => None,
+                    ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => None,
                     _ => Some(models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string())).clone()),
                 };
                 let scored = match (loaded, model) {
@@ -377,6 +377,7 @@ fn describe_judge(def: &ModelDef) -> String {
     match def.kind {
         ModelKind::Length => "baseline judge: the longer response wins".into(),
         ModelKind::Random => "baseline judge: a seeded coin flip".into(),
+        ModelKind::MetricJudge(m) => format!("reference-metric judge: {} of each response against the reference", m.name()),
         _ => def.id.clone(),
     }
 }
@@ -386,7 +387,7 @@ pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error
     match &def.kind {
         ModelKind::Ngram(source) => Ok(Arc::new(NgramModel::load(source, cache_dir)?)),
         ModelKind::Outputs(_) => Err(Error::Usage(format!("model {} holds stored outputs, not a language model", def.id))),
-        ModelKind::Length | ModelKind::Random => Err(Error::Usage(format!("model {} is a baseline judge, not a language model", def.id))),
+        ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => Err(Error::Usage(format!("model {} is a judge, not a language model", def.id))),
     }
 }
 

@@ -47,6 +47,8 @@ pub enum ModelKind {
     Length,
     /// A seeded coin flip (a preference-task baseline).
     Random,
+    /// A reference metric of each response against the pair's reference.
+    MetricJudge(Metric),
 }
 
 /// A file of stored outputs, one per item.
@@ -64,6 +66,7 @@ impl ModelKind {
             ModelKind::Outputs(_) => "outputs",
             ModelKind::Length => "length",
             ModelKind::Random => "random",
+            ModelKind::MetricJudge(_) => "metric",
         }
     }
 
@@ -72,7 +75,7 @@ impl ModelKind {
         match self {
             ModelKind::Ngram(_) => crate::models::ngram::NgramModel::CAPABILITIES,
             ModelKind::Outputs(_) => Capabilities { stored_outputs: true, ..Capabilities::default() },
-            ModelKind::Length | ModelKind::Random => Capabilities { reward: true, ..Capabilities::default() },
+            ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => Capabilities { reward: true, ..Capabilities::default() },
         }
     }
 }

@@ -55,6 +55,18 @@ pub enum ModelSpec {
     Length(BaselineJudgeSpec),
     /// Baseline judge for preference tasks: a seeded coin flip.
     Random(BaselineJudgeSpec),
+    /// Preference judge: a reference metric (bleu, chrf, chrf++, rouge1/2/L/Lsum) of each response
+    /// against the pair's `reference`.
+    Metric(MetricJudgeSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricJudgeSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub metric: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +83,7 @@ impl ModelSpec {
             ModelSpec::Ngram(m) => &m.id,
             ModelSpec::Outputs(m) => &m.id,
             ModelSpec::Length(m) | ModelSpec::Random(m) => &m.id,
+            ModelSpec::Metric(m) => &m.id,
         }
     }
 }

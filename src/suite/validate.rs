@@ -179,6 +179,15 @@ impl Validator<'_> {
             }
             ModelSpec::Length(m) => Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Length }),
             ModelSpec::Random(m) => Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Random }),
+            ModelSpec::Metric(m) => match m.metric.parse::<Metric>() {
+                Ok(metric) if Metric::REFERENCE.contains(&metric) => {
+                    Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::MetricJudge(metric) })
+                }
+                _ => {
+                    self.problem(&format!("{at}.metric"), format!("model {:?}: a metric judge needs one of bleu, chrf, chrf++, rouge1, rouge2, rougeL, rougeLsum, not {:?}", m.id, m.metric));
+                    None
+                }
+            },
             ModelSpec::Outputs(m) => {
                 let path = self.existing(&format!("{at}.path"), &m.path, "outputs file");
                 let format = m.format.unwrap_or_else(|| Format::from_path(&m.path));

@@ -169,3 +169,33 @@ fn comparisons_layout_subsets_and_escaped_disagreements() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("comparisons.jsonl:1") && stderr(&o).contains("\"choice\" 0 or 1"), "{}", stderr(&o));
 }
+
+#[test]
+fn reference_metric_judges_score_each_response_against_the_reference() {
+    use lmgauge::metrics::rouge::{RougeScorer, RougeType};
+    let rows = [
+        serde_json::json!({"prompt": "Summarize: the cat sat on the mat all day", "chosen": "the cat sat on the mat", "rejected": "dogs ran in the park", "reference": "a cat sat on a mat"}),
+        serde_json::json!({"prompt": "Summarize: rain fell", "chosen": "it rained", "rejected": "it rained heavily all night long", "reference": "heavy rain fell all night"}),
+    ];
+    let data: String = rows.iter().map(|r| format!("{r}\n")).collect();
+    let s = "version: 1\nname: m\nbootstrap: 20\nmodels:\n  - {id: rl, kind: metric, metric: rougeL}\n  - {id: bleu, kind: metric, metric: bleu}\ntasks:\n  - id: t\n    type: preference\n    layout: explicit\n    dataset: {path: pairs.jsonl}\n    models: [rl, bleu]\n    metrics: [accuracy]\n";
+    let dir = workspace(&[("suite.yaml", s), ("pairs.jsonl", &data)]);
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Expected from ROUGE-L directly: pair 1 chosen wins, pair 2 rejected wins.
+    let sc = RougeScorer { types: vec![RougeType::RougeL], stem: true };
+    let f = |r: &str, h: &str| sc.score(r, h)[0].1.fmeasure;
+    let wins = (f("a cat sat on a mat", "the cat sat on the mat") > f("a cat sat on a mat", "dogs ran in the park")) as u8
+        + (f("heavy rain fell all night", "it rained") > f("heavy rain fell all night", "it rained heavily all night long")) as u8;
+    let csv = std::fs::read_to_string(dir.path().join("out/m/latest/results.csv")).unwrap();
+    let acc: f64 = csv.lines().find(|l| l.starts_with("t,rl,accuracy,")).unwrap().split(',').nth(3).unwrap().parse().unwrap();
+    assert_eq!(acc, wins as f64 / 2.0);
+    // Without references the judge's job fails with the line named; validation checks the metric.
+    std::fs::write(dir.path().join("pairs.jsonl"), data.replace(", \"reference\": \"a cat sat on a mat\"", "").replace("\"reference\":\"a cat sat on a mat\",", "")).unwrap();
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("line 1 has no \"reference\""), "{}", stderr(&o));
+    std::fs::write(dir.path().join("suite.yaml"), s.replace("metric: bleu", "metric: accuracy")).unwrap();
+    let o = lmgauge(dir.path(), &["validate", "suite.yaml"]);
+    assert!(stderr(&o).contains("a metric judge needs one of"), "{}", stderr(&o));
+}
