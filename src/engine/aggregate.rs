@@ -44,6 +44,24 @@ fn perplexity_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usi
         .collect()
 }
 
+/// A result row whose interval comes from bootstrap resampling the items of `stats`, with the
+/// task's stream (every model on a task sees the same resamples).
+pub fn bootstrapped_row(task: &TaskDef, model: &str, metric: Metric, stats: &crate::metrics::stats::ItemStats, seed: u64, resamples: usize) -> ResultRow {
+    let mut rng = stream(seed, &format!("bootstrap/{}", task.id));
+    let resampled = bootstrap(stats.len(), resamples, &mut rng, |s| stats.score_of(s));
+    let (ci_low, ci_high) = percentile_interval(&resampled).unwrap_or((f64::NAN, f64::NAN));
+    ResultRow {
+        task: task.id.clone(),
+        model: model.to_owned(),
+        metric: metric.name().to_owned(),
+        value: stats.score_all(),
+        ci_low,
+        ci_high,
+        n: stats.len() as u64,
+        higher_is_better: metric.higher_is_better(),
+    }
+}
+
 fn row(task: &TaskDef, record: &JobRecord, metric: Metric, value: f64, ci_low: f64, ci_high: f64) -> ResultRow {
     ResultRow {
         task: task.id.clone(),
@@ -75,7 +93,7 @@ pub fn metric_item_stats<'a>(task: &'a TaskDef, metric: Metric, record: &JobReco
         }
         TaskType::Reference => {
             let opts = task.reference.as_ref().expect("reference task");
-            super::reference::item_stats_owned(metric, opts, record)
+            super::reference::item_stats(metric, opts, record)
         }
         TaskType::Preference => super::preference::metric_stats(metric, record, if judge.ends_with(":mean") { "_mean" } else { "" }),
     }

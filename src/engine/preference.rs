@@ -162,24 +162,10 @@ pub fn metric_stats(metric: Metric, record: &JobRecord, suffix: &str) -> ItemSta
 /// Result rows of one judge job: every metric for the summed judge and, for language models,
 /// the per-token mean judge.
 pub fn preference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
-    let n = record.items.len();
     let mut out = Vec::new();
     for (judge, suffix) in variants(record) {
         for &metric in &task.metrics {
-            let st = metric_stats(metric, record, suffix);
-            let mut rng = stats::stream(seed, &format!("bootstrap/{}", task.id));
-            let resampled = stats::bootstrap(n, resamples, &mut rng, |s| st.score_of(s));
-            let (lo, hi) = stats::percentile_interval(&resampled).unwrap_or((f64::NAN, f64::NAN));
-            out.push(ResultRow {
-                task: task.id.clone(),
-                model: judge.clone(),
-                metric: metric.name().into(),
-                value: st.score_all(),
-                ci_low: lo,
-                ci_high: hi,
-                n: n as u64,
-                higher_is_better: metric.higher_is_better(),
-            });
+            out.push(super::aggregate::bootstrapped_row(task, &judge, metric, &metric_stats(metric, record, suffix), seed, resamples));
         }
     }
     out

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
+use super::aggregate::bootstrapped_row;
 use super::cache::{ItemScore, JobRecord};
-use crate::cli::reference::{bleu_item_stats, chrf_item_stats};
+use crate::cli::reference::bleu_item_stats;
 use crate::data::{self, DatasetSpec};
 use crate::metrics::bleu::BleuConfig;
 use crate::metrics::chrf::ChrfConfig;
@@ -113,7 +114,7 @@ pub fn score_outputs(task: &TaskDef, model: &ModelDef, refs: &[Vec<String>]) -> 
 }
 
 /// The per-item statistics of one metric, with the scorer of their sum.
-pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, chrf: &'a ChrfConfig, record: &JobRecord) -> ItemStats<'a> {
+pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRecord) -> ItemStats<'a> {
     let get = |it: &ItemScore, k: &str| it.scores.get(k).copied().unwrap_or(0.0);
     match metric {
         Metric::Bleu => {
@@ -131,13 +132,14 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, chrf: &'a Chrf
             ItemStats { rows, ..bleu_item_stats(&opts.bleu, &[]) }
         }
         Metric::Chrf | Metric::ChrfPlusPlus => {
+            let chrf = chrf_config(metric, opts);
             let width = 3 * chrf.order();
             let rows = record
                 .items
                 .iter()
                 .map(|it| (0..width).map(|k| get(it, &format!("{}.{k:02}", metric.name()))).collect())
                 .collect();
-            ItemStats { rows, ..chrf_item_stats(chrf, &[]) }
+            ItemStats { rows, score: Box::new(move |v: &[f64]| chrf.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())) }
         }
         _ => {
             // ROUGE: the mean per-pair F-measure, as rouge_score's aggregator reports it.
@@ -148,42 +150,12 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, chrf: &'a Chrf
     }
 }
 
-/// [`item_stats`] that owns its chrF configuration, for callers without one at hand.
-pub fn item_stats_owned<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRecord) -> ItemStats<'a> {
-    let chrf = chrf_config(metric, opts);
-    let rows = item_stats(metric, opts, &chrf, record).rows;
-    match metric {
-        Metric::Chrf | Metric::ChrfPlusPlus => {
-            ItemStats { rows, score: Box::new(move |v: &[f64]| chrf.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())) }
-        }
-        Metric::Bleu => ItemStats { rows, ..bleu_item_stats(&opts.bleu, &[]) },
-        _ => ItemStats { rows, score: Box::new(|s: &[f64]| if s[1] > 0.0 { s[0] / s[1] } else { 0.0 }) },
-    }
-}
-
 /// Corpus value and bootstrap interval of every metric of a reference task's job.
 pub fn reference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
     let opts = task.reference.as_ref().expect("reference task");
-    let n = record.items.len();
     task.metrics
         .iter()
-        .map(|&metric| {
-            let chrf = chrf_config(metric, opts);
-            let st = item_stats(metric, opts, &chrf, record);
-            let mut rng = stats::stream(seed, &format!("bootstrap/{}", task.id));
-            let resampled = stats::bootstrap(n, resamples, &mut rng, |s| st.score_of(s));
-            let (lo, hi) = stats::percentile_interval(&resampled).unwrap_or((f64::NAN, f64::NAN));
-            ResultRow {
-                task: task.id.clone(),
-                model: record.model.clone(),
-                metric: metric.name().into(),
-                value: st.score_all(),
-                ci_low: lo,
-                ci_high: hi,
-                n: n as u64,
-                higher_is_better: metric.higher_is_better(),
-            }
-        })
+        .map(|&metric| bootstrapped_row(task, &record.model, metric, &item_stats(metric, opts, record), seed, resamples))
         .collect()
 }
 
@@ -208,8 +180,7 @@ pub fn pairwise(task: &TaskDef, records: &[&JobRecord], seed: u64) -> Vec<Pairwi
         return out;
     }
     for &metric in &task.metrics {
-        let chrf = chrf_config(metric, opts);
-        let all: Vec<ItemStats> = records.iter().map(|r| item_stats(metric, opts, &chrf, r)).collect();
+        let all: Vec<ItemStats> = records.iter().map(|r| item_stats(metric, opts, r)).collect();
         for a in 0..records.len() {
             for b in a + 1..records.len() {
                 let mut rng = stats::stream(seed, &format!("paired/{}/{}/{}/{}", task.id, metric.name(), records[a].model, records[b].model));

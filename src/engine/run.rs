@@ -100,17 +100,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
             if task.task_type == TaskType::Reference {
                 let refs = references[job.task.as_str()].get_or_init(|| reference::load_references(&task.dataset));
                 let record = match refs.as_ref().map_err(Clone::clone).and_then(|r| reference::score_outputs(task, model_def, r)) {
-                    Ok(items) => JobRecord {
-                        version: JOB_RECORD_VERSION,
-                        task: task.id.clone(),
-                        model: model_def.id.clone(),
-                        status: JobStatus::Done,
-                        error: None,
-                        model_description: model_def.description.clone().unwrap_or_else(|| "stored outputs".into()),
-                        seconds: started.elapsed().as_secs_f64(),
-                        items,
-                        notes: Vec::new(),
-                    },
+                    Ok(items) => finished(job, model_def, "stored outputs".into(), items, started),
                     Err(e) => failed(job, model_def, e, started),
                 };
                 cache::save(&run_dir, &record)?;
@@ -140,17 +130,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
                     }
                 };
                 let mut record = match scored {
-                    Ok(items) => JobRecord {
-                        version: JOB_RECORD_VERSION,
-                        task: task.id.clone(),
-                        model: model_def.id.clone(),
-                        status: JobStatus::Done,
-                        error: None,
-                        model_description: model_def.description.clone().unwrap_or_else(|| describe_judge(model_def)),
-                        seconds: started.elapsed().as_secs_f64(),
-                        items,
-                        notes: Vec::new(),
-                    },
+                    Ok(items) => finished(job, model_def, describe_judge(model_def), items, started),
                     Err(e) => failed(job, model_def, e, started),
                 };
                 if let Ok((_, notes)) = loaded {
@@ -343,19 +323,25 @@ fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[I
             .collect(),
         TaskType::Reference | TaskType::Preference => Err("not a perplexity task".into()),
     };
+    let job = Job { task: task.id.clone(), model: def.id.clone() };
     match scored {
-        Ok(items) => JobRecord {
-            version: JOB_RECORD_VERSION,
-            task: task.id.clone(),
-            model: def.id.clone(),
-            status: JobStatus::Done,
-            error: None,
-            model_description: def.description.clone().unwrap_or_else(|| model.describe()),
-            seconds: started.elapsed().as_secs_f64(),
-            items,
-            notes: Vec::new(),
-        },
-        Err(e) => failed(&Job { task: task.id.clone(), model: def.id.clone() }, def, e, started),
+        Ok(items) => finished(&job, def, model.describe(), items, started),
+        Err(e) => failed(&job, def, e, started),
+    }
+}
+
+/// A finished job's record; `description` stands in when the suite gives the model none.
+fn finished(job: &Job, def: &ModelDef, description: String, items: Vec<ItemScore>, started: Instant) -> JobRecord {
+    JobRecord {
+        version: JOB_RECORD_VERSION,
+        task: job.task.clone(),
+        model: job.model.clone(),
+        status: JobStatus::Done,
+        error: None,
+        model_description: def.description.clone().unwrap_or(description),
+        seconds: started.elapsed().as_secs_f64(),
+        items,
+        notes: Vec::new(),
     }
 }
 

@@ -14,18 +14,6 @@ use crate::store::{read_results_csv, ResultRow, RunManifest};
 pub const BASELINE_VERSION: u32 = 1;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct BaselineEntry {
-    pub task: String,
-    pub model: String,
-    pub metric: String,
-    pub value: f64,
-    pub ci_low: f64,
-    pub ci_high: f64,
-    pub n: u64,
-    pub higher_is_better: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Baseline {
     pub version: u32,
     pub suite: String,
@@ -36,7 +24,7 @@ pub struct Baseline {
     pub lmgauge_version: String,
     /// File name (beside this one) of the gzip-compressed per-item scores.
     pub items_file: String,
-    pub entries: Vec<BaselineEntry>,
+    pub entries: Vec<ResultRow>,
 }
 
 /// The default location: `baselines/<suite>.json`.
@@ -94,25 +82,12 @@ pub fn save(run_dir: &Path, to: Option<&Path>) -> Result<(PathBuf, PathBuf), Err
         git_commit: manifest.git_commit.clone(),
         lmgauge_version: env!("CARGO_PKG_VERSION").into(),
         items_file: items_name,
-        entries: rows.iter().map(entry).collect(),
+        entries: rows,
     };
     let mut json = serde_json::to_vec_pretty(&baseline).expect("serializable");
     json.push(b'\n');
     cache::write_atomic(&path, &json)?;
     Ok((path, items_path))
-}
-
-fn entry(r: &ResultRow) -> BaselineEntry {
-    BaselineEntry {
-        task: r.task.clone(),
-        model: r.model.clone(),
-        metric: r.metric.clone(),
-        value: r.value,
-        ci_low: r.ci_low,
-        ci_high: r.ci_high,
-        n: r.n,
-        higher_is_better: r.higher_is_better,
-    }
 }
 
 /// Loads a baseline and its per-item scores.

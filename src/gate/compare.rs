@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::baseline::{self, BaselineEntry};
+use super::baseline;
 use super::GatePolicy;
 use crate::engine::aggregate::metric_item_stats;
 use crate::engine::cache::JobRecord;
@@ -159,7 +159,7 @@ fn find<'a>(records: &'a [JobRecord], task: &str, model: &str) -> Option<&'a Job
     records.iter().find(|r| r.task == task && r.model == model)
 }
 
-fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &BaselineEntry, r: &ResultRow, base_records: &[JobRecord], records: &[JobRecord]) -> GateEntry {
+fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &ResultRow, base_records: &[JobRecord], records: &[JobRecord]) -> GateEntry {
     let band = policy.tolerance(&b.metric).band(b.value);
     let mut entry = GateEntry {
         task: b.task.clone(),

@@ -14,8 +14,8 @@ pub use manifest::{HostInfo, JobSummary, RunManifest, MANIFEST_VERSION};
 use crate::engine::cache::JobRecord;
 use crate::error::Error;
 
-/// One aggregate: a metric of a model on a task.
-#[derive(Debug, Clone, PartialEq)]
+/// One aggregate: a metric of a model on a task (also a baseline's entry).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ResultRow {
     pub task: String,
     pub model: String,
