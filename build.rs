@@ -1,8 +1,13 @@
-//! Records the versions of key dependencies (from Cargo.lock) for run manifests.
+//! Records the versions of key dependencies (from Cargo.lock) for run manifests, and, in builds
+//! with the `torch` feature, puts libtorch's folder in the binaries' rpath so that `cargo run`
+//! and `cargo test` work with nothing exported (torch-sys links libtorch but sets no rpath).
 
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
-    let wanted = ["polars", "rayon", "serde_yaml", "plotters", "statrs", "clap", "rand_chacha"];
+    let wanted = [
+        "polars", "rayon", "serde_yaml", "plotters", "statrs", "clap", "rand_chacha", "tch",
+        "rust-bert", "tokenizers",
+    ];
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     let mut found = Vec::new();
     let mut name: Option<String> = None;
@@ -17,4 +22,9 @@ fn main() {
     }
     found.sort();
     println!("cargo:rustc-env=LMGAUGE_DEPENDENCIES={}", found.join(","));
+    // torch-sys publishes its library folder to direct dependents as DEP_TCH_LIBTORCH_LIB.
+    if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+        println!("cargo:rustc-env=LMGAUGE_LIBTORCH_LIB={lib}");
+    }
 }

@@ -1,10 +1,10 @@
-//! `lmgauge perplexity`: one-off perplexity of a text file under one model, with the
-//! lm-evaluation-harness forms (token, word, byte perplexity, bits per byte).
+//! `lmgauge perplexity`: one-off perplexity of a text file under one model (an ARPA file or a
+//! Hugging Face folder), with the lm-evaluation-harness forms (token, word, byte perplexity, bits
+//! per byte), or pseudo-perplexity for masked LMs.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
-use rayon::prelude::*;
 use serde_json::json;
 
 use crate::data::{self, DatasetSpec, FieldMap, Format, Unit};
@@ -14,10 +14,14 @@ use crate::metrics::Metric;
 use crate::models::ngram::NgramModel;
 use crate::models::LanguageModel;
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
     /// An ARPA back-off model (plain or gzip).
     Ngram,
+    /// A causal LM folder (GPT-2): token log-probabilities.
+    Causal,
+    /// A masked LM folder (BERT, DistilBERT): pseudo-log-likelihood.
+    Masked,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -29,25 +33,84 @@ pub enum UnitArg {
 
 #[derive(Debug, Args)]
 pub struct PerplexityArgs {
-    /// The model: an ARPA file (.arpa or .arpa.gz).
+    /// The model: an ARPA file (.arpa or .arpa.gz) or a Hugging Face model folder.
     #[arg(long)]
     pub model: PathBuf,
-    #[arg(long, value_enum, default_value = "ngram")]
-    pub kind: Kind,
+    /// Default: ngram for a file, causal or masked from a folder's config.json.
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
     /// Text to score (text, JSONL, CSV or Parquet by extension; the `text` field for records).
     #[arg(long, short = 'i')]
     pub input: PathBuf,
     /// How a text file divides into independently scored items.
     #[arg(long, value_enum, default_value = "line")]
     pub unit: UnitArg,
+    /// Tokens per window (neural models; default the model's context).
+    #[arg(long)]
+    pub max_length: Option<usize>,
+    /// Causal: sliding windows with this stride (transformers' guide) instead of
+    /// lm-evaluation-harness rolling windows. Masked: step between windows of a long text.
+    #[arg(long)]
+    pub stride: Option<usize>,
+    /// Masked: pseudo-log-likelihood variant.
+    #[arg(long, value_parser = ["original", "word-l2r"])]
+    pub pll: Option<String>,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// f32, f16 or bf16 (half precision on CUDA only).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Padded tokens per forward pass.
+    #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
+    pub batch_tokens: usize,
     #[arg(long)]
     pub json: bool,
 }
 
+/// The kind a model path implies: files are ARPA models, folders say in config.json.
+fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
+    use crate::models::neural::hf;
+    if !path.is_dir() {
+        return Ok(Kind::Ngram);
+    }
+    let config = hf::read_json(&path.join("config.json")).map_err(|e| Error::Model(e.into()))?;
+    let ty = config.get("model_type").and_then(|v| v.as_str()).unwrap_or_default();
+    if hf::CAUSAL_TYPES.contains(&ty) {
+        Ok(Kind::Causal)
+    } else if hf::MASKED_TYPES.contains(&ty) {
+        Ok(Kind::Masked)
+    } else {
+        Err(Error::Usage(format!(
+            "{}: model_type {ty:?} is not supported (causal: {}; masked: {})",
+            path.join("config.json").display(),
+            hf::CAUSAL_TYPES.join(", "),
+            hf::MASKED_TYPES.join(", ")
+        )))
+    }
+}
+
 pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
-    let model: Box<dyn LanguageModel> = match args.kind {
-        Kind::Ngram => Box::new(NgramModel::from_arpa(&args.model)?),
+    use crate::models::neural::{self, Family, NeuralOptions};
+    let kind = match args.kind {
+        Some(k) => k,
+        None => infer_kind(&args.model)?,
     };
+    if kind == Kind::Ngram && (args.max_length.is_some() || args.stride.is_some() || args.pll.is_some()) {
+        return Err(Error::Usage("--max-length, --stride and --pll apply to neural models (causal, masked)".into()));
+    }
+    if kind == Kind::Causal && args.pll.is_some() {
+        return Err(Error::Usage("--pll applies to masked models".into()));
+    }
+    let options = NeuralOptions {
+        device: args.device.parse().map_err(Error::Usage)?,
+        dtype: args.dtype.parse().map_err(Error::Usage)?,
+        max_length: args.max_length,
+        stride: args.stride,
+        pll: args.pll.as_deref().unwrap_or("original").parse().map_err(Error::Usage)?,
+        batch_tokens: args.batch_tokens,
+    };
+    // The text first: a bad file fails before a slow model load.
     let format = Format::from_path(&args.input);
     let unit = match args.unit {
         UnitArg::Line => Unit::Line,
@@ -56,10 +119,19 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     };
     let spec = DatasetSpec { path: args.input.clone(), format, unit, fields: FieldMap::default(), limit: None };
     let items = data::load(&spec)?;
-    let scored: Vec<(PerplexityCounts, usize)> = items
-        .par_iter()
-        .map(|item| model.score_tokens(&item.text).map(|s| (PerplexityCounts::from_scores(&item.text, &s), s.oov)))
-        .collect::<Result<_, _>>()?;
+    let model: std::sync::Arc<dyn LanguageModel> = match kind {
+        Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
+        Kind::Causal => neural::load(Family::Causal, &args.model, &options).map_err(|e| Error::Model(e.into()))?,
+        Kind::Masked => neural::load(Family::Masked, &args.model, &options).map_err(|e| Error::Model(e.into()))?,
+    };
+    let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
+    let scored: Vec<(PerplexityCounts, usize)> = model
+        .score_batch(&texts)?
+        .iter()
+        .zip(&items)
+        .map(|(s, item)| (PerplexityCounts::from_scores(&item.text, s), s.oov))
+        .collect();
+    let pseudo = kind == Kind::Masked;
     let mut total = PerplexityCounts::default();
     let mut oov = 0;
     for (c, o) in &scored {
@@ -68,7 +140,7 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     }
     let value = |m: Metric| total.metric(m);
     if args.json {
-        let v = json!({
+        let mut v = json!({
             "model": args.model.display().to_string(),
             "items": items.len(),
             "tokens": total.tokens, "words": total.words, "bytes": total.bytes, "oov": oov, "nll": total.nll,
@@ -77,12 +149,19 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
             "byte_perplexity": value(Metric::BytePerplexity),
             "bits_per_byte": value(Metric::BitsPerByte),
         });
+        if pseudo {
+            // Masked LMs: the same arithmetic on pseudo-log-likelihoods, named for what it is.
+            v["pseudo_perplexity"] = json!(value(Metric::PseudoPerplexity));
+            v["pseudo_bits_per_byte"] = json!(value(Metric::PseudoBitsPerByte));
+            v["pll"] = json!(options.pll.to_string());
+        }
         println!("{}", serde_json::to_string_pretty(&v).expect("serializable"));
     } else {
         println!("{}", model.describe());
         println!("items {}  tokens {}  words {}  bytes {}  oov {}", items.len(), total.tokens, total.words, total.bytes, oov);
         for m in Metric::PERPLEXITY {
-            println!("{:<17} {:.6}", m.name(), value(*m));
+            let m = if pseudo { m.pseudo() } else { *m };
+            println!("{:<22} {:.6}", m.name(), value(m));
         }
     }
     Ok(0)

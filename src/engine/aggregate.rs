@@ -8,6 +8,9 @@ use crate::suite::TaskDef;
 
 use super::cache::{ItemScore, JobRecord};
 
+/// The item score key that marks pseudo-log-likelihood sums (masked LMs).
+pub const PSEUDO_MARK: &str = "pseudo";
+
 fn counts_of(item: &ItemScore) -> PerplexityCounts {
     let get = |k: &str| item.scores.get(k).copied().unwrap_or(0.0);
     PerplexityCounts { nll: get("nll"), tokens: get("tokens"), words: get("words"), bytes: get("bytes") }
@@ -34,9 +37,12 @@ fn perplexity_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usi
         sample.iter().for_each(|&i| sum.add(&items[i]));
         sum
     });
+    // Masked LMs mark their items: their sums are pseudo-log-likelihoods.
+    let pseudo = record.items.iter().any(|it| it.scores.contains_key(PSEUDO_MARK));
     task.metrics
         .iter()
-        .map(|&metric| {
+        .map(|&metric| if pseudo { metric.pseudo() } else { metric })
+        .map(|metric| {
             let values: Vec<f64> = resampled.iter().map(|c| c.metric(metric)).collect();
             let (ci_low, ci_high) = percentile_interval(&values).unwrap_or((f64::NAN, f64::NAN));
             row(task, record, metric, total.metric(metric), ci_low, ci_high)

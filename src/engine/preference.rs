@@ -19,20 +19,33 @@ use crate::models::LanguageModel;
 use crate::store::ResultRow;
 use crate::suite::{ModelDef, ModelKind, TaskDef};
 
-/// Natural-log probability of `response` after `prompt`, summed and per token.
-fn conditional_loglik(model: &dyn LanguageModel, prompt: &str, response: &str) -> Result<(f64, f64), String> {
-    let text = format!("{prompt}{response}");
-    let scores = model.score_tokens(&text).map_err(|e| e.to_string())?;
+/// Natural-log probability (pseudo-log-likelihood for masked LMs) of the response in
+/// `prompt + response`, summed and per token: the tokens that reach into the response (its words
+/// and its end-of-sentence tokens).
+fn conditional_loglik(scores: &crate::models::TokenScores, prompt_len: usize) -> (f64, f64) {
     let (mut sum, mut n) = (0.0, 0usize);
-    for (lp, &(start, end)) in scores.logprobs.iter().zip(&scores.spans) {
-        // Tokens that reach into the response (its words and its end-of-sentence tokens).
-        let _ = start;
-        if end > prompt.len() {
+    for (lp, &(_, end)) in scores.logprobs.iter().zip(&scores.spans) {
+        if end > prompt_len {
             sum += lp;
             n += 1;
         }
     }
-    Ok((sum, if n > 0 { sum / n as f64 } else { 0.0 }))
+    (sum, if n > 0 { sum / n as f64 } else { 0.0 })
+}
+
+/// (chosen, rejected) conditional log-likelihoods of every pair, scored in batches.
+fn likelihoods(model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
+    const CHUNK: usize = 128;
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(CHUNK) {
+        let texts: Vec<String> = chunk.iter().flat_map(|p| [format!("{}{}", p.prompt, p.chosen), format!("{}{}", p.prompt, p.rejected)]).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let scores = model.score_batch(&refs).map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
+        for (p, two) in chunk.iter().zip(scores.chunks(2)) {
+            out.push((conditional_loglik(&two[0], p.prompt.len()), conditional_loglik(&two[1], p.prompt.len())));
+        }
+    }
+    Ok(out)
 }
 
 /// Sentence-level score of `response` against `reference` (BLEU with effective order, chrF,
@@ -66,6 +79,11 @@ fn reference_metric(metric: Metric, response: &str, reference: &str) -> f64 {
 pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, pairs: &[Pair], seed: u64) -> Result<Vec<ItemScore>, String> {
     let mut rng = stats::stream(seed, &format!("random-judge/{}/{}", task.id, def.id));
     let coins: Vec<f64> = pairs.iter().map(|_| stats::below(&mut rng, 1 << 30) as f64).collect();
+    let judged_by_model = !matches!(def.kind, ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_));
+    let loglik = match model {
+        Some(m) if judged_by_model => likelihoods(m, pairs)?,
+        _ => Vec::new(),
+    };
     pairs
         .par_iter()
         .enumerate()
@@ -89,9 +107,8 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
                     s.insert("chosen".into(), if heads { 1.0 } else { 0.0 });
                     s.insert("rejected".into(), if heads { 0.0 } else { 1.0 });
                 }
-                (_, Some(m)) => {
-                    let (c_sum, c_mean) = conditional_loglik(m, &p.prompt, &p.chosen).map_err(|e| format!("pair at line {}: {e}", p.line))?;
-                    let (r_sum, r_mean) = conditional_loglik(m, &p.prompt, &p.rejected).map_err(|e| format!("pair at line {}: {e}", p.line))?;
+                (_, Some(_)) => {
+                    let ((c_sum, c_mean), (r_sum, r_mean)) = loglik[i];
                     s.insert("chosen".into(), c_sum);
                     s.insert("rejected".into(), r_sum);
                     s.insert("chosen_mean".into(), c_mean);

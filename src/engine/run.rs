@@ -311,16 +311,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
 
 fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar, started: Instant) -> JobRecord {
     let scored: Result<Vec<ItemScore>, String> = match task.task_type {
-        TaskType::Perplexity => items
-            .par_iter()
-            .map(|item| {
-                let s = model.score_tokens(&item.text).map_err(|e| format!("item {} (line {}): {e}", item.id, item.line))?;
-                bar.inc(1);
-                let c = PerplexityCounts::from_scores(&item.text, &s);
-                let scores = [("nll", c.nll), ("tokens", c.tokens), ("words", c.words), ("bytes", c.bytes), ("oov", s.oov as f64)];
-                Ok(ItemScore { id: item.id.clone(), scores: scores.iter().map(|(k, v)| (k.to_string(), *v)).collect() })
-            })
-            .collect(),
+        TaskType::Perplexity => score_perplexity(model, items, bar),
         TaskType::Reference | TaskType::Preference => Err("not a perplexity task".into()),
     };
     let job = Job { task: task.id.clone(), model: def.id.clone() };
@@ -329,6 +320,40 @@ fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[I
         Err(e) => failed(&job, def, e, started),
     }
 }
+
+/// Scores items in chunks (neural models batch within a chunk; the bar moves per chunk). A failing
+/// chunk is retried item by item so that the error names the item.
+fn score_perplexity(model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar) -> Result<Vec<ItemScore>, String> {
+    let mut out = Vec::with_capacity(items.len());
+    for chunk in items.chunks(PERPLEXITY_CHUNK) {
+        let texts: Vec<&str> = chunk.iter().map(|i| i.text.as_str()).collect();
+        let scores = match model.score_batch(&texts) {
+            Ok(s) => s,
+            Err(batch_error) => {
+                for item in chunk {
+                    model.score_tokens(&item.text).map_err(|e| format!("item {} (line {}): {e}", item.id, item.line))?;
+                }
+                return Err(batch_error.to_string());
+            }
+        };
+        for (item, s) in chunk.iter().zip(scores) {
+            let c = PerplexityCounts::from_scores(&item.text, &s);
+            let mut scores: std::collections::BTreeMap<String, f64> =
+                [("nll", c.nll), ("tokens", c.tokens), ("words", c.words), ("bytes", c.bytes), ("oov", s.oov as f64)]
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect();
+            if s.pseudo {
+                scores.insert(super::aggregate::PSEUDO_MARK.into(), 1.0);
+            }
+            out.push(ItemScore { id: item.id.clone(), scores });
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    Ok(out)
+}
+
+const PERPLEXITY_CHUNK: usize = 256;
 
 /// A finished job's record; `description` stands in when the suite gives the model none.
 fn finished(job: &Job, def: &ModelDef, description: String, items: Vec<ItemScore>, started: Instant) -> JobRecord {
@@ -372,6 +397,7 @@ fn describe_judge(def: &ModelDef) -> String {
 pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error> {
     match &def.kind {
         ModelKind::Ngram(source) => Ok(Arc::new(NgramModel::load(source, cache_dir)?)),
+        ModelKind::Neural(n) => crate::models::neural::load(n.family, &n.path, &n.options).map_err(|e| Error::Model(e.into())),
         ModelKind::Outputs(_) => Err(Error::Usage(format!("model {} holds stored outputs, not a language model", def.id))),
         ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => Err(Error::Usage(format!("model {} is a judge, not a language model", def.id))),
     }

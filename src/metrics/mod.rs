@@ -20,6 +20,12 @@ pub enum Metric {
     WordPerplexity,
     BytePerplexity,
     BitsPerByte,
+    /// The perplexity forms of a masked LM's pseudo-log-likelihood (Salazar et al., 2020): reported
+    /// under their own names so that they never sit in one ranking with causal perplexities.
+    PseudoPerplexity,
+    PseudoWordPerplexity,
+    PseudoBytePerplexity,
+    PseudoBitsPerByte,
     Bleu,
     Chrf,
     ChrfPlusPlus,
@@ -49,6 +55,10 @@ impl Metric {
         Metric::WordPerplexity,
         Metric::BytePerplexity,
         Metric::BitsPerByte,
+        Metric::PseudoPerplexity,
+        Metric::PseudoWordPerplexity,
+        Metric::PseudoBytePerplexity,
+        Metric::PseudoBitsPerByte,
         Metric::Bleu,
         Metric::Chrf,
         Metric::ChrfPlusPlus,
@@ -73,6 +83,10 @@ impl Metric {
             Metric::WordPerplexity => "word_perplexity",
             Metric::BytePerplexity => "byte_perplexity",
             Metric::BitsPerByte => "bits_per_byte",
+            Metric::PseudoPerplexity => "pseudo_perplexity",
+            Metric::PseudoWordPerplexity => "pseudo_word_perplexity",
+            Metric::PseudoBytePerplexity => "pseudo_byte_perplexity",
+            Metric::PseudoBitsPerByte => "pseudo_bits_per_byte",
             Metric::Bleu => "bleu",
             Metric::Chrf => "chrf",
             Metric::ChrfPlusPlus => "chrf++",
@@ -90,6 +104,7 @@ impl Metric {
     pub fn higher_is_better(self) -> bool {
         match self {
             Metric::TokenPerplexity | Metric::WordPerplexity | Metric::BytePerplexity | Metric::BitsPerByte => false,
+            Metric::PseudoPerplexity | Metric::PseudoWordPerplexity | Metric::PseudoBytePerplexity | Metric::PseudoBitsPerByte => false,
             // Fewer ties and less dependence on length are better in a judge.
             Metric::TieRate | Metric::LengthCorrelation => false,
             _ => true,
@@ -108,7 +123,34 @@ impl Metric {
             Metric::TokenPerplexity => {
                 Some("tokenizer-specific: compare only models that share a tokenizer")
             }
+            Metric::PseudoPerplexity | Metric::PseudoWordPerplexity | Metric::PseudoBytePerplexity | Metric::PseudoBitsPerByte => {
+                Some("masked LMs: pseudo-log-likelihood (each token predicted from both sides), not comparable with causal perplexity")
+            }
             _ => None,
+        }
+    }
+}
+
+impl Metric {
+    /// The name a perplexity metric reports under for a masked LM (pseudo-log-likelihood).
+    pub fn pseudo(self) -> Metric {
+        match self {
+            Metric::TokenPerplexity => Metric::PseudoPerplexity,
+            Metric::WordPerplexity => Metric::PseudoWordPerplexity,
+            Metric::BytePerplexity => Metric::PseudoBytePerplexity,
+            Metric::BitsPerByte => Metric::PseudoBitsPerByte,
+            other => other,
+        }
+    }
+
+    /// The causal form of a pseudo metric (the same arithmetic on pseudo-log-likelihoods).
+    pub fn unpseudo(self) -> Metric {
+        match self {
+            Metric::PseudoPerplexity => Metric::TokenPerplexity,
+            Metric::PseudoWordPerplexity => Metric::WordPerplexity,
+            Metric::PseudoBytePerplexity => Metric::BytePerplexity,
+            Metric::PseudoBitsPerByte => Metric::BitsPerByte,
+            other => other,
         }
     }
 }

@@ -37,7 +37,7 @@ impl PerplexityCounts {
 
     /// The metric's value over these sums.
     pub fn metric(&self, metric: Metric) -> f64 {
-        match metric {
+        match metric.unpseudo() {
             Metric::TokenPerplexity => (self.nll / self.tokens).exp(),
             Metric::WordPerplexity => (self.nll / self.words).exp(),
             Metric::BytePerplexity => (self.nll / self.bytes).exp(),

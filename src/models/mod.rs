@@ -6,6 +6,7 @@
 //! token covers and the bytes it scored, so word- and byte-level perplexities compare across
 //! tokenizers.
 
+pub mod neural;
 pub mod ngram;
 
 use std::fmt;
@@ -70,6 +71,8 @@ pub struct TokenScores {
     pub bytes: usize,
     /// Tokens the model did not know.
     pub oov: usize,
+    /// Pseudo-log-likelihoods (masked LMs): each token predicted from both sides.
+    pub pseudo: bool,
 }
 
 impl TokenScores {
@@ -87,6 +90,12 @@ pub trait LanguageModel: Send + Sync {
 
     /// Per-token log-probabilities of each text, scored independently.
     fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError>;
+
+    /// Scores many texts; neural models batch them, others score them in parallel.
+    fn score_batch(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
+        use rayon::prelude::*;
+        texts.par_iter().map(|t| self.score_tokens(t)).collect()
+    }
 }
 
 /// Errors of model adapters.
@@ -94,6 +103,8 @@ pub trait LanguageModel: Send + Sync {
 pub enum ModelError {
     #[error(transparent)]
     Ngram(#[from] ngram::NgramError),
+    #[error(transparent)]
+    Neural(#[from] neural::NeuralError),
     #[error("model {model} cannot do {capability}")]
     Unsupported { model: String, capability: Capability },
 }

@@ -49,6 +49,16 @@ pub enum ModelKind {
     Random,
     /// A reference metric of each response against the pair's reference.
     MetricJudge(Metric),
+    /// A causal or masked LM from a Hugging Face model folder.
+    Neural(NeuralSource),
+}
+
+/// A neural model: its folder and how it reads text.
+#[derive(Debug, Clone)]
+pub struct NeuralSource {
+    pub family: crate::models::neural::Family,
+    pub path: PathBuf,
+    pub options: crate::models::neural::NeuralOptions,
 }
 
 /// A file of stored outputs, one per item.
@@ -67,6 +77,7 @@ impl ModelKind {
             ModelKind::Length => "length",
             ModelKind::Random => "random",
             ModelKind::MetricJudge(_) => "metric",
+            ModelKind::Neural(n) => n.family.name(),
         }
     }
 
@@ -76,6 +87,10 @@ impl ModelKind {
             ModelKind::Ngram(_) => crate::models::ngram::NgramModel::CAPABILITIES,
             ModelKind::Outputs(_) => Capabilities { stored_outputs: true, ..Capabilities::default() },
             ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => Capabilities { reward: true, ..Capabilities::default() },
+            ModelKind::Neural(n) => match n.family {
+                crate::models::neural::Family::Causal => Capabilities { score_tokens: true, ..Capabilities::default() },
+                crate::models::neural::Family::Masked => Capabilities { pseudo_log_likelihood: true, ..Capabilities::default() },
+            },
         }
     }
 }

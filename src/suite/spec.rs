@@ -58,6 +58,39 @@ pub enum ModelSpec {
     /// Preference judge: a reference metric (bleu, chrf, chrf++, rouge1/2/L/Lsum) of each response
     /// against the pair's `reference`.
     Metric(MetricJudgeSpec),
+    /// A causal LM from a Hugging Face model folder (GPT-2), scored token by token.
+    Causal(NeuralModelSpec),
+    /// A masked LM from a Hugging Face model folder (BERT, DistilBERT), scored by
+    /// pseudo-log-likelihood.
+    Masked(NeuralModelSpec),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NeuralModelSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// A Hugging Face model folder (config.json, weights, tokenizer).
+    pub path: PathBuf,
+    /// auto (default), cpu, cuda, cuda:N.
+    #[serde(default)]
+    pub device: Option<String>,
+    /// f32 (default), f16, bf16 (half precision on CUDA only).
+    #[serde(default)]
+    pub dtype: Option<String>,
+    /// Tokens per window (default: the model's context).
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    /// Causal: use the sliding-window policy with this stride. Masked: step between windows.
+    #[serde(default)]
+    pub stride: Option<usize>,
+    /// Masked: original (default) or word-l2r.
+    #[serde(default)]
+    pub pll: Option<String>,
+    /// Padded tokens per forward pass (default 1024).
+    #[serde(default)]
+    pub batch_tokens: Option<usize>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +117,7 @@ impl ModelSpec {
             ModelSpec::Outputs(m) => &m.id,
             ModelSpec::Length(m) | ModelSpec::Random(m) => &m.id,
             ModelSpec::Metric(m) => &m.id,
+            ModelSpec::Causal(m) | ModelSpec::Masked(m) => &m.id,
         }
     }
 }

@@ -62,8 +62,10 @@ pub fn required_capability(task_type: TaskType) -> Capability {
 pub fn capability_problem(task: &str, task_type: TaskType, model: &str, kind: &str, caps: Capabilities) -> Option<String> {
     let needs = required_capability(task_type);
     // Any model that scores tokens can judge a preference pair by its log-likelihood.
-    let judges_by_likelihood = task_type == TaskType::Preference && caps.score_tokens;
-    (!caps.has(needs) && !judges_by_likelihood).then(|| {
+    let judges_by_likelihood = task_type == TaskType::Preference && (caps.score_tokens || caps.pseudo_log_likelihood);
+    // Masked LMs serve perplexity tasks with pseudo-perplexities (reported under their own names).
+    let pseudo_perplexity = task_type == TaskType::Perplexity && caps.pseudo_log_likelihood;
+    (!caps.has(needs) && !judges_by_likelihood && !pseudo_perplexity).then(|| {
         format!("task {task:?} ({}) needs {needs}, which model {model:?} (kind {kind}) cannot do", task_type.name())
     })
 }
@@ -188,6 +190,8 @@ impl Validator<'_> {
                     None
                 }
             },
+            ModelSpec::Causal(m) => self.neural(at, m, crate::models::neural::Family::Causal),
+            ModelSpec::Masked(m) => self.neural(at, m, crate::models::neural::Family::Masked),
             ModelSpec::Outputs(m) => {
                 let path = self.existing(&format!("{at}.path"), &m.path, "outputs file");
                 let format = m.format.unwrap_or_else(|| Format::from_path(&m.path));
@@ -199,6 +203,42 @@ impl Validator<'_> {
                 Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind })
             }
         }
+    }
+
+    fn neural(&mut self, at: &str, m: &super::spec::NeuralModelSpec, family: crate::models::neural::Family) -> Option<ModelDef> {
+        use crate::models::neural::{self, NeuralOptions};
+        if !neural::ENABLED {
+            self.problem(at, format!("model {:?}: kind {} is not enabled in this build (built without the `torch` feature)", m.id, family.name()));
+            return None;
+        }
+        let path = self.resolve(&m.path);
+        if !path.join("config.json").is_file() {
+            self.problem(&format!("{at}.path"), format!("model {:?}: {} is not a Hugging Face model folder (no config.json; resolved to {})", m.id, m.path.display(), path.display()));
+        }
+        let mut options = NeuralOptions::default();
+        let mut parse = |key: &str, value: &Option<String>, apply: &mut dyn FnMut(&str) -> Result<(), String>| {
+            if let Some(v) = value {
+                if let Err(e) = apply(v) {
+                    self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));
+                }
+            }
+        };
+        parse("device", &m.device, &mut |v| v.parse().map(|d| options.device = d));
+        parse("dtype", &m.dtype, &mut |v| v.parse().map(|d| options.dtype = d));
+        parse("pll", &m.pll, &mut |v| v.parse().map(|p| options.pll = p));
+        if family == neural::Family::Causal && m.pll.is_some() {
+            self.problem(&format!("{at}.pll"), format!("model {:?}: `pll` applies to masked models only", m.id));
+        }
+        for (key, value) in [("max_length", m.max_length), ("stride", m.stride), ("batch_tokens", m.batch_tokens)] {
+            if value == Some(0) {
+                self.problem(&format!("{at}.{key}"), format!("model {:?}: `{key}` must be at least 1", m.id));
+            }
+        }
+        options.max_length = m.max_length;
+        options.stride = m.stride;
+        options.batch_tokens = m.batch_tokens.unwrap_or(neural::DEFAULT_BATCH_TOKENS);
+        let kind = ModelKind::Neural(super::NeuralSource { family, path, options });
+        Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind })
     }
 
     fn ngram(&mut self, at: &str, m: &NgramModelSpec) -> Option<NgramSource> {

@@ -6,25 +6,13 @@ use std::path::Path;
 
 use lmgauge::models::ngram::arpa::{parse_arpa, read_arpa_file};
 
+use crate::common::Gen;
+
 fn base() -> Vec<u8> {
     let m = read_arpa_file(&crate::common::fixture("kenlm/tiny-3-fallback.arpa.gz")).unwrap();
     let mut out = Vec::new();
     lmgauge::models::ngram::arpa::write_arpa(&m, &mut out).unwrap();
     out
-}
-
-/// xorshift64*: a tiny deterministic generator, enough to drive mutations.
-struct Gen(u64);
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
 }
 
 #[test]

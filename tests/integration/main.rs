@@ -7,6 +7,7 @@ mod gates;
 mod kenlm_parity;
 mod metric_cli;
 mod metric_parity;
+mod neural;
 mod preference;
 mod readers;
 mod reference_task;

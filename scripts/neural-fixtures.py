@@ -1,0 +1,248 @@
+"""Writes tiny random GPT-2, BERT and DistilBERT checkpoints with transformers 4.46.3, and the
+log-probabilities transformers itself computes for them, into tests/fixtures/neural/.
+
+lmgauge's parity tests load the same folders and must agree within 1e-4 (relative) on:
+  * causal, lm-evaluation-harness rolling windows (HFLM.loglikelihood_rolling: disjoint windows of
+    max_length tokens, the first predicted from the end-of-text token; the window function is
+    lm_eval 0.4.5's own get_rolling_token_windows / make_disjoint_window);
+  * causal, the transformers documentation's sliding window (whole text one sequence, no BOS,
+    windows of max_length advancing by stride, only the new tokens of each window scored, the first
+    token unscored);
+  * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
+    also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
+
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py
+(pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
+"""
+import importlib.util
+import json
+import os
+import shutil
+import sys
+
+import torch
+import transformers
+from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
+from transformers import (BertConfig, BertForMaskedLM, BertTokenizerFast, DistilBertConfig,
+                          DistilBertForMaskedLM, GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast)
+
+assert transformers.__version__ == "4.46.3", transformers.__version__
+assert torch.__version__.startswith("2.4.0"), torch.__version__
+torch.set_num_threads(2)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "fixtures", "neural")
+WIKI = os.path.join(ROOT, "data", "wikitext-2")
+
+
+def lm_eval_utils():
+    """lm_eval.utils straight from its file: the package's __init__ pulls in half of PyPI."""
+    spec = importlib.util.find_spec("lm_eval")
+    path = os.path.join(os.path.dirname(spec.origin), "utils.py")
+    s = importlib.util.spec_from_file_location("lm_eval_utils", path)
+    m = importlib.util.module_from_spec(s)
+    s.loader.exec_module(m)
+    return m
+
+
+LE = lm_eval_utils()
+
+
+def read_lines(name):
+    with open(os.path.join(WIKI, name), encoding="utf-8") as f:
+        return [l.rstrip("\n") for l in f]
+
+
+def pick_texts():
+    test = [l for l in read_lines("test.txt") if l.strip()]
+    longest = max(test[:400], key=len)
+    short = [l for l in test if 20 < len(l) < 60][:2]
+    medium = [l for l in test if 150 < len(l) < 260][:2]
+    accented = [l for l in test if any(ord(c) > 127 for c in l) and len(l) < 300][:1]
+    return short + medium + accented + [longest]
+
+
+def train_tokenizers(tmp):
+    corpus = read_lines("valid.txt")
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(corpus, vocab_size=420, min_frequency=2, special_tokens=["<|endoftext|>"])
+    os.makedirs(os.path.join(tmp, "bpe"), exist_ok=True)
+    bpe.save_model(os.path.join(tmp, "bpe"))
+    wp = BertWordPieceTokenizer(lowercase=True)
+    wp.train_from_iterator(corpus, vocab_size=400, min_frequency=2,
+                           special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"])
+    os.makedirs(os.path.join(tmp, "wp"), exist_ok=True)
+    wp.save_model(os.path.join(tmp, "wp"))
+    gpt2_tok = GPT2TokenizerFast(os.path.join(tmp, "bpe", "vocab.json"), os.path.join(tmp, "bpe", "merges.txt"))
+    bert_tok = BertTokenizerFast(os.path.join(tmp, "wp", "vocab.txt"))
+    return gpt2_tok, bert_tok
+
+
+@torch.no_grad()
+def rolling_logprobs(model, ids, eot, max_length):
+    """HFLM.loglikelihood_rolling for one document, batch size 1, as lm_eval 0.4.5 computes it."""
+    out = []
+    windows = map(LE.make_disjoint_window, LE.get_rolling_token_windows(
+        token_list=ids, prefix_token=eot, max_seq_len=max_length, context_len=1))
+    for context, continuation in windows:
+        inp = (context + continuation)[-(max_length + 1):][:-1]
+        logits = model(torch.tensor([inp])).logits[0].float()
+        lp = torch.log_softmax(logits, dim=-1)[-len(continuation):]
+        out += lp.gather(1, torch.tensor(continuation)[:, None])[:, 0].tolist()
+    return out
+
+
+@torch.no_grad()
+def sliding_logprobs(model, ids, max_length, stride):
+    """The transformers perplexity guide's loop, per token: window [begin, end), the trg_len new
+    tokens scored (labels of the rest are -100; the label shift leaves the first token unscored)."""
+    out = []
+    window_losses = []
+    prev_end = 0
+    for begin in range(0, len(ids), stride):
+        end = min(begin + max_length, len(ids))
+        trg_len = end - prev_end
+        inp = torch.tensor([ids[begin:end]])
+        target = inp.clone()
+        target[:, :-trg_len] = -100
+        o = model(inp, labels=target)
+        lp = torch.log_softmax(o.logits[0].float(), dim=-1)
+        scored = []
+        for k in range(max(begin + 1, end - trg_len), end):
+            scored.append(lp[k - 1 - begin, ids[k]].item())
+        # The guide's own loss must be the mean of exactly these tokens.
+        if scored:
+            assert abs(o.loss.item() + sum(scored) / len(scored)) < 1e-4, (o.loss.item(), sum(scored) / len(scored))
+            window_losses.append(o.loss.item())
+        out += scored
+        prev_end = end
+        if end == len(ids):
+            break
+    return out, window_losses
+
+
+def pll_windows(n, max_content, stride):
+    """(begin, end, first_scored) windows over n content tokens: like the sliding guide, each token
+    is scored once, in the first window that holds it."""
+    if n <= max_content:
+        return [(0, n, 0)]
+    out, prev_end = [], 0
+    for begin in range(0, n, stride):
+        end = min(begin + max_content, n)
+        out.append((begin, end, prev_end))
+        prev_end = end
+        if end == n:
+            break
+    return out
+
+
+@torch.no_grad()
+def pll_logprobs(model, tok, text, max_positions, stride, word_l2r):
+    enc = tok(text, add_special_tokens=False)
+    ids, words = enc["input_ids"], enc.word_ids()
+    cls, sep, mask = tok.cls_token_id, tok.sep_token_id, tok.mask_token_id
+    out = []
+    for begin, end, first in pll_windows(len(ids), max_positions - 2, stride):
+        window = [cls] + ids[begin:end] + [sep]
+        for i in range(first, end):
+            masked = list(window)
+            masked[1 + i - begin] = mask
+            if word_l2r:
+                for j in range(i + 1, end):
+                    if words[j] == words[i]:
+                        masked[1 + j - begin] = mask
+            logits = model(torch.tensor([masked])).logits[0, 1 + i - begin].float()
+            out.append(torch.log_softmax(logits, dim=-1)[ids[i]].item())
+    return ids, out
+
+
+def save(model, tok, name, **kw):
+    path = os.path.join(OUT, name)
+    shutil.rmtree(path, ignore_errors=True)
+    model.save_pretrained(path, **kw)
+    tok.save_pretrained(path)
+    return path
+
+
+def main():
+    torch.manual_seed(20261129)
+    tmp = os.path.join(OUT, ".tmp")
+    os.makedirs(OUT, exist_ok=True)
+    gpt2_tok, bert_tok = train_tokenizers(tmp)
+    texts = pick_texts()
+    file_text = "\n".join(read_lines("test.txt")[:12])
+    eot = gpt2_tok.convert_tokens_to_ids("<|endoftext|>")
+    expected = {"transformers": transformers.__version__, "torch": torch.__version__, "texts": texts,
+                "file_text": file_text, "causal": {}, "masked": {}}
+
+    causal = [
+        # name, config, save options, keep tokenizer.json
+        ("gpt2-safetensors", dict(n_positions=64, n_embd=32, n_layer=2, n_head=4), {}, True),
+        ("gpt2-bin", dict(n_positions=48, n_embd=24, n_layer=3, n_head=2), {"safe_serialization": False}, False),
+        ("gpt2-sharded", dict(n_positions=32, n_embd=16, n_layer=2, n_head=2), {"max_shard_size": "20KB"}, True),
+    ]
+    for name, shape, opts, keep_json in causal:
+        cfg = GPT2Config(vocab_size=len(gpt2_tok), bos_token_id=eot, eos_token_id=eot,
+                         initializer_range=0.3, **shape)
+        model = GPT2LMHeadModel(cfg).eval()
+        path = save(model, gpt2_tok, name, **opts)
+        if not keep_json:
+            os.remove(os.path.join(path, "tokenizer.json"))
+        max_len = cfg.n_positions
+        stride = max_len // 4
+        rec = {"n_positions": max_len, "stride": stride, "items": []}
+        for text in texts:
+            ids = gpt2_tok(text)["input_ids"]
+            rec["items"].append({
+                "ids": ids,
+                "rolling": rolling_logprobs(model, ids, eot, max_len),
+                "sliding": sliding_logprobs(model, ids, max_len, stride)[0],
+            })
+        ids = gpt2_tok(file_text)["input_ids"]
+        sliding, losses = sliding_logprobs(model, ids, max_len, stride)
+        rec["file"] = {"ids_len": len(ids), "sliding": sliding, "rolling": rolling_logprobs(model, ids, eot, max_len),
+                       "guide_window_losses": losses}
+        # A padded batch in transformers gives the unbatched numbers (the tests batch too).
+        batch = [gpt2_tok(t)["input_ids"][:max_len] for t in texts]
+        width = max(map(len, batch))
+        inp = torch.tensor([b + [0] * (width - len(b)) for b in batch])
+        att = torch.tensor([[1] * len(b) + [0] * (width - len(b)) for b in batch])
+        with torch.no_grad():
+            lp = torch.log_softmax(model(inp, attention_mask=att).logits.float(), -1)
+            for r, b in enumerate(batch):
+                alone = torch.log_softmax(model(torch.tensor([b])).logits[0].float(), -1)
+                assert torch.allclose(lp[r, :len(b)], alone, atol=1e-4)
+        expected["causal"][name] = rec
+        print(name, "ok", file=sys.stderr)
+
+    masked = [
+        ("bert-safetensors", BertConfig(vocab_size=len(bert_tok), hidden_size=32, num_hidden_layers=2,
+                                        num_attention_heads=4, intermediate_size=64,
+                                        max_position_embeddings=64, initializer_range=0.3), BertForMaskedLM, False),
+        ("distilbert-safetensors", DistilBertConfig(vocab_size=len(bert_tok), dim=32, n_layers=2, n_heads=4,
+                                                    hidden_dim=64, max_position_embeddings=48,
+                                                    initializer_range=0.3), DistilBertForMaskedLM, True),
+    ]
+    for name, cfg, cls, keep_json in masked:
+        model = cls(cfg).eval()
+        path = save(model, bert_tok, name)
+        if not keep_json:
+            os.remove(os.path.join(path, "tokenizer.json"))
+        max_pos = cfg.max_position_embeddings
+        stride = (max_pos - 2) // 2
+        rec = {"max_positions": max_pos, "stride": stride, "items": []}
+        for text in texts:
+            ids, pll = pll_logprobs(model, bert_tok, text, max_pos, stride, False)
+            _, l2r = pll_logprobs(model, bert_tok, text, max_pos, stride, True)
+            rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
+        expected["masked"][name] = rec
+        print(name, "ok", file=sys.stderr)
+
+    shutil.rmtree(tmp)
+    with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

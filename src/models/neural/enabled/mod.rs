@@ -1,0 +1,83 @@
+//! Builds with the `torch` feature: model folders loaded onto libtorch through rust-bert.
+
+mod bert;
+mod causal;
+mod gpt2;
+mod masked;
+mod weights;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tch::{Cuda, Device, Kind};
+
+use super::hf::{ModelFolder, TextTokenizer, CAUSAL_TYPES, MASKED_TYPES};
+use super::{DeviceChoice, Dtype, Family, NeuralError, NeuralOptions};
+use crate::models::LanguageModel;
+
+pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    let folder = ModelFolder::open(path)?;
+    let supported = match family {
+        Family::Causal => CAUSAL_TYPES,
+        Family::Masked => MASKED_TYPES,
+    };
+    if !supported.contains(&folder.model_type.as_str()) {
+        let other = if family == Family::Causal { MASKED_TYPES } else { CAUSAL_TYPES };
+        let hint = if other.contains(&folder.model_type.as_str()) {
+            format!(" (it is a {} model: use kind {})", if family == Family::Causal { "masked" } else { "causal" }, if family == Family::Causal { "masked" } else { "causal" })
+        } else {
+            String::new()
+        };
+        return Err(NeuralError::file(
+            &folder.config_path(),
+            format!("model_type {:?} is not a supported {} architecture (supported: {}){hint}", folder.model_type, family.name(), supported.join(", ")),
+        ));
+    }
+    let device = resolve_device(options.device)?;
+    let kind = resolve_kind(options.dtype, device)?;
+    let tokenizer = TextTokenizer::load(&folder)?;
+    let where_ = format!("{} {}", device_name(device), options.dtype);
+    // One libtorch pool per process; rayon's threads call in one at a time (models lock).
+    Ok(match family {
+        Family::Causal => Arc::new(causal::CausalModel::new(gpt2::Gpt2::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
+        Family::Masked => Arc::new(masked::MaskedModel::new(bert::MaskedNet::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
+    })
+}
+
+pub fn cuda_device_count() -> usize {
+    Cuda::device_count().max(0) as usize
+}
+
+fn resolve_device(choice: DeviceChoice) -> Result<Device, NeuralError> {
+    match choice {
+        DeviceChoice::Cpu => Ok(Device::Cpu),
+        DeviceChoice::Auto => Ok(Device::cuda_if_available()),
+        DeviceChoice::Cuda(n) => {
+            let count = cuda_device_count();
+            if n >= count {
+                return Err(NeuralError::Options(if count == 0 {
+                    format!("device cuda:{n} asked for, but libtorch sees no CUDA device (CPU libtorch, or no GPU; run scripts/setup-libtorch.sh --cuda on a GPU machine)")
+                } else {
+                    format!("device cuda:{n} asked for, but libtorch sees only {count} CUDA device(s)")
+                }));
+            }
+            Ok(Device::Cuda(n))
+        }
+    }
+}
+
+fn resolve_kind(dtype: Dtype, device: Device) -> Result<Kind, NeuralError> {
+    match (dtype, device) {
+        (Dtype::F32, _) => Ok(Kind::Float),
+        (Dtype::F16, Device::Cuda(_)) => Ok(Kind::Half),
+        (Dtype::Bf16, Device::Cuda(_)) => Ok(Kind::BFloat16),
+        (d, _) => Err(NeuralError::Options(format!("dtype {d} runs only on a CUDA device; on the CPU use f32"))),
+    }
+}
+
+fn device_name(device: Device) -> String {
+    match device {
+        Device::Cuda(n) => format!("cuda:{n}"),
+        _ => "cpu".into(),
+    }
+}

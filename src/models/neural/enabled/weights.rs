@@ -1,0 +1,152 @@
+//! Checkpoint tensors into a rust-bert variable store: read (safetensors, validated before any
+//! tensor is built, or PyTorch's pickle `.bin` through libtorch), rename to rust-bert's paths,
+//! check every shape, copy. `VarStore::load` cannot do this: Hugging Face names differ from
+//! rust-bert's, tied weights are stored once, and a wrong shape must be an error, not a panic.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use safetensors::{Dtype as StDtype, SafeTensors};
+use tch::{nn::VarStore, Device, Kind, Tensor};
+
+use crate::models::neural::NeuralError;
+
+/// Named tensors of a checkpoint, with the file each came from.
+pub struct Checkpoint {
+    pub tensors: HashMap<String, Tensor>,
+    pub files: Vec<PathBuf>,
+}
+
+impl Checkpoint {
+    pub fn read(files: &[PathBuf]) -> Result<Self, NeuralError> {
+        let mut tensors = HashMap::new();
+        for file in files {
+            let named = if file.extension().is_some_and(|e| e == "safetensors") {
+                read_safetensors(file)?
+            } else {
+                check_torch_zip(file)?;
+                Tensor::loadz_multi_with_device(file, Device::Cpu)
+                    .map_err(|e| NeuralError::file(file, format!("cannot read PyTorch checkpoint: {}", first_line(&e.to_string()))))?
+            };
+            for (name, t) in named {
+                tensors.insert(name, t);
+            }
+        }
+        Ok(Checkpoint { tensors, files: files.to_vec() })
+    }
+
+    fn describe_files(&self) -> String {
+        self.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")
+    }
+
+    /// Renames every tensor (`None` drops it); later names win when two map to one.
+    pub fn rename(&mut self, f: impl Fn(&str) -> Option<String>) {
+        let old = std::mem::take(&mut self.tensors);
+        let mut names: Vec<String> = old.keys().cloned().collect();
+        names.sort();
+        let mut old = old;
+        for name in names {
+            let t = old.remove(&name).expect("listed");
+            if let Some(new) = f(&name) {
+                self.tensors.insert(new, t);
+            }
+        }
+    }
+
+    /// Supplies `to` from `from` when the checkpoint stored a tied weight once.
+    pub fn tie(&mut self, to: &str, from: &str) {
+        if !self.tensors.contains_key(to) {
+            if let Some(t) = self.tensors.get(from) {
+                let t = t.shallow_clone();
+                self.tensors.insert(to.to_owned(), t);
+            }
+        }
+    }
+
+    /// Copies every variable of `vs` from the checkpoint; `optional` names may be absent (the
+    /// store keeps its own value, e.g. GPT-2's causal mask).
+    pub fn assign(&self, vs: &VarStore, optional: impl Fn(&str) -> bool) -> Result<(), NeuralError> {
+        let mut names: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        names.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, mut var) in names {
+            let Some(src) = self.tensors.get(&name) else {
+                if optional(&name) {
+                    continue;
+                }
+                return Err(NeuralError::File {
+                    path: self.files.first().cloned().unwrap_or_default(),
+                    message: format!("missing tensor {name:?} (looked in {})", self.describe_files()),
+                });
+            };
+            if src.size() != var.size() {
+                return Err(NeuralError::File {
+                    path: self.files.first().cloned().unwrap_or_default(),
+                    message: format!(
+                        "tensor {name:?} has shape {:?} but config.json implies {:?}",
+                        src.size(),
+                        var.size()
+                    ),
+                });
+            }
+            tch::no_grad(|| var.f_copy_(&src.to_kind(var.kind())))
+                .map_err(|e| NeuralError::Torch(format!("copying {name}: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s)
+}
+
+/// libtorch's unpickler crashes the process on a truncated or corrupt archive, so a `.bin` is
+/// checked first: a zip (the format of `torch.save` since PyTorch 1.6) whose every entry reads to
+/// the end with a matching CRC and which holds a `data.pkl`. Legacy (pre-1.6) tar/pickle files are
+/// refused with a message instead of being handed to libtorch.
+fn check_torch_zip(path: &Path) -> Result<(), NeuralError> {
+    let file = std::fs::File::open(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| {
+        NeuralError::file(path, format!("not a PyTorch zip checkpoint ({e}); truncated, or saved by PyTorch < 1.6: convert it to safetensors"))
+    })?;
+    let mut has_pickle = false;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(|e| NeuralError::file(path, format!("corrupt checkpoint entry {i}: {e}")))?;
+        has_pickle |= entry.name().ends_with("/data.pkl") || entry.name() == "data.pkl";
+        std::io::copy(&mut entry, &mut std::io::sink())
+            .map_err(|e| NeuralError::file(path, format!("corrupt checkpoint entry {i}: {e}")))?;
+    }
+    if !has_pickle {
+        return Err(NeuralError::file(path, "not a PyTorch checkpoint: the archive holds no data.pkl"));
+    }
+    Ok(())
+}
+
+/// Reads a safetensors file through the `safetensors` crate, which checks the header, every
+/// offset and every size against the file before a tensor is built.
+fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>, NeuralError> {
+    let file = std::fs::File::open(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
+    // SAFETY: the map is read-only and lives only inside this function; a file changed while it is
+    // read gives wrong numbers, not memory unsafety in safe code reading the slice.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| NeuralError::file(path, e.to_string()))?;
+    let st = SafeTensors::deserialize(&map).map_err(|e| NeuralError::file(path, format!("not a valid safetensors file: {e}")))?;
+    let mut out = Vec::new();
+    for (name, view) in st.tensors() {
+        let kind = match view.dtype() {
+            StDtype::F32 => Kind::Float,
+            StDtype::F16 => Kind::Half,
+            StDtype::BF16 => Kind::BFloat16,
+            StDtype::F64 => Kind::Double,
+            StDtype::I64 => Kind::Int64,
+            StDtype::I32 => Kind::Int,
+            StDtype::I8 => Kind::Int8,
+            StDtype::U8 => Kind::Uint8,
+            StDtype::BOOL => Kind::Bool,
+            other => return Err(NeuralError::file(path, format!("tensor {name:?} has unsupported dtype {other:?}"))),
+        };
+        let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+        let t = Tensor::f_from_data_size(view.data(), &shape, kind)
+            .map_err(|e| NeuralError::file(path, format!("tensor {name:?}: {e}")))?;
+        out.push((name, t));
+    }
+    Ok(out)
+}

@@ -1,0 +1,220 @@
+//! A Hugging Face model folder as transformers reads it: `config.json` (the architecture), the
+//! weight files (one `model.safetensors`, shards listed by `model.safetensors.index.json`, or
+//! `pytorch_model.bin`) and the tokenizer (`tokenizer.json`, else `vocab.json` + `merges.txt` for
+//! byte-level BPE, else `vocab.txt` for WordPiece), with special tokens from
+//! `tokenizer_config.json`/`special_tokens_map.json`. No libtorch here: this part also serves
+//! builds without the `torch` feature, to say what a folder holds.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use tokenizers::models::bpe::BPE;
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::{AddedToken, Tokenizer};
+
+use super::NeuralError;
+
+/// The architectures this build can load, by `config.json`'s `model_type`.
+pub const CAUSAL_TYPES: &[&str] = &["gpt2"];
+pub const MASKED_TYPES: &[&str] = &["bert", "distilbert"];
+
+/// A model folder, checked for the files a load needs.
+#[derive(Debug, Clone)]
+pub struct ModelFolder {
+    pub dir: PathBuf,
+    pub config: Value,
+    pub model_type: String,
+    pub weights: Vec<PathBuf>,
+}
+
+impl ModelFolder {
+    pub fn open(dir: &Path) -> Result<Self, NeuralError> {
+        if !dir.is_dir() {
+            return Err(NeuralError::file(dir, "not a model folder (expected a directory with config.json)"));
+        }
+        let config_path = dir.join("config.json");
+        let config = read_json(&config_path)?;
+        let model_type = config
+            .get("model_type")
+            .and_then(Value::as_str)
+            .ok_or_else(|| NeuralError::file(&config_path, "no \"model_type\" key: cannot tell the architecture"))?
+            .to_owned();
+        let weights = weight_files(dir)?;
+        Ok(ModelFolder { dir: dir.to_owned(), config, model_type, weights })
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.join("config.json")
+    }
+
+    /// An integer from config.json, or an error naming the key.
+    pub fn int(&self, key: &str) -> Result<i64, NeuralError> {
+        self.config
+            .get(key)
+            .and_then(Value::as_i64)
+            .ok_or_else(|| NeuralError::file(&self.config_path(), format!("missing or non-integer key \"{key}\"")))
+    }
+
+    pub fn opt_int(&self, key: &str) -> Option<i64> {
+        self.config.get(key).and_then(Value::as_i64)
+    }
+
+    pub fn architectures(&self) -> Vec<String> {
+        self.config
+            .get("architectures")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default()
+    }
+}
+
+pub fn read_json(path: &Path) -> Result<Value, NeuralError> {
+    let text = std::fs::read_to_string(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| NeuralError::file(path, format!("invalid JSON: {e}")))
+}
+
+/// The folder's weight files, in the order transformers prefers them.
+fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, NeuralError> {
+    let single = dir.join("model.safetensors");
+    if single.is_file() {
+        return Ok(vec![single]);
+    }
+    let index = dir.join("model.safetensors.index.json");
+    if index.is_file() {
+        let v = read_json(&index)?;
+        let map = v
+            .get("weight_map")
+            .and_then(Value::as_object)
+            .ok_or_else(|| NeuralError::file(&index, "no \"weight_map\" object"))?;
+        let mut shards = BTreeSet::new();
+        for (tensor, file) in map {
+            let file = file.as_str().ok_or_else(|| NeuralError::file(&index, format!("weight_map[{tensor:?}] is not a file name")))?;
+            if file.contains('/') || file.contains("..") {
+                return Err(NeuralError::file(&index, format!("shard {file:?} is not a file in the folder")));
+            }
+            shards.insert(file.to_owned());
+        }
+        let paths: Vec<PathBuf> = shards.into_iter().map(|f| dir.join(f)).collect();
+        if let Some(missing) = paths.iter().find(|p| !p.is_file()) {
+            return Err(NeuralError::file(&index, format!("lists shard {} which does not exist", missing.display())));
+        }
+        return Ok(paths);
+    }
+    let bin = dir.join("pytorch_model.bin");
+    if bin.is_file() {
+        return Ok(vec![bin]);
+    }
+    Err(NeuralError::file(dir, "no weights: expected model.safetensors, model.safetensors.index.json or pytorch_model.bin"))
+}
+
+/// A tokenizer plus the special tokens the scoring loops need.
+pub struct TextTokenizer {
+    inner: Tokenizer,
+    pub source: PathBuf,
+    /// Prefix of causal rolling windows (lm-evaluation-harness uses the end-of-text token).
+    pub eos: Option<u32>,
+    pub cls: Option<u32>,
+    pub sep: Option<u32>,
+    pub mask: Option<u32>,
+    pub pad: Option<u32>,
+}
+
+/// Token ids of a text with the UTF-8 byte span of each and the word it belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct Encoded {
+    pub ids: Vec<i64>,
+    pub spans: Vec<(usize, usize)>,
+    pub words: Vec<Option<u32>>,
+}
+
+impl TextTokenizer {
+    pub fn load(folder: &ModelFolder) -> Result<Self, NeuralError> {
+        let dir = &folder.dir;
+        let config = ["tokenizer_config.json", "special_tokens_map.json"]
+            .iter()
+            .map(|f| dir.join(f))
+            .filter(|p| p.is_file())
+            .map(|p| read_json(&p))
+            .collect::<Result<Vec<_>, _>>()?;
+        let special = |key: &str| -> Option<String> {
+            config.iter().find_map(|c| match c.get(key)? {
+                Value::String(s) => Some(s.clone()),
+                Value::Object(o) => o.get("content").and_then(Value::as_str).map(str::to_owned),
+                _ => None,
+            })
+        };
+        let json = dir.join("tokenizer.json");
+        let (vocab_json, merges, vocab_txt) = (dir.join("vocab.json"), dir.join("merges.txt"), dir.join("vocab.txt"));
+        let (inner, source) = if json.is_file() {
+            (Tokenizer::from_file(&json).map_err(|e| NeuralError::file(&json, e.to_string()))?, json)
+        } else if vocab_json.is_file() && merges.is_file() {
+            let bpe = BPE::from_file(&path_str(&vocab_json), &path_str(&merges))
+                .build()
+                .map_err(|e| NeuralError::file(&vocab_json, format!("cannot build byte-level BPE with merges.txt: {e}")))?;
+            let mut t = Tokenizer::new(bpe);
+            t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+            t.with_decoder(Some(ByteLevel::default()));
+            (t, vocab_json)
+        } else if vocab_txt.is_file() {
+            let lowercase = config.iter().find_map(|c| c.get("do_lower_case").and_then(Value::as_bool)).unwrap_or(true);
+            let unk = special("unk_token").unwrap_or_else(|| "[UNK]".into());
+            let wp = WordPiece::from_file(&path_str(&vocab_txt))
+                .unk_token(unk)
+                .build()
+                .map_err(|e| NeuralError::file(&vocab_txt, format!("cannot read the WordPiece vocabulary: {e}")))?;
+            let mut t = Tokenizer::new(wp);
+            t.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
+                .map_err(|e| NeuralError::file(&vocab_txt, e.to_string()))?;
+            t.with_pre_tokenizer(Some(BertPreTokenizer));
+            (t, vocab_txt)
+        } else {
+            return Err(NeuralError::file(dir, "no tokenizer: expected tokenizer.json, vocab.json + merges.txt, or vocab.txt"));
+        };
+        let mut tok = TextTokenizer { inner, source, eos: None, cls: None, sep: None, mask: None, pad: None };
+        let find = |tok: &TextTokenizer, key: &str, defaults: &[&str]| -> Option<u32> {
+            special(key).into_iter().chain(defaults.iter().map(|s| s.to_string())).find_map(|t| tok.inner.token_to_id(&t))
+        };
+        tok.eos = folder
+            .opt_int("eos_token_id")
+            .and_then(|i| u32::try_from(i).ok())
+            .or_else(|| find(&tok, "eos_token", &["<|endoftext|>", "</s>"]));
+        tok.cls = find(&tok, "cls_token", &["[CLS]", "<s>"]);
+        tok.sep = find(&tok, "sep_token", &["[SEP]", "</s>"]);
+        tok.mask = find(&tok, "mask_token", &["[MASK]", "<mask>"]);
+        tok.pad = find(&tok, "pad_token", &["[PAD]", "<pad>"]);
+        // Special tokens written literally in the text stay one token, as transformers keeps them.
+        let literal: Vec<AddedToken> = [tok.eos, tok.cls, tok.sep, tok.mask, tok.pad]
+            .into_iter()
+            .flatten()
+            .filter_map(|id| tok.inner.id_to_token(id))
+            .map(|t| AddedToken::from(t, true))
+            .collect();
+        tok.inner.add_special_tokens(literal).map_err(|e| NeuralError::file(&tok.source, e.to_string()))?;
+        Ok(tok)
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// Tokens of `text` without special tokens, as `tokenizer(text, add_special_tokens=False)`.
+    pub fn encode(&self, text: &str) -> Result<Encoded, NeuralError> {
+        let enc = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| NeuralError::file(&self.source, format!("tokenizing failed: {e}")))?;
+        Ok(Encoded {
+            ids: enc.get_ids().iter().map(|&i| i as i64).collect(),
+            spans: enc.get_offsets().to_vec(),
+            words: enc.get_word_ids().to_vec(),
+        })
+    }
+}
+
+fn path_str(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}

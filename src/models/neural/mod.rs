@@ -1,0 +1,210 @@
+//! Neural language models from Hugging Face model folders, run on libtorch through rust-bert:
+//! causal LMs (GPT-2) scored token by token, masked LMs (BERT, DistilBERT) scored by
+//! pseudo-log-likelihood.
+//!
+//! The folder, tokenizer and window logic ([`hf`], [`windows`]) are plain Rust and build always;
+//! the networks need the `torch` feature. A build without it still parses suites that name neural
+//! models and says plainly that they are "not enabled in this build" when asked to load one.
+
+pub mod hf;
+pub mod windows;
+
+#[cfg(feature = "torch")]
+mod enabled;
+#[cfg(feature = "torch")]
+use enabled as imp;
+#[cfg(not(feature = "torch"))]
+mod disabled;
+#[cfg(not(feature = "torch"))]
+use disabled as imp;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::Arc;
+
+use super::LanguageModel;
+
+/// Whether this build can run neural models at all.
+pub const ENABLED: bool = cfg!(feature = "torch");
+
+/// Causal or masked: what a neural model's scores mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Causal,
+    Masked,
+}
+
+impl Family {
+    pub fn name(self) -> &'static str {
+        match self {
+            Family::Causal => "causal",
+            Family::Masked => "masked",
+        }
+    }
+}
+
+/// Where the network runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// CUDA device 0 when libtorch sees one, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "cuda" => Ok(DeviceChoice::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(DeviceChoice::Cuda)
+                .ok_or_else(|| format!("unknown device {s:?} (expected auto, cpu, cuda or cuda:N)")),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+/// Precision of the weights and activations; half precision only on CUDA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dtype {
+    #[default]
+    F32,
+    F16,
+    Bf16,
+}
+
+impl FromStr for Dtype {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" | "float32" => Ok(Dtype::F32),
+            "f16" | "float16" => Ok(Dtype::F16),
+            "bf16" | "bfloat16" => Ok(Dtype::Bf16),
+            _ => Err(format!("unknown dtype {s:?} (expected f32, f16 or bf16)")),
+        }
+    }
+}
+
+impl fmt::Display for Dtype {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Dtype::F32 => "f32",
+            Dtype::F16 => "f16",
+            Dtype::Bf16 => "bf16",
+        })
+    }
+}
+
+/// Pseudo-log-likelihood variants for masked LMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PllVariant {
+    /// Salazar et al. (2020): mask one token at a time.
+    #[default]
+    Original,
+    /// Kauf & Ivanova (2023): also mask the later tokens of the same word, so a word split into
+    /// pieces is not predicted from its own remaining pieces.
+    WordL2r,
+}
+
+impl FromStr for PllVariant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "original" | "l2r" => Ok(PllVariant::Original),
+            "word-l2r" => Ok(PllVariant::WordL2r),
+            _ => Err(format!("unknown PLL variant {s:?} (expected original or word-l2r)")),
+        }
+    }
+}
+
+impl fmt::Display for PllVariant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PllVariant::Original => "original",
+            PllVariant::WordL2r => "word-l2r",
+        })
+    }
+}
+
+/// How a neural model reads text; every field has the default a user of the reference tools
+/// would expect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NeuralOptions {
+    pub device: DeviceChoice,
+    pub dtype: Dtype,
+    /// Tokens per window; default the model's context (`n_positions`, `max_position_embeddings`).
+    pub max_length: Option<usize>,
+    /// Causal: the sliding-window policy with this stride (absent: lm-evaluation-harness rolling
+    /// windows). Masked: the step between windows of a long text (default half a window).
+    pub stride: Option<usize>,
+    pub pll: PllVariant,
+    /// Padded tokens per forward pass.
+    pub batch_tokens: usize,
+}
+
+/// Measured on a 2-core CPU: larger batches spend their time in page faults of big allocations.
+pub const DEFAULT_BATCH_TOKENS: usize = 1024;
+
+impl Default for NeuralOptions {
+    fn default() -> Self {
+        NeuralOptions {
+            device: DeviceChoice::Auto,
+            dtype: Dtype::F32,
+            max_length: None,
+            stride: None,
+            pll: PllVariant::Original,
+            batch_tokens: DEFAULT_BATCH_TOKENS,
+        }
+    }
+}
+
+/// Errors of neural models: each names the file or option at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum NeuralError {
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Options(String),
+    #[error("neural model kinds (causal, masked) are not enabled in this build: it was built without the `torch` feature (rebuild with default features and libtorch, see README)")]
+    NotEnabled,
+    #[error("libtorch failed: {0}")]
+    Torch(String),
+}
+
+impl NeuralError {
+    pub fn file(path: &Path, message: impl Into<String>) -> Self {
+        NeuralError::File { path: path.to_owned(), message: message.into() }
+    }
+}
+
+/// Loads a model folder as a causal or masked LM.
+pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    if options.batch_tokens == 0 {
+        return Err(NeuralError::Options("batch_tokens must be at least 1".into()));
+    }
+    if options.max_length == Some(0) || options.stride == Some(0) {
+        return Err(NeuralError::Options("max_length and stride must be at least 1".into()));
+    }
+    imp::load(family, path, options)
+}
+
+/// Number of CUDA devices libtorch sees (0 without the `torch` feature or without a GPU).
+pub fn cuda_device_count() -> usize {
+    imp::cuda_device_count()
+}

@@ -1,0 +1,345 @@
+//! Neural adapters against Hugging Face transformers 4.46.3: tiny random GPT-2, BERT and DistilBERT
+//! checkpoints and transformers' own log-probabilities (scripts/neural-fixtures.py), for both
+//! causal window policies, both PLL variants, batched and unbatched, every weight-file layout;
+//! plus the errors a broken folder must give. Builds without `torch` check the refusal instead.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::common::{fixture, lmgauge, rel, stderr, stdout, workspace};
+
+fn expected() -> Value {
+    let text = std::fs::read_to_string(fixture("neural/expected.json")).expect("fixture");
+    serde_json::from_str(&text).expect("json")
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+}
+
+/// Per-token agreement within 1e-4 relative (absolute near zero).
+fn assert_close(got: &[f64], want: &[f64], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: token count");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{what}: token {i}: lmgauge {g} vs transformers {w}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[cfg(feature = "torch")]
+mod parity {
+    use super::*;
+    use lmgauge::models::neural::hf::{ModelFolder, TextTokenizer};
+    use lmgauge::models::neural::{self, DeviceChoice, Family, NeuralOptions, PllVariant};
+
+    fn options() -> NeuralOptions {
+        NeuralOptions { device: DeviceChoice::Cpu, ..NeuralOptions::default() }
+    }
+
+    fn texts(e: &Value) -> Vec<String> {
+        e["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn tokenizers_match_transformers() {
+        let e = expected();
+        let texts = texts(&e);
+        for (family, key) in [("causal", "ids"), ("masked", "ids")] {
+            for (name, rec) in e[family].as_object().unwrap() {
+                let folder = ModelFolder::open(&fixture(&format!("neural/{name}"))).unwrap();
+                let tok = TextTokenizer::load(&folder).unwrap();
+                for (text, item) in texts.iter().zip(rec["items"].as_array().unwrap()) {
+                    let want: Vec<i64> = item[key].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+                    assert_eq!(tok.encode(text).unwrap().ids, want, "{name}: {text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn causal_rolling_and_sliding_match_transformers_batched_or_not() {
+        let e = expected();
+        let texts = texts(&e);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        for (name, rec) in e["causal"].as_object().unwrap() {
+            let path = fixture(&format!("neural/{name}"));
+            let stride = rec["stride"].as_u64().unwrap() as usize;
+            for (policy, stride) in [("rolling", None), ("sliding", Some(stride))] {
+                // A budget below one window forces one window per pass; a large one pads many together.
+                for batch_tokens in [1, 100_000] {
+                    let model = neural::load(Family::Causal, &path, &NeuralOptions { stride, batch_tokens, ..options() }).unwrap();
+                    let scores = model.score_batch(&refs).unwrap();
+                    for (i, (s, item)) in scores.iter().zip(rec["items"].as_array().unwrap()).enumerate() {
+                        assert_close(&s.logprobs, &floats(&item[policy]), &format!("{name} {policy} text {i} batch {batch_tokens}"));
+                    }
+                    let file = model.score_tokens(e["file_text"].as_str().unwrap()).unwrap();
+                    assert_close(&file.logprobs, &floats(&rec["file"][policy]), &format!("{name} {policy} file"));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn masked_pll_matches_the_per_token_masking_loop() {
+        let e = expected();
+        let texts = texts(&e);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        for (name, rec) in e["masked"].as_object().unwrap() {
+            let path = fixture(&format!("neural/{name}"));
+            let stride = Some(rec["stride"].as_u64().unwrap() as usize);
+            for (variant, key) in [(PllVariant::Original, "pll"), (PllVariant::WordL2r, "word_l2r")] {
+                for batch_tokens in [64, 100_000] {
+                    let model = neural::load(Family::Masked, &path, &NeuralOptions { stride, pll: variant, batch_tokens, ..options() }).unwrap();
+                    let scores = model.score_batch(&refs).unwrap();
+                    for (i, (s, item)) in scores.iter().zip(rec["items"].as_array().unwrap()).enumerate() {
+                        assert!(s.pseudo);
+                        assert_close(&s.logprobs, &floats(&item[key]), &format!("{name} {key} text {i}"));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_longest_text_really_spans_several_windows() {
+        // Guards the fixtures: without a text longer than the context, windowing is untested.
+        let e = expected();
+        let n = e["causal"]["gpt2-safetensors"]["items"].as_array().unwrap().last().unwrap()["ids"].as_array().unwrap().len();
+        assert!(n > 3 * e["causal"]["gpt2-safetensors"]["n_positions"].as_u64().unwrap() as usize);
+        let m = e["masked"]["bert-safetensors"]["items"].as_array().unwrap().last().unwrap()["ids"].as_array().unwrap().len();
+        assert!(m > 3 * e["masked"]["bert-safetensors"]["max_positions"].as_u64().unwrap() as usize);
+    }
+
+    #[test]
+    fn cli_unit_file_with_stride_is_the_transformers_guide_loop() {
+        let e = expected();
+        let rec = &e["causal"]["gpt2-safetensors"];
+        let ws = workspace(&[("wiki.txt", e["file_text"].as_str().unwrap())]);
+        let model = fixture("neural/gpt2-safetensors");
+        let stride = rec["stride"].to_string();
+        let o = lmgauge(ws.path(), &["perplexity", "--model", model.to_str().unwrap(), "--input", "wiki.txt", "--unit", "file", "--stride", &stride, "--device", "cpu", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let want = floats(&rec["file"]["sliding"]);
+        let nll: f64 = -want.iter().sum::<f64>();
+        assert!(rel(v["nll"].as_f64().unwrap(), nll) < 1e-5, "{} vs {nll}", v["nll"]);
+        assert_eq!(v["tokens"].as_f64().unwrap() as usize, want.len());
+        assert!(rel(v["token_perplexity"].as_f64().unwrap(), (nll / want.len() as f64).exp()) < 1e-5);
+        // Masked models report pseudo-perplexity under its own name.
+        let bert = fixture("neural/bert-safetensors");
+        let o = lmgauge(ws.path(), &["perplexity", "--model", bert.to_str().unwrap(), "--input", "wiki.txt", "--pll", "word-l2r", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        assert!(v["pseudo_perplexity"].as_f64().unwrap() > 1.0);
+        assert_eq!(v["pll"], "word-l2r");
+    }
+
+    fn broken(name: &str, edit: impl FnOnce(&Path)) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let model = dir.path().join(name);
+        copy_dir(&fixture(&format!("neural/{name}")), &model);
+        edit(&model);
+        (dir, model)
+    }
+
+    fn load_error(family: Family, path: &Path) -> String {
+        match neural::load(family, path, &options()) {
+            Ok(_) => panic!("{} loaded", path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    fn edit_config(model: &Path, f: impl FnOnce(&mut serde_json::Map<String, Value>)) {
+        let p = model.join("config.json");
+        let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+        f(v.as_object_mut().unwrap());
+        std::fs::write(p, v.to_string()).unwrap();
+    }
+
+    #[test]
+    fn broken_folders_give_errors_that_name_the_file() {
+        let (_d, m) = broken("gpt2-safetensors", |m| edit_config(m, |c| { c.remove("n_embd"); }));
+        let e = load_error(Family::Causal, &m);
+        assert!(e.contains("config.json") && e.contains("n_embd"), "{e}");
+
+        let (_d, m) = broken("gpt2-safetensors", |m| edit_config(m, |c| { c.insert("n_embd".into(), 40.into()); }));
+        let e = load_error(Family::Causal, &m);
+        assert!(e.contains("model.safetensors") && e.contains("shape"), "{e}");
+
+        let (_d, m) = broken("bert-safetensors", |m| edit_config(m, |c| { c.insert("vocab_size".into(), 401.into()); }));
+        let e = load_error(Family::Masked, &m);
+        assert!(e.contains("shape") && e.contains("word_embeddings"), "{e}");
+
+        let (_d, m) = broken("gpt2-safetensors", |m| {
+            let p = m.join("model.safetensors");
+            let bytes = std::fs::read(&p).unwrap();
+            std::fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        });
+        let e = load_error(Family::Causal, &m);
+        assert!(e.contains("model.safetensors") && e.contains("not a valid safetensors"), "{e}");
+
+        let (_d, m) = broken("gpt2-safetensors", |m| std::fs::write(m.join("model.safetensors"), [0xffu8; 7]).unwrap());
+        assert!(load_error(Family::Causal, &m).contains("not a valid safetensors"));
+
+        let (_d, m) = broken("gpt2-bin", |m| {
+            let p = m.join("pytorch_model.bin");
+            let bytes = std::fs::read(&p).unwrap();
+            std::fs::write(&p, &bytes[..bytes.len() / 3]).unwrap();
+        });
+        let e = load_error(Family::Causal, &m);
+        assert!(e.contains("pytorch_model.bin"), "{e}");
+
+        let (_d, m) = broken("gpt2-safetensors", |m| edit_config(m, |c| { c.insert("model_type".into(), "mamba".into()); }));
+        let e = load_error(Family::Causal, &m);
+        assert!(e.contains("config.json") && e.contains("\"mamba\"") && e.contains("gpt2"), "{e}");
+
+        let (_d, m) = broken("bert-safetensors", |_| {});
+        let e = load_error(Family::Causal, &m);
+        assert!(e.contains("use kind masked"), "{e}");
+
+        // A shard listed in the index that is gone, and tensors that no shard holds.
+        let (_d, m) = broken("gpt2-sharded", |m| std::fs::remove_file(m.join("model-00003-of-00003.safetensors")).unwrap());
+        assert!(load_error(Family::Causal, &m).contains("does not exist"));
+        let (_d, m) = broken("gpt2-sharded", |m| {
+            let p = m.join("model.safetensors.index.json");
+            let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            v["weight_map"].as_object_mut().unwrap().retain(|_, f| f != "model-00001-of-00003.safetensors");
+            std::fs::write(&p, v.to_string()).unwrap();
+        });
+        assert!(load_error(Family::Causal, &m).contains("missing tensor"));
+
+        let (_d, m) = broken("gpt2-safetensors", |m| std::fs::remove_file(m.join("config.json")).unwrap());
+        assert!(load_error(Family::Causal, &m).contains("config.json"));
+        let (_d, m) = broken("bert-safetensors", |m| std::fs::remove_file(m.join("vocab.txt")).unwrap());
+        assert!(load_error(Family::Masked, &m).contains("no tokenizer"));
+    }
+
+    /// Seeded mutations of a real safetensors file and a real PyTorch zip: every load returns (a
+    /// model or an error); none panics, aborts or allocates without bound.
+    #[test]
+    fn mutated_checkpoints_never_crash() {
+        let mut g = crate::common::Gen(0x5EED_0004);
+        for (name, file) in [("gpt2-safetensors", "model.safetensors"), ("gpt2-bin", "pytorch_model.bin")] {
+            let dir = tempfile::tempdir().unwrap();
+            let model = dir.path().join(name);
+            copy_dir(&fixture(&format!("neural/{name}")), &model);
+            let original = std::fs::read(model.join(file)).unwrap();
+            for round in 0..150 {
+                let mut bytes = original.clone();
+                // Mostly the header (where sizes and offsets live), sometimes anywhere; sometimes cut.
+                for _ in 0..1 + g.below(4) {
+                    let span = if g.below(3) == 0 { bytes.len() } else { 400.min(bytes.len()) };
+                    let at = g.below(span);
+                    bytes[at] = g.next() as u8;
+                }
+                if round % 5 == 0 {
+                    let keep = g.below(bytes.len());
+                    bytes.truncate(keep);
+                }
+                std::fs::write(model.join(file), &bytes).unwrap();
+                let _ = neural::load(Family::Causal, &model, &options());
+            }
+        }
+    }
+
+    #[test]
+    fn half_precision_on_the_cpu_and_missing_gpus_are_refused() {
+        let path = fixture("neural/gpt2-safetensors");
+        let e = neural::load(Family::Causal, &path, &NeuralOptions { dtype: neural::Dtype::F16, ..options() }).err().unwrap().to_string();
+        assert!(e.contains("CUDA"), "{e}");
+        if neural::cuda_device_count() == 0 {
+            eprintln!("no CUDA device: the CUDA parity check is skipped");
+            let e = neural::load(Family::Causal, &path, &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() }).err().unwrap().to_string();
+            assert!(e.contains("no CUDA device"), "{e}");
+        }
+    }
+
+    #[test]
+    fn cuda_matches_transformers_when_a_gpu_is_present() {
+        if neural::cuda_device_count() == 0 {
+            eprintln!("no CUDA device: skipped");
+            return;
+        }
+        let e = expected();
+        let texts = texts(&e);
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let rec = &e["causal"]["gpt2-safetensors"];
+        let model = neural::load(Family::Causal, &fixture("neural/gpt2-safetensors"), &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() }).unwrap();
+        for (s, item) in model.score_batch(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
+            assert_close(&s.logprobs, &floats(&item["rolling"]), "cuda rolling");
+        }
+        let rec = &e["masked"]["bert-safetensors"];
+        let model = neural::load(Family::Masked, &fixture("neural/bert-safetensors"), &NeuralOptions { device: DeviceChoice::Cuda(0), stride: Some(rec["stride"].as_u64().unwrap() as usize), ..options() }).unwrap();
+        for (s, item) in model.score_batch(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
+            assert_close(&s.logprobs, &floats(&item["pll"]), "cuda pll");
+        }
+    }
+}
+
+/// A suite with an n-gram, a causal and a masked model on one perplexity task: masked rows carry
+/// pseudo names, causal ones the usual names.
+#[test]
+fn suite_runs_ngram_causal_and_masked_side_by_side() {
+    let gpt2 = fixture("neural/gpt2-safetensors");
+    let bert = fixture("neural/distilbert-safetensors");
+    let train = crate::common::repo().join("data/wikitext-2/valid.txt");
+    let suite = format!(
+        "version: 1\nname: neural\nbootstrap: 50\nmodels:\n  - {{id: kn2, kind: ngram, train: {}, order: 2, skip_symbols: true}}\n  - {{id: gpt2, kind: causal, path: {}, device: cpu}}\n  - {{id: bert, kind: masked, path: {}, device: cpu, pll: word-l2r}}\ntasks:\n  - id: ppl\n    type: perplexity\n    dataset: {{path: text.txt, format: text, unit: line, limit: 40}}\n    models: [kn2, gpt2, bert]\n    metrics: [word_perplexity, bits_per_byte]\n",
+        train.display(),
+        gpt2.display(),
+        bert.display()
+    );
+    let test: String = std::fs::read_to_string(crate::common::repo().join("data/wikitext-2/test.txt")).unwrap().lines().filter(|l| !l.trim().is_empty()).take(40).collect::<Vec<_>>().join("\n");
+    let ws = workspace(&[("suite.yaml", &suite), ("text.txt", &test)]);
+    let o = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
+    if !lmgauge::models::neural::ENABLED {
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("not enabled in this build"), "{}", stderr(&o));
+        return;
+    }
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csv = std::fs::read_to_string(ws.path().join("out/neural/latest/results.csv")).unwrap();
+    assert!(csv.contains("ppl,bert,pseudo_word_perplexity") && csv.contains("ppl,bert,pseudo_bits_per_byte"), "{csv}");
+    assert!(csv.contains("ppl,gpt2,word_perplexity") && csv.contains("ppl,kn2,bits_per_byte"), "{csv}");
+    assert!(!csv.contains("ppl,bert,word_perplexity"), "{csv}");
+    // Same suite, same seed: byte-identical results.
+    let o = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out2"]);
+    assert!(o.status.success());
+    assert_eq!(csv, std::fs::read_to_string(ws.path().join("out2/neural/latest/results.csv")).unwrap());
+    let html = std::fs::read_to_string(ws.path().join("out/neural/latest/index.html")).unwrap();
+    assert!(html.contains("GPT-2 causal LM") && html.contains("pseudo-log-likelihood"), "report says what each model is");
+}
+
+#[test]
+fn suite_validation_checks_neural_options() {
+    let suite = "version: 1\nname: bad\nmodels:\n  - {id: g, kind: causal, path: nowhere, pll: word-l2r, dtype: f8}\ntasks:\n  - id: t\n    type: perplexity\n    dataset: {path: t.txt}\n    models: [g]\n    metrics: [bits_per_byte]\n";
+    let ws = workspace(&[("suite.yaml", suite), ("t.txt", "a b c\n")]);
+    let o = lmgauge(ws.path(), &["validate", "suite.yaml"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    if lmgauge::models::neural::ENABLED {
+        assert!(err.contains("suite.yaml:4:") && err.contains("not a Hugging Face model folder"), "{err}");
+        assert!(err.contains("unknown dtype \"f8\"") && err.contains("`pll` applies to masked models only"), "{err}");
+    } else {
+        assert!(err.contains("not enabled in this build"), "{err}");
+    }
+}
+
+#[test]
+fn invalid_utf8_text_names_the_file_and_line() {
+    let ws = workspace(&[]);
+    std::fs::write(ws.path().join("bad.txt"), b"fine line\nbad \xff byte\n").unwrap();
+    let model = fixture("neural/gpt2-safetensors");
+    let o = lmgauge(ws.path(), &["perplexity", "--model", model.to_str().unwrap(), "--input", "bad.txt", "--device", "cpu"]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("bad.txt") && err.contains('2'), "{err}");
+}
