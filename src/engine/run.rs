@@ -363,7 +363,13 @@ fn finished(job: &Job, def: &ModelDef, description: String, items: Vec<ItemScore
         model: job.model.clone(),
         status: JobStatus::Done,
         error: None,
-        model_description: def.description.clone().unwrap_or(description),
+        // Neural models keep what the loader measured (architecture, size, windows, device) beside
+        // the suite's words, so the report says plainly what ran.
+        model_description: match (&def.description, &def.kind) {
+            (Some(d), ModelKind::Neural(_)) => format!("{} — {description}", d.trim()),
+            (Some(d), _) => d.clone(),
+            (None, _) => description,
+        },
         seconds: started.elapsed().as_secs_f64(),
         items,
         notes: Vec::new(),

@@ -3,40 +3,41 @@
 //! causal window policies, both PLL variants, batched and unbatched, every weight-file layout;
 //! plus the errors a broken folder must give. Builds without `torch` check the refusal instead.
 
-use std::path::{Path, PathBuf};
-
-use serde_json::Value;
-
-use crate::common::{fixture, lmgauge, rel, stderr, stdout, workspace};
-
-fn expected() -> Value {
-    let text = std::fs::read_to_string(fixture("neural/expected.json")).expect("fixture");
-    serde_json::from_str(&text).expect("json")
-}
-
-fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
-}
-
-/// Per-token agreement within 1e-4 relative (absolute near zero).
-fn assert_close(got: &[f64], want: &[f64], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: token count");
-    for (i, (g, w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{what}: token {i}: lmgauge {g} vs transformers {w}");
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
-    }
-}
+use crate::common::{fixture, lmgauge, stderr, workspace};
 
 #[cfg(feature = "torch")]
 mod parity {
+    use std::path::{Path, PathBuf};
+
+    use serde_json::Value;
+
     use super::*;
+    use crate::common::{rel, stdout};
+    fn expected() -> Value {
+        let text = std::fs::read_to_string(fixture("neural/expected.json")).expect("fixture");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    fn floats(v: &Value) -> Vec<f64> {
+        v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+    }
+
+    /// Per-token agreement within 1e-4 relative (absolute near zero).
+    fn assert_close(got: &[f64], want: &[f64], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: token count");
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{what}: token {i}: lmgauge {g} vs transformers {w}");
+        }
+    }
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+
     use lmgauge::models::neural::hf::{ModelFolder, TextTokenizer};
     use lmgauge::models::neural::{self, DeviceChoice, Family, NeuralOptions, PllVariant};
 
