@@ -8,6 +8,9 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * causal, the transformers documentation's sliding window (whole text one sequence, no BOS,
     windows of max_length advancing by stride, only the new tokens of each window scored, the first
     token unscored);
+  * reward models (sequence classification, one label): the logit of
+    tokenizer(prompt, response, truncation=True, max_length=max_position_embeddings), i.e.
+    `[CLS] prompt [SEP] response [SEP]` with longest-first truncation, on HH-RLHF pairs;
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
@@ -23,8 +26,10 @@ import sys
 import torch
 import transformers
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
-from transformers import (BertConfig, BertForMaskedLM, BertTokenizerFast, DistilBertConfig,
-                          DistilBertForMaskedLM, GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast)
+from transformers import (BertConfig, BertForMaskedLM, BertForSequenceClassification,
+                          BertTokenizerFast, DistilBertConfig, DistilBertForMaskedLM,
+                          DistilBertForSequenceClassification, GPT2Config, GPT2LMHeadModel,
+                          GPT2TokenizerFast)
 
 assert transformers.__version__ == "4.46.3", transformers.__version__
 assert torch.__version__.startswith("2.4.0"), torch.__version__
@@ -156,6 +161,55 @@ def pll_logprobs(model, tok, text, max_positions, stride, word_l2r):
     return ids, out
 
 
+def hh_pairs(n):
+    path = os.path.join(ROOT, "data", "hh-rlhf", "harmless-base-test.jsonl")
+    out = [("Human: hi\n\nAssistant:", " Hello!")]
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            for key in ("chosen", "rejected"):
+                t = rec[key]
+                cut = t.rindex("\n\nAssistant:") + len("\n\nAssistant:")
+                out.append((t[:cut], t[cut:]))
+            if len(out) > n:
+                break
+    return out
+
+
+@torch.no_grad()
+def reward_fixtures(tok):
+    pairs = hh_pairs(8)
+    out = {"pairs": [list(p) for p in pairs], "models": {}}
+    for name, cfg, cls in [
+        ("bert-reward", BertConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                                   intermediate_size=64, max_position_embeddings=64, num_labels=1,
+                                   initializer_range=0.3), BertForSequenceClassification),
+        ("distilbert-reward", DistilBertConfig(vocab_size=len(tok), dim=32, n_layers=2, n_heads=4, hidden_dim=64,
+                                               max_position_embeddings=48, num_labels=1, initializer_range=0.3),
+         DistilBertForSequenceClassification),
+    ]:
+        model = cls(cfg).eval()
+        save(model, tok, name)
+        max_len = cfg.max_position_embeddings
+        rewards, lengths = [], []
+        for prompt, response in pairs:
+            enc = tok(prompt, response, truncation=True, max_length=max_len, return_tensors="pt")
+            if name.startswith("distil"):
+                enc.pop("token_type_ids")
+            rewards.append(model(**enc).logits[0, 0].item())
+            lengths.append(enc["input_ids"].shape[1])
+        # Batched with padding gives the same rewards (the tests batch too).
+        enc = tok([p for p, _ in pairs], [r for _, r in pairs], truncation=True, max_length=max_len,
+                  padding=True, return_tensors="pt")
+        if name.startswith("distil"):
+            enc.pop("token_type_ids")
+        batched = model(**enc).logits[:, 0]
+        assert torch.allclose(batched, torch.tensor(rewards), atol=1e-4)
+        out["models"][name] = {"rewards": rewards, "lengths": lengths}
+        print(name, "ok", file=sys.stderr)
+    return out
+
+
 def save(model, tok, name, **kw):
     path = os.path.join(OUT, name)
     shutil.rmtree(path, ignore_errors=True)
@@ -237,6 +291,8 @@ def main():
             rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
         expected["masked"][name] = rec
         print(name, "ok", file=sys.stderr)
+
+    expected["reward"] = reward_fixtures(bert_tok)
 
     shutil.rmtree(tmp)
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:

@@ -76,6 +76,16 @@ fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
     }
     let config = hf::read_json(&path.join("config.json")).map_err(|e| Error::Model(e.into()))?;
     let ty = config.get("model_type").and_then(|v| v.as_str()).unwrap_or_default();
+    let classifier = config
+        .get("architectures")
+        .and_then(|a| a.as_array())
+        .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|s| s.ends_with("ForSequenceClassification"))));
+    if classifier {
+        return Err(Error::Usage(format!(
+            "{}: a sequence-classification (reward) model scores pairs, not text; use it as `kind: reward` in a preference task",
+            path.display()
+        )));
+    }
     if hf::CAUSAL_TYPES.contains(&ty) {
         Ok(Kind::Causal)
     } else if hf::MASKED_TYPES.contains(&ty) {

@@ -33,6 +33,18 @@ fn conditional_loglik(scores: &crate::models::TokenScores, prompt_len: usize) ->
     (sum, if n > 0 { sum / n as f64 } else { 0.0 })
 }
 
+/// (chosen, rejected) rewards of every pair from a reward model (in the first slot of each tuple).
+fn reward_scores(model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
+    const CHUNK: usize = 256;
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(CHUNK) {
+        let inputs: Vec<(&str, &str)> = chunk.iter().flat_map(|p| [(p.prompt.as_str(), p.chosen.as_str()), (p.prompt.as_str(), p.rejected.as_str())]).collect();
+        let r = model.reward_batch(&inputs).map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
+        out.extend(r.chunks(2).map(|two| ((two[0], 0.0), (two[1], 0.0))));
+    }
+    Ok(out)
+}
+
 /// (chosen, rejected) conditional log-likelihoods of every pair, scored in batches.
 fn likelihoods(model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
     const CHUNK: usize = 128;
@@ -80,7 +92,9 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
     let mut rng = stats::stream(seed, &format!("random-judge/{}/{}", task.id, def.id));
     let coins: Vec<f64> = pairs.iter().map(|_| stats::below(&mut rng, 1 << 30) as f64).collect();
     let judged_by_model = !matches!(def.kind, ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_));
+    let rewards = model.is_some_and(|m| m.capabilities().reward);
     let loglik = match model {
+        Some(m) if judged_by_model && rewards => reward_scores(m, pairs)?,
         Some(m) if judged_by_model => likelihoods(m, pairs)?,
         _ => Vec::new(),
     };
@@ -106,6 +120,10 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
                     let heads = (coins[i] as u64) % 2 == 0;
                     s.insert("chosen".into(), if heads { 1.0 } else { 0.0 });
                     s.insert("rejected".into(), if heads { 0.0 } else { 1.0 });
+                }
+                (_, Some(_)) if rewards => {
+                    s.insert("chosen".into(), loglik[i].0 .0);
+                    s.insert("rejected".into(), loglik[i].1 .0);
                 }
                 (_, Some(_)) => {
                     let ((c_sum, c_mean), (r_sum, r_mean)) = loglik[i];

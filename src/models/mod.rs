@@ -91,6 +91,11 @@ pub trait LanguageModel: Send + Sync {
     /// Per-token log-probabilities of each text, scored independently.
     fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError>;
 
+    /// A scalar reward for each (prompt, response) pair (reward models only).
+    fn reward_batch(&self, _pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
+        Err(ModelError::Unsupported { model: self.describe(), capability: Capability::Reward })
+    }
+
     /// Scores many texts; neural models batch them, others score them in parallel.
     fn score_batch(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
         use rayon::prelude::*;

@@ -90,6 +90,7 @@ impl ModelKind {
             ModelKind::Neural(n) => match n.family {
                 crate::models::neural::Family::Causal => Capabilities { score_tokens: true, ..Capabilities::default() },
                 crate::models::neural::Family::Masked => Capabilities { pseudo_log_likelihood: true, ..Capabilities::default() },
+                crate::models::neural::Family::Reward => Capabilities { reward: true, ..Capabilities::default() },
             },
         }
     }

@@ -63,6 +63,9 @@ pub enum ModelSpec {
     /// A masked LM from a Hugging Face model folder (BERT, DistilBERT), scored by
     /// pseudo-log-likelihood.
     Masked(NeuralModelSpec),
+    /// A reward model (sequence classification with one output) from a Hugging Face folder
+    /// (BERT, DistilBERT): judges preference pairs by the reward of each response.
+    Reward(NeuralModelSpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,7 +120,7 @@ impl ModelSpec {
             ModelSpec::Outputs(m) => &m.id,
             ModelSpec::Length(m) | ModelSpec::Random(m) => &m.id,
             ModelSpec::Metric(m) => &m.id,
-            ModelSpec::Causal(m) | ModelSpec::Masked(m) => &m.id,
+            ModelSpec::Causal(m) | ModelSpec::Masked(m) | ModelSpec::Reward(m) => &m.id,
         }
     }
 }

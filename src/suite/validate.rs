@@ -192,6 +192,7 @@ impl Validator<'_> {
             },
             ModelSpec::Causal(m) => self.neural(at, m, crate::models::neural::Family::Causal),
             ModelSpec::Masked(m) => self.neural(at, m, crate::models::neural::Family::Masked),
+            ModelSpec::Reward(m) => self.neural(at, m, crate::models::neural::Family::Reward),
             ModelSpec::Outputs(m) => {
                 let path = self.existing(&format!("{at}.path"), &m.path, "outputs file");
                 let format = m.format.unwrap_or_else(|| Format::from_path(&m.path));
@@ -226,8 +227,11 @@ impl Validator<'_> {
         parse("device", &m.device, &mut |v| v.parse().map(|d| options.device = d));
         parse("dtype", &m.dtype, &mut |v| v.parse().map(|d| options.dtype = d));
         parse("pll", &m.pll, &mut |v| v.parse().map(|p| options.pll = p));
-        if family == neural::Family::Causal && m.pll.is_some() {
+        if family != neural::Family::Masked && m.pll.is_some() {
             self.problem(&format!("{at}.pll"), format!("model {:?}: `pll` applies to masked models only", m.id));
+        }
+        if family == neural::Family::Reward && m.stride.is_some() {
+            self.problem(&format!("{at}.stride"), format!("model {:?}: `stride` does not apply to reward models (pairs are truncated, longest first)", m.id));
         }
         for (key, value) in [("max_length", m.max_length), ("stride", m.stride), ("batch_tokens", m.batch_tokens)] {
             if value == Some(0) {

@@ -223,6 +223,51 @@ mod parity {
         assert!(load_error(Family::Masked, &m).contains("no tokenizer"));
     }
 
+    #[test]
+    fn reward_models_match_transformers_batched_or_not() {
+        let e = expected();
+        let pairs: Vec<(String, String)> = e["reward"]["pairs"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_str().unwrap().to_owned())).collect();
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        for (name, rec) in e["reward"]["models"].as_object().unwrap() {
+            // Most HH transcripts exceed the context: truncation is exercised, not assumed. The
+            // saved tokenizer.json files carry transformers' last truncation setting (max_length
+            // 64), which must be ignored as transformers ignores it.
+            let max = if name.starts_with("bert") { 64 } else { 48 };
+            assert!(rec["lengths"].as_array().unwrap().iter().filter(|l| l.as_u64() == Some(max)).count() >= 4);
+            for batch_tokens in [1, 100_000] {
+                let model = neural::load(Family::Reward, &fixture(&format!("neural/{name}")), &NeuralOptions { batch_tokens, ..options() }).unwrap();
+                assert!(model.capabilities().reward);
+                let got = model.reward_batch(&refs).unwrap();
+                assert_close(&got, &floats(&rec["rewards"]), &format!("{name} rewards, batch {batch_tokens}"));
+            }
+        }
+        let e = load_error(Family::Reward, &fixture("neural/bert-safetensors"));
+        assert!(e.contains("one output"), "{e}");
+    }
+
+    /// A reward judge in a preference suite: its accuracy is the share of pairs whose chosen
+    /// response gets the higher reward, computed here from transformers' own rewards.
+    #[test]
+    fn reward_judge_accuracy_follows_transformers_rewards() {
+        let e = expected();
+        let rewards = floats(&e["reward"]["models"]["bert-reward"]["rewards"]);
+        // Pairs 1..=8 of the fixture are (chosen, rejected) of the first four HH-RLHF records.
+        let wins = (0..4).filter(|k| rewards[1 + 2 * k] > rewards[2 + 2 * k]).count();
+        let data = std::fs::read_to_string(crate::common::repo().join("data/hh-rlhf/harmless-base-test.jsonl")).unwrap();
+        let four: String = data.lines().take(4).map(|l| format!("{l}\n")).collect();
+        let suite = format!(
+            "version: 1\nname: rm\nbootstrap: 20\nmodels:\n  - {{id: rm, kind: reward, path: {}, device: cpu}}\ntasks:\n  - id: hh\n    type: preference\n    dataset: {{path: pairs.jsonl}}\n    layout: hh\n    models: [rm]\n    metrics: [accuracy]\n",
+            fixture("neural/bert-reward").display()
+        );
+        let ws = workspace(&[("suite.yaml", &suite), ("pairs.jsonl", &four)]);
+        let o = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let csv = std::fs::read_to_string(ws.path().join("out/rm/latest/results.csv")).unwrap();
+        let row = csv.lines().find(|l| l.starts_with("hh,rm,accuracy,")).expect("accuracy row");
+        let value: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+        assert_eq!(value, wins as f64 / 4.0, "{csv}");
+    }
+
     /// Seeded mutations of a real safetensors file and a real PyTorch zip: every load returns (a
     /// model or an error); none panics, aborts or allocates without bound.
     #[test]

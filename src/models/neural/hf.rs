@@ -21,6 +21,24 @@ use super::NeuralError;
 /// The architectures this build can load, by `config.json`'s `model_type`.
 pub const CAUSAL_TYPES: &[&str] = &["gpt2"];
 pub const MASKED_TYPES: &[&str] = &["bert", "distilbert"];
+pub const REWARD_TYPES: &[&str] = &["bert", "distilbert"];
+
+/// How many tokens of a pair (n1, n2) survive truncation to `max` tokens (special tokens already
+/// subtracted) under the `tokenizers` library's longest-first strategy, which transformers' fast
+/// tokenizers use: the shorter text keeps what it can, and when both are too long each gets half.
+pub fn longest_first(n1: usize, n2: usize, max: usize) -> (usize, usize) {
+    if n1 + n2 <= max {
+        return (n1, n2);
+    }
+    let swap = n1 > n2;
+    let (mut a, mut b) = if swap { (n2, n1) } else { (n1, n2) };
+    b = if a > max { a } else { b.min((max - a).max(a)) };
+    if a + b > max {
+        a = max / 2;
+        b = a + max % 2;
+    }
+    if swap { (b, a) } else { (a, b) }
+}
 
 /// A model folder, checked for the files a load needs.
 #[derive(Debug, Clone)]
@@ -174,6 +192,13 @@ impl TextTokenizer {
         } else {
             return Err(NeuralError::file(dir, "no tokenizer: expected tokenizer.json, vocab.json + merges.txt, or vocab.txt"));
         };
+        // transformers sets truncation and padding per call and ignores what a saved tokenizer.json
+        // carries (a tokenizer saved after a truncating call keeps that max_length); so does this.
+        let mut inner = inner;
+        inner
+            .with_truncation(None)
+            .map_err(|e| NeuralError::file(&source, e.to_string()))?;
+        inner.with_padding(None);
         let mut tok = TextTokenizer { inner, source, eos: None, cls: None, sep: None, mask: None, pad: None };
         let find = |tok: &TextTokenizer, key: &str, defaults: &[&str]| -> Option<u32> {
             special(key).into_iter().chain(defaults.iter().map(|s| s.to_string())).find_map(|t| tok.inner.token_to_id(&t))
@@ -217,4 +242,21 @@ impl TextTokenizer {
 
 fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::longest_first;
+
+    #[test]
+    fn longest_first_matches_the_tokenizers_library() {
+        // (n1, n2, max) → what tokenizers' truncate_encodings keeps.
+        assert_eq!(longest_first(3, 4, 10), (3, 4));
+        assert_eq!(longest_first(10, 100, 50), (10, 40));
+        assert_eq!(longest_first(100, 10, 50), (40, 10));
+        assert_eq!(longest_first(60, 70, 50), (25, 25));
+        assert_eq!(longest_first(60, 70, 51), (25, 26));
+        assert_eq!(longest_first(70, 60, 51), (26, 25));
+        assert_eq!(longest_first(30, 30, 51), (25, 26));
+    }
 }

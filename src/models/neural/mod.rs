@@ -33,6 +33,8 @@ pub const ENABLED: bool = cfg!(feature = "torch");
 pub enum Family {
     Causal,
     Masked,
+    /// Sequence classification with one output: a reward for (prompt, response).
+    Reward,
 }
 
 impl Family {
@@ -40,6 +42,7 @@ impl Family {
         match self {
             Family::Causal => "causal",
             Family::Masked => "masked",
+            Family::Reward => "reward",
         }
     }
 }

@@ -36,7 +36,7 @@ impl MaskedNet {
         let mut ckpt = Checkpoint::read(&folder.weights)?;
         let (net, max_positions, shape) = match folder.model_type.as_str() {
             "bert" => {
-                let c: BertConfig = parse(folder, &["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "max_position_embeddings", "vocab_size"], &[("type_vocab_size", Value::from(2)), ("hidden_act", Value::from("gelu")), ("attention_probs_dropout_prob", Value::from(0.1)), ("hidden_dropout_prob", Value::from(0.1)), ("initializer_range", Value::from(0.02))])?;
+                let c: BertConfig = parse_config(folder, "bert")?;
                 let encoder = BertModel::<BertEmbeddings>::new_with_optional_pooler(&root / "bert", &c, false);
                 let head = BertHead::new(&(&root / "cls" / "predictions"), &c);
                 ckpt.rename(|n| {
@@ -49,7 +49,7 @@ impl MaskedNet {
                 (Net::Bert { encoder, head }, c.max_position_embeddings as usize, shape)
             }
             "distilbert" => {
-                let c: DistilBertConfig = parse(folder, &["dim", "n_layers", "n_heads", "hidden_dim", "max_position_embeddings", "vocab_size"], &[("tie_weights_", Value::from(true)), ("activation", Value::from("gelu")), ("attention_dropout", Value::from(0.1)), ("dropout", Value::from(0.1)), ("qa_dropout", Value::from(0.1)), ("seq_classif_dropout", Value::from(0.2)), ("sinusoidal_pos_embds", Value::from(false)), ("initializer_range", Value::from(0.02))])?;
+                let c: DistilBertConfig = parse_config(folder, "distilbert")?;
                 let encoder = DistilBertModel::new(&root, &c);
                 let eps = nn::LayerNormConfig { eps: 1e-12, ..Default::default() };
                 let transform = nn::linear(&root / "vocab_transform", c.dim, c.dim, Default::default());
@@ -120,16 +120,27 @@ impl BertHead {
     }
 }
 
-/// A rust-bert config from config.json: required keys checked by name, defaults transformers
-/// would assume filled in.
-fn parse<T: serde::de::DeserializeOwned>(folder: &ModelFolder, required: &[&str], defaults: &[(&str, Value)]) -> Result<T, NeuralError> {
+/// A rust-bert config (`BertConfig` or `DistilBertConfig`) from config.json: required keys checked
+/// by name, defaults transformers would assume filled in.
+pub fn parse_config<T: serde::de::DeserializeOwned>(folder: &ModelFolder, model_type: &str) -> Result<T, NeuralError> {
+    let (required, defaults): (&[&str], Vec<(&str, Value)>) = if model_type == "distilbert" {
+        (
+            &["dim", "n_layers", "n_heads", "hidden_dim", "max_position_embeddings", "vocab_size"],
+            vec![("tie_weights_", Value::from(true)), ("activation", Value::from("gelu")), ("attention_dropout", Value::from(0.1)), ("dropout", Value::from(0.1)), ("qa_dropout", Value::from(0.1)), ("seq_classif_dropout", Value::from(0.2)), ("sinusoidal_pos_embds", Value::from(false)), ("initializer_range", Value::from(0.02))],
+        )
+    } else {
+        (
+            &["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "max_position_embeddings", "vocab_size"],
+            vec![("type_vocab_size", Value::from(2)), ("hidden_act", Value::from("gelu")), ("attention_probs_dropout_prob", Value::from(0.1)), ("hidden_dropout_prob", Value::from(0.1)), ("initializer_range", Value::from(0.02))],
+        )
+    };
     for key in required {
         folder.int(key)?;
     }
     let mut v = folder.config.clone();
     let obj = v.as_object_mut().ok_or_else(|| NeuralError::file(&folder.config_path(), "config.json is not an object"))?;
     for (k, d) in defaults {
-        obj.entry(k.to_string()).or_insert_with(|| d.clone());
+        obj.entry(k.to_string()).or_insert(d);
     }
     serde_json::from_value(v).map_err(|e| NeuralError::file(&folder.config_path(), format!("unsupported config: {e}")))
 }

@@ -4,6 +4,7 @@ mod bert;
 mod causal;
 mod gpt2;
 mod masked;
+mod reward;
 mod weights;
 
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::sync::Arc;
 
 use tch::{Cuda, Device, Kind};
 
-use super::hf::{ModelFolder, TextTokenizer, CAUSAL_TYPES, MASKED_TYPES};
+use super::hf::{ModelFolder, TextTokenizer, CAUSAL_TYPES, MASKED_TYPES, REWARD_TYPES};
 use super::{DeviceChoice, Dtype, Family, NeuralError, NeuralOptions};
 use crate::models::LanguageModel;
 
@@ -20,8 +21,9 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     let supported = match family {
         Family::Causal => CAUSAL_TYPES,
         Family::Masked => MASKED_TYPES,
+        Family::Reward => REWARD_TYPES,
     };
-    if !supported.contains(&folder.model_type.as_str()) {
+    if !supported.contains(&folder.model_type.as_str()) && family != Family::Reward {
         let other = if family == Family::Causal { MASKED_TYPES } else { CAUSAL_TYPES };
         let hint = if other.contains(&folder.model_type.as_str()) {
             format!(" (it is a {} model: use kind {})", if family == Family::Causal { "masked" } else { "causal" }, if family == Family::Causal { "masked" } else { "causal" })
@@ -33,6 +35,12 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
             format!("model_type {:?} is not a supported {} architecture (supported: {}){hint}", folder.model_type, family.name(), supported.join(", ")),
         ));
     }
+    if family == Family::Reward && !supported.contains(&folder.model_type.as_str()) {
+        return Err(NeuralError::file(
+            &folder.config_path(),
+            format!("model_type {:?} is not a supported reward architecture (supported: {})", folder.model_type, supported.join(", ")),
+        ));
+    }
     let device = resolve_device(options.device)?;
     let kind = resolve_kind(options.dtype, device)?;
     let tokenizer = TextTokenizer::load(&folder)?;
@@ -41,6 +49,7 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     Ok(match family {
         Family::Causal => Arc::new(causal::CausalModel::new(gpt2::Gpt2::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
         Family::Masked => Arc::new(masked::MaskedModel::new(bert::MaskedNet::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
+        Family::Reward => Arc::new(reward::RewardModel::load(&folder, tokenizer, options, device, kind, where_)?),
     })
 }
 
