@@ -26,7 +26,7 @@ import sys
 import torch
 import transformers
 from tokenizers import BertWordPieceTokenizer, ByteLevelBPETokenizer
-from transformers import (BertConfig, BertForMaskedLM, BertForSequenceClassification,
+from transformers import (RobertaConfig, RobertaForMaskedLM, RobertaTokenizerFast, BertConfig, BertForMaskedLM, BertForSequenceClassification,
                           BertTokenizerFast, DistilBertConfig, DistilBertForMaskedLM,
                           DistilBertForSequenceClassification, GPT2Config, GPT2LMHeadModel,
                           GPT2TokenizerFast)
@@ -218,7 +218,47 @@ def save(model, tok, name, **kw):
     return path
 
 
+def roberta_tokenizer(tmp):
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(read_lines("valid.txt"), vocab_size=420, min_frequency=2,
+                            special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"])
+    os.makedirs(os.path.join(tmp, "rbpe"), exist_ok=True)
+    bpe.save_model(os.path.join(tmp, "rbpe"))
+    return RobertaTokenizerFast(os.path.join(tmp, "rbpe", "vocab.json"), os.path.join(tmp, "rbpe", "merges.txt"))
+
+
+def roberta_fixture(expected, tmp):
+    """RoBERTa (position ids offset by padding_idx + 1, layer_norm_eps 1e-5, tied LM head)."""
+    torch.manual_seed(20261130)
+    tok = roberta_tokenizer(tmp)
+    cfg = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=66, pad_token_id=tok.pad_token_id,
+                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, initializer_range=0.3)
+    model = RobertaForMaskedLM(cfg).eval()
+    save(model, tok, "roberta-safetensors")
+    max_pos = cfg.max_position_embeddings - 2
+    stride = (max_pos - 2) // 2
+    rec = {"max_positions": max_pos, "stride": stride, "items": []}
+    for text in expected["texts"]:
+        ids, pll = pll_logprobs(model, tok, text, max_pos, stride, False)
+        _, l2r = pll_logprobs(model, tok, text, max_pos, stride, True)
+        rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
+    expected["masked"]["roberta-safetensors"] = rec
+    print("roberta-safetensors ok", file=sys.stderr)
+
+
 def main():
+    if sys.argv[1:] == ["roberta"]:
+        # Adds the RoBERTa fixture to an existing expected.json, leaving the others as they are.
+        path = os.path.join(OUT, "expected.json")
+        expected = json.load(open(path, encoding="utf-8"))
+        tmp = os.path.join(OUT, ".tmp")
+        roberta_fixture(expected, tmp)
+        shutil.rmtree(tmp)
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(expected, f, indent=1, ensure_ascii=False)
+            f.write("\n")
+        return
     torch.manual_seed(20261129)
     tmp = os.path.join(OUT, ".tmp")
     os.makedirs(OUT, exist_ok=True)
@@ -293,6 +333,7 @@ def main():
         print(name, "ok", file=sys.stderr)
 
     expected["reward"] = reward_fixtures(bert_tok)
+    roberta_fixture(expected, tmp)
 
     shutil.rmtree(tmp)
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:

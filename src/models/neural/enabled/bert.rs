@@ -1,4 +1,4 @@
-//! BERT-family masked LMs (`model_type: bert | distilbert`) on rust-bert, split into encoder and
+//! BERT-family masked LMs (`model_type: bert | distilbert | roberta`) on rust-bert, split into encoder and
 //! MLM head so that pseudo-log-likelihood runs the vocabulary projection only on the one masked
 //! position of each copy instead of on every position (what makes batched PLL cheap).
 //!
@@ -9,6 +9,7 @@
 use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
 use rust_bert::Activation;
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModel};
+use rust_bert::roberta::RobertaEmbeddings;
 use serde_json::Value;
 use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
@@ -20,6 +21,7 @@ use crate::models::neural::NeuralError;
 enum Net {
     Bert { encoder: BertModel<BertEmbeddings>, head: BertHead },
     Distil { encoder: DistilBertModel, transform: nn::Linear, norm: nn::LayerNorm, projector: nn::Linear },
+    Roberta { encoder: BertModel<RobertaEmbeddings>, head: RobertaHead },
 }
 
 pub struct MaskedNet {
@@ -60,6 +62,20 @@ impl MaskedNet {
                 let shape = format!("DistilBERT masked LM: {} layers, d={}, {} heads", c.n_layers, c.dim, c.n_heads);
                 (Net::Distil { encoder, transform, norm, projector }, c.max_position_embeddings as usize, shape)
             }
+            "roberta" => {
+                let c: BertConfig = parse_config(folder, "roberta")?;
+                let eps = folder.config.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-5);
+                let encoder = BertModel::<RobertaEmbeddings>::new_with_optional_pooler(&root / "roberta", &c, false);
+                let head = RobertaHead::new(&(&root / "lm_head"), &c, eps);
+                ckpt.rename(|n| {
+                    let keep = !(n.starts_with("roberta.pooler") || n.ends_with("position_ids") || n == "lm_head.decoder.bias");
+                    keep.then(|| if n.starts_with("roberta.") || n.starts_with("lm_head.") { n.to_owned() } else { format!("roberta.{n}") })
+                });
+                ckpt.tie("lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight");
+                let shape = format!("RoBERTa masked LM: {} layers, d={}, {} heads", c.num_hidden_layers, c.hidden_size, c.num_attention_heads);
+                // Positions start after padding_idx (1): two of max_position_embeddings are unusable.
+                (Net::Roberta { encoder, head }, (c.max_position_embeddings - 2).max(0) as usize, shape)
+            }
             other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported masked LM"))),
         };
         ckpt.assign(&vs, |_| false)?;
@@ -78,12 +94,17 @@ impl MaskedNet {
                 .forward_t(Some(input), None, None, None, None, None, None, false)
                 .map_err(|e| NeuralError::Torch(e.to_string()))?
                 .hidden_state,
+            Net::Roberta { encoder, .. } => encoder
+                .forward_t(Some(input), None, None, None, None, None, None, false)
+                .map_err(|e| NeuralError::Torch(e.to_string()))?
+                .hidden_state,
             Net::Distil { encoder, .. } => encoder.forward_t(Some(input), None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.hidden_state,
         };
         let rows = hidden.size()[0];
         let picked = hidden.gather(1, &positions.view([rows, 1, 1]).expand([rows, 1, hidden.size()[2]], false), false).squeeze_dim(1);
         let logits = match &self.net {
             Net::Bert { head, .. } => head.forward(&picked),
+            Net::Roberta { head, .. } => head.forward(&picked),
             Net::Distil { transform, norm, projector, .. } => projector.forward(&norm.forward(&transform.forward(&picked).gelu("none"))),
         }
         .to_kind(Kind::Float);
@@ -117,6 +138,30 @@ impl BertHead {
     fn forward(&self, hidden: &Tensor) -> Tensor {
         let h = self.activation.get_function().get_fn()(&hidden.apply(&self.dense)).apply(&self.norm);
         h.matmul(&self.decoder.tr()) + &self.bias
+    }
+}
+
+/// `lm_head` of RobertaForMaskedLM with the configured layer-norm epsilon (rust-bert's own head
+/// hard-codes 1e-12; RoBERTa checkpoints use 1e-5).
+struct RobertaHead {
+    dense: nn::Linear,
+    norm: nn::LayerNorm,
+    decoder: Tensor,
+    bias: Tensor,
+}
+
+impl RobertaHead {
+    fn new(p: &nn::Path, c: &BertConfig, eps: f64) -> Self {
+        RobertaHead {
+            dense: nn::linear(p / "dense", c.hidden_size, c.hidden_size, Default::default()),
+            norm: nn::layer_norm(p / "layer_norm", vec![c.hidden_size], nn::LayerNormConfig { eps, ..Default::default() }),
+            decoder: (p / "decoder").var("weight", &[c.vocab_size, c.hidden_size], nn::Init::Const(0.0)),
+            bias: p.var("bias", &[c.vocab_size], nn::Init::Const(0.0)),
+        }
+    }
+
+    fn forward(&self, hidden: &Tensor) -> Tensor {
+        hidden.apply(&self.dense).gelu("none").apply(&self.norm).matmul(&self.decoder.tr()) + &self.bias
     }
 }
 
