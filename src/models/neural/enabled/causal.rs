@@ -81,8 +81,7 @@ impl CausalModel {
                 let vocab = logits.size()[2];
                 let picked = logits.view([-1, vocab]).index_select(0, &Tensor::from_slice(&rows).to_device(self.device)).to_kind(Kind::Float);
                 let chosen = picked.gather(1, &Tensor::from_slice(&targets).to_device(self.device).view([-1, 1]), false).squeeze_dim(1);
-                let lp = (chosen - picked.logsumexp([1], false)).to_device(Device::Cpu);
-                Vec::<f32>::try_from(&lp).map_err(|e| NeuralError::Torch(e.to_string()))
+                super::host_f32(&(chosen - picked.logsumexp([1], false)))
             })?;
             let mut k = 0;
             for &b in &batch {

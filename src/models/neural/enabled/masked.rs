@@ -103,8 +103,7 @@ impl MaskedModel {
                     let input = Tensor::from_slice(&flat).view([chunk.len() as i64, *len as i64]).to_device(self.device);
                     let pos = Tensor::from_slice(&positions).to_device(self.device);
                     let tgt = Tensor::from_slice(&targets).to_device(self.device);
-                    let lp = net.masked_logprobs(&input, &pos, &tgt)?.to_device(Device::Cpu);
-                    Vec::<f32>::try_from(&lp).map_err(|e| NeuralError::Torch(e.to_string()))
+                    super::host_f32(&net.masked_logprobs(&input, &pos, &tgt)?)
                 })?;
                 for (&k, v) in chunk.iter().zip(values) {
                     logprobs[copies[k].text][copies[k].token] = v as f64;

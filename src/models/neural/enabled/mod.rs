@@ -75,6 +75,11 @@ fn keep_freed_memory() {
     }
 }
 
+/// A result tensor's values on the host as f32 (the one way scoring loops read results back).
+fn host_f32(t: &tch::Tensor) -> Result<Vec<f32>, NeuralError> {
+    Vec::<f32>::try_from(&t.to_kind(Kind::Float).to_device(Device::Cpu)).map_err(|e| NeuralError::Torch(e.to_string()))
+}
+
 pub fn cuda_device_count() -> usize {
     Cuda::device_count().max(0) as usize
 }

@@ -114,7 +114,7 @@ impl RewardModel {
                     Net::Bert(m) => m.forward_t(Some(&ids), Some(&mask), Some(&types), None, None, false).logits,
                     Net::Distil(m) => m.forward_t(Some(&ids), Some(&mask), None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.logits,
                 };
-                Vec::<f32>::try_from(&logits.select(1, 0).to_kind(Kind::Float).to_device(Device::Cpu)).map_err(|e| NeuralError::Torch(e.to_string()))
+                super::host_f32(&logits.select(1, 0))
             })?;
             for (&b, v) in batch.iter().zip(values) {
                 out[b] = v as f64;

@@ -41,12 +41,9 @@ impl Checkpoint {
 
     /// Renames every tensor (`None` drops it); later names win when two map to one.
     pub fn rename(&mut self, f: impl Fn(&str) -> Option<String>) {
-        let old = std::mem::take(&mut self.tensors);
-        let mut names: Vec<String> = old.keys().cloned().collect();
-        names.sort();
-        let mut old = old;
-        for name in names {
-            let t = old.remove(&name).expect("listed");
+        let mut old: Vec<(String, Tensor)> = std::mem::take(&mut self.tensors).into_iter().collect();
+        old.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, t) in old {
             if let Some(new) = f(&name) {
                 self.tensors.insert(new, t);
             }
