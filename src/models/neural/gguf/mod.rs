@@ -1,0 +1,356 @@
+//! GGUF, the file format of llama.cpp: a header, metadata key/value pairs, tensor descriptions and
+//! an aligned data section. The reader maps the file and checks every count, length and offset
+//! against the bytes that are actually there before using it, so a truncated or crafted file
+//! yields an error naming the file and the field, never a panic or an allocation the file cannot
+//! back. Tensor data stays in the map until [`Gguf::dequantize`] turns one tensor into f32.
+//!
+//! Plain Rust, built with or without the `torch` feature (the `lmgauge models` listing and the
+//! fuzz target use it too).
+
+mod dequant;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use dequant::{GgmlType, SUPPORTED_TYPES};
+
+use super::NeuralError;
+
+const MAGIC: &[u8; 4] = b"GGUF";
+/// GGML_MAX_DIMS: no tensor has more dimensions.
+const MAX_DIMS: u32 = 4;
+const DEFAULT_ALIGNMENT: u64 = 32;
+
+/// A metadata value (GGUF value types 0–12).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetaValue {
+    U8(u8),
+    I8(i8),
+    U16(u16),
+    I16(i16),
+    U32(u32),
+    I32(i32),
+    F32(f32),
+    Bool(bool),
+    Str(String),
+    Array(Vec<MetaValue>),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+}
+
+impl MetaValue {
+    /// Any integer type as u64 (negative values are not counts or ids).
+    pub fn as_u64(&self) -> Option<u64> {
+        match *self {
+            MetaValue::U8(v) => Some(v.into()),
+            MetaValue::U16(v) => Some(v.into()),
+            MetaValue::U32(v) => Some(v.into()),
+            MetaValue::U64(v) => Some(v),
+            MetaValue::I8(v) => u64::try_from(v).ok(),
+            MetaValue::I16(v) => u64::try_from(v).ok(),
+            MetaValue::I32(v) => u64::try_from(v).ok(),
+            MetaValue::I64(v) => u64::try_from(v).ok(),
+            _ => None,
+        }
+    }
+
+    pub fn as_f64(&self) -> Option<f64> {
+        match *self {
+            MetaValue::F32(v) => Some(v.into()),
+            MetaValue::F64(v) => Some(v),
+            _ => self.as_u64().map(|v| v as f64),
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            MetaValue::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_bool(&self) -> Option<bool> {
+        match *self {
+            MetaValue::Bool(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    pub fn as_array(&self) -> Option<&[MetaValue]> {
+        match self {
+            MetaValue::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for MetaValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetaValue::Str(s) => write!(f, "{s:?}"),
+            MetaValue::Array(a) => write!(f, "[{} values]", a.len()),
+            MetaValue::Bool(b) => write!(f, "{b}"),
+            other => write!(f, "{}", other.as_f64().map_or_else(|| format!("{other:?}"), |v| v.to_string())),
+        }
+    }
+}
+
+/// One tensor's description: `dims[0]` varies fastest (the reverse of PyTorch's shape).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub dims: Vec<u64>,
+    pub ggml_type: GgmlType,
+    /// Byte range of the data, absolute in the file.
+    pub start: usize,
+    pub len: usize,
+}
+
+impl TensorInfo {
+    pub fn elements(&self) -> u64 {
+        self.dims.iter().product()
+    }
+
+    /// The shape as PyTorch orders it (slowest dimension first).
+    pub fn torch_shape(&self) -> Vec<i64> {
+        self.dims.iter().rev().map(|&d| d as i64).collect()
+    }
+}
+
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Bytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
+    }
+}
+
+/// A parsed GGUF file.
+pub struct Gguf {
+    pub path: PathBuf,
+    pub version: u32,
+    pub metadata: BTreeMap<String, MetaValue>,
+    pub tensors: Vec<TensorInfo>,
+    bytes: Bytes,
+}
+
+impl fmt::Debug for Gguf {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Gguf({}, v{}, {} keys, {} tensors)", self.path.display(), self.version, self.metadata.len(), self.tensors.len())
+    }
+}
+
+impl Gguf {
+    pub fn open(path: &Path) -> Result<Self, NeuralError> {
+        let file = std::fs::File::open(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
+        // SAFETY: the map is read-only; a file changed underneath would give wrong numbers, the
+        // same risk every mmap-based model loader (llama.cpp, safetensors) accepts.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| NeuralError::file(path, format!("cannot map: {e}")))?;
+        Self::parse(path, Bytes::Mapped(map))
+    }
+
+    /// Parses bytes already in memory (tests and the fuzz target).
+    pub fn from_bytes(path: &Path, bytes: Vec<u8>) -> Result<Self, NeuralError> {
+        Self::parse(path, Bytes::Owned(bytes))
+    }
+
+    fn parse(path: &Path, bytes: Bytes) -> Result<Self, NeuralError> {
+        let mut r = Cursor { buf: &bytes, pos: 0, path };
+        if r.take(4, "magic")? != MAGIC {
+            return Err(r.error("magic", "not a GGUF file (the first four bytes are not \"GGUF\")"));
+        }
+        let version = r.u32("version")?;
+        if !(2..=3).contains(&version) {
+            return Err(r.error("version", format!("GGUF version {version} is not supported (2 and 3 are)")));
+        }
+        let tensor_count = r.u64("tensor_count")?;
+        let kv_count = r.u64("kv_count")?;
+        // Each key/value takes at least 12 bytes and each tensor description at least 28.
+        r.fits(kv_count, 12, "kv_count")?;
+        r.fits(tensor_count, 28, "tensor_count")?;
+        let mut metadata = BTreeMap::new();
+        for i in 0..kv_count {
+            let key = r.string(&format!("metadata key #{i}"))?;
+            let ty = r.u32(&format!("type of {key}"))?;
+            let value = r.value(ty, &key, 0)?;
+            metadata.insert(key, value);
+        }
+        let mut infos = Vec::with_capacity(tensor_count as usize);
+        for i in 0..tensor_count {
+            let name = r.string(&format!("tensor #{i} name"))?;
+            let n_dims = r.u32(&format!("{name}: n_dims"))?;
+            if n_dims == 0 || n_dims > MAX_DIMS {
+                return Err(r.error(&format!("{name}: n_dims"), format!("{n_dims} dimensions (1 to {MAX_DIMS} allowed)")));
+            }
+            let dims = (0..n_dims).map(|d| r.u64(&format!("{name}: dim {d}"))).collect::<Result<Vec<_>, _>>()?;
+            let raw_type = r.u32(&format!("{name}: type"))?;
+            let ggml_type = GgmlType::from_id(raw_type).ok_or_else(|| {
+                r.error(&format!("{name}: type"), format!("tensor type {raw_type} is not supported (supported: {})", SUPPORTED_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")))
+            })?;
+            let offset = r.u64(&format!("{name}: offset"))?;
+            infos.push((name, dims, ggml_type, offset));
+        }
+        let alignment = match metadata.get("general.alignment") {
+            None => DEFAULT_ALIGNMENT,
+            Some(v) => match v.as_u64() {
+                Some(a) if a > 0 && a.is_power_of_two() && a <= 1 << 20 => a,
+                _ => return Err(r.error("general.alignment", format!("{v} is not a power of two up to 2^20"))),
+            },
+        };
+        let data_start = (r.pos as u64).div_ceil(alignment) * alignment;
+        let file_len = bytes.len() as u64;
+        let mut tensors = Vec::with_capacity(infos.len());
+        for (name, dims, ggml_type, offset) in infos {
+            let field = format!("{name}: dims");
+            let elements = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).ok_or_else(|| r.error(&field, "element count overflows"))?;
+            let block = ggml_type.block_elements() as u64;
+            if dims[0] % block != 0 {
+                return Err(r.error(&field, format!("first dimension {} is not a multiple of {}'s block of {block}", dims[0], ggml_type.name())));
+            }
+            let len = (elements / block).checked_mul(ggml_type.block_bytes() as u64).ok_or_else(|| r.error(&field, "byte size overflows"))?;
+            if offset % alignment != 0 {
+                return Err(r.error(&format!("{name}: offset"), format!("offset {offset} is not aligned to {alignment}")));
+            }
+            let start = data_start.checked_add(offset).filter(|s| s.checked_add(len).is_some_and(|end| end <= file_len));
+            let Some(start) = start else {
+                return Err(r.error(&format!("{name}: offset"), format!("data ({len} bytes at offset {offset}) runs past the end of the file ({file_len} bytes): truncated?")));
+            };
+            tensors.push(TensorInfo { name, dims, ggml_type, start: start as usize, len: len as usize });
+        }
+        Ok(Gguf { path: path.to_owned(), version, metadata, tensors, bytes })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&MetaValue> {
+        self.metadata.get(key)
+    }
+
+    /// A required metadata value, or an error naming the key.
+    pub fn require(&self, key: &str) -> Result<&MetaValue, NeuralError> {
+        self.metadata.get(key).ok_or_else(|| NeuralError::file(&self.path, format!("metadata key {key:?} is missing")))
+    }
+
+    pub fn require_u64(&self, key: &str) -> Result<u64, NeuralError> {
+        self.require(key)?.as_u64().ok_or_else(|| NeuralError::file(&self.path, format!("metadata key {key:?} is not an unsigned integer")))
+    }
+
+    pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// The raw bytes of a tensor (quantized blocks as stored).
+    pub fn raw(&self, info: &TensorInfo) -> &[u8] {
+        &self.bytes[info.start..info.start + info.len]
+    }
+
+    /// A tensor's values as f32, in file order (`dims[0]` fastest).
+    pub fn dequantize(&self, info: &TensorInfo) -> Vec<f32> {
+        let mut out = vec![0f32; info.elements() as usize];
+        dequant::dequantize(info.ggml_type, self.raw(info), &mut out);
+        out
+    }
+}
+
+/// Reads little-endian fields, each checked against the bytes left.
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    path: &'a Path,
+}
+
+/// Arrays nest at most this deep (llama.cpp's writer never nests; a crafted file could recurse).
+const MAX_NESTING: usize = 4;
+
+impl Cursor<'_> {
+    fn error(&self, field: &str, message: impl fmt::Display) -> NeuralError {
+        NeuralError::file(self.path, format!("{field} (byte {}): {message}", self.pos))
+    }
+
+    fn take(&mut self, n: usize, field: &str) -> Result<&[u8], NeuralError> {
+        if self.buf.len() - self.pos < n {
+            return Err(self.error(field, format!("needs {n} bytes but the file ends after {}: truncated?", self.buf.len() - self.pos)));
+        }
+        let s = &self.buf[self.pos..self.pos + n];
+        self.pos += n;
+        Ok(s)
+    }
+
+    /// Refuses a count whose items, at `min_size` bytes each, could not fit in what is left.
+    fn fits(&self, count: u64, min_size: u64, field: &str) -> Result<(), NeuralError> {
+        let left = (self.buf.len() - self.pos) as u64;
+        if count.checked_mul(min_size).is_none_or(|need| need > left) {
+            return Err(self.error(field, format!("count {count} cannot fit in the {left} bytes left")));
+        }
+        Ok(())
+    }
+
+    fn array<const N: usize>(&mut self, field: &str) -> Result<[u8; N], NeuralError> {
+        Ok(self.take(N, field)?.try_into().expect("take returned N bytes"))
+    }
+
+    fn u32(&mut self, field: &str) -> Result<u32, NeuralError> {
+        Ok(u32::from_le_bytes(self.array(field)?))
+    }
+
+    fn u64(&mut self, field: &str) -> Result<u64, NeuralError> {
+        Ok(u64::from_le_bytes(self.array(field)?))
+    }
+
+    fn string(&mut self, field: &str) -> Result<String, NeuralError> {
+        let len = self.u64(field)?;
+        self.fits(len, 1, field)?;
+        let bytes = self.take(len as usize, field)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| self.error(field, "string is not valid UTF-8"))
+    }
+
+    fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<MetaValue, NeuralError> {
+        Ok(match ty {
+            0 => MetaValue::U8(self.array::<1>(key)?[0]),
+            1 => MetaValue::I8(self.array::<1>(key)?[0] as i8),
+            2 => MetaValue::U16(u16::from_le_bytes(self.array(key)?)),
+            3 => MetaValue::I16(i16::from_le_bytes(self.array(key)?)),
+            4 => MetaValue::U32(self.u32(key)?),
+            5 => MetaValue::I32(i32::from_le_bytes(self.array(key)?)),
+            6 => MetaValue::F32(f32::from_le_bytes(self.array(key)?)),
+            7 => match self.array::<1>(key)?[0] {
+                0 => MetaValue::Bool(false),
+                1 => MetaValue::Bool(true),
+                b => return Err(self.error(key, format!("boolean byte {b} is neither 0 nor 1"))),
+            },
+            8 => MetaValue::Str(self.string(key)?),
+            9 => {
+                if depth >= MAX_NESTING {
+                    return Err(self.error(key, format!("arrays nested more than {MAX_NESTING} deep")));
+                }
+                let item_type = self.u32(key)?;
+                let count = self.u64(key)?;
+                let min_size = match item_type {
+                    0 | 1 | 7 => 1,
+                    2 | 3 => 2,
+                    4..=6 => 4,
+                    8 | 10..=12 => 8,
+                    9 => 12,
+                    t => return Err(self.error(key, format!("unknown array item type {t}"))),
+                };
+                self.fits(count, min_size, key)?;
+                let mut items = Vec::with_capacity(count as usize);
+                for _ in 0..count {
+                    items.push(self.value(item_type, key, depth + 1)?);
+                }
+                MetaValue::Array(items)
+            }
+            10 => MetaValue::U64(self.u64(key)?),
+            11 => MetaValue::I64(i64::from_le_bytes(self.array(key)?)),
+            12 => MetaValue::F64(f64::from_le_bytes(self.array(key)?)),
+            t => return Err(self.error(key, format!("unknown value type {t}"))),
+        })
+    }
+}

@@ -1,0 +1,135 @@
+//! GGUF reader and dequantization: every supported type against the `gguf` Python package's
+//! dequantize on real blocks (fixtures from scripts/gguf-fixtures.py), and malformed files —
+//! bad magic, version, truncation, absurd counts, unknown types, random mutations — giving errors
+//! that name the file and field, never panics.
+
+use std::path::Path;
+
+use lmgauge::models::neural::gguf::{Gguf, GgmlType, SUPPORTED_TYPES};
+
+use crate::common::{fixture, Gen};
+
+fn blocks() -> Gguf {
+    Gguf::open(&fixture("gguf/blocks.gguf")).expect("blocks.gguf parses")
+}
+
+#[test]
+fn every_supported_type_dequantizes_like_gguf_py() {
+    let blocks = blocks();
+    let expected = Gguf::open(&fixture("gguf/expected.gguf")).expect("expected.gguf parses");
+    let mut seen = Vec::new();
+    for info in &blocks.tensors {
+        let want = expected.tensor(&info.name).unwrap_or_else(|| panic!("{} in expected.gguf", info.name));
+        assert_eq!(want.ggml_type, GgmlType::F32);
+        assert_eq!(info.elements(), want.elements(), "{}", info.name);
+        let (got, want) = (blocks.dequantize(info), expected.dequantize(want));
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            // Same operations in the same order as ggml: bit-identical, not merely close.
+            assert_eq!(g.to_bits(), w.to_bits(), "{} value {i}: {g} vs {w}", info.name);
+        }
+        assert!(blocks.get(&format!("source.{}", info.name)).is_some());
+        seen.push(info.ggml_type);
+    }
+    for ty in SUPPORTED_TYPES {
+        assert!(seen.contains(ty), "{} has no fixture", ty.name());
+    }
+}
+
+#[test]
+fn metadata_values_are_read() {
+    let b = blocks();
+    assert_eq!(b.version, 3);
+    assert_eq!(b.get("general.architecture").and_then(|v| v.as_str()), Some("lmgauge-fixture"));
+    assert!(b.get("source.q4_k").and_then(|v| v.as_str()).is_some_and(|s| s.starts_with("real:")));
+}
+
+fn parse(bytes: Vec<u8>) -> Result<Gguf, String> {
+    Gguf::from_bytes(Path::new("crafted.gguf"), bytes).map_err(|e| e.to_string())
+}
+
+/// A minimal GGUF v3 file: no metadata, one tensor "t" of `n` values of type `ty`, followed by
+/// the bytes of `n` f32 (at most 64).
+fn minimal(n: u64, ty: u32) -> Vec<u8> {
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(1u64.to_le_bytes()); // tensors
+    b.extend(0u64.to_le_bytes()); // kv
+    b.extend(1u64.to_le_bytes());
+    b.push(b't');
+    b.extend(1u32.to_le_bytes());
+    b.extend(n.to_le_bytes());
+    b.extend(ty.to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    b.resize(b.len().div_ceil(32) * 32, 0);
+    b.extend(std::iter::repeat_n(0u8, 4 * n.min(64) as usize));
+    b
+}
+
+#[test]
+fn malformed_files_give_errors_naming_the_field() {
+    assert!(parse(minimal(4, 0)).is_ok());
+    let cases: Vec<(Vec<u8>, &str)> = vec![
+        (b"GGML\x03\0\0\0".to_vec(), "not a GGUF file"),
+        ({ let mut b = minimal(4, 0); b[4] = 1; b }, "version 1 is not supported"),
+        ({ let mut b = minimal(4, 0); b.truncate(b.len() - 1); b }, "runs past the end of the file"),
+        ({ let mut b = minimal(4, 0); b[8..16].copy_from_slice(&u64::MAX.to_le_bytes()); b }, "tensor_count"),
+        ({ let mut b = minimal(4, 0); b[16..24].copy_from_slice(&(1u64 << 40).to_le_bytes()); b }, "kv_count"),
+        (minimal(4, 99), "tensor type 99 is not supported"),
+        (minimal(4, 2), "not a multiple of Q4_0's block of 32"),
+        ({ let mut b = minimal(4, 0); b[24..32].copy_from_slice(&(1u64 << 50).to_le_bytes()); b }, "tensor #0 name"),
+        (minimal(1 << 40, 0), "runs past the end"),
+        (minimal(u64::MAX / 2, 0), "byte size overflows"),
+        (b"GGUF\x03\0\0".to_vec(), "truncated"),
+    ];
+    for (bytes, want) in cases {
+        let err = parse(bytes).err().unwrap_or_else(|| panic!("expected an error containing {want:?}"));
+        assert!(err.contains(want), "{err:?} should mention {want:?}");
+        assert!(err.starts_with("crafted.gguf"), "{err:?} names the file");
+    }
+}
+
+#[test]
+fn crafted_metadata_cannot_recurse_or_allocate_without_bytes() {
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(0u64.to_le_bytes());
+    b.extend(1u64.to_le_bytes());
+    b.extend(1u64.to_le_bytes());
+    b.push(b'k');
+    // Arrays of arrays of ... each claiming one item.
+    b.extend(9u32.to_le_bytes());
+    for _ in 0..10 {
+        b.extend(9u32.to_le_bytes());
+        b.extend(1u64.to_le_bytes());
+    }
+    let err = parse(b.clone()).unwrap_err();
+    assert!(err.contains("nested"), "{err}");
+    // An array of a billion strings in a few bytes.
+    b.truncate(29);
+    b.extend(8u32.to_le_bytes());
+    b.extend(1_000_000_000u64.to_le_bytes());
+    let err = parse(b).unwrap_err();
+    assert!(err.contains("cannot fit"), "{err}");
+}
+
+#[test]
+fn mutated_files_never_panic() {
+    let original = std::fs::read(fixture("gguf/blocks.gguf")).unwrap();
+    let mut g = Gen(0x5eed_6a6f);
+    for round in 0..2000 {
+        let mut bytes = original.clone();
+        if round % 5 == 0 {
+            bytes.truncate(g.below(bytes.len()));
+        } else {
+            for _ in 0..1 + g.below(8) {
+                let at = g.below(bytes.len());
+                bytes[at] = g.next() as u8;
+            }
+        }
+        if let Ok(file) = parse(bytes) {
+            for t in &file.tensors {
+                assert_eq!(file.dequantize(t).len() as u64, t.elements());
+            }
+        }
+    }
+}
