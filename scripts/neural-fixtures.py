@@ -1,4 +1,4 @@
-"""Writes tiny random GPT-2, BERT and DistilBERT checkpoints with transformers 4.46.3, and the
+"""Writes tiny random GPT-2, Llama, BERT and DistilBERT checkpoints with transformers 4.46.3, and the
 log-probabilities transformers itself computes for them, into tests/fixtures/neural/.
 
 lmgauge's parity tests load the same folders and must agree within 1e-4 (relative) on:
@@ -14,7 +14,8 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
-Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama]
+(a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
 """
 import importlib.util
@@ -247,13 +248,68 @@ def roberta_fixture(expected, tmp):
     print("roberta-safetensors ok", file=sys.stderr)
 
 
+def llama_tokenizer(tmp):
+    """Byte-level BPE with a beginning-of-text token distinct from the end-of-text one, so the
+    rolling windows' prefix (lm_eval: bos when the tokenizer has one) is tested."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(read_lines("valid.txt"), vocab_size=400, min_frequency=2,
+                            special_tokens=["<|endoftext|>", "<|im_start|>"])
+    path = os.path.join(tmp, "llama-tokenizer.json")
+    os.makedirs(tmp, exist_ok=True)
+    bpe.save(path)
+    return PreTrainedTokenizerFast(tokenizer_object=Tokenizer.from_file(path), bos_token="<|im_start|>",
+                                   eos_token="<|endoftext|>")
+
+
+def llama_fixtures(expected, tmp):
+    """LlamaForCausalLM: grouped-query and plain attention, tied and untied output, rope_theta."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(20261201)
+    tok = llama_tokenizer(tmp)
+    bos = tok.bos_token_id
+    texts = expected["texts"]
+    file_text = expected["file_text"]
+    shapes = [
+        ("llama-gqa-tied", dict(hidden_size=48, intermediate_size=80, num_hidden_layers=2, num_attention_heads=6,
+                                num_key_value_heads=2, max_position_embeddings=64, tie_word_embeddings=True,
+                                rope_theta=100000.0, rms_norm_eps=1e-5)),
+        ("llama-mha-untied", dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+                                  num_key_value_heads=4, max_position_embeddings=48, tie_word_embeddings=False)),
+    ]
+    for name, shape in shapes:
+        cfg = LlamaConfig(vocab_size=len(tok), bos_token_id=bos, eos_token_id=tok.eos_token_id,
+                          initializer_range=0.3, **shape)
+        model = LlamaForCausalLM(cfg).eval()
+        save(model, tok, name)
+        max_len = cfg.max_position_embeddings
+        stride = max_len // 4
+        rec = {"n_positions": max_len, "stride": stride, "prefix_token": bos, "items": []}
+        for text in texts:
+            ids = tok(text, add_special_tokens=False)["input_ids"]
+            rec["items"].append({"ids": ids, "rolling": rolling_logprobs(model, ids, bos, max_len),
+                                 "sliding": sliding_logprobs(model, ids, max_len, stride)[0]})
+        ids = tok(file_text, add_special_tokens=False)["input_ids"]
+        sliding, losses = sliding_logprobs(model, ids, max_len, stride)
+        rec["file"] = {"ids_len": len(ids), "sliding": sliding, "rolling": rolling_logprobs(model, ids, bos, max_len),
+                       "guide_window_losses": losses}
+        # Greedy continuation of one prompt (for the key/value cache and, later, generation).
+        prompt = tok(texts[0], add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            out = model.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False, pad_token_id=tok.eos_token_id)
+        rec["greedy"] = {"prompt": prompt, "continuation": out[0, len(prompt):].tolist()}
+        expected["causal"][name] = rec
+        print(name, "ok", file=sys.stderr)
+
+
 def main():
-    if sys.argv[1:] == ["roberta"]:
-        # Adds the RoBERTa fixture to an existing expected.json, leaving the others as they are.
+    if sys.argv[1:] in (["roberta"], ["llama"]):
+        # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
-        roberta_fixture(expected, tmp)
+        (roberta_fixture if sys.argv[1] == "roberta" else llama_fixtures)(expected, tmp)
         shutil.rmtree(tmp)
         with open(path, "w", encoding="utf-8") as f:
             json.dump(expected, f, indent=1, ensure_ascii=False)
@@ -334,6 +390,7 @@ def main():
 
     expected["reward"] = reward_fixtures(bert_tok)
     roberta_fixture(expected, tmp)
+    llama_fixtures(expected, tmp)
 
     shutil.rmtree(tmp)
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:

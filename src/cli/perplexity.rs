@@ -68,9 +68,13 @@ pub struct PerplexityArgs {
     pub json: bool,
 }
 
-/// The kind a model path implies: files are ARPA models, folders say in config.json.
+/// The kind a model path implies: GGUF files are causal LMs, other files ARPA models, folders say
+/// in config.json.
 fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
     use crate::models::neural::hf;
+    if crate::models::neural::gguf::is_gguf(path) {
+        return Ok(Kind::Causal);
+    }
     if !path.is_dir() {
         return Ok(Kind::Ngram);
     }

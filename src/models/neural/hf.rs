@@ -19,7 +19,7 @@ use tokenizers::{AddedToken, Tokenizer};
 use super::NeuralError;
 
 /// The architectures this build can load, by `config.json`'s `model_type`.
-pub const CAUSAL_TYPES: &[&str] = &["gpt2"];
+pub const CAUSAL_TYPES: &[&str] = &["gpt2", "llama"];
 pub const MASKED_TYPES: &[&str] = &["bert", "distilbert", "roberta"];
 pub const REWARD_TYPES: &[&str] = &["bert", "distilbert"];
 
@@ -131,9 +131,9 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, NeuralError> {
 
 /// A tokenizer plus the special tokens the scoring loops need.
 pub struct TextTokenizer {
-    inner: Tokenizer,
+    pub(crate) inner: Tokenizer,
     pub source: PathBuf,
-    /// Prefix of causal rolling windows (lm-evaluation-harness uses the end-of-text token).
+    pub bos: Option<u32>,
     pub eos: Option<u32>,
     pub cls: Option<u32>,
     pub sep: Option<u32>,
@@ -199,7 +199,7 @@ impl TextTokenizer {
             .with_truncation(None)
             .map_err(|e| NeuralError::file(&source, e.to_string()))?;
         inner.with_padding(None);
-        let mut tok = TextTokenizer { inner, source, eos: None, cls: None, sep: None, mask: None, pad: None };
+        let mut tok = TextTokenizer { inner, source, bos: None, eos: None, cls: None, sep: None, mask: None, pad: None };
         let find = |tok: &TextTokenizer, key: &str, defaults: &[&str]| -> Option<u32> {
             special(key).into_iter().chain(defaults.iter().map(|s| s.to_string())).find_map(|t| tok.inner.token_to_id(&t))
         };
@@ -207,19 +207,28 @@ impl TextTokenizer {
             .opt_int("eos_token_id")
             .and_then(|i| u32::try_from(i).ok())
             .or_else(|| find(&tok, "eos_token", &["<|endoftext|>", "</s>"]));
+        // lm-evaluation-harness asks the tokenizer, not config.json, for the prefix token.
+        tok.bos = find(&tok, "bos_token", &[]);
         tok.cls = find(&tok, "cls_token", &["[CLS]", "<s>"]);
         tok.sep = find(&tok, "sep_token", &["[SEP]", "</s>"]);
         tok.mask = find(&tok, "mask_token", &["[MASK]", "<mask>"]);
         tok.pad = find(&tok, "pad_token", &["[PAD]", "<pad>"]);
-        // Special tokens written literally in the text stay one token, as transformers keeps them.
-        let literal: Vec<AddedToken> = [tok.eos, tok.cls, tok.sep, tok.mask, tok.pad]
-            .into_iter()
-            .flatten()
-            .filter_map(|id| tok.inner.id_to_token(id))
-            .map(|t| AddedToken::from(t, true))
-            .collect();
-        tok.inner.add_special_tokens(literal).map_err(|e| NeuralError::file(&tok.source, e.to_string()))?;
+        let specials = [tok.bos, tok.eos, tok.cls, tok.sep, tok.mask, tok.pad];
+        tok.keep_whole(specials.into_iter().flatten())?;
         Ok(tok)
+    }
+
+    /// Special tokens written literally in the text stay one token, as transformers keeps them.
+    pub(crate) fn keep_whole(&mut self, ids: impl Iterator<Item = u32>) -> Result<(), NeuralError> {
+        let literal: Vec<AddedToken> = ids.filter_map(|id| self.inner.id_to_token(id)).map(|t| AddedToken::from(t, true)).collect();
+        self.inner.add_special_tokens(literal).map_err(|e| NeuralError::file(&self.source, e.to_string()))?;
+        Ok(())
+    }
+
+    /// The token rolling windows start from: lm-evaluation-harness 0.4.5 (`HFLM.prefix_token_id`)
+    /// takes the beginning-of-text token when the tokenizer has one, else the end-of-text token.
+    pub fn prefix(&self) -> Option<u32> {
+        self.bos.or(self.eos)
     }
 
     pub fn vocab_size(&self) -> usize {

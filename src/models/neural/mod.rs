@@ -8,6 +8,7 @@
 
 pub mod gguf;
 pub mod hf;
+pub mod llama_config;
 pub mod windows;
 
 #[cfg(feature = "torch")]

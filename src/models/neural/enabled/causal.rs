@@ -6,14 +6,53 @@ use std::sync::Mutex;
 
 use tch::{Device, Kind, Tensor};
 
-use super::gpt2::Gpt2;
 use crate::models::neural::hf::{Encoded, TextTokenizer};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
 
+/// A causal network: logits for right-padded token ids.
+pub trait CausalNet: Send {
+    /// Logits `[batch, seq, vocab]` of right-padded `input` `[batch, seq]`.
+    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError>;
+    /// Positions the model was trained on.
+    fn context(&self) -> usize;
+    fn vocab(&self) -> usize;
+    fn summary(&self) -> &str;
+}
+
+impl CausalNet for super::gpt2::Gpt2 {
+    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
+        super::gpt2::Gpt2::logits(self, input)
+    }
+    fn context(&self) -> usize {
+        self.context
+    }
+    fn vocab(&self) -> usize {
+        self.vocab
+    }
+    fn summary(&self) -> &str {
+        &self.summary
+    }
+}
+
+impl CausalNet for super::llama::Llama {
+    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
+        super::llama::Llama::logits(self, input)
+    }
+    fn context(&self) -> usize {
+        self.context
+    }
+    fn vocab(&self) -> usize {
+        self.vocab
+    }
+    fn summary(&self) -> &str {
+        &self.summary
+    }
+}
+
 pub struct CausalModel {
-    net: Mutex<Gpt2>,
+    net: Mutex<Box<dyn CausalNet>>,
     tokenizer: TextTokenizer,
     device: Device,
     max_length: usize,
@@ -23,32 +62,32 @@ pub struct CausalModel {
 }
 
 impl CausalModel {
-    pub fn new(net: Gpt2, tokenizer: TextTokenizer, options: &NeuralOptions, device: Device, where_: String) -> Result<Self, NeuralError> {
-        let max_length = options.max_length.unwrap_or(net.context);
-        if max_length > net.context {
-            return Err(NeuralError::Options(format!("max_length {max_length} exceeds the model's context of {} tokens", net.context)));
+    pub fn new(net: Box<dyn CausalNet>, tokenizer: TextTokenizer, options: &NeuralOptions, device: Device, where_: String) -> Result<Self, NeuralError> {
+        let max_length = options.max_length.unwrap_or(net.context());
+        if max_length > net.context() {
+            return Err(NeuralError::Options(format!("max_length {max_length} exceeds the model's context of {} tokens", net.context())));
         }
         if let Some(s) = options.stride.filter(|&s| s > max_length) {
             // The guide's loop would silently skip the tokens between windows.
             return Err(NeuralError::Options(format!("stride {s} exceeds max_length {max_length}: tokens between windows would go unscored")));
         }
-        if tokenizer.vocab_size() > net.vocab {
-            return Err(NeuralError::file(&tokenizer.source, format!("tokenizer has {} tokens but the model's vocabulary has {}", tokenizer.vocab_size(), net.vocab)));
+        if tokenizer.vocab_size() > net.vocab() {
+            return Err(NeuralError::file(&tokenizer.source, format!("tokenizer has {} tokens but the model's vocabulary has {}", tokenizer.vocab_size(), net.vocab())));
         }
-        if options.stride.is_none() && tokenizer.eos.is_none() {
-            return Err(NeuralError::file(&tokenizer.source, "no end-of-text token to start rolling windows with (set eos_token_id in config.json, or use a stride)"));
+        if options.stride.is_none() && tokenizer.prefix().is_none() {
+            return Err(NeuralError::file(&tokenizer.source, "no beginning- or end-of-text token to start rolling windows with (set bos_token or eos_token, or use a stride)"));
         }
         let policy = match options.stride {
             None => format!("lm-evaluation-harness rolling windows of {max_length} tokens"),
             Some(s) => format!("sliding windows of {max_length} tokens, stride {s}"),
         };
-        let description = format!("{}; {policy}; {where_}", net.summary);
+        let description = format!("{}; {policy}; {where_}", net.summary());
         Ok(CausalModel { net: Mutex::new(net), tokenizer, device, max_length, stride: options.stride, batch_tokens: options.batch_tokens, description })
     }
 
     fn windows(&self, enc: &Encoded) -> Vec<Window> {
         match self.stride {
-            None => windows::rolling(&enc.ids, self.tokenizer.eos.expect("checked at load") as i64, self.max_length),
+            None => windows::rolling(&enc.ids, self.tokenizer.prefix().expect("checked at load") as i64, self.max_length),
             Some(stride) => windows::sliding(&enc.ids, self.max_length, stride),
         }
     }

@@ -3,6 +3,7 @@
 mod bert;
 mod causal;
 mod gpt2;
+mod llama;
 mod masked;
 mod reward;
 mod weights;
@@ -12,12 +13,26 @@ use std::sync::Arc;
 
 use tch::{Cuda, Device, Kind};
 
+use super::gguf::{is_gguf, Gguf};
+use super::llama_config::LlamaConfig;
 use super::hf::{ModelFolder, TextTokenizer, CAUSAL_TYPES, MASKED_TYPES, REWARD_TYPES};
 use super::{DeviceChoice, Dtype, Family, NeuralError, NeuralOptions};
 use crate::models::LanguageModel;
 
 pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     keep_freed_memory();
+    if is_gguf(path) {
+        if family != Family::Causal {
+            return Err(NeuralError::file(path, format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name())));
+        }
+        let device = resolve_device(options.device)?;
+        let kind = resolve_kind(options.dtype, device)?;
+        let file = Gguf::open(path)?;
+        let tokenizer = crate::models::neural::gguf::tokenizer::from_gguf(&file)?;
+        let net = llama::Llama::load_gguf(&file, device, kind)?;
+        let where_ = format!("{} {}", device_name(device), options.dtype);
+        return Ok(Arc::new(causal::CausalModel::new(Box::new(net), tokenizer, options, device, where_)?));
+    }
     let folder = ModelFolder::open(path)?;
     let supported = match family {
         Family::Causal => CAUSAL_TYPES,
@@ -48,7 +63,13 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     let where_ = format!("{} {}", device_name(device), options.dtype);
     // One libtorch pool per process; rayon's threads call in one at a time (models lock).
     Ok(match family {
-        Family::Causal => Arc::new(causal::CausalModel::new(gpt2::Gpt2::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
+        Family::Causal => {
+            let net: Box<dyn causal::CausalNet> = match folder.model_type.as_str() {
+                "llama" => Box::new(llama::Llama::load_hf(LlamaConfig::from_hf(&folder)?, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
+                _ => Box::new(gpt2::Gpt2::load(&folder, device, kind)?),
+            };
+            Arc::new(causal::CausalModel::new(net, tokenizer, options, device, where_)?)
+        }
         Family::Masked => Arc::new(masked::MaskedModel::new(bert::MaskedNet::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
         Family::Reward => Arc::new(reward::RewardModel::load(&folder, tokenizer, options, device, kind, where_)?),
     })

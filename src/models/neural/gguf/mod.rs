@@ -8,6 +8,7 @@
 //! fuzz target use it too).
 
 mod dequant;
+pub mod tokenizer;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -21,6 +22,13 @@ const MAGIC: &[u8; 4] = b"GGUF";
 /// GGML_MAX_DIMS: no tensor has more dimensions.
 const MAX_DIMS: u32 = 4;
 const DEFAULT_ALIGNMENT: u64 = 32;
+
+/// Whether `path` is a GGUF file (by its first four bytes, whatever its name).
+pub fn is_gguf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    path.is_file() && std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok() && &magic == MAGIC
+}
 
 /// A metadata value (GGUF value types 0–12).
 #[derive(Debug, Clone, PartialEq)]
