@@ -37,8 +37,10 @@ gate: build models
 baseline: build
 	$(BIN) baseline save $(OUT)/$(SUITE_NAME)/latest --to $(BASELINE)
 
-test: setup
-	$(CARGO) test --release --locked
+# The real-model parity tests (SmolLM2 GGUF vs transformers) need ./models; they fail rather than
+# skip when LMGAUGE_REQUIRE_MODELS is set.
+test: setup models
+	LMGAUGE_REQUIRE_MODELS=1 $(CARGO) test --release --locked
 
 # Side-by-side benchmarks against KenLM (built from PyPI's kenlm source package); writes
 # docs/BENCHMARKS.md.

