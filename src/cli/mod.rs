@@ -1,6 +1,7 @@
 //! Command-line definitions (clap): one file per subcommand, dispatched from [`run`].
 
 pub mod gate;
+pub mod models;
 pub mod ngram;
 pub mod perplexity;
 pub mod reference;
@@ -42,6 +43,8 @@ pub enum Command {
     Merge(gate::MergeArgs),
     /// Perplexity of a text file under one model (token, word, byte perplexity, bits per byte).
     Perplexity(perplexity::PerplexityArgs),
+    /// What this build can load (architectures, GGUF tensor types), or what a model file holds.
+    Models(models::ModelsArgs),
     /// Train and query KenLM-compatible n-gram models.
     #[command(subcommand)]
     Ngram(ngram::NgramCommand),
@@ -52,6 +55,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
     match cli.command {
         Command::Ngram(cmd) => ngram::run(cmd),
         Command::Perplexity(args) => perplexity::run(args),
+        Command::Models(args) => models::run(args),
         Command::Bleu(args) => reference::bleu(args),
         Command::Chrf(args) => reference::chrf(args),
         Command::Rouge(args) => reference::rouge(args),

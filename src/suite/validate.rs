@@ -213,8 +213,11 @@ impl Validator<'_> {
             return None;
         }
         let path = self.resolve(&m.path);
-        if !path.join("config.json").is_file() {
-            self.problem(&format!("{at}.path"), format!("model {:?}: {} is not a Hugging Face model folder (no config.json; resolved to {})", m.id, m.path.display(), path.display()));
+        let gguf = neural::gguf::is_gguf(&path);
+        if gguf && family != neural::Family::Causal {
+            self.problem(&format!("{at}.path"), format!("model {:?}: {} is a GGUF file, which holds a causal LM; use kind causal", m.id, m.path.display()));
+        } else if !gguf && !path.join("config.json").is_file() {
+            self.problem(&format!("{at}.path"), format!("model {:?}: {} is neither a GGUF file nor a Hugging Face model folder (no config.json; resolved to {})", m.id, m.path.display(), path.display()));
         }
         let mut options = NeuralOptions::default();
         let mut parse = |key: &str, value: &Option<String>, apply: &mut dyn FnMut(&str) -> Result<(), String>| {

@@ -372,7 +372,7 @@ fn suite_validation_checks_neural_options() {
     assert!(!o.status.success());
     let err = stderr(&o);
     if lmgauge::models::neural::ENABLED {
-        assert!(err.contains("suite.yaml:4:") && err.contains("not a Hugging Face model folder"), "{err}");
+        assert!(err.contains("suite.yaml:4:") && err.contains("nor a Hugging Face model folder"), "{err}");
         assert!(err.contains("unknown dtype \"f8\"") && err.contains("`pll` applies to masked models only"), "{err}");
     } else {
         assert!(err.contains("not enabled in this build"), "{err}");

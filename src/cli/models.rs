@@ -1,0 +1,130 @@
+//! `lmgauge models [PATH]`: what this build can load — model kinds and architectures, GGUF tensor
+//! types and tokenizers — or, given a path, what a model file or folder holds (architecture,
+//! shape, tensor types, tokenizer) without loading its weights.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::error::Error;
+use crate::models::neural::gguf::{self, Gguf, SUPPORTED_TYPES};
+use crate::models::neural::hf::{ModelFolder, CAUSAL_TYPES, MASKED_TYPES, REWARD_TYPES};
+use crate::models::neural::llama_config::LlamaConfig;
+use crate::models::neural::{self, NeuralError};
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    /// A GGUF file, Hugging Face model folder or ARPA file to describe.
+    pub path: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: ModelsArgs) -> Result<i32, Error> {
+    let value = match &args.path {
+        None => supported(),
+        Some(path) => describe(path).map_err(|e| Error::Model(e.into()))?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+    } else {
+        print_text(&value, 0);
+    }
+    Ok(0)
+}
+
+fn supported() -> Value {
+    json!({
+        "neural_enabled": neural::ENABLED,
+        "kinds": {
+            "ngram": "ARPA files (KenLM-compatible), or trained from text by lmgauge",
+            "causal": format!("Hugging Face folders with model_type {}; GGUF files of architecture llama", CAUSAL_TYPES.join(", ")),
+            "masked": format!("Hugging Face folders with model_type {}", MASKED_TYPES.join(", ")),
+            "reward": format!("Hugging Face sequence-classification folders (one label) with model_type {}", REWARD_TYPES.join(", ")),
+        },
+        "gguf": {
+            "versions": [2, 3],
+            "architectures": ["llama"],
+            "tensor_types": SUPPORTED_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>(),
+            "tokenizers": format!("tokenizer.ggml.model gpt2 with tokenizer.ggml.pre {}", gguf::tokenizer::SUPPORTED_PRE.join(", ")),
+        },
+        "weights": ["model.safetensors", "model.safetensors.index.json (sharded)", "pytorch_model.bin", "*.gguf"],
+        "tokenizers": ["tokenizer.json", "vocab.json + merges.txt", "vocab.txt", "GGUF metadata"],
+    })
+}
+
+fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
+    if gguf::is_gguf(path) {
+        let file = Gguf::open(path)?;
+        let mut types: BTreeMap<&str, (usize, u64)> = BTreeMap::new();
+        for t in &file.tensors {
+            let e = types.entry(t.ggml_type.name()).or_default();
+            e.0 += 1;
+            e.1 += t.elements();
+        }
+        let metadata: BTreeMap<&str, String> = file
+            .metadata
+            .iter()
+            .filter(|(k, _)| !k.starts_with("tokenizer.chat_template"))
+            .map(|(k, v)| (k.as_str(), v.to_string()))
+            .collect();
+        let loadable = LlamaConfig::from_gguf(&file).and_then(|_| gguf::tokenizer::from_gguf(&file).map(|_| ()));
+        return Ok(json!({
+            "path": path.display().to_string(),
+            "format": format!("GGUF v{}", file.version),
+            "loadable": loadable.as_ref().map(|_| "yes, as kind causal".to_string()).unwrap_or_else(|e| format!("no: {e}")),
+            "tensors": file.tensors.len(),
+            "parameters": file.tensors.iter().map(|t| t.elements()).sum::<u64>(),
+            "tensor_types": types.iter().map(|(k, (n, e))| (k.to_string(), json!({"tensors": n, "values": e}))).collect::<serde_json::Map<_, _>>(),
+            "metadata": metadata,
+        }));
+    }
+    if path.is_dir() {
+        let folder = ModelFolder::open(path)?;
+        let kinds: Vec<&str> = [("causal", CAUSAL_TYPES), ("masked", MASKED_TYPES), ("reward", REWARD_TYPES)]
+            .iter()
+            .filter(|(_, types)| types.contains(&folder.model_type.as_str()))
+            .map(|(k, _)| *k)
+            .collect();
+        return Ok(json!({
+            "path": path.display().to_string(),
+            "format": "Hugging Face model folder",
+            "model_type": folder.model_type,
+            "architectures": folder.architectures(),
+            "usable_as": kinds,
+            "weights": folder.weights.iter().map(|w| w.display().to_string()).collect::<Vec<_>>(),
+        }));
+    }
+    if path.is_file() {
+        return Ok(json!({"path": path.display().to_string(), "format": "not GGUF; lmgauge reads other files as ARPA n-gram models"}));
+    }
+    Err(NeuralError::file(path, "no such file or folder"))
+}
+
+fn print_text(value: &Value, indent: usize) {
+    let pad = "  ".repeat(indent);
+    match value {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match v {
+                    Value::Object(_) => {
+                        println!("{pad}{k}:");
+                        print_text(v, indent + 1);
+                    }
+                    Value::Array(items) => println!("{pad}{k}: {}", items.iter().map(plain).collect::<Vec<_>>().join(", ")),
+                    _ => println!("{pad}{k}: {}", plain(v)),
+                }
+            }
+        }
+        other => println!("{pad}{}", plain(other)),
+    }
+}
+
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
