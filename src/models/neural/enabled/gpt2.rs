@@ -41,7 +41,7 @@ pub struct Gpt2 {
     fused: Fused,
     model: GPT2LMHeadModel,
     /// `LMGAUGE_GPT2_FORWARD=rust-bert` runs rust-bert's own forward (for comparison).
-    use_rust_bert: bool,
+    pub use_rust_bert: bool,
     _vs: VarStore,
     pub context: usize,
     pub vocab: usize,
@@ -109,20 +109,21 @@ impl Gpt2 {
         Ok(Gpt2 { fused, model, use_rust_bert, _vs: vs, context: config.n_positions as usize, vocab: config.vocab_size as usize, summary })
     }
 
-    /// Logits `[batch, seq, vocab]` of right-padded `input` `[batch, seq]`: positions start at 0
-    /// and attention is causal, so padding after a sequence never changes its logits.
-    pub fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
-        if self.use_rust_bert {
-            let out = self.model.forward_t(Some(input), None, None, None, None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?;
-            return Ok(out.lm_logits);
-        }
+    /// Final hidden states `[batch, seq, d]` of right-padded `input` `[batch, seq]`: positions
+    /// start at 0 and attention is causal, so padding after a sequence never changes its states.
+    pub fn hidden(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
         let f = &self.fused;
         let (b, t) = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?;
         let d = f.wte.size()[1];
         let hd = d / f.heads;
         let norm = |x: &Tensor, (w, bias): &(Tensor, Tensor)| x.layer_norm([d], Some(w), Some(bias), f.eps, false);
-        // Conv1D: weight [in, out].
-        let conv = |x: &Tensor, (w, bias): &(Tensor, Tensor)| x.matmul(w) + bias;
+        // Conv1D: weight [in, out], bias added inside the matrix product as transformers' addmm.
+        let conv = |x: &Tensor, (w, bias): &(Tensor, Tensor)| {
+            let mut shape = x.size();
+            let out = w.size()[1];
+            *shape.last_mut().expect("3-d activations") = out;
+            bias.addmm(&x.view([-1, x.size()[2]]), w).view(shape.as_slice())
+        };
         let positions = Tensor::arange(t, (Kind::Int64, input.device()));
         // tch 0.17 passes an undefined tensor for a missing mask, which libtorch 2.4 refuses; an
         // explicit boolean causal mask (true = may attend) is the same attention.
@@ -138,7 +139,21 @@ impl Gpt2 {
             let m = conv(&norm(&h, &blk.ln2), &blk.fc).gelu(f.gelu);
             h = h + conv(&m, &blk.fc_proj);
         }
-        Ok(norm(&h, &f.ln_f).matmul(&f.wte.tr()))
+        Ok(norm(&h, &f.ln_f))
+    }
+
+    /// Logits of selected final hidden states `[n, d]` → `[n, vocab]` (the output is tied to wte).
+    pub fn head(&self, hidden: &Tensor) -> Tensor {
+        hidden.matmul(&self.fused.wte.tr())
+    }
+
+    /// Logits `[batch, seq, vocab]` of right-padded `input` `[batch, seq]`.
+    pub fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
+        if self.use_rust_bert {
+            let out = self.model.forward_t(Some(input), None, None, None, None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?;
+            return Ok(out.lm_logits);
+        }
+        Ok(self.head(&self.hidden(input)?))
     }
 }
 

@@ -130,19 +130,27 @@ impl Llama {
         w * (xf * (var + self.config.rms_eps).rsqrt()).to_kind(x.kind())
     }
 
-    /// Logits `[batch, seq, vocab]` of right-padded `input` `[batch, seq]` (causal attention,
-    /// positions from 0: padding after a sequence never changes its logits).
-    pub fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
-        let h = self.hidden(input, None)?;
-        Ok(h.matmul(&self.lm_head.tr()))
+    /// Final hidden states `[batch, seq, d]` of right-padded `input` `[batch, seq]` (causal
+    /// attention, positions from 0: padding after a sequence never changes them).
+    pub fn final_hidden(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
+        self.hidden(input, None)
+    }
+
+    /// Logits of final hidden states: `[…, d]` → `[…, vocab]`.
+    pub fn head(&self, hidden: &Tensor) -> Tensor {
+        hidden.matmul(&self.lm_head.tr())
+    }
+
+    #[cfg(test)]
+    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
+        Ok(self.head(&self.hidden(input, None)?))
     }
 
     /// Logits of `input`'s positions following what `cache` holds; the cache grows by them.
     /// Decoding uses it (tested against transformers' greedy `generate`); no CLI path yet.
     #[cfg_attr(not(test), allow(dead_code))]
     pub fn logits_cached(&self, input: &Tensor, cache: &mut KvCache) -> Result<Tensor, NeuralError> {
-        let h = self.hidden(input, Some(cache))?;
-        Ok(h.matmul(&self.lm_head.tr()))
+        Ok(self.head(&self.hidden(input, Some(cache))?))
     }
 
     fn hidden(&self, input: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
