@@ -1,6 +1,7 @@
 //! Records the versions of key dependencies (from Cargo.lock) for run manifests, and, in builds
 //! with the `torch` feature, puts libtorch's folder in the binaries' rpath so that `cargo run`
-//! and `cargo test` work with nothing exported (torch-sys links libtorch but sets no rpath).
+//! and `cargo test` work with nothing exported (torch-sys links libtorch but sets no rpath), and
+//! compiles the one C++ shim lmgauge needs beside tch (causal attention without a mask tensor).
 
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
@@ -26,5 +27,25 @@ fn main() {
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
         println!("cargo:rustc-env=LMGAUGE_LIBTORCH_LIB={lib}");
+        causal_attention_shim(std::path::Path::new(&lib));
     }
+}
+
+/// Compiles the causal-attention shim (see src/models/neural/enabled/attention.rs) with the
+/// flags torch-sys uses for its own C++ wrapper.
+fn causal_attention_shim(lib: &std::path::Path) {
+    let src = "src/models/neural/enabled/cpp/causal_attention.cpp";
+    println!("cargo:rerun-if-changed={src}");
+    let root = lib.parent().expect("libtorch/lib has a parent");
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .file(src)
+        .compile("lmgauge_attention");
 }

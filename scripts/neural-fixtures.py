@@ -14,7 +14,7 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
-Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama]
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|generate]
 (a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
 """
@@ -303,14 +303,40 @@ def llama_fixtures(expected, tmp):
         print(name, "ok", file=sys.stderr)
 
 
+@torch.no_grad()
+def generate_fixtures(expected, tmp):
+    """Greedy continuations by transformers' generate (do_sample=False, 12 new tokens, stopping
+    at the end-of-text token) of three short prompts, for every causal fixture folder."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    prompts = [" ".join(t.split()[:n]) for t, n in zip(expected["texts"], (6, 9, 4))]
+    out = {}
+    for name in expected["causal"]:
+        path = os.path.join(OUT, name)
+        model = AutoModelForCausalLM.from_pretrained(path).eval()
+        tok = AutoTokenizer.from_pretrained(path)
+        eos = model.config.eos_token_id
+        rec = []
+        for prompt in prompts:
+            ids = tok(prompt, add_special_tokens=False)["input_ids"]
+            gen = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                                 max_new_tokens=12, do_sample=False, pad_token_id=eos, eos_token_id=eos)
+            cont = gen[0, len(ids):].tolist()
+            if eos in cont:
+                cont = cont[:cont.index(eos) + 1]
+            rec.append({"prompt": prompt, "prompt_ids": ids, "continuation": cont})
+        out[name] = rec
+        print(name, "generate ok", file=sys.stderr)
+    expected["generate"] = out
+
+
 def main():
-    if sys.argv[1:] in (["roberta"], ["llama"]):
+    if sys.argv[1:] in (["roberta"], ["llama"], ["generate"]):
         # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
-        (roberta_fixture if sys.argv[1] == "roberta" else llama_fixtures)(expected, tmp)
-        shutil.rmtree(tmp)
+        {"roberta": roberta_fixture, "llama": llama_fixtures, "generate": generate_fixtures}[sys.argv[1]](expected, tmp)
+        shutil.rmtree(tmp, ignore_errors=True)
         with open(path, "w", encoding="utf-8") as f:
             json.dump(expected, f, indent=1, ensure_ascii=False)
             f.write("\n")
@@ -391,6 +417,7 @@ def main():
     expected["reward"] = reward_fixtures(bert_tok)
     roberta_fixture(expected, tmp)
     llama_fixtures(expected, tmp)
+    generate_fixtures(expected, tmp)
 
     shutil.rmtree(tmp)
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:

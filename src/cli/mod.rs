@@ -1,6 +1,7 @@
 //! Command-line definitions (clap): one file per subcommand, dispatched from [`run`].
 
 pub mod gate;
+pub mod generate;
 pub mod models;
 pub mod ngram;
 pub mod perplexity;
@@ -43,6 +44,8 @@ pub enum Command {
     Merge(gate::MergeArgs),
     /// Perplexity of a text file under one model (token, word, byte perplexity, bits per byte).
     Perplexity(perplexity::PerplexityArgs),
+    /// Continue a prompt (or each line of a file) with an n-gram or causal LM.
+    Generate(generate::GenerateArgs),
     /// What this build can load (architectures, GGUF tensor types), or what a model file holds.
     Models(models::ModelsArgs),
     /// Train and query KenLM-compatible n-gram models.
@@ -56,6 +59,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Ngram(cmd) => ngram::run(cmd),
         Command::Perplexity(args) => perplexity::run(args),
         Command::Models(args) => models::run(args),
+        Command::Generate(args) => generate::run(args),
         Command::Bleu(args) => reference::bleu(args),
         Command::Chrf(args) => reference::chrf(args),
         Command::Rouge(args) => reference::rouge(args),

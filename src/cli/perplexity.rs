@@ -70,7 +70,7 @@ pub struct PerplexityArgs {
 
 /// The kind a model path implies: GGUF files are causal LMs, other files ARPA models, folders say
 /// in config.json.
-fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
+pub(crate) fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
     use crate::models::neural::hf;
     if crate::models::neural::gguf::is_gguf(path) {
         return Ok(Kind::Causal);

@@ -20,7 +20,7 @@ fn counts_of(item: &ItemScore) -> PerplexityCounts {
 pub fn aggregate(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
     match task.task_type {
         TaskType::Perplexity => perplexity_rows(task, record, seed, resamples),
-        TaskType::Reference => super::reference::reference_rows(task, record, seed, resamples),
+        TaskType::Reference | TaskType::Generation => super::reference::reference_rows(task, record, seed, resamples),
         TaskType::Preference => super::preference::preference_rows(task, record, seed, resamples),
     }
 }
@@ -97,7 +97,7 @@ pub fn metric_item_stats<'a>(task: &'a TaskDef, metric: Metric, record: &JobReco
                 score: Box::new(move |s: &[f64]| PerplexityCounts { nll: s[0], tokens: s[1], words: s[2], bytes: s[3] }.metric(metric)),
             }
         }
-        TaskType::Reference => {
+        TaskType::Reference | TaskType::Generation => {
             let opts = task.reference.as_ref().expect("reference task");
             super::reference::item_stats(metric, opts, record)
         }

@@ -16,6 +16,9 @@ pub const JOB_RECORD_VERSION: u32 = 1;
 pub struct ItemScore {
     pub id: String,
     pub scores: BTreeMap<String, f64>,
+    /// What the model wrote for this item (generation tasks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 
 pub mod aggregate;
 pub mod cache;
+pub mod generation;
 pub mod plan;
 pub mod preference;
 pub mod reference;

@@ -134,7 +134,7 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
                 }
                 (_, None) => return Err(format!("model {} cannot judge pairs", def.id)),
             }
-            Ok(ItemScore { id: p.line.to_string(), scores: s })
+            Ok(ItemScore { id: p.line.to_string(), scores: s, output: None })
         })
         .collect()
 }

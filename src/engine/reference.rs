@@ -1,4 +1,5 @@
-//! Reference tasks: stored system outputs scored against references with BLEU, chrF and ROUGE.
+//! Reference tasks: stored system outputs scored against references with BLEU, chrF and ROUGE
+//! (generation tasks score what the models wrote the same way).
 //!
 //! Each item keeps the sufficient statistics of every metric (BLEU and chrF counts, ROUGE
 //! precision/recall/F), so corpus scores, bootstrap intervals and paired tests between systems
@@ -49,7 +50,6 @@ pub fn score_outputs(task: &TaskDef, model: &ModelDef, refs: &[Vec<String>]) -> 
     let ModelKind::Outputs(src) = &model.kind else {
         return Err(format!("model {} has no stored outputs", model.id));
     };
-    let opts = task.reference.as_ref().ok_or("not a reference task")?;
     let mut outputs: Vec<String> = data::load_aligned(&src.path, src.format, &src.field)
         .map_err(|e| e.to_string())?
         .into_iter()
@@ -67,6 +67,12 @@ pub fn score_outputs(task: &TaskDef, model: &ModelDef, refs: &[Vec<String>]) -> 
             refs.len()
         ));
     }
+    score_hypotheses(task, &outputs, refs)
+}
+
+/// Per item, every metric's statistics of `outputs` against `refs` (one list per item).
+pub fn score_hypotheses(task: &TaskDef, outputs: &[String], refs: &[Vec<String>]) -> Result<Vec<ItemScore>, String> {
+    let opts = task.reference.as_ref().ok_or("not a reference or generation task")?;
     let bleu = &opts.bleu;
     let sentence_bleu = BleuConfig { effective_order: true, ..bleu.clone() };
     let rouge_types: Vec<RougeType> = task.metrics.iter().filter_map(|&m| rouge_type(m)).collect();
@@ -108,7 +114,7 @@ pub fn score_outputs(task: &TaskDef, model: &ModelDef, refs: &[Vec<String>]) -> 
                     scores.insert(format!("{}.fmeasure", ty.name()), s.fmeasure);
                 }
             }
-            ItemScore { id: (i + 1).to_string(), scores }
+            ItemScore { id: (i + 1).to_string(), scores, output: None }
         })
         .collect())
 }

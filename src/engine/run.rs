@@ -17,7 +17,7 @@ use rayon::prelude::*;
 use super::aggregate::aggregate;
 use super::cache::{self, ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
 use super::plan::{plan, Job};
-use super::{preference, reference};
+use super::{generation, preference, reference};
 use crate::data::{self, Item};
 use crate::error::Error;
 use crate::metrics::perplexity::PerplexityCounts;
@@ -89,6 +89,8 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
     type Pairs = Result<(Vec<crate::data::pairs::Pair>, Vec<String>), String>;
     let pairs: HashMap<&str, OnceLock<Pairs>> = suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
+    let prompts: HashMap<&str, OnceLock<Result<generation::GenerationData, String>>> =
+        suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
     let model_cache = run_dir.join("models");
 
     let fresh: Vec<Result<JobRecord, Error>> = pending
@@ -136,6 +138,19 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
                 if let Ok((_, notes)) = loaded {
                     record.notes = notes.clone();
                 }
+                cache::save(&run_dir, &record)?;
+                return Ok(record);
+            }
+            if task.task_type == TaskType::Generation {
+                let loaded = prompts[job.task.as_str()].get_or_init(|| generation::load(task));
+                let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
+                let record = match (loaded, model) {
+                    (Ok(d), Ok(m)) => match generation::run(task, m.as_ref(), d) {
+                        Ok(items) => finished(job, model_def, m.describe(), items, started),
+                        Err(e) => failed(job, model_def, e, started),
+                    },
+                    (Err(e), _) | (_, Err(e)) => failed(job, model_def, e.clone(), started),
+                };
                 cache::save(&run_dir, &record)?;
                 return Ok(record);
             }
@@ -203,6 +218,9 @@ pub fn shard_of(jobs: &[Job], k: usize, n: usize) -> Vec<Job> {
     jobs.iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, j)| j.clone()).collect()
 }
 
+/// Items per generation task whose prompts, references and outputs the report shows.
+const GENERATIONS_SHOWN: usize = 50;
+
 /// Aggregates the records (in plan order) and writes results, pairwise tests, per-item scores,
 /// the manifest and the reports. Shared by runs and by `lmgauge merge`.
 pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord>, manifest: &mut RunManifest) -> Result<(), Error> {
@@ -214,7 +232,7 @@ pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord
     }
     store::write_results_csv(&rows, &run_dir.join("results.csv"))?;
     let mut pairs = Vec::new();
-    for task in suite.tasks.iter().filter(|t| t.task_type == TaskType::Reference) {
+    for task in suite.tasks.iter().filter(|t| matches!(t.task_type, TaskType::Reference | TaskType::Generation)) {
         let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
         pairs.extend(reference::pairwise(task, &of_task, seed));
     }
@@ -243,6 +261,16 @@ pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord
         cache::write_atomic(&run_dir.join("subsets.csv"), csv.as_bytes())?;
         cache::write_atomic(&run_dir.join("subsets.json"), &serde_json::to_vec_pretty(&subsets).expect("serializable"))?;
         cache::write_atomic(&run_dir.join("disagreements.json"), &serde_json::to_vec_pretty(&disagreements).expect("serializable"))?;
+    }
+    let mut generations = Vec::new();
+    for task in suite.tasks.iter().filter(|t| t.task_type == TaskType::Generation) {
+        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
+        if let (false, Ok(data)) = (of_task.is_empty(), generation::load(task)) {
+            generations.extend(generation::rows(task, &of_task, &data, GENERATIONS_SHOWN));
+        }
+    }
+    if !generations.is_empty() {
+        cache::write_atomic(&run_dir.join("generations.json"), &serde_json::to_vec_pretty(&generations).expect("serializable"))?;
     }
     store::write_items_parquet(&done_records, &run_dir.join("items.parquet"))?;
     manifest.finished_unix = Some(unix_now());
@@ -312,7 +340,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
 fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar, started: Instant) -> JobRecord {
     let scored: Result<Vec<ItemScore>, String> = match task.task_type {
         TaskType::Perplexity => score_perplexity(model, items, bar),
-        TaskType::Reference | TaskType::Preference => Err("not a perplexity task".into()),
+        TaskType::Reference | TaskType::Preference | TaskType::Generation => Err("not a perplexity task".into()),
     };
     let job = Job { task: task.id.clone(), model: def.id.clone() };
     match scored {
@@ -346,7 +374,7 @@ fn score_perplexity(model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar
             if s.pseudo {
                 scores.insert(super::aggregate::PSEUDO_MARK.into(), 1.0);
             }
-            out.push(ItemScore { id: item.id.clone(), scores });
+            out.push(ItemScore { id: item.id.clone(), scores, output: None });
         }
         bar.inc(chunk.len() as u64);
     }

@@ -47,6 +47,8 @@ pub enum TaskType {
     Reference,
     /// Judges choosing between a chosen and a rejected response, against human preference.
     Preference,
+    /// Models continue prompts; their outputs are scored against references.
+    Generation,
 }
 
 impl Metric {
@@ -161,6 +163,7 @@ impl TaskType {
             TaskType::Perplexity => "perplexity",
             TaskType::Reference => "reference",
             TaskType::Preference => "preference",
+            TaskType::Generation => "generation",
         }
     }
 
@@ -170,6 +173,7 @@ impl TaskType {
             TaskType::Perplexity => Metric::PERPLEXITY,
             TaskType::Reference => Metric::REFERENCE,
             TaskType::Preference => Metric::PREFERENCE,
+            TaskType::Generation => Metric::REFERENCE,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! token covers and the bytes it scored, so word- and byte-level perplexities compare across
 //! tokenizers.
 
+pub mod generate;
 pub mod neural;
 pub mod ngram;
 
@@ -94,6 +95,11 @@ pub trait LanguageModel: Send + Sync {
     /// A scalar reward for each (prompt, response) pair (reward models only).
     fn reward_batch(&self, _pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
         Err(ModelError::Unsupported { model: self.describe(), capability: Capability::Reward })
+    }
+
+    /// A continuation of each prompt (models with the `generate` capability).
+    fn generate(&self, _prompts: &[&str], _params: &generate::GenParams) -> Result<Vec<generate::Generation>, ModelError> {
+        Err(ModelError::Unsupported { model: self.describe(), capability: Capability::Generate })
     }
 
     /// Scores many texts; neural models batch them, others score them in parallel.

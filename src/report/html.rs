@@ -107,6 +107,7 @@ pub fn page(data: &ReportData) -> String {
             out.push_str("<p class=\"note\">token_perplexity depends on each model's tokenizer: compare models with different tokenizers by word_perplexity or bits_per_byte.</p>\n");
         }
         preference_section(&mut out, data, &task);
+        super::generations::section(&mut out, data, &task);
         for m in data.matrices(&task) {
             let _ = write!(
                 out,

@@ -3,6 +3,7 @@
 //! of every run call the same [`render`].
 
 pub mod charts;
+pub mod generations;
 pub mod html;
 pub mod markdown;
 
@@ -28,6 +29,8 @@ pub struct ReportData {
     /// Preference tasks: per-subset accuracy and examples the best judge gets wrong.
     pub subsets: Vec<serde_json::Value>,
     pub disagreements: Vec<crate::engine::preference::Disagreement>,
+    /// Generation tasks: prompts, references and outputs of the first items.
+    pub generations: Vec<crate::engine::generation::GenerationRow>,
 }
 
 fn json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
@@ -54,7 +57,8 @@ impl ReportData {
         let agreement = csv_rows(&run_dir.join("agreement.csv"));
         let subsets = json_list(&run_dir.join("subsets.json"));
         let disagreements = json_list(&run_dir.join("disagreements.json"));
-        Ok(ReportData { manifest, rows, pairwise, gate, history, judges, agreement, subsets, disagreements })
+        let generations = json_list(&run_dir.join("generations.json"));
+        Ok(ReportData { manifest, rows, pairwise, gate, history, judges, agreement, subsets, disagreements, generations })
     }
 
     /// Task ids in manifest order, then any others found in the results.

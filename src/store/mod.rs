@@ -135,8 +135,8 @@ pub fn read_pairwise_csv(path: &Path) -> Result<Vec<crate::engine::reference::Pa
 
 /// Writes every item's scores in long form: task, model, item (position), item_id, score, value.
 pub fn write_items_parquet(records: &[JobRecord], path: &Path) -> Result<(), Error> {
-    let (mut task, mut model, mut item, mut item_id, mut score, mut value) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut task, mut model, mut item, mut item_id, mut score, mut value, mut output) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in records {
         for (i, it) in r.items.iter().enumerate() {
             for (name, v) in &it.scores {
@@ -146,10 +146,12 @@ pub fn write_items_parquet(records: &[JobRecord], path: &Path) -> Result<(), Err
                 item_id.push(it.id.as_str());
                 score.push(name.as_str());
                 value.push(*v);
+                // Generation tasks: what the model wrote, beside each of the item's scores.
+                output.push(it.output.as_deref());
             }
         }
     }
-    let mut df = df!("task" => task, "model" => model, "item" => item, "item_id" => item_id, "score" => score, "value" => value)
+    let mut df = df!("task" => task, "model" => model, "item" => item, "item_id" => item_id, "score" => score, "value" => value, "output" => output)
         .map_err(|e| polars_err(path, e))?;
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| polars_err(path, e))?;

@@ -88,7 +88,7 @@ impl ModelKind {
             ModelKind::Outputs(_) => Capabilities { stored_outputs: true, ..Capabilities::default() },
             ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => Capabilities { reward: true, ..Capabilities::default() },
             ModelKind::Neural(n) => match n.family {
-                crate::models::neural::Family::Causal => Capabilities { score_tokens: true, ..Capabilities::default() },
+                crate::models::neural::Family::Causal => Capabilities { score_tokens: true, generate: true, ..Capabilities::default() },
                 crate::models::neural::Family::Masked => Capabilities { pseudo_log_likelihood: true, ..Capabilities::default() },
                 crate::models::neural::Family::Reward => Capabilities { reward: true, ..Capabilities::default() },
             },
@@ -136,6 +136,74 @@ pub struct TaskDef {
     pub reference: Option<ReferenceOptions>,
     /// Set for preference tasks.
     pub preference: Option<crate::data::pairs::PairLayout>,
+    /// Set for generation tasks (which also carry `reference` for scoring).
+    pub generation: Option<GenerationOptions>,
+}
+
+/// Where a generation task's prompts come from and how models continue them.
+#[derive(Debug, Clone)]
+pub struct GenerationOptions {
+    pub prompt: PromptSource,
+    pub reference_field: String,
+    pub params: crate::models::generate::GenParams,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptSource {
+    Field(String),
+    /// Literal text with `{field}` placeholders.
+    Template(String),
+}
+
+impl PromptSource {
+    /// The record fields a prompt needs.
+    pub fn fields(&self) -> Vec<String> {
+        match self {
+            PromptSource::Field(f) => vec![f.clone()],
+            PromptSource::Template(t) => template_fields(t),
+        }
+    }
+}
+
+/// The `{name}` placeholders of a template, in order, each once (`{{` and `}}` are literal braces).
+pub fn template_fields(template: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        if rest[i..].starts_with("{{") {
+            rest = &rest[i + 2..];
+            continue;
+        }
+        let Some(j) = rest[i..].find('}') else { break };
+        let name = &rest[i + 1..i + j];
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_owned());
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out
+}
+
+/// Fills a template's placeholders from `value(field)`.
+pub fn fill_template(template: &str, value: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let (true, Some(j)) = (tail.starts_with('{'), tail.find('}')) {
+            out.push_str(&value(&tail[1..j]));
+            rest = &tail[j + 1..];
+        } else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Suite {

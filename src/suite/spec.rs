@@ -180,6 +180,60 @@ pub enum TaskSpec {
     Perplexity(PerplexityTaskSpec),
     Reference(ReferenceTaskSpec),
     Preference(PreferenceTaskSpec),
+    Generation(GenerationTaskSpec),
+}
+
+/// Models continue prompts; what they write is scored against references (BLEU, chrF, ROUGE).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenerationTaskSpec {
+    pub id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Records (JSONL, CSV, Parquet) holding the prompt and the reference(s).
+    pub dataset: DatasetSpecRaw,
+    /// The field holding the prompt (default `prompt`)...
+    #[serde(default)]
+    pub prompt_field: Option<String>,
+    /// ...or a template with `{field}` placeholders filled from each record.
+    #[serde(default)]
+    pub prompt_template: Option<String>,
+    /// The field holding the reference: a string or a list of strings (default `reference`).
+    #[serde(default)]
+    pub reference_field: Option<String>,
+    pub models: Vec<String>,
+    pub metrics: Vec<String>,
+    /// Tokens to generate at most (words for n-gram models); default 32.
+    #[serde(default)]
+    pub max_new_tokens: Option<usize>,
+    /// No end-of-text before this many tokens (default 0).
+    #[serde(default)]
+    pub min_new_tokens: Option<usize>,
+    /// greedy (default) or sample.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    /// The output ends before the first of these strings.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Sampling seed (default: the suite's seed).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub tokenize: Option<String>,
+    #[serde(default)]
+    pub smooth: Option<String>,
+    #[serde(default)]
+    pub lowercase: bool,
+    #[serde(default)]
+    pub stem: Option<bool>,
+    #[serde(default)]
+    pub significance: Option<String>,
 }
 
 /// Pairs of responses with a human preference, judged by every listed model.
@@ -205,6 +259,7 @@ impl TaskSpec {
             TaskSpec::Perplexity(t) => &t.id,
             TaskSpec::Reference(t) => &t.id,
             TaskSpec::Preference(t) => &t.id,
+            TaskSpec::Generation(t) => &t.id,
         }
     }
 }

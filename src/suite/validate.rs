@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
-use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, ReferenceTaskSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
+use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
 use super::{Diagnostic, ModelDef, ModelKind, ReferenceOptions, Significance, Suite, SuiteError, TaskDef};
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::{Metric, TaskType};
@@ -26,7 +26,7 @@ pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
     let hash = hex::encode(Sha256::digest(&bytes));
     let locations = Locations::index(source);
     let spec: SuiteSpec = serde_yaml::from_str(source).map_err(|e| serde_error(path, &locations, &e))?;
-    Validator { file: path, base: path.parent().unwrap_or(Path::new(".")), locations: &locations, problems: Vec::new() }
+    Validator { file: path, seed: 0, base: path.parent().unwrap_or(Path::new(".")), locations: &locations, problems: Vec::new() }
         .validate(spec, hash)
 }
 
@@ -55,6 +55,7 @@ pub fn required_capability(task_type: TaskType) -> Capability {
         TaskType::Perplexity => Capability::ScoreTokens,
         TaskType::Reference => Capability::StoredOutputs,
         TaskType::Preference => Capability::Reward,
+        TaskType::Generation => Capability::Generate,
     }
 }
 
@@ -79,6 +80,8 @@ struct TaskFields<'a> {
 
 struct Validator<'a> {
     file: &'a Path,
+    /// The suite's seed (the default of generation tasks' sampling seed).
+    seed: u64,
     base: &'a Path,
     locations: &'a Locations,
     problems: Vec<Diagnostic>,
@@ -113,6 +116,7 @@ impl Validator<'_> {
     }
 
     fn validate(mut self, spec: SuiteSpec, hash: String) -> Result<Suite, SuiteError> {
+        self.seed = spec.seed;
         if spec.version != SUITE_VERSION {
             self.problem("version", format!("unsupported suite version {} (this build reads version {SUITE_VERSION})", spec.version));
         }
@@ -303,6 +307,7 @@ impl Validator<'_> {
             TaskSpec::Perplexity(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Perplexity),
             TaskSpec::Reference(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Reference),
             TaskSpec::Preference(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Preference),
+            TaskSpec::Generation(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Generation),
         };
         let preference = match spec {
             TaskSpec::Preference(t) => match t.layout.as_deref() {
@@ -317,7 +322,12 @@ impl Validator<'_> {
             _ => None,
         };
         let reference = match spec {
-            TaskSpec::Reference(t) => Some(self.reference_options(at, t)),
+            TaskSpec::Reference(t) => Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance)),
+            TaskSpec::Generation(t) => Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance)),
+            _ => None,
+        };
+        let generation = match spec {
+            TaskSpec::Generation(t) => self.generation_options(at, t),
             _ => None,
         };
         let t = TaskFields { id, models: model_ids, metrics: metric_names };
@@ -326,6 +336,9 @@ impl Validator<'_> {
         if raw.unit.is_some() && (format != Format::Text || task_type == TaskType::Reference) {
             let why = if task_type == TaskType::Reference { "reference tasks read text line by line" } else { "`unit` applies only to text datasets" };
             self.problem(&format!("{at}.dataset.unit"), why.into());
+        }
+        if task_type == TaskType::Generation && format == Format::Text {
+            self.problem(&format!("{at}.dataset.path"), "a generation task reads records with a prompt and a reference field: use JSONL, CSV or Parquet".into());
         }
         if raw.limit == Some(0) {
             self.problem(&format!("{at}.dataset.limit"), "`limit` must be at least 1".into());
@@ -376,25 +389,74 @@ impl Validator<'_> {
             metrics,
             reference,
             preference,
+            generation,
         })
     }
 
-    fn reference_options(&mut self, at: &str, t: &ReferenceTaskSpec) -> ReferenceOptions {
+    fn generation_options(&mut self, at: &str, t: &super::spec::GenerationTaskSpec) -> Option<super::GenerationOptions> {
+        use crate::models::generate::{GenParams, Strategy};
+        let prompt = match (&t.prompt_field, &t.prompt_template) {
+            (Some(_), Some(template)) => {
+                self.problem(&format!("{at}.prompt_template"), format!("task {:?}: give `prompt_field` or `prompt_template`, not both", t.id));
+                super::PromptSource::Template(template.clone())
+            }
+            (None, Some(template)) => {
+                if super::template_fields(template).is_empty() {
+                    self.problem(&format!("{at}.prompt_template"), format!("task {:?}: the template has no {{field}} placeholder", t.id));
+                }
+                super::PromptSource::Template(template.clone())
+            }
+            (field, None) => super::PromptSource::Field(field.clone().unwrap_or_else(|| "prompt".into())),
+        };
+        let defaults = GenParams::default();
+        let strategy = match t.strategy.as_deref().map(str::parse::<Strategy>) {
+            None => defaults.strategy,
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                self.problem(&format!("{at}.strategy"), e);
+                defaults.strategy
+            }
+        };
+        let sampling_keys = [("temperature", t.temperature.is_some()), ("top_k", t.top_k.is_some()), ("top_p", t.top_p.is_some())];
+        if strategy == Strategy::Greedy {
+            for (key, set) in sampling_keys {
+                if set {
+                    self.problem(&format!("{at}.{key}"), format!("task {:?}: `{key}` applies only with `strategy: sample`", t.id));
+                }
+            }
+        }
+        let params = GenParams {
+            max_new_tokens: t.max_new_tokens.unwrap_or(defaults.max_new_tokens),
+            min_new_tokens: t.min_new_tokens.unwrap_or(defaults.min_new_tokens),
+            strategy,
+            temperature: t.temperature.unwrap_or(defaults.temperature),
+            top_k: t.top_k.unwrap_or(defaults.top_k),
+            top_p: t.top_p.unwrap_or(defaults.top_p),
+            stop: t.stop.clone(),
+            seed: t.seed.unwrap_or(self.seed),
+        };
+        if let Err(e) = params.check() {
+            self.problem(at, format!("task {:?}: {e}", t.id));
+        }
+        Some(super::GenerationOptions { prompt, reference_field: t.reference_field.clone().unwrap_or_else(|| "reference".into()), params })
+    }
+
+    fn reference_options(&mut self, at: &str, tokenize: &Option<String>, smooth: &Option<String>, lowercase: bool, stem: Option<bool>, significance: &Option<String>) -> ReferenceOptions {
         use crate::metrics::bleu::{BleuConfig, Smooth, Tokenizer};
-        let mut bleu = BleuConfig { lowercase: t.lowercase, ..BleuConfig::default() };
-        if let Some(tok) = &t.tokenize {
+        let mut bleu = BleuConfig { lowercase, ..BleuConfig::default() };
+        if let Some(tok) = tokenize {
             match Tokenizer::from_name(tok) {
                 Some(x) => bleu.tokenizer = x,
                 None => self.problem(&format!("{at}.tokenize"), format!("unknown BLEU tokenizer {tok:?} (13a, intl, char, none, zh)")),
             }
         }
-        if let Some(sm) = &t.smooth {
+        if let Some(sm) = smooth {
             match Smooth::from_name(sm) {
                 Some(x) => bleu.smooth = x,
                 None => self.problem(&format!("{at}.smooth"), format!("unknown BLEU smoothing {sm:?} (exp, floor, add-k, none)")),
             }
         }
-        let significance = match t.significance.as_deref() {
+        let significance = match significance.as_deref() {
             None | Some("paired-bs") => Significance::PairedBootstrap,
             Some("paired-ar") => Significance::PairedRandomization,
             Some("none") => Significance::None,
@@ -403,7 +465,7 @@ impl Validator<'_> {
                 Significance::None
             }
         };
-        ReferenceOptions { bleu, lowercase: t.lowercase, stem: t.stem.unwrap_or(true), significance }
+        ReferenceOptions { bleu, lowercase, stem: stem.unwrap_or(true), significance }
     }
 }
 

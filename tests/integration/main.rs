@@ -4,6 +4,7 @@
 mod arpa_robustness;
 mod common;
 mod gates;
+mod generation;
 mod gguf;
 mod kenlm_parity;
 mod metric_cli;

@@ -24,6 +24,7 @@ fn record(model: &str, scores: &[(f64, f64)]) -> JobRecord {
             .map(|(i, &(c, r))| ItemScore {
                 id: (i + 1).to_string(),
                 scores: BTreeMap::from([("chosen".into(), c), ("rejected".into(), r), ("len_chosen".into(), 1.0), ("len_rejected".into(), 1.0)]),
+                output: None,
             })
             .collect(),
         notes: Vec::new(),
@@ -47,6 +48,7 @@ fn task() -> lmgauge::suite::TaskDef {
         metrics: vec![Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate],
         reference: None,
         preference: Some(lmgauge::data::pairs::PairLayout::Hh),
+        generation: None,
     }
 }
 

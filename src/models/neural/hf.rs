@@ -235,6 +235,11 @@ impl TextTokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// The text of generated token ids (special tokens left out, as `skip_special_tokens=True`).
+    pub fn decode(&self, ids: &[u32]) -> Result<String, NeuralError> {
+        self.inner.decode(ids, true).map_err(|e| NeuralError::file(&self.source, format!("decoding failed: {e}")))
+    }
+
     /// Tokens of `text` without special tokens, as `tokenizer(text, add_special_tokens=False)`.
     pub fn encode(&self, text: &str) -> Result<Encoded, NeuralError> {
         let enc = self

@@ -15,6 +15,7 @@ use super::estimate::{estimate, TrainOptions};
 use super::query::{QueryLm, TokenScore};
 use super::vocab::word_spans;
 use super::NgramError;
+use crate::models::generate::{self, Finish, GenParams, Generation};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
 
 /// A loaded n-gram model.
@@ -32,7 +33,7 @@ pub enum NgramSource {
 
 impl NgramModel {
     pub const CAPABILITIES: Capabilities =
-        Capabilities { score_tokens: true, pseudo_log_likelihood: false, generate: false, reward: false, stored_outputs: false };
+        Capabilities { score_tokens: true, pseudo_log_likelihood: false, generate: true, reward: false, stored_outputs: false };
 
     pub fn from_arpa(path: &Path) -> Result<NgramModel, NgramError> {
         let model = read_arpa_file(path)?;
@@ -92,6 +93,50 @@ impl LanguageModel for NgramModel {
 
     fn capabilities(&self) -> Capabilities {
         Self::CAPABILITIES
+    }
+
+    /// Continues each prompt word by word from the back-off distribution (`<s>`, `<unk>` never
+    /// drawn): the prompt's words are the context, `</s>` ends the text, words are joined by
+    /// single spaces (a leading one included, as a continuation).
+    fn generate(&self, prompts: &[&str], params: &GenParams) -> Result<Vec<Generation>, ModelError> {
+        use rayon::prelude::*;
+        Ok(prompts
+            .par_iter()
+            .enumerate()
+            .map(|(index, prompt)| {
+                let mut rng = params.rng(index);
+                let mut ctx = self.lm.begin();
+                for word in super::vocab::split_words(prompt) {
+                    self.lm.feed(&mut ctx, word);
+                }
+                let (mut text, mut ids) = (String::new(), Vec::new());
+                let mut finish = Finish::Length;
+                while ids.len() < params.max_new_tokens {
+                    let mut dist = self.lm.next_logprobs(&ctx);
+                    if ids.len() < params.min_new_tokens {
+                        dist[self.lm.eos() as usize] = f32::NEG_INFINITY;
+                    }
+                    let next = generate::choose(&dist, params, &mut rng) as u32;
+                    ids.push(next);
+                    if next == self.lm.eos() {
+                        finish = Finish::EndOfText;
+                        break;
+                    }
+                    text.push(' ');
+                    text.push_str(self.lm.advance_id(&mut ctx, next));
+                    if let Some(cut) = generate::stop_at(&text, &params.stop) {
+                        text.truncate(cut);
+                        finish = Finish::Stop;
+                        break;
+                    }
+                }
+                Generation { text, token_ids: ids, tokens: 0, finish }
+            })
+            .map(|mut g| {
+                g.tokens = g.token_ids.len();
+                g
+            })
+            .collect())
     }
 
     fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError> {

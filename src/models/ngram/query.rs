@@ -17,10 +17,19 @@ struct ProbBackoff {
     backoff: f32,
 }
 
+/// What a back-off model remembers: the last words (most recent first) and the backoffs of the
+/// contexts they form.
+#[derive(Debug, Clone)]
+pub struct Context {
+    history: Vec<u32>,
+    backoffs: Vec<f32>,
+}
+
 /// A model ready for scoring.
 pub struct QueryLm {
     order: usize,
     vocab: FxHashMap<String, u32>,
+    words: Vec<String>,
     unigrams: Vec<ProbBackoff>,
     /// `maps[k]` indexes the (k+2)-grams: (suffix index << 32 | first word) → entry index.
     maps: Vec<FxHashMap<u64, u32>>,
@@ -96,6 +105,7 @@ impl QueryLm {
         let id = |w: &str| vocab.get(w).copied().unwrap_or(0);
         QueryLm {
             order,
+            words: model.words.clone(),
             unk: id(UNK_STR),
             bos: id(BOS_STR),
             eos: id(EOS_STR),
@@ -115,52 +125,90 @@ impl QueryLm {
         self.unigrams.len()
     }
 
+    /// The state at the start of a sentence (after `<s>`).
+    pub fn begin(&self) -> Context {
+        Context { history: vec![self.bos], backoffs: vec![self.unigrams[self.bos as usize].backoff] }
+    }
+
+    /// log10 p(word | context), the length of the n-gram matched, and in `new_backoffs` the
+    /// backoffs of the contexts that end in `word` (for [`QueryLm::advance`]).
+    fn lookup(&self, ctx: &Context, word: u32, new_backoffs: &mut Vec<f32>) -> (f32, usize) {
+        let uni = self.unigrams[word as usize];
+        let mut prob = uni.prob;
+        let mut matched = 1usize;
+        new_backoffs.clear();
+        new_backoffs.push(uni.backoff);
+        let mut idx = word;
+        let limit = ctx.history.len().min(self.order - 1);
+        for l in 0..limit {
+            match self.maps[l].get(&key(idx, ctx.history[l])) {
+                Some(&next) => {
+                    let v = self.values[l][next as usize];
+                    idx = next;
+                    prob = v.prob;
+                    matched = l + 2;
+                    new_backoffs.push(v.backoff);
+                }
+                None => break,
+            }
+        }
+        for &b in &ctx.backoffs[matched - 1..limit] {
+            prob += b;
+        }
+        (prob, matched)
+    }
+
+    /// Moves the context past `word`; contexts that were not found have backoff 0.
+    fn advance(&self, ctx: &mut Context, word: u32, new_backoffs: &[f32]) {
+        if self.order > 1 {
+            ctx.history.insert(0, word);
+            ctx.history.truncate(self.order - 1);
+            ctx.backoffs.clear();
+            ctx.backoffs.extend_from_slice(new_backoffs);
+            ctx.backoffs.resize(ctx.history.len(), 0.0);
+        }
+    }
+
+    /// Moves the context past a word given as text (unknown words as `<unk>`).
+    pub fn feed(&self, ctx: &mut Context, word: &str) {
+        let id = self.vocab.get(word).copied().unwrap_or(self.unk);
+        let mut nb = Vec::with_capacity(self.order);
+        self.lookup(ctx, id, &mut nb);
+        self.advance(ctx, id, &nb);
+    }
+
+    /// Natural-log probability of every word id after `ctx` (`<s>` and `<unk>` get −∞: a
+    /// generator must not produce them).
+    pub fn next_logprobs(&self, ctx: &Context) -> Vec<f32> {
+        let mut nb = Vec::with_capacity(self.order);
+        (0..self.unigrams.len() as u32)
+            .map(|w| if w == self.bos || w == self.unk { f32::NEG_INFINITY } else { self.lookup(ctx, w, &mut nb).0 * std::f32::consts::LN_10 })
+            .collect()
+    }
+
+    /// Moves the context past word id `word`, returning its text (empty for `</s>`).
+    pub fn advance_id(&self, ctx: &mut Context, word: u32) -> &str {
+        let mut nb = Vec::with_capacity(self.order);
+        self.lookup(ctx, word, &mut nb);
+        self.advance(ctx, word, &nb);
+        if word == self.eos { "" } else { &self.words[word as usize] }
+    }
+
+    pub fn eos(&self) -> u32 {
+        self.eos
+    }
+
     /// Scores one sentence (a line, without its newline): every word, then `</s>`.
     pub fn score_sentence(&self, line: &str, out: &mut Vec<TokenScore>) {
-        let n = self.order;
-        // history[l] = word l+1 positions back; backoffs[l] = backoff of the context formed by
-        // the last l+1 words (0 when that context is not in the model).
-        let mut history: Vec<u32> = Vec::with_capacity(n);
-        let mut backoffs: Vec<f32> = Vec::with_capacity(n);
-        history.push(self.bos);
-        backoffs.push(self.unigrams[self.bos as usize].backoff);
-        let mut new_backoffs: Vec<f32> = Vec::with_capacity(n);
-        let words = split_words(line).map(|w| (self.vocab.get(w).copied(), w)).chain(std::iter::once((Some(self.eos), "")));
-        for (found, _) in words {
+        let mut ctx = self.begin();
+        let mut new_backoffs: Vec<f32> = Vec::with_capacity(self.order);
+        let words = split_words(line).map(|w| self.vocab.get(w).copied()).chain(std::iter::once(Some(self.eos)));
+        for found in words {
             let word = found.unwrap_or(self.unk);
             let oov = found.is_none() || word == self.unk;
-            let uni = self.unigrams[word as usize];
-            let mut prob = uni.prob;
-            let mut matched = 1usize;
-            new_backoffs.clear();
-            new_backoffs.push(uni.backoff);
-            let mut idx = word;
-            let limit = history.len().min(n - 1);
-            for l in 0..limit {
-                match self.maps[l].get(&key(idx, history[l])) {
-                    Some(&next) => {
-                        let v = self.values[l][next as usize];
-                        idx = next;
-                        prob = v.prob;
-                        matched = l + 2;
-                        new_backoffs.push(v.backoff);
-                    }
-                    None => break,
-                }
-            }
-            for &b in &backoffs[matched - 1..limit] {
-                prob += b;
-            }
+            let (prob, matched) = self.lookup(&ctx, word, &mut new_backoffs);
             out.push(TokenScore { log10_prob: prob, oov, ngram_length: matched as u8 });
-            // Shift the history: contexts that were not found have backoff 0.
-            if n > 1 {
-                history.insert(0, word);
-                history.truncate(n - 1);
-                backoffs.clear();
-                backoffs.extend_from_slice(&new_backoffs);
-                backoffs.resize(history.len(), 0.0);
-                backoffs.truncate(history.len());
-            }
+            self.advance(&mut ctx, word, &new_backoffs);
         }
     }
 

@@ -6,13 +6,21 @@ use std::sync::Mutex;
 
 use tch::{Device, Kind, Tensor};
 
+use super::attention::Attend;
+use super::decode::{scoring_positions, KvCache};
 use crate::models::neural::hf::{Encoded, TextTokenizer};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
+use crate::models::generate::{GenParams, Generation};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
 
-/// A causal network: logits for right-padded token ids.
+/// A causal network: final hidden states for token ids at given positions under a mask, with
+/// or without a key/value cache, and the output matrix applied to chosen rows.
 pub trait CausalNet: Send {
+    /// Final hidden states `[batch, seq, d]` (see `Gpt2::forward`, `Llama::forward`).
+    fn forward_cached(&self, input: &Tensor, positions: &Tensor, attend: &Attend, cache: &mut KvCache) -> Result<Tensor, NeuralError>;
+    /// Logits `[…, vocab]` of final hidden states `[…, d]`.
+    fn head(&self, hidden: &Tensor) -> Tensor;
     /// Logits `[n, vocab]` at the flat positions `rows` (`[n]`, indices into batch × seq) of
     /// right-padded `input` `[batch, seq]`: the output matrix is applied to those rows only, not
     /// to every position of the batch.
@@ -23,43 +31,40 @@ pub trait CausalNet: Send {
     fn summary(&self) -> &str;
 }
 
-fn select_rows(states: &Tensor, rows: &Tensor) -> Tensor {
-    let width = states.size()[2];
-    states.view([-1, width]).index_select(0, rows)
-}
-
-impl CausalNet for super::gpt2::Gpt2 {
-    fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError> {
-        if self.use_rust_bert {
-            return Ok(select_rows(&self.logits(input)?, rows));
+/// Both networks have the same entry points; the trait forwards to them.
+macro_rules! causal_net {
+    ($ty:ty) => {
+        impl CausalNet for $ty {
+            fn forward_cached(&self, input: &Tensor, positions: &Tensor, attend: &Attend, cache: &mut KvCache) -> Result<Tensor, NeuralError> {
+                <$ty>::forward(self, input, positions, attend, Some(cache))
+            }
+            fn head(&self, hidden: &Tensor) -> Tensor {
+                <$ty>::head(self, hidden)
+            }
+            fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError> {
+                if let Some(logits) = self.reference_logits(input)? {
+                    let vocab = logits.size()[2];
+                    return Ok(logits.view([-1, vocab]).index_select(0, rows));
+                }
+                let positions = scoring_positions(input)?;
+                let states = <$ty>::forward(self, input, &positions, &Attend::Causal, None)?;
+                let width = states.size()[2];
+                Ok(self.head(&states.view([-1, width]).index_select(0, rows)))
+            }
+            fn context(&self) -> usize {
+                self.context
+            }
+            fn vocab(&self) -> usize {
+                self.vocab
+            }
+            fn summary(&self) -> &str {
+                &self.summary
+            }
         }
-        Ok(self.head(&select_rows(&self.hidden(input)?, rows)))
-    }
-    fn context(&self) -> usize {
-        self.context
-    }
-    fn vocab(&self) -> usize {
-        self.vocab
-    }
-    fn summary(&self) -> &str {
-        &self.summary
-    }
+    };
 }
-
-impl CausalNet for super::llama::Llama {
-    fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError> {
-        Ok(self.head(&select_rows(&self.final_hidden(input)?, rows)))
-    }
-    fn context(&self) -> usize {
-        self.context
-    }
-    fn vocab(&self) -> usize {
-        self.vocab
-    }
-    fn summary(&self) -> &str {
-        &self.summary
-    }
-}
+causal_net!(super::gpt2::Gpt2);
+causal_net!(super::llama::Llama);
 
 pub struct CausalModel {
     net: Mutex<Box<dyn CausalNet>>,
@@ -158,7 +163,12 @@ impl LanguageModel for CausalModel {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { score_tokens: true, ..Capabilities::default() }
+        Capabilities { score_tokens: true, generate: true, ..Capabilities::default() }
+    }
+
+    fn generate(&self, prompts: &[&str], params: &GenParams) -> Result<Vec<Generation>, ModelError> {
+        let net = self.net.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(super::decode::generate(net.as_ref(), &self.tokenizer, prompts, params, self.device, self.batch_tokens)?)
     }
 
     fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError> {

@@ -14,6 +14,8 @@ use rust_bert::gpt2::{GPT2LMHeadModel, Gpt2Config};
 use serde_json::Value;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
+use super::attention::{attention, Attend};
+use super::decode::KvCache;
 use super::weights::Checkpoint;
 use crate::models::neural::hf::ModelFolder;
 use crate::models::neural::NeuralError;
@@ -41,7 +43,7 @@ pub struct Gpt2 {
     fused: Fused,
     model: GPT2LMHeadModel,
     /// `LMGAUGE_GPT2_FORWARD=rust-bert` runs rust-bert's own forward (for comparison).
-    pub use_rust_bert: bool,
+    use_rust_bert: bool,
     _vs: VarStore,
     pub context: usize,
     pub vocab: usize,
@@ -109,9 +111,10 @@ impl Gpt2 {
         Ok(Gpt2 { fused, model, use_rust_bert, _vs: vs, context: config.n_positions as usize, vocab: config.vocab_size as usize, summary })
     }
 
-    /// Final hidden states `[batch, seq, d]` of right-padded `input` `[batch, seq]`: positions
-    /// start at 0 and attention is causal, so padding after a sequence never changes its states.
-    pub fn hidden(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
+    /// Final hidden states `[batch, seq, d]` of `input` `[batch, seq]` at `positions`
+    /// (broadcastable to the input), attending as `attend` says; `cache` holds earlier keys and
+    /// values and grows by these positions.
+    pub fn forward(&self, input: &Tensor, positions: &Tensor, attend: &Attend, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
         let f = &self.fused;
         let (b, t) = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?;
         let d = f.wte.size()[1];
@@ -124,20 +127,23 @@ impl Gpt2 {
             *shape.last_mut().expect("3-d activations") = out;
             bias.addmm(&x.view([-1, x.size()[2]]), w).view(shape.as_slice())
         };
-        let positions = Tensor::arange(t, (Kind::Int64, input.device()));
-        // tch 0.17 passes an undefined tensor for a missing mask, which libtorch 2.4 refuses; an
-        // explicit boolean causal mask (true = may attend) is the same attention.
-        let causal = Tensor::ones([t, t], (Kind::Bool, input.device())).tril(0);
-        let mut h = Tensor::embedding(&f.wte, input, -1, false, false) + Tensor::embedding(&f.wpe, &positions, -1, false, false);
-        for blk in &f.blocks {
+        let mut h = Tensor::embedding(&f.wte, input, -1, false, false) + Tensor::embedding(&f.wpe, positions, -1, false, false);
+        for (i, blk) in f.blocks.iter().enumerate() {
             let qkv = conv(&norm(&h, &blk.ln1), &blk.attn);
             let parts = qkv.split(d, 2);
             let heads = |x: &Tensor| x.view([b, t, f.heads, hd]).transpose(1, 2);
-            let a = Tensor::scaled_dot_product_attention(&heads(&parts[0]), &heads(&parts[1]), &heads(&parts[2]), Some(&causal), 0.0, false, None);
+            let (mut k, mut v) = (heads(&parts[1]), heads(&parts[2]));
+            if let Some(cache) = cache.as_deref_mut() {
+                (k, v) = cache.extend(i, k, v);
+            }
+            let a = attention(&heads(&parts[0]), &k, &v, attend)?;
             let a = a.transpose(1, 2).contiguous().view([b, t, d]);
             h = h + conv(&a, &blk.attn_proj);
             let m = conv(&norm(&h, &blk.ln2), &blk.fc).gelu(f.gelu);
             h = h + conv(&m, &blk.fc_proj);
+        }
+        if let Some(cache) = cache {
+            cache.len += t as usize;
         }
         Ok(norm(&h, &f.ln_f))
     }
@@ -147,13 +153,14 @@ impl Gpt2 {
         hidden.matmul(&self.fused.wte.tr())
     }
 
-    /// Logits `[batch, seq, vocab]` of right-padded `input` `[batch, seq]`.
-    pub fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
-        if self.use_rust_bert {
-            let out = self.model.forward_t(Some(input), None, None, None, None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?;
-            return Ok(out.lm_logits);
+    /// With `LMGAUGE_GPT2_FORWARD=rust-bert`: rust-bert's own logits `[batch, seq, vocab]` of
+    /// right-padded `input` (for comparison with the fused forward).
+    pub fn reference_logits(&self, input: &Tensor) -> Result<Option<Tensor>, NeuralError> {
+        if !self.use_rust_bert {
+            return Ok(None);
         }
-        Ok(self.head(&self.hidden(input)?))
+        let out = self.model.forward_t(Some(input), None, None, None, None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?;
+        Ok(Some(out.lm_logits))
     }
 }
 

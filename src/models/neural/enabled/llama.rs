@@ -14,6 +14,8 @@ use std::path::Path;
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
+use super::attention::{attention, Attend};
+use super::decode::KvCache;
 use super::weights::Checkpoint;
 use crate::models::neural::gguf::Gguf;
 use crate::models::neural::llama_config::LlamaConfig;
@@ -41,13 +43,6 @@ pub struct Llama {
     pub context: usize,
     pub vocab: usize,
     pub summary: String,
-}
-
-/// Keys and values of the positions seen so far, per layer (for generation).
-#[derive(Default)]
-pub struct KvCache {
-    layers: Vec<(Tensor, Tensor)>,
-    pub len: usize,
 }
 
 impl Llama {
@@ -130,10 +125,9 @@ impl Llama {
         w * (xf * (var + self.config.rms_eps).rsqrt()).to_kind(x.kind())
     }
 
-    /// Final hidden states `[batch, seq, d]` of right-padded `input` `[batch, seq]` (causal
-    /// attention, positions from 0: padding after a sequence never changes them).
-    pub fn final_hidden(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
-        self.hidden(input, None)
+    /// Llama has no second implementation to compare with.
+    pub fn reference_logits(&self, _input: &Tensor) -> Result<Option<Tensor>, NeuralError> {
+        Ok(None)
     }
 
     /// Logits of final hidden states: `[…, d]` → `[…, vocab]`.
@@ -141,27 +135,16 @@ impl Llama {
         hidden.matmul(&self.lm_head.tr())
     }
 
-    #[cfg(test)]
-    fn logits(&self, input: &Tensor) -> Result<Tensor, NeuralError> {
-        Ok(self.head(&self.hidden(input, None)?))
-    }
-
-    /// Logits of `input`'s positions following what `cache` holds; the cache grows by them.
-    /// Decoding uses it (tested against transformers' greedy `generate`); no CLI path yet.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub fn logits_cached(&self, input: &Tensor, cache: &mut KvCache) -> Result<Tensor, NeuralError> {
-        Ok(self.head(&self.hidden(input, Some(cache))?))
-    }
-
-    fn hidden(&self, input: &Tensor, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
+    /// Final hidden states `[batch, seq, d]` of `input` `[batch, seq]` at `positions`
+    /// (broadcastable to the input), attending as `attend` says; `cache` holds earlier keys and
+    /// values and grows by these positions.
+    pub fn forward(&self, input: &Tensor, positions: &Tensor, attend: &Attend, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
         let (b, t) = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?;
         let c = &self.config;
         let (nh, nkv, hd) = (c.heads as i64, c.kv_heads as i64, c.head_dim as i64);
-        let past = cache.as_ref().map_or(0, |c| c.len) as i64;
-        let dev = input.device();
-        let positions = Tensor::arange_start(past, past + t, (Kind::Int64, dev)).to_kind(Kind::Float);
-        let freqs = positions.unsqueeze(1) * self.inv_freq.unsqueeze(0);
-        let emb = Tensor::cat(&[&freqs, &freqs], -1);
+        // transformers: freqs = positions ⊗ inv_freq in f32, emb = [freqs, freqs].
+        let freqs = positions.to_kind(Kind::Float).unsqueeze(-1) * &self.inv_freq;
+        let emb = Tensor::cat(&[&freqs, &freqs], -1).unsqueeze(-3);
         let kind = self.embed.kind();
         let (cos, sin) = (emb.cos().to_kind(kind), emb.sin().to_kind(kind));
         let rope = |x: &Tensor| -> Tensor {
@@ -169,8 +152,6 @@ impl Llama {
             let rotated = Tensor::cat(&[&(-&halves[1]), &halves[0]], -1);
             x * &cos + rotated * &sin
         };
-        // true = may attend: query i (absolute past + i) sees keys 0 ..= past + i.
-        let mask = Tensor::ones([t, past + t], (Kind::Bool, dev)).tril(past);
         let linear = |x: &Tensor, (w, bias): &(Tensor, Option<Tensor>)| x.linear(w, bias.as_ref());
         let mut h = Tensor::embedding(&self.embed, input, -1, false, false);
         for (i, layer) in self.layers.iter().enumerate() {
@@ -179,15 +160,10 @@ impl Llama {
             let mut k = rope(&linear(&x, &layer.k).view([b, t, nkv, hd]).transpose(1, 2));
             let mut v = linear(&x, &layer.v).view([b, t, nkv, hd]).transpose(1, 2);
             if let Some(cache) = cache.as_deref_mut() {
-                if let Some((pk, pv)) = cache.layers.get(i) {
-                    k = Tensor::cat(&[pk, &k], 2);
-                    v = Tensor::cat(&[pv, &v], 2);
-                }
-                let entry = (k.shallow_clone(), v.shallow_clone());
-                if i < cache.layers.len() { cache.layers[i] = entry } else { cache.layers.push(entry) }
+                (k, v) = cache.extend(i, k, v);
             }
             let (k, v) = (repeat_kv(&k, nh / nkv), repeat_kv(&v, nh / nkv));
-            let a = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(&mask), 0.0, false, None);
+            let a = attention(&q, &k, &v, attend)?;
             let a = a.transpose(1, 2).contiguous().view([b, t, nh * hd]);
             h = h + linear(&a, &layer.o);
             let x = self.rms_norm(&h, &layer.post_norm);
@@ -246,40 +222,4 @@ fn hf_name(gguf: &str) -> Option<String> {
 
 fn missing(path: &Path, name: &str) -> NeuralError {
     NeuralError::file(path, format!("missing tensor {name:?}"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::neural::hf::ModelFolder;
-
-    /// Greedy decoding one token at a time through the key/value cache reproduces transformers'
-    /// `generate(do_sample=False)` on the tiny random fixture, and cached logits equal a full pass.
-    #[test]
-    fn cached_decoding_matches_a_full_pass_and_transformers_greedy() {
-        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/neural");
-        let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root.join("expected.json")).unwrap()).unwrap();
-        for name in ["llama-gqa-tied", "llama-mha-untied"] {
-            let folder = ModelFolder::open(&root.join(name)).unwrap();
-            let model = Llama::load_hf(LlamaConfig::from_hf(&folder).unwrap(), Checkpoint::read(&folder.weights).unwrap(), Device::Cpu, Kind::Float).unwrap();
-            let greedy = &expected["causal"][name]["greedy"];
-            let ids = |v: &serde_json::Value| v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect::<Vec<i64>>();
-            let (prompt, want) = (ids(&greedy["prompt"]), ids(&greedy["continuation"]));
-            tch::no_grad(|| {
-                let mut cache = KvCache::default();
-                let mut logits = model.logits_cached(&Tensor::from_slice(&prompt).view([1, -1]), &mut cache).unwrap();
-                let mut got = Vec::new();
-                for _ in 0..want.len() {
-                    let next = logits.select(1, -1).argmax(-1, false).int64_value(&[0]);
-                    got.push(next);
-                    logits = model.logits_cached(&Tensor::from_slice(&[next]).view([1, 1]), &mut cache).unwrap();
-                }
-                assert_eq!(got, want, "{name}: greedy continuation");
-                let all: Vec<i64> = prompt.iter().chain(&got).copied().collect();
-                let full = model.logits(&Tensor::from_slice(&all).view([1, -1])).unwrap().select(1, -1);
-                let diff = (full - logits.select(1, -1)).abs().max().double_value(&[]);
-                assert!(diff < 1e-4, "{name}: cached vs full logits differ by {diff}");
-            });
-        }
-    }
 }

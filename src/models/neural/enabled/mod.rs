@@ -1,7 +1,9 @@
 //! Builds with the `torch` feature: model folders loaded onto libtorch through rust-bert.
 
+mod attention;
 mod bert;
 mod causal;
+mod decode;
 mod gpt2;
 mod llama;
 mod masked;

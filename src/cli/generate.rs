@@ -1,0 +1,128 @@
+//! `lmgauge generate`: one-off continuations of a prompt (or of each line of a file) by one model —
+//! an ARPA n-gram model (word by word from its back-off distribution) or a causal LM (a GGUF
+//! file or a Hugging Face folder), greedy or sampled with a seed.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::json;
+
+use super::perplexity::{infer_kind, Kind};
+use crate::error::Error;
+use crate::models::generate::{GenParams, Strategy};
+use crate::models::ngram::NgramModel;
+use crate::models::LanguageModel;
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// An ARPA file, a GGUF file or a Hugging Face causal LM folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Default: from the path (ARPA → ngram, GGUF or a causal folder → causal).
+    #[arg(long, value_enum)]
+    pub kind: Option<Kind>,
+    /// The prompt.
+    #[arg(long, conflicts_with = "input", required_unless_present = "input")]
+    pub prompt: Option<String>,
+    /// A file of prompts, one per line.
+    #[arg(long, short = 'i')]
+    pub input: Option<PathBuf>,
+    /// Tokens to generate at most (words for n-gram models).
+    #[arg(long, default_value_t = 32)]
+    pub max_new_tokens: usize,
+    /// No end-of-text token before this many tokens.
+    #[arg(long, default_value_t = 0)]
+    pub min_new_tokens: usize,
+    /// greedy or sample.
+    #[arg(long, default_value = "greedy")]
+    pub strategy: String,
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Keep only the k most likely tokens when sampling.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Nucleus sampling: keep the most likely tokens up to this probability mass.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// End the output before this string (repeatable).
+    #[arg(long)]
+    pub stop: Vec<String>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+    /// f32, f16 or bf16 (half precision on CUDA only).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Padded positions per forward pass (prompts are decoded in batches of about this size).
+    #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
+    pub batch_tokens: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: GenerateArgs) -> Result<i32, Error> {
+    use crate::models::neural::{self, Family, NeuralOptions};
+    let strategy: Strategy = args.strategy.parse().map_err(Error::Usage)?;
+    if strategy == Strategy::Greedy && (args.temperature.is_some() || args.top_k.is_some() || args.top_p.is_some()) {
+        return Err(Error::Usage("--temperature, --top-k and --top-p apply only with --strategy sample".into()));
+    }
+    let defaults = GenParams::default();
+    let params = GenParams {
+        max_new_tokens: args.max_new_tokens,
+        min_new_tokens: args.min_new_tokens,
+        strategy,
+        temperature: args.temperature.unwrap_or(defaults.temperature),
+        top_k: args.top_k.unwrap_or(defaults.top_k),
+        top_p: args.top_p.unwrap_or(defaults.top_p),
+        stop: args.stop.clone(),
+        seed: args.seed,
+    };
+    params.check().map_err(Error::Usage)?;
+    let prompts: Vec<String> = match (&args.prompt, &args.input) {
+        (Some(p), _) => vec![p.clone()],
+        (None, Some(path)) => {
+            let text = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+            let text = String::from_utf8(text).map_err(|e| {
+                let line = e.as_bytes()[..e.utf8_error().valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+                Error::Usage(format!("{}:{line}: invalid UTF-8", path.display()))
+            })?;
+            text.lines().map(str::to_owned).collect()
+        }
+        (None, None) => return Err(Error::Usage("give --prompt TEXT or --input FILE".into())),
+    };
+    let kind = match args.kind {
+        Some(k) => k,
+        None => infer_kind(&args.model)?,
+    };
+    let model: std::sync::Arc<dyn LanguageModel> = match kind {
+        Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
+        Kind::Causal => {
+            let options = NeuralOptions {
+                device: args.device.parse().map_err(Error::Usage)?,
+                dtype: args.dtype.parse().map_err(Error::Usage)?,
+                batch_tokens: args.batch_tokens,
+                ..NeuralOptions::default()
+            };
+            neural::load(Family::Causal, &args.model, &options).map_err(|e| Error::Model(e.into()))?
+        }
+        Kind::Masked => return Err(Error::Usage(format!("{}: a masked LM does not generate text (it scores by pseudo-log-likelihood)", args.model.display()))),
+    };
+    let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let generations = model.generate(&refs, &params)?;
+    if args.json {
+        let v: Vec<_> = prompts
+            .iter()
+            .zip(&generations)
+            .map(|(p, g)| json!({"prompt": p, "text": g.text, "tokens": g.tokens, "finish": g.finish, "token_ids": g.token_ids}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&json!({"model": model.describe(), "generations": v})).expect("serializable"));
+    } else {
+        // One line per prompt: newlines inside an output are written as \n.
+        for g in &generations {
+            println!("{}", g.text.replace('\\', "\\\\").replace('\n', "\\n"));
+        }
+    }
+    Ok(0)
+}

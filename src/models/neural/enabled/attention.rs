@@ -1,0 +1,39 @@
+//! Attention for the causal networks: causal (every query sees the keys up to its own position,
+//! no padding) through libtorch's causal fast path, or under an explicit boolean mask (padding,
+//! cached keys). The causal path calls `at::scaled_dot_product_attention(…, is_causal=true)`
+//! through a small C++ shim (`cpp/causal_attention.cpp`, built by build.rs), because tch 0.17
+//! cannot pass "no mask" to libtorch 2.4; transformers takes the same path for unpadded input.
+
+use tch::Tensor;
+
+use crate::models::neural::NeuralError;
+
+/// Which keys each query may see.
+pub enum Attend<'a> {
+    /// Query i sees keys 0..=i (queries and keys the same positions, nothing padded).
+    Causal,
+    /// Boolean mask broadcastable to `[batch, heads, queries, keys]`, true = may attend.
+    Mask(&'a Tensor),
+}
+
+unsafe extern "C" {
+    fn lmgauge_causal_attention(q: *const torch_sys::C_tensor, k: *const torch_sys::C_tensor, v: *const torch_sys::C_tensor, error: *mut u8, error_len: usize) -> *mut torch_sys::C_tensor;
+}
+
+/// Scaled-dot-product attention of `q`, `k`, `v` `[batch, heads, seq, d]` (scale 1/√d).
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, attend: &Attend) -> Result<Tensor, NeuralError> {
+    match attend {
+        Attend::Mask(mask) => Tensor::f_scaled_dot_product_attention(q, k, v, Some(*mask), 0.0, false, None).map_err(|e| NeuralError::Torch(e.to_string())),
+        Attend::Causal => {
+            let mut error = [0u8; 512];
+            // SAFETY: the pointers are live tensors borrowed for the call; the shim returns a new
+            // heap tensor that `from_ptr` takes ownership of, or null with a message in `error`.
+            let out = unsafe { lmgauge_causal_attention(q.as_ptr(), k.as_ptr(), v.as_ptr(), error.as_mut_ptr(), error.len()) };
+            if out.is_null() {
+                let end = error.iter().position(|&b| b == 0).unwrap_or(error.len());
+                return Err(NeuralError::Torch(format!("causal attention: {}", String::from_utf8_lossy(&error[..end]))));
+            }
+            Ok(unsafe { Tensor::from_ptr(out) })
+        }
+    }
+}

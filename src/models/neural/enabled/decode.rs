@@ -1,0 +1,165 @@
+//! Decoding for causal networks: a key/value cache, and batched generation with left padding as
+//! transformers' `generate` lays it out (each row's positions count from its first real token,
+//! padded keys masked), so a batch yields what each prompt would alone.
+//!
+//! Each step runs the network on one new token per row against the cache, reads the last
+//! position's logits back, and picks the next token on the host ([`generate::choose`]) from the
+//! row's own seeded stream. A row ends at the end-of-text token, a stop sequence or
+//! `max_new_tokens`; finished rows ride along (fed padding) until the batch ends.
+
+use tch::{Device, Kind, Tensor};
+
+use super::attention::Attend;
+use super::causal::CausalNet;
+use crate::models::generate::{self, Finish, GenParams, Generation};
+use crate::models::neural::hf::TextTokenizer;
+use crate::models::neural::NeuralError;
+
+/// Keys and values of the positions seen so far, per layer.
+#[derive(Default)]
+pub struct KvCache {
+    layers: Vec<(Tensor, Tensor)>,
+    /// Positions held (padding included).
+    pub len: usize,
+}
+
+impl KvCache {
+    /// Appends this step's keys and values `[b, heads, t, d]` of `layer`; returns all of them.
+    pub fn extend(&mut self, layer: usize, k: Tensor, v: Tensor) -> (Tensor, Tensor) {
+        let (k, v) = match self.layers.get(layer) {
+            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2), Tensor::cat(&[pv, &v], 2)),
+            None => (k, v),
+        };
+        let entry = (k.shallow_clone(), v.shallow_clone());
+        if layer < self.layers.len() {
+            self.layers[layer] = entry;
+        } else {
+            self.layers.push(entry);
+        }
+        (k, v)
+    }
+}
+
+/// Positions `[1, t]` from 0 of right-padded scoring input (attention is plain causal: padding
+/// after a sequence is never seen by it).
+pub fn scoring_positions(input: &Tensor) -> Result<Tensor, NeuralError> {
+    let t = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?.1;
+    Ok(Tensor::arange(t, (Kind::Int64, input.device())).unsqueeze(0))
+}
+
+/// Generates a continuation of each prompt. Prompts are batched (longest first) so that a batch
+/// holds about `batch_tokens` positions at its longest; each prompt keeps its index's random
+/// stream, so batching never changes a sample.
+pub fn generate(net: &dyn CausalNet, tok: &TextTokenizer, prompts: &[&str], params: &GenParams, device: Device, batch_tokens: usize) -> Result<Vec<Generation>, NeuralError> {
+    let prefix = tok.prefix().map(i64::from);
+    let context = net.context();
+    if params.max_new_tokens >= context {
+        return Err(NeuralError::Options(format!("max_new_tokens {} leaves no room for a prompt in the model's context of {context} tokens", params.max_new_tokens)));
+    }
+    let mut encoded = Vec::with_capacity(prompts.len());
+    for p in prompts {
+        let mut ids = tok.encode(p)?.ids;
+        if ids.is_empty() {
+            ids.push(prefix.ok_or_else(|| NeuralError::file(&tok.source, "an empty prompt needs a beginning- or end-of-text token to start from"))?);
+        }
+        // Keep the end of a long prompt: the continuation depends on what it follows.
+        let room = context - params.max_new_tokens;
+        if ids.len() > room {
+            ids.drain(..ids.len() - room);
+        }
+        encoded.push(ids);
+    }
+    let mut order: Vec<usize> = (0..prompts.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].len()));
+    let mut out: Vec<Option<Generation>> = vec![None; prompts.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let longest = encoded[order[start]].len() + params.max_new_tokens;
+        let rows = (batch_tokens / longest).max(1).min(order.len() - start);
+        let batch = &order[start..start + rows];
+        let results = tch::no_grad(|| decode_batch(net, tok, batch.iter().map(|&i| (i, encoded[i].as_slice())).collect(), params, device))?;
+        for (&i, g) in batch.iter().zip(results) {
+            out[i] = Some(g);
+        }
+        start += rows;
+    }
+    Ok(out.into_iter().map(|g| g.expect("every prompt decoded")).collect())
+}
+
+struct Row {
+    ids: Vec<u32>,
+    rng: rand_chacha::ChaCha8Rng,
+    done: Option<Finish>,
+    text: String,
+}
+
+fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &[i64])>, params: &GenParams, device: Device) -> Result<Vec<Generation>, NeuralError> {
+    let b = prompts.len() as i64;
+    let width = prompts.iter().map(|(_, p)| p.len()).max().unwrap_or(1) as i64;
+    let pad = tok.pad.or(tok.eos).unwrap_or(0) as i64;
+    let mut flat = Vec::with_capacity((b * width) as usize);
+    let mut valid = Vec::with_capacity((b * width) as usize);
+    let mut positions = Vec::with_capacity((b * width) as usize);
+    for (_, p) in &prompts {
+        let lead = width as usize - p.len();
+        flat.extend(std::iter::repeat_n(pad, lead).chain(p.iter().copied()));
+        valid.extend((0..width as usize).map(|j| j >= lead));
+        positions.extend((0..width).map(|j| (j - lead as i64).max(0)));
+    }
+    let input = Tensor::from_slice(&flat).view([b, width]).to_device(device);
+    let mut keys = Tensor::from_slice(&valid).view([b, width]).to_device(device);
+    let pos = Tensor::from_slice(&positions).view([b, width]).to_device(device);
+    // Query i may see key j ≤ i that is not padding; a padding query sees itself (never an empty
+    // row, whose softmax would be NaN and leak into the real rows through the values).
+    let causal = Tensor::ones([width, width], (Kind::Bool, device)).tril(0);
+    let eye = Tensor::eye(width, (Kind::Bool, device));
+    let mask = (causal.unsqueeze(0).logical_and(&keys.unsqueeze(1))).logical_or(&eye.unsqueeze(0)).unsqueeze(1);
+    let mut cache = KvCache::default();
+    let mut hidden = net.forward_cached(&input, &pos, &Attend::Mask(&mask), &mut cache)?.select(1, -1);
+    let mut last_pos = pos.select(1, -1);
+    let eos = tok.eos;
+    let mut rows: Vec<Row> = prompts.iter().map(|&(index, _)| Row { ids: Vec::new(), rng: params.rng(index), done: None, text: String::new() }).collect();
+    for step in 0..params.max_new_tokens {
+        let mut logits = super::host_f32(&net.head(&hidden).reshape([-1]))?;
+        let vocab = logits.len() / rows.len();
+        if let Some(eos) = eos.filter(|_| step < params.min_new_tokens) {
+            for r in 0..rows.len() {
+                logits[r * vocab + eos as usize] = f32::NEG_INFINITY;
+            }
+        }
+        let mut next = Vec::with_capacity(rows.len());
+        for (r, row) in rows.iter_mut().enumerate() {
+            if row.done.is_some() {
+                next.push(pad);
+                continue;
+            }
+            let id = generate::choose(&logits[r * vocab..(r + 1) * vocab], params, &mut row.rng) as u32;
+            row.ids.push(id);
+            next.push(id as i64);
+            if Some(id) == eos {
+                row.done = Some(Finish::EndOfText);
+                continue;
+            }
+            row.text = tok.decode(&row.ids)?;
+            if let Some(cut) = generate::stop_at(&row.text, &params.stop) {
+                row.text.truncate(cut);
+                row.done = Some(Finish::Stop);
+            }
+        }
+        if rows.iter().all(|r| r.done.is_some()) || step + 1 == params.max_new_tokens {
+            break;
+        }
+        last_pos = last_pos + 1;
+        keys = Tensor::cat(&[&keys, &Tensor::ones([b, 1], (Kind::Bool, device))], 1);
+        let step_input = Tensor::from_slice(&next).view([b, 1]).to_device(device);
+        hidden = net.forward_cached(&step_input, &last_pos.unsqueeze(1), &Attend::Mask(&keys.view([b, 1, 1, -1])), &mut cache)?.select(1, -1);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let text = if r.done == Some(Finish::EndOfText) { tok.decode(&r.ids[..r.ids.len() - 1]).unwrap_or_default() } else { r.text };
+            Generation { tokens: r.ids.len(), text, token_ids: r.ids, finish: r.done.unwrap_or(Finish::Length) }
+        })
+        .collect())
+}
+
