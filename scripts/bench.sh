@@ -21,6 +21,7 @@ cargo build --release --locked >/dev/null 2>&1
 python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
 .tools/venv/bin/python benches/metrics.py > "$BENCH/metrics.md"
 .tools/venv/bin/python benches/neural.py "$BENCH" > "$BENCH/neural.md"
+.tools/venv/bin/python benches/generate.py "$BENCH" > "$BENCH/generate.md"
 {
   echo "# Benchmarks"
   echo
@@ -31,5 +32,7 @@ python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
   cat "$BENCH/metrics.md"
   echo
   cat "$BENCH/neural.md"
+  echo
+  cat "$BENCH/generate.md"
 } > docs/BENCHMARKS.md
 cat docs/BENCHMARKS.md

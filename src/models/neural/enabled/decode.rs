@@ -117,6 +117,9 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
     let mut cache = KvCache::default();
     let mut hidden = net.forward_cached(&input, &pos, &Attend::Mask(&mask), &mut cache)?.select(1, -1);
     let mut last_pos = pos.select(1, -1);
+    // Benchmarks only (LMGAUGE_NO_KV_CACHE=1): every step reruns the whole sequence so far.
+    let no_cache = std::env::var_os("LMGAUGE_NO_KV_CACHE").is_some();
+    let (mut all_input, mut all_pos) = (input.shallow_clone(), pos.shallow_clone());
     let eos = tok.eos;
     let mut rows: Vec<Row> = prompts.iter().map(|&(index, _)| Row { ids: Vec::new(), rng: params.rng(index), done: None, text: String::new() }).collect();
     for step in 0..params.max_new_tokens {
@@ -152,6 +155,16 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
         last_pos = last_pos + 1;
         keys = Tensor::cat(&[&keys, &Tensor::ones([b, 1], (Kind::Bool, device))], 1);
         let step_input = Tensor::from_slice(&next).view([b, 1]).to_device(device);
+        if no_cache {
+            all_input = Tensor::cat(&[&all_input, &step_input], 1);
+            all_pos = Tensor::cat(&[&all_pos, &last_pos.unsqueeze(1)], 1);
+            let t = all_input.size()[1];
+            let causal = Tensor::ones([t, t], (Kind::Bool, device)).tril(0);
+            let eye = Tensor::eye(t, (Kind::Bool, device));
+            let full = causal.unsqueeze(0).logical_and(&keys.unsqueeze(1)).logical_or(&eye.unsqueeze(0)).unsqueeze(1);
+            hidden = net.forward_cached(&all_input, &all_pos, &Attend::Mask(&full), &mut KvCache::default())?.select(1, -1);
+            continue;
+        }
         hidden = net.forward_cached(&step_input, &last_pos.unsqueeze(1), &Attend::Mask(&keys.view([b, 1, 1, -1])), &mut cache)?.select(1, -1);
     }
     Ok(rows
