@@ -14,7 +14,7 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
-Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|generate]
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|generate|roberta-reward]
 (a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
 """
@@ -211,6 +211,34 @@ def reward_fixtures(tok):
     return out
 
 
+@torch.no_grad()
+def roberta_reward_fixture(expected, tmp):
+    """RobertaForSequenceClassification with one label: `<s> prompt </s></s> response </s>`, no
+    segment ids, longest-first truncation to max_position_embeddings - 2 (positions start after
+    the padding index)."""
+    from transformers import RobertaForSequenceClassification
+    torch.manual_seed(20261202)
+    tok = roberta_tokenizer(tmp)
+    cfg = RobertaConfig(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=64, max_position_embeddings=66, pad_token_id=tok.pad_token_id,
+                        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, num_labels=1,
+                        initializer_range=0.3)
+    model = RobertaForSequenceClassification(cfg).eval()
+    save(model, tok, "roberta-reward")
+    pairs = [tuple(p) for p in expected["reward"]["pairs"]]
+    max_len = cfg.max_position_embeddings - 2
+    rewards, lengths = [], []
+    for prompt, response in pairs:
+        enc = tok(prompt, response, truncation=True, max_length=max_len, return_tensors="pt")
+        assert "token_type_ids" not in enc
+        rewards.append(model(**enc).logits[0, 0].item())
+        lengths.append(enc["input_ids"].shape[1])
+    enc = tok([p for p, _ in pairs], [r for _, r in pairs], truncation=True, max_length=max_len, padding=True, return_tensors="pt")
+    assert torch.allclose(model(**enc).logits[:, 0], torch.tensor(rewards), atol=1e-4)
+    expected["reward"]["models"]["roberta-reward"] = {"rewards": rewards, "lengths": lengths}
+    print("roberta-reward ok", file=sys.stderr)
+
+
 def save(model, tok, name, **kw):
     path = os.path.join(OUT, name)
     shutil.rmtree(path, ignore_errors=True)
@@ -330,12 +358,13 @@ def generate_fixtures(expected, tmp):
 
 
 def main():
-    if sys.argv[1:] in (["roberta"], ["llama"], ["generate"]):
+    if sys.argv[1:] in (["roberta"], ["llama"], ["generate"], ["roberta-reward"]):
         # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
-        {"roberta": roberta_fixture, "llama": llama_fixtures, "generate": generate_fixtures}[sys.argv[1]](expected, tmp)
+        {"roberta": roberta_fixture, "llama": llama_fixtures, "generate": generate_fixtures,
+         "roberta-reward": roberta_reward_fixture}[sys.argv[1]](expected, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         with open(path, "w", encoding="utf-8") as f:
             json.dump(expected, f, indent=1, ensure_ascii=False)
@@ -416,6 +445,7 @@ def main():
 
     expected["reward"] = reward_fixtures(bert_tok)
     roberta_fixture(expected, tmp)
+    roberta_reward_fixture(expected, tmp)
     llama_fixtures(expected, tmp)
     generate_fixtures(expected, tmp)
 

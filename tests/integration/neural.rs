@@ -232,7 +232,10 @@ mod parity {
             // Most HH transcripts exceed the context: truncation is exercised, not assumed. The
             // saved tokenizer.json files carry transformers' last truncation setting (max_length
             // 64), which must be ignored as transformers ignores it.
-            let max = if name.starts_with("bert") { 64 } else { 48 };
+            let max = match name.split('-').next() {
+                Some("bert" | "roberta") => 64,
+                _ => 48,
+            };
             assert!(rec["lengths"].as_array().unwrap().iter().filter(|l| l.as_u64() == Some(max)).count() >= 4);
             for batch_tokens in [1, 100_000] {
                 let model = neural::load(Family::Reward, &fixture(&format!("neural/{name}")), &NeuralOptions { batch_tokens, ..options() }).unwrap();

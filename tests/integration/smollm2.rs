@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use crate::common::{fixture, lmgauge, repo, stderr};
 
+#[cfg_attr(not(feature = "torch"), allow(dead_code))]
 fn smollm2() -> Option<PathBuf> {
     let path = repo().join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
     if path.is_file() {

@@ -1,14 +1,17 @@
 //! Reward models: Hugging Face sequence-classification folders with one output
-//! (`BertForSequenceClassification`, `DistilBertForSequenceClassification`) on rust-bert. A pair
-//! is read as transformers reads `tokenizer(prompt, response, truncation=True,
-//! max_length=max_position_embeddings)`: `[CLS] prompt [SEP] response [SEP]`, segment ids 0/1
-//! (BERT), longest-first truncation; the reward is the single logit. Pairs batch with right
-//! padding and an attention mask.
+//! (`BertForSequenceClassification`, `DistilBertForSequenceClassification`,
+//! `RobertaForSequenceClassification`) on rust-bert. A pair is read as transformers reads
+//! `tokenizer(prompt, response, truncation=True, max_length=…)`: `[CLS] prompt [SEP] response
+//! [SEP]` with segment ids 0/1 (BERT), or `<s> prompt </s></s> response </s>` without segment ids
+//! (RoBERTa, whose positions start after the padding index, so two fewer fit), longest-first
+//! truncation; the reward is the single logit. Pairs batch with right padding and an attention
+//! mask.
 
 use std::sync::Mutex;
 
 use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModelClassifier};
+use rust_bert::roberta::RobertaForSequenceClassification;
 use serde_json::Value;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
@@ -22,6 +25,7 @@ use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
 enum Net {
     Bert(BertForSequenceClassification),
     Distil(DistilBertModelClassifier),
+    Roberta(RobertaForSequenceClassification),
 }
 
 pub struct RewardModel {
@@ -31,6 +35,8 @@ pub struct RewardModel {
     max_length: usize,
     batch_tokens: usize,
     specials: (i64, i64, i64),
+    /// RoBERTa's pair layout: `<s> a </s></s> b </s>`, no segment ids.
+    roberta: bool,
     description: String,
 }
 
@@ -58,7 +64,13 @@ impl RewardModel {
                 ckpt.rename(|n| (!n.ends_with("position_ids")).then(|| n.to_owned()));
                 (Net::Distil(net), c.max_position_embeddings, format!("DistilBERT reward model: {} layers, d={}", c.n_layers, c.dim))
             }
-            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported reward model (supported: bert, distilbert)"))),
+            "roberta" => {
+                let c: BertConfig = parse_config(folder, "roberta")?;
+                let net = RobertaForSequenceClassification::new(vs.root(), &c).map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
+                ckpt.rename(|n| (!n.ends_with("position_ids") && !n.starts_with("roberta.pooler")).then(|| n.to_owned()));
+                (Net::Roberta(net), c.max_position_embeddings - 2, format!("RoBERTa reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size))
+            }
+            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported reward model (supported: bert, distilbert, roberta)"))),
         };
         ckpt.assign(&vs, |_| false)?;
         vs.set_kind(kind);
@@ -69,21 +81,29 @@ impl RewardModel {
         }
         let need = |id: Option<u32>, what: &str| id.map(|i| i as i64).ok_or_else(|| NeuralError::file(&tokenizer.source, format!("the tokenizer has no {what} token")));
         let specials = (need(tokenizer.cls, "[CLS]")?, need(tokenizer.sep, "[SEP]")?, need(tokenizer.pad, "[PAD]")?);
-        let description = format!("{shape}; [CLS] prompt [SEP] response [SEP], longest-first truncation to {max_length}; {where_}");
-        Ok(RewardModel { net: Mutex::new((net, vs)), tokenizer, device, max_length, batch_tokens: options.batch_tokens, specials, description })
+        let roberta = matches!(net, Net::Roberta(_));
+        let layout = if roberta { "<s> prompt </s></s> response </s>" } else { "[CLS] prompt [SEP] response [SEP]" };
+        let description = format!("{shape}; {layout}, longest-first truncation to {max_length}; {where_}");
+        Ok(RewardModel { net: Mutex::new((net, vs)), tokenizer, device, max_length, batch_tokens: options.batch_tokens, specials, roberta, description })
     }
 
-    /// `[CLS] a [SEP] b [SEP]` and its segment ids, truncated as transformers truncates pairs.
+    /// `[CLS] a [SEP] b [SEP]` (RoBERTa: `<s> a </s></s> b </s>`) and its segment ids, truncated
+    /// as transformers truncates pairs.
     fn encode_pair(&self, prompt: &str, response: &str) -> Result<(Vec<i64>, Vec<i64>), NeuralError> {
         let (cls, sep, _) = self.specials;
         let a = self.tokenizer.encode(prompt)?.ids;
         let b = self.tokenizer.encode(response)?.ids;
-        let (n1, n2) = longest_first(a.len(), b.len(), self.max_length - 3);
-        let mut ids = Vec::with_capacity(n1 + n2 + 3);
+        let specials = if self.roberta { 4 } else { 3 };
+        let (n1, n2) = longest_first(a.len(), b.len(), self.max_length - specials);
+        let mut ids = Vec::with_capacity(n1 + n2 + specials);
         ids.push(cls);
         ids.extend_from_slice(&a[..n1]);
         ids.push(sep);
-        let first = ids.len();
+        if self.roberta {
+            ids.push(sep);
+        }
+        // RoBERTa has one segment: every id 0.
+        let first = if self.roberta { usize::MAX } else { ids.len() };
         ids.extend_from_slice(&b[..n2]);
         ids.push(sep);
         let types = (0..ids.len()).map(|i| i64::from(i >= first)).collect();
@@ -113,6 +133,7 @@ impl RewardModel {
                 let logits = match net {
                     Net::Bert(m) => m.forward_t(Some(&ids), Some(&mask), Some(&types), None, None, false).logits,
                     Net::Distil(m) => m.forward_t(Some(&ids), Some(&mask), None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.logits,
+                    Net::Roberta(m) => m.forward_t(Some(&ids), Some(&mask), None, None, None, false).logits,
                 };
                 super::host_f32(&logits.select(1, 0))
             })?;
