@@ -14,7 +14,7 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
-Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|generate|roberta-reward]
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|generate|roberta-reward|deberta-reward]
 (a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
 """
@@ -239,6 +239,35 @@ def roberta_reward_fixture(expected, tmp):
     print("roberta-reward ok", file=sys.stderr)
 
 
+@torch.no_grad()
+def deberta_reward_fixture(expected, tmp):
+    """DebertaV2ForSequenceClassification with one label, shaped like DeBERTa-v3 (relative
+    attention with log buckets, c2p+p2c, shared keys, layer-normed relative embeddings, no
+    absolute positions, no segment embeddings), read like BERT: `[CLS] prompt [SEP] response [SEP]`."""
+    from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
+    torch.manual_seed(20261203)
+    _, tok = train_tokenizers(tmp)
+    cfg = DebertaV2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                          intermediate_size=64, max_position_embeddings=64, type_vocab_size=0,
+                          relative_attention=True, position_buckets=16, max_relative_positions=-1,
+                          pos_att_type=["p2c", "c2p"], norm_rel_ebd="layer_norm", share_att_key=True,
+                          position_biased_input=False, pad_token_id=tok.pad_token_id, num_labels=1,
+                          initializer_range=0.3)
+    model = DebertaV2ForSequenceClassification(cfg).eval()
+    save(model, tok, "deberta-v2-reward")
+    pairs = [tuple(p) for p in expected["reward"]["pairs"]]
+    max_len = cfg.max_position_embeddings
+    rewards, lengths = [], []
+    for prompt, response in pairs:
+        enc = tok(prompt, response, truncation=True, max_length=max_len, return_tensors="pt")
+        rewards.append(model(**enc).logits[0, 0].item())
+        lengths.append(enc["input_ids"].shape[1])
+    enc = tok([p for p, _ in pairs], [r for _, r in pairs], truncation=True, max_length=max_len, padding=True, return_tensors="pt")
+    assert torch.allclose(model(**enc).logits[:, 0], torch.tensor(rewards), atol=1e-4)
+    expected["reward"]["models"]["deberta-v2-reward"] = {"rewards": rewards, "lengths": lengths}
+    print("deberta-v2-reward ok", file=sys.stderr)
+
+
 def save(model, tok, name, **kw):
     path = os.path.join(OUT, name)
     shutil.rmtree(path, ignore_errors=True)
@@ -358,13 +387,13 @@ def generate_fixtures(expected, tmp):
 
 
 def main():
-    if sys.argv[1:] in (["roberta"], ["llama"], ["generate"], ["roberta-reward"]):
+    if sys.argv[1:] in (["roberta"], ["llama"], ["generate"], ["roberta-reward"], ["deberta-reward"]):
         # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
         {"roberta": roberta_fixture, "llama": llama_fixtures, "generate": generate_fixtures,
-         "roberta-reward": roberta_reward_fixture}[sys.argv[1]](expected, tmp)
+         "roberta-reward": roberta_reward_fixture, "deberta-reward": deberta_reward_fixture}[sys.argv[1]](expected, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         with open(path, "w", encoding="utf-8") as f:
             json.dump(expected, f, indent=1, ensure_ascii=False)
@@ -446,6 +475,7 @@ def main():
     expected["reward"] = reward_fixtures(bert_tok)
     roberta_fixture(expected, tmp)
     roberta_reward_fixture(expected, tmp)
+    deberta_reward_fixture(expected, tmp)
     llama_fixtures(expected, tmp)
     generate_fixtures(expected, tmp)
 
