@@ -243,7 +243,12 @@ def roberta_reward_fixture(expected, tmp):
 def deberta_reward_fixture(expected, tmp):
     """DebertaV2ForSequenceClassification with one label, shaped like DeBERTa-v3 (relative
     attention with log buckets, c2p+p2c, shared keys, layer-normed relative embeddings, no
-    absolute positions, no segment embeddings), read like BERT: `[CLS] prompt [SEP] response [SEP]`."""
+    absolute positions, no segment embeddings), read like BERT: `[CLS] prompt [SEP] response [SEP]`.
+
+    Not part of the committed fixtures: rust-bert 0.23's DeBERTa-v2 does not reproduce
+    transformers (its relative-position scores are divided by d·s instead of sqrt(d·s), and its
+    log buckets use integer division), so lmgauge does not offer DeBERTa-v2 reward models yet.
+    `neural-fixtures.py deberta-reward` writes this checkpoint for the implementation that will."""
     from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
     torch.manual_seed(20261203)
     _, tok = train_tokenizers(tmp)
@@ -475,7 +480,6 @@ def main():
     expected["reward"] = reward_fixtures(bert_tok)
     roberta_fixture(expected, tmp)
     roberta_reward_fixture(expected, tmp)
-    deberta_reward_fixture(expected, tmp)
     llama_fixtures(expected, tmp)
     generate_fixtures(expected, tmp)
 
