@@ -11,7 +11,6 @@ use std::sync::Mutex;
 
 use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModelClassifier};
-use rust_bert::deberta_v2::{DebertaV2Config, DebertaV2ForSequenceClassification};
 use rust_bert::roberta::RobertaForSequenceClassification;
 use serde_json::Value;
 use tch::{nn::VarStore, Device, Kind, Tensor};
@@ -27,7 +26,6 @@ enum Net {
     Bert(BertForSequenceClassification),
     Distil(DistilBertModelClassifier),
     Roberta(RobertaForSequenceClassification),
-    DebertaV2(DebertaV2ForSequenceClassification),
 }
 
 pub struct RewardModel {
@@ -72,16 +70,7 @@ impl RewardModel {
                 ckpt.rename(|n| (!n.ends_with("position_ids") && !n.starts_with("roberta.pooler")).then(|| n.to_owned()));
                 (Net::Roberta(net), c.max_position_embeddings - 2, format!("RoBERTa reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size))
             }
-            "deberta-v2" => {
-                for key in ["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "max_position_embeddings", "vocab_size"] {
-                    folder.int(key)?;
-                }
-                let c: DebertaV2Config = serde_json::from_value(folder.config.clone()).map_err(|e| NeuralError::file(&folder.config_path(), format!("unsupported config: {e}")))?;
-                let net = DebertaV2ForSequenceClassification::new(vs.root(), &c).map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
-                ckpt.rename(|n| (!n.ends_with("position_ids")).then(|| n.to_owned()));
-                (Net::DebertaV2(net), c.max_position_embeddings, format!("DeBERTa-v2 reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size))
-            }
-            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported reward model (supported: bert, distilbert, roberta, deberta-v2)"))),
+            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported reward model (supported: bert, distilbert, roberta; DeBERTa-v2 is not: rust-bert's implementation does not reproduce transformers)"))),
         };
         ckpt.assign(&vs, |_| false)?;
         vs.set_kind(kind);
@@ -145,7 +134,6 @@ impl RewardModel {
                     Net::Bert(m) => m.forward_t(Some(&ids), Some(&mask), Some(&types), None, None, false).logits,
                     Net::Distil(m) => m.forward_t(Some(&ids), Some(&mask), None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.logits,
                     Net::Roberta(m) => m.forward_t(Some(&ids), Some(&mask), None, None, None, false).logits,
-                    Net::DebertaV2(m) => m.forward_t(Some(&ids), Some(&mask), Some(&types), None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.logits,
                 };
                 super::host_f32(&logits.select(1, 0))
             })?;
