@@ -1,5 +1,8 @@
 //! From suite file to [`Suite`]: parse with serde, then check every name, path, metric and
 //! capability, collecting all problems with their file:line:column before any work starts.
+//! The options of reference and generation tasks are checked in `task_options`.
+
+mod task_options;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -8,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
 use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
-use super::{Diagnostic, ModelDef, ModelKind, ReferenceOptions, Significance, Suite, SuiteError, TaskDef};
+use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef};
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::{Metric, TaskType};
 use crate::models::ngram::adapter::NgramSource;
@@ -391,81 +394,6 @@ impl Validator<'_> {
             preference,
             generation,
         })
-    }
-
-    fn generation_options(&mut self, at: &str, t: &super::spec::GenerationTaskSpec) -> Option<super::GenerationOptions> {
-        use crate::models::generate::{GenParams, Strategy};
-        let prompt = match (&t.prompt_field, &t.prompt_template) {
-            (Some(_), Some(template)) => {
-                self.problem(&format!("{at}.prompt_template"), format!("task {:?}: give `prompt_field` or `prompt_template`, not both", t.id));
-                super::PromptSource::Template(template.clone())
-            }
-            (None, Some(template)) => {
-                if super::template_fields(template).is_empty() {
-                    self.problem(&format!("{at}.prompt_template"), format!("task {:?}: the template has no {{field}} placeholder", t.id));
-                }
-                super::PromptSource::Template(template.clone())
-            }
-            (field, None) => super::PromptSource::Field(field.clone().unwrap_or_else(|| "prompt".into())),
-        };
-        let defaults = GenParams::default();
-        let strategy = match t.strategy.as_deref().map(str::parse::<Strategy>) {
-            None => defaults.strategy,
-            Some(Ok(s)) => s,
-            Some(Err(e)) => {
-                self.problem(&format!("{at}.strategy"), e);
-                defaults.strategy
-            }
-        };
-        let sampling_keys = [("temperature", t.temperature.is_some()), ("top_k", t.top_k.is_some()), ("top_p", t.top_p.is_some())];
-        if strategy == Strategy::Greedy {
-            for (key, set) in sampling_keys {
-                if set {
-                    self.problem(&format!("{at}.{key}"), format!("task {:?}: `{key}` applies only with `strategy: sample`", t.id));
-                }
-            }
-        }
-        let params = GenParams {
-            max_new_tokens: t.max_new_tokens.unwrap_or(defaults.max_new_tokens),
-            min_new_tokens: t.min_new_tokens.unwrap_or(defaults.min_new_tokens),
-            strategy,
-            temperature: t.temperature.unwrap_or(defaults.temperature),
-            top_k: t.top_k.unwrap_or(defaults.top_k),
-            top_p: t.top_p.unwrap_or(defaults.top_p),
-            stop: t.stop.clone(),
-            seed: t.seed.unwrap_or(self.seed),
-        };
-        if let Err(e) = params.check() {
-            self.problem(at, format!("task {:?}: {e}", t.id));
-        }
-        Some(super::GenerationOptions { prompt, reference_field: t.reference_field.clone().unwrap_or_else(|| "reference".into()), params })
-    }
-
-    fn reference_options(&mut self, at: &str, tokenize: &Option<String>, smooth: &Option<String>, lowercase: bool, stem: Option<bool>, significance: &Option<String>) -> ReferenceOptions {
-        use crate::metrics::bleu::{BleuConfig, Smooth, Tokenizer};
-        let mut bleu = BleuConfig { lowercase, ..BleuConfig::default() };
-        if let Some(tok) = tokenize {
-            match Tokenizer::from_name(tok) {
-                Some(x) => bleu.tokenizer = x,
-                None => self.problem(&format!("{at}.tokenize"), format!("unknown BLEU tokenizer {tok:?} (13a, intl, char, none, zh)")),
-            }
-        }
-        if let Some(sm) = smooth {
-            match Smooth::from_name(sm) {
-                Some(x) => bleu.smooth = x,
-                None => self.problem(&format!("{at}.smooth"), format!("unknown BLEU smoothing {sm:?} (exp, floor, add-k, none)")),
-            }
-        }
-        let significance = match significance.as_deref() {
-            None | Some("paired-bs") => Significance::PairedBootstrap,
-            Some("paired-ar") => Significance::PairedRandomization,
-            Some("none") => Significance::None,
-            Some(other) => {
-                self.problem(&format!("{at}.significance"), format!("unknown significance test {other:?} (paired-bs, paired-ar, none)"));
-                Significance::None
-            }
-        };
-        ReferenceOptions { bleu, lowercase, stem: stem.unwrap_or(true), significance }
     }
 }
 
