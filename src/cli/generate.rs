@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::perplexity::{infer_kind, Kind};
+use super::perplexity::{infer_kind, Kind, RuntimeArgs};
 use crate::error::Error;
 use crate::models::generate::{GenParams, Strategy};
 use crate::models::ngram::NgramModel;
@@ -49,21 +49,14 @@ pub struct GenerateArgs {
     pub stop: Vec<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// f32, f16 or bf16 (half precision on CUDA only).
-    #[arg(long, default_value = "f32")]
-    pub dtype: String,
-    /// Padded positions per forward pass (prompts are decoded in batches of about this size).
-    #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
-    pub batch_tokens: usize,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(args: GenerateArgs) -> Result<i32, Error> {
-    use crate::models::neural::{self, Family, NeuralOptions};
+    use crate::models::neural::{self, Family};
     let strategy: Strategy = args.strategy.parse().map_err(Error::Usage)?;
     if strategy == Strategy::Greedy && (args.temperature.is_some() || args.top_k.is_some() || args.top_p.is_some()) {
         return Err(Error::Usage("--temperature, --top-k and --top-p apply only with --strategy sample".into()));
@@ -98,15 +91,7 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
     };
     let model: std::sync::Arc<dyn LanguageModel> = match kind {
         Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
-        Kind::Causal => {
-            let options = NeuralOptions {
-                device: args.device.parse().map_err(Error::Usage)?,
-                dtype: args.dtype.parse().map_err(Error::Usage)?,
-                batch_tokens: args.batch_tokens,
-                ..NeuralOptions::default()
-            };
-            neural::load(Family::Causal, &args.model, &options).map_err(|e| Error::Model(e.into()))?
-        }
+        Kind::Causal => neural::load(Family::Causal, &args.model, &args.runtime.options()?).map_err(|e| Error::Model(e.into()))?,
         Kind::Masked => return Err(Error::Usage(format!("{}: a masked LM does not generate text (it scores by pseudo-log-likelihood)", args.model.display()))),
     };
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();

@@ -55,17 +55,37 @@ pub struct PerplexityArgs {
     /// Masked: pseudo-log-likelihood variant.
     #[arg(long, value_parser = ["original", "word-l2r"])]
     pub pll: Option<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Where and how a neural model runs (shared by `perplexity` and `generate`).
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "auto")]
     pub device: String,
     /// f32, f16 or bf16 (half precision on CUDA only).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Padded tokens per forward pass.
+    /// Padded tokens per forward pass (generation: prompts are decoded in batches of about this
+    /// many positions).
     #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
     pub batch_tokens: usize,
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl RuntimeArgs {
+    /// Neural options with these runtime settings and every other field at its default.
+    pub fn options(&self) -> Result<crate::models::neural::NeuralOptions, Error> {
+        Ok(crate::models::neural::NeuralOptions {
+            device: self.device.parse().map_err(Error::Usage)?,
+            dtype: self.dtype.parse().map_err(Error::Usage)?,
+            batch_tokens: self.batch_tokens,
+            ..Default::default()
+        })
+    }
 }
 
 /// The kind a model path implies: GGUF files are causal LMs, other files ARPA models, folders say
@@ -117,12 +137,10 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
         return Err(Error::Usage("--pll applies to masked models".into()));
     }
     let options = NeuralOptions {
-        device: args.device.parse().map_err(Error::Usage)?,
-        dtype: args.dtype.parse().map_err(Error::Usage)?,
         max_length: args.max_length,
         stride: args.stride,
         pll: args.pll.as_deref().unwrap_or("original").parse().map_err(Error::Usage)?,
-        batch_tokens: args.batch_tokens,
+        ..args.runtime.options()?
     };
     // The text first: a bad file fails before a slow model load.
     let format = Format::from_path(&args.input);

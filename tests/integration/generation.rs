@@ -88,9 +88,7 @@ fn ngram_generation_follows_the_back_off_distribution() {
     use lmgauge::models::ngram::NgramModel;
     use lmgauge::models::LanguageModel;
     let dir = workspace(&[]);
-    let arpa = dir.path().join("wiki-3.arpa");
-    let mut gz = flate2::read::GzDecoder::new(std::fs::File::open(fixture("kenlm/wiki-3.arpa.gz")).unwrap());
-    std::io::copy(&mut gz, &mut std::fs::File::create(&arpa).unwrap()).unwrap();
+    let arpa = wiki3_arpa(dir.path());
     let model = NgramModel::from_arpa(&arpa).unwrap();
     let greedy = model.generate(&["the album was"], &GenParams { max_new_tokens: 8, ..GenParams::default() }).unwrap().remove(0);
     assert!(!greedy.text.is_empty() && greedy.text.starts_with(' '));
@@ -114,6 +112,14 @@ fn ngram_generation_follows_the_back_off_distribution() {
     let a = model.generate(&["the", "in 2006 ,"], &p).unwrap();
     assert_eq!(a, model.generate(&["the", "in 2006 ,"], &p).unwrap());
     assert!(a.iter().all(|g| g.finish == Finish::EndOfText || g.tokens == 30));
+}
+
+/// The 3-gram WikiText-2 fixture, unpacked into `dir`.
+fn wiki3_arpa(dir: &std::path::Path) -> std::path::PathBuf {
+    let arpa = dir.join("wiki-3.arpa");
+    let mut gz = flate2::read::GzDecoder::new(std::fs::File::open(fixture("kenlm/wiki-3.arpa.gz")).unwrap());
+    std::io::copy(&mut gz, &mut std::fs::File::create(&arpa).unwrap()).unwrap();
+    arpa
 }
 
 fn suite(models: &str, extra: &str) -> String {
@@ -214,9 +220,7 @@ fn generation_tasks_are_validated() {
 #[test]
 fn generate_command_continues_prompts() {
     let dir = workspace(&[]);
-    let arpa = dir.path().join("wiki-3.arpa");
-    let mut gz = flate2::read::GzDecoder::new(std::fs::File::open(fixture("kenlm/wiki-3.arpa.gz")).unwrap());
-    std::io::copy(&mut gz, &mut std::fs::File::create(&arpa).unwrap()).unwrap();
+    wiki3_arpa(dir.path());
     let o = lmgauge(dir.path(), &["generate", "--model", "wiki-3.arpa", "--prompt", "the album was", "--max-new-tokens", "5", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
