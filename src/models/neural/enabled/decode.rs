@@ -86,6 +86,17 @@ pub fn generate(net: &dyn CausalNet, tok: &TextTokenizer, prompts: &[&str], para
     Ok(out.into_iter().map(|g| g.expect("every prompt decoded")).collect())
 }
 
+/// The attention mask `[b, 1, t, t]` of left-padded rows whose real keys are `keys` `[b, t]`:
+/// query i may see key j ≤ i that is not padding; a padding query sees itself (never an empty
+/// row, whose softmax would be NaN and leak into the real rows through the values).
+fn padded_causal_mask(keys: &Tensor) -> Tensor {
+    let t = keys.size()[1];
+    let device = keys.device();
+    let causal = Tensor::ones([t, t], (Kind::Bool, device)).tril(0);
+    let eye = Tensor::eye(t, (Kind::Bool, device));
+    causal.unsqueeze(0).logical_and(&keys.unsqueeze(1)).logical_or(&eye.unsqueeze(0)).unsqueeze(1)
+}
+
 struct Row {
     ids: Vec<u32>,
     rng: rand_chacha::ChaCha8Rng,
@@ -109,11 +120,7 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
     let input = Tensor::from_slice(&flat).view([b, width]).to_device(device);
     let mut keys = Tensor::from_slice(&valid).view([b, width]).to_device(device);
     let pos = Tensor::from_slice(&positions).view([b, width]).to_device(device);
-    // Query i may see key j ≤ i that is not padding; a padding query sees itself (never an empty
-    // row, whose softmax would be NaN and leak into the real rows through the values).
-    let causal = Tensor::ones([width, width], (Kind::Bool, device)).tril(0);
-    let eye = Tensor::eye(width, (Kind::Bool, device));
-    let mask = (causal.unsqueeze(0).logical_and(&keys.unsqueeze(1))).logical_or(&eye.unsqueeze(0)).unsqueeze(1);
+    let mask = padded_causal_mask(&keys);
     let mut cache = KvCache::default();
     let mut hidden = net.forward_cached(&input, &pos, &Attend::Mask(&mask), &mut cache)?.select(1, -1);
     let mut last_pos = pos.select(1, -1);
@@ -158,10 +165,7 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
         if no_cache {
             all_input = Tensor::cat(&[&all_input, &step_input], 1);
             all_pos = Tensor::cat(&[&all_pos, &last_pos.unsqueeze(1)], 1);
-            let t = all_input.size()[1];
-            let causal = Tensor::ones([t, t], (Kind::Bool, device)).tril(0);
-            let eye = Tensor::eye(t, (Kind::Bool, device));
-            let full = causal.unsqueeze(0).logical_and(&keys.unsqueeze(1)).logical_or(&eye.unsqueeze(0)).unsqueeze(1);
+            let full = padded_causal_mask(&keys);
             hidden = net.forward_cached(&all_input, &all_pos, &Attend::Mask(&full), &mut KvCache::default())?.select(1, -1);
             continue;
         }

@@ -50,9 +50,9 @@ impl Llama {
         Self::build(config, checkpoint, device, kind, "")
     }
 
-    /// Loads a GGUF file: every tensor dequantized (in parallel), renamed, Q/K rows un-permuted.
-    pub fn load_gguf(file: &Gguf, device: Device, kind: Kind) -> Result<Self, NeuralError> {
-        let config = LlamaConfig::from_gguf(file)?;
+    /// Loads a GGUF file whose metadata gave `config`: every tensor dequantized (in parallel),
+    /// renamed, Q/K rows un-permuted.
+    pub fn load_gguf(file: &Gguf, config: LlamaConfig, device: Device, kind: Kind) -> Result<Self, NeuralError> {
         let named: Vec<(String, Tensor)> = file
             .tensors
             .par_iter()

@@ -30,9 +30,10 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
         let device = resolve_device(options.device)?;
         let kind = resolve_kind(options.dtype, device)?;
         let file = Gguf::open(path)?;
-        LlamaConfig::from_gguf(&file)?;
+        // The configuration and tokenizer are checked before any tensor is dequantized.
+        let config = LlamaConfig::from_gguf(&file)?;
         let tokenizer = crate::models::neural::gguf::tokenizer::from_gguf(&file)?;
-        let net = llama::Llama::load_gguf(&file, device, kind)?;
+        let net = llama::Llama::load_gguf(&file, config, device, kind)?;
         let where_ = format!("{} {}", device_name(device), options.dtype);
         return Ok(Arc::new(causal::CausalModel::new(Box::new(net), tokenizer, options, device, where_)?));
     }
