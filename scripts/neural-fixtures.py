@@ -241,36 +241,43 @@ def roberta_reward_fixture(expected, tmp):
 
 @torch.no_grad()
 def deberta_reward_fixture(expected, tmp):
-    """DebertaV2ForSequenceClassification with one label, shaped like DeBERTa-v3 (relative
-    attention with log buckets, c2p+p2c, shared keys, layer-normed relative embeddings, no
-    absolute positions, no segment embeddings), read like BERT: `[CLS] prompt [SEP] response [SEP]`.
-
-    Not part of the committed fixtures: rust-bert 0.23's DeBERTa-v2 does not reproduce
-    transformers (its relative-position scores are divided by d·s instead of sqrt(d·s), and its
-    log buckets use integer division), so lmgauge does not offer DeBERTa-v2 reward models yet.
-    `neural-fixtures.py deberta-reward` writes this checkpoint for the implementation that will."""
+    """DebertaV2ForSequenceClassification with one label, read like BERT: `[CLS] prompt [SEP]
+    response [SEP]` with segment ids 0/1, longest-first truncation to max_position_embeddings.
+    Two shapes: `deberta-v3-reward` as DeBERTa-v3 (relative attention with log buckets, c2p+p2c,
+    shared keys, layer-normed relative embeddings, no absolute positions, no segment embeddings)
+    and `deberta-v2-reward` as the older v2 (absolute positions added to the input, segment
+    embeddings, separate position projections, no buckets, the convolution beside the first
+    layer, a narrower embedding projected up, tanh-approximated GELU)."""
     from transformers import DebertaV2Config, DebertaV2ForSequenceClassification
-    torch.manual_seed(20261203)
     _, tok = train_tokenizers(tmp)
-    cfg = DebertaV2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                          intermediate_size=64, max_position_embeddings=64, type_vocab_size=0,
-                          relative_attention=True, position_buckets=16, max_relative_positions=-1,
-                          pos_att_type=["p2c", "c2p"], norm_rel_ebd="layer_norm", share_att_key=True,
-                          position_biased_input=False, pad_token_id=tok.pad_token_id, num_labels=1,
-                          initializer_range=0.3)
-    model = DebertaV2ForSequenceClassification(cfg).eval()
-    save(model, tok, "deberta-v2-reward")
-    pairs = [tuple(p) for p in expected["reward"]["pairs"]]
-    max_len = cfg.max_position_embeddings
-    rewards, lengths = [], []
-    for prompt, response in pairs:
-        enc = tok(prompt, response, truncation=True, max_length=max_len, return_tensors="pt")
-        rewards.append(model(**enc).logits[0, 0].item())
-        lengths.append(enc["input_ids"].shape[1])
-    enc = tok([p for p, _ in pairs], [r for _, r in pairs], truncation=True, max_length=max_len, padding=True, return_tensors="pt")
-    assert torch.allclose(model(**enc).logits[:, 0], torch.tensor(rewards), atol=1e-4)
-    expected["reward"]["models"]["deberta-v2-reward"] = {"rewards": rewards, "lengths": lengths}
-    print("deberta-v2-reward ok", file=sys.stderr)
+    shapes = {
+        "deberta-v3-reward": dict(max_position_embeddings=64, type_vocab_size=0, relative_attention=True,
+                                  position_buckets=16, max_relative_positions=-1, pos_att_type=["p2c", "c2p"],
+                                  norm_rel_ebd="layer_norm", share_att_key=True, position_biased_input=False),
+        "deberta-v2-reward": dict(max_position_embeddings=48, type_vocab_size=2, relative_attention=True,
+                                  max_relative_positions=24, pos_att_type="c2p|p2c", share_att_key=False,
+                                  position_biased_input=True, conv_kernel_size=3, conv_act="gelu",
+                                  embedding_size=24, hidden_act="gelu_new", layer_norm_eps=1e-7),
+    }
+    for seed, (name, shape) in enumerate(shapes.items()):
+        torch.manual_seed(20261203 + seed)
+        cfg = DebertaV2Config(vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                              intermediate_size=64, pad_token_id=tok.pad_token_id, num_labels=1,
+                              initializer_range=0.3, **shape)
+        model = DebertaV2ForSequenceClassification(cfg).eval()
+        save(model, tok, name)
+        pairs = [tuple(p) for p in expected["reward"]["pairs"]]
+        max_len = cfg.max_position_embeddings
+        rewards, lengths = [], []
+        for prompt, response in pairs:
+            enc = tok(prompt, response, truncation=True, max_length=max_len, return_tensors="pt")
+            rewards.append(model(**enc).logits[0, 0].item())
+            lengths.append(enc["input_ids"].shape[1])
+        enc = tok([p for p, _ in pairs], [r for _, r in pairs], truncation=True, max_length=max_len,
+                  padding=True, return_tensors="pt")
+        assert torch.allclose(model(**enc).logits[:, 0], torch.tensor(rewards), atol=1e-4)
+        expected["reward"]["models"][name] = {"rewards": rewards, "lengths": lengths}
+        print(name, "ok", file=sys.stderr)
 
 
 def save(model, tok, name, **kw):
@@ -480,6 +487,7 @@ def main():
     expected["reward"] = reward_fixtures(bert_tok)
     roberta_fixture(expected, tmp)
     roberta_reward_fixture(expected, tmp)
+    deberta_reward_fixture(expected, tmp)
     llama_fixtures(expected, tmp)
     generate_fixtures(expected, tmp)
 

@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::error::Error;
 use crate::models::neural::gguf::{self, Gguf, SUPPORTED_TYPES};
+use crate::models::neural::deberta_config::DebertaV2Config;
 use crate::models::neural::hf::{ModelFolder, CAUSAL_TYPES, MASKED_TYPES, REWARD_TYPES};
 use crate::models::neural::llama_config::LlamaConfig;
 use crate::models::neural::{self, NeuralError};
@@ -88,14 +89,26 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
             .filter(|(_, types)| types.contains(&folder.model_type.as_str()))
             .map(|(k, _)| *k)
             .collect();
-        return Ok(json!({
+        // The architectures this crate implements itself have their configuration checked here.
+        let configuration = match folder.model_type.as_str() {
+            "llama" => Some(LlamaConfig::from_hf(&folder).map(|c| c.summary(0.0))),
+            "deberta-v2" => Some(DebertaV2Config::from_hf(&folder).map(|c| c.summary(0.0))),
+            _ => None,
+        }
+        // Parameters are counted when the weights load; the summary's last clause is dropped.
+        .map(|r| r.map(|s| s.rsplit_once(", ").map_or(s.clone(), |(shape, _)| shape.to_owned())).unwrap_or_else(|e| format!("not loadable: {e}")));
+        let mut described = json!({
             "path": path.display().to_string(),
             "format": "Hugging Face model folder",
             "model_type": folder.model_type,
             "architectures": folder.architectures(),
             "usable_as": kinds,
             "weights": folder.weights.iter().map(|w| w.display().to_string()).collect::<Vec<_>>(),
-        }));
+        });
+        if let (Some(c), Some(map)) = (configuration, described.as_object_mut()) {
+            map.insert("configuration".into(), c.into());
+        }
+        return Ok(described);
     }
     if path.is_file() {
         return Ok(json!({"path": path.display().to_string(), "format": "not GGUF; lmgauge reads other files as ARPA n-gram models"}));

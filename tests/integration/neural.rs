@@ -232,8 +232,8 @@ mod parity {
             // Most HH transcripts exceed the context: truncation is exercised, not assumed. The
             // saved tokenizer.json files carry transformers' last truncation setting (max_length
             // 64), which must be ignored as transformers ignores it.
-            let max = match name.split('-').next() {
-                Some("bert" | "roberta") => 64,
+            let max = match name.as_str() {
+                "bert-reward" | "roberta-reward" | "deberta-v3-reward" => 64,
                 _ => 48,
             };
             assert!(rec["lengths"].as_array().unwrap().iter().filter(|l| l.as_u64() == Some(max)).count() >= 4);
@@ -250,6 +250,27 @@ mod parity {
 
     /// A reward judge in a preference suite: its accuracy is the share of pairs whose chosen
     /// response gets the higher reward, computed here from transformers' own rewards.
+    /// DeBERTa-v2 options this crate does not compute, and broken shapes, are refused by name.
+    #[test]
+    fn deberta_reward_configs_are_checked() {
+        let cases: [(&str, fn(&mut serde_json::Map<String, Value>), &[&str]); 6] = [
+            ("deberta-v3-reward", |c| { c.insert("hidden_act".into(), "mish".into()); }, &["hidden_act", "\"mish\""]),
+            ("deberta-v3-reward", |c| { c.insert("pos_att_type".into(), serde_json::json!(["c2p", "p2p"])); }, &["pos_att_type", "p2p"]),
+            ("deberta-v3-reward", |c| { c.insert("pooler_hidden_size".into(), 64.into()); }, &["pooler_hidden_size"]),
+            ("deberta-v3-reward", |c| { c.insert("position_buckets".into(), 200.into()); }, &["position_buckets"]),
+            ("deberta-v3-reward", |c| { c.insert("share_att_key".into(), false.into()); }, &["missing tensor", "pos_key_proj"]),
+            ("deberta-v2-reward", |c| { c.insert("conv_kernel_size".into(), 5.into()); }, &["shape", "conv.conv.weight"]),
+        ];
+        for (name, edit, words) in cases {
+            let (_d, m) = broken(name, |m| edit_config(m, edit));
+            let e = load_error(Family::Reward, &m);
+            assert!(words.iter().all(|w| e.contains(w)) && (e.contains("config.json") || e.contains("model.safetensors")), "{e}");
+        }
+        let (_d, m) = broken("deberta-v3-reward", |m| edit_config(m, |c| { c.insert("model_type".into(), "deberta".into()); }));
+        let e = load_error(Family::Reward, &m);
+        assert!(e.contains("\"deberta\"") && e.contains("deberta-v2"), "{e}");
+    }
+
     #[test]
     fn reward_judge_accuracy_follows_transformers_rewards() {
         let e = expected();
@@ -391,4 +412,37 @@ fn invalid_utf8_text_names_the_file_and_line() {
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("bad.txt") && err.contains('2'), "{err}");
+}
+
+/// `lmgauge models` lists what this build supports and describes a folder without loading its
+/// weights, checking the configuration of the architectures lmgauge implements itself.
+#[test]
+fn models_command_lists_kinds_and_describes_folders() {
+    let ws = workspace(&[]);
+    let o = lmgauge(ws.path(), &["models", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["kinds"]["reward"].as_str().unwrap().contains("deberta-v2"), "{v}");
+    assert!(v["gguf"]["tensor_types"].as_array().unwrap().len() == 12, "{v}");
+
+    let folder = fixture("neural/deberta-v3-reward");
+    let o = lmgauge(ws.path(), &["models", folder.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["usable_as"], serde_json::json!(["reward"]));
+    assert!(v["configuration"].as_str().unwrap().contains("16 log buckets"), "{v}");
+
+    std::fs::create_dir(ws.path().join("odd")).unwrap();
+    for f in ["model.safetensors", "tokenizer.json"] {
+        std::fs::copy(folder.join(f), ws.path().join("odd").join(f)).unwrap();
+    }
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("config.json")).unwrap()).unwrap();
+    config["hidden_act"] = "mish".into();
+    std::fs::write(ws.path().join("odd/config.json"), config.to_string()).unwrap();
+    let o = lmgauge(ws.path(), &["models", "odd", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["configuration"].as_str().unwrap().starts_with("not loadable") && v["configuration"].as_str().unwrap().contains("mish"), "{v}");
+
+    let o = lmgauge(ws.path(), &["models", fixture("neural/bert-reward").to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v.get("configuration").is_none() && v["usable_as"] == serde_json::json!(["masked", "reward"]), "{v}");
 }

@@ -3,6 +3,7 @@
 mod attention;
 mod bert;
 mod causal;
+mod deberta_v2;
 mod decode;
 mod gpt2;
 mod llama;

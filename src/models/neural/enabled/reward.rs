@@ -1,8 +1,9 @@
 //! Reward models: Hugging Face sequence-classification folders with one output
 //! (`BertForSequenceClassification`, `DistilBertForSequenceClassification`,
-//! `RobertaForSequenceClassification`) on rust-bert. A pair is read as transformers reads
+//! `RobertaForSequenceClassification`) on rust-bert, and `DebertaV2ForSequenceClassification`
+//! (DeBERTa-v2 and v3) on this crate's own network ([`super::deberta_v2`]). A pair is read as transformers reads
 //! `tokenizer(prompt, response, truncation=True, max_length=…)`: `[CLS] prompt [SEP] response
-//! [SEP]` with segment ids 0/1 (BERT), or `<s> prompt </s></s> response </s>` without segment ids
+//! [SEP]` with segment ids 0/1 (BERT, DeBERTa), or `<s> prompt </s></s> response </s>` without segment ids
 //! (RoBERTa, whose positions start after the padding index, so two fewer fit), longest-first
 //! truncation; the reward is the single logit. Pairs batch with right padding and an attention
 //! mask.
@@ -16,7 +17,9 @@ use serde_json::Value;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use super::bert::parse_config;
+use super::deberta_v2::DebertaV2;
 use super::weights::Checkpoint;
+use crate::models::neural::deberta_config::DebertaV2Config;
 use crate::models::neural::hf::{longest_first, ModelFolder, TextTokenizer};
 use crate::models::neural::windows;
 use crate::models::neural::{NeuralError, NeuralOptions};
@@ -26,6 +29,7 @@ enum Net {
     Bert(BertForSequenceClassification),
     Distil(DistilBertModelClassifier),
     Roberta(RobertaForSequenceClassification),
+    Deberta(DebertaV2),
 }
 
 pub struct RewardModel {
@@ -48,6 +52,14 @@ impl RewardModel {
         }
         let mut vs = VarStore::new(Device::Cpu);
         let mut ckpt = Checkpoint::read(&folder.weights)?;
+        if folder.model_type == "deberta-v2" {
+            // Its own network: weights go straight to the device, no variable store.
+            let config = DebertaV2Config::from_hf(folder)?;
+            let positions = config.max_length();
+            let net = DebertaV2::load(config, ckpt, device, kind)?;
+            let shape = net.summary.clone();
+            return Self::finish(Net::Deberta(net), vs, positions, shape, tokenizer, options, device, where_);
+        }
         let (net, positions, shape) = match folder.model_type.as_str() {
             "bert" => {
                 let c: BertConfig = parse_config(folder, "bert")?;
@@ -70,13 +82,18 @@ impl RewardModel {
                 ckpt.rename(|n| (!n.ends_with("position_ids") && !n.starts_with("roberta.pooler")).then(|| n.to_owned()));
                 (Net::Roberta(net), c.max_position_embeddings - 2, format!("RoBERTa reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size))
             }
-            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported reward model (supported: bert, distilbert, roberta; DeBERTa-v2 is not: rust-bert's implementation does not reproduce transformers)"))),
+            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported reward model (supported: bert, distilbert, roberta, deberta-v2)"))),
         };
         ckpt.assign(&vs, |_| false)?;
         vs.set_kind(kind);
         vs.set_device(device);
-        let max_length = options.max_length.unwrap_or(positions as usize);
-        if max_length > positions as usize || max_length < 4 {
+        Self::finish(net, vs, positions as usize, shape, tokenizer, options, device, where_)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(net: Net, vs: VarStore, positions: usize, shape: String, tokenizer: TextTokenizer, options: &NeuralOptions, device: Device, where_: String) -> Result<Self, NeuralError> {
+        let max_length = options.max_length.unwrap_or(positions);
+        if max_length > positions || max_length < 4 {
             return Err(NeuralError::Options(format!("max_length {max_length} must be between 4 and the model's {positions} positions")));
         }
         let need = |id: Option<u32>, what: &str| id.map(|i| i as i64).ok_or_else(|| NeuralError::file(&tokenizer.source, format!("the tokenizer has no {what} token")));
@@ -134,6 +151,7 @@ impl RewardModel {
                     Net::Bert(m) => m.forward_t(Some(&ids), Some(&mask), Some(&types), None, None, false).logits,
                     Net::Distil(m) => m.forward_t(Some(&ids), Some(&mask), None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.logits,
                     Net::Roberta(m) => m.forward_t(Some(&ids), Some(&mask), None, None, None, false).logits,
+                    Net::Deberta(m) => m.forward(&ids, &types, &mask)?,
                 };
                 super::host_f32(&logits.select(1, 0))
             })?;
