@@ -107,9 +107,8 @@ impl MaskedNet {
             Net::Roberta { head, .. } => head.forward(&picked),
             Net::Distil { transform, norm, projector, .. } => projector.forward(&norm.forward(&transform.forward(&picked).gelu("none"))),
         }
-        .to_kind(Kind::Float);
-        let chosen = logits.gather(1, &targets.view([rows, 1]), false).squeeze_dim(1);
-        Ok(chosen - logits.logsumexp([1], false))
+;
+        Ok(super::target_logprobs(&logits, targets))
     }
 }
 

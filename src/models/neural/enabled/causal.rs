@@ -1,10 +1,10 @@
 //! Causal perplexity: texts → windows (rolling or sliding) → batches by token budget, longest
 //! first → one forward pass per batch → the log-probability of each scored token, gathered
-//! without materialising a log-softmax over the vocabulary.
+//! through a log-softmax over the scored rows only.
 
 use std::sync::Mutex;
 
-use tch::{Device, Kind, Tensor};
+use tch::{Device, Tensor};
 
 use super::attention::Attend;
 use super::decode::{scoring_positions, KvCache};
@@ -131,9 +131,8 @@ impl CausalModel {
             }
             let values = tch::no_grad(|| -> Result<Vec<f32>, NeuralError> {
                 let input = Tensor::from_slice(&flat).view([batch.len() as i64, width as i64]).to_device(self.device);
-                let picked = net.scored_logits(&input, &Tensor::from_slice(&rows).to_device(self.device))?.to_kind(Kind::Float);
-                let chosen = picked.gather(1, &Tensor::from_slice(&targets).to_device(self.device).view([-1, 1]), false).squeeze_dim(1);
-                super::host_f32(&(chosen - picked.logsumexp([1], false)))
+                let picked = net.scored_logits(&input, &Tensor::from_slice(&rows).to_device(self.device))?;
+                super::host_f32(&super::target_logprobs(&picked, &Tensor::from_slice(&targets).to_device(self.device)))
             })?;
             let mut k = 0;
             for &b in &batch {

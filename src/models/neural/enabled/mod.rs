@@ -106,6 +106,15 @@ fn host_f32(t: &tch::Tensor) -> Result<Vec<f32>, NeuralError> {
     Vec::<f32>::try_from(&t.to_kind(Kind::Float).to_device(Device::Cpu)).map_err(|e| NeuralError::Torch(e.to_string()))
 }
 
+/// Log-probability of each row's target under the softmax of its logits `[rows, vocab]`, in f32.
+/// Through `log_softmax` and a gather, as lm-evaluation-harness computes it: libtorch's CPU
+/// `logsumexp` over a 49k vocabulary is a chain of unfused passes, about 13× slower than the
+/// fused, vectorised `log_softmax` (1.86 s against 0.14 s for one 2,048-row window here), which
+/// was a third of a long document's scoring time.
+fn target_logprobs(logits: &tch::Tensor, targets: &tch::Tensor) -> tch::Tensor {
+    logits.to_kind(Kind::Float).log_softmax(1, Kind::Float).gather(1, &targets.view([-1, 1]), false).squeeze_dim(1)
+}
+
 pub fn cuda_device_count() -> usize {
     Cuda::device_count().max(0) as usize
 }
