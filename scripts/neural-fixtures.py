@@ -14,7 +14,7 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
-Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|generate|roberta-reward|deberta-reward]
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|gpt-neo|generate|roberta-reward|deberta-reward]
 (a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
 """
@@ -372,6 +372,42 @@ def llama_fixtures(expected, tmp):
         print(name, "ok", file=sys.stderr)
 
 
+def gpt_neo_fixtures(expected, tmp):
+    """GPTNeoForCausalLM: unscaled attention, global and local layers with a window shorter than
+    the texts (so the local mask matters), tied (gelu_new, default 4·d MLP) and untied (exact
+    gelu, explicit intermediate_size) output; the GPT-2 tokenizer, end-of-text as prefix."""
+    from transformers import GPTNeoConfig, GPTNeoForCausalLM
+    torch.manual_seed(20261204)
+    tok, _ = train_tokenizers(tmp)
+    eot = tok.convert_tokens_to_ids("<|endoftext|>")
+    texts = expected["texts"]
+    file_text = expected["file_text"]
+    shapes = [
+        ("gpt-neo-tied", dict(hidden_size=32, num_layers=3, num_heads=4, max_position_embeddings=48, window_size=8,
+                              attention_types=[[["global", "local"], 1], [["local"], 1]])),
+        ("gpt-neo-untied", dict(hidden_size=24, num_layers=2, num_heads=2, max_position_embeddings=40, window_size=5,
+                                attention_types=[[["local", "global"], 1]], intermediate_size=40,
+                                activation_function="gelu", tie_word_embeddings=False)),
+    ]
+    for name, shape in shapes:
+        cfg = GPTNeoConfig(vocab_size=len(tok), bos_token_id=eot, eos_token_id=eot, initializer_range=0.3, **shape)
+        model = GPTNeoForCausalLM(cfg).eval()
+        save(model, tok, name)
+        max_len = cfg.max_position_embeddings
+        stride = max_len // 4
+        rec = {"n_positions": max_len, "stride": stride, "prefix_token": eot, "items": []}
+        for text in texts:
+            ids = tok(text)["input_ids"]
+            rec["items"].append({"ids": ids, "rolling": rolling_logprobs(model, ids, eot, max_len),
+                                 "sliding": sliding_logprobs(model, ids, max_len, stride)[0]})
+        ids = tok(file_text)["input_ids"]
+        sliding, losses = sliding_logprobs(model, ids, max_len, stride)
+        rec["file"] = {"ids_len": len(ids), "sliding": sliding, "rolling": rolling_logprobs(model, ids, eot, max_len),
+                       "guide_window_losses": losses}
+        expected["causal"][name] = rec
+        print(name, "ok", file=sys.stderr)
+
+
 @torch.no_grad()
 def generate_fixtures(expected, tmp):
     """Greedy continuations by transformers' generate (do_sample=False, 12 new tokens, stopping
@@ -399,12 +435,12 @@ def generate_fixtures(expected, tmp):
 
 
 def main():
-    if sys.argv[1:] in (["roberta"], ["llama"], ["generate"], ["roberta-reward"], ["deberta-reward"]):
+    if sys.argv[1:] in (["roberta"], ["llama"], ["gpt-neo"], ["generate"], ["roberta-reward"], ["deberta-reward"]):
         # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
-        {"roberta": roberta_fixture, "llama": llama_fixtures, "generate": generate_fixtures,
+        {"roberta": roberta_fixture, "llama": llama_fixtures, "gpt-neo": gpt_neo_fixtures, "generate": generate_fixtures,
          "roberta-reward": roberta_reward_fixture, "deberta-reward": deberta_reward_fixture}[sys.argv[1]](expected, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         with open(path, "w", encoding="utf-8") as f:
@@ -489,6 +525,7 @@ def main():
     roberta_reward_fixture(expected, tmp)
     deberta_reward_fixture(expected, tmp)
     llama_fixtures(expected, tmp)
+    gpt_neo_fixtures(expected, tmp)
     generate_fixtures(expected, tmp)
 
     shutil.rmtree(tmp)

@@ -217,6 +217,15 @@ mod parity {
         });
         assert!(load_error(Family::Causal, &m).contains("missing tensor"));
 
+        // GPT-Neo: layer types must cover the layers; an activation lmgauge does not compute is named.
+        let (_d, m) = broken("gpt-neo-tied", |m| edit_config(m, |c| { c.insert("num_layers".into(), 4.into()); }));
+        let e = load_error(Family::Causal, &m);
+        assert!(e.contains("config.json") && e.contains("attention_types describe 3 layers"), "{e}");
+        let (_d, m) = broken("gpt-neo-tied", |m| edit_config(m, |c| { c.insert("activation_function".into(), "quick_gelu".into()); }));
+        assert!(load_error(Family::Causal, &m).contains("\"quick_gelu\" is not supported"));
+        let (_d, m) = broken("gpt-neo-untied", |m| std::fs::remove_file(m.join("model.safetensors")).unwrap());
+        assert!(load_error(Family::Causal, &m).contains("gpt-neo-untied"));
+
         let (_d, m) = broken("gpt2-safetensors", |m| std::fs::remove_file(m.join("config.json")).unwrap());
         assert!(load_error(Family::Causal, &m).contains("config.json"));
         let (_d, m) = broken("bert-safetensors", |m| std::fs::remove_file(m.join("vocab.txt")).unwrap());

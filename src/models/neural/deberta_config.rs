@@ -10,33 +10,9 @@
 
 use serde_json::Value;
 
+pub use super::activation::Activation;
 use super::hf::ModelFolder;
 use super::NeuralError;
-
-/// An activation named in config.json, as transformers' `ACT2FN` computes it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// `gelu`: the exact, erf-based GELU.
-    Gelu,
-    /// `gelu_new`, `gelu_pytorch_tanh`, `gelu_fast`: the tanh approximation.
-    GeluTanh,
-    Relu,
-    Tanh,
-    Silu,
-}
-
-impl Activation {
-    pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "gelu" => Activation::Gelu,
-            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Activation::GeluTanh,
-            "relu" => Activation::Relu,
-            "tanh" => Activation::Tanh,
-            "silu" | "swish" => Activation::Silu,
-            _ => return None,
-        })
-    }
-}
 
 /// DeBERTa-v2's convolution beside the first layer (`conv_kernel_size > 0`, deberta-v2-xlarge).
 #[derive(Debug, Clone, PartialEq)]
@@ -84,10 +60,7 @@ impl DebertaV2Config {
         let int = |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
         let opt = |k: &str, default: i64| c.get(k).and_then(Value::as_i64).unwrap_or(default);
         let flag = |k: &str, default: bool| c.get(k).and_then(Value::as_bool).unwrap_or(default);
-        let act = |k: &str, default: &str| -> Result<Activation, NeuralError> {
-            let name = c.get(k).and_then(Value::as_str).unwrap_or(default);
-            Activation::parse(name).ok_or_else(|| err(format!("{k} {name:?} is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, tanh, silu are)")))
-        };
+        let act = |k: &str, default: &str| Activation::from_config(c, k, default).map_err(err);
         let hidden = int("hidden_size")?;
         let heads = int("num_attention_heads")?;
         if heads == 0 || hidden == 0 {

@@ -19,7 +19,7 @@ use tokenizers::{AddedToken, Tokenizer};
 use super::NeuralError;
 
 /// The architectures this build can load, by `config.json`'s `model_type`.
-pub const CAUSAL_TYPES: &[&str] = &["gpt2", "llama"];
+pub const CAUSAL_TYPES: &[&str] = &["gpt2", "gpt_neo", "llama"];
 pub const MASKED_TYPES: &[&str] = &["bert", "distilbert", "roberta"];
 pub const REWARD_TYPES: &[&str] = &["bert", "distilbert", "roberta", "deberta-v2"];
 

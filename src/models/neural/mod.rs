@@ -6,6 +6,7 @@
 //! the networks need the `torch` feature. A build without it still parses suites that name neural
 //! models and says plainly that they are "not enabled in this build" when asked to load one.
 
+pub mod activation;
 pub mod deberta_config;
 pub mod gguf;
 pub mod hf;

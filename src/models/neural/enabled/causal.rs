@@ -65,6 +65,7 @@ macro_rules! causal_net {
 }
 causal_net!(super::gpt2::Gpt2);
 causal_net!(super::llama::Llama);
+causal_net!(super::gpt_neo::GptNeo);
 
 pub struct CausalModel {
     net: Mutex<Box<dyn CausalNet>>,

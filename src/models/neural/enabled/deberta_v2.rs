@@ -11,12 +11,11 @@
 //! rewards than transformers. The log buckets are computed with the same libtorch operations in
 //! the same order as transformers, so each bucket is the same integer.
 
-use std::path::Path;
-
 use tch::{Device, Kind, Tensor};
 
-use super::weights::Checkpoint;
-use crate::models::neural::deberta_config::{Activation, DebertaV2Config};
+use super::activate;
+use super::weights::{Checkpoint, Loader};
+use crate::models::neural::deberta_config::DebertaV2Config;
 use crate::models::neural::NeuralError;
 
 type Linear = (Tensor, Tensor);
@@ -61,16 +60,16 @@ impl DebertaV2 {
     pub fn load(config: DebertaV2Config, ckpt: Checkpoint, device: Device, kind: Kind) -> Result<Self, NeuralError> {
         let c = &config;
         let (d, e, inner, ff) = (c.hidden as i64, c.embedding as i64, (c.heads * c.head_dim) as i64, c.intermediate as i64);
-        let mut w = Loader { path: ckpt.files.first().cloned().unwrap_or_default(), ckpt, params: 0, device, kind };
+        let mut w = Loader::new(ckpt, device, kind);
         let words = w.take("deberta.embeddings.word_embeddings.weight", &[c.vocab as i64, e])?;
         let positions = if c.position_biased_input { Some(w.take("deberta.embeddings.position_embeddings.weight", &[c.max_positions as i64, e])?) } else { None };
         let segments = if c.type_vocab > 0 { Some(w.take("deberta.embeddings.token_type_embeddings.weight", &[c.type_vocab as i64, e])?) } else { None };
         let embed_proj = if e != d { Some(w.take("deberta.embeddings.embed_proj.weight", &[d, e])?) } else { None };
-        let embed_norm = w.norm("deberta.embeddings.LayerNorm", d)?;
+        let embed_norm = w.pair("deberta.embeddings.LayerNorm", &[d], &[d])?;
         let relative = if c.relative_attention { Some(w.take("deberta.encoder.rel_embeddings.weight", &[2 * c.span as i64, d])?) } else { None };
         let relative = match (relative, c.norm_rel_embeddings && c.relative_attention) {
             (Some(table), true) => {
-                let (nw, nb) = w.norm("deberta.encoder.LayerNorm", d)?;
+                let (nw, nb) = w.pair("deberta.encoder.LayerNorm", &[d], &[d])?;
                 // The normalised table does not depend on the input: computed once.
                 Some(table.layer_norm([d], Some(&nw), Some(&nb), c.layer_norm_eps, false))
             }
@@ -81,28 +80,28 @@ impl DebertaV2 {
             let p = format!("deberta.encoder.layer.{i}");
             let separate = c.relative_attention && !c.share_att_key;
             layers.push(Layer {
-                query: w.linear(&format!("{p}.attention.self.query_proj"), inner, d)?,
-                key: w.linear(&format!("{p}.attention.self.key_proj"), inner, d)?,
-                value: w.linear(&format!("{p}.attention.self.value_proj"), inner, d)?,
-                pos_key: if separate && c.c2p { Some(w.linear(&format!("{p}.attention.self.pos_key_proj"), inner, d)?) } else { None },
-                pos_query: if separate && c.p2c { Some(w.linear(&format!("{p}.attention.self.pos_query_proj"), inner, d)?) } else { None },
-                attention_out: w.linear(&format!("{p}.attention.output.dense"), d, inner)?,
-                attention_norm: w.norm(&format!("{p}.attention.output.LayerNorm"), d)?,
-                intermediate: w.linear(&format!("{p}.intermediate.dense"), ff, d)?,
-                output: w.linear(&format!("{p}.output.dense"), d, ff)?,
-                output_norm: w.norm(&format!("{p}.output.LayerNorm"), d)?,
+                query: w.pair(&format!("{p}.attention.self.query_proj"), &[inner, d], &[inner])?,
+                key: w.pair(&format!("{p}.attention.self.key_proj"), &[inner, d], &[inner])?,
+                value: w.pair(&format!("{p}.attention.self.value_proj"), &[inner, d], &[inner])?,
+                pos_key: if separate && c.c2p { Some(w.pair(&format!("{p}.attention.self.pos_key_proj"), &[inner, d], &[inner])?) } else { None },
+                pos_query: if separate && c.p2c { Some(w.pair(&format!("{p}.attention.self.pos_query_proj"), &[inner, d], &[inner])?) } else { None },
+                attention_out: w.pair(&format!("{p}.attention.output.dense"), &[d, inner], &[d])?,
+                attention_norm: w.pair(&format!("{p}.attention.output.LayerNorm"), &[d], &[d])?,
+                intermediate: w.pair(&format!("{p}.intermediate.dense"), &[ff, d], &[ff])?,
+                output: w.pair(&format!("{p}.output.dense"), &[d, ff], &[d])?,
+                output_norm: w.pair(&format!("{p}.output.LayerNorm"), &[d], &[d])?,
             });
         }
         let conv = match &c.conv {
             Some(cc) => Some(Conv {
                 weight: w.take("deberta.encoder.conv.conv.weight", &[d, d / cc.groups as i64, cc.kernel as i64])?,
                 bias: w.take("deberta.encoder.conv.conv.bias", &[d])?,
-                norm: w.norm("deberta.encoder.conv.LayerNorm", d)?,
+                norm: w.pair("deberta.encoder.conv.LayerNorm", &[d], &[d])?,
             }),
             None => None,
         };
-        let pooler = w.linear("pooler.dense", d, d)?;
-        let classifier = w.linear("classifier", c.labels as i64, d)?;
+        let pooler = w.pair("pooler.dense", &[d, d], &[d])?;
+        let classifier = w.pair("classifier", &[c.labels as i64, d], &[c.labels as i64])?;
         let summary = config.summary(w.params as f64);
         Ok(DebertaV2 { config, words, positions, segments, embed_proj, embed_norm, relative, layers, conv, pooler, classifier, device, summary })
     }
@@ -222,46 +221,4 @@ fn linear(x: &Tensor, (w, b): &Linear) -> Tensor {
 
 fn layer_norm(x: &Tensor, (w, b): &Norm, eps: f64) -> Tensor {
     x.layer_norm([w.size()[0]], Some(w), Some(b), eps, false)
-}
-
-fn activate(x: &Tensor, a: Activation) -> Tensor {
-    match a {
-        Activation::Gelu => x.gelu("none"),
-        Activation::GeluTanh => x.gelu("tanh"),
-        Activation::Relu => x.relu(),
-        Activation::Tanh => x.tanh(),
-        Activation::Silu => x.silu(),
-    }
-}
-
-/// Takes named tensors out of a checkpoint, checking each shape against the configuration.
-struct Loader {
-    ckpt: Checkpoint,
-    path: std::path::PathBuf,
-    params: i64,
-    device: Device,
-    kind: Kind,
-}
-
-impl Loader {
-    fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor, NeuralError> {
-        let t = self.ckpt.tensors.remove(name).ok_or_else(|| missing(&self.path, name))?;
-        if t.size() != shape {
-            return Err(NeuralError::file(&self.path, format!("tensor {name:?} has shape {:?} but config.json implies {shape:?}", t.size())));
-        }
-        self.params += t.numel() as i64;
-        Ok(t.to_device(self.device).to_kind(self.kind))
-    }
-
-    fn linear(&mut self, name: &str, out: i64, inp: i64) -> Result<Linear, NeuralError> {
-        Ok((self.take(&format!("{name}.weight"), &[out, inp])?, self.take(&format!("{name}.bias"), &[out])?))
-    }
-
-    fn norm(&mut self, name: &str, d: i64) -> Result<Norm, NeuralError> {
-        Ok((self.take(&format!("{name}.weight"), &[d])?, self.take(&format!("{name}.bias"), &[d])?))
-    }
-}
-
-fn missing(path: &Path, name: &str) -> NeuralError {
-    NeuralError::file(path, format!("missing tensor {name:?}"))
 }

@@ -9,14 +9,13 @@
 //! layout, which is undone here (transformers' GGUF loader does the same).
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use super::attention::{attention, Attend};
 use super::decode::KvCache;
-use super::weights::Checkpoint;
+use super::weights::{Checkpoint, Loader};
 use crate::models::neural::gguf::Gguf;
 use crate::models::neural::llama_config::LlamaConfig;
 use crate::models::neural::NeuralError;
@@ -76,27 +75,18 @@ impl Llama {
         Self::build(config, checkpoint, device, kind, &note)
     }
 
-    fn build(config: LlamaConfig, mut ckpt: Checkpoint, device: Device, kind: Kind, note: &str) -> Result<Self, NeuralError> {
+    fn build(config: LlamaConfig, ckpt: Checkpoint, device: Device, kind: Kind, note: &str) -> Result<Self, NeuralError> {
         let (d, hd) = (config.hidden as i64, config.head_dim as i64);
         let (q_out, kv_out, ff) = (config.heads as i64 * hd, config.kv_heads as i64 * hd, config.intermediate as i64);
-        let path = ckpt.files.first().cloned().unwrap_or_default();
-        let mut params = 0i64;
-        let mut take = |name: &str, shape: &[i64]| -> Result<Tensor, NeuralError> {
-            let t = ckpt.tensors.remove(name).ok_or_else(|| missing(&path, name))?;
-            if t.size() != shape {
-                return Err(NeuralError::file(&path, format!("tensor {name:?} has shape {:?} but the configuration implies {shape:?}", t.size())));
-            }
-            params += t.numel() as i64;
-            Ok(t.to_device(device).to_kind(kind))
-        };
-        let embed = take("model.embed_tokens.weight", &[config.vocab as i64, d])?;
+        let mut w = Loader::new(ckpt, device, kind);
+        let embed = w.take("model.embed_tokens.weight", &[config.vocab as i64, d])?;
         let mut layers = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let p = format!("model.layers.{i}");
             let mut linear = |name: &str, out: i64, inp: i64, bias: bool| -> Result<(Tensor, Option<Tensor>), NeuralError> {
-                let w = take(&format!("{p}.{name}.weight"), &[out, inp])?;
-                let b = if bias { Some(take(&format!("{p}.{name}.bias"), &[out])?) } else { None };
-                Ok((w, b))
+                let weight = w.take(&format!("{p}.{name}.weight"), &[out, inp])?;
+                let b = if bias { Some(w.take(&format!("{p}.{name}.bias"), &[out])?) } else { None };
+                Ok((weight, b))
             };
             let (ab, mb) = (config.attention_bias, config.mlp_bias);
             let q = linear("self_attn.q_proj", q_out, d, ab)?;
@@ -106,16 +96,16 @@ impl Llama {
             let gate = linear("mlp.gate_proj", ff, d, mb)?;
             let up = linear("mlp.up_proj", ff, d, mb)?;
             let down = linear("mlp.down_proj", d, ff, mb)?;
-            let input_norm = take(&format!("{p}.input_layernorm.weight"), &[d])?;
-            let post_norm = take(&format!("{p}.post_attention_layernorm.weight"), &[d])?;
+            let input_norm = w.take(&format!("{p}.input_layernorm.weight"), &[d])?;
+            let post_norm = w.take(&format!("{p}.post_attention_layernorm.weight"), &[d])?;
             layers.push(Layer { input_norm, q, k, v, o, post_norm, gate, up, down });
         }
-        let norm = take("model.norm.weight", &[d])?;
-        let lm_head = if config.tied { embed.shallow_clone() } else { take("lm_head.weight", &[config.vocab as i64, d])? };
+        let norm = w.take("model.norm.weight", &[d])?;
+        let lm_head = if config.tied { embed.shallow_clone() } else { w.take("lm_head.weight", &[config.vocab as i64, d])? };
         // transformers: inv_freq = 1 / theta^(arange(0, dim, 2) / dim), in f32.
         let exponents = Tensor::arange_start_step(0, hd, 2, (Kind::Int64, Device::Cpu)).to_kind(Kind::Float) / hd as f64;
         let inv_freq = (Tensor::from(config.rope_theta as f32).pow(&exponents)).reciprocal().to_device(device);
-        let summary = format!("{}{note}", config.summary(params as f64));
+        let summary = format!("{}{note}", config.summary(w.params as f64));
         Ok(Llama { context: config.context, vocab: config.vocab, config, embed, layers, norm, lm_head, inv_freq, summary })
     }
 
@@ -218,8 +208,4 @@ fn hf_name(gguf: &str) -> Option<String> {
             format!("model.layers.{layer}.{hf}.{suffix}")
         }
     })
-}
-
-fn missing(path: &Path, name: &str) -> NeuralError {
-    NeuralError::file(path, format!("missing tensor {name:?}"))
 }

@@ -6,6 +6,7 @@ mod causal;
 mod deberta_v2;
 mod decode;
 mod gpt2;
+mod gpt_neo;
 mod llama;
 mod masked;
 mod reward;
@@ -19,6 +20,7 @@ use tch::{Cuda, Device, Kind};
 use super::gguf::{is_gguf, Gguf};
 use super::llama_config::LlamaConfig;
 use super::hf::{ModelFolder, TextTokenizer, CAUSAL_TYPES, MASKED_TYPES, REWARD_TYPES};
+use super::activation::Activation;
 use super::{DeviceChoice, Dtype, Family, NeuralError, NeuralOptions};
 use crate::models::LanguageModel;
 
@@ -71,6 +73,7 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
         Family::Causal => {
             let net: Box<dyn causal::CausalNet> = match folder.model_type.as_str() {
                 "llama" => Box::new(llama::Llama::load_hf(LlamaConfig::from_hf(&folder)?, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
+                "gpt_neo" => Box::new(gpt_neo::GptNeo::load(&folder, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
                 _ => Box::new(gpt2::Gpt2::load(&folder, device, kind)?),
             };
             Arc::new(causal::CausalModel::new(net, tokenizer, options, device, where_)?)
@@ -113,6 +116,17 @@ fn host_f32(t: &tch::Tensor) -> Result<Vec<f32>, NeuralError> {
 /// was a third of a long document's scoring time.
 fn target_logprobs(logits: &tch::Tensor, targets: &tch::Tensor) -> tch::Tensor {
     logits.to_kind(Kind::Float).log_softmax(1, Kind::Float).gather(1, &targets.view([-1, 1]), false).squeeze_dim(1)
+}
+
+/// An activation as transformers' `ACT2FN` computes it.
+fn activate(x: &tch::Tensor, a: Activation) -> tch::Tensor {
+    match a {
+        Activation::Gelu => x.gelu("none"),
+        Activation::GeluTanh => x.gelu("tanh"),
+        Activation::Relu => x.relu(),
+        Activation::Tanh => x.tanh(),
+        Activation::Silu => x.silu(),
+    }
 }
 
 pub fn cuda_device_count() -> usize {

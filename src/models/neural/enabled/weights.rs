@@ -92,6 +92,36 @@ impl Checkpoint {
     }
 }
 
+/// Takes named tensors out of a checkpoint one by one for a network built by hand (Llama,
+/// DeBERTa-v2, GPT-Neo), checking each shape against the configuration and counting parameters.
+pub struct Loader {
+    pub ckpt: Checkpoint,
+    path: PathBuf,
+    pub params: i64,
+    device: Device,
+    kind: Kind,
+}
+
+impl Loader {
+    pub fn new(ckpt: Checkpoint, device: Device, kind: Kind) -> Self {
+        Loader { path: ckpt.files.first().cloned().unwrap_or_default(), ckpt, params: 0, device, kind }
+    }
+
+    pub fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor, NeuralError> {
+        let t = self.ckpt.tensors.remove(name).ok_or_else(|| NeuralError::file(&self.path, format!("missing tensor {name:?}")))?;
+        if t.size() != shape {
+            return Err(NeuralError::file(&self.path, format!("tensor {name:?} has shape {:?} but the configuration implies {shape:?}", t.size())));
+        }
+        self.params += t.numel() as i64;
+        Ok(t.to_device(self.device).to_kind(self.kind))
+    }
+
+    /// `{name}.weight` and `{name}.bias`.
+    pub fn pair(&mut self, name: &str, weight: &[i64], bias: &[i64]) -> Result<(Tensor, Tensor), NeuralError> {
+        Ok((self.take(&format!("{name}.weight"), weight)?, self.take(&format!("{name}.bias"), bias)?))
+    }
+}
+
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
