@@ -14,7 +14,7 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
-Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|llama|gpt-neo|generate|roberta-reward|deberta-reward]
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|albert|llama|gpt-neo|generate|roberta-reward|deberta-reward]
 (a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
 """
@@ -408,6 +408,29 @@ def gpt_neo_fixtures(expected, tmp):
         print(name, "ok", file=sys.stderr)
 
 
+def albert_fixture(expected, tmp):
+    """AlbertForMaskedLM: factorised embeddings (embedding_size < hidden_size), one layer's weights
+    shared by all layers (num_hidden_groups 1) and an MLM head that projects back to the embedding
+    size; the decoder tied to the word embeddings. WordPiece tokenizer as for BERT."""
+    from transformers import AlbertConfig, AlbertForMaskedLM
+    torch.manual_seed(20261205)
+    _, tok = train_tokenizers(tmp)
+    cfg = AlbertConfig(vocab_size=len(tok), embedding_size=16, hidden_size=32, num_hidden_layers=3,
+                       num_attention_heads=4, intermediate_size=64, max_position_embeddings=48,
+                       pad_token_id=tok.pad_token_id, initializer_range=0.3)
+    model = AlbertForMaskedLM(cfg).eval()
+    save(model, tok, "albert-safetensors")
+    max_pos = cfg.max_position_embeddings
+    stride = (max_pos - 2) // 2
+    rec = {"max_positions": max_pos, "stride": stride, "items": []}
+    for text in expected["texts"]:
+        ids, pll = pll_logprobs(model, tok, text, max_pos, stride, False)
+        _, l2r = pll_logprobs(model, tok, text, max_pos, stride, True)
+        rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
+    expected["masked"]["albert-safetensors"] = rec
+    print("albert-safetensors ok", file=sys.stderr)
+
+
 @torch.no_grad()
 def generate_fixtures(expected, tmp):
     """Greedy continuations by transformers' generate (do_sample=False, 12 new tokens, stopping
@@ -435,12 +458,12 @@ def generate_fixtures(expected, tmp):
 
 
 def main():
-    if sys.argv[1:] in (["roberta"], ["llama"], ["gpt-neo"], ["generate"], ["roberta-reward"], ["deberta-reward"]):
+    if sys.argv[1:] in (["roberta"], ["albert"], ["llama"], ["gpt-neo"], ["generate"], ["roberta-reward"], ["deberta-reward"]):
         # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
-        {"roberta": roberta_fixture, "llama": llama_fixtures, "gpt-neo": gpt_neo_fixtures, "generate": generate_fixtures,
+        {"roberta": roberta_fixture, "albert": albert_fixture, "llama": llama_fixtures, "gpt-neo": gpt_neo_fixtures, "generate": generate_fixtures,
          "roberta-reward": roberta_reward_fixture, "deberta-reward": deberta_reward_fixture}[sys.argv[1]](expected, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         with open(path, "w", encoding="utf-8") as f:
@@ -522,6 +545,7 @@ def main():
 
     expected["reward"] = reward_fixtures(bert_tok)
     roberta_fixture(expected, tmp)
+    albert_fixture(expected, tmp)
     roberta_reward_fixture(expected, tmp)
     deberta_reward_fixture(expected, tmp)
     llama_fixtures(expected, tmp)

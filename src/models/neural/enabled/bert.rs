@@ -1,4 +1,4 @@
-//! BERT-family masked LMs (`model_type: bert | distilbert | roberta`) on rust-bert, split into encoder and
+//! BERT-family masked LMs (`model_type: albert | bert | distilbert | roberta`) on rust-bert, split into encoder and
 //! MLM head so that pseudo-log-likelihood runs the vocabulary projection only on the one masked
 //! position of each copy instead of on every position (what makes batched PLL cheap).
 //!
@@ -6,6 +6,7 @@
 //! stored once because it is tied to the word embeddings, is copied from them; the pooler,
 //! next-sentence head and position-id buffers are dropped.
 
+use rust_bert::albert::{AlbertConfig, AlbertModel};
 use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
 use rust_bert::Activation;
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModel};
@@ -22,6 +23,7 @@ enum Net {
     Bert { encoder: BertModel<BertEmbeddings>, head: BertHead },
     Distil { encoder: DistilBertModel, transform: nn::Linear, norm: nn::LayerNorm, projector: nn::Linear },
     Roberta { encoder: BertModel<RobertaEmbeddings>, head: RobertaHead },
+    Albert { encoder: AlbertModel, head: AlbertHead },
 }
 
 pub struct MaskedNet {
@@ -76,9 +78,23 @@ impl MaskedNet {
                 // Positions start after padding_idx (1): two of max_position_embeddings are unusable.
                 (Net::Roberta { encoder, head }, (c.max_position_embeddings - 2).max(0) as usize, shape)
             }
+            "albert" => {
+                let c: AlbertConfig = parse_config(folder, "albert")?;
+                let encoder = AlbertModel::new(&root / "albert", &c);
+                let head = AlbertHead::new(&(&root / "predictions"), &c);
+                // The decoder is tied to the word embeddings and its bias to `predictions.bias`.
+                ckpt.tie("predictions.decoder.weight", "albert.embeddings.word_embeddings.weight");
+                ckpt.tie("predictions.decoder.bias", "predictions.bias");
+                let shape = format!(
+                    "ALBERT masked LM: {} layers sharing {} group(s), d={}, embeddings {}, {} heads",
+                    c.num_hidden_layers, c.num_hidden_groups, c.hidden_size, c.embedding_size, c.num_attention_heads
+                );
+                (Net::Albert { encoder, head }, c.max_position_embeddings as usize, shape)
+            }
             other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported masked LM"))),
         };
-        ckpt.assign(&vs, |_| false)?;
+        // AlbertForMaskedLM has no pooler; rust-bert builds one that the masked LM never reads.
+        ckpt.assign(&vs, |name| name.starts_with("albert.pooler."))?;
         vs.set_kind(kind);
         vs.set_device(device);
         let params: i64 = vs.trainable_variables().iter().map(|t| t.numel() as i64).sum();
@@ -99,12 +115,14 @@ impl MaskedNet {
                 .map_err(|e| NeuralError::Torch(e.to_string()))?
                 .hidden_state,
             Net::Distil { encoder, .. } => encoder.forward_t(Some(input), None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.hidden_state,
+            Net::Albert { encoder, .. } => encoder.forward_t(Some(input), None, None, None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.hidden_state,
         };
         let rows = hidden.size()[0];
         let picked = hidden.gather(1, &positions.view([rows, 1, 1]).expand([rows, 1, hidden.size()[2]], false), false).squeeze_dim(1);
         let logits = match &self.net {
             Net::Bert { head, .. } => head.forward(&picked),
             Net::Roberta { head, .. } => head.forward(&picked),
+            Net::Albert { head, .. } => head.forward(&picked),
             Net::Distil { transform, norm, projector, .. } => projector.forward(&norm.forward(&transform.forward(&picked).gelu("none"))),
         }
 ;
@@ -164,13 +182,48 @@ impl RobertaHead {
     }
 }
 
-/// A rust-bert config (`BertConfig` or `DistilBertConfig`) from config.json: required keys checked
+/// transformers' `AlbertMLMHead` (rust-bert does not export its own): hidden → embedding size,
+/// the configured activation, LayerNorm, then the decoder tied to the word embeddings.
+struct AlbertHead {
+    dense: nn::Linear,
+    activation: rust_bert::Activation,
+    norm: nn::LayerNorm,
+    decoder: nn::Linear,
+}
+
+impl AlbertHead {
+    fn new(p: &nn::Path, c: &AlbertConfig) -> Self {
+        let eps = c.layer_norm_eps.unwrap_or(1e-12);
+        AlbertHead {
+            dense: nn::linear(p / "dense", c.hidden_size, c.embedding_size, Default::default()),
+            activation: c.hidden_act,
+            norm: nn::layer_norm(p / "LayerNorm", vec![c.embedding_size], nn::LayerNormConfig { eps, ..Default::default() }),
+            decoder: nn::linear(p / "decoder", c.embedding_size, c.vocab_size, Default::default()),
+        }
+    }
+
+    fn forward(&self, hidden: &Tensor) -> Tensor {
+        let x = (self.activation.get_function().get_fn())(&hidden.apply(&self.dense));
+        x.apply(&self.norm).apply(&self.decoder)
+    }
+}
+
+/// A rust-bert config (`BertConfig`, `DistilBertConfig` or `AlbertConfig`) from config.json: required keys checked
 /// by name, defaults transformers would assume filled in.
 pub fn parse_config<T: serde::de::DeserializeOwned>(folder: &ModelFolder, model_type: &str) -> Result<T, NeuralError> {
     let (required, defaults): (&[&str], Vec<(&str, Value)>) = if model_type == "distilbert" {
         (
             &["dim", "n_layers", "n_heads", "hidden_dim", "max_position_embeddings", "vocab_size"],
             vec![("tie_weights_", Value::from(true)), ("activation", Value::from("gelu")), ("attention_dropout", Value::from(0.1)), ("dropout", Value::from(0.1)), ("qa_dropout", Value::from(0.1)), ("seq_classif_dropout", Value::from(0.2)), ("sinusoidal_pos_embds", Value::from(false)), ("initializer_range", Value::from(0.02))],
+        )
+    } else if model_type == "albert" {
+        // transformers' AlbertConfig defaults (gelu_new, 128-wide embeddings, one shared group).
+        if let Some(p) = folder.config.get("position_embedding_type").and_then(Value::as_str).filter(|p| *p != "absolute") {
+            return Err(NeuralError::file(&folder.config_path(), format!("position_embedding_type {p:?} is not supported (absolute is)")));
+        }
+        (
+            &["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size"],
+            vec![("embedding_size", Value::from(128)), ("hidden_act", Value::from("gelu_new")), ("inner_group_num", Value::from(1)), ("num_hidden_groups", Value::from(1)), ("max_position_embeddings", Value::from(512)), ("type_vocab_size", Value::from(2)), ("layer_norm_eps", Value::from(1e-12)), ("bos_token_id", Value::from(2)), ("eos_token_id", Value::from(3)), ("pad_token_id", Value::from(0)), ("attention_probs_dropout_prob", Value::from(0.0)), ("hidden_dropout_prob", Value::from(0.0)), ("initializer_range", Value::from(0.02))],
         )
     } else {
         (
