@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing with cargo-fuzz (libFuzzer): the ARPA parser (target `arpa`) and the
-# text metrics and JSONL reader (target `text_metrics`) and the GGUF reader and dequantizer (target
-# `gguf`, seeded with the quantized-block fixtures). The machine has only a
-# stable toolchain; RUSTC_BOOTSTRAP=1 lets it accept the sanitizer flags cargo-fuzz passes.
-# FUZZ_SECONDS (default 60) bounds the run. Seeds: the ARPA fixtures.
+# Coverage-guided fuzzing with libFuzzer (libfuzzer-sys) of the ARPA parser (target `arpa`), the
+# text metrics and JSONL reader (`text_metrics`) and the GGUF reader, dequantizer, Llama config and
+# tokenizer (`gguf`, seeded with the quantized-block fixtures). The targets are built the way
+# cargo-fuzz builds them with `--sanitizer none` (SanitizerCoverage, debug assertions and overflow
+# checks on), so a panic, an arithmetic overflow, an allocation over -malloc_limit_mb or a slow
+# input is a finding; cargo-fuzz itself is not needed. A nightly toolchain is used when rustup has
+# one, else the stable one with RUSTC_BOOTSTRAP=1. The fuzz crate depends on lmgauge without the
+# `torch` feature: the parsers are plain Rust. FUZZ_SECONDS (default 60) bounds each target; the
+# grown corpora stay in fuzz/corpus (git-ignored) for the next run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
-mkdir -p fuzz/corpus/arpa
+mkdir -p fuzz/corpus/arpa fuzz/corpus/text_metrics fuzz/corpus/gguf
 cp tests/fixtures/kenlm/test.arpa fuzz/corpus/arpa/ 2>/dev/null || true
 zcat tests/fixtures/kenlm/tiny-3-fallback.arpa.gz > fuzz/corpus/arpa/tiny.arpa
-mkdir -p fuzz/corpus/text_metrics
 head -c 4000 data/wmt17-en-de/newstest2017.ref.de > fuzz/corpus/text_metrics/wmt.txt
 printf '{"text": "a b c"}\n{"text": ["x"]}\n' > fuzz/corpus/text_metrics/pairs.jsonl
-mkdir -p fuzz/corpus/gguf
-cp tests/fixtures/gguf/blocks.gguf fuzz/corpus/gguf/
-cd fuzz
-for target in arpa text_metrics gguf; do
-  RUSTC_BOOTSTRAP=1 cargo fuzz run "$target" "corpus/$target" -- -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048
+cp tests/fixtures/gguf/*.gguf fuzz/corpus/gguf/
+toolchain=()
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then toolchain=(+nightly); else export RUSTC_BOOTSTRAP=1; fi
+export RUSTFLAGS="-Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 -Cllvm-args=-sanitizer-coverage-inline-8bit-counters -Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares --cfg fuzzing -Cdebug-assertions -Coverflow-checks"
+target=x86_64-unknown-linux-gnu
+(cd fuzz && cargo "${toolchain[@]}" build --release --target "$target" --bins)
+for t in arpa text_metrics gguf; do
+  echo "== fuzzing $t for ${FUZZ_SECONDS:-60} s"
+  fuzz/target/$target/release/$t "fuzz/corpus/$t" -max_total_time="${FUZZ_SECONDS:-60}" -max_len=65536 \
+    -rss_limit_mb=2048 -malloc_limit_mb=1024 -timeout=20 -print_final_stats=1 -artifact_prefix=fuzz/
 done

@@ -162,6 +162,17 @@ def pll_logprobs(model, tok, text, max_positions, stride, word_l2r):
     return ids, out
 
 
+def pll_record(model, tok, texts, max_pos):
+    """PLL and PLL-word-l2r of every text, windows of max_pos positions, stride half a window."""
+    stride = (max_pos - 2) // 2
+    rec = {"max_positions": max_pos, "stride": stride, "items": []}
+    for text in texts:
+        ids, pll = pll_logprobs(model, tok, text, max_pos, stride, False)
+        _, l2r = pll_logprobs(model, tok, text, max_pos, stride, True)
+        rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
+    return rec
+
+
 def hh_pairs(n):
     path = os.path.join(ROOT, "data", "hh-rlhf", "harmless-base-test.jsonl")
     out = [("Human: hi\n\nAssistant:", " Hello!")]
@@ -306,14 +317,7 @@ def roberta_fixture(expected, tmp):
                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, initializer_range=0.3)
     model = RobertaForMaskedLM(cfg).eval()
     save(model, tok, "roberta-safetensors")
-    max_pos = cfg.max_position_embeddings - 2
-    stride = (max_pos - 2) // 2
-    rec = {"max_positions": max_pos, "stride": stride, "items": []}
-    for text in expected["texts"]:
-        ids, pll = pll_logprobs(model, tok, text, max_pos, stride, False)
-        _, l2r = pll_logprobs(model, tok, text, max_pos, stride, True)
-        rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
-    expected["masked"]["roberta-safetensors"] = rec
+    expected["masked"]["roberta-safetensors"] = pll_record(model, tok, expected["texts"], cfg.max_position_embeddings - 2)
     print("roberta-safetensors ok", file=sys.stderr)
 
 
@@ -420,14 +424,7 @@ def albert_fixture(expected, tmp):
                        pad_token_id=tok.pad_token_id, initializer_range=0.3)
     model = AlbertForMaskedLM(cfg).eval()
     save(model, tok, "albert-safetensors")
-    max_pos = cfg.max_position_embeddings
-    stride = (max_pos - 2) // 2
-    rec = {"max_positions": max_pos, "stride": stride, "items": []}
-    for text in expected["texts"]:
-        ids, pll = pll_logprobs(model, tok, text, max_pos, stride, False)
-        _, l2r = pll_logprobs(model, tok, text, max_pos, stride, True)
-        rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
-    expected["masked"]["albert-safetensors"] = rec
+    expected["masked"]["albert-safetensors"] = pll_record(model, tok, expected["texts"], cfg.max_position_embeddings)
     print("albert-safetensors ok", file=sys.stderr)
 
 
@@ -533,14 +530,7 @@ def main():
         path = save(model, bert_tok, name)
         if not keep_json:
             os.remove(os.path.join(path, "tokenizer.json"))
-        max_pos = cfg.max_position_embeddings
-        stride = (max_pos - 2) // 2
-        rec = {"max_positions": max_pos, "stride": stride, "items": []}
-        for text in texts:
-            ids, pll = pll_logprobs(model, bert_tok, text, max_pos, stride, False)
-            _, l2r = pll_logprobs(model, bert_tok, text, max_pos, stride, True)
-            rec["items"].append({"ids": ids, "pll": pll, "word_l2r": l2r})
-        expected["masked"][name] = rec
+        expected["masked"][name] = pll_record(model, bert_tok, texts, cfg.max_position_embeddings)
         print(name, "ok", file=sys.stderr)
 
     expected["reward"] = reward_fixtures(bert_tok)

@@ -31,9 +31,10 @@ pub trait CausalNet: Send {
     fn summary(&self) -> &str;
 }
 
-/// Both networks have the same entry points; the trait forwards to them.
+/// The networks have the same entry points; the trait forwards to them. `reference` marks one
+/// with a second implementation to compare with (`reference_logits`, GPT-2's rust-bert forward).
 macro_rules! causal_net {
-    ($ty:ty) => {
+    ($ty:ty $(, $reference:ident)?) => {
         impl CausalNet for $ty {
             fn forward_cached(&self, input: &Tensor, positions: &Tensor, attend: &Attend, cache: &mut KvCache) -> Result<Tensor, NeuralError> {
                 <$ty>::forward(self, input, positions, attend, Some(cache))
@@ -42,10 +43,13 @@ macro_rules! causal_net {
                 <$ty>::head(self, hidden)
             }
             fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError> {
-                if let Some(logits) = self.reference_logits(input)? {
-                    let vocab = logits.size()[2];
-                    return Ok(logits.view([-1, vocab]).index_select(0, rows));
-                }
+                $(
+                    let _ = stringify!($reference);
+                    if let Some(logits) = self.reference_logits(input)? {
+                        let vocab = logits.size()[2];
+                        return Ok(logits.view([-1, vocab]).index_select(0, rows));
+                    }
+                )?
                 let positions = scoring_positions(input)?;
                 let states = <$ty>::forward(self, input, &positions, &Attend::Causal, None)?;
                 let width = states.size()[2];
@@ -63,7 +67,7 @@ macro_rules! causal_net {
         }
     };
 }
-causal_net!(super::gpt2::Gpt2);
+causal_net!(super::gpt2::Gpt2, reference);
 causal_net!(super::llama::Llama);
 causal_net!(super::gpt_neo::GptNeo);
 

@@ -124,11 +124,6 @@ impl GptNeo {
         Ok(GptNeo { wte, wpe, blocks, ln_f, lm_head, heads: heads as i64, eps, activation, context, vocab, summary })
     }
 
-    /// GPT-Neo has no second implementation to compare with.
-    pub fn reference_logits(&self, _input: &Tensor) -> Result<Option<Tensor>, NeuralError> {
-        Ok(None)
-    }
-
     /// Logits of final hidden states: `[…, d]` → `[…, vocab]`.
     pub fn head(&self, hidden: &Tensor) -> Tensor {
         hidden.matmul(&self.lm_head.tr())

@@ -115,11 +115,6 @@ impl Llama {
         w * (xf * (var + self.config.rms_eps).rsqrt()).to_kind(x.kind())
     }
 
-    /// Llama has no second implementation to compare with.
-    pub fn reference_logits(&self, _input: &Tensor) -> Result<Option<Tensor>, NeuralError> {
-        Ok(None)
-    }
-
     /// Logits of final hidden states: `[…, d]` → `[…, vocab]`.
     pub fn head(&self, hidden: &Tensor) -> Tensor {
         hidden.matmul(&self.lm_head.tr())
