@@ -4,6 +4,13 @@
 use clap::Parser;
 
 fn main() {
+    // Rust ignores SIGPIPE, so `lmgauge … | head` would panic on the closed pipe; end quietly
+    // instead, as other command-line tools do.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = lmgauge::cli::Cli::parse();
     let code = match lmgauge::cli::run(cli) {
         Ok(code) => code,

@@ -5,7 +5,8 @@
 
 use std::path::Path;
 
-use lmgauge::models::neural::gguf::{Gguf, GgmlType, SUPPORTED_TYPES};
+use lmgauge::models::neural::gguf::{tokenizer, Gguf, GgmlType, SUPPORTED_TYPES};
+use lmgauge::models::neural::llama_config::LlamaConfig;
 
 use crate::common::{fixture, Gen};
 
@@ -110,6 +111,47 @@ fn crafted_metadata_cannot_recurse_or_allocate_without_bytes() {
     b.extend(1_000_000_000u64.to_le_bytes());
     let err = parse(b).unwrap_err();
     assert!(err.contains("cannot fit"), "{err}");
+}
+
+/// tiny-llama.gguf (scripts/fuzz-seed.py) is a whole Llama file: configuration, SmolLM2's
+/// tokenizer cut to 320 tokens, F32 and F16 weights. It loads, tokenizes like SmolLM2 on text
+/// its vocabulary covers, and mutations of it (metadata and tokenizer included) never panic.
+#[test]
+fn a_complete_llama_file_loads_and_its_mutations_never_panic() {
+    let path = fixture("gguf/tiny-llama.gguf");
+    let file = Gguf::open(&path).unwrap();
+    let config = LlamaConfig::from_gguf(&file).unwrap();
+    assert_eq!((config.layers, config.hidden, config.heads, config.kv_heads, config.vocab), (2, 16, 4, 2, 320));
+    let tok = tokenizer::from_gguf(&file).unwrap();
+    let enc = tok.encode("the 42").unwrap();
+    assert_eq!(tok.decode(&enc.ids.iter().map(|&i| i as u32).collect::<Vec<_>>()).unwrap(), "the 42");
+    // Digits split one by one before byte-level BPE (tokenizer.ggml.pre smollm).
+    assert!(enc.ids.len() >= 3, "{:?}", enc.ids);
+
+    let original = std::fs::read(&path).unwrap();
+    let mut g = Gen(0x5eed_7a11);
+    for round in 0..1000 {
+        let mut bytes = original.clone();
+        if round % 5 == 0 {
+            bytes.truncate(g.below(bytes.len()));
+        } else {
+            // Mostly the header, metadata and tokenizer, which come first.
+            for _ in 0..1 + g.below(8) {
+                let span = if g.below(2) == 0 { 12_000.min(bytes.len()) } else { bytes.len() };
+                let at = g.below(span);
+                bytes[at] = g.next() as u8;
+            }
+        }
+        if let Ok(file) = parse(bytes) {
+            let _ = LlamaConfig::from_gguf(&file);
+            if let Ok(tok) = tokenizer::from_gguf(&file) {
+                let _ = tok.encode("Fuzzed text, 123.");
+            }
+            for t in &file.tensors {
+                assert_eq!(file.dequantize(t).len() as u64, t.elements());
+            }
+        }
+    }
 }
 
 #[test]
