@@ -336,6 +336,22 @@ def llama_tokenizer(tmp):
                                    eos_token="<|endoftext|>")
 
 
+def causal_record(model, encode, prefix, max_len, texts, file_text):
+    """Rolling and sliding log-probabilities of every text and of the whole file (stride a
+    quarter of the context), as the causal parity tests read them."""
+    stride = max_len // 4
+    rec = {"n_positions": max_len, "stride": stride, "prefix_token": prefix, "items": []}
+    for text in texts:
+        ids = encode(text)
+        rec["items"].append({"ids": ids, "rolling": rolling_logprobs(model, ids, prefix, max_len),
+                             "sliding": sliding_logprobs(model, ids, max_len, stride)[0]})
+    ids = encode(file_text)
+    sliding, losses = sliding_logprobs(model, ids, max_len, stride)
+    rec["file"] = {"ids_len": len(ids), "sliding": sliding, "rolling": rolling_logprobs(model, ids, prefix, max_len),
+                   "guide_window_losses": losses}
+    return rec
+
+
 def llama_fixtures(expected, tmp):
     """LlamaForCausalLM: grouped-query and plain attention, tied and untied output, rope_theta."""
     from transformers import LlamaConfig, LlamaForCausalLM
@@ -356,17 +372,8 @@ def llama_fixtures(expected, tmp):
                           initializer_range=0.3, **shape)
         model = LlamaForCausalLM(cfg).eval()
         save(model, tok, name)
-        max_len = cfg.max_position_embeddings
-        stride = max_len // 4
-        rec = {"n_positions": max_len, "stride": stride, "prefix_token": bos, "items": []}
-        for text in texts:
-            ids = tok(text, add_special_tokens=False)["input_ids"]
-            rec["items"].append({"ids": ids, "rolling": rolling_logprobs(model, ids, bos, max_len),
-                                 "sliding": sliding_logprobs(model, ids, max_len, stride)[0]})
-        ids = tok(file_text, add_special_tokens=False)["input_ids"]
-        sliding, losses = sliding_logprobs(model, ids, max_len, stride)
-        rec["file"] = {"ids_len": len(ids), "sliding": sliding, "rolling": rolling_logprobs(model, ids, bos, max_len),
-                       "guide_window_losses": losses}
+        rec = causal_record(model, lambda t: tok(t, add_special_tokens=False)["input_ids"], bos,
+                            cfg.max_position_embeddings, texts, file_text)
         # Greedy continuation of one prompt (for the key/value cache and, later, generation).
         prompt = tok(texts[0], add_special_tokens=False)["input_ids"]
         with torch.no_grad():
@@ -397,18 +404,8 @@ def gpt_neo_fixtures(expected, tmp):
         cfg = GPTNeoConfig(vocab_size=len(tok), bos_token_id=eot, eos_token_id=eot, initializer_range=0.3, **shape)
         model = GPTNeoForCausalLM(cfg).eval()
         save(model, tok, name)
-        max_len = cfg.max_position_embeddings
-        stride = max_len // 4
-        rec = {"n_positions": max_len, "stride": stride, "prefix_token": eot, "items": []}
-        for text in texts:
-            ids = tok(text)["input_ids"]
-            rec["items"].append({"ids": ids, "rolling": rolling_logprobs(model, ids, eot, max_len),
-                                 "sliding": sliding_logprobs(model, ids, max_len, stride)[0]})
-        ids = tok(file_text)["input_ids"]
-        sliding, losses = sliding_logprobs(model, ids, max_len, stride)
-        rec["file"] = {"ids_len": len(ids), "sliding": sliding, "rolling": rolling_logprobs(model, ids, eot, max_len),
-                       "guide_window_losses": losses}
-        expected["causal"][name] = rec
+        expected["causal"][name] = causal_record(model, lambda t: tok(t)["input_ids"], eot,
+                                                 cfg.max_position_embeddings, texts, file_text)
         print(name, "ok", file=sys.stderr)
 
 
