@@ -70,7 +70,7 @@ pub struct RuntimeArgs {
     /// f32, f16 or bf16 (half precision on CUDA only).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Padded tokens per forward pass (generation: prompts are decoded in batches of about this
+    /// Token slots per forward pass, padding included (generation: prompts are decoded in batches of about this
     /// many positions).
     #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
     pub batch_tokens: usize,

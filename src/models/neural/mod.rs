@@ -165,9 +165,10 @@ pub struct NeuralOptions {
     pub batch_tokens: usize,
 }
 
-/// Measured on a 2-core CPU: larger batches were no faster (GPT-2-small windows of 1024 already
-/// fill the matrix units) and cost memory.
-pub const DEFAULT_BATCH_TOKENS: usize = 1024;
+/// Measured on a 2-core CPU with packed rows: SmolLM2 on 60 short documents ran about 8% faster
+/// at 4,096 than at 1,024 (the matrix products run nearer peak), one long document no slower,
+/// and peak memory stayed the same, because the output matrix runs a slice of rows at a time.
+pub const DEFAULT_BATCH_TOKENS: usize = 4096;
 
 impl Default for NeuralOptions {
     fn default() -> Self {

@@ -117,6 +117,37 @@ pub fn batches(lengths: &[usize], budget: usize) -> Vec<Vec<usize>> {
     out
 }
 
+/// Packs windows of `lengths` into rows of at most `width` slots, longest first, each into the
+/// fullest row it still fits (best fit decreasing; ties go to the earlier row), so that short
+/// windows share rows instead of each being padded to the batch's longest. Deterministic: the
+/// same lengths always give the same rows. Each row lists its windows in the order placed.
+pub fn pack(lengths: &[usize], width: usize) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..lengths.len()).collect();
+    order.sort_by(|&a, &b| lengths[b].cmp(&lengths[a]).then(a.cmp(&b)));
+    let mut rows: Vec<Vec<usize>> = Vec::new();
+    // (room left, row) of rows that may take more.
+    let mut open: std::collections::BTreeSet<(usize, usize)> = std::collections::BTreeSet::new();
+    for i in order {
+        let len = lengths[i];
+        match open.range((len, 0)..).next().copied() {
+            Some((room, row)) => {
+                open.remove(&(room, row));
+                rows[row].push(i);
+                if room > len {
+                    open.insert((room - len, row));
+                }
+            }
+            None => {
+                rows.push(vec![i]);
+                if width > len {
+                    open.insert((width - len, rows.len() - 1));
+                }
+            }
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +219,25 @@ mod tests {
             let width = batch.iter().map(|&i| lens[i]).max().unwrap();
             assert!(batch.len() == 1 || width * batch.len() <= 128);
         }
+    }
+
+    #[test]
+    fn packing_places_every_window_once_within_the_width_and_fills_rows() {
+        let lens = [292, 274, 18, 35, 31, 9, 9, 8, 292, 5, 1, 100, 190];
+        let rows = pack(&lens, 292);
+        let mut seen: Vec<usize> = rows.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..lens.len()).collect::<Vec<_>>());
+        for row in &rows {
+            assert!(row.iter().map(|&i| lens[i]).sum::<usize>() <= 292, "{row:?}");
+        }
+        // 1,264 slots in rows of 292 need at least 5 rows; best fit decreasing reaches that.
+        assert_eq!(rows.len(), 5, "{rows:?}");
+        // Longest first, each into the fullest row that still takes it.
+        assert_eq!(rows[0], vec![0]);
+        assert_eq!(rows[2], vec![1, 2]);
+        assert_eq!(pack(&lens, 292), rows, "deterministic");
+        // A width below a window's length still places it, alone.
+        assert_eq!(pack(&[10, 3], 4), vec![vec![0], vec![1]]);
     }
 }

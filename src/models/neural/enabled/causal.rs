@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use tch::{Device, Tensor};
 
 use super::attention::Attend;
-use super::decode::{scoring_positions, KvCache};
+use super::decode::KvCache;
 use crate::models::neural::hf::{Encoded, TextTokenizer};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
@@ -21,10 +21,13 @@ pub trait CausalNet: Send {
     fn forward_cached(&self, input: &Tensor, positions: &Tensor, attend: &Attend, cache: &mut KvCache) -> Result<Tensor, NeuralError>;
     /// Logits `[…, vocab]` of final hidden states `[…, d]`.
     fn head(&self, hidden: &Tensor) -> Tensor;
-    /// Logits `[n, vocab]` at the flat positions `rows` (`[n]`, indices into batch × seq) of
-    /// right-padded `input` `[batch, seq]`: the output matrix is applied to those rows only, not
-    /// to every position of the batch.
-    fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError>;
+    /// Log-probabilities `[n]` of `targets` `[n]` predicted at the flat positions `rows` (`[n]`,
+    /// indices into batch × seq) of `input` `[batch, seq]` at `positions`, attending as `attend`
+    /// says. The output matrix is applied to those rows only, a slice of rows at a time, so the
+    /// logits of a large batch never sit in memory whole.
+    fn scored_logprobs(&self, input: &Tensor, positions: &Tensor, attend: &Attend, rows: &Tensor, targets: &Tensor) -> Result<Tensor, NeuralError>;
+    /// Whether the network scores packed rows (`Attend::Segments`).
+    fn packs(&self) -> bool;
     /// Positions the model was trained on.
     fn context(&self) -> usize;
     fn vocab(&self) -> usize;
@@ -42,18 +45,29 @@ macro_rules! causal_net {
             fn head(&self, hidden: &Tensor) -> Tensor {
                 <$ty>::head(self, hidden)
             }
-            fn scored_logits(&self, input: &Tensor, rows: &Tensor) -> Result<Tensor, NeuralError> {
+            fn scored_logprobs(&self, input: &Tensor, positions: &Tensor, attend: &Attend, rows: &Tensor, targets: &Tensor) -> Result<Tensor, NeuralError> {
                 $(
                     let _ = stringify!($reference);
                     if let Some(logits) = self.reference_logits(input)? {
                         let vocab = logits.size()[2];
-                        return Ok(logits.view([-1, vocab]).index_select(0, rows));
+                        return Ok(super::target_logprobs(&logits.view([-1, vocab]).index_select(0, rows), targets));
                     }
                 )?
-                let positions = scoring_positions(input)?;
-                let states = <$ty>::forward(self, input, &positions, &Attend::Causal, None)?;
+                let states = <$ty>::forward(self, input, positions, attend, None)?;
                 let width = states.size()[2];
-                Ok(self.head(&states.view([-1, width]).index_select(0, rows)))
+                let states = states.view([-1, width]).index_select(0, rows);
+                let n = states.size()[0];
+                let parts: Vec<Tensor> = (0..n)
+                    .step_by(HEAD_ROWS)
+                    .map(|start| {
+                        let len = HEAD_ROWS.min((n - start) as usize) as i64;
+                        super::target_logprobs(&self.head(&states.narrow(0, start, len)), &targets.narrow(0, start, len))
+                    })
+                    .collect();
+                Ok(if parts.is_empty() { Tensor::zeros([0], (tch::Kind::Float, input.device())) } else { Tensor::cat(&parts, 0) })
+            }
+            fn packs(&self) -> bool {
+                <$ty>::packs(self)
             }
             fn context(&self) -> usize {
                 self.context
@@ -70,6 +84,9 @@ macro_rules! causal_net {
 causal_net!(super::gpt2::Gpt2, reference);
 causal_net!(super::llama::Llama);
 causal_net!(super::gpt_neo::GptNeo);
+
+/// Rows of logits computed at a time: 512 × a 49k vocabulary is 100 MB in f32.
+const HEAD_ROWS: usize = 512;
 
 pub struct CausalModel {
     net: Mutex<Box<dyn CausalNet>>,
@@ -121,30 +138,52 @@ impl CausalModel {
         let mut logprobs: Vec<Vec<f64>> = encoded.iter().map(|e| vec![f64::NAN; e.ids.len()]).collect();
         let lengths: Vec<usize> = all.iter().map(|(_, w)| w.input.len()).collect();
         let net = self.net.lock().unwrap_or_else(|p| p.into_inner());
-        for batch in windows::batches(&lengths, self.batch_tokens) {
-            let width = batch.iter().map(|&b| lengths[b]).max().unwrap_or(0);
-            let mut flat = Vec::with_capacity(batch.len() * width);
-            let (mut rows, mut targets) = (Vec::new(), Vec::new());
-            for (r, &b) in batch.iter().enumerate() {
-                let (text, w) = &all[b];
-                flat.extend_from_slice(&w.input);
-                flat.resize((r + 1) * width, 0);
-                for (j, t) in w.targets.clone().enumerate() {
-                    rows.push((r * width + w.first_pos + j) as i64);
-                    targets.push(encoded[*text].ids[t]);
+        // Short windows share rows (each attending only within itself) so that the matrix
+        // products see as little padding as possible; the longest window sets the row width.
+        let rows: Vec<Vec<usize>> = if net.packs() {
+            windows::pack(&lengths, lengths.iter().copied().max().unwrap_or(0))
+        } else {
+            (0..all.len()).map(|i| vec![i]).collect()
+        };
+        let row_lengths: Vec<usize> = rows.iter().map(|r| r.iter().map(|&i| lengths[i]).sum()).collect();
+        for batch in windows::batches(&row_lengths, self.batch_tokens) {
+            let width = batch.iter().map(|&r| row_lengths[r]).max().unwrap_or(0);
+            let (mut flat, mut positions) = (Vec::with_capacity(batch.len() * width), Vec::with_capacity(batch.len() * width));
+            let (mut scored, mut targets, mut segments) = (Vec::new(), Vec::new(), Vec::with_capacity(batch.len()));
+            for (r, &row) in batch.iter().enumerate() {
+                let mut row_segments = Vec::with_capacity(rows[row].len());
+                for &b in &rows[row] {
+                    let (text, w) = &all[b];
+                    let start = flat.len() - r * width;
+                    row_segments.push((start as i64, w.input.len() as i64));
+                    flat.extend_from_slice(&w.input);
+                    positions.extend(0..w.input.len() as i64);
+                    for (j, t) in w.targets.clone().enumerate() {
+                        scored.push((r * width + start + w.first_pos + j) as i64);
+                        targets.push(encoded[*text].ids[t]);
+                    }
                 }
+                flat.resize((r + 1) * width, 0);
+                positions.resize((r + 1) * width, 0);
+                segments.push(row_segments);
             }
+            // One window per row is plain causal attention (padding only ever follows it).
+            let attend = if segments.iter().any(|s| s.len() > 1) { Attend::Segments(&segments) } else { Attend::Causal };
             let values = tch::no_grad(|| -> Result<Vec<f32>, NeuralError> {
-                let input = Tensor::from_slice(&flat).view([batch.len() as i64, width as i64]).to_device(self.device);
-                let picked = net.scored_logits(&input, &Tensor::from_slice(&rows).to_device(self.device))?;
-                super::host_f32(&super::target_logprobs(&picked, &Tensor::from_slice(&targets).to_device(self.device)))
+                let shape = [batch.len() as i64, width as i64];
+                let input = Tensor::from_slice(&flat).view(shape).to_device(self.device);
+                let positions = Tensor::from_slice(&positions).view(shape).to_device(self.device);
+                let scored = Tensor::from_slice(&scored).to_device(self.device);
+                super::host_f32(&net.scored_logprobs(&input, &positions, &attend, &scored, &Tensor::from_slice(&targets).to_device(self.device))?)
             })?;
             let mut k = 0;
-            for &b in &batch {
-                let (text, w) = &all[b];
-                for t in w.targets.clone() {
-                    logprobs[*text][t] = values[k] as f64;
-                    k += 1;
+            for &row in &batch {
+                for &b in &rows[row] {
+                    let (text, w) = &all[b];
+                    for t in w.targets.clone() {
+                        logprobs[*text][t] = values[k] as f64;
+                        k += 1;
+                    }
                 }
             }
         }

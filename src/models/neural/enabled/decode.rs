@@ -40,13 +40,6 @@ impl KvCache {
     }
 }
 
-/// Positions `[1, t]` from 0 of right-padded scoring input (attention is plain causal: padding
-/// after a sequence is never seen by it).
-pub fn scoring_positions(input: &Tensor) -> Result<Tensor, NeuralError> {
-    let t = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?.1;
-    Ok(Tensor::arange(t, (Kind::Int64, input.device())).unsqueeze(0))
-}
-
 /// Generates a continuation of each prompt. Prompts are batched (longest first) so that a batch
 /// holds about `batch_tokens` positions at its longest; each prompt keeps its index's random
 /// stream, so batching never changes a sample.

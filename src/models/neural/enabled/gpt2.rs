@@ -153,6 +153,11 @@ impl Gpt2 {
         hidden.matmul(&self.fused.wte.tr())
     }
 
+    /// Packed rows need per-segment positions and attention, which rust-bert's forward lacks.
+    pub fn packs(&self) -> bool {
+        !self.use_rust_bert
+    }
+
     /// With `LMGAUGE_GPT2_FORWARD=rust-bert`: rust-bert's own logits `[batch, seq, vocab]` of
     /// right-padded `input` (for comparison with the fused forward).
     pub fn reference_logits(&self, input: &Tensor) -> Result<Option<Tensor>, NeuralError> {

@@ -129,6 +129,11 @@ impl GptNeo {
         hidden.matmul(&self.lm_head.tr())
     }
 
+    /// Local layers count slots, which the segments of a packed row would share.
+    pub fn packs(&self) -> bool {
+        false
+    }
+
     /// Final hidden states `[batch, seq, d]` of `input` at `positions`, attending as `attend`
     /// says (local layers further limited to their window); `cache` holds earlier slots.
     pub fn forward(&self, input: &Tensor, positions: &Tensor, attend: &Attend, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
@@ -146,6 +151,8 @@ impl GptNeo {
         let base = match attend {
             Attend::Causal => distance.ge(0).view([1, 1, t, keys]),
             Attend::Mask(m) => m.shallow_clone(),
+            // Local windows count slots, which packed segments would share: never packed.
+            Attend::Segments(_) => return Err(NeuralError::Options("GPT-Neo does not score packed rows".into())),
         };
         let local_masks: Vec<(i64, Tensor)> = {
             let mut windows: Vec<i64> = self.blocks.iter().filter_map(|blk| blk.local).collect();
