@@ -1,6 +1,7 @@
-//! Causal perplexity: texts → windows (rolling or sliding) → batches by token budget, longest
-//! first → one forward pass per batch → the log-probability of each scored token, gathered
-//! through a log-softmax over the scored rows only.
+//! Causal perplexity: texts → windows (rolling or sliding) → rows (short windows packed side by
+//! side, each its own sequence) → batches of rows by token budget, longest first → one forward
+//! pass per batch → the log-probability of each scored token, gathered through a log-softmax over
+//! the scored rows only.
 
 use std::sync::Mutex;
 
