@@ -6,6 +6,7 @@
 //! Packed rows (several short sequences side by side in one row, so that the matrix products see
 //! no padding) attend segment by segment through the same causal path: a segment never sees its
 //! neighbours, and libtorch skips the masked half of each segment as it does for one sequence.
+//! Networks that attend under explicit masks anyway (GPT-Neo) take `segment_mask` instead.
 
 use tch::Tensor;
 
@@ -64,4 +65,19 @@ fn causal(q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor, NeuralError> {
         return Err(NeuralError::Torch(format!("causal attention: {}", String::from_utf8_lossy(&error[..end]))));
     }
     Ok(unsafe { Tensor::from_ptr(out) })
+}
+
+/// The block-diagonal visibility of packed rows: `[batch, 1, slots, slots]`, true where query and
+/// key lie in the same segment (padding slots form one segment of their own). Causality is the
+/// caller's to add; networks that attend under explicit masks use this for `Attend::Segments`.
+pub fn segment_mask(rows: &[Vec<(i64, i64)>], slots: i64, device: tch::Device) -> Tensor {
+    let mut ids = vec![-1i64; rows.len() * slots as usize];
+    for (r, segments) in rows.iter().enumerate() {
+        for (s, &(start, len)) in segments.iter().enumerate() {
+            let at = r * slots as usize + start as usize;
+            ids[at..at + len as usize].fill(s as i64);
+        }
+    }
+    let ids = Tensor::from_slice(&ids).view([rows.len() as i64, slots]).to_device(device);
+    ids.unsqueeze(2).eq_tensor(&ids.unsqueeze(1)).unsqueeze(1)
 }

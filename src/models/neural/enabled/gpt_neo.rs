@@ -12,7 +12,7 @@ use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
 use super::activate;
-use super::attention::Attend;
+use super::attention::{segment_mask, Attend};
 use super::decode::KvCache;
 use super::weights::{Checkpoint, Loader};
 use crate::models::neural::activation::Activation;
@@ -129,9 +129,10 @@ impl GptNeo {
         hidden.matmul(&self.lm_head.tr())
     }
 
-    /// Local layers count slots, which the segments of a packed row would share.
+    /// Packed rows attend under a block-diagonal mask, as every GPT-Neo layer already attends
+    /// under an explicit mask.
     pub fn packs(&self) -> bool {
-        false
+        true
     }
 
     /// Final hidden states `[batch, seq, d]` of `input` at `positions`, attending as `attend`
@@ -151,8 +152,10 @@ impl GptNeo {
         let base = match attend {
             Attend::Causal => distance.ge(0).view([1, 1, t, keys]),
             Attend::Mask(m) => m.shallow_clone(),
-            // Local windows count slots, which packed segments would share: never packed.
-            Attend::Segments(_) => return Err(NeuralError::Options("GPT-Neo does not score packed rows".into())),
+            // Within a segment slots and positions differ by the same offset, so the local
+            // windows below count the same keys as for the segment alone.
+            Attend::Segments(_) if past > 0 => return Err(NeuralError::Options("packed rows cannot extend a key/value cache".into())),
+            Attend::Segments(rows) => segment_mask(rows, t, device).logical_and(&distance.ge(0).view([1, 1, t, keys])),
         };
         let local_masks: Vec<(i64, Tensor)> = {
             let mut windows: Vec<i64> = self.blocks.iter().filter_map(|blk| blk.local).collect();
