@@ -68,7 +68,14 @@ macro_rules! causal_net {
                 Ok(if parts.is_empty() { Tensor::zeros([0], (tch::Kind::Float, input.device())) } else { Tensor::cat(&parts, 0) })
             }
             fn packs(&self) -> bool {
-                <$ty>::packs(self)
+                // Every forward takes packed rows; only a reference forward may not.
+                $(
+                    let _ = stringify!($reference);
+                    if !<$ty>::packs(self) {
+                        return false;
+                    }
+                )?
+                true
             }
             fn context(&self) -> usize {
                 self.context

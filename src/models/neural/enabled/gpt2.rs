@@ -153,7 +153,8 @@ impl Gpt2 {
         hidden.matmul(&self.fused.wte.tr())
     }
 
-    /// Packed rows need per-segment positions and attention, which rust-bert's forward lacks.
+    /// Whether packed rows can be scored: not through rust-bert's forward
+    /// (`LMGAUGE_GPT2_FORWARD=rust-bert`), which takes neither per-segment positions nor attention.
     pub fn packs(&self) -> bool {
         !self.use_rust_bert
     }

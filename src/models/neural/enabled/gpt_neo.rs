@@ -129,12 +129,6 @@ impl GptNeo {
         hidden.matmul(&self.lm_head.tr())
     }
 
-    /// Packed rows attend under a block-diagonal mask, as every GPT-Neo layer already attends
-    /// under an explicit mask.
-    pub fn packs(&self) -> bool {
-        true
-    }
-
     /// Final hidden states `[batch, seq, d]` of `input` at `positions`, attending as `attend`
     /// says (local layers further limited to their window); `cache` holds earlier slots.
     pub fn forward(&self, input: &Tensor, positions: &Tensor, attend: &Attend, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
@@ -152,8 +146,9 @@ impl GptNeo {
         let base = match attend {
             Attend::Causal => distance.ge(0).view([1, 1, t, keys]),
             Attend::Mask(m) => m.shallow_clone(),
-            // Within a segment slots and positions differ by the same offset, so the local
-            // windows below count the same keys as for the segment alone.
+            // Packed rows attend under a block-diagonal mask, as every layer here attends under an
+            // explicit mask anyway. Within a segment slots and positions differ by the same
+            // offset, so the local windows below count the same keys as for the segment alone.
             Attend::Segments(_) if past > 0 => return Err(NeuralError::Options("packed rows cannot extend a key/value cache".into())),
             Attend::Segments(rows) => segment_mask(rows, t, device).logical_and(&distance.ge(0).view([1, 1, t, keys])),
         };

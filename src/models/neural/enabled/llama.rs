@@ -115,10 +115,6 @@ impl Llama {
         w * (xf * (var + self.config.rms_eps).rsqrt()).to_kind(x.kind())
     }
 
-    pub fn packs(&self) -> bool {
-        true
-    }
-
     /// Logits of final hidden states: `[…, d]` → `[…, vocab]`.
     pub fn head(&self, hidden: &Tensor) -> Tensor {
         hidden.matmul(&self.lm_head.tr())
