@@ -27,7 +27,7 @@ pub struct GenerateArgs {
     /// A file of prompts, one per line.
     #[arg(long, short = 'i')]
     pub input: Option<PathBuf>,
-    /// Tokens to generate at most (words for n-gram models).
+    /// Tokens to generate at most (words for n-gram models), 1 to 65,536.
     #[arg(long, default_value_t = 32)]
     pub max_new_tokens: usize,
     /// No end-of-text token before this many tokens.

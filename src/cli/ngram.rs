@@ -19,9 +19,9 @@ pub enum NgramCommand {
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model order (1 or more).
-    #[arg(long, short = 'o')]
-    pub order: usize,
+    /// Model order, 1 to 64.
+    #[arg(long, short = 'o', value_parser = clap::value_parser!(u8).range(1..=crate::models::ngram::arpa::MAX_ORDER as i64))]
+    pub order: u8,
     /// Training text: one sentence per line, words separated by whitespace.
     #[arg(long, short = 'i')]
     pub input: PathBuf,
@@ -79,7 +79,7 @@ pub fn fallback_from(values: &[f32]) -> Result<[f32; 3], Error> {
 fn train(args: TrainArgs) -> Result<i32, Error> {
     let specials = if args.skip_symbols { SpecialSymbols::Skip } else { SpecialSymbols::Reject };
     let discount_fallback = args.discount_fallback.as_deref().map(fallback_from).transpose()?;
-    let options = TrainOptions { order: args.order, discount_fallback, prune: args.prune };
+    let options = TrainOptions { order: args.order.into(), discount_fallback, prune: args.prune };
     let corpus = Corpus::read(&args.input, specials)?;
     let (model, discounts) = estimate(&corpus, &options)?;
     write_arpa_file(&model, &args.arpa)?;

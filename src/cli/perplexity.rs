@@ -45,7 +45,7 @@ pub struct PerplexityArgs {
     /// How a text file divides into independently scored items.
     #[arg(long, value_enum, default_value = "line")]
     pub unit: UnitArg,
-    /// Tokens per window (neural models; default the model's context).
+    /// Tokens per window (neural models; default the model's context), 1 to 1,048,576.
     #[arg(long)]
     pub max_length: Option<usize>,
     /// Causal: sliding windows with this stride (transformers' guide) instead of
@@ -70,8 +70,8 @@ pub struct RuntimeArgs {
     /// f32, f16 or bf16 (half precision on CUDA only).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Token slots per forward pass, padding included (generation: prompts are decoded in batches of about this
-    /// many positions).
+    /// Token slots per forward pass, padding included, 1 to 4,194,304 (generation: prompts are
+    /// decoded in batches of about this many positions).
     #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
     pub batch_tokens: usize,
 }
@@ -95,11 +95,19 @@ pub(crate) fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
     if crate::models::neural::gguf::is_gguf(path) {
         return Ok(Kind::Causal);
     }
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+        // A truncated or mislabelled download must not be read as an ARPA file.
+        let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+        return Err(Error::Usage(format!("{}: named .gguf but not a GGUF file ({len} bytes; it does not start with \"GGUF\"): truncated or corrupt download?", path.display())));
+    }
     if !path.is_dir() {
         return Ok(Kind::Ngram);
     }
     let config = hf::read_json(&path.join("config.json")).map_err(|e| Error::Model(e.into()))?;
-    let ty = config.get("model_type").and_then(|v| v.as_str()).unwrap_or_default();
+    let Some(ty) = config.get("model_type").and_then(|v| v.as_str()) else {
+        let what = if config.is_object() { "has no \"model_type\" string" } else { "is not a JSON object" };
+        return Err(Error::Usage(format!("{}: {what}: cannot tell the architecture", path.join("config.json").display())));
+    };
     let classifier = config
         .get("architectures")
         .and_then(|a| a.as_array())
@@ -157,12 +165,13 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
         Kind::Masked => neural::load(Family::Masked, &args.model, &options).map_err(|e| Error::Model(e.into()))?,
     };
     let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
-    let scored: Vec<(PerplexityCounts, usize)> = model
-        .score_batch(&texts)?
-        .iter()
-        .zip(&items)
-        .map(|(s, item)| (PerplexityCounts::from_scores(&item.text, s), s.oov))
-        .collect();
+    let all = model.score_batch(&texts)?;
+    let model_name = args.model.display().to_string();
+    for (s, item) in all.iter().zip(&items) {
+        s.check_finite(&model_name, &format!("{}:{} (item {})", args.input.display(), item.line, item.id)).map_err(Error::Usage)?;
+    }
+    let scored: Vec<(PerplexityCounts, usize)> =
+        all.iter().zip(&items).map(|(s, item)| (PerplexityCounts::from_scores(&item.text, s), s.oov)).collect();
     let pseudo = kind == Kind::Masked;
     let mut total = PerplexityCounts::default();
     let mut oov = 0;

@@ -21,9 +21,10 @@ pub struct PairedArgs {
     /// Paired approximate randomization test against the first -i (sacrebleu's paired-ar).
     #[arg(long)]
     pub paired_ar: bool,
-    /// Resamples (bootstrap, default 1000) or trials (randomization, default 10000).
-    #[arg(long)]
-    pub paired_samples: Option<usize>,
+    /// Resamples (bootstrap, default 1000) or trials (randomization, default 10000); 1 to
+    /// 1,000,000.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::metrics::stats::MAX_RESAMPLES as u64))]
+    pub paired_samples: Option<u64>,
     /// Seed of the resampling (sacrebleu's default SACREBLEU_SEED is 12345).
     #[arg(long, default_value_t = 12345)]
     pub seed: u64,
@@ -62,13 +63,14 @@ pub struct ChrfArgs {
     pub references: Vec<PathBuf>,
     #[arg(short = 'i', long = "input")]
     pub inputs: Vec<PathBuf>,
-    /// Character n-gram order.
-    #[arg(long, default_value_t = 6)]
-    pub char_order: usize,
-    /// Word n-gram order: 2 gives chrF++.
-    #[arg(long, default_value_t = 0)]
-    pub word_order: usize,
-    #[arg(long, default_value_t = 2)]
+    /// Character n-gram order, 1 to 32.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub char_order: u16,
+    /// Word n-gram order, 0 to 8: 2 gives chrF++.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=8))]
+    pub word_order: u16,
+    /// Weight of recall against precision, 0 to 100.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub beta: u32,
     #[arg(long)]
     pub lowercase: bool,
@@ -106,9 +108,9 @@ pub struct RougeArgs {
     pub stem: bool,
     #[arg(long, value_delimiter = ',', default_value = "rouge1,rouge2,rougeL,rougeLsum")]
     pub types: Vec<String>,
-    /// Bootstrap resamples for low/mid/high.
-    #[arg(long, default_value_t = 1000)]
-    pub bootstrap: usize,
+    /// Bootstrap resamples for low/mid/high, 1 to 1,000,000.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=crate::metrics::stats::MAX_RESAMPLES as u64))]
+    pub bootstrap: u64,
     #[arg(long, default_value_t = 12345)]
     pub seed: u64,
     #[arg(long)]
@@ -145,6 +147,9 @@ fn read_aligned(refs: &[PathBuf], inputs: &[PathBuf]) -> Result<(Vec<Vec<String>
         inputs.iter().map(|p| Ok((p.display().to_string(), read_lines(p)?))).collect::<Result<_, Error>>()?
     };
     let n = references[0].len();
+    if n == 0 {
+        return Err(Error::Usage(format!("{} is empty: a corpus score needs at least one segment", refs[0].display())));
+    }
     for (p, r) in refs.iter().zip(&references) {
         if r.len() != n {
             return Err(Error::Usage(format!("{} has {} lines but {} has {n}", p.display(), r.len(), refs[0].display())));
@@ -161,9 +166,9 @@ fn read_aligned(refs: &[PathBuf], inputs: &[PathBuf]) -> Result<(Vec<Vec<String>
 fn paired(args: &PairedArgs, base: &ItemStats, sys: &ItemStats) -> Option<PairedResult> {
     let mut rng = stats::stream(args.seed, "paired");
     if args.paired_bs {
-        Some(stats::paired_bootstrap(base, sys, args.paired_samples.unwrap_or(1000), &mut rng))
+        Some(stats::paired_bootstrap(base, sys, args.paired_samples.map_or(1000, |n| n as usize), &mut rng))
     } else if args.paired_ar {
-        Some(stats::paired_approximate_randomization(base, sys, args.paired_samples.unwrap_or(10_000), &mut rng))
+        Some(stats::paired_approximate_randomization(base, sys, args.paired_samples.map_or(10_000, |n| n as usize), &mut rng))
     } else {
         None
     }
@@ -276,8 +281,8 @@ pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
 pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
     let (refs, systems) = read_aligned(&args.references, &args.inputs)?;
     let cfg = ChrfConfig {
-        char_order: args.char_order,
-        word_order: args.word_order,
+        char_order: args.char_order.into(),
+        word_order: args.word_order.into(),
         beta: args.beta,
         lowercase: args.lowercase,
         whitespace: args.whitespace,
@@ -371,7 +376,7 @@ pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
     let mut text = Vec::new();
     let fs: Vec<Vec<f64>> = (0..types.len()).map(|k| scores.iter().map(|s| s[k].1.fmeasure).collect()).collect();
     let series: Vec<&[f64]> = fs.iter().map(Vec::as_slice).collect();
-    let intervals = stats::bootstrap_low_mid_high_many(&series, args.bootstrap, &mut stats::stream(args.seed, "rouge"));
+    let intervals = stats::bootstrap_low_mid_high_many(&series, args.bootstrap as usize, &mut stats::stream(args.seed, "rouge"));
     for (k, ty) in types.iter().enumerate() {
         let p = scores.iter().map(|s| s[k].1.precision).sum::<f64>() / n;
         let r = scores.iter().map(|s| s[k].1.recall).sum::<f64>() / n;

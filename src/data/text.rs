@@ -12,7 +12,13 @@ fn read(path: &Path) -> Result<Vec<u8>, DataError> {
 pub fn read_text(path: &Path, unit: Unit) -> Result<Vec<Item>, DataError> {
     let bytes = read(path)?;
     let text = utf8_or_error(path, &bytes)?;
-    Ok(split_text(text, unit))
+    Ok(split_text(&normalize_line_ends(text), unit))
+}
+
+/// CRLF line ends become LF, as every reader of aligned lines already treats them: the same
+/// text saved on Windows scores the same, and its CRs are never counted as scored bytes.
+pub fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains("\r\n") { std::borrow::Cow::Owned(text.replace("\r\n", "\n")) } else { std::borrow::Cow::Borrowed(text) }
 }
 
 /// Splits text into items; blank lines never form items of their own.
@@ -110,6 +116,15 @@ mod tests {
         assert_eq!(items[0].line, 2);
         assert_eq!(items[1].text, " d");
         assert_eq!(items[1].line, 6);
+    }
+
+    #[test]
+    fn crlf_reads_as_lf() {
+        for unit in [Unit::Line, Unit::Document, Unit::File] {
+            let lf = split_text("a b\nc\n\nd\n", unit);
+            let crlf = split_text(&normalize_line_ends("a b\r\nc\r\n\r\nd\r\n"), unit);
+            assert_eq!(lf, crlf, "{unit:?}");
+        }
     }
 
     #[test]

@@ -34,19 +34,23 @@ fn conditional_loglik(scores: &crate::models::TokenScores, prompt_len: usize) ->
 }
 
 /// (chosen, rejected) rewards of every pair from a reward model (in the first slot of each tuple).
-fn reward_scores(model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
+fn reward_scores(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
     const CHUNK: usize = 256;
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(CHUNK) {
         let inputs: Vec<(&str, &str)> = chunk.iter().flat_map(|p| [(p.prompt.as_str(), p.chosen.as_str()), (p.prompt.as_str(), p.rejected.as_str())]).collect();
         let r = model.reward_batch(&inputs).map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
+        if let Some(k) = r.iter().position(|v| !v.is_finite()) {
+            let which = if k % 2 == 0 { "chosen" } else { "rejected" };
+            return Err(format!("reward model {model_id} gave a non-finite reward ({}) to the {which} response of the pair at line {}; its weights or configuration are broken", r[k], chunk[k / 2].line));
+        }
         out.extend(r.chunks(2).map(|two| ((two[0], 0.0), (two[1], 0.0))));
     }
     Ok(out)
 }
 
 /// (chosen, rejected) conditional log-likelihoods of every pair, scored in batches.
-fn likelihoods(model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
+fn likelihoods(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
     const CHUNK: usize = 128;
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(CHUNK) {
@@ -54,6 +58,8 @@ fn likelihoods(model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let scores = model.score_batch(&refs).map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
         for (p, two) in chunk.iter().zip(scores.chunks(2)) {
+            two[0].check_finite(model_id, &format!("the chosen response of the pair at line {}", p.line))?;
+            two[1].check_finite(model_id, &format!("the rejected response of the pair at line {}", p.line))?;
             out.push((conditional_loglik(&two[0], p.prompt.len()), conditional_loglik(&two[1], p.prompt.len())));
         }
     }
@@ -94,8 +100,8 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
     let judged_by_model = !matches!(def.kind, ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_));
     let rewards = model.is_some_and(|m| m.capabilities().reward);
     let loglik = match model {
-        Some(m) if judged_by_model && rewards => reward_scores(m, pairs)?,
-        Some(m) if judged_by_model => likelihoods(m, pairs)?,
+        Some(m) if judged_by_model && rewards => reward_scores(&def.id, m, pairs)?,
+        Some(m) if judged_by_model => likelihoods(&def.id, m, pairs)?,
         _ => Vec::new(),
     };
     pairs

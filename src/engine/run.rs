@@ -93,9 +93,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
     let model_cache = run_dir.join("models");
 
-    let fresh: Vec<Result<JobRecord, Error>> = pending
-        .par_iter()
-        .map(|job| {
+    let run_one = |job: &Job| -> Result<JobRecord, Error> {
             let task = suite.task(&job.task).expect("planned");
             let model_def = suite.model(&job.model).expect("planned");
             let started = Instant::now();
@@ -169,6 +167,23 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
             };
             cache::save(&run_dir, &record)?;
             Ok(record)
+    };
+    // A panic in one job (a bug, or a library's assertion on input we failed to refuse) is that
+    // job's failure: the other jobs still run and the run still writes its results.
+    let fresh: Vec<Result<JobRecord, Error>> = pending
+        .par_iter()
+        .map(|job| {
+            let started = Instant::now();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_one(job))) {
+                Ok(r) => r,
+                Err(payload) => {
+                    let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+                    let def = suite.model(&job.model).expect("planned");
+                    let record = failed(job, def, format!("internal error, please report it: {what}"), started);
+                    cache::save(&run_dir, &record)?;
+                    Ok(record)
+                }
+            }
         })
         .collect();
 
@@ -339,7 +354,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
 
 fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar, started: Instant) -> JobRecord {
     let scored: Result<Vec<ItemScore>, String> = match task.task_type {
-        TaskType::Perplexity => score_perplexity(model, items, bar),
+        TaskType::Perplexity => score_perplexity(&def.id, &task.dataset.path, model, items, bar),
         TaskType::Reference | TaskType::Preference | TaskType::Generation => Err("not a perplexity task".into()),
     };
     let job = Job { task: task.id.clone(), model: def.id.clone() };
@@ -351,7 +366,7 @@ fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[I
 
 /// Scores items in chunks (neural models batch within a chunk; the bar moves per chunk). A failing
 /// chunk is retried item by item so that the error names the item.
-fn score_perplexity(model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar) -> Result<Vec<ItemScore>, String> {
+fn score_perplexity(model_id: &str, dataset: &Path, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar) -> Result<Vec<ItemScore>, String> {
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(PERPLEXITY_CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|i| i.text.as_str()).collect();
@@ -365,6 +380,7 @@ fn score_perplexity(model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar
             }
         };
         for (item, s) in chunk.iter().zip(scores) {
+            s.check_finite(model_id, &format!("{}:{} (item {})", dataset.display(), item.line, item.id))?;
             let c = PerplexityCounts::from_scores(&item.text, &s);
             let mut scores: std::collections::BTreeMap<String, f64> =
                 [("nll", c.nll), ("tokens", c.tokens), ("words", c.words), ("bytes", c.bytes), ("oov", s.oov as f64)]
@@ -446,7 +462,7 @@ fn choose_run_dir(suite_dir: &Path, suite: &Suite, seed: u64, opts: &RunOptions)
             if m.suite_hash != suite.hash {
                 return Err(Error::Usage(format!(
                     "cannot resume {}: the suite file changed since that run (hash {} → {}); run without --resume",
-                    dir.display(), &m.suite_hash[..12], &suite.hash[..12]
+                    dir.display(), m.short_hash(), manifest::short_hash(&suite.hash)
                 )));
             }
             if m.seed != seed {

@@ -91,6 +91,14 @@ impl GateReport {
 /// Gates the run in `run_dir` against the baseline at `baseline_path`.
 pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<GatePolicy>) -> Result<GateReport, Error> {
     let manifest = RunManifest::load(run_dir)?;
+    if manifest.status == "running" || !run_dir.join("results.csv").is_file() {
+        return Err(Error::Usage(format!(
+            "run {} did not finish (status {:?}, no results.csv): finish it with `lmgauge run-suite {} --resume`, then gate it",
+            run_dir.display(),
+            manifest.status,
+            manifest.suite_file
+        )));
+    }
     let suite = load_suite(Path::new(&manifest.suite_file))?;
     if suite.hash != manifest.suite_hash {
         return Err(Error::Usage(format!(
@@ -103,6 +111,17 @@ pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<Ga
     let rows = read_results_csv(&run_dir.join("results.csv"))?;
     let records = baseline::run_records(run_dir)?;
     let (base, base_records) = baseline::load(baseline_path)?;
+    if base.suite != manifest.suite {
+        return Err(Error::Usage(format!(
+            "{} is a baseline of suite {:?}, but run {} is of suite {:?}: gate a run against its own suite's baseline",
+            baseline_path.display(),
+            base.suite,
+            manifest.run_id,
+            manifest.suite
+        )));
+    }
+    let base_items = baseline_path.with_file_name(&base.items_file);
+    let sides = Sides { base: (baseline_path, &base_items), run: (&run_dir.join("results.csv"), &baseline::job_dir_of(run_dir)) };
     let mut entries = Vec::new();
     for b in &base.entries {
         match rows.iter().find(|r| r.task == b.task && r.model == b.model && r.metric == b.metric) {
@@ -121,7 +140,7 @@ pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<Ga
                 verdict: Verdict::Missing,
                 note: Some("in the baseline but not in this run".into()),
             }),
-            Some(r) => entries.push(compare(&suite, &policy, manifest.seed, b, r, &base_records, &records)),
+            Some(r) => entries.push(compare(&suite, &policy, manifest.seed, b, r, &base_records, &records, &sides)?),
         }
     }
     for r in &rows {
@@ -159,7 +178,33 @@ fn find<'a>(records: &'a [JobRecord], task: &str, model: &str) -> Option<&'a Job
     records.iter().find(|r| r.task == task && r.model == model)
 }
 
-fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &ResultRow, base_records: &[JobRecord], records: &[JobRecord]) -> GateEntry {
+/// Where each side's aggregates and per-item scores live, for messages.
+struct Sides<'a> {
+    base: (&'a Path, &'a Path),
+    run: (&'a Path, &'a Path),
+}
+
+/// A stored aggregate must be what its own per-item scores give: otherwise one file was edited
+/// or they come from different runs, and any verdict drawn from them would be made up.
+fn check_agrees(files: (&Path, &Path), row: &ResultRow, stats: &ItemStats) -> Result<(), Error> {
+    let from_items = stats.score_all();
+    let same = (from_items.is_nan() && row.value.is_nan()) || from_items == row.value || (from_items - row.value).abs() <= 1e-9 * from_items.abs().max(row.value.abs());
+    if same {
+        return Ok(());
+    }
+    Err(Error::Usage(format!(
+        "{}: {} of {} on {} is {} but the per-item scores in {} give {from_items}: the two files disagree (edited, or from different runs); save the baseline again from one finished run",
+        files.0.display(),
+        row.metric,
+        row.model,
+        row.task,
+        row.value,
+        files.1.display()
+    )))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &ResultRow, base_records: &[JobRecord], records: &[JobRecord], sides: &Sides) -> Result<GateEntry, Error> {
     let band = policy.tolerance(&b.metric).band(b.value);
     let mut entry = GateEntry {
         task: b.task.clone(),
@@ -178,15 +223,20 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &Res
     };
     // Preference tasks report `model:mean` judges from the `model` job.
     let record_model = b.model.strip_suffix(":mean").filter(|_| suite.task(&b.task).is_some_and(|t| t.preference.is_some())).unwrap_or(&b.model);
-    let (Some(task), Ok(metric), Some(base_rec), Some(cur_rec)) =
-        (suite.task(&b.task), b.metric.parse::<Metric>(), find(base_records, &b.task, record_model), find(records, &b.task, record_model))
-    else {
-        entry.note = Some("no per-item scores on one side: compared by value and band only".into());
+    let (Some(task), Ok(metric)) = (suite.task(&b.task), b.metric.parse::<Metric>()) else {
+        entry.note = Some("the task or metric is no longer in the suite: compared by value and band only".into());
         entry.verdict = verdict_from(entry.delta.unwrap_or(0.0), entry.delta.unwrap_or(0.0), r.higher_is_better, band);
-        return entry;
+        return Ok(entry);
     };
+    let missing = |files: (&Path, &Path)| {
+        Error::Usage(format!("{}: {} of {} on {} has no per-item scores in {}: the two files disagree; save the baseline again from one finished run", files.0.display(), b.metric, b.model, b.task, files.1.display()))
+    };
+    let base_rec = find(base_records, &b.task, record_model).ok_or_else(|| missing(sides.base))?;
+    let cur_rec = find(records, &b.task, record_model).ok_or_else(|| missing(sides.run))?;
     let base_stats = metric_item_stats(task, metric, base_rec, &b.model);
     let cur_stats = metric_item_stats(task, metric, cur_rec, &b.model);
+    check_agrees(sides.base, b, &base_stats)?;
+    check_agrees(sides.run, r, &cur_stats)?;
     let aligned = base_rec.items.len() == cur_rec.items.len() && base_rec.items.iter().zip(&cur_rec.items).all(|(x, y)| x.id == y.id);
     let mut rng = stats::stream(seed, &format!("gate/{}/{}/{}", b.task, b.model, b.metric));
     let deltas: Vec<f64> = if aligned {
@@ -204,7 +254,7 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &Res
     };
     let Some((lo, hi)) = stats::percentile_interval(&deltas) else {
         entry.note = Some("the difference is not finite on some resamples: no verdict".into());
-        return entry;
+        return Ok(entry);
     };
     entry.delta_low = Some(lo);
     entry.delta_high = Some(hi);
@@ -216,7 +266,7 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &Res
         entry.verdict = Verdict::WithinNoise;
         entry.note = Some("descriptive metric: the change is reported, not judged".into());
     }
-    entry
+    Ok(entry)
 }
 
 fn p_value(policy: &GatePolicy, base: &ItemStats, cur: &ItemStats, rng: &mut rand_chacha::ChaCha8Rng) -> f64 {

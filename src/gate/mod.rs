@@ -78,12 +78,14 @@ impl GatePolicy {
         if self.test != "paired-bs" && self.test != "paired-ar" {
             return Err(format!("gates.test must be paired-bs or paired-ar, not {:?}", self.test));
         }
-        if self.resamples == 0 {
-            return Err("gates.resamples must be at least 1".into());
+        let max = crate::metrics::stats::MAX_RESAMPLES;
+        if !(1..=max).contains(&self.resamples) {
+            return Err(format!("gates.resamples must be between 1 and {max}, not {}", self.resamples));
         }
         for (name, t) in std::iter::once(("default", &self.default)).chain(self.metrics.iter().map(|(k, v)| (k.as_str(), v))) {
-            if t.relative.is_some_and(|r| !(r >= 0.0)) || t.absolute.is_some_and(|a| !(a >= 0.0)) {
-                return Err(format!("gates tolerance for {name} must be non-negative"));
+            let bad = |v: Option<f64>| v.is_some_and(|v| !(v >= 0.0 && v.is_finite()));
+            if bad(t.relative) || bad(t.absolute) {
+                return Err(format!("gates tolerance for {name} must be a non-negative finite number"));
             }
         }
         for name in self.metrics.keys() {

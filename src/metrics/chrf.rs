@@ -28,6 +28,10 @@ impl Default for ChrfConfig {
     }
 }
 
+/// The most n-gram slots reserved ahead for one order of one segment; maps grow past it only as
+/// distinct n-grams arrive.
+const MAX_RESERVED: usize = 1 << 12;
+
 const PUNCTS: &str = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
 
 impl ChrfConfig {
@@ -58,7 +62,9 @@ impl ChrfConfig {
         for n in 1..=self.char_order {
             if n <= 6 {
                 // Up to six characters pack exactly into 128 bits (21 bits each, plus one).
-                let windows = (chars.len() + 1).saturating_sub(n);
+                // Capacity for the distinct n-grams a segment usually has, not for every window:
+                // one very long line must cost what its distinct n-grams need, not 6× its length.
+                let windows = (chars.len() + 1).saturating_sub(n).min(MAX_RESERVED);
                 let mut m: FxHashMap<u128, u64> = FxHashMap::with_capacity_and_hasher(windows, Default::default());
                 if chars.len() >= n {
                     for w in chars.windows(n) {
@@ -80,7 +86,7 @@ impl ChrfConfig {
         if self.word_order > 0 {
             let words = remove_punctuation(&sent);
             for n in 1..=self.word_order {
-                let mut m: FxHashMap<String, u64> = FxHashMap::with_capacity_and_hasher((words.len() + 1).saturating_sub(n), Default::default());
+                let mut m: FxHashMap<String, u64> = FxHashMap::with_capacity_and_hasher((words.len() + 1).saturating_sub(n).min(MAX_RESERVED), Default::default());
                 if words.len() >= n {
                     for w in words.windows(n) {
                         *m.entry(w.join(" ")).or_insert(0) += 1;

@@ -9,6 +9,14 @@ use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use sha2::{Digest, Sha256};
 
+/// The most resamples (or randomization trials) a suite or command may ask for: beyond it the
+/// interval's percentiles no longer move, while time grows linearly.
+pub const MAX_RESAMPLES: usize = 1_000_000;
+
+/// Resamples drawn (sequentially, so the stream is the same) and scored (in parallel) at a
+/// time: memory stays one chunk of index vectors whatever the resample count.
+const CHUNK: usize = 256;
+
 /// A deterministic random stream for `(seed, label)`.
 pub fn stream(seed: u64, label: &str) -> ChaCha8Rng {
     let mut h = Sha256::new();
@@ -158,8 +166,11 @@ pub fn estimate_ci(scores: &[f64]) -> (f64, f64) {
 pub fn paired_bootstrap(baseline: &ItemStats, system: &ItemStats, resamples: usize, rng: &mut ChaCha8Rng) -> PairedResult {
     use rayon::prelude::*;
     let n = baseline.len();
-    let samples: Vec<Vec<usize>> = (0..resamples).map(|_| (0..n).map(|_| below(rng, n)).collect()).collect();
-    let pairs: Vec<(f64, f64)> = samples.par_iter().map(|s| (baseline.score_of(s), system.score_of(s))).collect();
+    let mut pairs: Vec<(f64, f64)> = Vec::with_capacity(resamples);
+    for start in (0..resamples).step_by(CHUNK) {
+        let samples: Vec<Vec<usize>> = (start..resamples.min(start + CHUNK)).map(|_| (0..n).map(|_| below(rng, n)).collect()).collect();
+        pairs.par_extend(samples.par_iter().map(|s| (baseline.score_of(s), system.score_of(s))));
+    }
     let (bl, sys) = (baseline.score_all(), system.score_all());
     let diffs: Vec<f64> = pairs.iter().map(|(b, s)| (s - b).abs()).collect();
     let mean_diff = diffs.iter().sum::<f64>() / diffs.len() as f64;
@@ -176,7 +187,9 @@ pub fn paired_approximate_randomization(baseline: &ItemStats, system: &ItemStats
     use rayon::prelude::*;
     let n = baseline.len();
     let width = baseline.width();
-    let masks: Vec<Vec<bool>> = (0..trials)
+    let mut diffs: Vec<f64> = Vec::with_capacity(trials);
+    for start in (0..trials).step_by(CHUNK) {
+    let masks: Vec<Vec<bool>> = (start..trials.min(start + CHUNK))
         .map(|_| {
             let mut m = Vec::with_capacity(n);
             while m.len() < n {
@@ -188,7 +201,7 @@ pub fn paired_approximate_randomization(baseline: &ItemStats, system: &ItemStats
             m
         })
         .collect();
-    let diffs: Vec<f64> = masks
+    diffs.par_extend(masks
         .par_iter()
         .map(|mask| {
             let (mut a, mut b) = (vec![0.0; width], vec![0.0; width]);
@@ -200,8 +213,8 @@ pub fn paired_approximate_randomization(baseline: &ItemStats, system: &ItemStats
                 }
             }
             ((baseline.score)(&a) - (baseline.score)(&b)).abs()
-        })
-        .collect();
+        }));
+    }
     let (bl, sys) = (baseline.score_all(), system.score_all());
     PairedResult { baseline: bl, system: sys, p_value: p_value(&diffs, (bl - sys).abs()), mean: None, ci: None }
 }
@@ -221,6 +234,9 @@ pub fn bootstrap_low_mid_high_many(series: &[&[f64]], resamples: usize, rng: &mu
 }
 
 fn low_mid_high(mut means: Vec<f64>) -> (f64, f64, f64) {
+    if means.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
     means.sort_by(|a, b| a.total_cmp(b));
     let pct = |q: f64| {
         let pos = q / 100.0 * (means.len() - 1) as f64;

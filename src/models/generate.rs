@@ -29,6 +29,9 @@ impl std::str::FromStr for Strategy {
     }
 }
 
+/// The longest continuation a suite or command may ask for.
+pub const MAX_NEW_TOKENS: usize = 1 << 16;
+
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GenParams {
@@ -56,8 +59,8 @@ impl Default for GenParams {
 
 impl GenParams {
     pub fn check(&self) -> Result<(), String> {
-        if self.max_new_tokens == 0 {
-            return Err("max_new_tokens must be at least 1".into());
+        if !(1..=MAX_NEW_TOKENS).contains(&self.max_new_tokens) {
+            return Err(format!("max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, not {}", self.max_new_tokens));
         }
         if self.min_new_tokens > self.max_new_tokens {
             return Err(format!("min_new_tokens {} exceeds max_new_tokens {}", self.min_new_tokens, self.max_new_tokens));

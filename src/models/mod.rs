@@ -80,6 +80,43 @@ impl TokenScores {
     pub fn nll(&self) -> f64 {
         -self.logprobs.iter().sum::<f64>()
     }
+
+    /// The first token whose log-probability is not a finite number (NaN or ±infinity, as a
+    /// network with broken weights computes): such a score must stop the job, never be summed
+    /// or dropped.
+    pub fn first_non_finite(&self) -> Option<NonFinite> {
+        let token = self.logprobs.iter().position(|lp| !lp.is_finite())?;
+        Some(NonFinite { token, value: self.logprobs[token], span: self.spans.get(token).copied() })
+    }
+
+    /// `Ok` when every log-probability is finite, else a message naming the model, the item
+    /// and the token position.
+    pub fn check_finite(&self, model: &str, item: &str) -> Result<(), String> {
+        match self.first_non_finite() {
+            None => Ok(()),
+            Some(bad) => Err(bad.describe(model, item)),
+        }
+    }
+}
+
+/// A token whose log-probability is not finite.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct NonFinite {
+    /// Position among the scored tokens (0-based).
+    pub token: usize,
+    pub value: f64,
+    /// The bytes of the text the token covers.
+    pub span: Option<(usize, usize)>,
+}
+
+impl NonFinite {
+    pub fn describe(&self, model: &str, item: &str) -> String {
+        let bytes = self.span.map(|(a, b)| format!(", bytes {a}..{b}")).unwrap_or_default();
+        format!(
+            "model {model} gave a non-finite log-probability ({}) to token {} of {item}{bytes}; its weights or configuration are broken (NaN or infinite values)",
+            self.value, self.token
+        )
+    }
 }
 
 /// A loaded model.

@@ -48,7 +48,7 @@ pub fn page(data: &ReportData) -> String {
         escape(&m.run_id),
         m.seed,
         m.bootstrap_resamples,
-        escape(&m.suite_hash[..m.suite_hash.len().min(12)]),
+        escape(&m.short_hash()),
         escape(&m.tool_version),
         m.git_commit.as_deref().map(|c| format!(", commit <code>{}</code>", escape(&c[..c.len().min(10)]))).unwrap_or_default()
     );

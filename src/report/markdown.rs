@@ -18,7 +18,7 @@ pub fn summary(data: &ReportData) -> String {
     if let Some(d) = &m.suite_description {
         let _ = writeln!(out, "{}\n", d.trim());
     }
-    let _ = writeln!(out, "Seed {}, {} bootstrap resamples, suite hash `{}`.\n", m.seed, m.bootstrap_resamples, &m.suite_hash[..m.suite_hash.len().min(12)]);
+    let _ = writeln!(out, "Seed {}, {} bootstrap resamples, suite hash `{}`.\n", m.seed, m.bootstrap_resamples, m.short_hash());
     let _ = writeln!(out, "Values are corpus-level; brackets hold the 95% bootstrap interval over items; n = items.\n");
 
     for task in data.task_ids() {

@@ -114,8 +114,25 @@ impl RunManifest {
         if m.version != MANIFEST_VERSION {
             return Err(Error::Usage(format!("{}: manifest version {} is not supported", path.display(), m.version)));
         }
+        // A hand-edited record must fail here, with the field named, not deep in a report.
+        if m.suite_hash.len() != 64 || !m.suite_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::Usage(format!("{}: field suite_hash must be 64 hexadecimal digits (a SHA-256), found {:?}", path.display(), m.suite_hash)));
+        }
+        if !matches!(m.status.as_str(), "running" | "complete" | "failed") {
+            return Err(Error::Usage(format!("{}: field status must be running, complete or failed, found {:?}", path.display(), m.status)));
+        }
         Ok(m)
     }
+
+    /// The first 12 digits of the suite hash, for display.
+    pub fn short_hash(&self) -> String {
+        short_hash(&self.suite_hash)
+    }
+}
+
+/// The first 12 characters of a hash (never slicing inside a character).
+pub fn short_hash(hash: &str) -> String {
+    hash.chars().take(12).collect()
 }
 
 /// The dependency versions this binary was built with (from Cargo.lock, by build.rs).

@@ -19,7 +19,15 @@ pub struct Position {
 #[derive(Debug, Default)]
 pub struct Locations {
     map: HashMap<String, Position>,
+    /// Nodes of the document once every alias is expanded (what serde will build).
+    pub expanded_nodes: u64,
+    /// The alias at which the expansion first passed [`MAX_EXPANDED_NODES`].
+    pub expansion_overflow: Option<Position>,
 }
+
+/// The most nodes a suite may expand to. A real suite has hundreds; a few kilobytes of nested
+/// aliases ("billion laughs") can expand to billions, which serde would build in memory.
+pub const MAX_EXPANDED_NODES: u64 = 200_000;
 
 enum Frame {
     Map { prefix: String, expecting_key: bool, key: Option<String> },
@@ -30,6 +38,21 @@ enum Frame {
 struct Builder {
     stack: Vec<Frame>,
     map: HashMap<String, Position>,
+    /// Nodes so far with aliases expanded, the expanded size of each anchor, and the open
+    /// collections' (anchor, nodes at their start).
+    nodes: u64,
+    anchors: HashMap<usize, u64>,
+    open: Vec<(usize, u64)>,
+    overflow: Option<Position>,
+}
+
+impl Builder {
+    fn count(&mut self, n: u64, pos: Position) {
+        self.nodes = self.nodes.saturating_add(n);
+        if self.nodes > MAX_EXPANDED_NODES && self.overflow.is_none() {
+            self.overflow = Some(pos);
+        }
+    }
 }
 
 fn join(prefix: &str, key: &str) -> String {
@@ -63,6 +86,28 @@ impl Builder {
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         let pos = Position { line: mark.line(), column: mark.col() + 1 };
+        match &ev {
+            Event::Scalar(_, _, anchor, _) => {
+                self.count(1, pos);
+                if *anchor > 0 {
+                    self.anchors.insert(*anchor, 1);
+                }
+            }
+            Event::MappingStart(anchor, _) | Event::SequenceStart(anchor, _) => {
+                self.count(1, pos);
+                self.open.push((*anchor, self.nodes - 1));
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                if let Some((anchor, start)) = self.open.pop().filter(|(a, _)| *a > 0) {
+                    self.anchors.insert(anchor, self.nodes - start);
+                }
+            }
+            Event::Alias(anchor) => {
+                let size = self.anchors.get(anchor).copied().unwrap_or(1);
+                self.count(size, pos);
+            }
+            _ => {}
+        }
         match ev {
             Event::Scalar(value, ..) => {
                 if let Some(Frame::Map { prefix, expecting_key: true, key }) = self.stack.last_mut() {
@@ -103,7 +148,7 @@ impl Locations {
         if parser.load(&mut builder, false).is_err() {
             return Locations::default();
         }
-        Locations { map: builder.map }
+        Locations { map: builder.map, expanded_nodes: builder.nodes, expansion_overflow: builder.overflow }
     }
 
     /// The position of `path`, else of its nearest recorded ancestor.
@@ -135,6 +180,21 @@ impl Locations {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn alias_expansion_is_counted() {
+        let mut src = format!("a: &a [{}]\n", vec!["x"; 10].join(", "));
+        for k in 1..8 {
+            let prev = if k == 1 { "a".to_string() } else { format!("b{}", k - 1) };
+            src.push_str(&format!("b{k}: &b{k} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));
+        }
+        let loc = Locations::index(&src);
+        assert!(loc.expanded_nodes > MAX_EXPANDED_NODES, "{}", loc.expanded_nodes);
+        assert_eq!(loc.expansion_overflow.map(|p| p.line), Some(6));
+        let plain = Locations::index("a: &a [1, 2]\nb: *a\n");
+        assert_eq!(plain.expanded_nodes, 1 + 3 + 3 + 2);
+        assert!(plain.expansion_overflow.is_none());
+    }
 
     #[test]
     fn paths_have_positions() {

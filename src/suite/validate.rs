@@ -28,9 +28,98 @@ pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
     })?;
     let hash = hex::encode(Sha256::digest(&bytes));
     let locations = Locations::index(source);
-    let spec: SuiteSpec = serde_yaml::from_str(source).map_err(|e| serde_error(path, &locations, &e))?;
+    if let Some(at) = locations.expansion_overflow {
+        return Err(SuiteError::single(
+            path,
+            at.line,
+            at.column,
+            format!("the suite expands to more than {} nodes through YAML aliases (`*name`); refusing to build it", super::locate::MAX_EXPANDED_NODES),
+        ));
+    }
+    let spec = parse_spec(path, source, &locations)?;
     Validator { file: path, seed: 0, base: path.parent().unwrap_or(Path::new(".")), locations: &locations, problems: Vec::new() }
         .validate(spec, hash)
+}
+
+/// Parses the suite, reporting the first type error or unknown key of every model, every task
+/// and the top level together (each with its field's path and position), not only the first one
+/// serde meets.
+fn parse_spec(path: &Path, source: &str, locations: &Locations) -> Result<SuiteSpec, SuiteError> {
+    use serde_yaml::Value;
+    let value: Value = serde_yaml::from_str(source).map_err(|e| serde_error(path, locations, &e))?;
+    let mut problems = Vec::new();
+    let mut report = |at: String, message: String| {
+        // An unknown key is reported at the key itself.
+        let unknown = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()).map(|k| format!("{at}.{k}"));
+        let pos = locations.find(unknown.as_deref().unwrap_or(&at));
+        let message = if at.is_empty() { message } else { format!("{at}: {message}") };
+        problems.push(Diagnostic { file: path.to_owned(), line: pos.line, column: pos.column, message });
+    };
+    if let Value::Mapping(top) = &value {
+        let mut rest = top.clone();
+        for (key, check) in [("models", model_problem as fn(&Value) -> Option<(String, String)>), ("tasks", task_problem)] {
+            if let Some(Value::Sequence(items)) = top.get(key) {
+                for (i, item) in items.iter().enumerate() {
+                    if let Some((field, message)) = check(item) {
+                        report(join_path(&format!("{key}[{i}]"), &field), message);
+                    }
+                }
+                rest.insert(Value::from(key), Value::Sequence(Vec::new()));
+            }
+        }
+        if let Err(e) = serde_path_to_error::deserialize::<_, SuiteSpec>(Value::Mapping(rest)) {
+            report(join_path("", &e.path().to_string()), e.inner().to_string());
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|d| (d.line, d.column));
+        return Err(SuiteError { diagnostics: problems });
+    }
+    serde_yaml::from_str(source).map_err(|e| serde_error(path, locations, &e))
+}
+
+fn join_path(base: &str, field: &str) -> String {
+    match (base, field) {
+        (b, "" | ".") => b.to_owned(),
+        ("", f) => f.to_owned(),
+        (b, f) if f.starts_with('[') => format!("{b}{f}"),
+        (b, f) => format!("{b}.{f}"),
+    }
+}
+
+/// The first problem of one entry of a tagged list, deserialized as the variant its tag names so
+/// that the error carries the field's path.
+fn variant_problem<T: serde::de::DeserializeOwned>(item: &serde_yaml::Value, tag: &str) -> Option<(String, String)> {
+    let mut entry = item.as_mapping()?.clone();
+    entry.remove(tag);
+    serde_path_to_error::deserialize::<_, T>(serde_yaml::Value::Mapping(entry)).err().map(|e| (e.path().to_string(), e.inner().to_string()))
+}
+
+fn whole_problem<T: serde::de::DeserializeOwned>(item: &serde_yaml::Value) -> Option<(String, String)> {
+    serde_path_to_error::deserialize::<_, T>(item.clone()).err().map(|e| (e.path().to_string(), e.inner().to_string()))
+}
+
+fn model_problem(item: &serde_yaml::Value) -> Option<(String, String)> {
+    use super::spec::*;
+    match item.get("kind").and_then(serde_yaml::Value::as_str) {
+        Some("ngram") => variant_problem::<NgramModelSpec>(item, "kind"),
+        Some("outputs") => variant_problem::<OutputsModelSpec>(item, "kind"),
+        Some("length" | "random") => variant_problem::<BaselineJudgeSpec>(item, "kind"),
+        Some("metric") => variant_problem::<MetricJudgeSpec>(item, "kind"),
+        Some("causal" | "masked" | "reward") => variant_problem::<NeuralModelSpec>(item, "kind"),
+        _ => whole_problem::<ModelSpec>(item),
+    }
+}
+
+fn task_problem(item: &serde_yaml::Value) -> Option<(String, String)> {
+    use super::spec::*;
+    match item.get("type").and_then(serde_yaml::Value::as_str) {
+        Some("perplexity") => variant_problem::<PerplexityTaskSpec>(item, "type"),
+        Some("reference") => variant_problem::<ReferenceTaskSpec>(item, "type"),
+        Some("preference") => variant_problem::<PreferenceTaskSpec>(item, "type"),
+        Some("generation") => variant_problem::<GenerationTaskSpec>(item, "type"),
+        _ => whole_problem::<TaskSpec>(item),
+    }
 }
 
 /// serde_yaml's message with the sharpest position we can find: for an unknown or missing key
@@ -103,7 +192,9 @@ impl Validator<'_> {
     /// Resolves a path and reports it when the file does not exist.
     fn existing(&mut self, at: &str, p: &Path, what: &str) -> PathBuf {
         let full = self.resolve(p);
-        if !full.is_file() {
+        if full.is_dir() {
+            self.problem(at, format!("{what} {} is a directory, not a file (resolved to {})", p.display(), full.display()));
+        } else if !full.is_file() {
             self.problem(at, format!("{what} {} does not exist (resolved to {})", p.display(), full.display()));
         }
         full
@@ -124,8 +215,8 @@ impl Validator<'_> {
             self.problem("version", format!("unsupported suite version {} (this build reads version {SUITE_VERSION})", spec.version));
         }
         self.check_name("name", "suite name", &spec.name);
-        if spec.bootstrap == Some(0) {
-            self.problem("bootstrap", "bootstrap must be at least 1 resample".into());
+        if let Some(n) = spec.bootstrap.filter(|n| !(1..=crate::metrics::stats::MAX_RESAMPLES).contains(n)) {
+            self.problem("bootstrap", format!("bootstrap must be between 1 and {} resamples, not {n}", crate::metrics::stats::MAX_RESAMPLES));
         }
         if spec.models.is_empty() {
             self.problem("models", "the suite defines no models".into());
@@ -243,9 +334,9 @@ impl Validator<'_> {
         if family == neural::Family::Reward && m.stride.is_some() {
             self.problem(&format!("{at}.stride"), format!("model {:?}: `stride` does not apply to reward models (pairs are truncated, longest first)", m.id));
         }
-        for (key, value) in [("max_length", m.max_length), ("stride", m.stride), ("batch_tokens", m.batch_tokens)] {
-            if value == Some(0) {
-                self.problem(&format!("{at}.{key}"), format!("model {:?}: `{key}` must be at least 1", m.id));
+        for (key, value, max) in [("max_length", m.max_length, neural::MAX_WINDOW), ("stride", m.stride, neural::MAX_WINDOW), ("batch_tokens", m.batch_tokens, neural::MAX_BATCH_TOKENS)] {
+            if let Some(v) = value.filter(|v| !(1..=max).contains(v)) {
+                self.problem(&format!("{at}.{key}"), format!("model {:?}: `{key}` must be between 1 and {max}, not {v}", m.id));
             }
         }
         options.max_length = m.max_length;
@@ -279,6 +370,12 @@ impl Validator<'_> {
                     self.problem(at, format!("model {:?}: `order` is required with `train`", m.id));
                     return None;
                 };
+                let max_order = crate::models::ngram::arpa::MAX_ORDER;
+                if order > max_order {
+                    // Reported here; the model stays defined so that tasks naming it add no noise.
+                    self.problem(&format!("{at}.order"), format!("model {:?}: `order` must be between 1 and {max_order}, not {order}", m.id));
+                }
+                let order = order.min(max_order);
                 let discount_fallback = match &m.discount_fallback {
                     None | Some(DiscountFallbackSpec::Enabled(false)) => None,
                     Some(DiscountFallbackSpec::Enabled(true)) => Some(DEFAULT_FALLBACK),

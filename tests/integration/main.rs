@@ -6,6 +6,7 @@ mod common;
 mod gates;
 mod generation;
 mod gguf;
+mod hostile;
 mod kenlm_parity;
 mod metric_cli;
 mod metric_parity;

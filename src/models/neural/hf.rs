@@ -56,6 +56,9 @@ impl ModelFolder {
         }
         let config_path = dir.join("config.json");
         let config = read_json(&config_path)?;
+        if !config.is_object() {
+            return Err(NeuralError::file(&config_path, "is not a JSON object (a config.json maps keys to values)"));
+        }
         let model_type = config
             .get("model_type")
             .and_then(Value::as_str)

@@ -76,7 +76,13 @@ impl LlamaConfig {
         let int = |k: &str| file.require_u64(&format!("llama.{k}")).map(|v| v as usize);
         let heads = int("attention.head_count")?;
         let hidden = int("embedding_length")?;
-        let head_dim = hidden / heads.max(1);
+        // Counts first: a zero would otherwise surface as a confusing derived mismatch.
+        for (key, v) in [("llama.attention.head_count", heads), ("llama.embedding_length", hidden)] {
+            if v == 0 {
+                return Err(err(format!("{key} is 0; it must be a positive count")));
+            }
+        }
+        let head_dim = hidden / heads;
         if let Some(rot) = file.get("llama.rope.dimension_count").and_then(|v| v.as_u64()).filter(|&r| r as usize != head_dim) {
             return Err(err(format!("llama.rope.dimension_count {rot} differs from the head size {head_dim} (partial rotary embeddings are not supported)")));
         }
@@ -88,7 +94,7 @@ impl LlamaConfig {
         }
         let vocab = match file.get("llama.vocab_size").and_then(|v| v.as_u64()) {
             Some(v) => v as usize,
-            None => file.require("tokenizer.ggml.tokens")?.as_array().map_or(0, <[_]>::len),
+            None => file.require("tokenizer.ggml.tokens")?.as_array().map_or(0, super::gguf::MetaArray::len),
         };
         let f = |k: &str, default: f64| file.get(&format!("llama.{k}")).and_then(|v| v.as_f64()).unwrap_or(default);
         let config = LlamaConfig {
@@ -118,6 +124,11 @@ impl LlamaConfig {
         }
         if self.heads % self.kv_heads != 0 {
             return Err(format!("{} attention heads are not a multiple of {} key/value heads", self.heads, self.kv_heads));
+        }
+        for (name, v) in [("rms_norm_eps", self.rms_eps), ("rope_theta", self.rope_theta)] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(format!("{name} is {v}; it must be a positive finite number"));
+            }
         }
         if self.head_dim % 2 != 0 {
             return Err(format!("head size {} is odd (rotary embeddings rotate pairs)", self.head_dim));

@@ -169,6 +169,11 @@ pub struct NeuralOptions {
 /// at 4,096 than at 1,024 (the matrix products run nearer peak), one long document no slower,
 /// and peak memory stayed the same, because the output matrix runs a slice of rows at a time.
 pub const DEFAULT_BATCH_TOKENS: usize = 4096;
+/// Upper bounds of the window and batch settings (suites and command line): far above what
+/// any model's context or memory allows, low enough that a typo is an error and not an
+/// allocation of terabytes.
+pub const MAX_BATCH_TOKENS: usize = 1 << 22;
+pub const MAX_WINDOW: usize = 1 << 20;
 
 impl Default for NeuralOptions {
     fn default() -> Self {
@@ -204,11 +209,13 @@ impl NeuralError {
 
 /// Loads a model folder as a causal or masked LM.
 pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    if options.batch_tokens == 0 {
-        return Err(NeuralError::Options("batch_tokens must be at least 1".into()));
+    if !(1..=MAX_BATCH_TOKENS).contains(&options.batch_tokens) {
+        return Err(NeuralError::Options(format!("batch_tokens must be between 1 and {MAX_BATCH_TOKENS}, not {}", options.batch_tokens)));
     }
-    if options.max_length == Some(0) || options.stride == Some(0) {
-        return Err(NeuralError::Options("max_length and stride must be at least 1".into()));
+    for (name, v) in [("max_length", options.max_length), ("stride", options.stride)] {
+        if v.is_some_and(|v| !(1..=MAX_WINDOW).contains(&v)) {
+            return Err(NeuralError::Options(format!("{name} must be between 1 and {MAX_WINDOW}, not {}", v.unwrap_or(0))));
+        }
     }
     imp::load(family, path, options)
 }

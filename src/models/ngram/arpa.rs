@@ -144,10 +144,29 @@ fn parse_float(lines: &Lines, field: &str, what: &str) -> Result<f32, NgramError
     }
     let v: f32 = fast_float2::parse(field)
         .map_err(|_| lines.err(format!("{what} is not a number: {field:?}")))?;
-    if v.is_nan() || v == f32::INFINITY {
+    if v.is_nan() {
         return Err(lines.err(format!("{what} must be a finite log10 value, got {field:?}")));
     }
     Ok(v)
+}
+
+/// A log10 probability as KenLM's reader takes it: positive values are refused (KenLM's default,
+/// "Positive log probability … in the model"), and so is -inf (or a value beyond f32, such as
+/// -1e400), which KenLM loads but which makes every text that reaches it infinitely improbable:
+/// perplexity would be infinite. The one exception is `<s>`, whose probability is never used
+/// (it is only ever context) and which some toolkits write as -inf.
+fn check_probability(lines: &Lines, field: &str, prob: f32, word: Option<&str>) -> Result<(), NgramError> {
+    if prob > 0.0 {
+        return Err(lines.err(format!(
+            "positive log10 probability {field:?} (a probability above 1); KenLM refuses such models too (a bug in the tool that wrote it?)"
+        )));
+    }
+    if prob == f32::NEG_INFINITY && word != Some(BOS_STR) {
+        return Err(lines.err(format!(
+            "log10 probability {field:?} is -infinity (or beyond f32's range); scoring would give an infinite perplexity: use a finite floor such as -99"
+        )));
+    }
+    Ok(())
 }
 
 /// Parses an ARPA file already in memory; `path` is only used in messages.
@@ -338,8 +357,10 @@ fn parse_section(lines: &mut Lines, k: usize, count: u64, has_backoff: bool, mut
         }
         let prob = parse_float(lines, prob_field, "probability")?;
         let start = table.ids.len();
+        let mut last_word = "";
         for j in 0..k {
             let w = fields.next().ok_or_else(|| lines.err(format!("a {k}-gram needs {k} words, found {j}")))?;
+            last_word = w;
             let id = match &mut vocab {
                 Vocab::Build(words, index) => {
                     if index.contains_key(w) {
@@ -356,9 +377,18 @@ fn parse_section(lines: &mut Lines, k: usize, count: u64, has_backoff: bool, mut
             };
             table.ids.push(id);
         }
+        check_probability(lines, prob_field, prob, (k == 1).then_some(last_word))?;
         let backoff = match fields.next() {
-            Some(b) if has_backoff => parse_float(lines, b, "backoff")?,
-            Some(b) => return Err(lines.err(format!("unexpected field {b:?} after a top-order n-gram"))),
+            Some(b) if has_backoff => {
+                let v = parse_float(lines, b, "backoff")?;
+                if v.is_infinite() {
+                    return Err(lines.err(format!("bad backoff {b:?}: KenLM refuses infinite backoffs too")));
+                }
+                v
+            }
+            // KenLM accepts a zero backoff on a top-order n-gram, and nothing else there.
+            Some(b) if parse_float(lines, b, "backoff").is_ok_and(|v| v == 0.0) => 0.0,
+            Some(b) => return Err(lines.err(format!("unexpected field {b:?} after a top-order n-gram (only a zero backoff may follow)"))),
             None => 0.0,
         };
         if let Some(extra) = fields.next() {
@@ -459,6 +489,14 @@ mod tests {
     }
 
     #[test]
+    fn kenlm_tolerances_are_kept() {
+        // KenLM accepts a zero backoff after a top-order n-gram; some toolkits write -inf for
+        // <s>, whose probability is never used.
+        let m = parse(&SMALL.replace("-0.1\ta </s>", "-0.1\ta </s>\t0").replace("0\t<s>", "-inf\t<s>")).unwrap();
+        assert_eq!(m.orders[0].log10_prob[1], f32::NEG_INFINITY);
+    }
+
+    #[test]
     fn round_trip() {
         let m = parse(SMALL).unwrap();
         assert_eq!(m.order(), 2);
@@ -483,6 +521,12 @@ mod tests {
             (SMALL.replace("-0.1\ta </s>", "NaN\ta </s>"), "finite"),
             (SMALL.replace("ngram 2=2", "ngram 2=1"), "more entries than declared"),
             (SMALL.replace("-0.1\ta </s>", "-0.1\t<s> a"), "duplicate 2-gram"),
+            (SMALL.replace("-0.1\ta </s>", "-inf\ta </s>"), "-infinity"),
+            (SMALL.replace("-0.1\ta </s>", "-1e400\ta </s>"), "-infinity"),
+            (SMALL.replace("-0.7\ta", "0.25\ta"), "positive log10 probability"),
+            (SMALL.replace("-0.7\ta", "inf\ta"), "positive log10 probability"),
+            (SMALL.replace("-0.7\ta\t-0.2", "-0.7\ta\t-inf"), "bad backoff"),
+            (SMALL.replace("-0.1\ta </s>", "-0.1\ta </s>\t-0.5"), "only a zero backoff"),
         ];
         for (text, expected) in cases {
             let err = parse(&text).err().unwrap_or_else(|| panic!("accepted: {text}"));

@@ -35,9 +35,10 @@ pub struct MaskedNet {
 
 impl MaskedNet {
     pub fn load(folder: &ModelFolder, device: Device, kind: Kind) -> Result<Self, NeuralError> {
+        let mut ckpt = Checkpoint::read(&folder.weights)?;
+        ckpt.check_config(folder)?;
         let mut vs = VarStore::new(Device::Cpu);
         let root = vs.root();
-        let mut ckpt = Checkpoint::read(&folder.weights)?;
         let (net, max_positions, shape) = match folder.model_type.as_str() {
             "bert" => {
                 let c: BertConfig = parse_config(folder, "bert")?;

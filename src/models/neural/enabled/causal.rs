@@ -143,7 +143,9 @@ impl CausalModel {
         for (i, enc) in encoded.iter().enumerate() {
             all.extend(self.windows(enc).into_iter().map(|w| (i, w)));
         }
-        let mut logprobs: Vec<Vec<f64>> = encoded.iter().map(|e| vec![f64::NAN; e.ids.len()]).collect();
+        // `None` until a window scores the token: "not scored" is never a number, so a NaN the
+        // network computes stays a NaN and is caught by the callers' finiteness check.
+        let mut logprobs: Vec<Vec<Option<f64>>> = encoded.iter().map(|e| vec![None; e.ids.len()]).collect();
         let lengths: Vec<usize> = all.iter().map(|(_, w)| w.input.len()).collect();
         let net = self.net.lock().unwrap_or_else(|p| p.into_inner());
         // Short windows share rows (each attending only within itself) so that the matrix
@@ -189,7 +191,7 @@ impl CausalModel {
                 for &b in &rows[row] {
                     let (text, w) = &all[b];
                     for t in w.targets.clone() {
-                        logprobs[*text][t] = values[k] as f64;
+                        logprobs[*text][t] = Some(values[k] as f64);
                         k += 1;
                     }
                 }
@@ -201,7 +203,7 @@ impl CausalModel {
             .zip(texts)
             .map(|((enc, lps), text)| {
                 // Tokens no window scored (the sliding policy's first token) are left out.
-                let (logprobs, spans) = lps.iter().zip(&enc.spans).filter(|(lp, _)| !lp.is_nan()).map(|(lp, s)| (*lp, *s)).unzip();
+                let (logprobs, spans) = lps.iter().zip(&enc.spans).filter_map(|(lp, s)| lp.map(|lp| (lp, *s))).unzip();
                 TokenScores { logprobs, spans, bytes: text.len(), oov: 0, pseudo: false }
             })
             .collect())

@@ -103,6 +103,7 @@ impl DebertaV2 {
         let pooler = w.pair("pooler.dense", &[d, d], &[d])?;
         let classifier = w.pair("classifier", &[c.labels as i64, d], &[c.labels as i64])?;
         let summary = config.summary(w.params as f64);
+        w.finish(|_| false)?;
         Ok(DebertaV2 { config, words, positions, segments, embed_proj, embed_norm, relative, layers, conv, pooler, classifier, device, summary })
     }
 

@@ -125,6 +125,11 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
     for step in 0..params.max_new_tokens {
         let mut logits = super::host_f32(&net.head(&hidden).reshape([-1]))?;
         let vocab = logits.len() / rows.len();
+        // A NaN or +inf logit (broken weights) would make the choice arbitrary: refuse it.
+        if let Some(k) = logits.iter().position(|l| l.is_nan() || *l == f32::INFINITY) {
+            let prompt = prompts[k / vocab].0;
+            return Err(NeuralError::Torch(format!("the network gave a non-finite logit ({}) for token {} at generation step {step} of prompt {}; its weights or configuration are broken", logits[k], k % vocab, prompt + 1)));
+        }
         if let Some(eos) = eos.filter(|_| step < params.min_new_tokens) {
             for r in 0..rows.len() {
                 logits[r * vocab + eos as usize] = f32::NEG_INFINITY;

@@ -52,10 +52,11 @@ pub struct Gpt2 {
 
 impl Gpt2 {
     pub fn load(folder: &ModelFolder, device: Device, kind: Kind) -> Result<Self, NeuralError> {
+        let mut ckpt = Checkpoint::read(&folder.weights)?;
+        ckpt.check_config(folder)?;
         let config = config(folder)?;
         let mut vs = VarStore::new(Device::Cpu);
         let model = GPT2LMHeadModel::new(vs.root(), &config);
-        let mut ckpt = Checkpoint::read(&folder.weights)?;
         ckpt.rename(|name| {
             if name == "lm_head.weight" || name.ends_with(".attn.masked_bias") || name.ends_with(".attn.bias") && !name.contains("c_attn") {
                 return None;

@@ -121,6 +121,7 @@ impl GptNeo {
             w.params as f64 / 1e6
         );
         let eps = c.get("layer_norm_epsilon").and_then(Value::as_f64).unwrap_or(1e-5);
+        w.finish(|n| tied && n == "lm_head.weight")?;
         Ok(GptNeo { wte, wpe, blocks, ln_f, lm_head, heads: heads as i64, eps, activation, context, vocab, summary })
     }
 

@@ -106,6 +106,8 @@ impl Llama {
         let exponents = Tensor::arange_start_step(0, hd, 2, (Kind::Int64, Device::Cpu)).to_kind(Kind::Float) / hd as f64;
         let inv_freq = (Tensor::from(config.rope_theta as f32).pow(&exponents)).reciprocal().to_device(device);
         let summary = format!("{}{note}", config.summary(w.params as f64));
+        // A tied head may still be stored (transformers saves both names for some models).
+        w.finish(|n| config.tied && n == "lm_head.weight")?;
         Ok(Llama { context: config.context, vocab: config.vocab, config, embed, layers, norm, lm_head, inv_freq, summary })
     }
 

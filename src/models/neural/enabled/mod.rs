@@ -72,8 +72,8 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     Ok(match family {
         Family::Causal => {
             let net: Box<dyn causal::CausalNet> = match folder.model_type.as_str() {
-                "llama" => Box::new(llama::Llama::load_hf(LlamaConfig::from_hf(&folder)?, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
-                "gpt_neo" => Box::new(gpt_neo::GptNeo::load(&folder, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
+                "llama" => Box::new(llama::Llama::load_hf(LlamaConfig::from_hf(&folder)?, checked_checkpoint(&folder)?, device, kind)?),
+                "gpt_neo" => Box::new(gpt_neo::GptNeo::load(&folder, checked_checkpoint(&folder)?, device, kind)?),
                 _ => Box::new(gpt2::Gpt2::load(&folder, device, kind)?),
             };
             Arc::new(causal::CausalModel::new(net, tokenizer, options, device, where_)?)
@@ -81,6 +81,13 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
         Family::Masked => Arc::new(masked::MaskedModel::new(bert::MaskedNet::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
         Family::Reward => Arc::new(reward::RewardModel::load(&folder, tokenizer, options, device, kind, where_)?),
     })
+}
+
+/// A folder's checkpoint, checked against its config.json before a network is built.
+fn checked_checkpoint(folder: &ModelFolder) -> Result<weights::Checkpoint, NeuralError> {
+    let ckpt = weights::Checkpoint::read(&folder.weights)?;
+    ckpt.check_config(folder)?;
+    Ok(ckpt)
 }
 
 /// libtorch allocates and frees activation and logit tensors of tens to hundreds of MB on every

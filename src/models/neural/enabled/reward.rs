@@ -52,6 +52,7 @@ impl RewardModel {
         }
         let mut vs = VarStore::new(Device::Cpu);
         let mut ckpt = Checkpoint::read(&folder.weights)?;
+        ckpt.check_config(folder)?;
         if folder.model_type == "deberta-v2" {
             // Its own network: weights go straight to the device, no variable store.
             let config = DebertaV2Config::from_hf(folder)?;

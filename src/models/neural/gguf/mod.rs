@@ -42,7 +42,7 @@ pub enum MetaValue {
     F32(f32),
     Bool(bool),
     Str(String),
-    Array(Vec<MetaValue>),
+    Array(MetaArray),
     U64(u64),
     I64(i64),
     F64(f64),
@@ -86,9 +86,75 @@ impl MetaValue {
         }
     }
 
-    pub fn as_array(&self) -> Option<&[MetaValue]> {
+    pub fn as_array(&self) -> Option<&MetaArray> {
         match self {
             MetaValue::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// A metadata array, stored as a vector of its item type: a million-entry u8 array costs a
+/// megabyte, as in the file, not a million enum values (32 bytes each).
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetaArray {
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    U16(Vec<u16>),
+    I16(Vec<i16>),
+    U32(Vec<u32>),
+    I32(Vec<i32>),
+    F32(Vec<f32>),
+    Bool(Vec<bool>),
+    Str(Vec<String>),
+    U64(Vec<u64>),
+    I64(Vec<i64>),
+    F64(Vec<f64>),
+    Array(Vec<MetaArray>),
+}
+
+impl MetaArray {
+    pub fn len(&self) -> usize {
+        match self {
+            MetaArray::U8(v) => v.len(),
+            MetaArray::I8(v) => v.len(),
+            MetaArray::U16(v) => v.len(),
+            MetaArray::I16(v) => v.len(),
+            MetaArray::U32(v) => v.len(),
+            MetaArray::I32(v) => v.len(),
+            MetaArray::F32(v) => v.len(),
+            MetaArray::Bool(v) => v.len(),
+            MetaArray::Str(v) => v.len(),
+            MetaArray::U64(v) => v.len(),
+            MetaArray::I64(v) => v.len(),
+            MetaArray::F64(v) => v.len(),
+            MetaArray::Array(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The items when this is an array of strings.
+    pub fn strings(&self) -> Option<&[String]> {
+        match self {
+            MetaArray::Str(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Item `i` of an integer array as u64 (negative values are not counts or ids).
+    pub fn u64_at(&self, i: usize) -> Option<u64> {
+        match self {
+            MetaArray::U8(v) => v.get(i).map(|&x| x.into()),
+            MetaArray::U16(v) => v.get(i).map(|&x| x.into()),
+            MetaArray::U32(v) => v.get(i).map(|&x| x.into()),
+            MetaArray::U64(v) => v.get(i).copied(),
+            MetaArray::I8(v) => v.get(i).and_then(|&x| u64::try_from(x).ok()),
+            MetaArray::I16(v) => v.get(i).and_then(|&x| u64::try_from(x).ok()),
+            MetaArray::I32(v) => v.get(i).and_then(|&x| u64::try_from(x).ok()),
+            MetaArray::I64(v) => v.get(i).and_then(|&x| u64::try_from(x).ok()),
             _ => None,
         }
     }
@@ -267,6 +333,15 @@ impl Gguf {
     }
 }
 
+/// Reads `count` little-endian items of a fixed width (already checked to fit).
+macro_rules! fixed_items {
+    ($self:ident, $count:ident, $key:ident, $ty:ty) => {{
+        const W: usize = std::mem::size_of::<$ty>();
+        let bytes = $self.take($count * W, $key)?;
+        bytes.chunks_exact(W).map(|c| <$ty>::from_le_bytes(c.try_into().expect("W bytes"))).collect()
+    }};
+}
+
 /// Reads little-endian fields, each checked against the bytes left.
 struct Cursor<'a> {
     buf: &'a [u8],
@@ -319,6 +394,46 @@ impl Cursor<'_> {
         String::from_utf8(bytes.to_vec()).map_err(|_| self.error(field, "string is not valid UTF-8"))
     }
 
+    fn array_items(&mut self, item_type: u32, count: usize, key: &str, depth: usize) -> Result<MetaArray, NeuralError> {
+        Ok(match item_type {
+            0 => MetaArray::U8(self.take(count, key)?.to_vec()),
+            1 => MetaArray::I8(fixed_items!(self, count, key, i8)),
+            2 => MetaArray::U16(fixed_items!(self, count, key, u16)),
+            3 => MetaArray::I16(fixed_items!(self, count, key, i16)),
+            4 => MetaArray::U32(fixed_items!(self, count, key, u32)),
+            5 => MetaArray::I32(fixed_items!(self, count, key, i32)),
+            6 => MetaArray::F32(fixed_items!(self, count, key, f32)),
+            7 => {
+                let bools: Vec<u8> = self.take(count, key)?.to_vec();
+                if let Some(b) = bools.iter().find(|&&b| b > 1) {
+                    return Err(self.error(key, format!("boolean byte {b} is neither 0 nor 1")));
+                }
+                MetaArray::Bool(bools.iter().map(|&b| b == 1).collect())
+            }
+            8 => {
+                let mut items = Vec::with_capacity(count);
+                for _ in 0..count {
+                    items.push(self.string(key)?);
+                }
+                MetaArray::Str(items)
+            }
+            9 => {
+                let mut items = Vec::with_capacity(count);
+                for _ in 0..count {
+                    match self.value(9, key, depth)? {
+                        MetaValue::Array(a) => items.push(a),
+                        _ => unreachable!("type 9 reads an array"),
+                    }
+                }
+                MetaArray::Array(items)
+            }
+            10 => MetaArray::U64(fixed_items!(self, count, key, u64)),
+            11 => MetaArray::I64(fixed_items!(self, count, key, i64)),
+            12 => MetaArray::F64(fixed_items!(self, count, key, f64)),
+            t => return Err(self.error(key, format!("unknown array item type {t}"))),
+        })
+    }
+
     fn value(&mut self, ty: u32, key: &str, depth: usize) -> Result<MetaValue, NeuralError> {
         Ok(match ty {
             0 => MetaValue::U8(self.array::<1>(key)?[0]),
@@ -349,11 +464,7 @@ impl Cursor<'_> {
                     t => return Err(self.error(key, format!("unknown array item type {t}"))),
                 };
                 self.fits(count, min_size, key)?;
-                let mut items = Vec::with_capacity(count as usize);
-                for _ in 0..count {
-                    items.push(self.value(item_type, key, depth + 1)?);
-                }
-                MetaValue::Array(items)
+                MetaValue::Array(self.array_items(item_type, count as usize, key, depth + 1)?)
             }
             10 => MetaValue::U64(self.u64(key)?),
             11 => MetaValue::I64(i64::from_le_bytes(self.array(key)?)),

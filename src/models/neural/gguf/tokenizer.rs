@@ -36,8 +36,8 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         other => return Err(err(format!("tokenizer.ggml.pre {other:?} is not supported (supported: {})", SUPPORTED_PRE.join(", ")))),
     };
     let strings = |key: &str| -> Result<Vec<&str>, NeuralError> {
-        let values = file.require(key)?.as_array().ok_or_else(|| err(format!("{key} is not an array")))?;
-        values.iter().enumerate().map(|(i, v)| v.as_str().ok_or_else(|| err(format!("{key}[{i}] is not a string")))).collect()
+        let values = file.require(key)?.as_array().and_then(|a| a.strings()).ok_or_else(|| err(format!("{key} is not an array of strings")))?;
+        Ok(values.iter().map(String::as_str).collect())
     };
     let tokens = strings("tokenizer.ggml.tokens")?;
     let mut vocab = Vocab::default();
@@ -68,12 +68,10 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         }
     };
     let mut tok = TextTokenizer { inner, source: file.path.clone(), bos: id("tokenizer.ggml.bos_token_id")?, eos: id("tokenizer.ggml.eos_token_id")?, cls: None, sep: None, mask: None, pad: id("tokenizer.ggml.padding_token_id")? };
-    let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array).unwrap_or(&[]);
-    let whole: Vec<u32> = types
-        .iter()
-        .enumerate()
-        .filter(|(i, t)| *i < tokens.len() && matches!(t.as_u64(), Some(3 | 4)))
-        .map(|(i, _)| i as u32)
+    let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array);
+    let whole: Vec<u32> = (0..types.map_or(0, |t| t.len().min(tokens.len())))
+        .filter(|&i| matches!(types.and_then(|t| t.u64_at(i)), Some(3 | 4)))
+        .map(|i| i as u32)
         .chain([tok.bos, tok.eos, tok.pad].into_iter().flatten())
         .collect();
     tok.keep_whole(whole.into_iter())?;
