@@ -108,18 +108,33 @@ pub fn load(path: &Path) -> Result<(Baseline, Vec<JobRecord>), Error> {
             Error::io(path, e)
         }
     })?;
-    let b: Baseline = serde_json::from_slice(&bytes).map_err(|e| Error::Usage(format!("{}: not a lmgauge baseline: {e}", path.display())))?;
+    let b = parse(path, &bytes)?;
+    let items_path = path.with_file_name(&b.items_file);
+    let gz = std::fs::read(&items_path).map_err(|e| Error::io(&items_path, e))?;
+    Ok((b, parse_items(&items_path, &gz)?))
+}
+
+/// Parses a baseline's JSON; `path` names it in errors.
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<Baseline, Error> {
+    let b: Baseline = serde_json::from_slice(bytes).map_err(|e| Error::Usage(format!("{}: not a lmgauge baseline: {e}", path.display())))?;
     if b.version != BASELINE_VERSION {
         return Err(Error::Usage(format!("{}: baseline version {} is not supported (this build reads {BASELINE_VERSION})", path.display(), b.version)));
     }
-    let items_path = path.with_file_name(&b.items_file);
-    let gz = std::fs::read(&items_path).map_err(|e| Error::io(&items_path, e))?;
+    // The items file must lie beside the baseline: a name with a folder in it could point anywhere.
+    if b.items_file.is_empty() || b.items_file.contains(['/', '\\']) || b.items_file == ".." {
+        return Err(Error::Usage(format!("{}: field items_file must be a file name beside the baseline, found {:?}", path.display(), b.items_file)));
+    }
+    Ok(b)
+}
+
+/// Decompresses and parses a baseline's per-item scores; `items_path` names them in errors.
+pub fn parse_items(items_path: &Path, gz: &[u8]) -> Result<Vec<JobRecord>, Error> {
     let mut json = Vec::new();
     // Per-item scores compress well; refuse anything that expands absurdly.
-    flate2::read::GzDecoder::new(gz.as_slice())
+    flate2::read::GzDecoder::new(gz)
         .take((gz.len() as u64).saturating_mul(200).saturating_add(1 << 20))
         .read_to_end(&mut json)
         .map_err(|e| Error::Usage(format!("{}: corrupt gzip: {e}", items_path.display())))?;
     let records: Vec<JobRecord> = serde_json::from_slice(&json).map_err(|e| Error::Usage(format!("{}: unreadable per-item scores: {e}", items_path.display())))?;
-    Ok((b, records))
+    Ok(records)
 }

@@ -6,9 +6,42 @@ use std::fmt::Write;
 
 use super::{fmt_value, ReportData};
 
-/// Markdown table cells must not break the table.
+/// A data string as inline Markdown text: it must neither break the table nor become markup
+/// or HTML where the file is rendered (GitHub, GitLab and CI summaries render inline HTML), so
+/// HTML's specials become entities and Markdown's punctuation is backslash-escaped.
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\n' | '\r' => out.push(' '),
+            // `_` stays: ids and metric names use it, and inside words it is never emphasis.
+            '\\' | '`' | '*' | '[' | ']' | '|' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A data string inside a code span: literal there, so only the fence must outgrow its backticks.
+fn code(s: &str) -> String {
+    let s = s.replace(['\n', '\r'], " ");
+    let mut fence = String::from("`");
+    while s.contains(fence.as_str()) {
+        fence.push('`');
+    }
+    let pad = if s.starts_with('`') || s.ends_with('`') || fence.len() > 1 { " " } else { "" };
+    format!("{fence}{pad}{s}{pad}{fence}")
+}
+
+/// A free-text paragraph (a description): HTML neutralised, line breaks kept, Markdown kept.
+fn paragraph(s: &str) -> String {
+    s.trim().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 pub fn summary(data: &ReportData) -> String {
@@ -16,7 +49,7 @@ pub fn summary(data: &ReportData) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# lmgauge: {}\n", cell(&m.suite));
     if let Some(d) = &m.suite_description {
-        let _ = writeln!(out, "{}\n", d.trim());
+        let _ = writeln!(out, "{}\n", paragraph(d));
     }
     let _ = writeln!(out, "Seed {}, {} bootstrap resamples, suite hash `{}`.\n", m.seed, m.bootstrap_resamples, m.short_hash());
     let _ = writeln!(out, "Values are corpus-level; brackets hold the 95% bootstrap interval over items; n = items.\n");
@@ -25,13 +58,13 @@ pub fn summary(data: &ReportData) -> String {
         let info = m.tasks.iter().find(|t| t.id == task);
         let _ = writeln!(out, "## {}\n", cell(&task));
         if let Some(info) = info {
-            let _ = write!(out, "Type `{}`, dataset `{}`", info.task_type, cell(&info.dataset));
+            let _ = write!(out, "Type {}, dataset {}", code(&info.task_type), code(&info.dataset));
             if let Some(src) = &info.source {
                 let _ = write!(out, " ({})", cell(src));
             }
             let _ = writeln!(out, ".\n");
             if let Some(d) = &info.description {
-                let _ = writeln!(out, "{}\n", d.trim());
+                let _ = writeln!(out, "{}\n", paragraph(d));
             }
         }
         let rows: Vec<_> = data.rows_of(&task).collect();
@@ -74,7 +107,8 @@ pub fn summary(data: &ReportData) -> String {
             let _ = writeln!(out, "| judge | n | chosen wins | ties | accuracy [Wilson 95%] |\n|---|---:|---:|---:|---:|");
             for r in judges {
                 let f = |i: usize| r.get(i).and_then(|v| v.parse::<f64>().ok()).map(fmt_value).unwrap_or_default();
-                let _ = writeln!(out, "| {} | {} | {} | {} | {} [{}, {}] |", cell(&r[1]), r[2], r[3], r[4], f(6), f(7), f(8));
+                let g = |i: usize| cell(r.get(i).map(String::as_str).unwrap_or(""));
+                let _ = writeln!(out, "| {} | {} | {} | {} | {} [{}, {}] |", g(1), g(2), g(3), g(4), f(6), f(7), f(8));
             }
             out.push('\n');
         }
@@ -107,7 +141,7 @@ pub fn summary(data: &ReportData) -> String {
 
     let _ = writeln!(out, "## Models\n");
     for model in &m.models {
-        let _ = writeln!(out, "- **{}** ({}): {}", cell(&model.id), model.kind, cell(&model.description));
+        let _ = writeln!(out, "- **{}** ({}): {}", cell(&model.id), cell(&model.kind), cell(&model.description));
     }
     let failed: Vec<_> = m.jobs.iter().filter(|j| j.status != "done").collect();
     if !failed.is_empty() {
@@ -117,4 +151,18 @@ pub fn summary(data: &ReportData) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_strings_cannot_become_markup() {
+        assert_eq!(cell("<img src=x onerror=alert(1)>"), "&lt;img src=x onerror=alert(1)&gt;");
+        assert_eq!(cell("a|b\n[x](javascript:y) *z* `c`"), "a\\|b \\[x\\](javascript:y) \\*z\\* \\`c\\`");
+        assert_eq!(code("a`b"), "`` a`b ``");
+        assert_eq!(code("wiki.txt"), "`wiki.txt`");
+        assert_eq!(paragraph(" <script>x</script> & *ok* "), "&lt;script&gt;x&lt;/script&gt; &amp; *ok*");
+    }
 }

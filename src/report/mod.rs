@@ -37,10 +37,19 @@ fn json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
     std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
-fn csv_rows(path: &Path) -> Vec<Vec<String>> {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().skip(1).map(|l| l.split(',').map(str::to_owned).collect()).collect())
-        .unwrap_or_default()
+/// The rows of a run's small CSV file (header dropped), each of exactly `width` fields: an
+/// edited or truncated file is an error naming its line, never a report that indexes past a row.
+fn csv_rows(path: &Path, width: usize) -> Result<Vec<Vec<String>>, Error> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(Vec::new()) };
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let row: Vec<String> = line.split(',').map(str::to_owned).collect();
+        if row.len() != width {
+            return Err(Error::Usage(format!("{}:{}: expected {width} fields, found {}", path.display(), i + 1, row.len())));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
 }
 
 impl ReportData {
@@ -53,8 +62,8 @@ impl ReportData {
             Some(parent) => crate::store::history::collect(&parent).unwrap_or_default(),
             None => Vec::new(),
         };
-        let judges = csv_rows(&run_dir.join("judges.csv"));
-        let agreement = csv_rows(&run_dir.join("agreement.csv"));
+        let judges = csv_rows(&run_dir.join("judges.csv"), 9)?;
+        let agreement = csv_rows(&run_dir.join("agreement.csv"), 6)?;
         let subsets = json_list(&run_dir.join("subsets.json"));
         let disagreements = json_list(&run_dir.join("disagreements.json"));
         let generations = json_list(&run_dir.join("generations.json"));

@@ -109,7 +109,12 @@ impl RunManifest {
     pub fn load(run_dir: &Path) -> Result<RunManifest, Error> {
         let path = run_dir.join("run.json");
         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let m: RunManifest = serde_json::from_slice(&bytes)
+        Self::parse(&path, &bytes)
+    }
+
+    /// Parses and checks a manifest's bytes; `path` names it in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<RunManifest, Error> {
+        let m: RunManifest = serde_json::from_slice(bytes)
             .map_err(|e| Error::Usage(format!("{}: not a lmgauge run manifest: {e}", path.display())))?;
         if m.version != MANIFEST_VERSION {
             return Err(Error::Usage(format!("{}: manifest version {} is not supported", path.display(), m.version)));

@@ -13,7 +13,7 @@ use crate::metrics::{Metric, TaskType};
 use crate::models::ngram::adapter::NgramSource;
 use crate::models::Capabilities;
 
-pub use validate::load_suite;
+pub use validate::{load_suite, parse_suite};
 
 /// A suite that passed validation: paths resolved, names checked, capabilities matched.
 #[derive(Debug, Clone)]

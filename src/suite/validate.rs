@@ -22,11 +22,16 @@ use crate::models::{Capabilities, Capability};
 pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
     let bytes = std::fs::read(path)
         .map_err(|e| SuiteError::single(path, 1, 1, format!("cannot read suite file: {e}")))?;
+    parse_suite(path, &bytes)
+}
+
+/// Parses and validates suite bytes as if read from `path` (relative paths resolve beside it).
+pub fn parse_suite(path: &Path, bytes: &[u8]) -> Result<Suite, SuiteError> {
     let source = std::str::from_utf8(&bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         SuiteError::single(path, line, 1, "invalid UTF-8")
     })?;
-    let hash = hex::encode(Sha256::digest(&bytes));
+    let hash = hex::encode(Sha256::digest(bytes));
     let locations = Locations::index(source);
     if let Some(at) = locations.expansion_overflow {
         return Err(SuiteError::single(

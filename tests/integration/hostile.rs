@@ -120,7 +120,7 @@ fn a_large_gguf_metadata_array_costs_its_own_size() {
     assert!(mb < 400.0, "peak {mb:.0} MB for a 60 MB file");
 }
 
-const SUITE: &str = "version: 1\nname: keys\nbootstrap: 20\nmodels:\n  - {id: m__x, kind: ngram, train: train.txt, order: 2}\n  - {id: x, kind: ngram, train: train.txt, order: 3}\ntasks:\n  - {id: a, type: perplexity, dataset: {path: text.txt}, models: [m__x], metrics: [bits_per_byte]}\n  - {id: a__m, type: perplexity, dataset: {path: text.txt}, models: [x], metrics: [bits_per_byte]}\n";
+const SUITE: &str = "version: 1\nname: keys\nbootstrap: 20\nmodels:\n  - {id: m__x, kind: ngram, train: train.txt, order: 2, skip_symbols: true}\n  - {id: x, kind: ngram, train: train.txt, order: 3, skip_symbols: true}\ntasks:\n  - {id: a, type: perplexity, dataset: {path: text.txt}, models: [m__x], metrics: [bits_per_byte]}\n  - {id: a__m, type: perplexity, dataset: {path: text.txt}, models: [x], metrics: [bits_per_byte]}\n";
 
 #[test]
 fn job_keys_that_used_to_collide_keep_both_results_across_resume() {

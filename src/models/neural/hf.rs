@@ -132,6 +132,86 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, NeuralError> {
     Err(NeuralError::file(dir, "no weights: expected model.safetensors, model.safetensors.index.json or pytorch_model.bin"))
 }
 
+/// Layers a checkpoint stores: one more than the largest index `i` in names like
+/// `….h.i.…`, `….layer.i.…` or `….layers.i.…` (`None` when no name has one).
+pub fn stored_layers<'a>(names: impl Iterator<Item = &'a str>) -> Option<u64> {
+    let mut top: Option<u64> = None;
+    for name in names {
+        let parts: Vec<&str> = name.split('.').collect();
+        for w in parts.windows(2) {
+            if matches!(w[0], "h" | "layer" | "layers") {
+                if let Ok(i) = w[1].parse::<u64>() {
+                    top = Some(top.map_or(i, |t| t.max(i)));
+                }
+            }
+        }
+    }
+    top.map(|t| t + 1)
+}
+
+/// Size keys of the supported architectures' configs (transformers' names and GPT-2's).
+const LAYER_KEYS: &[&str] = &["n_layer", "num_hidden_layers", "n_layers", "num_layers"];
+const WIDTH_KEYS: &[&str] = &["n_embd", "hidden_size", "dim", "embedding_size", "d_model"];
+const COUNT_KEYS: &[&str] = &[
+    "n_head", "num_attention_heads", "n_heads", "num_heads", "num_key_value_heads", "head_dim", "n_inner", "intermediate_size", "hidden_dim",
+    "vocab_size", "n_positions", "n_ctx", "max_position_embeddings", "num_hidden_groups", "inner_group_num",
+];
+
+/// Refuses a `config.json` its checkpoint cannot back (`elements` parameters, `ckpt_layers`
+/// stored layers), before any network is built from it: every size a positive integer, none
+/// larger than the parameters could hold, the layer count equal to the stored one. Plain Rust,
+/// so the fuzz target reaches it.
+pub fn check_config_sizes(config: &serde_json::Value, model_type: &str, elements: i64, ckpt_layers: Option<u64>) -> Result<(), String> {
+    let mut sizes = std::collections::BTreeMap::new();
+    for &key in LAYER_KEYS.iter().chain(WIDTH_KEYS).chain(COUNT_KEYS) {
+        match config.get(key) {
+            None | Some(serde_json::Value::Null) => {}
+            Some(v) => match v.as_u64() {
+                Some(n) if n > 0 => {
+                    sizes.insert(key, n);
+                }
+                _ => return Err(format!("\"{key}\" is {v}; it must be a positive integer")),
+            },
+        }
+    }
+    let elements = elements.max(0) as u64;
+    for (key, &n) in &sizes {
+        if n > elements {
+            return Err(format!("\"{key}\" is {n}, more than the {elements} parameters the checkpoint holds"));
+        }
+    }
+    let width = WIDTH_KEYS.iter().filter_map(|k| sizes.get(k)).min().copied().unwrap_or(1);
+    if let Some(&vocab) = sizes.get("vocab_size") {
+        if vocab.saturating_mul(width) > elements {
+            return Err(format!("\"vocab_size\" {vocab} × width {width} needs more parameters than the checkpoint's {elements}"));
+        }
+    }
+    // Networks with learned absolute positions allocate positions × width before loading.
+    let absolute = matches!(model_type, "gpt2" | "gpt_neo" | "bert" | "roberta" | "distilbert" | "albert");
+    let wide: &[&str] = if absolute { &["n_inner", "intermediate_size", "hidden_dim", "n_positions", "n_ctx", "max_position_embeddings"] } else { &["n_inner", "intermediate_size", "hidden_dim"] };
+    for key in wide {
+        if let Some(&n) = sizes.get(key) {
+            if n.saturating_mul(width) > elements {
+                return Err(format!("\"{key}\" {n} × width {width} needs more parameters than the checkpoint's {elements}"));
+            }
+        }
+    }
+    let layer_key = LAYER_KEYS.iter().find(|k| sizes.contains_key(**k));
+    if let Some(&key) = layer_key {
+        let layers = sizes[key];
+        if layers.saturating_mul(width) > elements {
+            return Err(format!("\"{key}\" {layers} × width {width} needs more parameters than the checkpoint's {elements}"));
+        }
+        // ALBERT shares one group of layers across all of them: its count is not stored.
+        if let (Some(stored), false) = (ckpt_layers, model_type == "albert") {
+            if stored != layers {
+                return Err(format!("\"{key}\" is {layers} but the checkpoint stores {stored} layers"));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A tokenizer plus the special tokens the scoring loops need.
 pub struct TextTokenizer {
     pub(crate) inner: Tokenizer,

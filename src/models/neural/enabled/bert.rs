@@ -86,6 +86,7 @@ impl MaskedNet {
                 // The decoder is tied to the word embeddings and its bias to `predictions.bias`.
                 ckpt.tie("predictions.decoder.weight", "albert.embeddings.word_embeddings.weight");
                 ckpt.tie("predictions.decoder.bias", "predictions.bias");
+                ckpt.rename(|n| (n != "predictions.bias").then(|| n.to_owned()));
                 let shape = format!(
                     "ALBERT masked LM: {} layers sharing {} group(s), d={}, embeddings {}, {} heads",
                     c.num_hidden_layers, c.num_hidden_groups, c.hidden_size, c.embedding_size, c.num_attention_heads

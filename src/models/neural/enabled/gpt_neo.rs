@@ -90,6 +90,9 @@ impl GptNeo {
         let local = layer_types(c, layers).map_err(err)?;
         let activation = Activation::from_config(c, "activation_function", "gelu_new").map_err(err)?;
         let tied = c.get("tie_word_embeddings").and_then(Value::as_bool).unwrap_or(true);
+        // The configuration's own consistency first (its message is the sharper one), then its
+        // agreement with the checkpoint, before any tensor is built.
+        ckpt.check_config(folder)?;
         let mut w = Loader::new(ckpt, device, kind);
         // Some checkpoints store the body without the `transformer.` prefix.
         if !w.ckpt.tensors.contains_key("transformer.wte.weight") {

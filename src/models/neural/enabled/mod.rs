@@ -73,7 +73,7 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
         Family::Causal => {
             let net: Box<dyn causal::CausalNet> = match folder.model_type.as_str() {
                 "llama" => Box::new(llama::Llama::load_hf(LlamaConfig::from_hf(&folder)?, checked_checkpoint(&folder)?, device, kind)?),
-                "gpt_neo" => Box::new(gpt_neo::GptNeo::load(&folder, checked_checkpoint(&folder)?, device, kind)?),
+                "gpt_neo" => Box::new(gpt_neo::GptNeo::load(&folder, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
                 _ => Box::new(gpt2::Gpt2::load(&folder, device, kind)?),
             };
             Arc::new(causal::CausalModel::new(net, tokenizer, options, device, where_)?)

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use safetensors::{Dtype as StDtype, SafeTensors};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
-use crate::models::neural::hf::ModelFolder;
+use crate::models::neural::hf::{self, ModelFolder};
 use crate::models::neural::NeuralError;
 
 /// Named tensors of a checkpoint, with the file each came from.
@@ -68,8 +68,8 @@ impl Checkpoint {
     /// ignores some layers and gives another perplexity.
     pub fn check_config(&self, folder: &ModelFolder) -> Result<(), NeuralError> {
         let elements: i64 = self.tensors.values().map(Tensor::numel).map(|n| n as i64).sum();
-        let ckpt_layers = stored_layers(self.tensors.keys().map(String::as_str));
-        check_config_sizes(&folder.config, &folder.model_type, elements, ckpt_layers).map_err(|m| NeuralError::file(&folder.config_path(), m))
+        let ckpt_layers = hf::stored_layers(self.tensors.keys().map(String::as_str));
+        hf::check_config_sizes(&folder.config, &folder.model_type, elements, ckpt_layers).map_err(|m| NeuralError::file(&folder.config_path(), m))
     }
 
     /// Copies every variable of `vs` from the checkpoint; `optional` names may be absent (the
@@ -164,82 +164,7 @@ fn unused_error(path: PathBuf, unused: &[&str]) -> NeuralError {
     NeuralError::file(&path, format!("{} checkpoint tensor(s) have no place in the network config.json describes ({}{more}): the configuration and the checkpoint disagree", unused.len(), shown.join(", ")))
 }
 
-/// Layers a checkpoint stores: one more than the largest index `i` in names like
-/// `….h.i.…`, `….layer.i.…` or `….layers.i.…` (`None` when no name has one).
-pub fn stored_layers<'a>(names: impl Iterator<Item = &'a str>) -> Option<u64> {
-    let mut top: Option<u64> = None;
-    for name in names {
-        let parts: Vec<&str> = name.split('.').collect();
-        for w in parts.windows(2) {
-            if matches!(w[0], "h" | "layer" | "layers") {
-                if let Ok(i) = w[1].parse::<u64>() {
-                    top = Some(top.map_or(i, |t| t.max(i)));
-                }
-            }
-        }
-    }
-    top.map(|t| t + 1)
-}
 
-/// Size keys of the supported architectures' configs (transformers' names and GPT-2's).
-const LAYER_KEYS: &[&str] = &["n_layer", "num_hidden_layers", "n_layers", "num_layers"];
-const WIDTH_KEYS: &[&str] = &["n_embd", "hidden_size", "dim", "embedding_size", "d_model"];
-const COUNT_KEYS: &[&str] = &[
-    "n_head", "num_attention_heads", "n_heads", "num_heads", "num_key_value_heads", "head_dim", "n_inner", "intermediate_size", "hidden_dim",
-    "vocab_size", "n_positions", "n_ctx", "max_position_embeddings", "num_hidden_groups", "inner_group_num",
-];
-
-/// The checks of [`Checkpoint::check_config`] on a parsed config (plain values, testable).
-pub fn check_config_sizes(config: &serde_json::Value, model_type: &str, elements: i64, ckpt_layers: Option<u64>) -> Result<(), String> {
-    let mut sizes = std::collections::BTreeMap::new();
-    for &key in LAYER_KEYS.iter().chain(WIDTH_KEYS).chain(COUNT_KEYS) {
-        match config.get(key) {
-            None | Some(serde_json::Value::Null) => {}
-            Some(v) => match v.as_u64() {
-                Some(n) if n > 0 => {
-                    sizes.insert(key, n);
-                }
-                _ => return Err(format!("\"{key}\" is {v}; it must be a positive integer")),
-            },
-        }
-    }
-    let elements = elements.max(0) as u64;
-    for (key, &n) in &sizes {
-        if n > elements {
-            return Err(format!("\"{key}\" is {n}, more than the {elements} parameters the checkpoint holds"));
-        }
-    }
-    let width = WIDTH_KEYS.iter().filter_map(|k| sizes.get(k)).min().copied().unwrap_or(1);
-    if let Some(&vocab) = sizes.get("vocab_size") {
-        if vocab.saturating_mul(width) > elements {
-            return Err(format!("\"vocab_size\" {vocab} × width {width} needs more parameters than the checkpoint's {elements}"));
-        }
-    }
-    // Networks with learned absolute positions allocate positions × width before loading.
-    let absolute = matches!(model_type, "gpt2" | "gpt_neo" | "bert" | "roberta" | "distilbert" | "albert");
-    let wide: &[&str] = if absolute { &["n_inner", "intermediate_size", "hidden_dim", "n_positions", "n_ctx", "max_position_embeddings"] } else { &["n_inner", "intermediate_size", "hidden_dim"] };
-    for key in wide {
-        if let Some(&n) = sizes.get(key) {
-            if n.saturating_mul(width) > elements {
-                return Err(format!("\"{key}\" {n} × width {width} needs more parameters than the checkpoint's {elements}"));
-            }
-        }
-    }
-    let layer_key = LAYER_KEYS.iter().find(|k| sizes.contains_key(**k));
-    if let Some(&key) = layer_key {
-        let layers = sizes[key];
-        if layers.saturating_mul(width) > elements {
-            return Err(format!("\"{key}\" {layers} × width {width} needs more parameters than the checkpoint's {elements}"));
-        }
-        // ALBERT shares one group of layers across all of them: its count is not stored.
-        if let (Some(stored), false) = (ckpt_layers, model_type == "albert") {
-            if stored != layers {
-                return Err(format!("\"{key}\" is {layers} but the checkpoint stores {stored} layers"));
-            }
-        }
-    }
-    Ok(())
-}
 
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
