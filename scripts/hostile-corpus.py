@@ -172,6 +172,14 @@ def main():
          files={"ref.txt": "a b c\n", "hyp.txt": "a b\n"})
     case("chrf-char-order-huge", 2, ["chrf", "-r", "ref.txt", "-i", "hyp.txt", "--char-order", "1000000"], 2, ["--char-order"],
          files={"ref.txt": "a b c\n", "hyp.txt": "a b\n"})
+    case("bleu-smooth-value-nan", 2, ["bleu", "-r", "ref.txt", "-i", "hyp.txt", "--smooth", "floor", "--smooth-value", "nan"], 2, ["--smooth-value", "finite"],
+         files={"ref.txt": "a b c\n", "hyp.txt": "a b\n"})
+    case("generate-max-new-tokens-huge", 2, ["generate", "--model", "model.arpa.gz", "--prompt", "the", "--max-new-tokens", "100000000"], 2,
+         ["max_new_tokens must be between 1 and 65536"], copies={"model.arpa.gz": "kenlm/moby-2.arpa.gz"})
+    case("generate-temperature-nan", 2, ["generate", "--model", "model.arpa.gz", "--prompt", "the", "--strategy", "sample", "--temperature", "nan"], 2,
+         ["temperature must be positive"], copies={"model.arpa.gz": "kenlm/moby-2.arpa.gz"})
+    case("perplexity-batch-tokens-huge", 2, ["perplexity", "--model", "model", "--input", "text.txt", "--batch-tokens", "99999999999"], 2,
+         ["batch_tokens must be between 1 and 4194304"], files={"text.txt": TEXT}, copies=dict(gpt2, **{"model/config.json": "neural/gpt2-safetensors/config.json"}), neural=True)
     long_ref = " ".join("w%d" % (i % 997) for i in range(20000)) + "\n"
     long_hyp = " ".join("w%d" % ((i * 7) % 991) for i in range(20000)) + "\n"
     case("rouge-l-one-long-line", 2, ["rouge", "-r", "ref.txt", "-i", "hyp.txt", "--bootstrap", "10", "--json"], 0, ["\"rougeL\"", "\"rougeLsum\""],

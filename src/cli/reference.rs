@@ -43,8 +43,8 @@ pub struct BleuArgs {
     pub tokenize: String,
     #[arg(long, default_value = "exp", value_parser = ["exp", "floor", "add-k", "none"])]
     pub smooth: String,
-    /// Smoothing value for floor (default 0.1) or add-k (default 1).
-    #[arg(long)]
+    /// Smoothing value for floor (default 0.1) or add-k (default 1): a finite number ≥ 0.
+    #[arg(long, value_parser = non_negative_finite)]
     pub smooth_value: Option<f64>,
     #[arg(long)]
     pub lowercase: bool,
@@ -115,6 +115,13 @@ pub struct RougeArgs {
     pub seed: u64,
     #[arg(long)]
     pub json: bool,
+}
+
+fn non_negative_finite(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("{s:?} is not a finite number ≥ 0")),
+    }
 }
 
 /// Reads a line-aligned text file; lines keep their content, `\r\n` endings are accepted.

@@ -89,7 +89,7 @@ fn chrf_of_one_long_line_stays_in_bounded_memory() {
     assert_eq!(code, 0, "{err}");
     let score = serde_json::from_str::<Value>(&out).unwrap()["score"].as_f64().unwrap();
     assert!(score > 90.0 && score < 100.0, "{score}");
-    assert!(mb < 900.0, "chrF of a 6 MB line peaked at {mb:.0} MB");
+    assert!(mb < 400.0, "chrF of a 6 MB line peaked at {mb:.0} MB (it reserved a slot per window: 740 MB)");
 }
 
 /// A GGUF file with one u8 metadata array of `n` bytes and no tensors.

@@ -357,3 +357,40 @@ mod tests {
         assert_eq!(longest_first(30, 30, 51), (25, 26));
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn config_sizes_must_fit_the_checkpoint() {
+        let gpt2 = json!({"n_layer": 2, "n_embd": 32, "n_head": 4, "n_positions": 64, "vocab_size": 420, "n_inner": null});
+        assert_eq!(check_config_sizes(&gpt2, "gpt2", 40_960, Some(2)), Ok(()));
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = gpt2.clone();
+            c[k] = v;
+            check_config_sizes(&c, "gpt2", 40_960, Some(2)).unwrap_err()
+        };
+        assert!(with("n_layer", json!(-2)).contains("\"n_layer\" is -2"));
+        assert!(with("n_layer", json!(0)).contains("positive integer"));
+        assert!(with("n_layer", json!(1)).contains("checkpoint stores 2 layers"));
+        assert!(with("n_layer", json!(3)).contains("checkpoint stores 2 layers"));
+        assert!(with("n_layer", json!(1 << 20)).contains("more than the 40960 parameters"));
+        assert!(with("n_embd", json!(1u64 << 40)).contains("\"n_embd\""));
+        assert!(with("n_positions", json!(4096)).contains("× width 32"));
+        assert!(with("n_head", json!(2.5)).contains("positive integer"));
+        // ALBERT shares its layers: the count is not stored.
+        let albert = json!({"num_hidden_layers": 12, "hidden_size": 32, "embedding_size": 16, "vocab_size": 400});
+        assert_eq!(check_config_sizes(&albert, "albert", 17_280, Some(1)), Ok(()));
+    }
+
+    #[test]
+    fn stored_layers_reads_the_usual_names() {
+        let names = ["transformer.h.0.attn.c_attn.weight", "transformer.h.11.mlp.c_fc.bias", "transformer.wte.weight"];
+        assert_eq!(stored_layers(names.into_iter()), Some(12));
+        assert_eq!(stored_layers(["bert.encoder.layer.3.output.dense.weight", "model.layers.7.mlp.up_proj.weight"].into_iter()), Some(8));
+        assert_eq!(stored_layers(["embeddings.word_embeddings.weight"].into_iter()), None);
+    }
+}
+
