@@ -226,6 +226,8 @@ def main():
     case("gate-a-killed-run", 4, ["gate", "run", "--baseline", "base.json"], 2, ["run did not finish", "--resume"],
          files={"run/run.json": json.dumps(killed), "base.json": "{}"})
 
+    case("report-a-killed-run", 4, ["report", "run"], 2, ["run did not finish", "--resume"], files={"run/run.json": json.dumps(killed)})
+
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump(CASES, f, indent=1)
         f.write("\n")

@@ -14,19 +14,33 @@ fuzz_target!(|data: &[u8]| {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (data, &[][..]),
     };
-    let Ok(config) = serde_json::from_slice::<serde_json::Value>(config) else { return };
-    let model_type = config.get("model_type").and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+    let Ok(config) = serde_json::from_slice::<serde_json::Value>(config) else {
+        return;
+    };
+    let model_type = config
+        .get("model_type")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_owned();
     let (mut elements, mut names) = (0i64, Vec::new());
     if let Ok(st) = safetensors::SafeTensors::deserialize(tensors) {
         for (name, view) in st.tensors() {
-            let n = view.shape().iter().try_fold(1i64, |a, &d| a.checked_mul(d as i64));
+            let n = view
+                .shape()
+                .iter()
+                .try_fold(1i64, |a, &d| a.checked_mul(d as i64));
             elements = elements.saturating_add(n.unwrap_or(i64::MAX));
             names.push(name);
         }
     }
     let layers = hf::stored_layers(names.iter().map(String::as_str));
     let _ = hf::check_config_sizes(&config, &model_type, elements, layers);
-    let folder = ModelFolder { dir: "/nonexistent/fuzz".into(), config, model_type, weights: Vec::new() };
+    let folder = ModelFolder {
+        dir: "/nonexistent/fuzz".into(),
+        config,
+        model_type,
+        weights: Vec::new(),
+    };
     if let Ok(c) = LlamaConfig::from_hf(&folder) {
         let _ = c.summary(1.0);
     }
