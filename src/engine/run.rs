@@ -94,97 +94,85 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     let model_cache = run_dir.join("models");
 
     let run_one = |job: &Job| -> Result<JobRecord, Error> {
-            let task = suite.task(&job.task).expect("planned");
-            let model_def = suite.model(&job.model).expect("planned");
-            let started = Instant::now();
-            if task.task_type == TaskType::Reference {
-                let refs = references[job.task.as_str()].get_or_init(|| reference::load_references(&task.dataset));
-                let record = match refs.as_ref().map_err(Clone::clone).and_then(|r| reference::score_outputs(task, model_def, r)) {
-                    Ok(items) => finished(job, model_def, "stored outputs".into(), items, started),
-                    Err(e) => failed(job, model_def, e, started),
-                };
-                cache::save(&run_dir, &record)?;
-                return Ok(record);
-            }
-            if task.task_type == TaskType::Preference {
-                let layout = task.preference.expect("preference task");
-                let loaded = pairs[job.task.as_str()].get_or_init(|| {
-                    let r = crate::data::pairs::load_pairs(&task.dataset.path, layout, task.dataset.limit).map_err(|e| e.to_string());
-                    if let Ok((_, notes)) = &r {
-                        for n in notes {
-                            eprintln!("{n}");
-                        }
+        let task = suite.task(&job.task).expect("planned");
+        let model_def = suite.model(&job.model).expect("planned");
+        let started = Instant::now();
+        if task.task_type == TaskType::Reference {
+            let refs = references[job.task.as_str()].get_or_init(|| reference::load_references(&task.dataset));
+            let record = match refs.as_ref().map_err(Clone::clone).and_then(|r| reference::score_outputs(task, model_def, r)) {
+                Ok(items) => finished(job, model_def, "stored outputs".into(), items, started),
+                Err(e) => failed(job, model_def, e, started),
+            };
+            cache::save(&run_dir, &record)?;
+            return Ok(record);
+        }
+        if task.task_type == TaskType::Preference {
+            let layout = task.preference.expect("preference task");
+            let loaded = pairs[job.task.as_str()].get_or_init(|| {
+                let r = crate::data::pairs::load_pairs(&task.dataset.path, layout, task.dataset.limit).map_err(|e| e.to_string());
+                if let Ok((_, notes)) = &r {
+                    for n in notes {
+                        eprintln!("{n}");
                     }
-                    r
-                });
-                let model: Option<Result<SharedModel, String>> = match model_def.kind {
-                    ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => None,
-                    _ => Some(models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string())).clone()),
-                };
-                let scored = match (loaded, model) {
-                    (Err(e), _) => Err(e.clone()),
-                    (_, Some(Err(e))) => Err(e),
-                    (Ok((ps, _)), m) => {
-                        let m = m.and_then(Result::ok);
-                        preference::judge(task, model_def, m.as_deref(), ps, seed)
-                    }
-                };
-                let mut record = match scored {
-                    Ok(items) => finished(job, model_def, describe_judge(model_def), items, started),
-                    Err(e) => failed(job, model_def, e, started),
-                };
-                if let Ok((_, notes)) = loaded {
-                    record.notes = notes.clone();
                 }
-                cache::save(&run_dir, &record)?;
-                return Ok(record);
+                r
+            });
+            let model: Option<Result<SharedModel, String>> = match model_def.kind {
+                ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => None,
+                _ => Some(models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string())).clone()),
+            };
+            let scored = match (loaded, model) {
+                (Err(e), _) => Err(e.clone()),
+                (_, Some(Err(e))) => Err(e),
+                (Ok((ps, _)), m) => {
+                    let m = m.and_then(Result::ok);
+                    preference::judge(task, model_def, m.as_deref(), ps, seed)
+                }
+            };
+            let mut record = match scored {
+                Ok(items) => finished(job, model_def, describe_judge(model_def), items, started),
+                Err(e) => failed(job, model_def, e, started),
+            };
+            if let Ok((_, notes)) = loaded {
+                record.notes = notes.clone();
             }
-            if task.task_type == TaskType::Generation {
-                let loaded = prompts[job.task.as_str()].get_or_init(|| generation::load(task));
-                let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
-                let record = match (loaded, model) {
-                    (Ok(d), Ok(m)) => match generation::run(task, m.as_ref(), d) {
-                        Ok(items) => finished(job, model_def, m.describe(), items, started),
-                        Err(e) => failed(job, model_def, e, started),
-                    },
-                    (Err(e), _) | (_, Err(e)) => failed(job, model_def, e.clone(), started),
-                };
-                cache::save(&run_dir, &record)?;
-                return Ok(record);
-            }
-            let items = datasets[job.task.as_str()].get_or_init(|| data::load(&task.dataset).map_err(|e| e.to_string()));
+            cache::save(&run_dir, &record)?;
+            return Ok(record);
+        }
+        if task.task_type == TaskType::Generation {
+            let loaded = prompts[job.task.as_str()].get_or_init(|| generation::load(task));
             let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
-            let record = match (items, model) {
-                (Ok(items), Ok(model)) => {
-                    let bar = multi.add(ProgressBar::new(items.len() as u64));
-                    bar.set_style(ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"));
-                    bar.set_prefix(job.key());
-                    let r = run_job(task, model_def, model.as_ref(), items, &bar, started);
-                    bar.finish_and_clear();
-                    r
-                }
+            let record = match (loaded, model) {
+                (Ok(d), Ok(m)) => match generation::run(task, m.as_ref(), d) {
+                    Ok(items) => finished(job, model_def, m.describe(), items, started),
+                    Err(e) => failed(job, model_def, e, started),
+                },
                 (Err(e), _) | (_, Err(e)) => failed(job, model_def, e.clone(), started),
             };
             cache::save(&run_dir, &record)?;
-            Ok(record)
+            return Ok(record);
+        }
+        let items = datasets[job.task.as_str()].get_or_init(|| data::load(&task.dataset).map_err(|e| e.to_string()));
+        let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
+        let record = match (items, model) {
+            (Ok(items), Ok(model)) => {
+                let bar = multi.add(ProgressBar::new(items.len() as u64));
+                bar.set_style(ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"));
+                bar.set_prefix(job.key());
+                let r = run_job(task, model_def, model.as_ref(), items, &bar, started);
+                bar.finish_and_clear();
+                r
+            }
+            (Err(e), _) | (_, Err(e)) => failed(job, model_def, e.clone(), started),
+        };
+        cache::save(&run_dir, &record)?;
+        Ok(record)
     };
     // A panic in one job (a bug, or a library's assertion on input we failed to refuse) is that
     // job's failure: the other jobs still run and the run still writes its results.
     let fresh: Vec<Result<JobRecord, Error>> = pending
         .par_iter()
-        .map(|job| {
-            let started = Instant::now();
-            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_one(job))) {
-                Ok(r) => r,
-                Err(payload) => {
-                    let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
-                    let def = suite.model(&job.model).expect("planned");
-                    let record = failed(job, def, format!("internal error, please report it: {what}"), started);
-                    cache::save(&run_dir, &record)?;
-                    Ok(record)
-                }
-            }
-        })
+        .map(|job| guarded(job, suite.model(&job.model).expect("planned"), &run_dir, || run_one(job)))
         .collect();
 
     let mut records: Vec<JobRecord> = Vec::with_capacity(jobs.len());
@@ -226,6 +214,21 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
     finalize(suite, &run_dir, seed, records, &mut manifest)?;
     Ok(RunOutcome { run_dir, failed_jobs })
+}
+
+/// Runs one job; a panic inside it becomes that job's failed record (saved like any other), so
+/// the rest of the run goes on and still writes its results.
+fn guarded(job: &Job, def: &ModelDef, run_dir: &Path, run: impl FnOnce() -> Result<JobRecord, Error>) -> Result<JobRecord, Error> {
+    let started = Instant::now();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+            let record = failed(job, def, format!("internal error, please report it: {what}"), started);
+            cache::save(run_dir, &record)?;
+            Ok(record)
+        }
+    }
 }
 
 /// The jobs of shard `k` of `n` (1-based), in plan order.
@@ -558,6 +561,21 @@ pub fn utc_stamp(secs: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_job_becomes_a_failed_record_on_disk() {
+        let dir = std::env::temp_dir().join(format!("lmgauge-guard-{}", std::process::id()));
+        let job = Job { task: "t".into(), model: "m".into() };
+        let def = ModelDef { id: "m".into(), description: None, kind: ModelKind::Length };
+        let record = guarded(&job, &def, &dir, || panic!("index out of bounds: the len is 3 but the index is 7")).unwrap();
+        assert_eq!(record.status, JobStatus::Failed);
+        assert!(record.error.as_deref().unwrap().contains("internal error, please report it: index out of bounds"));
+        let saved: JobRecord = serde_json::from_slice(&std::fs::read(cache::job_dir(&dir).join("t__m.json")).unwrap()).unwrap();
+        assert_eq!(saved, record);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn stamps() {
         assert_eq!(super::utc_stamp(0), "19700101-000000");
