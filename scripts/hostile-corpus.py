@@ -201,11 +201,11 @@ def main():
                 "text.txt": TEXT}, copies=dict(gpt2, **{"model/config.json": "neural/gpt2-safetensors/config.json"}), neural=True)
 
     # 3. Unbounded memory ---------------------------------------------------------------------
-    bomb = "version: 1\nname: s\nx0: &x0 [a, a, a, a, a, a, a, a, a, a]\n"
-    for k in range(1, 9):
-        bomb += "x%d: &x%d [%s]\n" % (k, k, ", ".join(["*x%d" % (k - 1)] * 10))
-    bomb += "models: []\ntasks: []\n"
-    case("suite-yaml-alias-bomb", 3, ["validate", "suite.yaml"], 2, ["suite.yaml:8:", "through YAML aliases"], files={"suite.yaml": bomb})
+    # One anchored task repeated by alias: linear in the file, each alias a whole task once expanded.
+    bomb = ("version: 1\nname: s\nmodels:\n  - {id: kn, kind: ngram, train: train.txt, order: 3}\ntasks:\n"
+            "  - &t {id: t, type: perplexity, dataset: {path: text.txt, limit: 5}, models: [kn, kn, kn, kn], metrics: [bits_per_byte, word_perplexity, byte_perplexity]}\n")
+    bomb += "  - *t\n" * 16000
+    case("suite-yaml-alias-bomb", 3, ["validate", "suite.yaml"], 2, ["suite.yaml:", "through YAML aliases"], files=dict(files, **{"suite.yaml": bomb}))
 
     # 4. Unclear errors -----------------------------------------------------------------------
     case("dataset-is-a-directory", 4, ["validate", "suite.yaml"], 2, ["suite.yaml:11:", "is a directory, not a file"],
