@@ -164,8 +164,6 @@ fn unused_error(path: PathBuf, unused: &[&str]) -> NeuralError {
     NeuralError::file(&path, format!("{} checkpoint tensor(s) have no place in the network config.json describes ({}{more}): the configuration and the checkpoint disagree", unused.len(), shown.join(", ")))
 }
 
-
-
 fn first_line(s: &str) -> &str {
     s.lines().next().unwrap_or(s)
 }
