@@ -211,10 +211,10 @@ def main():
     case("dataset-is-a-directory", 4, ["validate", "suite.yaml"], 2, ["suite.yaml:11:", "is a directory, not a file"],
          files=dict(files, **{"suite.yaml": suite.format(extra="", order=3, data="data"), "data/keep.txt": "x\n"}))
     several = ("version: 1\nname: s\nbogus: 1\nmodels:\n  - id: kn\n    kind: ngram\n    train: train.txt\n    order: three\n"
-               "  - id: kn2\n    kind: ngram\n    arpa: m.arpa\n    colour: red\ntasks:\n  - id: t\n    type: perplexity\n"
+               "  - id: kn2\n    kind: ngram\n    arpa: m.arpa\n    colour: red\n    size: 3\ntasks:\n  - id: t\n    type: perplexity\n"
                "    dataset: {path: text.txt, limit: many}\n    models: [kn]\n    metrics: [bits_per_byte]\n")
     case("suite-several-type-errors", 4, ["validate", "suite.yaml"], 2,
-         ["suite.yaml:3:", "bogus", "suite.yaml:8:", "models[0].order", "suite.yaml:12:", "colour", "suite.yaml:16:", "tasks[0].dataset.limit"],
+         ["suite.yaml:3:", "bogus", "suite.yaml:8:", "models[0].order", "suite.yaml:12:", "colour", "suite.yaml:13:", "size", "suite.yaml:17:", "tasks[0].dataset.limit"],
          files=dict(files, **{"suite.yaml": several}))
     case("gguf-shorter-than-magic", 4, ppl, 2, ["model.gguf", "not a GGUF file", "3 bytes"], files={"model.gguf": b"GGU", "text.txt": TEXT})
     case("gguf-zero-heads", 4, ppl, 2, ["model.gguf", "llama.attention.head_count is 0"],

@@ -62,18 +62,18 @@ fn parse_spec(path: &Path, source: &str, locations: &Locations) -> Result<SuiteS
     };
     if let Value::Mapping(top) = &value {
         let mut rest = top.clone();
-        for (key, check) in [("models", model_problem as fn(&Value) -> Option<(String, String)>), ("tasks", task_problem)] {
+        for (key, check) in [("models", model_problem as fn(&Value) -> Vec<Problem>), ("tasks", task_problem)] {
             if let Some(Value::Sequence(items)) = top.get(key) {
                 for (i, item) in items.iter().enumerate() {
-                    if let Some((field, message)) = check(item) {
+                    for (field, message) in check(item) {
                         report(join_path(&format!("{key}[{i}]"), &field), message);
                     }
                 }
                 rest.insert(Value::from(key), Value::Sequence(Vec::new()));
             }
         }
-        if let Err(e) = serde_path_to_error::deserialize::<_, SuiteSpec>(Value::Mapping(rest)) {
-            report(join_path("", &e.path().to_string()), e.inner().to_string());
+        for (field, message) in mapping_problems::<SuiteSpec>(rest) {
+            report(join_path("", &field), message);
         }
     }
     if !problems.is_empty() {
@@ -92,19 +92,41 @@ fn join_path(base: &str, field: &str) -> String {
     }
 }
 
-/// The first problem of one entry of a tagged list, deserialized as the variant its tag names so
-/// that the error carries the field's path.
-fn variant_problem<T: serde::de::DeserializeOwned>(item: &serde_yaml::Value, tag: &str) -> Option<(String, String)> {
-    let mut entry = item.as_mapping()?.clone();
+/// A problem: the field's path inside its entry, and serde's message.
+type Problem = (String, String);
+
+/// The problems of one entry of a tagged list, deserialized as the variant its tag names so that
+/// each error carries its field's path: every unknown key (each is taken out and the entry read
+/// again), then the first other error.
+fn variant_problem<T: serde::de::DeserializeOwned>(item: &serde_yaml::Value, tag: &str) -> Vec<Problem> {
+    let Some(entry) = item.as_mapping() else { return whole_problem::<T>(item) };
+    let mut entry = entry.clone();
     entry.remove(tag);
-    serde_path_to_error::deserialize::<_, T>(serde_yaml::Value::Mapping(entry)).err().map(|e| (e.path().to_string(), e.inner().to_string()))
+    mapping_problems::<T>(entry)
 }
 
-fn whole_problem<T: serde::de::DeserializeOwned>(item: &serde_yaml::Value) -> Option<(String, String)> {
-    serde_path_to_error::deserialize::<_, T>(item.clone()).err().map(|e| (e.path().to_string(), e.inner().to_string()))
+/// Every unknown key of a mapping read as `T` (each taken out before reading it again), then
+/// the first other error.
+fn mapping_problems<T: serde::de::DeserializeOwned>(mut entry: serde_yaml::Mapping) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    while let Err(e) = serde_path_to_error::deserialize::<_, T>(serde_yaml::Value::Mapping(entry.clone())) {
+        let message = e.inner().to_string();
+        let unknown = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()).map(str::to_owned);
+        problems.push((e.path().to_string(), message));
+        match unknown {
+            // Only the entry's own keys can be taken out; one nested deeper ends the search.
+            Some(key) if entry.remove(key.as_str()).is_some() => continue,
+            _ => break,
+        }
+    }
+    problems
 }
 
-fn model_problem(item: &serde_yaml::Value) -> Option<(String, String)> {
+fn whole_problem<T: serde::de::DeserializeOwned>(item: &serde_yaml::Value) -> Vec<Problem> {
+    serde_path_to_error::deserialize::<_, T>(item.clone()).err().map(|e| (e.path().to_string(), e.inner().to_string())).into_iter().collect()
+}
+
+fn model_problem(item: &serde_yaml::Value) -> Vec<Problem> {
     use super::spec::*;
     match item.get("kind").and_then(serde_yaml::Value::as_str) {
         Some("ngram") => variant_problem::<NgramModelSpec>(item, "kind"),
@@ -116,7 +138,7 @@ fn model_problem(item: &serde_yaml::Value) -> Option<(String, String)> {
     }
 }
 
-fn task_problem(item: &serde_yaml::Value) -> Option<(String, String)> {
+fn task_problem(item: &serde_yaml::Value) -> Vec<Problem> {
     use super::spec::*;
     match item.get("type").and_then(serde_yaml::Value::as_str) {
         Some("perplexity") => variant_problem::<PerplexityTaskSpec>(item, "type"),
