@@ -216,6 +216,8 @@ def main():
     case("suite-several-type-errors", 4, ["validate", "suite.yaml"], 2,
          ["suite.yaml:3:", "bogus", "suite.yaml:8:", "models[0].order", "suite.yaml:12:", "colour", "suite.yaml:13:", "size", "suite.yaml:17:", "tasks[0].dataset.limit"],
          files=dict(files, **{"suite.yaml": several}))
+    case("csv-ragged-row", 4, ["perplexity", "--model", "model.arpa.gz", "--input", "data.csv"], 2, ["data.csv:4: 3 fields, but the header has 2"],
+         files={"data.csv": "text,id\n\"the cat, it sat\",1\non the mat,2\nit was,3,oops\n"}, copies={"model.arpa.gz": "kenlm/moby-2.arpa.gz"})
     case("gguf-shorter-than-magic", 4, ppl, 2, ["model.gguf", "not a GGUF file", "3 bytes"], files={"model.gguf": b"GGU", "text.txt": TEXT})
     case("gguf-zero-heads", 4, ppl, 2, ["model.gguf", "llama.attention.head_count is 0"],
          files={"model.gguf": tiny_llama(set_u32("llama.attention.head_count", 0)), "text.txt": TEXT}, neural=True)
