@@ -15,11 +15,10 @@ fn main() {
     for line in lock.lines() {
         if let Some(n) = line.strip_prefix("name = ") {
             name = Some(n.trim_matches('"').to_owned());
-        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take()) {
-            if wanted.contains(&n.as_str()) {
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take())
+            && wanted.contains(&n.as_str()) {
                 found.push(format!("{n}={}", v.trim_matches('"')));
             }
-        }
     }
     found.sort();
     println!("cargo:rustc-env=LMGAUGE_DEPENDENCIES={}", found.join(","));

@@ -28,27 +28,6 @@ fn key_part(id: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_do_not_collide() {
-        let job = |t: &str, m: &str| Job { task: t.into(), model: m.into() }.key();
-        assert_eq!(job("wiki-lines", "kn2"), "wiki-lines__kn2");
-        assert_eq!(job("a_b", "c_d"), "a_b__c_d");
-        assert_ne!(job("a", "m__x"), job("a__m", "x"));
-        assert_ne!(job("a_", "b"), job("a", "_b"));
-        let ids = ["a", "_", "__", "a_", "_a", "a__b", "a_b", "b", "a%5F", "x"];
-        let mut keys = std::collections::HashSet::new();
-        for t in ids {
-            for m in ids {
-                assert!(keys.insert(job(t, m)), "{t} × {m}");
-            }
-        }
-    }
-}
-
 /// Jobs in suite order: tasks as listed, each task's models as listed.
 pub fn plan(suite: &Suite, only_tasks: &[String], only_models: &[String]) -> Result<Vec<Job>, Error> {
     for t in only_tasks {
@@ -78,4 +57,25 @@ pub fn plan(suite: &Suite, only_tasks: &[String], only_models: &[String]) -> Res
         return Err(Error::Usage("the selected tasks and models leave no job to run".into()));
     }
     Ok(jobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_do_not_collide() {
+        let job = |t: &str, m: &str| Job { task: t.into(), model: m.into() }.key();
+        assert_eq!(job("wiki-lines", "kn2"), "wiki-lines__kn2");
+        assert_eq!(job("a_b", "c_d"), "a_b__c_d");
+        assert_ne!(job("a", "m__x"), job("a__m", "x"));
+        assert_ne!(job("a_", "b"), job("a", "_b"));
+        let ids = ["a", "_", "__", "a_", "_a", "a__b", "a_b", "b", "a%5F", "x"];
+        let mut keys = std::collections::HashSet::new();
+        for t in ids {
+            for m in ids {
+                assert!(keys.insert(job(t, m)), "{t} × {m}");
+            }
+        }
+    }
 }

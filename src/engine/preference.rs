@@ -123,7 +123,7 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
                 }
                 (ModelKind::Random, _) => {
                     // One draw per pair: the chosen response wins when it is even.
-                    let heads = (coins[i] as u64) % 2 == 0;
+                    let heads = (coins[i] as u64).is_multiple_of(2);
                     s.insert("chosen".into(), if heads { 1.0 } else { 0.0 });
                     s.insert("rejected".into(), if heads { 0.0 } else { 1.0 });
                 }

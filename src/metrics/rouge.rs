@@ -150,7 +150,7 @@ impl RougeScorer {
     }
 }
 
-fn ngrams<'a>(tokens: &'a [String], n: usize) -> FxHashMap<&'a [String], u64> {
+fn ngrams(tokens: &[String], n: usize) -> FxHashMap<&[String], u64> {
     let mut m = FxHashMap::default();
     if tokens.len() >= n {
         for w in tokens.windows(n) {

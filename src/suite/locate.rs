@@ -183,7 +183,7 @@ mod tests {
 
     #[test]
     fn alias_expansion_is_counted() {
-        let mut src = format!("a: &a [{}]\n", vec!["x"; 10].join(", "));
+        let mut src = format!("a: &a [{}]\n", ["x"; 10].join(", "));
         for k in 1..8 {
             let prev = if k == 1 { "a".to_string() } else { format!("b{}", k - 1) };
             src.push_str(&format!("b{k}: &b{k} [{}]\n", vec![format!("*{prev}"); 10].join(", ")));

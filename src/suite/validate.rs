@@ -27,7 +27,7 @@ pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
 
 /// Parses and validates suite bytes as if read from `path` (relative paths resolve beside it).
 pub fn parse_suite(path: &Path, bytes: &[u8]) -> Result<Suite, SuiteError> {
-    let source = std::str::from_utf8(&bytes).map_err(|e| {
+    let source = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         SuiteError::single(path, line, 1, "invalid UTF-8")
     })?;
@@ -158,13 +158,11 @@ fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> Sui
         Some(i) => message[..i].to_owned(),
         None => message,
     };
-    if let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.split("unknown field `").nth(1)) {
-        if let Some(key) = rest.split('`').next() {
-            if let Some(p) = locations.key_after(key, Position { line: pos.line, column: 1 }) {
+    if let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.split("unknown field `").nth(1))
+        && let Some(key) = rest.split('`').next()
+            && let Some(p) = locations.key_after(key, Position { line: pos.line, column: 1 }) {
                 pos = p;
             }
-        }
-    }
     SuiteError::single(path, pos.line, pos.column, message)
 }
 
@@ -346,11 +344,10 @@ impl Validator<'_> {
         }
         let mut options = NeuralOptions::default();
         let mut parse = |key: &str, value: &Option<String>, apply: &mut dyn FnMut(&str) -> Result<(), String>| {
-            if let Some(v) = value {
-                if let Err(e) = apply(v) {
+            if let Some(v) = value
+                && let Err(e) = apply(v) {
                     self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));
                 }
-            }
         };
         parse("device", &m.device, &mut |v| v.parse().map(|d| options.device = d));
         parse("dtype", &m.dtype, &mut |v| v.parse().map(|d| options.dtype = d));
@@ -478,7 +475,7 @@ impl Validator<'_> {
             match models.iter().find(|m| &m.id == id) {
                 None => self.problem(&here, format!("task {:?}: unknown model id {id:?}", t.id)),
                 Some(m) => {
-                    if let Some(p) = capability_problem(&t.id, task_type, &m.id, m.kind.name(), m.kind.capabilities()) {
+                    if let Some(p) = capability_problem(t.id, task_type, &m.id, m.kind.name(), m.kind.capabilities()) {
                         self.problem(&here, p);
                     }
                 }

@@ -122,7 +122,7 @@ impl LlamaConfig {
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} is zero"));
         }
-        if self.heads % self.kv_heads != 0 {
+        if !self.heads.is_multiple_of(self.kv_heads) {
             return Err(format!("{} attention heads are not a multiple of {} key/value heads", self.heads, self.kv_heads));
         }
         for (name, v) in [("rms_norm_eps", self.rms_eps), ("rope_theta", self.rope_theta)] {
@@ -130,7 +130,7 @@ impl LlamaConfig {
                 return Err(format!("{name} is {v}; it must be a positive finite number"));
             }
         }
-        if self.head_dim % 2 != 0 {
+        if !self.head_dim.is_multiple_of(2) {
             return Err(format!("head size {} is odd (rotary embeddings rotate pairs)", self.head_dim));
         }
         if self.hidden > 1 << 16 || self.intermediate > 1 << 18 || self.layers > 1024 || self.vocab > 1 << 22 || self.heads > 1024 {

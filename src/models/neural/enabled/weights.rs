@@ -53,12 +53,11 @@ impl Checkpoint {
 
     /// Supplies `to` from `from` when the checkpoint stored a tied weight once.
     pub fn tie(&mut self, to: &str, from: &str) {
-        if !self.tensors.contains_key(to) {
-            if let Some(t) = self.tensors.get(from) {
+        if !self.tensors.contains_key(to)
+            && let Some(t) = self.tensors.get(from) {
                 let t = t.shallow_clone();
                 self.tensors.insert(to.to_owned(), t);
             }
-        }
     }
 
     /// Refuses a `config.json` the checkpoint cannot back, before any network is built from it:
