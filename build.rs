@@ -17,8 +17,8 @@ fn main() {
             name = Some(n.trim_matches('"').to_owned());
         } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take())
             && wanted.contains(&n.as_str()) {
-                found.push(format!("{n}={}", v.trim_matches('"')));
-            }
+            found.push(format!("{n}={}", v.trim_matches('"')));
+        }
     }
     found.sort();
     println!("cargo:rustc-env=LMGAUGE_DEPENDENCIES={}", found.join(","));

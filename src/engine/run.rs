@@ -204,8 +204,8 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         });
         if let Some(m) = manifest.models.iter_mut().find(|m| m.id == job.model)
             && record.status == JobStatus::Done {
-                m.description = record.model_description.clone();
-            }
+            m.description = record.model_description.clone();
+        }
         records.push(record);
     }
 
@@ -263,10 +263,10 @@ pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord
         // The texts are not in the job records: read the pairs again for subsets and examples.
         if let (Some(layout), false) = (task.preference, of_task.is_empty())
             && let Ok((ps, _)) = crate::data::pairs::load_pairs(&task.dataset.path, layout, task.dataset.limit) {
-                let (s, d) = preference::subsets_and_disagreements(task, &of_task, &ps, 10);
-                subsets.extend(s);
-                disagreements.extend(d);
-            }
+            let (s, d) = preference::subsets_and_disagreements(task, &of_task, &ps, 10);
+            subsets.extend(s);
+            disagreements.extend(d);
+        }
     }
     if !judges.is_empty() {
         store::write_judges_csv(&judges, &agreement, run_dir)?;

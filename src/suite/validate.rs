@@ -160,9 +160,9 @@ fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> Sui
     };
     if let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.split("unknown field `").nth(1))
         && let Some(key) = rest.split('`').next()
-            && let Some(p) = locations.key_after(key, Position { line: pos.line, column: 1 }) {
-                pos = p;
-            }
+        && let Some(p) = locations.key_after(key, Position { line: pos.line, column: 1 }) {
+        pos = p;
+    }
     SuiteError::single(path, pos.line, pos.column, message)
 }
 
@@ -346,8 +346,8 @@ impl Validator<'_> {
         let mut parse = |key: &str, value: &Option<String>, apply: &mut dyn FnMut(&str) -> Result<(), String>| {
             if let Some(v) = value
                 && let Err(e) = apply(v) {
-                    self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));
-                }
+                self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));
+            }
         };
         parse("device", &m.device, &mut |v| v.parse().map(|d| options.device = d));
         parse("dtype", &m.dtype, &mut |v| v.parse().map(|d| options.dtype = d));

@@ -141,8 +141,8 @@ pub fn stored_layers<'a>(names: impl Iterator<Item = &'a str>) -> Option<u64> {
         for w in parts.windows(2) {
             if matches!(w[0], "h" | "layer" | "layers")
                 && let Ok(i) = w[1].parse::<u64>() {
-                    top = Some(top.map_or(i, |t| t.max(i)));
-                }
+                top = Some(top.map_or(i, |t| t.max(i)));
+            }
         }
     }
     top.map(|t| t + 1)
@@ -182,16 +182,16 @@ pub fn check_config_sizes(config: &serde_json::Value, model_type: &str, elements
     let width = WIDTH_KEYS.iter().filter_map(|k| sizes.get(k)).min().copied().unwrap_or(1);
     if let Some(&vocab) = sizes.get("vocab_size")
         && vocab.saturating_mul(width) > elements {
-            return Err(format!("\"vocab_size\" {vocab} × width {width} needs more parameters than the checkpoint's {elements}"));
-        }
+        return Err(format!("\"vocab_size\" {vocab} × width {width} needs more parameters than the checkpoint's {elements}"));
+    }
     // Networks with learned absolute positions allocate positions × width before loading.
     let absolute = matches!(model_type, "gpt2" | "gpt_neo" | "bert" | "roberta" | "distilbert" | "albert");
     let wide: &[&str] = if absolute { &["n_inner", "intermediate_size", "hidden_dim", "n_positions", "n_ctx", "max_position_embeddings"] } else { &["n_inner", "intermediate_size", "hidden_dim"] };
     for key in wide {
         if let Some(&n) = sizes.get(key)
             && n.saturating_mul(width) > elements {
-                return Err(format!("\"{key}\" {n} × width {width} needs more parameters than the checkpoint's {elements}"));
-            }
+            return Err(format!("\"{key}\" {n} × width {width} needs more parameters than the checkpoint's {elements}"));
+        }
     }
     let layer_key = LAYER_KEYS.iter().find(|k| sizes.contains_key(**k));
     if let Some(&key) = layer_key {
@@ -202,8 +202,8 @@ pub fn check_config_sizes(config: &serde_json::Value, model_type: &str, elements
         // ALBERT shares one group of layers across all of them: its count is not stored.
         if let (Some(stored), false) = (ckpt_layers, model_type == "albert")
             && stored != layers {
-                return Err(format!("\"{key}\" is {layers} but the checkpoint stores {stored} layers"));
-            }
+            return Err(format!("\"{key}\" is {layers} but the checkpoint stores {stored} layers"));
+        }
     }
     Ok(())
 }

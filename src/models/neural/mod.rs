@@ -13,7 +13,10 @@ pub mod hf;
 pub mod llama_config;
 pub mod windows;
 
+// tch's `+=` on a Tensor adds in place (`g_add_`): on a view (`select`, `narrow`) it writes
+// through to the source tensor, so the networks keep `x = x + y`, which allocates a new one.
 #[cfg(feature = "torch")]
+#[allow(clippy::assign_op_pattern)]
 mod enabled;
 #[cfg(feature = "torch")]
 use enabled as imp;

@@ -118,10 +118,10 @@ impl DebertaV2 {
         let kind = self.words.kind();
         let mut x = Tensor::embedding(&self.words, ids, -1, false, false);
         if let Some(table) = &self.positions {
-            x += table.narrow(0, 0, len).unsqueeze(0);
+            x = x + table.narrow(0, 0, len).unsqueeze(0);
         }
         if let Some(table) = &self.segments {
-            x += Tensor::embedding(table, segments, -1, false, false);
+            x = x + Tensor::embedding(table, segments, -1, false, false);
         }
         if let Some(proj) = &self.embed_proj {
             x = x.matmul(&proj.tr());
@@ -136,8 +136,8 @@ impl DebertaV2 {
             h = self.layer(layer, &h, &keys, relative_pos.as_ref());
             if i == 0
                 && let Some(conv) = &self.conv {
-                    h = self.convolve(conv, &embedded, &h, &row_mask);
-                }
+                h = self.convolve(conv, &embedded, &h, &row_mask);
+            }
         }
         let first = h.select(1, 0);
         let pooled = activate(&first.linear(&self.pooler.0, Some(&self.pooler.1)), c.pooler_activation);
@@ -162,13 +162,13 @@ impl DebertaV2 {
                 let pos_key = project(l.pos_key.as_ref().unwrap_or(&l.key));
                 let att = q.matmul(&pos_key.transpose(-1, -2));
                 let index = (rel + span).clamp(0, 2 * span - 1).expand([b, heads, t, t], false);
-                scores += att.gather(-1, &index, false) / &scale;
+                scores = scores + att.gather(-1, &index, false) / &scale;
             }
             if c.p2c {
                 let pos_query = project(l.pos_query.as_ref().unwrap_or(&l.query));
                 let att = k.matmul(&pos_query.transpose(-1, -2));
                 let index = (-rel + span).clamp(0, 2 * span - 1).expand([b, heads, t, t], false);
-                scores += att.gather(-1, &index, false).transpose(-1, -2) / &scale;
+                scores = scores + att.gather(-1, &index, false).transpose(-1, -2) / &scale;
             }
         }
         let min = match scores.kind() {

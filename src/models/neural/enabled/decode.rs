@@ -157,7 +157,7 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
         if rows.iter().all(|r| r.done.is_some()) || step + 1 == params.max_new_tokens {
             break;
         }
-        last_pos += 1;
+        last_pos = last_pos + 1;
         keys = Tensor::cat(&[&keys, &Tensor::ones([b, 1], (Kind::Bool, device))], 1);
         let step_input = Tensor::from_slice(&next).view([b, 1]).to_device(device);
         if no_cache {

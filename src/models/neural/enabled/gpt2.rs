@@ -139,9 +139,9 @@ impl Gpt2 {
             }
             let a = attention(&heads(&parts[0]), &k, &v, attend)?;
             let a = a.transpose(1, 2).contiguous().view([b, t, d]);
-            h += conv(&a, &blk.attn_proj);
+            h = h + conv(&a, &blk.attn_proj);
             let m = conv(&norm(&h, &blk.ln2), &blk.fc).gelu(f.gelu);
-            h += conv(&m, &blk.fc_proj);
+            h = h + conv(&m, &blk.fc_proj);
         }
         if let Some(cache) = cache {
             cache.len += t as usize;

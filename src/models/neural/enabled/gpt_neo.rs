@@ -182,9 +182,9 @@ impl GptNeo {
                 .map_err(|e| NeuralError::Torch(e.to_string()))?
                 .to_kind(kind);
             let a = a.transpose(1, 2).contiguous().view([b, t, d]);
-            h += a.linear(&blk.out.0, Some(&blk.out.1));
+            h = h + a.linear(&blk.out.0, Some(&blk.out.1));
             let m = activate(&norm(&h, &blk.ln2).linear(&blk.fc.0, Some(&blk.fc.1)), self.activation);
-            h += m.linear(&blk.proj.0, Some(&blk.proj.1));
+            h = h + m.linear(&blk.proj.0, Some(&blk.proj.1));
         }
         if let Some(cache) = cache {
             cache.len += t as usize;

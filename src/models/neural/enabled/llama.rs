@@ -152,9 +152,9 @@ impl Llama {
             let (k, v) = (repeat_kv(&k, nh / nkv), repeat_kv(&v, nh / nkv));
             let a = attention(&q, &k, &v, attend)?;
             let a = a.transpose(1, 2).contiguous().view([b, t, nh * hd]);
-            h += linear(&a, &layer.o);
+            h = h + linear(&a, &layer.o);
             let x = self.rms_norm(&h, &layer.post_norm);
-            h += linear(&(linear(&x, &layer.gate).silu() * linear(&x, &layer.up)), &layer.down);
+            h = h + linear(&(linear(&x, &layer.gate).silu() * linear(&x, &layer.up)), &layer.down);
         }
         if let Some(cache) = cache {
             cache.len += t as usize;

@@ -55,9 +55,9 @@ impl Checkpoint {
     pub fn tie(&mut self, to: &str, from: &str) {
         if !self.tensors.contains_key(to)
             && let Some(t) = self.tensors.get(from) {
-                let t = t.shallow_clone();
-                self.tensors.insert(to.to_owned(), t);
-            }
+            let t = t.shallow_clone();
+            self.tensors.insert(to.to_owned(), t);
+        }
     }
 
     /// Refuses a `config.json` the checkpoint cannot back, before any network is built from it:
