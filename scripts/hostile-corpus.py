@@ -98,19 +98,15 @@ def tiny_llama(edit):
     return bytes(b)
 
 
-def set_f32(key, value):
-    def edit(b, meta, _):
-        ty, off, _ = meta[key]
-        assert ty == 6, key
-        struct.pack_into("<f", b, off, value)
-    return edit
+# GGUF value types lmgauge's cases edit, with their struct formats.
+SCALAR_FORMATS = {4: "<I", 6: "<f"}
 
 
-def set_u32(key, value):
+def set_value(key, value):
+    """Overwrites a scalar metadata value in place, in the type the file stores it as."""
     def edit(b, meta, _):
         ty, off, _ = meta[key]
-        assert ty == 4, key
-        struct.pack_into("<I", b, off, value)
+        struct.pack_into(SCALAR_FORMATS[ty], b, off, value)
     return edit
 
 
@@ -130,7 +126,7 @@ def main():
 
     # 1. Wrong numbers with exit 0 --------------------------------------------------------------
     case("gguf-nan-rms-epsilon", 1, ppl, 2, ["model.gguf", "rms_norm_eps is NaN"],
-         files={"model.gguf": tiny_llama(set_f32("llama.attention.layer_norm_rms_epsilon", float("nan"))), "text.txt": TEXT}, neural=True)
+         files={"model.gguf": tiny_llama(set_value("llama.attention.layer_norm_rms_epsilon", float("nan"))), "text.txt": TEXT}, neural=True)
     case("gguf-nan-weights", 1, ppl, 2, ["non-finite log-probability", "text.txt:1", "token 0"],
          files={"model.gguf": tiny_llama(nan_tensor("token_embd.weight")), "text.txt": TEXT}, neural=True)
     gpt2 = {"model/model.safetensors": "neural/gpt2-safetensors/model.safetensors", "model/tokenizer.json": "neural/gpt2-safetensors/tokenizer.json"}
@@ -220,7 +216,7 @@ def main():
          files={"data.csv": "text,id\n\"the cat, it sat\",1\non the mat,2\nit was,3,oops\n"}, copies={"model.arpa.gz": "kenlm/moby-2.arpa.gz"})
     case("gguf-shorter-than-magic", 4, ppl, 2, ["model.gguf", "not a GGUF file", "3 bytes"], files={"model.gguf": b"GGU", "text.txt": TEXT})
     case("gguf-zero-heads", 4, ppl, 2, ["model.gguf", "llama.attention.head_count is 0"],
-         files={"model.gguf": tiny_llama(set_u32("llama.attention.head_count", 0)), "text.txt": TEXT}, neural=True)
+         files={"model.gguf": tiny_llama(set_value("llama.attention.head_count", 0)), "text.txt": TEXT}, neural=True)
     case("config-json-array", 4, hf_ppl, 2, ["config.json", "is not a JSON object"],
          files={"model/config.json": "[1, 2]", "text.txt": TEXT}, copies=gpt2)
     case("rouge-empty-files", 4, ["rouge", "-r", "ref.txt", "-i", "hyp.txt", "--json"], 2, ["ref.txt is empty"], files={"ref.txt": "", "hyp.txt": ""})

@@ -165,13 +165,16 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
         Kind::Masked => neural::load(Family::Masked, &args.model, &options).map_err(|e| Error::Model(e.into()))?,
     };
     let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
-    let all = model.score_batch(&texts)?;
     let model_name = args.model.display().to_string();
-    for (s, item) in all.iter().zip(&items) {
-        s.check_finite(&model_name, &format!("{}:{} (item {})", args.input.display(), item.line, item.id)).map_err(Error::Usage)?;
-    }
-    let scored: Vec<(PerplexityCounts, usize)> =
-        all.iter().zip(&items).map(|(s, item)| (PerplexityCounts::from_scores(&item.text, s), s.oov)).collect();
+    let scored: Vec<(PerplexityCounts, usize)> = model
+        .score_batch(&texts)?
+        .iter()
+        .zip(&items)
+        .map(|(s, item)| {
+            s.check_finite(&model_name, &item.location(&args.input)).map_err(Error::Usage)?;
+            Ok((PerplexityCounts::from_scores(&item.text, s), s.oov))
+        })
+        .collect::<Result<_, Error>>()?;
     let pseudo = kind == Kind::Masked;
     let mut total = PerplexityCounts::default();
     let mut oov = 0;

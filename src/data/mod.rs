@@ -24,6 +24,13 @@ pub struct Item {
     pub line: usize,
 }
 
+impl Item {
+    /// `FILE:LINE (item ID)`: where the item came from, for messages about it.
+    pub fn location(&self, dataset: &Path) -> String {
+        format!("{}:{} (item {})", dataset.display(), self.line, self.id)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {

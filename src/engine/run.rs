@@ -381,7 +381,7 @@ fn score_perplexity(model_id: &str, dataset: &Path, model: &dyn LanguageModel, i
             }
         };
         for (item, s) in chunk.iter().zip(scores) {
-            s.check_finite(model_id, &format!("{}:{} (item {})", dataset.display(), item.line, item.id))?;
+            s.check_finite(model_id, &item.location(dataset))?;
             let c = PerplexityCounts::from_scores(&item.text, &s);
             let mut scores: std::collections::BTreeMap<String, f64> =
                 [("nll", c.nll), ("tokens", c.tokens), ("words", c.words), ("bytes", c.bytes), ("oov", s.oov as f64)]

@@ -32,11 +32,6 @@ pub fn default_path(suite: &str) -> PathBuf {
     PathBuf::from("baselines").join(format!("{suite}.json"))
 }
 
-/// The folder of a run's job records (for messages).
-pub fn job_dir_of(run_dir: &Path) -> PathBuf {
-    cache::job_dir(run_dir)
-}
-
 /// Every finished job record of a run, in file-name order.
 pub fn run_records(run_dir: &Path) -> Result<Vec<JobRecord>, Error> {
     let dir = cache::job_dir(run_dir);

@@ -91,13 +91,8 @@ impl GateReport {
 /// Gates the run in `run_dir` against the baseline at `baseline_path`.
 pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<GatePolicy>) -> Result<GateReport, Error> {
     let manifest = RunManifest::load(run_dir)?;
-    if manifest.status == "running" || !run_dir.join("results.csv").is_file() {
-        return Err(Error::Usage(format!(
-            "run {} did not finish (status {:?}, no results.csv): finish it with `lmgauge run-suite {} --resume`, then gate it",
-            run_dir.display(),
-            manifest.status,
-            manifest.suite_file
-        )));
+    if manifest.status == "running" || !RunManifest::has_results(run_dir) {
+        return Err(manifest.unfinished(run_dir, ", then gate it"));
     }
     let suite = load_suite(Path::new(&manifest.suite_file))?;
     if suite.hash != manifest.suite_hash {
@@ -121,7 +116,7 @@ pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<Ga
         )));
     }
     let base_items = baseline_path.with_file_name(&base.items_file);
-    let sides = Sides { base: (baseline_path, &base_items), run: (&run_dir.join("results.csv"), &baseline::job_dir_of(run_dir)) };
+    let sides = Sides { base: (baseline_path, &base_items), run: (&run_dir.join("results.csv"), &crate::engine::cache::job_dir(run_dir)) };
     let mut entries = Vec::new();
     for b in &base.entries {
         match rows.iter().find(|r| r.task == b.task && r.model == b.model && r.metric == b.metric) {

@@ -55,13 +55,8 @@ fn csv_rows(path: &Path, width: usize) -> Result<Vec<Vec<String>>, Error> {
 impl ReportData {
     pub fn load(run_dir: &Path) -> Result<ReportData, Error> {
         let manifest = RunManifest::load(run_dir)?;
-        if !run_dir.join("results.csv").is_file() {
-            return Err(Error::Usage(format!(
-                "run {} did not finish (status {:?}, no results.csv): finish it with `lmgauge run-suite {} --resume`",
-                run_dir.display(),
-                manifest.status,
-                manifest.suite_file
-            )));
+        if !RunManifest::has_results(run_dir) {
+            return Err(manifest.unfinished(run_dir, ""));
         }
         let rows = read_results_csv(&run_dir.join("results.csv"))?;
         let pairwise = read_pairwise_csv(&run_dir.join("pairwise.csv"))?;

@@ -129,6 +129,22 @@ impl RunManifest {
         Ok(m)
     }
 
+    /// Whether the run wrote its results (a killed run has a manifest but no results.csv).
+    pub fn has_results(run_dir: &Path) -> bool {
+        run_dir.join("results.csv").is_file()
+    }
+
+    /// The refusal of a run that did not finish, with the command that finishes it; `then` says
+    /// what to do next.
+    pub fn unfinished(&self, run_dir: &Path, then: &str) -> Error {
+        Error::Usage(format!(
+            "run {} did not finish (status {:?}, no results.csv): finish it with `lmgauge run-suite {} --resume`{then}",
+            run_dir.display(),
+            self.status,
+            self.suite_file
+        ))
+    }
+
     /// The first 12 digits of the suite hash, for display.
     pub fn short_hash(&self) -> String {
         short_hash(&self.suite_hash)

@@ -59,7 +59,9 @@ fn every_corpus_case_ends_as_it_should() {
     );
 }
 
-/// Runs lmgauge and returns (exit code, stdout, stderr, peak resident memory in MB).
+/// Runs lmgauge and returns (exit code, stdout, stderr, peak resident memory in MB). The child
+/// is reaped by `wait4`, which also reports its own peak memory, not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measured(cwd: &Path, args: &[&str]) -> (i32, String, String, f64) {
     let dir = tempfile::tempdir().unwrap();
     let (o, e) = (dir.path().join("out"), dir.path().join("err"));
@@ -182,14 +184,19 @@ fn a_large_gguf_metadata_array_costs_its_own_size() {
 
 const SUITE: &str = "version: 1\nname: keys\nbootstrap: 20\nmodels:\n  - {id: m__x, kind: ngram, train: train.txt, order: 2, skip_symbols: true}\n  - {id: x, kind: ngram, train: train.txt, order: 3, skip_symbols: true}\ntasks:\n  - {id: a, type: perplexity, dataset: {path: text.txt}, models: [m__x], metrics: [bits_per_byte]}\n  - {id: a__m, type: perplexity, dataset: {path: text.txt}, models: [x], metrics: [bits_per_byte]}\n";
 
-#[test]
-fn job_keys_that_used_to_collide_keep_both_results_across_resume() {
+/// A folder holding the key suite (`SUITE`), its training text and its test text.
+fn key_suite() -> tempfile::TempDir {
     let train = std::fs::read_to_string(fixture("kenlm/wiki-train.txt")).unwrap();
-    let dir = workspace(&[
+    workspace(&[
         ("suite.yaml", SUITE),
         ("train.txt", &train),
         ("text.txt", &train[..4000]),
-    ]);
+    ])
+}
+
+#[test]
+fn job_keys_that_used_to_collide_keep_both_results_across_resume() {
+    let dir = key_suite();
     let out = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "reports"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let first =
@@ -215,12 +222,25 @@ fn job_keys_that_used_to_collide_keep_both_results_across_resume() {
     );
 }
 
-/// A finished run of the key suite with a baseline saved from it, in `dir`.
-fn run_and_baseline(dir: &Path) -> PathBuf {
-    let out = lmgauge(dir, &["run-suite", "suite.yaml", "--out", "reports"]);
+/// Runs the key suite, saves its baseline, checks that the untouched baseline gates, edits the
+/// baseline's JSON with `edit`, and gates again: (exit code, stderr).
+fn gate_against_edited_baseline(edit: impl FnOnce(&mut Value)) -> (Option<i32>, String) {
+    let dir = key_suite();
+    let gate = || {
+        lmgauge(
+            dir.path(),
+            &[
+                "gate",
+                "reports/keys/latest",
+                "--baseline",
+                "base/keys.json",
+            ],
+        )
+    };
+    let out = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "reports"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = lmgauge(
-        dir,
+        dir.path(),
         &[
             "baseline",
             "save",
@@ -230,48 +250,28 @@ fn run_and_baseline(dir: &Path) -> PathBuf {
         ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
-    dir.join("base/keys.json")
-}
-
-#[test]
-fn a_baseline_whose_values_disagree_with_its_items_is_refused() {
-    let train = std::fs::read_to_string(fixture("kenlm/wiki-train.txt")).unwrap();
-    let dir = workspace(&[
-        ("suite.yaml", SUITE),
-        ("train.txt", &train),
-        ("text.txt", &train[..4000]),
-    ]);
-    let base = run_and_baseline(dir.path());
-    let out = lmgauge(
-        dir.path(),
-        &[
-            "gate",
-            "reports/keys/latest",
-            "--baseline",
-            "base/keys.json",
-        ],
-    );
+    let out = gate();
     assert_eq!(
         out.status.code(),
         Some(0),
         "an untouched baseline gates: {}",
         stderr(&out)
     );
+    let base = dir.path().join("base/keys.json");
     let mut b: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
-    let v = b["entries"][1]["value"].as_f64().unwrap();
-    b["entries"][1]["value"] = serde_json::json!(v * 1.5);
+    edit(&mut b);
     std::fs::write(&base, serde_json::to_vec_pretty(&b).unwrap()).unwrap();
-    let out = lmgauge(
-        dir.path(),
-        &[
-            "gate",
-            "reports/keys/latest",
-            "--baseline",
-            "base/keys.json",
-        ],
-    );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let out = gate();
+    (out.status.code(), stderr(&out))
+}
+
+#[test]
+fn a_baseline_whose_values_disagree_with_its_items_is_refused() {
+    let (code, err) = gate_against_edited_baseline(|b| {
+        let v = b["entries"][1]["value"].as_f64().unwrap();
+        b["entries"][1]["value"] = serde_json::json!(v * 1.5);
+    });
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("keys.json")
             && err.contains("keys.items.json.gz")
@@ -283,27 +283,8 @@ fn a_baseline_whose_values_disagree_with_its_items_is_refused() {
 
 #[test]
 fn gating_against_another_suites_baseline_names_both_suites() {
-    let train = std::fs::read_to_string(fixture("kenlm/wiki-train.txt")).unwrap();
-    let dir = workspace(&[
-        ("suite.yaml", SUITE),
-        ("train.txt", &train),
-        ("text.txt", &train[..4000]),
-    ]);
-    let base = run_and_baseline(dir.path());
-    let mut b: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
-    b["suite"] = serde_json::json!("other");
-    std::fs::write(&base, serde_json::to_vec_pretty(&b).unwrap()).unwrap();
-    let out = lmgauge(
-        dir.path(),
-        &[
-            "gate",
-            "reports/keys/latest",
-            "--baseline",
-            "base/keys.json",
-        ],
-    );
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    let (code, err) = gate_against_edited_baseline(|b| b["suite"] = serde_json::json!("other"));
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("suite \"other\"") && err.contains("suite \"keys\""),
         "{err}"

@@ -154,7 +154,11 @@ impl Loader {
 /// Non-parameter tensors that checkpoints of some transformers versions carry: position-id
 /// ranges, causal-mask buffers and rotary frequency tables, all recomputed by the network.
 fn is_buffer(name: &str) -> bool {
-    name.ends_with("position_ids") || name.ends_with("inv_freq") || name.ends_with("masked_bias") || name.ends_with(".attn.bias") && !name.contains("c_attn") || name.ends_with(".attention.bias")
+    name.ends_with("position_ids")
+        || name.ends_with("inv_freq")
+        || name.ends_with("masked_bias")
+        || (name.ends_with(".attn.bias") && !name.contains("c_attn"))
+        || name.ends_with(".attention.bias")
 }
 
 fn unused_error(path: PathBuf, unused: &[&str]) -> NeuralError {
