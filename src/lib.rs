@@ -21,3 +21,4 @@ pub mod suite;
 pub mod engine;
 pub mod report;
 pub mod store;
+pub mod tasks;

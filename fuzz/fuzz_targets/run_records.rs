@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use lmgauge::engine::cache;
+use lmgauge::store::jobs;
 use lmgauge::gate::baseline;
 use lmgauge::store::RunManifest;
 

@@ -93,6 +93,7 @@ pub fn history(args: HistoryArgs) -> Result<i32, Error> {
 
 pub fn merge(args: MergeArgs) -> Result<i32, Error> {
     let outcome = crate::engine::run::merge(&args.shards, &args.out)?;
+    crate::report::render(&outcome.run_dir)?;
     println!("merged run: {}", outcome.run_dir.display());
     Ok(if outcome.failed_jobs.is_empty() { 0 } else { 2 })
 }

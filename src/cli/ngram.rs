@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use crate::error::Error;
 use crate::models::ngram::arpa::{read_arpa_file, write_arpa_file};
-use crate::models::ngram::{estimate, Corpus, QueryLm, SpecialSymbols, TrainOptions, DEFAULT_FALLBACK};
+use crate::models::ngram::{estimate, Corpus, QueryLm, SpecialSymbols, TrainOptions};
 
 #[derive(Debug, Subcommand)]
 pub enum NgramCommand {
@@ -60,25 +60,10 @@ pub fn run(cmd: NgramCommand) -> Result<i32, Error> {
     }
 }
 
-/// Turns the CLI's fallback values into the three discounts, validating them like lmplz.
-pub fn fallback_from(values: &[f32]) -> Result<[f32; 3], Error> {
-    if values.is_empty() {
-        return Ok(DEFAULT_FALLBACK);
-    }
-    let mut out = [0.0f32; 3];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let d = values[i.min(values.len() - 1)];
-        if !(0.0..=(i + 1) as f32).contains(&d) {
-            return Err(Error::Usage(format!("the fallback discount for count {} must be in [0, {}], got {d}", i + 1, i + 1)));
-        }
-        *slot = d;
-    }
-    Ok(out)
-}
 
 fn train(args: TrainArgs) -> Result<i32, Error> {
     let specials = if args.skip_symbols { SpecialSymbols::Skip } else { SpecialSymbols::Reject };
-    let discount_fallback = args.discount_fallback.as_deref().map(fallback_from).transpose()?;
+    let discount_fallback = args.discount_fallback.as_deref().map(crate::models::ngram::fallback_from).transpose().map_err(Error::Usage)?;
     let options = TrainOptions { order: args.order.into(), discount_fallback, prune: args.prune };
     let corpus = Corpus::read(&args.input, specials)?;
     let (model, discounts) = estimate(&corpus, &options)?;

@@ -193,36 +193,6 @@ fn print(json_out: bool, values: Vec<Value>, text: Vec<String>) {
     }
 }
 
-/// BLEU statistics as rows for the resampling tests.
-pub fn bleu_item_stats<'a>(cfg: &'a BleuConfig, stats: &[BleuStats]) -> ItemStats<'a> {
-    let order = cfg.max_order;
-    let rows = stats
-        .iter()
-        .map(|s| {
-            let mut r = vec![s.sys_len as f64, s.ref_len as f64];
-            r.extend(s.correct.iter().map(|&c| c as f64));
-            r.extend(s.total.iter().map(|&c| c as f64));
-            r
-        })
-        .collect();
-    ItemStats { rows, score: Box::new(move |v: &[f64]| cfg.score(&bleu_stats_from_row(v, order)).score) }
-}
-
-pub fn bleu_stats_from_row(v: &[f64], order: usize) -> BleuStats {
-    BleuStats {
-        sys_len: v[0] as u64,
-        ref_len: v[1] as u64,
-        correct: v[2..2 + order].iter().map(|&x| x as u64).collect(),
-        total: v[2 + order..2 + 2 * order].iter().map(|&x| x as u64).collect(),
-    }
-}
-
-pub fn chrf_item_stats<'a>(cfg: &'a ChrfConfig, stats: &[Vec<u64>]) -> ItemStats<'a> {
-    ItemStats {
-        rows: stats.iter().map(|s| s.iter().map(|&x| x as f64).collect()).collect(),
-        score: Box::new(move |v: &[f64]| cfg.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())),
-    }
-}
 
 fn bleu_json(s: &BleuScore, signature: &str, system: &str, p: Option<&PairedResult>) -> Value {
     let mut v = json!({
@@ -268,12 +238,12 @@ pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
     }
     let prepared = cfg.prepare_corpus(&refs);
     let all_stats: Vec<Vec<BleuStats>> = systems.iter().map(|(_, h)| cfg.corpus_stats_prepared(h, &prepared)).collect();
-    let base = bleu_item_stats(&cfg, &all_stats[0]);
+    let base = crate::metrics::bleu::item_stats(&cfg, &all_stats[0]);
     for (k, ((name, _), stats)) in systems.iter().zip(&all_stats).enumerate() {
         let mut sum = BleuStats::zero(cfg.max_order);
         stats.iter().for_each(|s| sum.add(s));
         let score = cfg.score(&sum);
-        let p = if k > 0 { paired(&args.paired, &base, &bleu_item_stats(&cfg, stats)) } else { None };
+        let p = if k > 0 { paired(&args.paired, &base, &crate::metrics::bleu::item_stats(&cfg, stats)) } else { None };
         values.push(bleu_json(&score, &signature, name, p.as_ref()));
         let mut line = format!("{name}: {} {}", signature, bleu_text(&score));
         if let Some(p) = p {
@@ -310,9 +280,9 @@ pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
         print(args.json, values, text);
         return Ok(0);
     }
-    let base = chrf_item_stats(&cfg, &all_stats[0]);
+    let base = crate::metrics::chrf::item_stats(&cfg, &all_stats[0]);
     for (k, ((sys, _), stats)) in systems.iter().zip(&all_stats).enumerate() {
-        let items = chrf_item_stats(&cfg, stats);
+        let items = crate::metrics::chrf::item_stats(&cfg, stats);
         let score = items.score_all();
         let p = if k > 0 { paired(&args.paired, &base, &items) } else { None };
         let mut v = json!({"name": name, "system": sys, "score": score, "signature": signature});

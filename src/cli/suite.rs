@@ -92,6 +92,7 @@ pub fn run(args: RunSuiteArgs) -> Result<i32, Error> {
         shard: args.shard,
     };
     let outcome = run_suite(&suite, &opts)?;
+    crate::report::render(&outcome.run_dir)?;
     let dir = outcome.run_dir.display();
     println!("report: {dir}/index.html");
     println!("summary: {dir}/summary.md");

@@ -1,12 +1,7 @@
-//! The engine: plan jobs (`plan`), run them (`run`), keep finished ones on disk (`cache`) and
-//! turn per-item scores into aggregates with intervals (`aggregate`).
+//! The engine: plan jobs (`plan`) and run them (`run`): in parallel, each saved the moment it
+//! ends so a run resumes, sharded and merged; what a job does is its task's business (`tasks`).
 
-pub mod aggregate;
-pub mod cache;
-pub mod generation;
 pub mod plan;
-pub mod preference;
-pub mod reference;
 pub mod run;
 
 pub use run::{run_suite, RunOptions, RunOutcome};

@@ -14,18 +14,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use super::aggregate::aggregate;
-use super::cache::{self, ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
 use super::plan::{plan, Job};
-use super::{generation, preference, reference};
-use crate::data::{self, Item};
 use crate::error::Error;
-use crate::metrics::perplexity::PerplexityCounts;
-use crate::metrics::TaskType;
 use crate::models::ngram::NgramModel;
-use crate::models::LanguageModel;
+use crate::store::jobs::{self, ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
+use crate::store::tables::TaskTables;
+use crate::tasks::{self, JobContext, SharedModel, Task};
 use crate::store::{self, manifest, HostInfo, JobSummary, RunManifest, MANIFEST_VERSION};
-use crate::suite::{ModelDef, ModelKind, Suite, TaskDef};
+use crate::suite::{ModelDef, ModelKind, Suite};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -48,7 +44,34 @@ pub struct RunOutcome {
     pub failed_jobs: Vec<Job>,
 }
 
-type SharedModel = Arc<dyn LanguageModel>;
+/// What a running job asks of the engine: its model (loaded once per run), the seed, progress.
+struct EngineContext<'a, F: Fn() -> Result<SharedModel, String> + Sync> {
+    model: F,
+    seed: u64,
+    multi: &'a MultiProgress,
+    key: String,
+    bar: OnceLock<ProgressBar>,
+}
+
+impl<F: Fn() -> Result<SharedModel, String> + Sync> JobContext for EngineContext<'_, F> {
+    fn model(&self) -> Result<SharedModel, String> {
+        (self.model)()
+    }
+    fn seed(&self) -> u64 {
+        self.seed
+    }
+    fn progress_start(&self, items: u64) {
+        let bar = self.multi.add(ProgressBar::new(items));
+        bar.set_style(ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"));
+        bar.set_prefix(self.key.clone());
+        let _ = self.bar.set(bar);
+    }
+    fn progress_advance(&self, items: u64) {
+        if let Some(bar) = self.bar.get() {
+            bar.inc(items);
+        }
+    }
+}
 
 pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> {
     let mut jobs = plan(suite, &opts.only_tasks, &opts.only_models)?;
@@ -70,7 +93,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
 
     let mut done: HashMap<Job, JobRecord> = HashMap::new();
     for job in &jobs {
-        if let Some(record) = cache::load_done(&run_dir, job)? {
+        if let Some(record) = jobs::load_done(&run_dir, job)? {
             done.insert(job.clone(), record);
         }
     }
@@ -83,89 +106,30 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     });
     let models: HashMap<&str, OnceLock<Result<SharedModel, String>>> =
         suite.models.iter().map(|m| (m.id.as_str(), OnceLock::new())).collect();
-    let datasets: HashMap<&str, OnceLock<Result<Vec<Item>, String>>> =
-        suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
-    let references: HashMap<&str, OnceLock<Result<Vec<Vec<String>>, String>>> =
-        suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
-    type Pairs = Result<(Vec<crate::data::pairs::Pair>, Vec<String>), String>;
-    let pairs: HashMap<&str, OnceLock<Pairs>> = suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
-    let prompts: HashMap<&str, OnceLock<Result<generation::GenerationData, String>>> =
-        suite.tasks.iter().map(|t| (t.id.as_str(), OnceLock::new())).collect();
+    let tasks: HashMap<&str, Box<dyn Task + '_>> = suite.tasks.iter().map(|t| (t.id.as_str(), tasks::for_def(t))).collect();
     let model_cache = run_dir.join("models");
 
     let run_one = |job: &Job| -> Result<JobRecord, Error> {
-        let task = suite.task(&job.task).expect("planned");
+        let task = &tasks[job.task.as_str()];
         let model_def = suite.model(&job.model).expect("planned");
         let started = Instant::now();
-        if task.task_type == TaskType::Reference {
-            let refs = references[job.task.as_str()].get_or_init(|| reference::load_references(&task.dataset));
-            let record = match refs.as_ref().map_err(Clone::clone).and_then(|r| reference::score_outputs(task, model_def, r)) {
-                Ok(items) => finished(job, model_def, "stored outputs".into(), items, started),
-                Err(e) => failed(job, model_def, e, started),
-            };
-            cache::save(&run_dir, &record)?;
-            return Ok(record);
-        }
-        if task.task_type == TaskType::Preference {
-            let layout = task.preference.expect("preference task");
-            let loaded = pairs[job.task.as_str()].get_or_init(|| {
-                let r = crate::data::pairs::load_pairs(&task.dataset.path, layout, task.dataset.limit).map_err(|e| e.to_string());
-                if let Ok((_, notes)) = &r {
-                    for n in notes {
-                        eprintln!("{n}");
-                    }
-                }
-                r
-            });
-            let model: Option<Result<SharedModel, String>> = match model_def.kind {
-                ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => None,
-                _ => Some(models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string())).clone()),
-            };
-            let scored = match (loaded, model) {
-                (Err(e), _) => Err(e.clone()),
-                (_, Some(Err(e))) => Err(e),
-                (Ok((ps, _)), m) => {
-                    let m = m.and_then(Result::ok);
-                    preference::judge(task, model_def, m.as_deref(), ps, seed)
-                }
-            };
-            let mut record = match scored {
-                Ok(items) => finished(job, model_def, describe_judge(model_def), items, started),
-                Err(e) => failed(job, model_def, e, started),
-            };
-            if let Ok((_, notes)) = loaded {
-                record.notes = notes.clone();
-            }
-            cache::save(&run_dir, &record)?;
-            return Ok(record);
-        }
-        if task.task_type == TaskType::Generation {
-            let loaded = prompts[job.task.as_str()].get_or_init(|| generation::load(task));
-            let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
-            let record = match (loaded, model) {
-                (Ok(d), Ok(m)) => match generation::run(task, m.as_ref(), d) {
-                    Ok(items) => finished(job, model_def, m.describe(), items, started),
-                    Err(e) => failed(job, model_def, e, started),
-                },
-                (Err(e), _) | (_, Err(e)) => failed(job, model_def, e.clone(), started),
-            };
-            cache::save(&run_dir, &record)?;
-            return Ok(record);
-        }
-        let items = datasets[job.task.as_str()].get_or_init(|| data::load(&task.dataset).map_err(|e| e.to_string()));
-        let model = models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()));
-        let record = match (items, model) {
-            (Ok(items), Ok(model)) => {
-                let bar = multi.add(ProgressBar::new(items.len() as u64));
-                bar.set_style(ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"));
-                bar.set_prefix(job.key());
-                let r = run_job(task, model_def, model.as_ref(), items, &bar, started);
-                bar.finish_and_clear();
-                r
-            }
-            (Err(e), _) | (_, Err(e)) => failed(job, model_def, e.clone(), started),
+        let ctx = EngineContext {
+            model: || models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string())).clone(),
+            seed,
+            multi: &multi,
+            key: job.key(),
+            bar: OnceLock::new(),
         };
-        cache::save(&run_dir, &record)?;
+        let output = task.run(model_def, &ctx);
+        if let Some(bar) = ctx.bar.get() {
+            bar.finish_and_clear();
+        }
+        let mut record = match output.items {
+            Ok(items) => finished(job, model_def, output.description, items, started),
+            Err(e) => failed(job, model_def, e, started),
+        };
+        record.notes = output.notes;
+        jobs::save(&run_dir, &record)?;
         Ok(record)
     };
     // A panic in one job (a bug, or a library's assertion on input we failed to refuse) is that
@@ -224,7 +188,7 @@ fn guarded(job: &Job, def: &ModelDef, run_dir: &Path, run: impl FnOnce() -> Resu
         Err(payload) => {
             let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
             let record = failed(job, def, format!("internal error, please report it: {what}"), started);
-            cache::save(run_dir, &record)?;
+            jobs::save(run_dir, &record)?;
             Ok(record)
         }
     }
@@ -235,64 +199,32 @@ pub fn shard_of(jobs: &[Job], k: usize, n: usize) -> Vec<Job> {
     jobs.iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, j)| j.clone()).collect()
 }
 
-/// Items per generation task whose prompts, references and outputs the report shows.
-const GENERATIONS_SHOWN: usize = 50;
-
-/// Aggregates the records (in plan order) and writes results, pairwise tests, per-item scores,
-/// the manifest and the reports. Shared by runs and by `lmgauge merge`.
+/// Aggregates the records (in plan order) and writes results, pairwise tests, per-item scores
+/// and the manifest; the caller renders the reports from them. Shared by runs and by `lmgauge merge`.
 pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord>, manifest: &mut RunManifest) -> Result<(), Error> {
     let done_records: Vec<JobRecord> = records.into_iter().filter(|r| r.status == JobStatus::Done).collect();
     let mut rows = Vec::new();
-    for r in &done_records {
-        let task = suite.task(&r.task).expect("planned");
-        rows.extend(aggregate(task, r, seed, suite.bootstrap_resamples));
+    let mut tables = TaskTables::default();
+    for def in &suite.tasks {
+        let task = tasks::for_def(def);
+        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == def.id).collect();
+        for r in &of_task {
+            rows.extend(task.aggregate(r, seed, suite.bootstrap_resamples));
+        }
+        tables.extend(task.tables(&of_task, seed));
     }
     store::write_results_csv(&rows, &run_dir.join("results.csv"))?;
-    let mut pairs = Vec::new();
-    for task in suite.tasks.iter().filter(|t| matches!(t.task_type, TaskType::Reference | TaskType::Generation)) {
-        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
-        pairs.extend(reference::pairwise(task, &of_task, seed));
+    store::tables::write_pairwise_csv(&tables.pairwise, &run_dir.join("pairwise.csv"))?;
+    if !tables.judges.is_empty() {
+        store::tables::write_judges_csv(&tables.judges, &tables.agreement, run_dir)?;
+        store::tables::write_subsets(&tables.subsets, &tables.disagreements, run_dir)?;
     }
-    store::write_pairwise_csv(&pairs, &run_dir.join("pairwise.csv"))?;
-    let (mut judges, mut agreement, mut subsets, mut disagreements) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for task in suite.tasks.iter().filter(|t| t.task_type == TaskType::Preference) {
-        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
-        let (j, a) = preference::judges_and_agreement(task, &of_task);
-        judges.extend(j);
-        agreement.extend(a);
-        // The texts are not in the job records: read the pairs again for subsets and examples.
-        if let (Some(layout), false) = (task.preference, of_task.is_empty())
-            && let Ok((ps, _)) = crate::data::pairs::load_pairs(&task.dataset.path, layout, task.dataset.limit) {
-            let (s, d) = preference::subsets_and_disagreements(task, &of_task, &ps, 10);
-            subsets.extend(s);
-            disagreements.extend(d);
-        }
-    }
-    if !judges.is_empty() {
-        store::write_judges_csv(&judges, &agreement, run_dir)?;
-        let mut csv = String::from("task,judge,subset,n,accuracy\n");
-        for s in &subsets {
-            csv.push_str(&format!("{},{},\"{}\",{},{}\n", s.task, s.judge, s.subset.replace('"', "\"\""), s.n, s.accuracy));
-        }
-        cache::write_atomic(&run_dir.join("subsets.csv"), csv.as_bytes())?;
-        cache::write_atomic(&run_dir.join("subsets.json"), &serde_json::to_vec_pretty(&subsets).expect("serializable"))?;
-        cache::write_atomic(&run_dir.join("disagreements.json"), &serde_json::to_vec_pretty(&disagreements).expect("serializable"))?;
-    }
-    let mut generations = Vec::new();
-    for task in suite.tasks.iter().filter(|t| t.task_type == TaskType::Generation) {
-        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.id).collect();
-        if let (false, Ok(data)) = (of_task.is_empty(), generation::load(task)) {
-            generations.extend(generation::rows(task, &of_task, &data, GENERATIONS_SHOWN));
-        }
-    }
-    if !generations.is_empty() {
-        cache::write_atomic(&run_dir.join("generations.json"), &serde_json::to_vec_pretty(&generations).expect("serializable"))?;
+    if !tables.generations.is_empty() {
+        store::tables::write_json(&run_dir.join("generations.json"), &tables.generations)?;
     }
     store::write_items_parquet(&done_records, &run_dir.join("items.parquet"))?;
     manifest.finished_unix = Some(unix_now());
-    manifest.save(run_dir)?;
-    crate::report::render(run_dir)?;
-    Ok(())
+    manifest.save(run_dir)
 }
 
 /// Combines shard runs of one suite into `out` (a run folder), identical to an unsharded run.
@@ -316,9 +248,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
     for (d, m) in shards.iter().zip(&manifests) {
         for s in &m.jobs {
             let job = Job { task: s.task.clone(), model: s.model.clone() };
-            let record = cache::load_done(d, &job)?.or_else(|| {
+            let record = jobs::load_done(d, &job)?.or_else(|| {
                 // A failed job has a record too; keep it so the merged run reports it.
-                std::fs::read(cache::job_dir(d).join(format!("{}.json", job.key()))).ok().and_then(|b| serde_json::from_slice(&b).ok())
+                std::fs::read(jobs::job_dir(d).join(format!("{}.json", job.key()))).ok().and_then(|b| serde_json::from_slice(&b).ok())
             });
             let Some(record) = record else { continue };
             if found.insert(job.clone(), (record, s.clone())).is_some() {
@@ -340,7 +272,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
     let mut failed_jobs = Vec::new();
     for job in &jobs {
         let (record, summary) = found.remove(job).expect("checked");
-        cache::save(out, &record)?;
+        jobs::save(out, &record)?;
         if record.status == JobStatus::Failed {
             failed_jobs.push(job.clone());
         }
@@ -352,53 +284,6 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
     finalize(&suite, out, first.seed, records, &mut manifest)?;
     Ok(RunOutcome { run_dir: out.to_owned(), failed_jobs })
 }
-
-fn run_job(task: &TaskDef, def: &ModelDef, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar, started: Instant) -> JobRecord {
-    let scored: Result<Vec<ItemScore>, String> = match task.task_type {
-        TaskType::Perplexity => score_perplexity(&def.id, &task.dataset.path, model, items, bar),
-        TaskType::Reference | TaskType::Preference | TaskType::Generation => Err("not a perplexity task".into()),
-    };
-    let job = Job { task: task.id.clone(), model: def.id.clone() };
-    match scored {
-        Ok(items) => finished(&job, def, model.describe(), items, started),
-        Err(e) => failed(&job, def, e, started),
-    }
-}
-
-/// Scores items in chunks (neural models batch within a chunk; the bar moves per chunk). A failing
-/// chunk is retried item by item so that the error names the item.
-fn score_perplexity(model_id: &str, dataset: &Path, model: &dyn LanguageModel, items: &[Item], bar: &ProgressBar) -> Result<Vec<ItemScore>, String> {
-    let mut out = Vec::with_capacity(items.len());
-    for chunk in items.chunks(PERPLEXITY_CHUNK) {
-        let texts: Vec<&str> = chunk.iter().map(|i| i.text.as_str()).collect();
-        let scores = match model.score_batch(&texts) {
-            Ok(s) => s,
-            Err(batch_error) => {
-                for item in chunk {
-                    model.score_tokens(&item.text).map_err(|e| format!("item {} (line {}): {e}", item.id, item.line))?;
-                }
-                return Err(batch_error.to_string());
-            }
-        };
-        for (item, s) in chunk.iter().zip(scores) {
-            s.check_finite(model_id, &item.location(dataset))?;
-            let c = PerplexityCounts::from_scores(&item.text, &s);
-            let mut scores: std::collections::BTreeMap<String, f64> =
-                [("nll", c.nll), ("tokens", c.tokens), ("words", c.words), ("bytes", c.bytes), ("oov", s.oov as f64)]
-                    .iter()
-                    .map(|(k, v)| (k.to_string(), *v))
-                    .collect();
-            if s.pseudo {
-                scores.insert(super::aggregate::PSEUDO_MARK.into(), 1.0);
-            }
-            out.push(ItemScore { id: item.id.clone(), scores, output: None });
-        }
-        bar.inc(chunk.len() as u64);
-    }
-    Ok(out)
-}
-
-const PERPLEXITY_CHUNK: usize = 256;
 
 /// A finished job's record; `description` stands in when the suite gives the model none.
 fn finished(job: &Job, def: &ModelDef, description: String, items: Vec<ItemScore>, started: Instant) -> JobRecord {
@@ -432,15 +317,6 @@ fn failed(job: &Job, def: &ModelDef, error: String, started: Instant) -> JobReco
         seconds: started.elapsed().as_secs_f64(),
         items: Vec::new(),
         notes: Vec::new(),
-    }
-}
-
-fn describe_judge(def: &ModelDef) -> String {
-    match def.kind {
-        ModelKind::Length => "baseline judge: the longer response wins".into(),
-        ModelKind::Random => "baseline judge: a seeded coin flip".into(),
-        ModelKind::MetricJudge(m) => format!("reference-metric judge: {} of each response against the reference", m.name()),
-        _ => def.id.clone(),
     }
 }
 
@@ -524,7 +400,7 @@ fn new_manifest(suite: &Suite, seed: u64, run_id: &str, opts: &RunOptions) -> Ru
             .iter()
             .map(|t| manifest::TaskInfo {
                 id: t.id.clone(),
-                task_type: t.task_type.name().into(),
+                task_type: t.task_type().name().into(),
                 dataset: t.dataset.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
                 description: t.description.clone(),
                 source: t.source.clone(),
@@ -569,7 +445,7 @@ mod tests {
         let record = guarded(&job, &def, &dir, || panic!("index out of bounds: the len is 3 but the index is 7")).unwrap();
         assert_eq!(record.status, JobStatus::Failed);
         assert!(record.error.as_deref().unwrap().contains("internal error, please report it: index out of bounds"));
-        let saved: JobRecord = serde_json::from_slice(&std::fs::read(cache::job_dir(&dir).join("t__m.json")).unwrap()).unwrap();
+        let saved: JobRecord = serde_json::from_slice(&std::fs::read(jobs::job_dir(&dir).join("t__m.json")).unwrap()).unwrap();
         assert_eq!(saved, record);
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::cache::{self, JobRecord, JobStatus};
+use crate::store::jobs::{self, JobRecord, JobStatus};
 use crate::error::Error;
 use crate::store::{read_results_csv, ResultRow, RunManifest};
 
@@ -34,7 +34,7 @@ pub fn default_path(suite: &str) -> PathBuf {
 
 /// Every finished job record of a run, in file-name order.
 pub fn run_records(run_dir: &Path) -> Result<Vec<JobRecord>, Error> {
-    let dir = cache::job_dir(run_dir);
+    let dir = jobs::job_dir(run_dir);
     let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
         .map_err(|e| Error::io(&dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -72,7 +72,7 @@ pub fn save(run_dir: &Path, to: Option<&Path>) -> Result<(PathBuf, PathBuf), Err
     let items_path = path.with_file_name(&items_name);
     let mut gz = flate2::GzBuilder::new().mtime(0).write(Vec::new(), flate2::Compression::best());
     gz.write_all(&serde_json::to_vec(&records).expect("serializable")).map_err(|e| Error::io(&items_path, e))?;
-    cache::write_atomic(&items_path, &gz.finish().map_err(|e| Error::io(&items_path, e))?)?;
+    jobs::write_atomic(&items_path, &gz.finish().map_err(|e| Error::io(&items_path, e))?)?;
     let baseline = Baseline {
         version: BASELINE_VERSION,
         suite: manifest.suite.clone(),
@@ -86,7 +86,7 @@ pub fn save(run_dir: &Path, to: Option<&Path>) -> Result<(PathBuf, PathBuf), Err
     };
     let mut json = serde_json::to_vec_pretty(&baseline).expect("serializable");
     json.push(b'\n');
-    cache::write_atomic(&path, &json)?;
+    jobs::write_atomic(&path, &json)?;
     Ok((path, items_path))
 }
 

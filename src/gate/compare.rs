@@ -8,85 +8,16 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
 
 use super::baseline;
 use super::GatePolicy;
-use crate::engine::aggregate::metric_item_stats;
-use crate::engine::cache::JobRecord;
+use crate::store::gate::{GateEntry, GateReport, Verdict};
+use crate::store::jobs::JobRecord;
 use crate::error::Error;
 use crate::metrics::stats::{self, ItemStats};
 use crate::metrics::Metric;
 use crate::store::{read_results_csv, ResultRow, RunManifest};
 use crate::suite::{load_suite, Suite};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Verdict {
-    Improved,
-    Regressed,
-    WithinNoise,
-    /// In the baseline, not in the run.
-    Missing,
-    /// In the run, not in the baseline.
-    New,
-}
-
-impl Verdict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Verdict::Improved => "Improved",
-            Verdict::Regressed => "Regressed",
-            Verdict::WithinNoise => "WithinNoise",
-            Verdict::Missing => "Missing",
-            Verdict::New => "New",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateEntry {
-    pub task: String,
-    pub model: String,
-    pub metric: String,
-    pub higher_is_better: bool,
-    pub baseline: Option<f64>,
-    pub current: Option<f64>,
-    /// run − baseline.
-    pub delta: Option<f64>,
-    /// 95% interval of run − baseline.
-    pub delta_low: Option<f64>,
-    pub delta_high: Option<f64>,
-    /// The tolerance band (in metric units) a change must clear.
-    pub band: f64,
-    pub p_value: Option<f64>,
-    pub verdict: Verdict,
-    #[serde(default)]
-    pub note: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateReport {
-    pub version: u32,
-    pub suite: String,
-    pub run_id: String,
-    pub baseline_run_id: String,
-    pub baseline_file: String,
-    /// The suite file changed between the baseline and this run.
-    pub suite_hash_changed: bool,
-    pub policy: GatePolicy,
-    pub entries: Vec<GateEntry>,
-}
-
-impl GateReport {
-    pub fn count(&self, v: Verdict) -> usize {
-        self.entries.iter().filter(|e| e.verdict == v).count()
-    }
-
-    /// Exit code 1 material: a regression, or a missing entry when the policy says so.
-    pub fn failed(&self) -> bool {
-        self.count(Verdict::Regressed) > 0 || (self.policy.fail_on_missing && self.count(Verdict::Missing) > 0)
-    }
-}
 
 /// Gates the run in `run_dir` against the baseline at `baseline_path`.
 pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<GatePolicy>) -> Result<GateReport, Error> {
@@ -116,7 +47,7 @@ pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<Ga
         )));
     }
     let base_items = baseline_path.with_file_name(&base.items_file);
-    let sides = Sides { base: (baseline_path, &base_items), run: (&run_dir.join("results.csv"), &crate::engine::cache::job_dir(run_dir)) };
+    let sides = Sides { base: (baseline_path, &base_items), run: (&run_dir.join("results.csv"), &crate::store::jobs::job_dir(run_dir)) };
     let mut entries = Vec::new();
     for b in &base.entries {
         match rows.iter().find(|r| r.task == b.task && r.model == b.model && r.metric == b.metric) {
@@ -217,7 +148,7 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &Res
         note: None,
     };
     // Preference tasks report `model:mean` judges from the `model` job.
-    let record_model = b.model.strip_suffix(":mean").filter(|_| suite.task(&b.task).is_some_and(|t| t.preference.is_some())).unwrap_or(&b.model);
+    let record_model = b.model.strip_suffix(":mean").filter(|_| suite.task(&b.task).is_some_and(|t| matches!(t.kind, crate::suite::TaskKind::Preference(_)))).unwrap_or(&b.model);
     let (Some(task), Ok(metric)) = (suite.task(&b.task), b.metric.parse::<Metric>()) else {
         entry.note = Some("the task or metric is no longer in the suite: compared by value and band only".into());
         entry.verdict = verdict_from(entry.delta.unwrap_or(0.0), entry.delta.unwrap_or(0.0), r.higher_is_better, band);
@@ -228,8 +159,9 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &Res
     };
     let base_rec = find(base_records, &b.task, record_model).ok_or_else(|| missing(sides.base))?;
     let cur_rec = find(records, &b.task, record_model).ok_or_else(|| missing(sides.run))?;
-    let base_stats = metric_item_stats(task, metric, base_rec, &b.model);
-    let cur_stats = metric_item_stats(task, metric, cur_rec, &b.model);
+    let task_type = crate::tasks::for_def(task);
+    let base_stats = task_type.item_stats(metric, base_rec, &b.model);
+    let cur_stats = task_type.item_stats(metric, cur_rec, &b.model);
     check_agrees(sides.base, b, &base_stats)?;
     check_agrees(sides.run, r, &cur_stats)?;
     let aligned = base_rec.items.len() == cur_rec.items.len() && base_rec.items.iter().zip(&cur_rec.items).all(|(x, y)| x.id == y.id);

@@ -5,10 +5,12 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+
 use super::{GateReport, Verdict};
-use crate::engine::cache::write_atomic;
+use crate::store::jobs::write_atomic;
 use crate::error::Error;
-use crate::report::fmt_value;
+use crate::store::format::fmt_value;
 
 fn opt(v: Option<f64>) -> String {
     v.map(fmt_value).unwrap_or_else(|| "–".into())
@@ -90,24 +92,11 @@ pub fn markdown(report: &GateReport) -> String {
     out
 }
 
-fn xml(s: &str) -> String {
-    crate::report::html::escape(s)
-}
-
+/// JUnit XML (through quick-junit, which escapes every string): one test case per gated metric,
+/// failed when it regressed (or went missing, when the policy fails on that), skipped when new.
 pub fn junit(report: &GateReport) -> String {
-    let failures = report.entries.iter().filter(|e| e.verdict == Verdict::Regressed || (e.verdict == Verdict::Missing && report.policy.fail_on_missing)).count();
-    let mut out = String::new();
-    let _ = writeln!(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    let _ = writeln!(out, "<testsuites name=\"lmgauge gate\" tests=\"{}\" failures=\"{failures}\">", report.entries.len());
-    let _ = writeln!(
-        out,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{}\">",
-        xml(&report.suite),
-        report.entries.len(),
-        report.count(Verdict::New)
-    );
+    let mut suite = TestSuite::new(report.suite.as_str());
     for e in &report.entries {
-        let _ = write!(out, "    <testcase classname=\"{}.{}\" name=\"{}\"", xml(&e.task), xml(&e.model), xml(&e.metric));
         let detail = format!(
             "{}: baseline {} run {} delta {} interval [{}, {}] band {}",
             e.verdict.name(),
@@ -118,31 +107,36 @@ pub fn junit(report: &GateReport) -> String {
             signed(e.delta_high),
             fmt_value(e.band)
         );
-        match e.verdict {
-            Verdict::Regressed => {
-                let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"Regressed\"/>\n    </testcase>", xml(&detail));
-            }
-            Verdict::Missing if report.policy.fail_on_missing => {
-                let _ = writeln!(out, ">\n      <failure message=\"{}\" type=\"Missing\"/>\n    </testcase>", xml(&detail));
+        let status = match e.verdict {
+            Verdict::Regressed | Verdict::Missing if e.verdict == Verdict::Regressed || report.policy.fail_on_missing => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(detail.as_str()).set_type(e.verdict.name());
+                s
             }
             Verdict::New => {
-                let _ = writeln!(out, ">\n      <skipped message=\"{}\"/>\n    </testcase>", xml(&detail));
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(detail.as_str());
+                s
             }
-            _ => {
-                let _ = writeln!(out, ">\n      <system-out>{}</system-out>\n    </testcase>", xml(&detail));
-            }
+            _ => TestCaseStatus::success(),
+        };
+        let passed = matches!(status, TestCaseStatus::Success { .. });
+        let mut case = TestCase::new(e.metric.as_str(), status);
+        case.set_classname(format!("{}.{}", e.task, e.model));
+        if passed {
+            case.set_system_out(detail);
         }
+        suite.add_test_case(case);
     }
-    let _ = writeln!(out, "  </testsuite>\n</testsuites>");
-    out
+    let mut out = Report::new("lmgauge gate");
+    out.add_test_suite(suite);
+    out.to_string().expect("a report in memory serializes")
 }
 
 /// Writes `gate.json`, `gate.md` and `gate.junit.xml` into the run folder and appends the
 /// Markdown to `$GITHUB_STEP_SUMMARY` when it is set.
 pub fn write(report: &GateReport, run_dir: &Path) -> Result<(), Error> {
-    let mut json = serde_json::to_vec_pretty(report).expect("serializable");
-    json.push(b'\n');
-    write_atomic(&run_dir.join("gate.json"), &json)?;
+    crate::store::gate::write_json(report, run_dir)?;
     let md = markdown(report);
     write_atomic(&run_dir.join("gate.md"), md.as_bytes())?;
     write_atomic(&run_dir.join("gate.junit.xml"), junit(report).as_bytes())?;
@@ -154,12 +148,3 @@ pub fn write(report: &GateReport, run_dir: &Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// Reads `gate.json` of a run, if the run was gated.
-pub fn read(run_dir: &Path) -> Result<Option<GateReport>, Error> {
-    let path = run_dir.join("gate.json");
-    match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| Error::Usage(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(&path, e)),
-    }
-}

@@ -285,3 +285,11 @@ mod tests {
         assert_eq!(remove_punctuation("Hello, (world) x ."), vec!["Hello", ",", "(world", ")", "x", "."]);
     }
 }
+
+/// chrF statistics as rows for the resampling tests.
+pub fn item_stats<'a>(cfg: &'a ChrfConfig, stats: &[Vec<u64>]) -> crate::metrics::stats::ItemStats<'a> {
+    crate::metrics::stats::ItemStats {
+        rows: stats.iter().map(|s| s.iter().map(|&x| x as f64).collect()).collect(),
+        score: Box::new(move |v: &[f64]| cfg.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())),
+    }
+}

@@ -107,7 +107,7 @@ pub fn page(data: &ReportData) -> String {
             out.push_str("<p class=\"note\">token_perplexity depends on each model's tokenizer: compare models with different tokenizers by word_perplexity or bits_per_byte.</p>\n");
         }
         preference_section(&mut out, data, &task);
-        super::generations::section(&mut out, data, &task);
+        generations_section(&mut out, data, &task);
         for m in data.matrices(&task) {
             let _ = write!(
                 out,
@@ -171,21 +171,33 @@ pub fn page(data: &ReportData) -> String {
 /// Preference tasks: judges' strict accuracy with Wilson intervals beside chance, and Cohen's
 /// kappa between every two judges.
 fn preference_section(out: &mut String, data: &ReportData, task: &str) {
-    let judges: Vec<&Vec<String>> = data.judges.iter().filter(|r| r.first().map(String::as_str) == Some(task)).collect();
+    let judges: Vec<_> = data.judges.iter().filter(|r| r.task == task).collect();
     if judges.is_empty() {
         return;
     }
     out.push_str("<h3>Judges against human preference</h3><p class=\"note\">Strict accuracy (ties count as wrong) with its Wilson 95% interval; chance is 0.500. The length baseline shows how far length alone goes.</p>");
     out.push_str("<table><thead><tr><th>judge</th><th>n</th><th>chosen wins</th><th>ties</th><th>rejected wins</th><th>accuracy [Wilson 95%]</th></tr></thead><tbody>\n");
     for r in &judges {
-        let f = |i: usize| r.get(i).and_then(|v| v.parse::<f64>().ok()).map(fmt_value).unwrap_or_default();
-        let g = |i: usize| escape(r.get(i).map(String::as_str).unwrap_or(""));
-        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} <span class=\"ci\">[{}, {}]</span></td></tr>", g(1), g(2), g(3), g(4), g(5), f(6), f(7), f(8));
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} <span class=\"ci\">[{}, {}]</span></td></tr>",
+            escape(&r.judge),
+            r.n,
+            r.wins,
+            r.ties,
+            r.losses,
+            fmt_value(r.accuracy),
+            fmt_value(r.wilson_low),
+            fmt_value(r.wilson_high)
+        );
     }
     out.push_str("</tbody></table>\n");
-    let names: Vec<String> = judges.iter().filter_map(|r| r.get(1).cloned()).collect();
+    let names: Vec<String> = judges.iter().map(|r| r.judge.clone()).collect();
     let kappa = |a: &str, b: &str| {
-        data.agreement.iter().find(|r| r.first().map(String::as_str) == Some(task) && ((r[1] == a && r[2] == b) || (r[1] == b && r[2] == a))).map(|r| (r[4].parse::<f64>().unwrap_or(f64::NAN), r[5].parse::<f64>().unwrap_or(f64::NAN)))
+        data.agreement
+            .iter()
+            .find(|r| r.task == task && ((r.judge_a == a && r.judge_b == b) || (r.judge_a == b && r.judge_b == a)))
+            .map(|r| (r.agreement, r.kappa))
     };
     out.push_str("<h3>Agreement between judges</h3><p class=\"note\">Cohen's kappa (raw agreement in brackets) over the same pairs; darker is higher.</p><table><thead><tr><th></th>");
     for n in &names {
@@ -206,12 +218,11 @@ fn preference_section(out: &mut String, data: &ReportData, task: &str) {
         out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n");
-    let subsets: Vec<&serde_json::Value> = data.subsets.iter().filter(|s| s["task"] == task).collect();
+    let subsets: Vec<_> = data.subsets.iter().filter(|s| s.task == task).collect();
     if !subsets.is_empty() {
         out.push_str("<h3>Accuracy by subset</h3><table><thead><tr><th>judge</th><th>subset</th><th>n</th><th>accuracy</th></tr></thead><tbody>\n");
         for s in subsets {
-            let text = |k: &str| escape(s[k].as_str().unwrap_or(""));
-            let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", text("judge"), text("subset"), s["n"], fmt_value(s["accuracy"].as_f64().unwrap_or(f64::NAN)));
+            let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&s.judge), escape(&s.subset), s.n, fmt_value(s.accuracy));
         }
         out.push_str("</tbody></table>\n");
     }
@@ -226,8 +237,8 @@ fn preference_section(out: &mut String, data: &ReportData, task: &str) {
     }
 }
 
-fn gate_section(out: &mut String, g: &crate::gate::GateReport) {
-    use crate::gate::Verdict;
+fn gate_section(out: &mut String, g: &crate::store::gate::GateReport) {
+    use crate::store::gate::Verdict;
     let _ = writeln!(
         out,
         "<section><h2>Gate: {}</h2><p>Against baseline <code>{}</code> (run <code>{}</code>): {} regressed, {} improved, {} within noise, {} missing, {} new.{}</p>",
@@ -312,6 +323,33 @@ fn best_model(rows: &[&crate::store::ResultRow], metric: &str) -> Option<String>
         candidates.min_by(|a, b| a.value.total_cmp(&b.value))
     };
     best.map(|r| r.model.clone())
+}
+
+/// The table of generation outputs: for the first items of a generation task, the prompt, the
+/// reference(s) and what each model wrote with its sentence-level scores.
+fn generations_section(out: &mut String, data: &ReportData, task: &str) {
+    let rows: Vec<_> = data.generations.iter().filter(|g| g.task == task).collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "<h3>What the models wrote</h3><p class=\"note\">The first {} items: prompt, reference(s) and each model's output with its per-item scores (sentence BLEU and chrF, ROUGE F-measure).</p>", rows.len());
+    out.push_str("<table class=\"pairs\"><thead><tr><th>item</th><th>prompt</th><th>reference</th><th>model</th><th>output</th><th>scores</th></tr></thead><tbody>\n");
+    for g in rows {
+        let span = g.outputs.len().max(1);
+        let references = g.references.iter().map(|r| escape(r)).collect::<Vec<_>>().join("<hr>");
+        let _ = write!(out, "<tr><td rowspan=\"{span}\">{}</td><td rowspan=\"{span}\">{}</td><td rowspan=\"{span}\">{references}</td>", escape(&g.item), escape(&g.prompt));
+        if g.outputs.is_empty() {
+            out.push_str("<td></td><td></td><td></td></tr>\n");
+        }
+        for (i, (model, output, scores)) in g.outputs.iter().enumerate() {
+            if i > 0 {
+                out.push_str("<tr>");
+            }
+            let scores = scores.iter().map(|(m, v)| format!("{} {}", escape(m), fmt_value(*v))).collect::<Vec<_>>().join("<br>");
+            let _ = writeln!(out, "<td>{}</td><td>{}</td><td>{scores}</td></tr>", escape(model), escape(output));
+        }
+    }
+    out.push_str("</tbody></table>\n");
 }
 
 #[cfg(test)]

@@ -101,14 +101,13 @@ pub fn summary(data: &ReportData) -> String {
             let _ = writeln!(out, "\ntoken_perplexity is tokenizer-specific; compare models across tokenizers by word_perplexity or bits_per_byte.");
         }
         out.push('\n');
-        let judges: Vec<&Vec<String>> = data.judges.iter().filter(|r| r.first() == Some(&task)).collect();
+        let judges: Vec<_> = data.judges.iter().filter(|r| r.task == task).collect();
         if !judges.is_empty() {
             let _ = writeln!(out, "Strict accuracy with its Wilson 95% interval (chance 0.500):\n");
             let _ = writeln!(out, "| judge | n | chosen wins | ties | accuracy [Wilson 95%] |\n|---|---:|---:|---:|---:|");
             for r in judges {
-                let f = |i: usize| r.get(i).and_then(|v| v.parse::<f64>().ok()).map(fmt_value).unwrap_or_default();
-                let g = |i: usize| cell(r.get(i).map(String::as_str).unwrap_or(""));
-                let _ = writeln!(out, "| {} | {} | {} | {} | {} [{}, {}] |", g(1), g(2), g(3), g(4), f(6), f(7), f(8));
+                let (a, lo, hi) = (fmt_value(r.accuracy), fmt_value(r.wilson_low), fmt_value(r.wilson_high));
+                let _ = writeln!(out, "| {} | {} | {} | {} | {a} [{lo}, {hi}] |", cell(&r.judge), r.n, r.wins, r.ties);
             }
             out.push('\n');
         }

@@ -3,16 +3,16 @@
 //! of every run call the same [`render`].
 
 pub mod charts;
-pub mod generations;
 pub mod html;
 pub mod markdown;
 
 use std::path::Path;
 
-use crate::engine::cache::write_atomic;
+use crate::store::jobs::write_atomic;
 use crate::error::Error;
-use crate::engine::reference::PairwiseRow;
-use crate::store::{read_pairwise_csv, read_results_csv, ResultRow, RunManifest};
+pub use crate::store::format::fmt_value;
+use crate::store::tables::{read_json, read_judges_csv, read_pairwise_csv, AgreementRow, Disagreement, GenerationRow, JudgeRow, PairwiseRow, SubsetRow};
+use crate::store::{read_results_csv, ResultRow, RunManifest};
 
 /// Everything a report shows.
 pub struct ReportData {
@@ -20,36 +20,17 @@ pub struct ReportData {
     pub rows: Vec<ResultRow>,
     pub pairwise: Vec<PairwiseRow>,
     /// Verdicts, when the run was gated.
-    pub gate: Option<crate::gate::GateReport>,
+    pub gate: Option<crate::store::gate::GateReport>,
     /// Every run of the suite found beside this one (oldest first), for trend charts.
     pub history: Vec<crate::store::history::HistoryRun>,
-    /// Preference tasks: `judges.csv` and `agreement.csv` rows (as read, header dropped).
-    pub judges: Vec<Vec<String>>,
-    pub agreement: Vec<Vec<String>>,
+    /// Preference tasks: `judges.csv` and `agreement.csv`.
+    pub judges: Vec<JudgeRow>,
+    pub agreement: Vec<AgreementRow>,
     /// Preference tasks: per-subset accuracy and examples the best judge gets wrong.
-    pub subsets: Vec<serde_json::Value>,
-    pub disagreements: Vec<crate::engine::preference::Disagreement>,
+    pub subsets: Vec<SubsetRow>,
+    pub disagreements: Vec<Disagreement>,
     /// Generation tasks: prompts, references and outputs of the first items.
-    pub generations: Vec<crate::engine::generation::GenerationRow>,
-}
-
-fn json_list<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
-    std::fs::read(path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
-}
-
-/// The rows of a run's small CSV file (header dropped), each of exactly `width` fields: an
-/// edited or truncated file is an error naming its line, never a report that indexes past a row.
-fn csv_rows(path: &Path, width: usize) -> Result<Vec<Vec<String>>, Error> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(Vec::new()) };
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let row: Vec<String> = line.split(',').map(str::to_owned).collect();
-        if row.len() != width {
-            return Err(Error::Usage(format!("{}:{}: expected {width} fields, found {}", path.display(), i + 1, row.len())));
-        }
-        rows.push(row);
-    }
-    Ok(rows)
+    pub generations: Vec<GenerationRow>,
 }
 
 impl ReportData {
@@ -60,16 +41,15 @@ impl ReportData {
         }
         let rows = read_results_csv(&run_dir.join("results.csv"))?;
         let pairwise = read_pairwise_csv(&run_dir.join("pairwise.csv"))?;
-        let gate = crate::gate::output::read(run_dir)?;
+        let gate = crate::store::gate::read(run_dir)?;
         let history = match run_dir.canonicalize().ok().and_then(|d| d.parent().map(Path::to_path_buf)) {
             Some(parent) => crate::store::history::collect(&parent).unwrap_or_default(),
             None => Vec::new(),
         };
-        let judges = csv_rows(&run_dir.join("judges.csv"), 9)?;
-        let agreement = csv_rows(&run_dir.join("agreement.csv"), 6)?;
-        let subsets = json_list(&run_dir.join("subsets.json"));
-        let disagreements = json_list(&run_dir.join("disagreements.json"));
-        let generations = json_list(&run_dir.join("generations.json"));
+        let (judges, agreement) = read_judges_csv(run_dir)?;
+        let subsets = read_json(&run_dir.join("subsets.json"))?;
+        let disagreements = read_json(&run_dir.join("disagreements.json"))?;
+        let generations = read_json(&run_dir.join("generations.json"))?;
         Ok(ReportData { manifest, rows, pairwise, gate, history, judges, agreement, subsets, disagreements, generations })
     }
 
@@ -161,19 +141,4 @@ pub fn render(run_dir: &Path) -> Result<(), Error> {
     write_atomic(&run_dir.join("summary.md"), markdown::summary(&data).as_bytes())?;
     write_atomic(&run_dir.join("index.html"), html::page(&data).as_bytes())?;
     Ok(())
-}
-
-/// A number with a precision that suits its size.
-pub fn fmt_value(v: f64) -> String {
-    if !v.is_finite() {
-        return "n/a".into();
-    }
-    let a = v.abs();
-    if a >= 1000.0 {
-        format!("{v:.1}")
-    } else if a >= 10.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.4}")
-    }
 }

@@ -72,6 +72,6 @@ pub fn write(runs: &[HistoryRun], out: &Path) -> Result<usize, Error> {
     } else {
         CsvWriter::new(&mut buf).include_header(true).finish(&mut df).map_err(err)?;
     }
-    crate::engine::cache::write_atomic(out, &buf)?;
+    crate::store::jobs::write_atomic(out, &buf)?;
     Ok(rows)
 }

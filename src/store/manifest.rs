@@ -36,7 +36,7 @@ pub struct RunManifest {
     pub jobs: Vec<JobSummary>,
     /// The suite's gate policy, applied by `lmgauge gate` unless `--policy` overrides it.
     #[serde(default)]
-    pub gate_policy: Option<crate::gate::GatePolicy>,
+    pub gate_policy: Option<crate::suite::gates::GatePolicy>,
     /// `K/N` when this run holds only shard K of N (see `lmgauge merge`).
     #[serde(default)]
     pub shard: Option<String>,
@@ -103,7 +103,7 @@ impl HostInfo {
 impl RunManifest {
     pub fn save(&self, run_dir: &Path) -> Result<(), Error> {
         let bytes = serde_json::to_vec_pretty(self).expect("serializable");
-        crate::engine::cache::write_atomic(&run_dir.join("run.json"), &bytes)
+        crate::store::jobs::write_atomic(&run_dir.join("run.json"), &bytes)
     }
 
     pub fn load(run_dir: &Path) -> Result<RunManifest, Error> {

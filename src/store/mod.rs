@@ -2,7 +2,12 @@
 //! `run.json` (the manifest), written with polars and serde; and reading them back, so reports
 //! can be re-rendered from the stored files alone.
 
+pub mod format;
+pub mod gate;
 pub mod history;
+pub mod scores;
+pub mod tables;
+pub mod jobs;
 pub mod manifest;
 
 use std::path::Path;
@@ -11,7 +16,7 @@ use polars::prelude::*;
 
 pub use manifest::{HostInfo, JobSummary, RunManifest, MANIFEST_VERSION};
 
-use crate::engine::cache::JobRecord;
+use crate::store::jobs::JobRecord;
 use crate::error::Error;
 
 /// One aggregate: a metric of a model on a task (also a baseline's entry).
@@ -27,7 +32,7 @@ pub struct ResultRow {
     pub higher_is_better: bool,
 }
 
-fn polars_err(path: &Path, e: PolarsError) -> Error {
+pub(crate) fn polars_err(path: &Path, e: PolarsError) -> Error {
     Error::Usage(format!("{}: {e}", path.display()))
 }
 
@@ -51,7 +56,7 @@ pub fn write_results_csv(rows: &[ResultRow], path: &Path) -> Result<(), Error> {
         
         .finish(&mut df)
         .map_err(|e| polars_err(path, e))?;
-    crate::engine::cache::write_atomic(path, &buf)
+    crate::store::jobs::write_atomic(path, &buf)
 }
 
 /// Reads `results.csv` back.
@@ -88,63 +93,18 @@ pub fn read_results_csv(path: &Path) -> Result<Vec<ResultRow>, Error> {
         .collect())
 }
 
-/// Writes `pairwise.csv`: every paired significance test between two models of a task.
-pub fn write_pairwise_csv(rows: &[crate::engine::reference::PairwiseRow], path: &Path) -> Result<(), Error> {
-    let mut df = df!(
-        "task" => rows.iter().map(|r| r.task.as_str()).collect::<Vec<_>>(),
-        "metric" => rows.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(),
-        "model_a" => rows.iter().map(|r| r.model_a.as_str()).collect::<Vec<_>>(),
-        "model_b" => rows.iter().map(|r| r.model_b.as_str()).collect::<Vec<_>>(),
-        "value_a" => rows.iter().map(|r| r.value_a).collect::<Vec<_>>(),
-        "value_b" => rows.iter().map(|r| r.value_b).collect::<Vec<_>>(),
-        "p_value" => rows.iter().map(|r| r.p_value).collect::<Vec<_>>(),
-        "test" => rows.iter().map(|r| r.test.as_str()).collect::<Vec<_>>(),
-    )
-    .map_err(|e| polars_err(path, e))?;
-    let mut buf = Vec::new();
-    CsvWriter::new(&mut buf).include_header(true).finish(&mut df).map_err(|e| polars_err(path, e))?;
-    crate::engine::cache::write_atomic(path, &buf)
-}
-
-/// Reads `pairwise.csv` back (empty when the run has none).
-pub fn read_pairwise_csv(path: &Path) -> Result<Vec<crate::engine::reference::PairwiseRow>, Error> {
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let num = |k: usize| f.get(k).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
-        if f.len() != 8 {
-            return Err(Error::Usage(format!("{}:{}: expected 8 fields", path.display(), i + 1)));
-        }
-        out.push(crate::engine::reference::PairwiseRow {
-            task: f[0].into(),
-            metric: f[1].into(),
-            model_a: f[2].into(),
-            model_b: f[3].into(),
-            value_a: num(4),
-            value_b: num(5),
-            p_value: num(6),
-            test: f[7].into(),
-        });
-    }
-    Ok(out)
-}
-
 /// Writes every item's scores in long form: task, model, item (position), item_id, score, value.
 pub fn write_items_parquet(records: &[JobRecord], path: &Path) -> Result<(), Error> {
     let (mut task, mut model, mut item, mut item_id, mut score, mut value, mut output) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for r in records {
         for (i, it) in r.items.iter().enumerate() {
-            for (name, v) in &it.scores {
+            for (name, v) in &it.scores.to_map() {
                 task.push(r.task.as_str());
                 model.push(r.model.as_str());
                 item.push(i as u32);
                 item_id.push(it.id.as_str());
-                score.push(name.as_str());
+                score.push(name.clone());
                 value.push(*v);
                 // Generation tasks: what the model wrote, beside each of the item's scores.
                 output.push(it.output.as_deref());
@@ -155,26 +115,5 @@ pub fn write_items_parquet(records: &[JobRecord], path: &Path) -> Result<(), Err
         .map_err(|e| polars_err(path, e))?;
     let mut buf = Vec::new();
     ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| polars_err(path, e))?;
-    crate::engine::cache::write_atomic(path, &buf)
-}
-
-/// Reads `items.parquet` back as (task, model, item_id, score, value) rows.
-pub fn read_items_parquet(path: &Path) -> Result<DataFrame, Error> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| polars_err(path, e))
-}
-
-/// Writes `judges.csv` (per judge: counts, strict accuracy and its Wilson interval) and
-/// `agreement.csv` (raw agreement and Cohen's kappa of every two judges) for preference tasks.
-pub fn write_judges_csv(judges: &[crate::engine::preference::JudgeRow], agreement: &[crate::engine::preference::AgreementRow], run_dir: &Path) -> Result<(), Error> {
-    let mut j = String::from("task,judge,n,wins,ties,losses,accuracy,wilson_low,wilson_high\n");
-    for r in judges {
-        j.push_str(&format!("{},{},{},{},{},{},{:.10},{:.10},{:.10}\n", r.task, r.judge, r.n, r.wins, r.ties, r.losses, r.accuracy, r.wilson_low, r.wilson_high));
-    }
-    crate::engine::cache::write_atomic(&run_dir.join("judges.csv"), j.as_bytes())?;
-    let mut a = String::from("task,judge_a,judge_b,n,agreement,kappa\n");
-    for r in agreement {
-        a.push_str(&format!("{},{},{},{},{:.10},{:.10}\n", r.task, r.judge_a, r.judge_b, r.n, r.agreement, r.kappa));
-    }
-    crate::engine::cache::write_atomic(&run_dir.join("agreement.csv"), a.as_bytes())
+    crate::store::jobs::write_atomic(path, &buf)
 }

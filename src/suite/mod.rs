@@ -1,6 +1,7 @@
 //! Suites: a YAML file naming models and tasks, parsed (`spec`), located (`locate`) and checked
 //! (`validate`) into a resolved [`Suite`] before any work starts.
 
+pub mod gates;
 pub mod locate;
 pub mod spec;
 pub mod validate;
@@ -28,7 +29,7 @@ pub struct Suite {
     pub hash: String,
     pub models: Vec<ModelDef>,
     pub tasks: Vec<TaskDef>,
-    pub gates: Option<crate::gate::GatePolicy>,
+    pub gates: Option<crate::suite::gates::GatePolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -122,22 +123,46 @@ impl Significance {
     }
 }
 
+/// A task that passed validation: what every task has, and what its type adds ([`TaskKind`]).
 #[derive(Debug, Clone)]
 pub struct TaskDef {
     pub id: String,
     pub description: Option<String>,
-    pub task_type: TaskType,
     pub dataset: DatasetSpec,
     /// Provenance and licence of the data, for the report.
     pub source: Option<String>,
     pub models: Vec<String>,
     pub metrics: Vec<Metric>,
-    /// Set for reference tasks.
-    pub reference: Option<ReferenceOptions>,
-    /// Set for preference tasks.
-    pub preference: Option<crate::data::pairs::PairLayout>,
-    /// Set for generation tasks (which also carry `reference` for scoring).
-    pub generation: Option<GenerationOptions>,
+    pub kind: TaskKind,
+}
+
+/// One variant per task type, each with its own resolved options.
+#[derive(Debug, Clone)]
+pub enum TaskKind {
+    Perplexity,
+    Reference(ReferenceOptions),
+    Preference(crate::data::pairs::PairLayout),
+    /// Generated outputs are scored as a reference task scores stored ones.
+    Generation(GenerationOptions, ReferenceOptions),
+}
+
+impl TaskDef {
+    pub fn task_type(&self) -> TaskType {
+        match self.kind {
+            TaskKind::Perplexity => TaskType::Perplexity,
+            TaskKind::Reference(_) => TaskType::Reference,
+            TaskKind::Preference(_) => TaskType::Preference,
+            TaskKind::Generation(..) => TaskType::Generation,
+        }
+    }
+
+    /// How outputs are scored against references (reference and generation tasks).
+    pub fn reference_options(&self) -> Option<&ReferenceOptions> {
+        match &self.kind {
+            TaskKind::Reference(r) | TaskKind::Generation(_, r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 /// Where a generation task's prompts come from and how models continue them.

@@ -42,7 +42,7 @@ pub struct SuiteSpec {
     pub tasks: Vec<TaskSpec>,
     /// How `lmgauge gate` judges changes against a baseline (tolerance bands per metric).
     #[serde(default)]
-    pub gates: Option<crate::gate::GatePolicy>,
+    pub gates: Option<crate::suite::gates::GatePolicy>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
 use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
-use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef};
+use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef, TaskKind};
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::{Metric, TaskType};
 use crate::models::ngram::adapter::NgramSource;
@@ -403,7 +403,7 @@ impl Validator<'_> {
                 let discount_fallback = match &m.discount_fallback {
                     None | Some(DiscountFallbackSpec::Enabled(false)) => None,
                     Some(DiscountFallbackSpec::Enabled(true)) => Some(DEFAULT_FALLBACK),
-                    Some(DiscountFallbackSpec::Values(v)) => match crate::cli::ngram::fallback_from(v) {
+                    Some(DiscountFallbackSpec::Values(v)) => match crate::models::ngram::fallback_from(v) {
                         Ok(d) if v.len() <= 3 => Some(d),
                         Ok(_) => {
                             self.problem(&format!("{at}.discount_fallback"), "at most three fallback discounts".into());
@@ -497,10 +497,17 @@ impl Validator<'_> {
                 }
             }
         }
+        let kind = match (task_type, reference, preference, generation) {
+            (TaskType::Perplexity, ..) => TaskKind::Perplexity,
+            (TaskType::Reference, Some(r), ..) => TaskKind::Reference(r),
+            (TaskType::Preference, _, Some(layout), _) => TaskKind::Preference(layout),
+            (TaskType::Generation, Some(r), _, Some(g)) => TaskKind::Generation(g, r),
+            // The options' problems are already recorded.
+            _ => return None,
+        };
         Some(TaskDef {
             id: t.id.clone(),
             description: description.clone(),
-            task_type,
             dataset: DatasetSpec {
                 path,
                 format,
@@ -511,9 +518,7 @@ impl Validator<'_> {
             source: raw.source.clone(),
             models: t.models.clone(),
             metrics,
-            reference,
-            preference,
-            generation,
+            kind,
         })
     }
 }

@@ -8,6 +8,7 @@ mod generation;
 mod gguf;
 mod hostile;
 mod kenlm_parity;
+mod layers;
 mod metric_cli;
 mod metric_parity;
 mod neural;

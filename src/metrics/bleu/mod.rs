@@ -356,3 +356,27 @@ mod tests {
         assert_eq!(c.signature(2), "nrefs:2|case:lc|eff:no|tok:13a|smooth:floor[0.10]|version:2.6.0");
     }
 }
+
+/// BLEU statistics as rows for the resampling tests.
+pub fn item_stats<'a>(cfg: &'a BleuConfig, stats: &[BleuStats]) -> crate::metrics::stats::ItemStats<'a> {
+    let order = cfg.max_order;
+    let rows = stats
+        .iter()
+        .map(|s| {
+            let mut r = vec![s.sys_len as f64, s.ref_len as f64];
+            r.extend(s.correct.iter().map(|&c| c as f64));
+            r.extend(s.total.iter().map(|&c| c as f64));
+            r
+        })
+        .collect();
+    crate::metrics::stats::ItemStats { rows, score: Box::new(move |v: &[f64]| cfg.score(&stats_from_row(v, order)).score) }
+}
+
+pub fn stats_from_row(v: &[f64], order: usize) -> BleuStats {
+    BleuStats {
+        sys_len: v[0] as u64,
+        ref_len: v[1] as u64,
+        correct: v[2..2 + order].iter().map(|&x| x as u64).collect(),
+        total: v[2 + order..2 + 2 * order].iter().map(|&x| x as u64).collect(),
+    }
+}

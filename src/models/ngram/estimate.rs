@@ -27,6 +27,23 @@ pub struct TrainOptions {
 /// lmplz's default fallback discounts for adjusted counts 1, 2 and 3+.
 pub const DEFAULT_FALLBACK: [f32; 3] = [0.5, 1.0, 1.5];
 
+/// Turns up to three fallback discounts (CLI or suite) into the three lmplz uses, validated
+/// like lmplz; none gives its default.
+pub fn fallback_from(values: &[f32]) -> Result<[f32; 3], String> {
+    if values.is_empty() {
+        return Ok(DEFAULT_FALLBACK);
+    }
+    let mut out = [0.0f32; 3];
+    for (i, slot) in out.iter_mut().enumerate() {
+        let d = values[i.min(values.len() - 1)];
+        if !(0.0..=(i + 1) as f32).contains(&d) {
+            return Err(format!("the fallback discount for count {} must be in [0, {}], got {d}", i + 1, i + 1));
+        }
+        *slot = d;
+    }
+    Ok(out)
+}
+
 /// Discounts D(0..=3) of one order; D(0) is always 0.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Discount(pub [f32; 4]);

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use adapter::NgramModel;
 pub use count::{Corpus, SpecialSymbols};
-pub use estimate::{estimate, TrainOptions, DEFAULT_FALLBACK};
+pub use estimate::{estimate, fallback_from, TrainOptions, DEFAULT_FALLBACK};
 pub use query::{QueryLm, QueryStats};
 
 /// An n-gram model in ARPA form: what lmplz writes and what `query` loads.

@@ -8,93 +8,12 @@ use std::sync::Mutex;
 use tch::{Device, Tensor};
 
 use super::attention::Attend;
-use super::decode::KvCache;
+use super::net::CausalNet;
 use crate::models::neural::hf::{Encoded, TextTokenizer};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
 use crate::models::generate::{GenParams, Generation};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
-
-/// A causal network: final hidden states for token ids at given positions under a mask, with
-/// or without a key/value cache, and the output matrix applied to chosen rows.
-pub trait CausalNet: Send {
-    /// Final hidden states `[batch, seq, d]` (see `Gpt2::forward`, `Llama::forward`).
-    fn forward_cached(&self, input: &Tensor, positions: &Tensor, attend: &Attend, cache: &mut KvCache) -> Result<Tensor, NeuralError>;
-    /// Logits `[…, vocab]` of final hidden states `[…, d]`.
-    fn head(&self, hidden: &Tensor) -> Tensor;
-    /// Log-probabilities `[n]` of `targets` `[n]` predicted at the flat positions `rows` (`[n]`,
-    /// indices into batch × seq) of `input` `[batch, seq]` at `positions`, attending as `attend`
-    /// says. The output matrix is applied to those rows only, a slice of rows at a time, so the
-    /// logits of a large batch never sit in memory whole.
-    fn scored_logprobs(&self, input: &Tensor, positions: &Tensor, attend: &Attend, rows: &Tensor, targets: &Tensor) -> Result<Tensor, NeuralError>;
-    /// Whether the network scores packed rows (`Attend::Segments`).
-    fn packs(&self) -> bool;
-    /// Positions the model was trained on.
-    fn context(&self) -> usize;
-    fn vocab(&self) -> usize;
-    fn summary(&self) -> &str;
-}
-
-/// The networks have the same entry points; the trait forwards to them. `reference` marks one
-/// with a second implementation to compare with (`reference_logits`, GPT-2's rust-bert forward).
-macro_rules! causal_net {
-    ($ty:ty $(, $reference:ident)?) => {
-        impl CausalNet for $ty {
-            fn forward_cached(&self, input: &Tensor, positions: &Tensor, attend: &Attend, cache: &mut KvCache) -> Result<Tensor, NeuralError> {
-                <$ty>::forward(self, input, positions, attend, Some(cache))
-            }
-            fn head(&self, hidden: &Tensor) -> Tensor {
-                <$ty>::head(self, hidden)
-            }
-            fn scored_logprobs(&self, input: &Tensor, positions: &Tensor, attend: &Attend, rows: &Tensor, targets: &Tensor) -> Result<Tensor, NeuralError> {
-                $(
-                    let _ = stringify!($reference);
-                    if let Some(logits) = self.reference_logits(input)? {
-                        let vocab = logits.size()[2];
-                        return Ok(super::target_logprobs(&logits.view([-1, vocab]).index_select(0, rows), targets));
-                    }
-                )?
-                let states = <$ty>::forward(self, input, positions, attend, None)?;
-                let width = states.size()[2];
-                let states = states.view([-1, width]).index_select(0, rows);
-                let n = states.size()[0];
-                let parts: Vec<Tensor> = (0..n)
-                    .step_by(HEAD_ROWS)
-                    .map(|start| {
-                        let len = HEAD_ROWS.min((n - start) as usize) as i64;
-                        super::target_logprobs(&self.head(&states.narrow(0, start, len)), &targets.narrow(0, start, len))
-                    })
-                    .collect();
-                Ok(if parts.is_empty() { Tensor::zeros([0], (tch::Kind::Float, input.device())) } else { Tensor::cat(&parts, 0) })
-            }
-            fn packs(&self) -> bool {
-                // Every forward takes packed rows; only a reference forward may not.
-                $(
-                    let _ = stringify!($reference);
-                    if !<$ty>::packs(self) {
-                        return false;
-                    }
-                )?
-                true
-            }
-            fn context(&self) -> usize {
-                self.context
-            }
-            fn vocab(&self) -> usize {
-                self.vocab
-            }
-            fn summary(&self) -> &str {
-                &self.summary
-            }
-        }
-    };
-}
-causal_net!(super::gpt2::Gpt2, reference);
-causal_net!(super::llama::Llama);
-causal_net!(super::gpt_neo::GptNeo);
-
-/// Rows of logits computed at a time: 512 × a 49k vocabulary is 100 MB in f32.
-const HEAD_ROWS: usize = 512;
 
 pub struct CausalModel {
     net: Mutex<Box<dyn CausalNet>>,

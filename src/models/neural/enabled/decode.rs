@@ -10,35 +10,10 @@
 use tch::{Device, Kind, Tensor};
 
 use super::attention::Attend;
-use super::causal::CausalNet;
+use super::net::{CausalNet, KvCache};
 use crate::models::generate::{self, Finish, GenParams, Generation};
 use crate::models::neural::hf::TextTokenizer;
 use crate::models::neural::NeuralError;
-
-/// Keys and values of the positions seen so far, per layer.
-#[derive(Default)]
-pub struct KvCache {
-    layers: Vec<(Tensor, Tensor)>,
-    /// Positions held (padding included).
-    pub len: usize,
-}
-
-impl KvCache {
-    /// Appends this step's keys and values `[b, heads, t, d]` of `layer`; returns all of them.
-    pub fn extend(&mut self, layer: usize, k: Tensor, v: Tensor) -> (Tensor, Tensor) {
-        let (k, v) = match self.layers.get(layer) {
-            Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2), Tensor::cat(&[pv, &v], 2)),
-            None => (k, v),
-        };
-        let entry = (k.shallow_clone(), v.shallow_clone());
-        if layer < self.layers.len() {
-            self.layers[layer] = entry;
-        } else {
-            self.layers.push(entry);
-        }
-        (k, v)
-    }
-}
 
 /// Generates a continuation of each prompt. Prompts are batched (longest first) so that a batch
 /// holds about `batch_tokens` positions at its longest; each prompt keeps its index's random

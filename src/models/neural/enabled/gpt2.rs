@@ -15,7 +15,7 @@ use serde_json::Value;
 use tch::{nn::VarStore, Device, Kind, Tensor};
 
 use super::attention::{attention, Attend};
-use super::decode::KvCache;
+use super::net::{causal_net, KvCache};
 use super::weights::Checkpoint;
 use crate::models::neural::hf::ModelFolder;
 use crate::models::neural::NeuralError;
@@ -204,3 +204,5 @@ fn config(folder: &ModelFolder) -> Result<Gpt2Config, NeuralError> {
     }
     serde_json::from_value(v).map_err(|e| NeuralError::file(&folder.config_path(), format!("not a GPT-2 config: {e}")))
 }
+
+causal_net!(Gpt2, reference);

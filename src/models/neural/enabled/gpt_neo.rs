@@ -13,7 +13,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::activate;
 use super::attention::{segment_mask, Attend};
-use super::decode::KvCache;
+use super::net::{causal_net, KvCache};
 use super::weights::{Checkpoint, Loader};
 use crate::models::neural::activation::Activation;
 use crate::models::neural::hf::ModelFolder;
@@ -192,3 +192,5 @@ impl GptNeo {
         Ok(norm(&h, &self.ln_f))
     }
 }
+
+causal_net!(GptNeo);

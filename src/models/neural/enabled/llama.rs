@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
 use super::attention::{attention, Attend};
-use super::decode::KvCache;
+use super::net::{causal_net, KvCache};
 use super::weights::{Checkpoint, Loader};
 use crate::models::neural::gguf::Gguf;
 use crate::models::neural::llama_config::LlamaConfig;
@@ -206,3 +206,5 @@ fn hf_name(gguf: &str) -> Option<String> {
         }
     })
 }
+
+causal_net!(Llama);

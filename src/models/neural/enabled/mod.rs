@@ -9,6 +9,7 @@ mod gpt2;
 mod gpt_neo;
 mod llama;
 mod masked;
+mod net;
 mod reward;
 mod weights;
 
@@ -71,7 +72,7 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     // One libtorch pool per process; rayon's threads call in one at a time (models lock).
     Ok(match family {
         Family::Causal => {
-            let net: Box<dyn causal::CausalNet> = match folder.model_type.as_str() {
+            let net: Box<dyn net::CausalNet> = match folder.model_type.as_str() {
                 "llama" => Box::new(llama::Llama::load_hf(LlamaConfig::from_hf(&folder)?, checked_checkpoint(&folder)?, device, kind)?),
                 "gpt_neo" => Box::new(gpt_neo::GptNeo::load(&folder, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
                 _ => Box::new(gpt2::Gpt2::load(&folder, device, kind)?),

@@ -11,13 +11,100 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use super::cache::{ItemScore, JobRecord};
+use std::sync::OnceLock;
+
+use super::{bootstrapped_row, JobContext, JobOutput, Task};
+use crate::store::jobs::{ItemScore, JobRecord};
+use crate::store::scores::{PreferenceScores, Scores};
+use crate::store::tables::TaskTables;
 use crate::data::pairs::Pair;
 use crate::metrics::stats::{self, ItemStats};
 use crate::metrics::Metric;
 use crate::models::LanguageModel;
+use crate::store::tables::{AgreementRow, Disagreement, JudgeRow, SubsetRow};
 use crate::store::ResultRow;
-use crate::suite::{ModelDef, ModelKind, TaskDef};
+use crate::suite::{ModelDef, ModelKind, TaskDef, TaskKind};
+
+/// Pairs and the notes on pairs skipped while reading them.
+type LoadedPairs = Result<(Vec<Pair>, Vec<String>), String>;
+
+/// How many pairs the best judge decides against people are shown in the report.
+const DISAGREEMENTS_SHOWN: usize = 10;
+
+pub struct Preference<'a> {
+    def: &'a TaskDef,
+    pairs: OnceLock<LoadedPairs>,
+}
+
+impl<'a> Preference<'a> {
+    pub fn new(def: &'a TaskDef) -> Self {
+        Preference { def, pairs: OnceLock::new() }
+    }
+
+    fn pairs(&self) -> &LoadedPairs {
+        self.pairs.get_or_init(|| {
+            let TaskKind::Preference(layout) = self.def.kind else { return Err("not a preference task".into()) };
+            let r = crate::data::pairs::load_pairs(&self.def.dataset.path, layout, self.def.dataset.limit).map_err(|e| e.to_string());
+            if let Ok((_, notes)) = &r {
+                for n in notes {
+                    eprintln!("{n}");
+                }
+            }
+            r
+        })
+    }
+}
+
+impl Task for Preference<'_> {
+    fn def(&self) -> &TaskDef {
+        self.def
+    }
+
+    fn run(&self, model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
+        let loaded = match self.pairs() {
+            Ok(l) => l,
+            Err(e) => return JobOutput::failed(e.clone()),
+        };
+        // Baseline and metric judges need no language model.
+        let lm = match model.kind {
+            ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => None,
+            _ => match ctx.model() {
+                Ok(m) => Some(m),
+                Err(e) => return JobOutput { notes: loaded.1.clone(), ..JobOutput::failed(e) },
+            },
+        };
+        let items = judge(self.def, model, lm.as_deref(), &loaded.0, ctx.seed());
+        JobOutput { items, description: describe_judge(model), notes: loaded.1.clone() }
+    }
+
+    fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
+        preference_rows(self.def, record, seed, resamples)
+    }
+
+    fn item_stats(&self, metric: Metric, record: &JobRecord, judge: &str) -> ItemStats<'_> {
+        metric_stats(metric, record, judge.ends_with(":mean"))
+    }
+
+    fn tables(&self, records: &[&JobRecord], _seed: u64) -> TaskTables {
+        let (judges, agreement) = judges_and_agreement(self.def, records);
+        // The texts are not in the job records: subsets and examples come from the pairs.
+        let (subsets, disagreements) = match (records.is_empty(), self.pairs()) {
+            (false, Ok((pairs, _))) => subsets_and_disagreements(self.def, records, pairs, DISAGREEMENTS_SHOWN),
+            _ => (Vec::new(), Vec::new()),
+        };
+        TaskTables { judges, agreement, subsets, disagreements, ..TaskTables::default() }
+    }
+}
+
+/// What a judge is, for the report; a language model's own description comes from its loader.
+fn describe_judge(def: &ModelDef) -> String {
+    match def.kind {
+        ModelKind::Length => "baseline judge: the longer response wins".into(),
+        ModelKind::Random => "baseline judge: a seeded coin flip".into(),
+        ModelKind::MetricJudge(m) => format!("reference-metric judge: {} of each response against the reference", m.name()),
+        _ => def.id.clone(),
+    }
+}
 
 /// Natural-log probability (pseudo-log-likelihood for masked LMs) of the response in
 /// `prompt + response`, summed and per token: the tokens that reach into the response (its words
@@ -108,77 +195,74 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
         .par_iter()
         .enumerate()
         .map(|(i, p)| {
-            let mut s = BTreeMap::new();
-            s.insert("len_chosen".to_owned(), p.chosen.chars().count() as f64);
-            s.insert("len_rejected".to_owned(), p.rejected.chars().count() as f64);
-            match (&def.kind, model) {
-                (ModelKind::Length, _) => {
-                    s.insert("chosen".into(), s["len_chosen"]);
-                    s.insert("rejected".into(), s["len_rejected"]);
-                }
+            let (len_chosen, len_rejected) = (p.chosen.chars().count() as f64, p.rejected.chars().count() as f64);
+            let ((chosen, rejected), per_token) = match (&def.kind, model) {
+                (ModelKind::Length, _) => ((len_chosen, len_rejected), None),
                 (ModelKind::MetricJudge(metric), _) => {
                     let reference = p.reference.as_deref().ok_or_else(|| format!("pair at line {} has no \"reference\": metric judges need one", p.line))?;
-                    s.insert("chosen".into(), reference_metric(*metric, &p.chosen, reference));
-                    s.insert("rejected".into(), reference_metric(*metric, &p.rejected, reference));
+                    ((reference_metric(*metric, &p.chosen, reference), reference_metric(*metric, &p.rejected, reference)), None)
                 }
                 (ModelKind::Random, _) => {
                     // One draw per pair: the chosen response wins when it is even.
                     let heads = (coins[i] as u64).is_multiple_of(2);
-                    s.insert("chosen".into(), if heads { 1.0 } else { 0.0 });
-                    s.insert("rejected".into(), if heads { 0.0 } else { 1.0 });
+                    (if heads { (1.0, 0.0) } else { (0.0, 1.0) }, None)
                 }
-                (_, Some(_)) if rewards => {
-                    s.insert("chosen".into(), loglik[i].0 .0);
-                    s.insert("rejected".into(), loglik[i].1 .0);
-                }
+                (_, Some(_)) if rewards => ((loglik[i].0 .0, loglik[i].1 .0), None),
                 (_, Some(_)) => {
                     let ((c_sum, c_mean), (r_sum, r_mean)) = loglik[i];
-                    s.insert("chosen".into(), c_sum);
-                    s.insert("rejected".into(), r_sum);
-                    s.insert("chosen_mean".into(), c_mean);
-                    s.insert("rejected_mean".into(), r_mean);
+                    ((c_sum, r_sum), Some((c_mean, r_mean)))
                 }
                 (_, None) => return Err(format!("model {} cannot judge pairs", def.id)),
-            }
+            };
+            let s = Scores::Preference(PreferenceScores { chosen, rejected, per_token, len_chosen, len_rejected });
             Ok(ItemScore { id: p.line.to_string(), scores: s, output: None })
         })
         .collect()
 }
 
-/// The judges a record holds: (judge id, score key suffix).
-pub fn variants(record: &JobRecord) -> Vec<(String, &'static str)> {
-    let has_mean = record.items.first().is_some_and(|i| i.scores.contains_key("chosen_mean"));
-    let mut v = vec![(record.model.clone(), "")];
+/// The judges a record holds: (judge id, whether it is the per-token mean judge).
+pub fn variants(record: &JobRecord) -> Vec<(String, bool)> {
+    let has_mean = record.items.first().and_then(|i| i.scores.preference()).is_some_and(|p| p.per_token.is_some());
+    let mut v = vec![(record.model.clone(), false)];
     if has_mean {
-        v.push((format!("{}:mean", record.model), "_mean"));
+        v.push((format!("{}:mean", record.model), true));
     }
     v
 }
 
+/// An item's (chosen, rejected) scores under one judge; NaN when the item has none.
+fn judged(it: &ItemScore, per_token: bool) -> (f64, f64) {
+    match it.scores.preference() {
+        Some(p) if per_token => p.per_token.unwrap_or((f64::NAN, f64::NAN)),
+        Some(p) => (p.chosen, p.rejected),
+        None => (f64::NAN, f64::NAN),
+    }
+}
+
 /// Per item: +1 when the judge prefers the chosen response, 0 on a tie, −1 otherwise.
-pub fn outcomes(record: &JobRecord, suffix: &str) -> Vec<i8> {
+pub fn outcomes(record: &JobRecord, per_token: bool) -> Vec<i8> {
     record
         .items
         .iter()
         .map(|it| {
-            let c = it.scores.get(&format!("chosen{suffix}")).copied().unwrap_or(f64::NAN);
-            let r = it.scores.get(&format!("rejected{suffix}")).copied().unwrap_or(f64::NAN);
+            let (c, r) = judged(it, per_token);
             if c > r { 1 } else if c < r { -1 } else { 0 }
         })
         .collect()
 }
 
-/// The per-item statistics of one metric of one judge (`suffix` "" or "_mean").
-pub fn metric_stats(metric: Metric, record: &JobRecord, suffix: &str) -> ItemStats<'static> {
-    let o = outcomes(record, suffix);
+/// The per-item statistics of one metric of one judge (summed, or the per-token mean).
+pub fn metric_stats(metric: Metric, record: &JobRecord, per_token: bool) -> ItemStats<'static> {
+    let o = outcomes(record, per_token);
     let rows: Vec<Vec<f64>> = match metric {
         Metric::LengthCorrelation => record
             .items
             .iter()
             .map(|it| {
-                let g = |k: &str| it.scores.get(k).copied().unwrap_or(0.0);
-                let m = g(&format!("chosen{suffix}")) - g(&format!("rejected{suffix}"));
-                let l = g("len_chosen") - g("len_rejected");
+                let zero = |v: f64| if v.is_nan() { 0.0 } else { v };
+                let (c, r) = judged(it, per_token);
+                let m = zero(c) - zero(r);
+                let l = it.scores.preference().map_or(0.0, |p| p.len_chosen - p.len_rejected);
                 vec![m, l, m * m, l * l, m * l, 1.0]
             })
             .collect(),
@@ -204,37 +288,12 @@ pub fn metric_stats(metric: Metric, record: &JobRecord, suffix: &str) -> ItemSta
 /// the per-token mean judge.
 pub fn preference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
     let mut out = Vec::new();
-    for (judge, suffix) in variants(record) {
+    for (judge, per_token) in variants(record) {
         for &metric in &task.metrics {
-            out.push(super::aggregate::bootstrapped_row(task, &judge, metric, &metric_stats(metric, record, suffix), seed, resamples));
+            out.push(bootstrapped_row(task, &judge, metric, &metric_stats(metric, record, per_token), seed, resamples));
         }
     }
     out
-}
-
-/// Per judge: counts and the Wilson 95% interval of strict accuracy.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JudgeRow {
-    pub task: String,
-    pub judge: String,
-    pub n: usize,
-    pub wins: usize,
-    pub ties: usize,
-    pub losses: usize,
-    pub accuracy: f64,
-    pub wilson_low: f64,
-    pub wilson_high: f64,
-}
-
-/// Agreement of two judges on the same pairs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AgreementRow {
-    pub task: String,
-    pub judge_a: String,
-    pub judge_b: String,
-    pub n: usize,
-    pub agreement: f64,
-    pub kappa: f64,
 }
 
 /// Wilson score interval for `k` successes in `n` trials at 95%.
@@ -264,8 +323,8 @@ pub fn cohen_kappa(a: &[i8], b: &[i8]) -> (f64, f64) {
 pub fn judges_and_agreement(task: &TaskDef, records: &[&JobRecord]) -> (Vec<JudgeRow>, Vec<AgreementRow>) {
     let mut judges: Vec<(String, Vec<i8>)> = Vec::new();
     for r in records {
-        for (id, suffix) in variants(r) {
-            judges.push((id, outcomes(r, suffix)));
+        for (id, per_token) in variants(r) {
+            judges.push((id, outcomes(r, per_token)));
         }
     }
     let rows = judges
@@ -309,27 +368,6 @@ mod tests {
     }
 }
 
-/// Accuracy of a judge on one subset of the pairs.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct SubsetRow {
-    pub task: String,
-    pub judge: String,
-    pub subset: String,
-    pub n: usize,
-    pub accuracy: f64,
-}
-
-/// A pair the most accurate judge decides against the human choice, for the report.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Disagreement {
-    pub task: String,
-    pub judge: String,
-    pub line: usize,
-    pub prompt_tail: String,
-    pub chosen: String,
-    pub rejected: String,
-}
-
 fn clip(s: &str, max: usize, from_end: bool) -> String {
     let chars: Vec<char> = s.chars().collect();
     if chars.len() <= max {
@@ -343,13 +381,13 @@ fn clip(s: &str, max: usize, from_end: bool) -> String {
 pub fn subsets_and_disagreements(task: &TaskDef, records: &[&JobRecord], pairs: &[Pair], limit: usize) -> (Vec<SubsetRow>, Vec<Disagreement>) {
     let by_line: std::collections::HashMap<String, &Pair> = pairs.iter().map(|p| (p.line.to_string(), p)).collect();
     let mut subsets = Vec::new();
-    let mut best: Option<(f64, String, &JobRecord, &'static str)> = None;
+    let mut best: Option<(f64, String, &JobRecord, bool)> = None;
     for r in records {
-        for (judge, suffix) in variants(r) {
-            let o = outcomes(r, suffix);
+        for (judge, per_token) in variants(r) {
+            let o = outcomes(r, per_token);
             let acc = o.iter().filter(|&&x| x == 1).count() as f64 / o.len().max(1) as f64;
             if best.as_ref().is_none_or(|b| acc > b.0) {
-                best = Some((acc, judge.clone(), r, suffix));
+                best = Some((acc, judge.clone(), r, per_token));
             }
             let mut per: BTreeMap<String, (usize, usize)> = BTreeMap::new();
             for (item, &x) in r.items.iter().zip(&o) {
@@ -365,8 +403,8 @@ pub fn subsets_and_disagreements(task: &TaskDef, records: &[&JobRecord], pairs: 
         }
     }
     let mut disagreements = Vec::new();
-    if let Some((_, judge, r, suffix)) = best {
-        for (item, x) in r.items.iter().zip(outcomes(r, suffix)) {
+    if let Some((_, judge, r, per_token)) = best {
+        for (item, x) in r.items.iter().zip(outcomes(r, per_token)) {
             if disagreements.len() >= limit {
                 break;
             }

@@ -1,4 +1,5 @@
-//! Finished jobs on disk: each job's per-item scores are written atomically the moment it ends,
+//! Jobs on disk: a job's identity and key, and the record it leaves. Each job's per-item scores
+//! are written atomically the moment it ends,
 //! so an interrupted run keeps them and `--resume` never recomputes them.
 
 use std::collections::BTreeMap;
@@ -6,19 +7,68 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::plan::Job;
+use super::scores::Scores;
 use crate::error::Error;
 
 pub const JOB_RECORD_VERSION: u32 = 1;
 
-/// Scores of one item: named values (for perplexity: `nll`, `tokens`, `words`, `bytes`, `oov`).
+/// One unit of work: a model on a task.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Job {
+    pub task: String,
+    pub model: String,
+}
+
+impl Job {
+    /// The file stem of the job's record: `task__model`, collision-free. Ids use
+    /// `[A-Za-z0-9._-]`; one that holds `__` or starts or ends with `_` (the only ids that could
+    /// blur the separator: task `a` × model `m__x` against task `a__m` × model `x`) has its `_`
+    /// written `%5F`, a form no plain id can take. Ordinary ids keep readable names.
+    pub fn key(&self) -> String {
+        format!("{}__{}", key_part(&self.task), key_part(&self.model))
+    }
+}
+
+fn key_part(id: &str) -> std::borrow::Cow<'_, str> {
+    if id.contains("__") || id.starts_with('_') || id.ends_with('_') || id.contains('%') {
+        std::borrow::Cow::Owned(id.replace('%', "%25").replace('_', "%5F"))
+    } else {
+        std::borrow::Cow::Borrowed(id)
+    }
+}
+
+/// Scores of one item, typed by task kind (see [`Scores`]); stored in the flat form
+/// `{"id": …, "scores": {"nll": …, …}, "output": …}` that job records and baselines have always
+/// used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "StoredItem", into = "StoredItem")]
 pub struct ItemScore {
     pub id: String,
-    pub scores: BTreeMap<String, f64>,
+    pub scores: Scores,
     /// What the model wrote for this item (generation tasks).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct StoredItem {
+    id: String,
+    scores: BTreeMap<String, f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+}
+
+impl TryFrom<StoredItem> for ItemScore {
+    type Error = String;
+    fn try_from(s: StoredItem) -> Result<Self, String> {
+        let scores = Scores::from_map(&s.scores).map_err(|e| format!("item {}: {e}", s.id))?;
+        Ok(ItemScore { id: s.id, scores, output: s.output })
+    }
+}
+
+impl From<ItemScore> for StoredItem {
+    fn from(i: ItemScore) -> Self {
+        StoredItem { id: i.id, scores: i.scores.to_map(), output: i.output }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,4 +139,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
     std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_do_not_collide() {
+        let job = |t: &str, m: &str| Job { task: t.into(), model: m.into() }.key();
+        assert_eq!(job("wiki-lines", "kn2"), "wiki-lines__kn2");
+        assert_eq!(job("a_b", "c_d"), "a_b__c_d");
+        assert_ne!(job("a", "m__x"), job("a__m", "x"));
+        assert_ne!(job("a_", "b"), job("a", "_b"));
+        let ids = ["a", "_", "__", "a_", "_a", "a__b", "a_b", "b", "a%5F", "x"];
+        let mut keys = std::collections::HashSet::new();
+        for t in ids {
+            for m in ids {
+                assert!(keys.insert(job(t, m)), "{t} × {m}");
+            }
+        }
+    }
 }

@@ -6,19 +6,21 @@
 //! are all computed from the stored per-item scores, exactly as sacrebleu and rouge_score
 //! compute them from their own statistics.
 
-use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::aggregate::bootstrapped_row;
-use super::cache::{ItemScore, JobRecord};
-use crate::cli::reference::bleu_item_stats;
+use super::{bootstrapped_row, JobContext, JobOutput, Task};
+use crate::store::jobs::{ItemScore, JobRecord};
+use crate::store::scores::{BleuItem, ChrfItem, ReferenceScores, RougeItem, Scores};
+use crate::store::tables::TaskTables;
 use crate::data::{self, DatasetSpec};
 use crate::metrics::bleu::BleuConfig;
 use crate::metrics::chrf::ChrfConfig;
 use crate::metrics::rouge::{RougeScorer, RougeType};
 use crate::metrics::stats::{self, ItemStats, PairedResult};
 use crate::metrics::Metric;
+use crate::store::tables::PairwiseRow;
 use crate::store::ResultRow;
 use crate::suite::{ModelDef, ModelKind, ReferenceOptions, Significance, TaskDef};
 
@@ -34,6 +36,46 @@ fn rouge_type(metric: Metric) -> Option<RougeType> {
         Metric::RougeLsum => Some(RougeType::RougeLsum),
         _ => None,
     }
+}
+
+pub struct Reference<'a> {
+    def: &'a TaskDef,
+    references: OnceLock<Result<Vec<Vec<String>>, String>>,
+}
+
+impl<'a> Reference<'a> {
+    pub fn new(def: &'a TaskDef) -> Self {
+        Reference { def, references: OnceLock::new() }
+    }
+}
+
+impl Task for Reference<'_> {
+    fn def(&self) -> &TaskDef {
+        self.def
+    }
+
+    fn run(&self, model: &ModelDef, _ctx: &dyn JobContext) -> JobOutput {
+        let refs = self.references.get_or_init(|| load_references(&self.def.dataset));
+        let items = refs.as_ref().map_err(Clone::clone).and_then(|r| score_outputs(self.def, model, r));
+        JobOutput { items, description: "stored outputs".into(), notes: Vec::new() }
+    }
+
+    fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
+        reference_rows(self.def, record, seed, resamples)
+    }
+
+    fn item_stats(&self, metric: Metric, record: &JobRecord, _judge: &str) -> ItemStats<'_> {
+        item_stats(metric, options(self.def), record)
+    }
+
+    fn tables(&self, records: &[&JobRecord], seed: u64) -> TaskTables {
+        TaskTables { pairwise: pairwise(self.def, records, seed), ..TaskTables::default() }
+    }
+}
+
+/// The scoring options of a reference or generation task.
+fn options(task: &TaskDef) -> &ReferenceOptions {
+    task.reference_options().expect("a reference or generation task")
 }
 
 /// The references of a task, one list per item.
@@ -72,7 +114,7 @@ pub fn score_outputs(task: &TaskDef, model: &ModelDef, refs: &[Vec<String>]) -> 
 
 /// Per item, every metric's statistics of `outputs` against `refs` (one list per item).
 pub fn score_hypotheses(task: &TaskDef, outputs: &[String], refs: &[Vec<String>]) -> Result<Vec<ItemScore>, String> {
-    let opts = task.reference.as_ref().ok_or("not a reference or generation task")?;
+    let opts = task.reference_options().ok_or("not a reference or generation task")?;
     let bleu = &opts.bleu;
     let sentence_bleu = BleuConfig { effective_order: true, ..bleu.clone() };
     let rouge_types: Vec<RougeType> = task.metrics.iter().filter_map(|&m| rouge_type(m)).collect();
@@ -83,25 +125,27 @@ pub fn score_hypotheses(task: &TaskDef, outputs: &[String], refs: &[Vec<String>]
         .enumerate()
         .map(|(i, (hyp, rs))| {
             let r: Vec<&str> = rs.iter().map(String::as_str).collect();
-            let mut scores = BTreeMap::new();
+            let mut scores = ReferenceScores::default();
             for &metric in &task.metrics {
                 match metric {
                     Metric::Bleu => {
                         let s = bleu.segment_stats(hyp, &r);
-                        scores.insert("bleu.sentence".into(), sentence_bleu.score(&s).score);
-                        scores.insert("bleu.sys_len".into(), s.sys_len as f64);
-                        scores.insert("bleu.ref_len".into(), s.ref_len as f64);
-                        for k in 0..bleu.max_order {
-                            scores.insert(format!("bleu.correct{}", k + 1), s.correct[k] as f64);
-                            scores.insert(format!("bleu.total{}", k + 1), s.total[k] as f64);
-                        }
+                        scores.bleu = Some(BleuItem {
+                            sentence: sentence_bleu.score(&s).score,
+                            sys_len: s.sys_len as f64,
+                            ref_len: s.ref_len as f64,
+                            correct: s.correct[..bleu.max_order].iter().map(|&c| c as f64).collect(),
+                            total: s.total[..bleu.max_order].iter().map(|&c| c as f64).collect(),
+                        });
                     }
                     Metric::Chrf | Metric::ChrfPlusPlus => {
                         let cfg = chrf_config(metric, opts);
                         let s = cfg.segment_stats(hyp, &r);
-                        scores.insert(format!("{}.sentence", metric.name()), cfg.f_score(&s));
-                        for (k, v) in s.iter().enumerate() {
-                            scores.insert(format!("{}.{k:02}", metric.name()), *v as f64);
+                        let item = ChrfItem { sentence: cfg.f_score(&s), stats: s.iter().map(|&v| v as f64).collect() };
+                        if metric == Metric::Chrf {
+                            scores.chrf = Some(item);
+                        } else {
+                            scores.chrf_plus_plus = Some(item);
                         }
                     }
                     _ => {}
@@ -109,19 +153,17 @@ pub fn score_hypotheses(task: &TaskDef, outputs: &[String], refs: &[Vec<String>]
             }
             if !rouge.types.is_empty() {
                 for (ty, s) in rouge.score_multi(&r, hyp) {
-                    scores.insert(format!("{}.precision", ty.name()), s.precision);
-                    scores.insert(format!("{}.recall", ty.name()), s.recall);
-                    scores.insert(format!("{}.fmeasure", ty.name()), s.fmeasure);
+                    scores.rouge.insert(ty.name().to_owned(), RougeItem { precision: s.precision, recall: s.recall, fmeasure: s.fmeasure });
                 }
             }
-            ItemScore { id: (i + 1).to_string(), scores, output: None }
+            ItemScore { id: (i + 1).to_string(), scores: Scores::Reference(scores), output: None }
         })
         .collect())
 }
 
 /// The per-item statistics of one metric, with the scorer of their sum.
 pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRecord) -> ItemStats<'a> {
-    let get = |it: &ItemScore, k: &str| it.scores.get(k).copied().unwrap_or(0.0);
+    let of = |it: &ItemScore| it.scores.reference().cloned().unwrap_or_default();
     match metric {
         Metric::Bleu => {
             let order = opts.bleu.max_order;
@@ -129,13 +171,15 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRe
                 .items
                 .iter()
                 .map(|it| {
-                    let mut r = vec![get(it, "bleu.sys_len"), get(it, "bleu.ref_len")];
-                    r.extend((1..=order).map(|k| get(it, &format!("bleu.correct{k}"))));
-                    r.extend((1..=order).map(|k| get(it, &format!("bleu.total{k}"))));
+                    let b = of(it).bleu.unwrap_or_default();
+                    let at = |v: &[f64], k: usize| v.get(k).copied().unwrap_or(0.0);
+                    let mut r = vec![b.sys_len, b.ref_len];
+                    r.extend((0..order).map(|k| at(&b.correct, k)));
+                    r.extend((0..order).map(|k| at(&b.total, k)));
                     r
                 })
                 .collect();
-            ItemStats { rows, ..bleu_item_stats(&opts.bleu, &[]) }
+            ItemStats { rows, ..crate::metrics::bleu::item_stats(&opts.bleu, &[]) }
         }
         Metric::Chrf | Metric::ChrfPlusPlus => {
             let chrf = chrf_config(metric, opts);
@@ -143,14 +187,16 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRe
             let rows = record
                 .items
                 .iter()
-                .map(|it| (0..width).map(|k| get(it, &format!("{}.{k:02}", metric.name()))).collect())
+                .map(|it| {
+                    let stats = of(it).chrf_of(metric == Metric::ChrfPlusPlus).map(|c| c.stats.clone()).unwrap_or_default();
+                    (0..width).map(|k| stats.get(k).copied().unwrap_or(0.0)).collect()
+                })
                 .collect();
             ItemStats { rows, score: Box::new(move |v: &[f64]| chrf.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())) }
         }
         _ => {
             // ROUGE: the mean per-pair F-measure, as rouge_score's aggregator reports it.
-            let key = format!("{}.fmeasure", metric.name());
-            let rows = record.items.iter().map(|it| vec![get(it, &key), 1.0]).collect();
+            let rows = record.items.iter().map(|it| vec![of(it).rouge.get(metric.name()).map_or(0.0, |r| r.fmeasure), 1.0]).collect();
             ItemStats { rows, score: Box::new(|s: &[f64]| if s[1] > 0.0 { s[0] / s[1] } else { 0.0 }) }
         }
     }
@@ -158,29 +204,16 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRe
 
 /// Corpus value and bootstrap interval of every metric of a reference task's job.
 pub fn reference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
-    let opts = task.reference.as_ref().expect("reference task");
+    let opts = options(task);
     task.metrics
         .iter()
         .map(|&metric| bootstrapped_row(task, &record.model, metric, &item_stats(metric, opts, record), seed, resamples))
         .collect()
 }
 
-/// One pairwise comparison: `model_b` against `model_a` as the baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PairwiseRow {
-    pub task: String,
-    pub metric: String,
-    pub model_a: String,
-    pub model_b: String,
-    pub value_a: f64,
-    pub value_b: f64,
-    pub p_value: f64,
-    pub test: String,
-}
-
 /// Paired significance between every two systems of a reference task, per metric.
 pub fn pairwise(task: &TaskDef, records: &[&JobRecord], seed: u64) -> Vec<PairwiseRow> {
-    let opts = task.reference.as_ref().expect("reference task");
+    let opts = options(task);
     let mut out = Vec::new();
     if opts.significance == Significance::None {
         return out;

@@ -4,12 +4,74 @@
 //! resumed run never generates them again, and `generations.json` gathers prompt, references
 //! and every model's output per item for the report.
 
-use serde::{Deserialize, Serialize};
+use std::sync::OnceLock;
 
-use super::cache::{ItemScore, JobRecord};
+use super::reference::{item_stats, pairwise, reference_rows, score_hypotheses};
+use super::{JobContext, JobOutput, Task};
 use crate::data;
+use crate::metrics::stats::ItemStats;
+use crate::metrics::Metric;
 use crate::models::LanguageModel;
-use crate::suite::{fill_template, PromptSource, TaskDef};
+use crate::store::jobs::{ItemScore, JobRecord};
+use crate::store::scores::Scores;
+use crate::store::tables::{GenerationRow, TaskTables};
+use crate::store::ResultRow;
+use crate::suite::{fill_template, GenerationOptions, ModelDef, PromptSource, TaskDef, TaskKind};
+
+/// Items per task whose prompts, references and outputs the report shows.
+const GENERATIONS_SHOWN: usize = 50;
+
+pub struct Generation<'a> {
+    def: &'a TaskDef,
+    data: OnceLock<Result<GenerationData, String>>,
+}
+
+impl<'a> Generation<'a> {
+    pub fn new(def: &'a TaskDef) -> Self {
+        Generation { def, data: OnceLock::new() }
+    }
+
+    fn data(&self) -> &Result<GenerationData, String> {
+        self.data.get_or_init(|| load(self.def))
+    }
+}
+
+impl Task for Generation<'_> {
+    fn def(&self) -> &TaskDef {
+        self.def
+    }
+
+    fn run(&self, _model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
+        match (self.data(), ctx.model()) {
+            (Ok(d), Ok(m)) => JobOutput { items: run(self.def, m.as_ref(), d), description: m.describe(), notes: Vec::new() },
+            (Err(e), _) => JobOutput::failed(e.clone()),
+            (_, Err(e)) => JobOutput::failed(e),
+        }
+    }
+
+    fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
+        reference_rows(self.def, record, seed, resamples)
+    }
+
+    fn item_stats(&self, metric: Metric, record: &JobRecord, _judge: &str) -> ItemStats<'_> {
+        item_stats(metric, self.def.reference_options().expect("a generation task"), record)
+    }
+
+    fn tables(&self, records: &[&JobRecord], seed: u64) -> TaskTables {
+        let generations = match (records.is_empty(), self.data()) {
+            (false, Ok(data)) => rows(self.def, records, data, GENERATIONS_SHOWN),
+            _ => Vec::new(),
+        };
+        TaskTables { pairwise: pairwise(self.def, records, seed), generations, ..TaskTables::default() }
+    }
+}
+
+fn options(task: &TaskDef) -> Result<&GenerationOptions, String> {
+    match &task.kind {
+        TaskKind::Generation(g, _) => Ok(g),
+        _ => Err("not a generation task".into()),
+    }
+}
 
 /// Prompts and references of a generation task, item by item.
 #[derive(Debug, Clone)]
@@ -21,7 +83,7 @@ pub struct GenerationData {
 /// Reads the task's records: the prompt (a field, or a template filled from fields) and the
 /// reference(s) of each.
 pub fn load(task: &TaskDef) -> Result<GenerationData, String> {
-    let opts = task.generation.as_ref().ok_or("not a generation task")?;
+    let opts = options(task)?;
     let spec = &task.dataset;
     let field = |name: &str| data::load_aligned(&spec.path, spec.format, name).map_err(|e| e.to_string());
     let references = field(&opts.reference_field)?;
@@ -46,27 +108,18 @@ pub fn load(task: &TaskDef) -> Result<GenerationData, String> {
 
 /// Generates with `model` and scores the outputs; each item keeps its output.
 pub fn run(task: &TaskDef, model: &dyn LanguageModel, data: &GenerationData) -> Result<Vec<ItemScore>, String> {
-    let opts = task.generation.as_ref().ok_or("not a generation task")?;
+    let opts = options(task)?;
     let prompts: Vec<&str> = data.prompts.iter().map(String::as_str).collect();
     let generations = model.generate(&prompts, &opts.params).map_err(|e| e.to_string())?;
     let outputs: Vec<String> = generations.iter().map(|g| g.text.trim().to_owned()).collect();
-    let mut items = super::reference::score_hypotheses(task, &outputs, &data.references)?;
+    let mut items = score_hypotheses(task, &outputs, &data.references)?;
     for ((item, output), g) in items.iter_mut().zip(outputs).zip(&generations) {
-        item.scores.insert("generated_tokens".into(), g.tokens as f64);
+        if let Scores::Reference(s) = &mut item.scores {
+            s.generated_tokens = Some(g.tokens as f64);
+        }
         item.output = Some(output);
     }
     Ok(items)
-}
-
-/// One item of a generation task as the report shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GenerationRow {
-    pub task: String,
-    pub item: String,
-    pub prompt: String,
-    pub references: Vec<String>,
-    /// (model, output, per-item scores of the task's metrics).
-    pub outputs: Vec<(String, String, Vec<(String, f64)>)>,
 }
 
 /// The first `limit` items of a task with every model's output and sentence-level scores.
@@ -81,7 +134,7 @@ pub fn rows(task: &TaskDef, records: &[&JobRecord], data: &GenerationData, limit
                 .iter()
                 .filter_map(|r| r.items.get(i).map(|it| (r, it)))
                 .map(|(r, it)| {
-                    let scores = task.metrics.iter().filter_map(|m| sentence_key(m.name()).and_then(|k| it.scores.get(&k)).map(|v| (m.name().to_owned(), *v))).collect();
+                    let scores = task.metrics.iter().filter_map(|&m| sentence_score(m, it).map(|v| (m.name().to_owned(), v))).collect();
                     (r.model.clone(), it.output.clone().unwrap_or_default(), scores)
                 })
                 .collect(),
@@ -90,6 +143,11 @@ pub fn rows(task: &TaskDef, records: &[&JobRecord], data: &GenerationData, limit
 }
 
 /// The per-item score shown for a metric: sentence BLEU/chrF, ROUGE F-measure.
-fn sentence_key(metric: &str) -> Option<String> {
-    Some(if metric.starts_with("rouge") { format!("{metric}.fmeasure") } else { format!("{metric}.sentence") })
+fn sentence_score(metric: Metric, item: &ItemScore) -> Option<f64> {
+    let s = item.scores.reference()?;
+    match metric {
+        Metric::Bleu => s.bleu.as_ref().map(|b| b.sentence),
+        Metric::Chrf | Metric::ChrfPlusPlus => s.chrf_of(metric == Metric::ChrfPlusPlus).map(|c| c.sentence),
+        _ => s.rouge.get(metric.name()).map(|r| r.fmeasure),
+    }
 }

@@ -1,0 +1,285 @@
+//! Per-item scores, typed by the kind of task that made them: a likelihood (perplexity tasks; a
+//! masked LM's pseudo-likelihood is its own flag, not a score), a judged preference pair, or a
+//! system output's statistics against its references (reference and generation tasks).
+//!
+//! On disk (job records, baselines, `items.parquet`) an item keeps the flat form runs have
+//! always written, `{"nll": …, "tokens": …}` and `bleu.sys_len`, `chrf.00`, `rouge1.fmeasure`
+//! and so on; [`Scores::to_map`] and [`Scores::from_map`] are the one place that knows the keys.
+
+use std::collections::BTreeMap;
+
+/// The scores of one item.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scores {
+    Likelihood(LikelihoodScores),
+    Preference(PreferenceScores),
+    Reference(ReferenceScores),
+}
+
+/// A text's negative log-likelihood (natural log) and its sizes, for every perplexity form.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct LikelihoodScores {
+    pub nll: f64,
+    pub tokens: f64,
+    pub words: f64,
+    pub bytes: f64,
+    /// Tokens the model did not know.
+    pub oov: f64,
+    /// A pseudo-log-likelihood (masked LMs: each token predicted from both sides).
+    pub pseudo: bool,
+}
+
+/// One judge's verdict material on a pair: the score of each response (higher is preferred)
+/// and their lengths in characters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PreferenceScores {
+    pub chosen: f64,
+    pub rejected: f64,
+    /// Language-model judges also give each response's per-token mean log-likelihood.
+    pub per_token: Option<(f64, f64)>,
+    pub len_chosen: f64,
+    pub len_rejected: f64,
+}
+
+/// A system output's statistics against its references, per metric the task asked for.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReferenceScores {
+    pub bleu: Option<BleuItem>,
+    pub chrf: Option<ChrfItem>,
+    pub chrf_plus_plus: Option<ChrfItem>,
+    /// Keyed by ROUGE variant (`rouge1`, `rougeL`, …).
+    pub rouge: BTreeMap<String, RougeItem>,
+    /// Generation tasks: tokens the model wrote.
+    pub generated_tokens: Option<f64>,
+}
+
+/// sacrebleu's sufficient statistics of one segment, and its sentence BLEU.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BleuItem {
+    pub sentence: f64,
+    pub sys_len: f64,
+    pub ref_len: f64,
+    pub correct: Vec<f64>,
+    pub total: Vec<f64>,
+}
+
+/// chrF statistics of one segment (3 per n-gram order), and its sentence chrF.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChrfItem {
+    pub sentence: f64,
+    pub stats: Vec<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RougeItem {
+    pub precision: f64,
+    pub recall: f64,
+    pub fmeasure: f64,
+}
+
+impl ReferenceScores {
+    pub fn chrf_of(&self, plus_plus: bool) -> Option<&ChrfItem> {
+        if plus_plus { self.chrf_plus_plus.as_ref() } else { self.chrf.as_ref() }
+    }
+}
+
+impl Scores {
+    /// The flat form written to disk: score name → value, in name order.
+    pub fn to_map(&self) -> BTreeMap<String, f64> {
+        let mut m = BTreeMap::new();
+        let mut put = |k: &str, v: f64| {
+            m.insert(k.to_owned(), v);
+        };
+        match self {
+            Scores::Likelihood(s) => {
+                for (k, v) in [("nll", s.nll), ("tokens", s.tokens), ("words", s.words), ("bytes", s.bytes), ("oov", s.oov)] {
+                    put(k, v);
+                }
+                if s.pseudo {
+                    put("pseudo", 1.0);
+                }
+            }
+            Scores::Preference(s) => {
+                for (k, v) in [("chosen", s.chosen), ("rejected", s.rejected), ("len_chosen", s.len_chosen), ("len_rejected", s.len_rejected)] {
+                    put(k, v);
+                }
+                if let Some((c, r)) = s.per_token {
+                    put("chosen_mean", c);
+                    put("rejected_mean", r);
+                }
+            }
+            Scores::Reference(s) => {
+                if let Some(b) = &s.bleu {
+                    put("bleu.sentence", b.sentence);
+                    put("bleu.sys_len", b.sys_len);
+                    put("bleu.ref_len", b.ref_len);
+                    for (k, (c, t)) in b.correct.iter().zip(&b.total).enumerate() {
+                        put(&format!("bleu.correct{}", k + 1), *c);
+                        put(&format!("bleu.total{}", k + 1), *t);
+                    }
+                }
+                for (name, c) in [("chrf", &s.chrf), ("chrf++", &s.chrf_plus_plus)] {
+                    if let Some(c) = c {
+                        put(&format!("{name}.sentence"), c.sentence);
+                        for (k, v) in c.stats.iter().enumerate() {
+                            put(&format!("{name}.{k:02}"), *v);
+                        }
+                    }
+                }
+                for (ty, r) in &s.rouge {
+                    put(&format!("{ty}.precision"), r.precision);
+                    put(&format!("{ty}.recall"), r.recall);
+                    put(&format!("{ty}.fmeasure"), r.fmeasure);
+                }
+                if let Some(g) = s.generated_tokens {
+                    put("generated_tokens", g);
+                }
+            }
+        }
+        m
+    }
+
+    /// Reads the flat form back; a key no task writes is an error naming it.
+    pub fn from_map(m: &BTreeMap<String, f64>) -> Result<Scores, String> {
+        let get = |k: &str| m.get(k).copied();
+        let need = |k: &str| get(k).ok_or_else(|| format!("score {k:?} is missing"));
+        let unknown = |k: &str| format!("unknown score {k:?}");
+        if m.contains_key("nll") {
+            for k in m.keys() {
+                if !["nll", "tokens", "words", "bytes", "oov", "pseudo"].contains(&k.as_str()) {
+                    return Err(unknown(k));
+                }
+            }
+            return Ok(Scores::Likelihood(LikelihoodScores {
+                nll: need("nll")?,
+                tokens: need("tokens")?,
+                words: need("words")?,
+                bytes: need("bytes")?,
+                oov: get("oov").unwrap_or(0.0),
+                pseudo: m.contains_key("pseudo"),
+            }));
+        }
+        if m.contains_key("chosen") {
+            for k in m.keys() {
+                if !["chosen", "rejected", "len_chosen", "len_rejected", "chosen_mean", "rejected_mean"].contains(&k.as_str()) {
+                    return Err(unknown(k));
+                }
+            }
+            let per_token = match (get("chosen_mean"), get("rejected_mean")) {
+                (Some(c), Some(r)) => Some((c, r)),
+                _ => None,
+            };
+            return Ok(Scores::Preference(PreferenceScores {
+                chosen: need("chosen")?,
+                rejected: need("rejected")?,
+                per_token,
+                len_chosen: need("len_chosen")?,
+                len_rejected: need("len_rejected")?,
+            }));
+        }
+        let mut s = ReferenceScores::default();
+        for (k, &v) in m {
+            let (head, tail) = k.split_once('.').unwrap_or((k.as_str(), ""));
+            match (head, tail) {
+                ("generated_tokens", "") => s.generated_tokens = Some(v),
+                ("bleu", _) => {
+                    let b = s.bleu.get_or_insert_with(BleuItem::default);
+                    let slot = |list: &mut Vec<f64>, n: &str| -> Result<(), String> {
+                        let i: usize = n.parse().ok().filter(|&i| (1..=64).contains(&i)).ok_or_else(|| unknown(k))?;
+                        if list.len() < i {
+                            list.resize(i, 0.0);
+                        }
+                        list[i - 1] = v;
+                        Ok(())
+                    };
+                    match tail {
+                        "sentence" => b.sentence = v,
+                        "sys_len" => b.sys_len = v,
+                        "ref_len" => b.ref_len = v,
+                        t if t.starts_with("correct") => slot(&mut b.correct, &t["correct".len()..])?,
+                        t if t.starts_with("total") => slot(&mut b.total, &t["total".len()..])?,
+                        _ => return Err(unknown(k)),
+                    }
+                }
+                ("chrf" | "chrf++", _) => {
+                    let c = if head == "chrf" { &mut s.chrf } else { &mut s.chrf_plus_plus };
+                    let c = c.get_or_insert_with(ChrfItem::default);
+                    if tail == "sentence" {
+                        c.sentence = v;
+                    } else {
+                        let i: usize = tail.parse().ok().filter(|&i| i < 4096).ok_or_else(|| unknown(k))?;
+                        if c.stats.len() <= i {
+                            c.stats.resize(i + 1, 0.0);
+                        }
+                        c.stats[i] = v;
+                    }
+                }
+                (ty, part) if ty.starts_with("rouge") => {
+                    let r = s.rouge.entry(ty.to_owned()).or_default();
+                    match part {
+                        "precision" => r.precision = v,
+                        "recall" => r.recall = v,
+                        "fmeasure" => r.fmeasure = v,
+                        _ => return Err(unknown(k)),
+                    }
+                }
+                _ => return Err(unknown(k)),
+            }
+        }
+        Ok(Scores::Reference(s))
+    }
+
+    pub fn likelihood(&self) -> Option<&LikelihoodScores> {
+        match self {
+            Scores::Likelihood(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn preference(&self) -> Option<&PreferenceScores> {
+        match self {
+            Scores::Preference(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn reference(&self) -> Option<&ReferenceScores> {
+        match self {
+            Scores::Reference(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_reads_back_what_it_wrote() {
+        let mut rouge = BTreeMap::new();
+        rouge.insert("rougeL".to_owned(), RougeItem { precision: 0.5, recall: 0.25, fmeasure: 1.0 / 3.0 });
+        let all = [
+            Scores::Likelihood(LikelihoodScores { nll: 12.5, tokens: 4.0, words: 3.0, bytes: 17.0, oov: 1.0, pseudo: true }),
+            Scores::Preference(PreferenceScores { chosen: -3.0, rejected: -4.5, per_token: Some((-1.0, -1.5)), len_chosen: 10.0, len_rejected: 12.0 }),
+            Scores::Reference(ReferenceScores {
+                bleu: Some(BleuItem { sentence: 30.0, sys_len: 9.0, ref_len: 10.0, correct: vec![7.0, 4.0, 2.0, 1.0], total: vec![9.0, 8.0, 7.0, 6.0] }),
+                chrf: Some(ChrfItem { sentence: 55.0, stats: (0..18).map(f64::from).collect() }),
+                chrf_plus_plus: None,
+                rouge,
+                generated_tokens: Some(32.0),
+            }),
+        ];
+        for s in all {
+            assert_eq!(Scores::from_map(&s.to_map()).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn an_unknown_score_is_named() {
+        let m = BTreeMap::from([("nll".to_owned(), 1.0), ("tokens".to_owned(), 1.0), ("words".to_owned(), 1.0), ("bytes".to_owned(), 1.0), ("nlll".to_owned(), 2.0)]);
+        assert_eq!(Scores::from_map(&m).unwrap_err(), "unknown score \"nlll\"");
+        let m = BTreeMap::from([("bleu.correctx".to_owned(), 1.0)]);
+        assert!(Scores::from_map(&m).unwrap_err().contains("bleu.correctx"));
+    }
+}

@@ -1,0 +1,214 @@
+//! The smaller tables of a run folder, each a typed row: `pairwise.csv` (paired significance
+//! between systems), `judges.csv` and `agreement.csv` (preference judges), `subsets.csv` and
+//! `subsets.json`, `disagreements.json` and `generations.json`. Written and read with the `csv`
+//! crate (or polars, for `pairwise.csv`, whose float format results.csv shares) and serde, so a
+//! short or edited row is an error naming its line, never a report that indexes past a row.
+
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::jobs::write_atomic;
+use super::polars_err;
+use crate::error::Error;
+
+/// One pairwise comparison: `model_b` against `model_a` as the baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PairwiseRow {
+    pub task: String,
+    pub metric: String,
+    pub model_a: String,
+    pub model_b: String,
+    pub value_a: f64,
+    pub value_b: f64,
+    pub p_value: f64,
+    pub test: String,
+}
+
+/// Per judge: counts and the Wilson 95% interval of strict accuracy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeRow {
+    pub task: String,
+    pub judge: String,
+    pub n: usize,
+    pub wins: usize,
+    pub ties: usize,
+    pub losses: usize,
+    pub accuracy: f64,
+    pub wilson_low: f64,
+    pub wilson_high: f64,
+}
+
+/// Agreement of two judges on the same pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreementRow {
+    pub task: String,
+    pub judge_a: String,
+    pub judge_b: String,
+    pub n: usize,
+    pub agreement: f64,
+    pub kappa: f64,
+}
+
+/// Accuracy of a judge on one subset of the pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubsetRow {
+    pub task: String,
+    pub judge: String,
+    pub subset: String,
+    pub n: usize,
+    pub accuracy: f64,
+}
+
+/// A pair the most accurate judge decides against the human choice, for the report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disagreement {
+    pub task: String,
+    pub judge: String,
+    pub line: usize,
+    pub prompt_tail: String,
+    pub chosen: String,
+    pub rejected: String,
+}
+
+/// One item of a generation task as the report shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GenerationRow {
+    pub task: String,
+    pub item: String,
+    pub prompt: String,
+    pub references: Vec<String>,
+    /// (model, output, per-item scores of the task's metrics).
+    pub outputs: Vec<(String, String, Vec<(String, f64)>)>,
+}
+
+/// Writes `pairwise.csv`: every paired significance test between two models of a task.
+pub fn write_pairwise_csv(rows: &[PairwiseRow], path: &Path) -> Result<(), Error> {
+    let mut df = df!(
+        "task" => rows.iter().map(|r| r.task.as_str()).collect::<Vec<_>>(),
+        "metric" => rows.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(),
+        "model_a" => rows.iter().map(|r| r.model_a.as_str()).collect::<Vec<_>>(),
+        "model_b" => rows.iter().map(|r| r.model_b.as_str()).collect::<Vec<_>>(),
+        "value_a" => rows.iter().map(|r| r.value_a).collect::<Vec<_>>(),
+        "value_b" => rows.iter().map(|r| r.value_b).collect::<Vec<_>>(),
+        "p_value" => rows.iter().map(|r| r.p_value).collect::<Vec<_>>(),
+        "test" => rows.iter().map(|r| r.test.as_str()).collect::<Vec<_>>(),
+    )
+    .map_err(|e| polars_err(path, e))?;
+    let mut buf = Vec::new();
+    CsvWriter::new(&mut buf).include_header(true).finish(&mut df).map_err(|e| polars_err(path, e))?;
+    crate::store::jobs::write_atomic(path, &buf)
+}
+
+/// Reads `pairwise.csv` back (empty when the run has none).
+pub fn read_pairwise_csv(path: &Path) -> Result<Vec<PairwiseRow>, Error> {
+    read_csv(path)
+}
+
+/// Typed rows of one of the run's CSV files (empty when the file is absent); a row that does not
+/// fit the type is an error naming the file and line.
+fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Error> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes.as_slice());
+    let mut out = Vec::new();
+    for row in reader.deserialize() {
+        out.push(row.map_err(|e| csv_error(path, &e))?);
+    }
+    Ok(out)
+}
+
+fn csv_error(path: &Path, e: &csv::Error) -> Error {
+    let line = e.position().map(|p| p.line()).unwrap_or(0);
+    let what = match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("expected {expected_len} fields, found {len}"),
+        csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
+        _ => e.to_string(),
+    };
+    Error::Usage(format!("{}:{line}: {what}", path.display()))
+}
+
+/// Writes `judges.csv` (per judge: counts, strict accuracy and its Wilson interval) and
+/// `agreement.csv` (raw agreement and Cohen's kappa of every two judges) for preference tasks.
+/// Rates keep ten decimals, so equal runs write equal bytes.
+pub fn write_judges_csv(judges: &[JudgeRow], agreement: &[AgreementRow], run_dir: &Path) -> Result<(), Error> {
+    let fixed = |v: f64| format!("{v:.10}");
+    let mut j = csv_writer();
+    j.write_record(["task", "judge", "n", "wins", "ties", "losses", "accuracy", "wilson_low", "wilson_high"]).expect("in memory");
+    for r in judges {
+        let (n, w, t, l) = (r.n.to_string(), r.wins.to_string(), r.ties.to_string(), r.losses.to_string());
+        j.write_record([r.task.as_str(), &r.judge, &n, &w, &t, &l, &fixed(r.accuracy), &fixed(r.wilson_low), &fixed(r.wilson_high)]).expect("in memory");
+    }
+    write_atomic(&run_dir.join("judges.csv"), &j.into_inner().expect("in memory"))?;
+    let mut a = csv_writer();
+    a.write_record(["task", "judge_a", "judge_b", "n", "agreement", "kappa"]).expect("in memory");
+    for r in agreement {
+        a.write_record([r.task.as_str(), &r.judge_a, &r.judge_b, &r.n.to_string(), &fixed(r.agreement), &fixed(r.kappa)]).expect("in memory");
+    }
+    write_atomic(&run_dir.join("agreement.csv"), &a.into_inner().expect("in memory"))
+}
+
+/// `judges.csv` and `agreement.csv` of a run (empty when it has no preference task).
+pub fn read_judges_csv(run_dir: &Path) -> Result<(Vec<JudgeRow>, Vec<AgreementRow>), Error> {
+    Ok((read_csv(&run_dir.join("judges.csv"))?, read_csv(&run_dir.join("agreement.csv"))?))
+}
+
+/// Writes `subsets.csv` and `subsets.json` (per-subset accuracy of every judge) and
+/// `disagreements.json`.
+pub fn write_subsets(subsets: &[SubsetRow], disagreements: &[Disagreement], run_dir: &Path) -> Result<(), Error> {
+    let mut w = csv_writer();
+    for s in subsets {
+        w.serialize(s).map_err(|e| Error::Usage(format!("subsets.csv: {e}")))?;
+    }
+    if subsets.is_empty() {
+        w.write_record(["task", "judge", "subset", "n", "accuracy"]).expect("in memory");
+    }
+    write_atomic(&run_dir.join("subsets.csv"), &w.into_inner().expect("in memory"))?;
+    write_json(&run_dir.join("subsets.json"), subsets)?;
+    write_json(&run_dir.join("disagreements.json"), disagreements)
+}
+
+/// Writes a list as pretty JSON.
+pub fn write_json<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), Error> {
+    write_atomic(path, &serde_json::to_vec_pretty(rows).expect("serializable"))
+}
+
+/// A JSON list the run wrote (empty when absent); an unreadable one is an error naming it.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Error> {
+    match std::fs::read(path) {
+        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::Usage(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+fn csv_writer() -> csv::Writer<Vec<u8>> {
+    csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new())
+}
+
+/// The tables one task writes beside its result rows; the engine gathers every task's and writes
+/// each file once.
+#[derive(Debug, Clone, Default)]
+pub struct TaskTables {
+    pub pairwise: Vec<PairwiseRow>,
+    pub judges: Vec<JudgeRow>,
+    pub agreement: Vec<AgreementRow>,
+    pub subsets: Vec<SubsetRow>,
+    pub disagreements: Vec<Disagreement>,
+    pub generations: Vec<GenerationRow>,
+}
+
+impl TaskTables {
+    pub fn extend(&mut self, other: TaskTables) {
+        self.pairwise.extend(other.pairwise);
+        self.judges.extend(other.judges);
+        self.agreement.extend(other.agreement);
+        self.subsets.extend(other.subsets);
+        self.disagreements.extend(other.disagreements);
+        self.generations.extend(other.generations);
+    }
+}

@@ -1,0 +1,101 @@
+//! Task types, one file each. A [`Task`] scores its items with one model per job, turns a job's
+//! per-item scores into result rows, gives the per-item statistics paired tests need, and writes
+//! the tables that compare a task's models with one another. The engine knows only this trait:
+//! it plans, runs in parallel, saves, resumes and shards jobs without asking what type a task is.
+//!
+//! Adding a task type: its file here (a struct implementing [`Task`]), its variant of the suite's
+//! task enum, and one line in [`for_def`]. docs/internals.md walks through it.
+
+pub mod generation;
+pub mod perplexity;
+pub mod preference;
+pub mod reference;
+
+use std::sync::Arc;
+
+use crate::metrics::stats::{bootstrap, percentile_interval, stream, ItemStats};
+use crate::metrics::Metric;
+use crate::models::LanguageModel;
+use crate::store::jobs::{ItemScore, JobRecord};
+use crate::store::tables::TaskTables;
+use crate::store::ResultRow;
+use crate::suite::{ModelDef, TaskDef, TaskKind};
+
+/// A loaded model, shared between the jobs that use it.
+pub type SharedModel = Arc<dyn LanguageModel>;
+
+/// What a job asks of the engine while it runs.
+pub trait JobContext: Sync {
+    /// The job's model, loaded once per run and shared; an error says why it could not load.
+    fn model(&self) -> Result<SharedModel, String>;
+    /// The suite's seed (or the run's override).
+    fn seed(&self) -> u64;
+    /// A job with many items reports how many there are, then each batch it finishes.
+    fn progress_start(&self, _items: u64) {}
+    fn progress_advance(&self, _items: u64) {}
+}
+
+/// What one job produced.
+pub struct JobOutput {
+    pub items: Result<Vec<ItemScore>, String>,
+    /// What ran, for the report when the suite says nothing about the model (the loader's
+    /// description of a language model, or what a judge does).
+    pub description: String,
+    /// Problems with the data that did not stop the job (e.g. skipped preference pairs).
+    pub notes: Vec<String>,
+}
+
+impl JobOutput {
+    pub fn failed(error: String) -> JobOutput {
+        JobOutput { items: Err(error), description: String::new(), notes: Vec::new() }
+    }
+}
+
+/// One task type's behaviour. Data the jobs share (a dataset, references, pairs) is loaded once
+/// per task object, on first use.
+pub trait Task: Send + Sync {
+    fn def(&self) -> &TaskDef;
+
+    /// Scores the task's items with `model`.
+    fn run(&self, model: &ModelDef, ctx: &dyn JobContext) -> JobOutput;
+
+    /// The result rows of one finished job, in the task's metric order.
+    fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow>;
+
+    /// The per-item statistics of one metric of a job, with the scorer of their sum: the basis of
+    /// paired comparisons (gates) between two runs. `judge` is the result row's model id.
+    fn item_stats(&self, metric: Metric, record: &JobRecord, judge: &str) -> ItemStats<'_>;
+
+    /// Tables that compare the task's finished jobs (pairwise tests, judge agreement, examples).
+    fn tables(&self, _records: &[&JobRecord], _seed: u64) -> TaskTables {
+        TaskTables::default()
+    }
+}
+
+/// The task object of a definition: the one registration point of task types.
+pub fn for_def(def: &TaskDef) -> Box<dyn Task + '_> {
+    match &def.kind {
+        TaskKind::Perplexity => Box::new(perplexity::Perplexity::new(def)),
+        TaskKind::Reference(_) => Box::new(reference::Reference::new(def)),
+        TaskKind::Preference(_) => Box::new(preference::Preference::new(def)),
+        TaskKind::Generation(..) => Box::new(generation::Generation::new(def)),
+    }
+}
+
+/// A result row whose interval comes from bootstrap resampling the items of `stats`, with the
+/// task's stream (every model on a task sees the same resamples, so their intervals are paired).
+pub fn bootstrapped_row(task: &TaskDef, model: &str, metric: Metric, stats: &ItemStats, seed: u64, resamples: usize) -> ResultRow {
+    let mut rng = stream(seed, &format!("bootstrap/{}", task.id));
+    let resampled = bootstrap(stats.len(), resamples, &mut rng, |s| stats.score_of(s));
+    let (ci_low, ci_high) = percentile_interval(&resampled).unwrap_or((f64::NAN, f64::NAN));
+    ResultRow {
+        task: task.id.clone(),
+        model: model.to_owned(),
+        metric: metric.name().to_owned(),
+        value: stats.score_all(),
+        ci_low,
+        ci_high,
+        n: stats.len() as u64,
+        higher_is_better: metric.higher_is_better(),
+    }
+}
