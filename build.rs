@@ -6,8 +6,16 @@
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
     let wanted = [
-        "polars", "rayon", "serde_yaml", "plotters", "statrs", "clap", "rand_chacha", "tch",
-        "rust-bert", "tokenizers",
+        "polars",
+        "rayon",
+        "serde_yaml",
+        "plotters",
+        "statrs",
+        "clap",
+        "rand_chacha",
+        "tch",
+        "rust-bert",
+        "tokenizers",
     ];
     let lock = std::fs::read_to_string("Cargo.lock").unwrap_or_default();
     let mut found = Vec::new();
@@ -16,7 +24,8 @@ fn main() {
         if let Some(n) = line.strip_prefix("name = ") {
             name = Some(n.trim_matches('"').to_owned());
         } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), name.take())
-            && wanted.contains(&n.as_str()) {
+            && wanted.contains(&n.as_str())
+        {
             found.push(format!("{n}={}", v.trim_matches('"')));
         }
     }

@@ -5,7 +5,7 @@ docs/BENCHMARKS.md.
 
 Prompts: the 16 first prompts of data/wikitext-2/continuation-test.jsonl. Every prompt gets
 exactly 32 new tokens on both sides (min_new_tokens = max_new_tokens = 32), so token counts match.
-Rows: with and without the key/value cache (lmgauge: LMGAUGE_NO_KV_CACHE=1; transformers:
+Rows: with and without the key/value cache (lmgauge: --no-kv-cache; transformers:
 use_cache=False), one prompt at a time and all 16 in one left-padded batch.
 
 Usage: python benches/generate.py BENCH_DIR   (run by scripts/bench.sh with .tools/venv's python)
@@ -35,12 +35,11 @@ def median(f):
 
 
 def lmgauge(prompts_file, batch_tokens, no_cache=False, count=N):
-    env = dict(os.environ)
-    if no_cache:
-        env["LMGAUGE_NO_KV_CACHE"] = "1"
     cmd = [LMGAUGE, "generate", "--model", GGUF, "--input", prompts_file, "--device", "cpu", "--max-new-tokens", str(NEW),
            "--min-new-tokens", str(NEW), "--batch-tokens", str(batch_tokens), "--json"]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    if no_cache:
+        cmd.append("--no-kv-cache")
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out)["generations"][:count]
 
 

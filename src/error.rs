@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::data::DataError;
-use crate::models::ngram::NgramError;
 use crate::models::ModelError;
+use crate::models::ngram::NgramError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

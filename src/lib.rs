@@ -9,16 +9,16 @@
 //! one capability-based trait, `metrics` the pure metric and statistics functions, and `data`
 //! the dataset readers.
 
-pub mod models;
 pub mod cli;
 pub mod data;
 pub mod error;
 pub mod gate;
+pub mod models;
 
 pub use error::Error;
-pub mod metrics;
-pub mod suite;
 pub mod engine;
+pub mod metrics;
 pub mod report;
 pub mod store;
+pub mod suite;
 pub mod tasks;

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::perplexity::{infer_kind, Kind, RuntimeArgs};
+use super::perplexity::{Kind, RuntimeArgs, infer_kind};
 use crate::error::Error;
+use crate::models::LanguageModel;
 use crate::models::generate::{GenParams, Strategy};
 use crate::models::ngram::NgramModel;
-use crate::models::LanguageModel;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
@@ -49,6 +49,10 @@ pub struct GenerateArgs {
     pub stop: Vec<String>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Rerun the whole sequence at every step instead of keeping keys and values (neural models;
+    /// the same text, slower): for measuring what the cache saves.
+    #[arg(long)]
+    pub no_kv_cache: bool,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
     #[arg(long)]
@@ -71,6 +75,7 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
         top_p: args.top_p.unwrap_or(defaults.top_p),
         stop: args.stop.clone(),
         seed: args.seed,
+        kv_cache: !args.no_kv_cache,
     };
     params.check().map_err(Error::Usage)?;
     let prompts: Vec<String> = match (&args.prompt, &args.input) {
@@ -91,8 +96,15 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
     };
     let model: std::sync::Arc<dyn LanguageModel> = match kind {
         Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
-        Kind::Causal => neural::load(Family::Causal, &args.model, &args.runtime.options()?).map_err(|e| Error::Model(e.into()))?,
-        Kind::Masked => return Err(Error::Usage(format!("{}: a masked LM does not generate text (it scores by pseudo-log-likelihood)", args.model.display()))),
+        Kind::Causal => {
+            neural::load(Family::Causal, &args.model, &args.runtime.options()?).map_err(|e| Error::Model(e.into()))?
+        }
+        Kind::Masked => {
+            return Err(Error::Usage(format!(
+                "{}: a masked LM does not generate text (it scores by pseudo-log-likelihood)",
+                args.model.display()
+            )));
+        }
     };
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let generations = model.generate(&refs, &params)?;
@@ -102,7 +114,10 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
             .zip(&generations)
             .map(|(p, g)| json!({"prompt": p, "text": g.text, "tokens": g.tokens, "finish": g.finish, "token_ids": g.token_ids}))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&json!({"model": model.describe(), "generations": v})).expect("serializable"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"model": model.describe(), "generations": v})).expect("serializable")
+        );
     } else {
         // One line per prompt: newlines inside an output are written as \n.
         for g in &generations {

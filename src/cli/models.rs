@@ -6,12 +6,12 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::Error;
-use crate::models::neural::gguf::{self, Gguf, SUPPORTED_TYPES};
 use crate::models::neural::deberta_config::DebertaV2Config;
-use crate::models::neural::hf::{ModelFolder, CAUSAL_TYPES, MASKED_TYPES, REWARD_TYPES};
+use crate::models::neural::gguf::{self, Gguf, SUPPORTED_TYPES};
+use crate::models::neural::hf::{CAUSAL_TYPES, MASKED_TYPES, ModelFolder, REWARD_TYPES};
 use crate::models::neural::llama_config::LlamaConfig;
 use crate::models::neural::{self, NeuralError};
 
@@ -96,7 +96,10 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
             _ => None,
         }
         // Parameters are counted when the weights load; the summary's last clause is dropped.
-        .map(|r| r.map(|s| s.rsplit_once(", ").map_or(s.clone(), |(shape, _)| shape.to_owned())).unwrap_or_else(|e| format!("not loadable: {e}")));
+        .map(|r| {
+            r.map(|s| s.rsplit_once(", ").map_or(s.clone(), |(shape, _)| shape.to_owned()))
+                .unwrap_or_else(|e| format!("not loadable: {e}"))
+        });
         let mut described = json!({
             "path": path.display().to_string(),
             "format": "Hugging Face model folder",
@@ -111,7 +114,9 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
         return Ok(described);
     }
     if path.is_file() {
-        return Ok(json!({"path": path.display().to_string(), "format": "not GGUF; lmgauge reads other files as ARPA n-gram models"}));
+        return Ok(
+            json!({"path": path.display().to_string(), "format": "not GGUF; lmgauge reads other files as ARPA n-gram models"}),
+        );
     }
     Err(NeuralError::file(path, "no such file or folder"))
 }
@@ -126,7 +131,9 @@ fn print_text(value: &Value, indent: usize) {
                         println!("{pad}{k}:");
                         print_text(v, indent + 1);
                     }
-                    Value::Array(items) => println!("{pad}{k}: {}", items.iter().map(plain).collect::<Vec<_>>().join(", ")),
+                    Value::Array(items) => {
+                        println!("{pad}{k}: {}", items.iter().map(plain).collect::<Vec<_>>().join(", "))
+                    }
                     _ => println!("{pad}{k}: {}", plain(v)),
                 }
             }

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 
 use crate::error::Error;
 use crate::models::ngram::arpa::{read_arpa_file, write_arpa_file};
-use crate::models::ngram::{estimate, Corpus, QueryLm, SpecialSymbols, TrainOptions};
+use crate::models::ngram::{Corpus, QueryLm, SpecialSymbols, TrainOptions, estimate};
 
 #[derive(Debug, Subcommand)]
 pub enum NgramCommand {
@@ -60,10 +60,10 @@ pub fn run(cmd: NgramCommand) -> Result<i32, Error> {
     }
 }
 
-
 fn train(args: TrainArgs) -> Result<i32, Error> {
     let specials = if args.skip_symbols { SpecialSymbols::Skip } else { SpecialSymbols::Reject };
-    let discount_fallback = args.discount_fallback.as_deref().map(crate::models::ngram::fallback_from).transpose().map_err(Error::Usage)?;
+    let discount_fallback =
+        args.discount_fallback.as_deref().map(crate::models::ngram::fallback_from).transpose().map_err(Error::Usage)?;
     let options = TrainOptions { order: args.order.into(), discount_fallback, prune: args.prune };
     let corpus = Corpus::read(&args.input, specials)?;
     let (model, discounts) = estimate(&corpus, &options)?;

@@ -9,10 +9,10 @@ use serde_json::json;
 
 use crate::data::{self, DatasetSpec, FieldMap, Format, Unit};
 use crate::error::Error;
-use crate::metrics::perplexity::PerplexityCounts;
 use crate::metrics::Metric;
-use crate::models::ngram::NgramModel;
+use crate::metrics::perplexity::PerplexityCounts;
 use crate::models::LanguageModel;
+use crate::models::ngram::NgramModel;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
@@ -98,7 +98,10 @@ pub(crate) fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
     if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
         // A truncated or mislabelled download must not be read as an ARPA file.
         let len = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
-        return Err(Error::Usage(format!("{}: named .gguf but not a GGUF file ({len} bytes; it does not start with \"GGUF\"): truncated or corrupt download?", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: named .gguf but not a GGUF file ({len} bytes; it does not start with \"GGUF\"): truncated or corrupt download?",
+            path.display()
+        )));
     }
     if !path.is_dir() {
         return Ok(Kind::Ngram);
@@ -106,7 +109,10 @@ pub(crate) fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
     let config = hf::read_json(&path.join("config.json")).map_err(|e| Error::Model(e.into()))?;
     let Some(ty) = config.get("model_type").and_then(|v| v.as_str()) else {
         let what = if config.is_object() { "has no \"model_type\" string" } else { "is not a JSON object" };
-        return Err(Error::Usage(format!("{}: {what}: cannot tell the architecture", path.join("config.json").display())));
+        return Err(Error::Usage(format!(
+            "{}: {what}: cannot tell the architecture",
+            path.join("config.json").display()
+        )));
     };
     let classifier = config
         .get("architectures")
@@ -202,7 +208,14 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
         println!("{}", serde_json::to_string_pretty(&v).expect("serializable"));
     } else {
         println!("{}", model.describe());
-        println!("items {}  tokens {}  words {}  bytes {}  oov {}", items.len(), total.tokens, total.words, total.bytes, oov);
+        println!(
+            "items {}  tokens {}  words {}  bytes {}  oov {}",
+            items.len(),
+            total.tokens,
+            total.words,
+            total.bytes,
+            oov
+        );
         for m in Metric::PERPLEXITY {
             let m = if pseudo { m.pseudo() } else { *m };
             println!("{:<22} {:.6}", m.name(), value(m));

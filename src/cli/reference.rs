@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::Error;
 use crate::metrics::bleu::{BleuConfig, BleuScore, BleuStats, Smooth, Tokenizer};
@@ -146,7 +146,10 @@ fn read_stdin_lines() -> Result<Vec<String>, Error> {
 }
 
 /// Reads references and systems, refusing files of different lengths.
-fn read_aligned(refs: &[PathBuf], inputs: &[PathBuf]) -> Result<(Vec<Vec<String>>, Vec<(String, Vec<String>)>), Error> {
+/// References (one list per line) and each named system's lines.
+type Aligned = (Vec<Vec<String>>, Vec<(String, Vec<String>)>);
+
+fn read_aligned(refs: &[PathBuf], inputs: &[PathBuf]) -> Result<Aligned, Error> {
     let references: Vec<Vec<String>> = refs.iter().map(|p| read_lines(p)).collect::<Result<_, _>>()?;
     let systems: Vec<(String, Vec<String>)> = if inputs.is_empty() {
         vec![("<stdin>".to_owned(), read_stdin_lines()?)]
@@ -159,12 +162,21 @@ fn read_aligned(refs: &[PathBuf], inputs: &[PathBuf]) -> Result<(Vec<Vec<String>
     }
     for (p, r) in refs.iter().zip(&references) {
         if r.len() != n {
-            return Err(Error::Usage(format!("{} has {} lines but {} has {n}", p.display(), r.len(), refs[0].display())));
+            return Err(Error::Usage(format!(
+                "{} has {} lines but {} has {n}",
+                p.display(),
+                r.len(),
+                refs[0].display()
+            )));
         }
     }
     for (name, s) in &systems {
         if s.len() != n {
-            return Err(Error::Usage(format!("{name} has {} lines but the reference {} has {n}", s.len(), refs[0].display())));
+            return Err(Error::Usage(format!(
+                "{name} has {} lines but the reference {} has {n}",
+                s.len(),
+                refs[0].display()
+            )));
         }
     }
     Ok((references, systems))
@@ -175,7 +187,12 @@ fn paired(args: &PairedArgs, base: &ItemStats, sys: &ItemStats) -> Option<Paired
     if args.paired_bs {
         Some(stats::paired_bootstrap(base, sys, args.paired_samples.map_or(1000, |n| n as usize), &mut rng))
     } else if args.paired_ar {
-        Some(stats::paired_approximate_randomization(base, sys, args.paired_samples.map_or(10_000, |n| n as usize), &mut rng))
+        Some(stats::paired_approximate_randomization(
+            base,
+            sys,
+            args.paired_samples.map_or(10_000, |n| n as usize),
+            &mut rng,
+        ))
     } else {
         None
     }
@@ -193,7 +210,6 @@ fn print(json_out: bool, values: Vec<Value>, text: Vec<String>) {
     }
 }
 
-
 fn bleu_json(s: &BleuScore, signature: &str, system: &str, p: Option<&PairedResult>) -> Value {
     let mut v = json!({
         "name": "BLEU", "system": system, "score": s.score, "counts": s.counts, "totals": s.totals,
@@ -210,7 +226,14 @@ fn bleu_json(s: &BleuScore, signature: &str, system: &str, p: Option<&PairedResu
 fn bleu_text(s: &BleuScore) -> String {
     let p: Vec<String> = s.precisions.iter().map(|p| format!("{p:.1}")).collect();
     let ratio = if s.ref_len > 0 { s.sys_len as f64 / s.ref_len as f64 } else { 0.0 };
-    format!("BLEU = {:.2} {} (BP = {:.3} ratio = {ratio:.3} hyp_len = {} ref_len = {})", s.score, p.join("/"), s.bp, s.sys_len, s.ref_len)
+    format!(
+        "BLEU = {:.2} {} (BP = {:.3} ratio = {ratio:.3} hyp_len = {} ref_len = {})",
+        s.score,
+        p.join("/"),
+        s.bp,
+        s.sys_len,
+        s.ref_len
+    )
 }
 
 pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
@@ -303,18 +326,26 @@ fn read_jsonl_pairs(path: &Path, pred_field: &str, ref_field: &str) -> Result<Ve
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let mut out = Vec::new();
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
-        let line_err = |m: String| Error::Data(crate::data::DataError::Line { path: path.to_owned(), line: i + 1, message: m });
+        let line_err =
+            |m: String| Error::Data(crate::data::DataError::Line { path: path.to_owned(), line: i + 1, message: m });
         let line = std::str::from_utf8(raw).map_err(|_| line_err("invalid UTF-8".into()))?;
         if line.trim().is_empty() {
             continue;
         }
         let v: Value = serde_json::from_str(line).map_err(|e| line_err(format!("invalid JSON: {e}")))?;
-        let pred = v.get(pred_field).and_then(Value::as_str).ok_or_else(|| line_err(format!("field {pred_field:?} must be a string")))?;
+        let pred = v
+            .get(pred_field)
+            .and_then(Value::as_str)
+            .ok_or_else(|| line_err(format!("field {pred_field:?} must be a string")))?;
         let refs: Vec<String> = match v.get(ref_field) {
             Some(Value::String(s)) => vec![s.clone()],
             Some(Value::Array(a)) if !a.is_empty() => a
                 .iter()
-                .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| line_err(format!("field {ref_field:?} must hold strings"))))
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| line_err(format!("field {ref_field:?} must hold strings")))
+                })
                 .collect::<Result<_, _>>()?,
             _ => return Err(line_err(format!("field {ref_field:?} must be a string or a non-empty list of strings"))),
         };
@@ -329,12 +360,16 @@ fn read_jsonl_pairs(path: &Path, pred_field: &str, ref_field: &str) -> Result<Ve
 pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
     let mut types = Vec::new();
     for t in &args.types {
-        types.push(RougeType::from_name(t).ok_or_else(|| Error::Usage(format!("unknown ROUGE type {t:?} (rouge1, rouge2, rougeL, rougeLsum)")))?);
+        types
+            .push(RougeType::from_name(t).ok_or_else(|| {
+                Error::Usage(format!("unknown ROUGE type {t:?} (rouge1, rouge2, rougeL, rougeLsum)"))
+            })?);
     }
     let pairs: Vec<(Vec<String>, String)> = match &args.jsonl {
         Some(p) => read_jsonl_pairs(p, &args.prediction_field, &args.reference_field)?,
         None => {
-            let (refs, systems) = read_aligned(&args.references, std::slice::from_ref(args.inputs.as_ref().expect("clap requires -i")))?;
+            let (refs, systems) =
+                read_aligned(&args.references, std::slice::from_ref(args.inputs.as_ref().expect("clap requires -i")))?;
             let preds = &systems[0].1;
             (0..preds.len()).map(|i| (refs.iter().map(|r| r[i].clone()).collect(), preds[i].clone())).collect()
         }
@@ -353,13 +388,17 @@ pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
     let mut text = Vec::new();
     let fs: Vec<Vec<f64>> = (0..types.len()).map(|k| scores.iter().map(|s| s[k].1.fmeasure).collect()).collect();
     let series: Vec<&[f64]> = fs.iter().map(Vec::as_slice).collect();
-    let intervals = stats::bootstrap_low_mid_high_many(&series, args.bootstrap as usize, &mut stats::stream(args.seed, "rouge"));
+    let intervals =
+        stats::bootstrap_low_mid_high_many(&series, args.bootstrap as usize, &mut stats::stream(args.seed, "rouge"));
     for (k, ty) in types.iter().enumerate() {
         let p = scores.iter().map(|s| s[k].1.precision).sum::<f64>() / n;
         let r = scores.iter().map(|s| s[k].1.recall).sum::<f64>() / n;
         let fm = fs[k].iter().sum::<f64>() / n;
         let (low, mid, high) = intervals[k];
-        out.insert(ty.name().into(), json!({"precision": p, "recall": r, "fmeasure": fm, "low": low, "mid": mid, "high": high}));
+        out.insert(
+            ty.name().into(),
+            json!({"precision": p, "recall": r, "fmeasure": fm, "low": low, "mid": mid, "high": high}),
+        );
         text.push(format!("{}: P {p:.4} R {r:.4} F {fm:.4} (95% {low:.4}–{high:.4})", ty.name()));
     }
     print(args.json, vec![Value::Object(out)], text);

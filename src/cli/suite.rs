@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::engine::{run_suite, RunOptions};
+use crate::engine::{RunOptions, run_suite};
 use crate::error::Error;
 use crate::suite::load_suite;
 
@@ -53,7 +53,8 @@ pub struct RunSuiteArgs {
 
 fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let (k, n) = s.split_once('/').ok_or("expected K/N, e.g. 1/4")?;
-    let (k, n): (usize, usize) = (k.parse().map_err(|_| "K must be a number")?, n.parse().map_err(|_| "N must be a number")?);
+    let (k, n): (usize, usize) =
+        (k.parse().map_err(|_| "K must be a number")?, n.parse().map_err(|_| "N must be a number")?);
     if n == 0 || k == 0 || k > n {
         return Err(format!("shard {k}/{n}: need 1 ≤ K ≤ N"));
     }
@@ -103,7 +104,10 @@ pub fn run(args: RunSuiteArgs) -> Result<i32, Error> {
             None => Ok(0),
         }
     } else {
-        eprintln!("{} job(s) failed; fix the cause and rerun with --resume to compute only those", outcome.failed_jobs.len());
+        eprintln!(
+            "{} job(s) failed; fix the cause and rerun with --resume to compute only those",
+            outcome.failed_jobs.len()
+        );
         Ok(2)
     }
 }

@@ -149,7 +149,8 @@ pub fn load_aligned(path: &Path, format: Format, field: &str) -> Result<Vec<Vec<
             let mut out = Vec::new();
             for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
                 let err = |message: String| DataError::Line { path: path.to_owned(), line: i + 1, message };
-                let line = std::str::from_utf8(raw).map_err(|_| DataError::Utf8 { path: path.to_owned(), line: i + 1 })?;
+                let line =
+                    std::str::from_utf8(raw).map_err(|_| DataError::Utf8 { path: path.to_owned(), line: i + 1 })?;
                 if line.trim().is_empty() {
                     continue;
                 }
@@ -158,9 +159,15 @@ pub fn load_aligned(path: &Path, format: Format, field: &str) -> Result<Vec<Vec<
                     Some(serde_json::Value::String(s)) => vec![s.clone()],
                     Some(serde_json::Value::Array(a)) if !a.is_empty() => a
                         .iter()
-                        .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| err(format!("field {field:?} must hold strings"))))
+                        .map(|x| {
+                            x.as_str()
+                                .map(str::to_owned)
+                                .ok_or_else(|| err(format!("field {field:?} must hold strings")))
+                        })
                         .collect::<Result<_, _>>()?,
-                    Some(_) => return Err(err(format!("field {field:?} must be a string or a non-empty list of strings"))),
+                    Some(_) => {
+                        return Err(err(format!("field {field:?} must be a string or a non-empty list of strings")));
+                    }
                     None => return Err(err(format!("missing field {field:?}"))),
                 });
             }

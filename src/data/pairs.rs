@@ -45,7 +45,11 @@ pub fn split_hh(transcript: &str) -> Option<(&str, &str)> {
 }
 
 /// Reads the usable pairs of a JSONL file and a note for each skipped line.
-pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Result<(Vec<Pair>, Vec<String>), DataError> {
+pub fn load_pairs(
+    path: &Path,
+    layout: PairLayout,
+    limit: Option<usize>,
+) -> Result<(Vec<Pair>, Vec<String>), DataError> {
     let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })?;
     let mut pairs = Vec::new();
     let mut notes = Vec::new();
@@ -74,7 +78,11 @@ pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Resu
             }
             PairLayout::Comparisons => {
                 let info = v.get("info").ok_or_else(|| err("missing field \"info\"".into()))?;
-                let prompt = info.get("post").or_else(|| info.get("article")).and_then(|x| x.as_str()).ok_or_else(|| err("info needs a \"post\" or \"article\" string".into()))?;
+                let prompt = info
+                    .get("post")
+                    .or_else(|| info.get("article"))
+                    .and_then(|x| x.as_str())
+                    .ok_or_else(|| err("info needs a \"post\" or \"article\" string".into()))?;
                 subset = info.get("subreddit").or_else(|| info.get("site")).and_then(|s| s.as_str()).map(str::to_owned);
                 let texts: Vec<&str> = v
                     .get("summaries")
@@ -87,13 +95,18 @@ pub fn load_pairs(path: &Path, layout: PairLayout, limit: Option<usize>) -> Resu
                         let (chosen, rejected) = if c == 0 { (a, b) } else { (b, a) };
                         (prompt.to_owned(), chosen.to_string(), rejected.to_string())
                     }
-                    _ => return Err(err("a comparison needs two summaries with \"text\" and \"choice\" 0 or 1".into())),
+                    _ => {
+                        return Err(err("a comparison needs two summaries with \"text\" and \"choice\" 0 or 1".into()));
+                    }
                 }
             }
             PairLayout::Hh => {
                 let (c, r) = (field("chosen")?, field("rejected")?);
                 let (Some((pc, rc)), Some((pr, rr))) = (split_hh(c), split_hh(r)) else {
-                    notes.push(format!("{}:{line}: skipped: a transcript has no \"\\n\\nAssistant:\" turn", path.display()));
+                    notes.push(format!(
+                        "{}:{line}: skipped: a transcript has no \"\\n\\nAssistant:\" turn",
+                        path.display()
+                    ));
                     continue;
                 };
                 if pc != pr {
@@ -152,7 +165,13 @@ mod tests {
         let (pairs, notes) = load_pairs(&p, PairLayout::Hh, None).unwrap();
         assert_eq!(pairs.len(), 1);
         let joined = notes.join("\n");
-        for (line, what) in [(2, "do not share"), (3, "empty response"), (4, "identical"), (5, "duplicate"), (6, "no \"\\n\\nAssistant:\"")] {
+        for (line, what) in [
+            (2, "do not share"),
+            (3, "empty response"),
+            (4, "identical"),
+            (5, "duplicate"),
+            (6, "no \"\\n\\nAssistant:\""),
+        ] {
             assert!(joined.contains(&format!("p.jsonl:{line}: skipped")) && joined.contains(what), "{joined}");
         }
     }

@@ -19,7 +19,11 @@ pub fn read_table(path: &Path, format: Format, fields: &FieldMap) -> Result<Vec<
     }
     .map_err(|e| match (format, ragged_row(path)) {
         // polars names no row; find the first record whose width differs from the header's.
-        (Format::Csv, Some((line, found, want))) => DataError::Line { path: path.to_owned(), line, message: format!("{found} fields, but the header has {want}") },
+        (Format::Csv, Some((line, found, want))) => DataError::Line {
+            path: path.to_owned(),
+            line,
+            message: format!("{found} fields, but the header has {want}"),
+        },
         _ => file_err(format!("cannot read {}: {e}", if format == Format::Parquet { "Parquet" } else { "CSV" })),
     })?;
 

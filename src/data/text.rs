@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{utf8_or_error, DataError, FieldMap, Item, Unit};
+use super::{DataError, FieldMap, Item, Unit, utf8_or_error};
 
 fn read(path: &Path) -> Result<Vec<u8>, DataError> {
     std::fs::read(path).map_err(|source| DataError::Io { path: path.to_owned(), source })
@@ -18,7 +18,11 @@ pub fn read_text(path: &Path, unit: Unit) -> Result<Vec<Item>, DataError> {
 /// CRLF line ends become LF, as every reader of aligned lines already treats them: the same
 /// text saved on Windows scores the same, and its CRs are never counted as scored bytes.
 pub fn normalize_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.contains("\r\n") { std::borrow::Cow::Owned(text.replace("\r\n", "\n")) } else { std::borrow::Cow::Borrowed(text) }
+    if text.contains("\r\n") {
+        std::borrow::Cow::Owned(text.replace("\r\n", "\n"))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    }
 }
 
 /// Splits text into items; blank lines never form items of their own.
@@ -79,8 +83,7 @@ pub fn parse_jsonl(path: &Path, bytes: &[u8], fields: &FieldMap) -> Result<Vec<I
             continue;
         }
         let err = |message: String| DataError::Line { path: path.to_owned(), line: line_no, message };
-        let value: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {e}")))?;
+        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {e}")))?;
         let obj = value.as_object().ok_or_else(|| err("expected a JSON object".into()))?;
         let text = string_field(obj, &fields.text).map_err(err)?;
         let id = match &fields.id {

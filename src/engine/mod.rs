@@ -4,4 +4,4 @@
 pub mod plan;
 pub mod run;
 
-pub use run::{run_suite, RunOptions, RunOutcome};
+pub use run::{RunOptions, RunOutcome, run_suite};

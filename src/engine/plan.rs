@@ -1,21 +1,29 @@
 //! Planning: the task × model jobs of a suite, optionally narrowed to some tasks or models.
 
 use crate::error::Error;
-use crate::suite::Suite;
 pub use crate::store::jobs::Job;
+use crate::suite::Suite;
 
 /// Jobs in suite order: tasks as listed, each task's models as listed.
 pub fn plan(suite: &Suite, only_tasks: &[String], only_models: &[String]) -> Result<Vec<Job>, Error> {
     for t in only_tasks {
         if suite.task(t).is_none() {
             let known: Vec<&str> = suite.tasks.iter().map(|t| t.id.as_str()).collect();
-            return Err(Error::Usage(format!("--only: no task {t:?} in suite {} (tasks: {})", suite.name, known.join(", "))));
+            return Err(Error::Usage(format!(
+                "--only: no task {t:?} in suite {} (tasks: {})",
+                suite.name,
+                known.join(", ")
+            )));
         }
     }
     for m in only_models {
         if suite.model(m).is_none() {
             let known: Vec<&str> = suite.models.iter().map(|m| m.id.as_str()).collect();
-            return Err(Error::Usage(format!("--models: no model {m:?} in suite {} (models: {})", suite.name, known.join(", "))));
+            return Err(Error::Usage(format!(
+                "--models: no model {m:?} in suite {} (models: {})",
+                suite.name,
+                known.join(", ")
+            )));
         }
     }
     let jobs: Vec<Job> = suite

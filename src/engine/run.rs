@@ -14,14 +14,14 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
-use super::plan::{plan, Job};
+use super::plan::{Job, plan};
 use crate::error::Error;
 use crate::models::ngram::NgramModel;
-use crate::store::jobs::{self, ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
+use crate::store::jobs::{self, ItemScore, JOB_RECORD_VERSION, JobRecord, JobStatus};
 use crate::store::tables::TaskTables;
-use crate::tasks::{self, JobContext, SharedModel, Task};
-use crate::store::{self, manifest, HostInfo, JobSummary, RunManifest, MANIFEST_VERSION};
+use crate::store::{self, HostInfo, JobSummary, MANIFEST_VERSION, RunManifest, manifest};
 use crate::suite::{ModelDef, ModelKind, Suite};
+use crate::tasks::{self, JobContext, SharedModel, Task};
 
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -62,7 +62,9 @@ impl<F: Fn() -> Result<SharedModel, String> + Sync> JobContext for EngineContext
     }
     fn progress_start(&self, items: u64) {
         let bar = self.multi.add(ProgressBar::new(items));
-        bar.set_style(ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"));
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"),
+        );
         bar.set_prefix(self.key.clone());
         let _ = self.bar.set(bar);
     }
@@ -99,14 +101,17 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     }
     let pending: Vec<&Job> = jobs.iter().filter(|j| !done.contains_key(j)).collect();
 
-    let multi = MultiProgress::with_draw_target(if opts.progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
-        ProgressDrawTarget::stderr()
-    } else {
-        ProgressDrawTarget::hidden()
-    });
+    let multi = MultiProgress::with_draw_target(
+        if opts.progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
     let models: HashMap<&str, OnceLock<Result<SharedModel, String>>> =
         suite.models.iter().map(|m| (m.id.as_str(), OnceLock::new())).collect();
-    let tasks: HashMap<&str, Box<dyn Task + '_>> = suite.tasks.iter().map(|t| (t.id.as_str(), tasks::for_def(t))).collect();
+    let tasks: HashMap<&str, Box<dyn Task + '_>> =
+        suite.tasks.iter().map(|t| (t.id.as_str(), tasks::for_def(t))).collect();
     let model_cache = run_dir.join("models");
 
     let run_one = |job: &Job| -> Result<JobRecord, Error> {
@@ -114,7 +119,11 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         let model_def = suite.model(&job.model).expect("planned");
         let started = Instant::now();
         let ctx = EngineContext {
-            model: || models[job.model.as_str()].get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string())).clone(),
+            model: || {
+                models[job.model.as_str()]
+                    .get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()))
+                    .clone()
+            },
             seed,
             multi: &multi,
             key: job.key(),
@@ -162,12 +171,12 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
             status: if record.status == JobStatus::Done { "done".into() } else { "failed".into() },
             seconds: record.seconds,
             items: record.items.len(),
-            failed_items: 0,
             error: record.error.clone(),
             resumed,
         });
         if let Some(m) = manifest.models.iter_mut().find(|m| m.id == job.model)
-            && record.status == JobStatus::Done {
+            && record.status == JobStatus::Done
+        {
             m.description = record.model_description.clone();
         }
         records.push(record);
@@ -181,12 +190,21 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
 
 /// Runs one job; a panic inside it becomes that job's failed record (saved like any other), so
 /// the rest of the run goes on and still writes its results.
-fn guarded(job: &Job, def: &ModelDef, run_dir: &Path, run: impl FnOnce() -> Result<JobRecord, Error>) -> Result<JobRecord, Error> {
+fn guarded(
+    job: &Job,
+    def: &ModelDef,
+    run_dir: &Path,
+    run: impl FnOnce() -> Result<JobRecord, Error>,
+) -> Result<JobRecord, Error> {
     let started = Instant::now();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
         Ok(r) => r,
         Err(payload) => {
-            let what = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_else(|| "unknown panic".into());
+            let what = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
             let record = failed(job, def, format!("internal error, please report it: {what}"), started);
             jobs::save(run_dir, &record)?;
             Ok(record)
@@ -201,7 +219,13 @@ pub fn shard_of(jobs: &[Job], k: usize, n: usize) -> Vec<Job> {
 
 /// Aggregates the records (in plan order) and writes results, pairwise tests, per-item scores
 /// and the manifest; the caller renders the reports from them. Shared by runs and by `lmgauge merge`.
-pub fn finalize(suite: &Suite, run_dir: &Path, seed: u64, records: Vec<JobRecord>, manifest: &mut RunManifest) -> Result<(), Error> {
+pub fn finalize(
+    suite: &Suite,
+    run_dir: &Path,
+    seed: u64,
+    records: Vec<JobRecord>,
+    manifest: &mut RunManifest,
+) -> Result<(), Error> {
     let done_records: Vec<JobRecord> = records.into_iter().filter(|r| r.status == JobStatus::Done).collect();
     let mut rows = Vec::new();
     let mut tables = TaskTables::default();
@@ -235,8 +259,16 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
     let manifests: Vec<RunManifest> = shards.iter().map(|d| RunManifest::load(d)).collect::<Result<_, _>>()?;
     let first = &manifests[0];
     for (d, m) in shards.iter().zip(&manifests) {
-        if m.suite_hash != first.suite_hash || m.seed != first.seed || m.only_tasks != first.only_tasks || m.only_models != first.only_models {
-            return Err(Error::Usage(format!("{} is a shard of a different run (suite hash, seed or filters differ from {})", d.display(), shards[0].display())));
+        if m.suite_hash != first.suite_hash
+            || m.seed != first.seed
+            || m.only_tasks != first.only_tasks
+            || m.only_models != first.only_models
+        {
+            return Err(Error::Usage(format!(
+                "{} is a shard of a different run (suite hash, seed or filters differ from {})",
+                d.display(),
+                shards[0].display()
+            )));
         }
     }
     let suite = crate::suite::load_suite(Path::new(&first.suite_file))?;
@@ -250,7 +282,9 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
             let job = Job { task: s.task.clone(), model: s.model.clone() };
             let record = jobs::load_done(d, &job)?.or_else(|| {
                 // A failed job has a record too; keep it so the merged run reports it.
-                std::fs::read(jobs::job_dir(d).join(format!("{}.json", job.key()))).ok().and_then(|b| serde_json::from_slice(&b).ok())
+                std::fs::read(jobs::job_dir(d).join(format!("{}.json", job.key())))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice(&b).ok())
             });
             let Some(record) = record else { continue };
             if found.insert(job.clone(), (record, s.clone())).is_some() {
@@ -324,9 +358,15 @@ fn failed(job: &Job, def: &ModelDef, error: String, started: Instant) -> JobReco
 pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error> {
     match &def.kind {
         ModelKind::Ngram(source) => Ok(Arc::new(NgramModel::load(source, cache_dir)?)),
-        ModelKind::Neural(n) => crate::models::neural::load(n.family, &n.path, &n.options).map_err(|e| Error::Model(e.into())),
-        ModelKind::Outputs(_) => Err(Error::Usage(format!("model {} holds stored outputs, not a language model", def.id))),
-        ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => Err(Error::Usage(format!("model {} is a judge, not a language model", def.id))),
+        ModelKind::Neural(n) => {
+            crate::models::neural::load(n.family, &n.path, &n.options).map_err(|e| Error::Model(e.into()))
+        }
+        ModelKind::Outputs(_) => {
+            Err(Error::Usage(format!("model {} holds stored outputs, not a language model", def.id)))
+        }
+        ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => {
+            Err(Error::Usage(format!("model {} is a judge, not a language model", def.id)))
+        }
     }
 }
 
@@ -339,11 +379,17 @@ fn choose_run_dir(suite_dir: &Path, suite: &Suite, seed: u64, opts: &RunOptions)
             if m.suite_hash != suite.hash {
                 return Err(Error::Usage(format!(
                     "cannot resume {}: the suite file changed since that run (hash {} → {}); run without --resume",
-                    dir.display(), m.short_hash(), manifest::short_hash(&suite.hash)
+                    dir.display(),
+                    m.short_hash(),
+                    manifest::short_hash(&suite.hash)
                 )));
             }
             if m.seed != seed {
-                return Err(Error::Usage(format!("cannot resume {}: it used seed {}, not {seed}", dir.display(), m.seed)));
+                return Err(Error::Usage(format!(
+                    "cannot resume {}: it used seed {}, not {seed}",
+                    dir.display(),
+                    m.seed
+                )));
             }
             return Ok(dir);
         }
@@ -393,7 +439,11 @@ fn new_manifest(suite: &Suite, seed: u64, run_id: &str, opts: &RunOptions) -> Ru
         models: suite
             .models
             .iter()
-            .map(|m| manifest::ModelInfo { id: m.id.clone(), kind: m.kind.name().into(), description: m.description.clone().unwrap_or_default() })
+            .map(|m| manifest::ModelInfo {
+                id: m.id.clone(),
+                kind: m.kind.name().into(),
+                description: m.description.clone().unwrap_or_default(),
+            })
             .collect(),
         tasks: suite
             .tasks
@@ -442,10 +492,12 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lmgauge-guard-{}", std::process::id()));
         let job = Job { task: "t".into(), model: "m".into() };
         let def = ModelDef { id: "m".into(), description: None, kind: ModelKind::Length };
-        let record = guarded(&job, &def, &dir, || panic!("index out of bounds: the len is 3 but the index is 7")).unwrap();
+        let record =
+            guarded(&job, &def, &dir, || panic!("index out of bounds: the len is 3 but the index is 7")).unwrap();
         assert_eq!(record.status, JobStatus::Failed);
         assert!(record.error.as_deref().unwrap().contains("internal error, please report it: index out of bounds"));
-        let saved: JobRecord = serde_json::from_slice(&std::fs::read(jobs::job_dir(&dir).join("t__m.json")).unwrap()).unwrap();
+        let saved: JobRecord =
+            serde_json::from_slice(&std::fs::read(jobs::job_dir(&dir).join("t__m.json")).unwrap()).unwrap();
         assert_eq!(saved, record);
         std::fs::remove_dir_all(&dir).unwrap();
     }

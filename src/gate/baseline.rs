@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::jobs::{self, JobRecord, JobStatus};
 use crate::error::Error;
-use crate::store::{read_results_csv, ResultRow, RunManifest};
+use crate::store::jobs::{self, JobRecord, JobStatus};
+use crate::store::{ResultRow, RunManifest, read_results_csv};
 
 pub const BASELINE_VERSION: u32 = 1;
 
@@ -44,7 +44,8 @@ pub fn run_records(run_dir: &Path) -> Result<Vec<JobRecord>, Error> {
     let mut out = Vec::new();
     for p in paths {
         let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-        let r: JobRecord = serde_json::from_slice(&bytes).map_err(|e| Error::Usage(format!("{}: unreadable job record: {e}", p.display())))?;
+        let r: JobRecord = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::Usage(format!("{}: unreadable job record: {e}", p.display())))?;
         if r.status == JobStatus::Done {
             out.push(r);
         }
@@ -56,7 +57,11 @@ pub fn run_records(run_dir: &Path) -> Result<Vec<JobRecord>, Error> {
 pub fn save(run_dir: &Path, to: Option<&Path>) -> Result<(PathBuf, PathBuf), Error> {
     let manifest = RunManifest::load(run_dir)?;
     if manifest.status != "complete" {
-        return Err(Error::Usage(format!("{} did not complete (status {}); a baseline needs every job finished", run_dir.display(), manifest.status)));
+        return Err(Error::Usage(format!(
+            "{} did not complete (status {}); a baseline needs every job finished",
+            run_dir.display(),
+            manifest.status
+        )));
     }
     let rows = read_results_csv(&run_dir.join("results.csv"))?;
     let mut records = run_records(run_dir)?;
@@ -111,13 +116,22 @@ pub fn load(path: &Path) -> Result<(Baseline, Vec<JobRecord>), Error> {
 
 /// Parses a baseline's JSON; `path` names it in errors.
 pub fn parse(path: &Path, bytes: &[u8]) -> Result<Baseline, Error> {
-    let b: Baseline = serde_json::from_slice(bytes).map_err(|e| Error::Usage(format!("{}: not a lmgauge baseline: {e}", path.display())))?;
+    let b: Baseline = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Usage(format!("{}: not a lmgauge baseline: {e}", path.display())))?;
     if b.version != BASELINE_VERSION {
-        return Err(Error::Usage(format!("{}: baseline version {} is not supported (this build reads {BASELINE_VERSION})", path.display(), b.version)));
+        return Err(Error::Usage(format!(
+            "{}: baseline version {} is not supported (this build reads {BASELINE_VERSION})",
+            path.display(),
+            b.version
+        )));
     }
     // The items file must lie beside the baseline: a name with a folder in it could point anywhere.
     if b.items_file.is_empty() || b.items_file.contains(['/', '\\']) || b.items_file == ".." {
-        return Err(Error::Usage(format!("{}: field items_file must be a file name beside the baseline, found {:?}", path.display(), b.items_file)));
+        return Err(Error::Usage(format!(
+            "{}: field items_file must be a file name beside the baseline, found {:?}",
+            path.display(),
+            b.items_file
+        )));
     }
     Ok(b)
 }
@@ -130,6 +144,7 @@ pub fn parse_items(items_path: &Path, gz: &[u8]) -> Result<Vec<JobRecord>, Error
         .take((gz.len() as u64).saturating_mul(200).saturating_add(1 << 20))
         .read_to_end(&mut json)
         .map_err(|e| Error::Usage(format!("{}: corrupt gzip: {e}", items_path.display())))?;
-    let records: Vec<JobRecord> = serde_json::from_slice(&json).map_err(|e| Error::Usage(format!("{}: unreadable per-item scores: {e}", items_path.display())))?;
+    let records: Vec<JobRecord> = serde_json::from_slice(&json)
+        .map_err(|e| Error::Usage(format!("{}: unreadable per-item scores: {e}", items_path.display())))?;
     Ok(records)
 }

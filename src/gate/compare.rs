@@ -8,19 +8,22 @@
 
 use std::path::Path;
 
-
-use super::baseline;
 use super::GatePolicy;
+use super::baseline;
+use crate::error::Error;
+use crate::metrics::Metric;
+use crate::metrics::stats::{self, ItemStats};
 use crate::store::gate::{GateEntry, GateReport, Verdict};
 use crate::store::jobs::JobRecord;
-use crate::error::Error;
-use crate::metrics::stats::{self, ItemStats};
-use crate::metrics::Metric;
-use crate::store::{read_results_csv, ResultRow, RunManifest};
-use crate::suite::{load_suite, Suite};
+use crate::store::{ResultRow, RunManifest, read_results_csv};
+use crate::suite::{Suite, load_suite};
 
 /// Gates the run in `run_dir` against the baseline at `baseline_path`.
-pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<GatePolicy>) -> Result<GateReport, Error> {
+pub fn gate_run(
+    run_dir: &Path,
+    baseline_path: &Path,
+    policy_override: Option<GatePolicy>,
+) -> Result<GateReport, Error> {
     let manifest = RunManifest::load(run_dir)?;
     if manifest.status == "running" || !RunManifest::has_results(run_dir) {
         return Err(manifest.unfinished(run_dir, ", then gate it"));
@@ -47,7 +50,10 @@ pub fn gate_run(run_dir: &Path, baseline_path: &Path, policy_override: Option<Ga
         )));
     }
     let base_items = baseline_path.with_file_name(&base.items_file);
-    let sides = Sides { base: (baseline_path, &base_items), run: (&run_dir.join("results.csv"), &crate::store::jobs::job_dir(run_dir)) };
+    let sides = Sides {
+        base: (baseline_path, &base_items),
+        run: (&run_dir.join("results.csv"), &crate::store::jobs::job_dir(run_dir)),
+    };
     let mut entries = Vec::new();
     for b in &base.entries {
         match rows.iter().find(|r| r.task == b.task && r.model == b.model && r.metric == b.metric) {
@@ -114,7 +120,9 @@ struct Sides<'a> {
 /// or they come from different runs, and any verdict drawn from them would be made up.
 fn check_agrees(files: (&Path, &Path), row: &ResultRow, stats: &ItemStats) -> Result<(), Error> {
     let from_items = stats.score_all();
-    let same = (from_items.is_nan() && row.value.is_nan()) || from_items == row.value || (from_items - row.value).abs() <= 1e-9 * from_items.abs().max(row.value.abs());
+    let same = (from_items.is_nan() && row.value.is_nan())
+        || from_items == row.value
+        || (from_items - row.value).abs() <= 1e-9 * from_items.abs().max(row.value.abs());
     if same {
         return Ok(());
     }
@@ -130,7 +138,16 @@ fn check_agrees(files: (&Path, &Path), row: &ResultRow, stats: &ItemStats) -> Re
 }
 
 #[allow(clippy::too_many_arguments)]
-fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &ResultRow, base_records: &[JobRecord], records: &[JobRecord], sides: &Sides) -> Result<GateEntry, Error> {
+fn compare(
+    suite: &Suite,
+    policy: &GatePolicy,
+    seed: u64,
+    b: &ResultRow,
+    r: &ResultRow,
+    base_records: &[JobRecord],
+    records: &[JobRecord],
+    sides: &Sides,
+) -> Result<GateEntry, Error> {
     let band = policy.tolerance(&b.metric).band(b.value);
     let mut entry = GateEntry {
         task: b.task.clone(),
@@ -148,14 +165,25 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &Res
         note: None,
     };
     // Preference tasks report `model:mean` judges from the `model` job.
-    let record_model = b.model.strip_suffix(":mean").filter(|_| suite.task(&b.task).is_some_and(|t| matches!(t.kind, crate::suite::TaskKind::Preference(_)))).unwrap_or(&b.model);
+    let record_model = b
+        .model
+        .strip_suffix(":mean")
+        .filter(|_| suite.task(&b.task).is_some_and(|t| matches!(t.kind, crate::suite::TaskKind::Preference(_))))
+        .unwrap_or(&b.model);
     let (Some(task), Ok(metric)) = (suite.task(&b.task), b.metric.parse::<Metric>()) else {
         entry.note = Some("the task or metric is no longer in the suite: compared by value and band only".into());
         entry.verdict = verdict_from(entry.delta.unwrap_or(0.0), entry.delta.unwrap_or(0.0), r.higher_is_better, band);
         return Ok(entry);
     };
     let missing = |files: (&Path, &Path)| {
-        Error::Usage(format!("{}: {} of {} on {} has no per-item scores in {}: the two files disagree; save the baseline again from one finished run", files.0.display(), b.metric, b.model, b.task, files.1.display()))
+        Error::Usage(format!(
+            "{}: {} of {} on {} has no per-item scores in {}: the two files disagree; save the baseline again from one finished run",
+            files.0.display(),
+            b.metric,
+            b.model,
+            b.task,
+            files.1.display()
+        ))
     };
     let base_rec = find(base_records, &b.task, record_model).ok_or_else(|| missing(sides.base))?;
     let cur_rec = find(records, &b.task, record_model).ok_or_else(|| missing(sides.run))?;
@@ -164,10 +192,13 @@ fn compare(suite: &Suite, policy: &GatePolicy, seed: u64, b: &ResultRow, r: &Res
     let cur_stats = task_type.item_stats(metric, cur_rec, &b.model);
     check_agrees(sides.base, b, &base_stats)?;
     check_agrees(sides.run, r, &cur_stats)?;
-    let aligned = base_rec.items.len() == cur_rec.items.len() && base_rec.items.iter().zip(&cur_rec.items).all(|(x, y)| x.id == y.id);
+    let aligned = base_rec.items.len() == cur_rec.items.len()
+        && base_rec.items.iter().zip(&cur_rec.items).all(|(x, y)| x.id == y.id);
     let mut rng = stats::stream(seed, &format!("gate/{}/{}/{}", b.task, b.model, b.metric));
     let deltas: Vec<f64> = if aligned {
-        stats::bootstrap(cur_stats.len(), policy.resamples, &mut rng, |s| cur_stats.score_of(s) - base_stats.score_of(s))
+        stats::bootstrap(cur_stats.len(), policy.resamples, &mut rng, |s| {
+            cur_stats.score_of(s) - base_stats.score_of(s)
+        })
     } else {
         entry.note = Some("items differ from the baseline's: unpaired bootstrap".into());
         let (nb, nc) = (base_stats.len(), cur_stats.len());

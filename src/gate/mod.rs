@@ -9,7 +9,6 @@ pub mod baseline;
 pub mod compare;
 pub mod output;
 
-pub use compare::gate_run;
 pub use crate::store::gate::{GateEntry, GateReport, Verdict};
 pub use crate::suite::gates::{GatePolicy, Tolerance};
-
+pub use compare::gate_run;

@@ -8,9 +8,9 @@ use std::path::Path;
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
 use super::{GateReport, Verdict};
-use crate::store::jobs::write_atomic;
 use crate::error::Error;
 use crate::store::format::fmt_value;
+use crate::store::jobs::write_atomic;
 
 fn opt(v: Option<f64>) -> String {
     v.map(fmt_value).unwrap_or_else(|| "–".into())
@@ -44,7 +44,10 @@ pub fn markdown(report: &GateReport) -> String {
         report.count(Verdict::New)
     );
     if report.suite_hash_changed {
-        let _ = writeln!(out, "⚠️ The suite file changed since the baseline was saved; entries are matched by task, model and metric.\n");
+        let _ = writeln!(
+            out,
+            "⚠️ The suite file changed since the baseline was saved; entries are matched by task, model and metric.\n"
+        );
     }
     let _ = writeln!(
         out,
@@ -108,7 +111,9 @@ pub fn junit(report: &GateReport) -> String {
             fmt_value(e.band)
         );
         let status = match e.verdict {
-            Verdict::Regressed | Verdict::Missing if e.verdict == Verdict::Regressed || report.policy.fail_on_missing => {
+            Verdict::Regressed | Verdict::Missing
+                if e.verdict == Verdict::Regressed || report.policy.fail_on_missing =>
+            {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(detail.as_str()).set_type(e.verdict.name());
                 s
@@ -147,4 +152,3 @@ pub fn write(report: &GateReport, run_dir: &Path) -> Result<(), Error> {
     }
     Ok(())
 }
-

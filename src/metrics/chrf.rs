@@ -6,8 +6,8 @@
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
-use super::bleu::tokenize::py_split;
 use super::bleu::SACREBLEU_VERSION;
+use super::bleu::tokenize::py_split;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ChrfConfig {
@@ -57,7 +57,8 @@ impl ChrfConfig {
 
     fn ngrams(&self, sent: &str) -> Vec<Grams> {
         let sent = if self.lowercase { sent.to_lowercase() } else { sent.to_owned() };
-        let chars: Vec<char> = if self.whitespace { sent.chars().collect() } else { py_split(&sent).flat_map(|w| w.chars()).collect() };
+        let chars: Vec<char> =
+            if self.whitespace { sent.chars().collect() } else { py_split(&sent).flat_map(|w| w.chars()).collect() };
         let mut out = Vec::with_capacity(self.order());
         for n in 1..=self.char_order {
             if n <= 6 {
@@ -86,7 +87,10 @@ impl ChrfConfig {
         if self.word_order > 0 {
             let words = remove_punctuation(&sent);
             for n in 1..=self.word_order {
-                let mut m: FxHashMap<String, u64> = FxHashMap::with_capacity_and_hasher((words.len() + 1).saturating_sub(n).min(MAX_RESERVED), Default::default());
+                let mut m: FxHashMap<String, u64> = FxHashMap::with_capacity_and_hasher(
+                    (words.len() + 1).saturating_sub(n).min(MAX_RESERVED),
+                    Default::default(),
+                );
                 if words.len() >= n {
                     for w in words.windows(n) {
                         *m.entry(w.join(" ")).or_insert(0) += 1;
@@ -269,6 +273,14 @@ fn remove_punctuation(sent: &str) -> Vec<String> {
     out
 }
 
+/// chrF statistics as rows for the resampling tests.
+pub fn item_stats<'a>(cfg: &'a ChrfConfig, stats: &[Vec<u64>]) -> crate::metrics::stats::ItemStats<'a> {
+    crate::metrics::stats::ItemStats {
+        rows: stats.iter().map(|s| s.iter().map(|&x| x as f64).collect()).collect(),
+        score: Box::new(move |v: &[f64]| cfg.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -283,13 +295,5 @@ mod tests {
         let same = c.f_score(&c.segment_stats("The cat sat.", &["The cat sat."]));
         assert!((same - 100.0).abs() < 1e-9);
         assert_eq!(remove_punctuation("Hello, (world) x ."), vec!["Hello", ",", "(world", ")", "x", "."]);
-    }
-}
-
-/// chrF statistics as rows for the resampling tests.
-pub fn item_stats<'a>(cfg: &'a ChrfConfig, stats: &[Vec<u64>]) -> crate::metrics::stats::ItemStats<'a> {
-    crate::metrics::stats::ItemStats {
-        rows: stats.iter().map(|s| s.iter().map(|&x| x as f64).collect()).collect(),
-        score: Box::new(move |v: &[f64]| cfg.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())),
     }
 }

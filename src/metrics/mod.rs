@@ -73,11 +73,19 @@ impl Metric {
         Metric::TieRate,
         Metric::LengthCorrelation,
     ];
-    pub const PREFERENCE: &'static [Metric] = &[Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate, Metric::LengthCorrelation];
+    pub const PREFERENCE: &'static [Metric] =
+        &[Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate, Metric::LengthCorrelation];
     pub const PERPLEXITY: &'static [Metric] =
         &[Metric::TokenPerplexity, Metric::WordPerplexity, Metric::BytePerplexity, Metric::BitsPerByte];
-    pub const REFERENCE: &'static [Metric] =
-        &[Metric::Bleu, Metric::Chrf, Metric::ChrfPlusPlus, Metric::Rouge1, Metric::Rouge2, Metric::RougeL, Metric::RougeLsum];
+    pub const REFERENCE: &'static [Metric] = &[
+        Metric::Bleu,
+        Metric::Chrf,
+        Metric::ChrfPlusPlus,
+        Metric::Rouge1,
+        Metric::Rouge2,
+        Metric::RougeL,
+        Metric::RougeLsum,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -106,7 +114,10 @@ impl Metric {
     pub fn higher_is_better(self) -> bool {
         match self {
             Metric::TokenPerplexity | Metric::WordPerplexity | Metric::BytePerplexity | Metric::BitsPerByte => false,
-            Metric::PseudoPerplexity | Metric::PseudoWordPerplexity | Metric::PseudoBytePerplexity | Metric::PseudoBitsPerByte => false,
+            Metric::PseudoPerplexity
+            | Metric::PseudoWordPerplexity
+            | Metric::PseudoBytePerplexity
+            | Metric::PseudoBitsPerByte => false,
             // Fewer ties and less dependence on length are better in a judge.
             Metric::TieRate | Metric::LengthCorrelation => false,
             _ => true,
@@ -117,19 +128,6 @@ impl Metric {
     /// mark a best model and gates do not judge their changes.
     pub fn is_descriptive(self) -> bool {
         matches!(self, Metric::LengthCorrelation)
-    }
-
-    /// A caveat shown beside the metric in reports, when it has one.
-    pub fn caveat(self) -> Option<&'static str> {
-        match self {
-            Metric::TokenPerplexity => {
-                Some("tokenizer-specific: compare only models that share a tokenizer")
-            }
-            Metric::PseudoPerplexity | Metric::PseudoWordPerplexity | Metric::PseudoBytePerplexity | Metric::PseudoBitsPerByte => {
-                Some("masked LMs: pseudo-log-likelihood (each token predicted from both sides), not comparable with causal perplexity")
-            }
-            _ => None,
-        }
     }
 }
 
@@ -188,10 +186,6 @@ impl FromStr for Metric {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Metric::ALL
-            .iter()
-            .copied()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown metric {s:?}"))
+        Metric::ALL.iter().copied().find(|m| m.name() == s).ok_or_else(|| format!("unknown metric {s:?}"))
     }
 }

@@ -141,7 +141,15 @@ fn step1a(w: Vec<char>) -> Vec<char> {
     if ends_with(&w, "ies") && w.len() == 4 {
         return with(strip(&w, "ies"), "ie");
     }
-    apply_rules(w, &[("sses", "ss", Cond::Always), ("ies", "i", Cond::Always), ("ss", "ss", Cond::Always), ("s", "", Cond::Always)])
+    apply_rules(
+        w,
+        &[
+            ("sses", "ss", Cond::Always),
+            ("ies", "i", Cond::Always),
+            ("ss", "ss", Cond::Always),
+            ("s", "", Cond::Always),
+        ],
+    )
 }
 
 fn step1b(w: Vec<char>) -> Vec<char> {
@@ -287,12 +295,31 @@ mod tests {
     fn classic_examples() {
         // Values from NLTK 3.10 PorterStemmer() (NLTK_EXTENSIONS).
         let cases = [
-            ("caresses", "caress"), ("ponies", "poni"), ("ties", "tie"), ("cats", "cat"), ("feed", "feed"),
-            ("agreed", "agre"), ("plastered", "plaster"), ("motoring", "motor"), ("sing", "sing"),
-            ("conflated", "conflat"), ("troubled", "troubl"), ("sized", "size"), ("hopping", "hop"),
-            ("falling", "fall"), ("filing", "file"), ("happy", "happi"), ("relational", "relat"),
-            ("generalizations", "gener"), ("dying", "die"), ("skies", "sky"), ("testing", "test"),
-            ("running", "run"), ("university", "univers"), ("abilities", "abil"), ("news", "news"),
+            ("caresses", "caress"),
+            ("ponies", "poni"),
+            ("ties", "tie"),
+            ("cats", "cat"),
+            ("feed", "feed"),
+            ("agreed", "agre"),
+            ("plastered", "plaster"),
+            ("motoring", "motor"),
+            ("sing", "sing"),
+            ("conflated", "conflat"),
+            ("troubled", "troubl"),
+            ("sized", "size"),
+            ("hopping", "hop"),
+            ("falling", "fall"),
+            ("filing", "file"),
+            ("happy", "happi"),
+            ("relational", "relat"),
+            ("generalizations", "gener"),
+            ("dying", "die"),
+            ("skies", "sky"),
+            ("testing", "test"),
+            ("running", "run"),
+            ("university", "univers"),
+            ("abilities", "abil"),
+            ("news", "news"),
         ];
         for (w, s) in cases {
             assert_eq!(stem(w), s, "{w}");

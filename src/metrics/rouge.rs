@@ -113,7 +113,11 @@ pub struct RougeScorer {
 impl RougeScorer {
     pub fn score(&self, target: &str, prediction: &str) -> Vec<(RougeType, RougeScore)> {
         let needs_tokens = self.types.iter().any(|t| *t != RougeType::RougeLsum);
-        let (tt, pt) = if needs_tokens { (tokenize(target, self.stem), tokenize(prediction, self.stem)) } else { (Vec::new(), Vec::new()) };
+        let (tt, pt) = if needs_tokens {
+            (tokenize(target, self.stem), tokenize(prediction, self.stem))
+        } else {
+            (Vec::new(), Vec::new())
+        };
         self.types
             .iter()
             .map(|&ty| {
@@ -290,7 +294,11 @@ mod tests {
         let mut t = vec![0u32; (r.len() + 1) * cols];
         for i in 1..=r.len() {
             for j in 1..=c.len() {
-                t[i * cols + j] = if r[i - 1] == c[j - 1] { t[(i - 1) * cols + j - 1] + 1 } else { t[(i - 1) * cols + j].max(t[i * cols + j - 1]) };
+                t[i * cols + j] = if r[i - 1] == c[j - 1] {
+                    t[(i - 1) * cols + j - 1] + 1
+                } else {
+                    t[(i - 1) * cols + j].max(t[i * cols + j - 1])
+                };
             }
         }
         let (mut i, mut j, mut out) = (r.len(), c.len(), Vec::new());

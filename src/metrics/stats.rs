@@ -43,7 +43,12 @@ pub fn below(rng: &mut ChaCha8Rng, n: usize) -> usize {
 }
 
 /// `resamples` bootstrap samples of `0..n` (with replacement), each passed to `statistic`.
-pub fn bootstrap<T>(n: usize, resamples: usize, rng: &mut ChaCha8Rng, mut statistic: impl FnMut(&[usize]) -> T) -> Vec<T> {
+pub fn bootstrap<T>(
+    n: usize,
+    resamples: usize,
+    rng: &mut ChaCha8Rng,
+    mut statistic: impl FnMut(&[usize]) -> T,
+) -> Vec<T> {
     let mut sample = vec![0usize; n];
     (0..resamples)
         .map(|_| {
@@ -74,9 +79,24 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let a: Vec<u64> = (0..4).map({ let mut r = stream(1, "x"); move |_| r.next_u64() }).collect();
-        let b: Vec<u64> = (0..4).map({ let mut r = stream(1, "x"); move |_| r.next_u64() }).collect();
-        let c: Vec<u64> = (0..4).map({ let mut r = stream(1, "y"); move |_| r.next_u64() }).collect();
+        let a: Vec<u64> = (0..4)
+            .map({
+                let mut r = stream(1, "x");
+                move |_| r.next_u64()
+            })
+            .collect();
+        let b: Vec<u64> = (0..4)
+            .map({
+                let mut r = stream(1, "x");
+                move |_| r.next_u64()
+            })
+            .collect();
+        let c: Vec<u64> = (0..4)
+            .map({
+                let mut r = stream(1, "y");
+                move |_| r.next_u64()
+            })
+            .collect();
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
@@ -98,11 +118,14 @@ mod tests {
     }
 }
 
+/// The score of a sum of item rows.
+pub type Scorer<'a> = Box<dyn Fn(&[f64]) -> f64 + Sync + 'a>;
+
 /// Per-item sufficient statistics of a corpus metric and how to score their sum: BLEU and chrF
 /// sum counts, ROUGE averages per-pair scores (rows carry a count column for that).
 pub struct ItemStats<'a> {
     pub rows: Vec<Vec<f64>>,
-    pub score: Box<dyn Fn(&[f64]) -> f64 + Sync + 'a>,
+    pub score: Scorer<'a>,
 }
 
 impl ItemStats<'_> {
@@ -163,12 +186,18 @@ pub fn estimate_ci(scores: &[f64]) -> (f64, f64) {
 /// Paired bootstrap resampling (sacrebleu's `paired_bs`, after Koehn 2004): both systems are
 /// scored on the same resamples; the p-value counts resampled |Δ| (centred on their mean) that
 /// exceed the observed |Δ|.
-pub fn paired_bootstrap(baseline: &ItemStats, system: &ItemStats, resamples: usize, rng: &mut ChaCha8Rng) -> PairedResult {
+pub fn paired_bootstrap(
+    baseline: &ItemStats,
+    system: &ItemStats,
+    resamples: usize,
+    rng: &mut ChaCha8Rng,
+) -> PairedResult {
     use rayon::prelude::*;
     let n = baseline.len();
     let mut pairs: Vec<(f64, f64)> = Vec::with_capacity(resamples);
     for start in (0..resamples).step_by(CHUNK) {
-        let samples: Vec<Vec<usize>> = (start..resamples.min(start + CHUNK)).map(|_| (0..n).map(|_| below(rng, n)).collect()).collect();
+        let samples: Vec<Vec<usize>> =
+            (start..resamples.min(start + CHUNK)).map(|_| (0..n).map(|_| below(rng, n)).collect()).collect();
         pairs.par_extend(samples.par_iter().map(|s| (baseline.score_of(s), system.score_of(s))));
     }
     let (bl, sys) = (baseline.score_all(), system.score_all());
@@ -177,36 +206,46 @@ pub fn paired_bootstrap(baseline: &ItemStats, system: &ItemStats, resamples: usi
     let centred: Vec<f64> = diffs.iter().map(|d| d - mean_diff).collect();
     let sys_scores: Vec<f64> = pairs.iter().map(|p| p.1).collect();
     let (mean, ci) = estimate_ci(&sys_scores);
-    PairedResult { baseline: bl, system: sys, p_value: p_value(&centred, (bl - sys).abs()), mean: Some(mean), ci: Some(ci) }
+    PairedResult {
+        baseline: bl,
+        system: sys,
+        p_value: p_value(&centred, (bl - sys).abs()),
+        mean: Some(mean),
+        ci: Some(ci),
+    }
 }
 
 /// Paired approximate randomization (sacrebleu's `paired_ar`): each trial swaps the two systems'
 /// outputs item by item with probability ½; the p-value counts trials whose |Δ| exceeds the
 /// observed one.
-pub fn paired_approximate_randomization(baseline: &ItemStats, system: &ItemStats, trials: usize, rng: &mut ChaCha8Rng) -> PairedResult {
+pub fn paired_approximate_randomization(
+    baseline: &ItemStats,
+    system: &ItemStats,
+    trials: usize,
+    rng: &mut ChaCha8Rng,
+) -> PairedResult {
     use rayon::prelude::*;
     let n = baseline.len();
     let width = baseline.width();
     let mut diffs: Vec<f64> = Vec::with_capacity(trials);
     for start in (0..trials).step_by(CHUNK) {
-    let masks: Vec<Vec<bool>> = (start..trials.min(start + CHUNK))
-        .map(|_| {
-            let mut m = Vec::with_capacity(n);
-            while m.len() < n {
-                let bits = rng.next_u64();
-                for k in 0..64.min(n - m.len()) {
-                    m.push(bits >> k & 1 == 1);
+        let masks: Vec<Vec<bool>> = (start..trials.min(start + CHUNK))
+            .map(|_| {
+                let mut m = Vec::with_capacity(n);
+                while m.len() < n {
+                    let bits = rng.next_u64();
+                    for k in 0..64.min(n - m.len()) {
+                        m.push(bits >> k & 1 == 1);
+                    }
                 }
-            }
-            m
-        })
-        .collect();
-    diffs.par_extend(masks
-        .par_iter()
-        .map(|mask| {
+                m
+            })
+            .collect();
+        diffs.par_extend(masks.par_iter().map(|mask| {
             let (mut a, mut b) = (vec![0.0; width], vec![0.0; width]);
             for (i, &swap) in mask.iter().enumerate() {
-                let (x, y) = if swap { (&baseline.rows[i], &system.rows[i]) } else { (&system.rows[i], &baseline.rows[i]) };
+                let (x, y) =
+                    if swap { (&baseline.rows[i], &system.rows[i]) } else { (&system.rows[i], &baseline.rows[i]) };
                 for k in 0..width {
                     a[k] += x[k];
                     b[k] += y[k];
@@ -229,7 +268,9 @@ pub fn bootstrap_low_mid_high(values: &[f64], resamples: usize, rng: &mut ChaCha
 /// the same indices (one draw serves every series).
 pub fn bootstrap_low_mid_high_many(series: &[&[f64]], resamples: usize, rng: &mut ChaCha8Rng) -> Vec<(f64, f64, f64)> {
     let n = series.first().map(|s| s.len()).unwrap_or(0);
-    let sums: Vec<Vec<f64>> = bootstrap(n, resamples, rng, |s| series.iter().map(|v| s.iter().map(|&i| v[i]).sum::<f64>() / n as f64).collect());
+    let sums: Vec<Vec<f64>> = bootstrap(n, resamples, rng, |s| {
+        series.iter().map(|v| s.iter().map(|&i| v[i]).sum::<f64>() / n as f64).collect()
+    });
     (0..series.len()).map(|k| low_mid_high(sums.iter().map(|m| m[k]).collect())).collect()
 }
 

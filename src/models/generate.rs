@@ -49,11 +49,25 @@ pub struct GenParams {
     /// The text ends before the first of these strings (the string itself is not kept).
     pub stop: Vec<String>,
     pub seed: u64,
+    /// Neural models keep each position's keys and values between steps (default). Off, every
+    /// step reruns the whole sequence so far: only for measuring what the cache saves
+    /// (`lmgauge generate --no-kv-cache`); the text is the same.
+    pub kv_cache: bool,
 }
 
 impl Default for GenParams {
     fn default() -> Self {
-        GenParams { max_new_tokens: 32, min_new_tokens: 0, strategy: Strategy::Greedy, temperature: 1.0, top_k: 0, top_p: 1.0, stop: Vec::new(), seed: 0 }
+        GenParams {
+            max_new_tokens: 32,
+            min_new_tokens: 0,
+            strategy: Strategy::Greedy,
+            temperature: 1.0,
+            top_k: 0,
+            top_p: 1.0,
+            stop: Vec::new(),
+            seed: 0,
+            kv_cache: true,
+        }
     }
 }
 
@@ -63,7 +77,10 @@ impl GenParams {
             return Err(format!("max_new_tokens must be between 1 and {MAX_NEW_TOKENS}, not {}", self.max_new_tokens));
         }
         if self.min_new_tokens > self.max_new_tokens {
-            return Err(format!("min_new_tokens {} exceeds max_new_tokens {}", self.min_new_tokens, self.max_new_tokens));
+            return Err(format!(
+                "min_new_tokens {} exceeds max_new_tokens {}",
+                self.min_new_tokens, self.max_new_tokens
+            ));
         }
         if !(self.temperature > 0.0 && self.temperature.is_finite()) {
             return Err(format!("temperature must be positive, not {}", self.temperature));
@@ -113,7 +130,9 @@ pub struct Generation {
 /// The next token from natural-log-scale scores (logits or log-probabilities): the first
 /// maximum when greedy; else a draw after temperature, top-k and top-p.
 pub fn choose(scores: &[f32], params: &GenParams, rng: &mut ChaCha8Rng) -> usize {
-    let argmax = || scores.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &s)| if s > best.1 { (i, s) } else { best }).0;
+    let argmax = || {
+        scores.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &s)| if s > best.1 { (i, s) } else { best }).0
+    };
     if params.strategy == Strategy::Greedy {
         return argmax();
     }
@@ -171,8 +190,14 @@ mod tests {
         assert_eq!(choose(&[0.0, 3.0, 3.0, -1.0], &p, &mut p.rng(0)), 1);
         let s = GenParams { strategy: Strategy::Sample, seed: 7, ..GenParams::default() };
         let scores = [0.1f32, 0.5, 0.2, 2.0, -1.0];
-        let a: Vec<usize> = { let mut r = s.rng(3); (0..50).map(|_| choose(&scores, &s, &mut r)).collect() };
-        let b: Vec<usize> = { let mut r = s.rng(3); (0..50).map(|_| choose(&scores, &s, &mut r)).collect() };
+        let a: Vec<usize> = {
+            let mut r = s.rng(3);
+            (0..50).map(|_| choose(&scores, &s, &mut r)).collect()
+        };
+        let b: Vec<usize> = {
+            let mut r = s.rng(3);
+            (0..50).map(|_| choose(&scores, &s, &mut r)).collect()
+        };
         assert_eq!(a, b);
         assert!(a.iter().any(|&x| x != 3), "sampling explores");
         let k1 = GenParams { top_k: 1, ..s.clone() };

@@ -135,7 +135,11 @@ pub trait LanguageModel: Send + Sync {
     }
 
     /// A continuation of each prompt (models with the `generate` capability).
-    fn generate(&self, _prompts: &[&str], _params: &generate::GenParams) -> Result<Vec<generate::Generation>, ModelError> {
+    fn generate(
+        &self,
+        _prompts: &[&str],
+        _params: &generate::GenParams,
+    ) -> Result<Vec<generate::Generation>, ModelError> {
         Err(ModelError::Unsupported { model: self.describe(), capability: Capability::Generate })
     }
 

@@ -26,11 +26,21 @@ pub fn metric_chart(title: &str, rows: &[&ResultRow], reference: Option<f64>) ->
     svg
 }
 
-fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow], reference: Option<f64>) -> Result<(), Box<dyn std::error::Error>> {
+fn draw(
+    backend: SVGBackend,
+    title: &str,
+    rows: &[&ResultRow],
+    reference: Option<f64>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let root = backend.into_drawing_area();
     root.fill(&WHITE)?;
     let finite = |v: f64| if v.is_finite() { Some(v) } else { None };
-    let values: Vec<f64> = rows.iter().flat_map(|r| [finite(r.value), finite(r.ci_low), finite(r.ci_high)]).flatten().chain(reference).collect();
+    let values: Vec<f64> = rows
+        .iter()
+        .flat_map(|r| [finite(r.value), finite(r.ci_low), finite(r.ci_high)])
+        .flatten()
+        .chain(reference)
+        .collect();
     let (lo, hi) = values.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
     let (lo, hi) = if values.is_empty() {
         (0.0, 1.0)
@@ -65,7 +75,8 @@ fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow], reference: Option
         }
     }))?;
     if let Some(y) = reference {
-        let dashes: Vec<(SegmentValue<usize>, f64)> = (0..n).flat_map(|i| [(SegmentValue::Exact(i), y)]).chain([(SegmentValue::Last, y)]).collect();
+        let dashes: Vec<(SegmentValue<usize>, f64)> =
+            (0..n).flat_map(|i| [(SegmentValue::Exact(i), y)]).chain([(SegmentValue::Last, y)]).collect();
         chart.draw_series(DashedLineSeries::new(dashes, 6, 4, RGBColor(180, 60, 60).stroke_width(1)))?;
     }
     chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
@@ -77,7 +88,10 @@ fn draw(backend: SVGBackend, title: &str, rows: &[&ResultRow], reference: Option
 
 /// A trend chart of one metric over runs: a line per model, whiskers for the intervals.
 /// `series` holds, per model, one optional (value, low, high) per run.
-pub fn trend_chart(title: &str, runs: usize, series: &[(String, Vec<Option<(f64, f64, f64)>>)]) -> String {
+/// A model's values across runs: (value, interval low, interval high), none where it is absent.
+pub type Series = (String, Vec<Option<(f64, f64, f64)>>);
+
+pub fn trend_chart(title: &str, runs: usize, series: &[Series]) -> String {
     let mut svg = String::new();
     if runs < 2 || series.is_empty() {
         return svg;
@@ -89,12 +103,28 @@ pub fn trend_chart(title: &str, runs: usize, series: &[(String, Vec<Option<(f64,
     svg
 }
 
-const PALETTE: [RGBColor; 6] = [RGBColor(76, 114, 176), RGBColor(221, 132, 82), RGBColor(85, 168, 104), RGBColor(196, 78, 82), RGBColor(129, 114, 179), RGBColor(147, 120, 96)];
+const PALETTE: [RGBColor; 6] = [
+    RGBColor(76, 114, 176),
+    RGBColor(221, 132, 82),
+    RGBColor(85, 168, 104),
+    RGBColor(196, 78, 82),
+    RGBColor(129, 114, 179),
+    RGBColor(147, 120, 96),
+];
 
-fn draw_trend(backend: SVGBackend, title: &str, runs: usize, series: &[(String, Vec<Option<(f64, f64, f64)>>)]) -> Result<(), Box<dyn std::error::Error>> {
+fn draw_trend(
+    backend: SVGBackend,
+    title: &str,
+    runs: usize,
+    series: &[Series],
+) -> Result<(), Box<dyn std::error::Error>> {
     let root = backend.into_drawing_area();
     root.fill(&WHITE)?;
-    let values: Vec<f64> = series.iter().flat_map(|(_, v)| v.iter().flatten().flat_map(|&(a, b, c)| [a, b, c])).filter(|v| v.is_finite()).collect();
+    let values: Vec<f64> = series
+        .iter()
+        .flat_map(|(_, v)| v.iter().flatten().flat_map(|&(a, b, c)| [a, b, c]))
+        .filter(|v| v.is_finite())
+        .collect();
     if values.is_empty() {
         return Ok(());
     }
@@ -106,12 +136,25 @@ fn draw_trend(backend: SVGBackend, title: &str, runs: usize, series: &[(String, 
         .x_label_area_size(30)
         .y_label_area_size(64)
         .build_cartesian_2d(0f64..(runs - 1) as f64 + 0.2, (lo - pad)..(hi + pad))?;
-    chart.configure_mesh().x_desc("run (oldest → newest)").x_labels(runs.min(10)).x_label_formatter(&|x| format!("{}", *x as i64 + 1)).y_label_formatter(&|y| super::fmt_value(*y)).draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("run (oldest → newest)")
+        .x_labels(runs.min(10))
+        .x_label_formatter(&|x| format!("{}", *x as i64 + 1))
+        .y_label_formatter(&|y| super::fmt_value(*y))
+        .draw()?;
     for (k, (model, points)) in series.iter().enumerate() {
         let color = PALETTE[k % PALETTE.len()];
-        let pts: Vec<(f64, f64)> = points.iter().enumerate().filter_map(|(i, p)| p.map(|(v, _, _)| (i as f64, v))).collect();
-        chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?.label(model.clone()).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
-        chart.draw_series(points.iter().enumerate().filter_map(|(i, p)| p.filter(|(_, l, h)| l.is_finite() && h.is_finite()).map(|(v, l, h)| ErrorBar::new_vertical(i as f64, l, v, h, color.stroke_width(1), 6))))?;
+        let pts: Vec<(f64, f64)> =
+            points.iter().enumerate().filter_map(|(i, p)| p.map(|(v, _, _)| (i as f64, v))).collect();
+        chart
+            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+            .label(model.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+        chart.draw_series(points.iter().enumerate().filter_map(|(i, p)| {
+            p.filter(|(_, l, h)| l.is_finite() && h.is_finite())
+                .map(|(v, l, h)| ErrorBar::new_vertical(i as f64, l, v, h, color.stroke_width(1), 6))
+        }))?;
     }
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK.mix(0.3)).draw()?;
     root.present()?;

@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use super::charts::metric_chart;
-use super::{fmt_value, ReportData};
+use super::{ReportData, fmt_value};
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(s: &str) -> String {
@@ -50,7 +50,10 @@ pub fn page(data: &ReportData) -> String {
         m.bootstrap_resamples,
         escape(&m.short_hash()),
         escape(&m.tool_version),
-        m.git_commit.as_deref().map(|c| format!(", commit <code>{}</code>", escape(&c[..c.len().min(10)]))).unwrap_or_default()
+        m.git_commit
+            .as_deref()
+            .map(|c| format!(", commit <code>{}</code>", escape(&c[..c.len().min(10)])))
+            .unwrap_or_default()
     );
 
     if let Some(g) = &data.gate {
@@ -59,7 +62,12 @@ pub fn page(data: &ReportData) -> String {
     for task in data.task_ids() {
         let _ = writeln!(out, "<section><h2>{}</h2>", escape(&task));
         if let Some(info) = m.tasks.iter().find(|t| t.id == task) {
-            let _ = write!(out, "<p>Type <code>{}</code>, dataset <code>{}</code>", escape(&info.task_type), escape(&info.dataset));
+            let _ = write!(
+                out,
+                "<p>Type <code>{}</code>, dataset <code>{}</code>",
+                escape(&info.task_type),
+                escape(&info.dataset)
+            );
             if let Some(src) = &info.source {
                 let _ = write!(out, " ({})", escape(src));
             }
@@ -147,7 +155,13 @@ pub fn page(data: &ReportData) -> String {
     history_section(&mut out, data);
     out.push_str("<section><h2>Models</h2><ul>\n");
     for model in &m.models {
-        let _ = writeln!(out, "<li><b>{}</b> ({}): {}</li>", escape(&model.id), escape(&model.kind), escape(&model.description));
+        let _ = writeln!(
+            out,
+            "<li><b>{}</b> ({}): {}</li>",
+            escape(&model.id),
+            escape(&model.kind),
+            escape(&model.description)
+        );
     }
     out.push_str("</ul></section>\n");
     let failed: Vec<_> = m.jobs.iter().filter(|j| j.status != "done").collect();
@@ -210,7 +224,13 @@ fn preference_section(out: &mut String, data: &ReportData, task: &str) {
             match kappa(a, b) {
                 Some((po, k)) => {
                     let shade = if k.is_finite() { (k.clamp(0.0, 1.0) * 0.6 * 100.0).round() as u32 } else { 0 };
-                    let _ = write!(out, "<td style=\"background:hsl(215,60%,{}%)\">{} <span class=\"ci\">[{}]</span></td>", 100 - shade, fmt_value(k), fmt_value(po));
+                    let _ = write!(
+                        out,
+                        "<td style=\"background:hsl(215,60%,{}%)\">{} <span class=\"ci\">[{}]</span></td>",
+                        100 - shade,
+                        fmt_value(k),
+                        fmt_value(po)
+                    );
                 }
                 None => out.push_str("<td>–</td>"),
             }
@@ -222,16 +242,35 @@ fn preference_section(out: &mut String, data: &ReportData, task: &str) {
     if !subsets.is_empty() {
         out.push_str("<h3>Accuracy by subset</h3><table><thead><tr><th>judge</th><th>subset</th><th>n</th><th>accuracy</th></tr></thead><tbody>\n");
         for s in subsets {
-            let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", escape(&s.judge), escape(&s.subset), s.n, fmt_value(s.accuracy));
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&s.judge),
+                escape(&s.subset),
+                s.n,
+                fmt_value(s.accuracy)
+            );
         }
         out.push_str("</tbody></table>\n");
     }
     let wrong: Vec<_> = data.disagreements.iter().filter(|d| d.task == task).collect();
     if let Some(first) = wrong.first() {
-        let _ = writeln!(out, "<h3>Where the best judge ({}) disagrees with people</h3><p class=\"note\">The first {} pairs it decides for the rejected response (texts shortened).</p>", escape(&first.judge), wrong.len());
+        let _ = writeln!(
+            out,
+            "<h3>Where the best judge ({}) disagrees with people</h3><p class=\"note\">The first {} pairs it decides for the rejected response (texts shortened).</p>",
+            escape(&first.judge),
+            wrong.len()
+        );
         out.push_str("<table class=\"pairs\"><thead><tr><th>line</th><th>prompt (end)</th><th>chosen by people</th><th>rejected by people</th></tr></thead><tbody>\n");
         for d in wrong {
-            let _ = writeln!(out, "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", d.line, escape(&d.prompt_tail), escape(&d.chosen), escape(&d.rejected));
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                d.line,
+                escape(&d.prompt_tail),
+                escape(&d.chosen),
+                escape(&d.rejected)
+            );
         }
         out.push_str("</tbody></table>\n");
     }
@@ -288,20 +327,31 @@ fn history_section(out: &mut String, data: &ReportData) {
     }
     let mut keys: Vec<(String, String)> = Vec::new();
     for r in &data.rows {
-        let gated = data.gate.as_ref().is_none_or(|g| g.entries.iter().any(|e| e.task == r.task && e.metric == r.metric));
+        let gated =
+            data.gate.as_ref().is_none_or(|g| g.entries.iter().any(|e| e.task == r.task && e.metric == r.metric));
         if gated && !keys.contains(&(r.task.clone(), r.metric.clone())) {
             keys.push((r.task.clone(), r.metric.clone()));
         }
     }
-    let _ = writeln!(out, "<section><h2>History</h2><p class=\"note\">{} runs of this suite, oldest first.</p><div class=\"charts\">", runs.len());
+    let _ = writeln!(
+        out,
+        "<section><h2>History</h2><p class=\"note\">{} runs of this suite, oldest first.</p><div class=\"charts\">",
+        runs.len()
+    );
     for (task, metric) in keys {
-        let models = ReportData::distinct(data.rows.iter().filter(|r| r.task == task && r.metric == metric), |r| &r.model);
-        let series: Vec<(String, Vec<Option<(f64, f64, f64)>>)> = models
+        let models =
+            ReportData::distinct(data.rows.iter().filter(|r| r.task == task && r.metric == metric), |r| &r.model);
+        let series: Vec<super::charts::Series> = models
             .into_iter()
             .map(|m| {
                 let points = runs
                     .iter()
-                    .map(|run| run.rows.iter().find(|r| r.task == task && r.metric == metric && r.model == m).map(|r| (r.value, r.ci_low, r.ci_high)))
+                    .map(|run| {
+                        run.rows
+                            .iter()
+                            .find(|r| r.task == task && r.metric == metric && r.model == m)
+                            .map(|r| (r.value, r.ci_low, r.ci_high))
+                    })
                     .collect();
                 (m, points)
             })
@@ -332,12 +382,21 @@ fn generations_section(out: &mut String, data: &ReportData, task: &str) {
     if rows.is_empty() {
         return;
     }
-    let _ = writeln!(out, "<h3>What the models wrote</h3><p class=\"note\">The first {} items: prompt, reference(s) and each model's output with its per-item scores (sentence BLEU and chrF, ROUGE F-measure).</p>", rows.len());
+    let _ = writeln!(
+        out,
+        "<h3>What the models wrote</h3><p class=\"note\">The first {} items: prompt, reference(s) and each model's output with its per-item scores (sentence BLEU and chrF, ROUGE F-measure).</p>",
+        rows.len()
+    );
     out.push_str("<table class=\"pairs\"><thead><tr><th>item</th><th>prompt</th><th>reference</th><th>model</th><th>output</th><th>scores</th></tr></thead><tbody>\n");
     for g in rows {
         let span = g.outputs.len().max(1);
         let references = g.references.iter().map(|r| escape(r)).collect::<Vec<_>>().join("<hr>");
-        let _ = write!(out, "<tr><td rowspan=\"{span}\">{}</td><td rowspan=\"{span}\">{}</td><td rowspan=\"{span}\">{references}</td>", escape(&g.item), escape(&g.prompt));
+        let _ = write!(
+            out,
+            "<tr><td rowspan=\"{span}\">{}</td><td rowspan=\"{span}\">{}</td><td rowspan=\"{span}\">{references}</td>",
+            escape(&g.item),
+            escape(&g.prompt)
+        );
         if g.outputs.is_empty() {
             out.push_str("<td></td><td></td><td></td></tr>\n");
         }
@@ -345,7 +404,8 @@ fn generations_section(out: &mut String, data: &ReportData, task: &str) {
             if i > 0 {
                 out.push_str("<tr>");
             }
-            let scores = scores.iter().map(|(m, v)| format!("{} {}", escape(m), fmt_value(*v))).collect::<Vec<_>>().join("<br>");
+            let scores =
+                scores.iter().map(|(m, v)| format!("{} {}", escape(m), fmt_value(*v))).collect::<Vec<_>>().join("<br>");
             let _ = writeln!(out, "<td>{}</td><td>{}</td><td>{scores}</td></tr>", escape(model), escape(output));
         }
     }
@@ -358,6 +418,9 @@ mod tests {
 
     #[test]
     fn escapes_markup() {
-        assert_eq!(escape("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{fmt_value, ReportData};
+use super::{ReportData, fmt_value};
 
 /// A data string as inline Markdown text: it must neither break the table nor become markup
 /// or HTML where the file is rendered (GitHub, GitLab and CI summaries render inline HTML), so
@@ -51,7 +51,13 @@ pub fn summary(data: &ReportData) -> String {
     if let Some(d) = &m.suite_description {
         let _ = writeln!(out, "{}\n", paragraph(d));
     }
-    let _ = writeln!(out, "Seed {}, {} bootstrap resamples, suite hash `{}`.\n", m.seed, m.bootstrap_resamples, m.short_hash());
+    let _ = writeln!(
+        out,
+        "Seed {}, {} bootstrap resamples, suite hash `{}`.\n",
+        m.seed,
+        m.bootstrap_resamples,
+        m.short_hash()
+    );
     let _ = writeln!(out, "Values are corpus-level; brackets hold the 95% bootstrap interval over items; n = items.\n");
 
     for task in data.task_ids() {
@@ -76,7 +82,11 @@ pub fn summary(data: &ReportData) -> String {
         let models = ReportData::distinct(rows.iter().copied(), |r| &r.model);
         let _ = write!(out, "| model | n |");
         for metric in &metrics {
-            let dir = if rows.iter().find(|r| &r.metric == metric).is_some_and(|r| r.higher_is_better) { "↑" } else { "↓" };
+            let dir = if rows.iter().find(|r| &r.metric == metric).is_some_and(|r| r.higher_is_better) {
+                "↑"
+            } else {
+                "↓"
+            };
             let _ = write!(out, " {} {dir} |", cell(metric));
         }
         let _ = write!(out, "\n|---|---:|");
@@ -90,7 +100,13 @@ pub fn summary(data: &ReportData) -> String {
             for metric in &metrics {
                 match rows.iter().find(|r| &r.model == model && &r.metric == metric) {
                     Some(r) => {
-                        let _ = write!(out, " {} [{}, {}] |", fmt_value(r.value), fmt_value(r.ci_low), fmt_value(r.ci_high));
+                        let _ = write!(
+                            out,
+                            " {} [{}, {}] |",
+                            fmt_value(r.value),
+                            fmt_value(r.ci_low),
+                            fmt_value(r.ci_high)
+                        );
                     }
                     None => out.push_str(" – |"),
                 }
@@ -98,13 +114,17 @@ pub fn summary(data: &ReportData) -> String {
             out.push('\n');
         }
         if metrics.iter().any(|m| m == "token_perplexity") {
-            let _ = writeln!(out, "\ntoken_perplexity is tokenizer-specific; compare models across tokenizers by word_perplexity or bits_per_byte.");
+            let _ = writeln!(
+                out,
+                "\ntoken_perplexity is tokenizer-specific; compare models across tokenizers by word_perplexity or bits_per_byte."
+            );
         }
         out.push('\n');
         let judges: Vec<_> = data.judges.iter().filter(|r| r.task == task).collect();
         if !judges.is_empty() {
             let _ = writeln!(out, "Strict accuracy with its Wilson 95% interval (chance 0.500):\n");
-            let _ = writeln!(out, "| judge | n | chosen wins | ties | accuracy [Wilson 95%] |\n|---|---:|---:|---:|---:|");
+            let _ =
+                writeln!(out, "| judge | n | chosen wins | ties | accuracy [Wilson 95%] |\n|---|---:|---:|---:|---:|");
             for r in judges {
                 let (a, lo, hi) = (fmt_value(r.accuracy), fmt_value(r.wilson_low), fmt_value(r.wilson_high));
                 let _ = writeln!(out, "| {} | {} | {} | {} | {a} [{lo}, {hi}] |", cell(&r.judge), r.n, r.wins, r.ties);
@@ -112,7 +132,12 @@ pub fn summary(data: &ReportData) -> String {
             out.push('\n');
         }
         for m in data.matrices(&task) {
-            let _ = writeln!(out, "Pairwise {} ({}): cell = row − column, p-value; * p < 0.05.\n", cell(&m.metric), cell(&m.test));
+            let _ = writeln!(
+                out,
+                "Pairwise {} ({}): cell = row − column, p-value; * p < 0.05.\n",
+                cell(&m.metric),
+                cell(&m.test)
+            );
             let _ = write!(out, "| |");
             for c in &m.models {
                 let _ = write!(out, " {} |", cell(c));
@@ -146,7 +171,13 @@ pub fn summary(data: &ReportData) -> String {
     if !failed.is_empty() {
         let _ = writeln!(out, "\n## Failed jobs\n");
         for j in failed {
-            let _ = writeln!(out, "- {} × {}: {}", cell(&j.task), cell(&j.model), cell(j.error.as_deref().unwrap_or("unknown error")));
+            let _ = writeln!(
+                out,
+                "- {} × {}: {}",
+                cell(&j.task),
+                cell(&j.model),
+                cell(j.error.as_deref().unwrap_or("unknown error"))
+            );
         }
     }
     out

@@ -8,11 +8,14 @@ pub mod markdown;
 
 use std::path::Path;
 
-use crate::store::jobs::write_atomic;
 use crate::error::Error;
 pub use crate::store::format::fmt_value;
-use crate::store::tables::{read_json, read_judges_csv, read_pairwise_csv, AgreementRow, Disagreement, GenerationRow, JudgeRow, PairwiseRow, SubsetRow};
-use crate::store::{read_results_csv, ResultRow, RunManifest};
+use crate::store::jobs::write_atomic;
+use crate::store::tables::{
+    AgreementRow, Disagreement, GenerationRow, JudgeRow, PairwiseRow, SubsetRow, read_json, read_judges_csv,
+    read_pairwise_csv,
+};
+use crate::store::{ResultRow, RunManifest, read_results_csv};
 
 /// Everything a report shows.
 pub struct ReportData {
@@ -50,7 +53,18 @@ impl ReportData {
         let subsets = read_json(&run_dir.join("subsets.json"))?;
         let disagreements = read_json(&run_dir.join("disagreements.json"))?;
         let generations = read_json(&run_dir.join("generations.json"))?;
-        Ok(ReportData { manifest, rows, pairwise, gate, history, judges, agreement, subsets, disagreements, generations })
+        Ok(ReportData {
+            manifest,
+            rows,
+            pairwise,
+            gate,
+            history,
+            judges,
+            agreement,
+            subsets,
+            disagreements,
+            generations,
+        })
     }
 
     /// Task ids in manifest order, then any others found in the results.

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{read_results_csv, ResultRow, RunManifest};
+use super::{ResultRow, RunManifest, read_results_csv};
 use crate::error::Error;
 
 /// One run's place in the history.
@@ -27,13 +27,17 @@ pub fn collect(suite_dir: &Path) -> Result<Vec<HistoryRun>, Error> {
         if is_link || !dir.is_dir() || !dir.join("results.csv").is_file() {
             continue;
         }
-        let (Ok(manifest), Ok(rows)) = (RunManifest::load(&dir), read_results_csv(&dir.join("results.csv"))) else { continue };
+        let (Ok(manifest), Ok(rows)) = (RunManifest::load(&dir), read_results_csv(&dir.join("results.csv"))) else {
+            continue;
+        };
         if manifest.shard.is_some() {
             continue; // shards are partial runs; their merge is the run
         }
         runs.push(HistoryRun { dir, manifest, rows });
     }
-    runs.sort_by(|a, b| (a.manifest.started_unix, &a.manifest.run_id).cmp(&(b.manifest.started_unix, &b.manifest.run_id)));
+    runs.sort_by(|a, b| {
+        (a.manifest.started_unix, &a.manifest.run_id).cmp(&(b.manifest.started_unix, &b.manifest.run_id))
+    });
     Ok(runs)
 }
 

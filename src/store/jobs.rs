@@ -127,10 +127,15 @@ pub fn load_done(run_dir: &Path, job: &Job) -> Result<Option<JobRecord>, Error> 
 
 /// Parses a job record's bytes; `path` names it in errors.
 pub fn parse_record(path: &Path, bytes: &[u8]) -> Result<JobRecord, Error> {
-    let record: JobRecord = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Usage(format!("{}: unreadable job record ({e}); delete it to recompute the job", path.display())))?;
+    let record: JobRecord = serde_json::from_slice(bytes).map_err(|e| {
+        Error::Usage(format!("{}: unreadable job record ({e}); delete it to recompute the job", path.display()))
+    })?;
     if record.version != JOB_RECORD_VERSION {
-        return Err(Error::Usage(format!("{}: job record version {} is not supported", path.display(), record.version)));
+        return Err(Error::Usage(format!(
+            "{}: job record version {} is not supported",
+            path.display(),
+            record.version
+        )));
     }
     Ok(record)
 }

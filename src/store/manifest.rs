@@ -77,8 +77,6 @@ pub struct JobSummary {
     pub seconds: f64,
     pub items: usize,
     #[serde(default)]
-    pub failed_items: usize,
-    #[serde(default)]
     pub error: Option<String>,
     /// True when the job's scores came from an earlier, interrupted run.
     #[serde(default)]
@@ -121,10 +119,18 @@ impl RunManifest {
         }
         // A hand-edited record must fail here, with the field named, not deep in a report.
         if m.suite_hash.len() != 64 || !m.suite_hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Error::Usage(format!("{}: field suite_hash must be 64 hexadecimal digits (a SHA-256), found {:?}", path.display(), m.suite_hash)));
+            return Err(Error::Usage(format!(
+                "{}: field suite_hash must be 64 hexadecimal digits (a SHA-256), found {:?}",
+                path.display(),
+                m.suite_hash
+            )));
         }
         if !matches!(m.status.as_str(), "running" | "complete" | "failed") {
-            return Err(Error::Usage(format!("{}: field status must be running, complete or failed, found {:?}", path.display(), m.status)));
+            return Err(Error::Usage(format!(
+                "{}: field status must be running, complete or failed, found {:?}",
+                path.display(),
+                m.status
+            )));
         }
         Ok(m)
     }

@@ -5,19 +5,19 @@
 pub mod format;
 pub mod gate;
 pub mod history;
-pub mod scores;
-pub mod tables;
 pub mod jobs;
 pub mod manifest;
+pub mod scores;
+pub mod tables;
 
 use std::path::Path;
 
 use polars::prelude::*;
 
-pub use manifest::{HostInfo, JobSummary, RunManifest, MANIFEST_VERSION};
+pub use manifest::{HostInfo, JobSummary, MANIFEST_VERSION, RunManifest};
 
-use crate::store::jobs::JobRecord;
 use crate::error::Error;
+use crate::store::jobs::JobRecord;
 
 /// One aggregate: a metric of a model on a task (also a baseline's entry).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -51,11 +51,7 @@ pub fn write_results_csv(rows: &[ResultRow], path: &Path) -> Result<(), Error> {
     )
     .map_err(|e| polars_err(path, e))?;
     let mut buf = Vec::new();
-    CsvWriter::new(&mut buf)
-        .include_header(true)
-        
-        .finish(&mut df)
-        .map_err(|e| polars_err(path, e))?;
+    CsvWriter::new(&mut buf).include_header(true).finish(&mut df).map_err(|e| polars_err(path, e))?;
     crate::store::jobs::write_atomic(path, &buf)
 }
 

@@ -92,7 +92,9 @@ impl Scores {
         };
         match self {
             Scores::Likelihood(s) => {
-                for (k, v) in [("nll", s.nll), ("tokens", s.tokens), ("words", s.words), ("bytes", s.bytes), ("oov", s.oov)] {
+                for (k, v) in
+                    [("nll", s.nll), ("tokens", s.tokens), ("words", s.words), ("bytes", s.bytes), ("oov", s.oov)]
+                {
                     put(k, v);
                 }
                 if s.pseudo {
@@ -100,7 +102,12 @@ impl Scores {
                 }
             }
             Scores::Preference(s) => {
-                for (k, v) in [("chosen", s.chosen), ("rejected", s.rejected), ("len_chosen", s.len_chosen), ("len_rejected", s.len_rejected)] {
+                for (k, v) in [
+                    ("chosen", s.chosen),
+                    ("rejected", s.rejected),
+                    ("len_chosen", s.len_chosen),
+                    ("len_rejected", s.len_rejected),
+                ] {
                     put(k, v);
                 }
                 if let Some((c, r)) = s.per_token {
@@ -161,7 +168,9 @@ impl Scores {
         }
         if m.contains_key("chosen") {
             for k in m.keys() {
-                if !["chosen", "rejected", "len_chosen", "len_rejected", "chosen_mean", "rejected_mean"].contains(&k.as_str()) {
+                if !["chosen", "rejected", "len_chosen", "len_rejected", "chosen_mean", "rejected_mean"]
+                    .contains(&k.as_str())
+                {
                     return Err(unknown(k));
                 }
             }
@@ -260,10 +269,29 @@ mod tests {
         let mut rouge = BTreeMap::new();
         rouge.insert("rougeL".to_owned(), RougeItem { precision: 0.5, recall: 0.25, fmeasure: 1.0 / 3.0 });
         let all = [
-            Scores::Likelihood(LikelihoodScores { nll: 12.5, tokens: 4.0, words: 3.0, bytes: 17.0, oov: 1.0, pseudo: true }),
-            Scores::Preference(PreferenceScores { chosen: -3.0, rejected: -4.5, per_token: Some((-1.0, -1.5)), len_chosen: 10.0, len_rejected: 12.0 }),
+            Scores::Likelihood(LikelihoodScores {
+                nll: 12.5,
+                tokens: 4.0,
+                words: 3.0,
+                bytes: 17.0,
+                oov: 1.0,
+                pseudo: true,
+            }),
+            Scores::Preference(PreferenceScores {
+                chosen: -3.0,
+                rejected: -4.5,
+                per_token: Some((-1.0, -1.5)),
+                len_chosen: 10.0,
+                len_rejected: 12.0,
+            }),
             Scores::Reference(ReferenceScores {
-                bleu: Some(BleuItem { sentence: 30.0, sys_len: 9.0, ref_len: 10.0, correct: vec![7.0, 4.0, 2.0, 1.0], total: vec![9.0, 8.0, 7.0, 6.0] }),
+                bleu: Some(BleuItem {
+                    sentence: 30.0,
+                    sys_len: 9.0,
+                    ref_len: 10.0,
+                    correct: vec![7.0, 4.0, 2.0, 1.0],
+                    total: vec![9.0, 8.0, 7.0, 6.0],
+                }),
                 chrf: Some(ChrfItem { sentence: 55.0, stats: (0..18).map(f64::from).collect() }),
                 chrf_plus_plus: None,
                 rouge,
@@ -277,7 +305,13 @@ mod tests {
 
     #[test]
     fn an_unknown_score_is_named() {
-        let m = BTreeMap::from([("nll".to_owned(), 1.0), ("tokens".to_owned(), 1.0), ("words".to_owned(), 1.0), ("bytes".to_owned(), 1.0), ("nlll".to_owned(), 2.0)]);
+        let m = BTreeMap::from([
+            ("nll".to_owned(), 1.0),
+            ("tokens".to_owned(), 1.0),
+            ("words".to_owned(), 1.0),
+            ("bytes".to_owned(), 1.0),
+            ("nlll".to_owned(), 2.0),
+        ]);
         assert_eq!(Scores::from_map(&m).unwrap_err(), "unknown score \"nlll\"");
         let m = BTreeMap::from([("bleu.correctx".to_owned(), 1.0)]);
         assert!(Scores::from_map(&m).unwrap_err().contains("bleu.correctx"));

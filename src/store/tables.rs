@@ -72,6 +72,9 @@ pub struct Disagreement {
     pub rejected: String,
 }
 
+/// (model, output, per-item scores of the task's metrics).
+pub type ModelOutput = (String, String, Vec<(String, f64)>);
+
 /// One item of a generation task as the report shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GenerationRow {
@@ -80,7 +83,7 @@ pub struct GenerationRow {
     pub prompt: String,
     pub references: Vec<String>,
     /// (model, output, per-item scores of the task's metrics).
-    pub outputs: Vec<(String, String, Vec<(String, f64)>)>,
+    pub outputs: Vec<ModelOutput>,
 }
 
 /// Writes `pairwise.csv`: every paired significance test between two models of a task.
@@ -125,7 +128,9 @@ fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Error
 fn csv_error(path: &Path, e: &csv::Error) -> Error {
     let line = e.position().map(|p| p.line()).unwrap_or(0);
     let what = match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => format!("expected {expected_len} fields, found {len}"),
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("expected {expected_len} fields, found {len}")
+        }
         csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
         _ => e.to_string(),
     };
@@ -138,16 +143,36 @@ fn csv_error(path: &Path, e: &csv::Error) -> Error {
 pub fn write_judges_csv(judges: &[JudgeRow], agreement: &[AgreementRow], run_dir: &Path) -> Result<(), Error> {
     let fixed = |v: f64| format!("{v:.10}");
     let mut j = csv_writer();
-    j.write_record(["task", "judge", "n", "wins", "ties", "losses", "accuracy", "wilson_low", "wilson_high"]).expect("in memory");
+    j.write_record(["task", "judge", "n", "wins", "ties", "losses", "accuracy", "wilson_low", "wilson_high"])
+        .expect("in memory");
     for r in judges {
         let (n, w, t, l) = (r.n.to_string(), r.wins.to_string(), r.ties.to_string(), r.losses.to_string());
-        j.write_record([r.task.as_str(), &r.judge, &n, &w, &t, &l, &fixed(r.accuracy), &fixed(r.wilson_low), &fixed(r.wilson_high)]).expect("in memory");
+        j.write_record([
+            r.task.as_str(),
+            &r.judge,
+            &n,
+            &w,
+            &t,
+            &l,
+            &fixed(r.accuracy),
+            &fixed(r.wilson_low),
+            &fixed(r.wilson_high),
+        ])
+        .expect("in memory");
     }
     write_atomic(&run_dir.join("judges.csv"), &j.into_inner().expect("in memory"))?;
     let mut a = csv_writer();
     a.write_record(["task", "judge_a", "judge_b", "n", "agreement", "kappa"]).expect("in memory");
     for r in agreement {
-        a.write_record([r.task.as_str(), &r.judge_a, &r.judge_b, &r.n.to_string(), &fixed(r.agreement), &fixed(r.kappa)]).expect("in memory");
+        a.write_record([
+            r.task.as_str(),
+            &r.judge_a,
+            &r.judge_b,
+            &r.n.to_string(),
+            &fixed(r.agreement),
+            &fixed(r.kappa),
+        ])
+        .expect("in memory");
     }
     write_atomic(&run_dir.join("agreement.csv"), &a.into_inner().expect("in memory"))
 }

@@ -37,7 +37,13 @@ fn yes() -> bool {
 
 impl Default for GatePolicy {
     fn default() -> Self {
-        GatePolicy { test: default_test(), resamples: default_resamples(), default: Tolerance::default(), metrics: BTreeMap::new(), fail_on_missing: true }
+        GatePolicy {
+            test: default_test(),
+            resamples: default_resamples(),
+            default: Tolerance::default(),
+            metrics: BTreeMap::new(),
+            fail_on_missing: true,
+        }
     }
 }
 
@@ -73,7 +79,9 @@ impl GatePolicy {
         if !(1..=max).contains(&self.resamples) {
             return Err(format!("gates.resamples must be between 1 and {max}, not {}", self.resamples));
         }
-        for (name, t) in std::iter::once(("default", &self.default)).chain(self.metrics.iter().map(|(k, v)| (k.as_str(), v))) {
+        for (name, t) in
+            std::iter::once(("default", &self.default)).chain(self.metrics.iter().map(|(k, v)| (k.as_str(), v)))
+        {
             let bad = |v: Option<f64>| v.is_some_and(|v| !(v >= 0.0 && v.is_finite()));
             if bad(t.relative) || bad(t.absolute) {
                 return Err(format!("gates tolerance for {name} must be a non-negative finite number"));

@@ -203,14 +203,19 @@ mod tests {
         let loc = Locations::index(&src);
         // map, 2 keys, version value, the task list, the task (20 nodes) and 3 aliases of it.
         assert_eq!(loc.expanded_nodes, 1 + 2 + 1 + 1 + 18 * 4, "{loc:?}");
-        let bomb = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/hostile/cases/suite-yaml-alias-bomb/suite.yaml")).unwrap();
+        let bomb = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/hostile/cases/suite-yaml-alias-bomb/suite.yaml"
+        ))
+        .unwrap();
         let loc = Locations::index(&bomb);
         assert!(loc.expansion_overflow.is_some(), "{}", loc.expanded_nodes);
     }
 
     #[test]
     fn paths_have_positions() {
-        let src = "name: x\nmodels:\n  - id: a\n    kind: ngram\n  - {id: b, kind: ngram}\ntasks:\n  - models: [a, zz]\n";
+        let src =
+            "name: x\nmodels:\n  - id: a\n    kind: ngram\n  - {id: b, kind: ngram}\ntasks:\n  - models: [a, zz]\n";
         let loc = Locations::index(src);
         assert_eq!(loc.find("name"), Position { line: 1, column: 1 });
         assert_eq!(loc.find("models[0].id"), Position { line: 3, column: 5 });

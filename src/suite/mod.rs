@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use crate::data::DatasetSpec;
 use crate::metrics::{Metric, TaskType};
-use crate::models::ngram::adapter::NgramSource;
 use crate::models::Capabilities;
+use crate::models::ngram::adapter::NgramSource;
 
 pub use validate::{load_suite, parse_suite};
 
@@ -87,10 +87,16 @@ impl ModelKind {
         match self {
             ModelKind::Ngram(_) => crate::models::ngram::NgramModel::CAPABILITIES,
             ModelKind::Outputs(_) => Capabilities { stored_outputs: true, ..Capabilities::default() },
-            ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => Capabilities { reward: true, ..Capabilities::default() },
+            ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => {
+                Capabilities { reward: true, ..Capabilities::default() }
+            }
             ModelKind::Neural(n) => match n.family {
-                crate::models::neural::Family::Causal => Capabilities { score_tokens: true, generate: true, ..Capabilities::default() },
-                crate::models::neural::Family::Masked => Capabilities { pseudo_log_likelihood: true, ..Capabilities::default() },
+                crate::models::neural::Family::Causal => {
+                    Capabilities { score_tokens: true, generate: true, ..Capabilities::default() }
+                }
+                crate::models::neural::Family::Masked => {
+                    Capabilities { pseudo_log_likelihood: true, ..Capabilities::default() }
+                }
                 crate::models::neural::Family::Reward => Capabilities { reward: true, ..Capabilities::default() },
             },
         }

@@ -180,7 +180,8 @@ pub enum TaskSpec {
     Perplexity(PerplexityTaskSpec),
     Reference(ReferenceTaskSpec),
     Preference(PreferenceTaskSpec),
-    Generation(GenerationTaskSpec),
+    /// Boxed: its options make it several times the size of the other variants.
+    Generation(Box<GenerationTaskSpec>),
 }
 
 /// Models continue prompts; what they write is scored against references (BLEU, chrF, ROUGE).

@@ -10,18 +10,18 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
-use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SuiteSpec, TaskSpec, SUITE_VERSION};
+use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SUITE_VERSION, SuiteSpec, TaskSpec};
 use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef, TaskKind};
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::{Metric, TaskType};
 use crate::models::ngram::adapter::NgramSource;
-use crate::models::ngram::{SpecialSymbols, TrainOptions, DEFAULT_FALLBACK};
+use crate::models::ngram::{DEFAULT_FALLBACK, SpecialSymbols, TrainOptions};
 use crate::models::{Capabilities, Capability};
 
 /// Reads, parses and validates a suite file.
 pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| SuiteError::single(path, 1, 1, format!("cannot read suite file: {e}")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| SuiteError::single(path, 1, 1, format!("cannot read suite file: {e}")))?;
     parse_suite(path, &bytes)
 }
 
@@ -38,12 +38,21 @@ pub fn parse_suite(path: &Path, bytes: &[u8]) -> Result<Suite, SuiteError> {
             path,
             at.line,
             at.column,
-            format!("the suite expands to more than {} nodes through YAML aliases (`*name`); refusing to build it", super::locate::MAX_EXPANDED_NODES),
+            format!(
+                "the suite expands to more than {} nodes through YAML aliases (`*name`); refusing to build it",
+                super::locate::MAX_EXPANDED_NODES
+            ),
         ));
     }
     let spec = parse_spec(path, source, &locations)?;
-    Validator { file: path, seed: 0, base: path.parent().unwrap_or(Path::new(".")), locations: &locations, problems: Vec::new() }
-        .validate(spec, hash)
+    Validator {
+        file: path,
+        seed: 0,
+        base: path.parent().unwrap_or(Path::new(".")),
+        locations: &locations,
+        problems: Vec::new(),
+    }
+    .validate(spec, hash)
 }
 
 /// Parses the suite, reporting the first type error or unknown key of every model, every task
@@ -55,7 +64,8 @@ fn parse_spec(path: &Path, source: &str, locations: &Locations) -> Result<SuiteS
     let mut problems = Vec::new();
     let mut report = |at: String, message: String| {
         // An unknown key is reported at the key itself.
-        let unknown = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()).map(|k| format!("{at}.{k}"));
+        let unknown =
+            message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()).map(|k| format!("{at}.{k}"));
         let pos = locations.find(unknown.as_deref().unwrap_or(&at));
         let message = if at.is_empty() { message } else { format!("{at}: {message}") };
         problems.push(Diagnostic { file: path.to_owned(), line: pos.line, column: pos.column, message });
@@ -123,7 +133,11 @@ fn mapping_problems<T: serde::de::DeserializeOwned>(mut entry: serde_yaml::Mappi
 }
 
 fn whole_problem<T: serde::de::DeserializeOwned>(item: &serde_yaml::Value) -> Vec<Problem> {
-    serde_path_to_error::deserialize::<_, T>(item.clone()).err().map(|e| (e.path().to_string(), e.inner().to_string())).into_iter().collect()
+    serde_path_to_error::deserialize::<_, T>(item.clone())
+        .err()
+        .map(|e| (e.path().to_string(), e.inner().to_string()))
+        .into_iter()
+        .collect()
 }
 
 fn model_problem(item: &serde_yaml::Value) -> Vec<Problem> {
@@ -152,7 +166,10 @@ fn task_problem(item: &serde_yaml::Value) -> Vec<Problem> {
 /// serde_yaml's message with the sharpest position we can find: for an unknown or missing key
 /// inside a tagged entry serde reports the entry, so look the key itself up.
 fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> SuiteError {
-    let mut pos = e.location().map(|l| Position { line: l.line(), column: l.column() }).unwrap_or(Position { line: 1, column: 1 });
+    let mut pos = e
+        .location()
+        .map(|l| Position { line: l.line(), column: l.column() })
+        .unwrap_or(Position { line: 1, column: 1 });
     let message = e.to_string();
     let message = match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
@@ -160,7 +177,8 @@ fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> Sui
     };
     if let Some(rest) = message.strip_prefix("unknown field `").or_else(|| message.split("unknown field `").nth(1))
         && let Some(key) = rest.split('`').next()
-        && let Some(p) = locations.key_after(key, Position { line: pos.line, column: 1 }) {
+        && let Some(p) = locations.key_after(key, Position { line: pos.line, column: 1 })
+    {
         pos = p;
     }
     SuiteError::single(path, pos.line, pos.column, message)
@@ -177,7 +195,13 @@ pub fn required_capability(task_type: TaskType) -> Capability {
 }
 
 /// Why a model cannot serve a task, if it cannot.
-pub fn capability_problem(task: &str, task_type: TaskType, model: &str, kind: &str, caps: Capabilities) -> Option<String> {
+pub fn capability_problem(
+    task: &str,
+    task_type: TaskType,
+    model: &str,
+    kind: &str,
+    caps: Capabilities,
+) -> Option<String> {
     let needs = required_capability(task_type);
     // Any model that scores tokens can judge a preference pair by its log-likelihood.
     let judges_by_likelihood = task_type == TaskType::Preference && (caps.score_tokens || caps.pseudo_log_likelihood);
@@ -218,7 +242,10 @@ impl Validator<'_> {
     fn existing(&mut self, at: &str, p: &Path, what: &str) -> PathBuf {
         let full = self.resolve(p);
         if full.is_dir() {
-            self.problem(at, format!("{what} {} is a directory, not a file (resolved to {})", p.display(), full.display()));
+            self.problem(
+                at,
+                format!("{what} {} is a directory, not a file (resolved to {})", p.display(), full.display()),
+            );
         } else if !full.is_file() {
             self.problem(at, format!("{what} {} does not exist (resolved to {})", p.display(), full.display()));
         }
@@ -230,18 +257,27 @@ impl Validator<'_> {
             && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && !name.starts_with('.');
         if !ok {
-            self.problem(at, format!("{what} {name:?} must be non-empty and use only letters, digits, '-', '_' and '.'"));
+            self.problem(
+                at,
+                format!("{what} {name:?} must be non-empty and use only letters, digits, '-', '_' and '.'"),
+            );
         }
     }
 
     fn validate(mut self, spec: SuiteSpec, hash: String) -> Result<Suite, SuiteError> {
         self.seed = spec.seed;
         if spec.version != SUITE_VERSION {
-            self.problem("version", format!("unsupported suite version {} (this build reads version {SUITE_VERSION})", spec.version));
+            self.problem(
+                "version",
+                format!("unsupported suite version {} (this build reads version {SUITE_VERSION})", spec.version),
+            );
         }
         self.check_name("name", "suite name", &spec.name);
         if let Some(n) = spec.bootstrap.filter(|n| !(1..=crate::metrics::stats::MAX_RESAMPLES).contains(n)) {
-            self.problem("bootstrap", format!("bootstrap must be between 1 and {} resamples, not {n}", crate::metrics::stats::MAX_RESAMPLES));
+            self.problem(
+                "bootstrap",
+                format!("bootstrap must be between 1 and {} resamples, not {n}", crate::metrics::stats::MAX_RESAMPLES),
+            );
         }
         if spec.models.is_empty() {
             self.problem("models", "the suite defines no models".into());
@@ -302,12 +338,18 @@ impl Validator<'_> {
                 let source = self.ngram(at, m)?;
                 Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Ngram(source) })
             }
-            ModelSpec::Length(m) => Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Length }),
-            ModelSpec::Random(m) => Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Random }),
+            ModelSpec::Length(m) => {
+                Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Length })
+            }
+            ModelSpec::Random(m) => {
+                Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Random })
+            }
             ModelSpec::Metric(m) => match m.metric.parse::<Metric>() {
-                Ok(metric) if Metric::REFERENCE.contains(&metric) => {
-                    Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::MetricJudge(metric) })
-                }
+                Ok(metric) if Metric::REFERENCE.contains(&metric) => Some(ModelDef {
+                    id: m.id.clone(),
+                    description: m.description.clone(),
+                    kind: ModelKind::MetricJudge(metric),
+                }),
                 _ => {
                     self.problem(&format!("{at}.metric"), format!("model {:?}: a metric judge needs one of bleu, chrf, chrf++, rouge1, rouge2, rougeL, rougeLsum, not {:?}", m.id, m.metric));
                     None
@@ -329,23 +371,43 @@ impl Validator<'_> {
         }
     }
 
-    fn neural(&mut self, at: &str, m: &super::spec::NeuralModelSpec, family: crate::models::neural::Family) -> Option<ModelDef> {
+    fn neural(
+        &mut self,
+        at: &str,
+        m: &super::spec::NeuralModelSpec,
+        family: crate::models::neural::Family,
+    ) -> Option<ModelDef> {
         use crate::models::neural::{self, NeuralOptions};
         if !neural::ENABLED {
-            self.problem(at, format!("model {:?}: kind {} is not enabled in this build (built without the `torch` feature)", m.id, family.name()));
+            self.problem(
+                at,
+                format!(
+                    "model {:?}: kind {} is not enabled in this build (built without the `torch` feature)",
+                    m.id,
+                    family.name()
+                ),
+            );
             return None;
         }
         let path = self.resolve(&m.path);
         let gguf = neural::gguf::is_gguf(&path);
         if gguf && family != neural::Family::Causal {
-            self.problem(&format!("{at}.path"), format!("model {:?}: {} is a GGUF file, which holds a causal LM; use kind causal", m.id, m.path.display()));
+            self.problem(
+                &format!("{at}.path"),
+                format!(
+                    "model {:?}: {} is a GGUF file, which holds a causal LM; use kind causal",
+                    m.id,
+                    m.path.display()
+                ),
+            );
         } else if !gguf && !path.join("config.json").is_file() {
             self.problem(&format!("{at}.path"), format!("model {:?}: {} is neither a GGUF file nor a Hugging Face model folder (no config.json; resolved to {})", m.id, m.path.display(), path.display()));
         }
         let mut options = NeuralOptions::default();
         let mut parse = |key: &str, value: &Option<String>, apply: &mut dyn FnMut(&str) -> Result<(), String>| {
             if let Some(v) = value
-                && let Err(e) = apply(v) {
+                && let Err(e) = apply(v)
+            {
                 self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));
             }
         };
@@ -356,11 +418,24 @@ impl Validator<'_> {
             self.problem(&format!("{at}.pll"), format!("model {:?}: `pll` applies to masked models only", m.id));
         }
         if family == neural::Family::Reward && m.stride.is_some() {
-            self.problem(&format!("{at}.stride"), format!("model {:?}: `stride` does not apply to reward models (pairs are truncated, longest first)", m.id));
+            self.problem(
+                &format!("{at}.stride"),
+                format!(
+                    "model {:?}: `stride` does not apply to reward models (pairs are truncated, longest first)",
+                    m.id
+                ),
+            );
         }
-        for (key, value, max) in [("max_length", m.max_length, neural::MAX_WINDOW), ("stride", m.stride, neural::MAX_WINDOW), ("batch_tokens", m.batch_tokens, neural::MAX_BATCH_TOKENS)] {
+        for (key, value, max) in [
+            ("max_length", m.max_length, neural::MAX_WINDOW),
+            ("stride", m.stride, neural::MAX_WINDOW),
+            ("batch_tokens", m.batch_tokens, neural::MAX_BATCH_TOKENS),
+        ] {
             if let Some(v) = value.filter(|v| !(1..=max).contains(v)) {
-                self.problem(&format!("{at}.{key}"), format!("model {:?}: `{key}` must be between 1 and {max}, not {v}", m.id));
+                self.problem(
+                    &format!("{at}.{key}"),
+                    format!("model {:?}: `{key}` must be between 1 and {max}, not {v}", m.id),
+                );
             }
         }
         options.max_length = m.max_length;
@@ -373,17 +448,30 @@ impl Validator<'_> {
     fn ngram(&mut self, at: &str, m: &NgramModelSpec) -> Option<NgramSource> {
         match (&m.train, &m.arpa) {
             (Some(_), Some(_)) => {
-                self.problem(&format!("{at}.arpa"), format!("model {:?}: give either `train` or `arpa`, not both", m.id));
+                self.problem(
+                    &format!("{at}.arpa"),
+                    format!("model {:?}: give either `train` or `arpa`, not both", m.id),
+                );
                 None
             }
             (None, None) => {
-                self.problem(at, format!("model {:?}: an ngram model needs `train: FILE` (with `order`) or `arpa: FILE`", m.id));
+                self.problem(
+                    at,
+                    format!("model {:?}: an ngram model needs `train: FILE` (with `order`) or `arpa: FILE`", m.id),
+                );
                 None
             }
             (None, Some(arpa)) => {
-                for (key, set) in [("order", m.order.is_some()), ("prune", !m.prune.is_empty()), ("discount_fallback", m.discount_fallback.is_some())] {
+                for (key, set) in [
+                    ("order", m.order.is_some()),
+                    ("prune", !m.prune.is_empty()),
+                    ("discount_fallback", m.discount_fallback.is_some()),
+                ] {
                     if set {
-                        self.problem(&format!("{at}.{key}"), format!("model {:?}: `{key}` applies only when training", m.id));
+                        self.problem(
+                            &format!("{at}.{key}"),
+                            format!("model {:?}: `{key}` applies only when training", m.id),
+                        );
                     }
                 }
                 Some(NgramSource::Arpa(self.existing(&format!("{at}.arpa"), arpa, "ARPA file")))
@@ -397,7 +485,10 @@ impl Validator<'_> {
                 let max_order = crate::models::ngram::arpa::MAX_ORDER;
                 if order > max_order {
                     // Reported here; the model stays defined so that tasks naming it add no noise.
-                    self.problem(&format!("{at}.order"), format!("model {:?}: `order` must be between 1 and {max_order}, not {order}", m.id));
+                    self.problem(
+                        &format!("{at}.order"),
+                        format!("model {:?}: `order` must be between 1 and {max_order}, not {order}", m.id),
+                    );
                 }
                 let order = order.min(max_order);
                 let discount_fallback = match &m.discount_fallback {
@@ -439,15 +530,22 @@ impl Validator<'_> {
                 Some("explicit") => Some(crate::data::pairs::PairLayout::Explicit),
                 Some("comparisons") => Some(crate::data::pairs::PairLayout::Comparisons),
                 Some(other) => {
-                    self.problem(&format!("{at}.layout"), format!("unknown pair layout {other:?} (hh, explicit, comparisons)"));
+                    self.problem(
+                        &format!("{at}.layout"),
+                        format!("unknown pair layout {other:?} (hh, explicit, comparisons)"),
+                    );
                     None
                 }
             },
             _ => None,
         };
         let reference = match spec {
-            TaskSpec::Reference(t) => Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance)),
-            TaskSpec::Generation(t) => Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance)),
+            TaskSpec::Reference(t) => {
+                Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance))
+            }
+            TaskSpec::Generation(t) => {
+                Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance))
+            }
             _ => None,
         };
         let generation = match spec {
@@ -458,11 +556,18 @@ impl Validator<'_> {
         let path = self.existing(&format!("{at}.dataset.path"), &raw.path, "dataset");
         let format = raw.format.unwrap_or_else(|| Format::from_path(&raw.path));
         if raw.unit.is_some() && (format != Format::Text || task_type == TaskType::Reference) {
-            let why = if task_type == TaskType::Reference { "reference tasks read text line by line" } else { "`unit` applies only to text datasets" };
+            let why = if task_type == TaskType::Reference {
+                "reference tasks read text line by line"
+            } else {
+                "`unit` applies only to text datasets"
+            };
             self.problem(&format!("{at}.dataset.unit"), why.into());
         }
         if task_type == TaskType::Generation && format == Format::Text {
-            self.problem(&format!("{at}.dataset.path"), "a generation task reads records with a prompt and a reference field: use JSONL, CSV or Parquet".into());
+            self.problem(
+                &format!("{at}.dataset.path"),
+                "a generation task reads records with a prompt and a reference field: use JSONL, CSV or Parquet".into(),
+            );
         }
         if raw.limit == Some(0) {
             self.problem(&format!("{at}.dataset.limit"), "`limit` must be at least 1".into());
@@ -492,7 +597,11 @@ impl Validator<'_> {
                     let valid: Vec<&str> = task_type.metrics().iter().map(|m| m.name()).collect();
                     self.problem(
                         &format!("{at}.metrics[{j}]"),
-                        format!("a {} task cannot produce metric {name:?} (it can: {})", task_type.name(), valid.join(", ")),
+                        format!(
+                            "a {} task cannot produce metric {name:?} (it can: {})",
+                            task_type.name(),
+                            valid.join(", ")
+                        ),
                     );
                 }
             }
@@ -531,7 +640,13 @@ mod tests {
     fn a_model_without_the_capability_is_named() {
         let none = Capabilities::default();
         let msg = capability_problem("ppl", TaskType::Perplexity, "bert", "masked", none).unwrap();
-        assert!(msg.contains("\"ppl\"") && msg.contains("\"bert\"") && msg.contains("token scoring") && msg.contains("masked"), "{msg}");
+        assert!(
+            msg.contains("\"ppl\"")
+                && msg.contains("\"bert\"")
+                && msg.contains("token scoring")
+                && msg.contains("masked"),
+            "{msg}"
+        );
         let ngram = crate::models::ngram::NgramModel::CAPABILITIES;
         assert_eq!(capability_problem("ppl", TaskType::Perplexity, "kn", "ngram", ngram), None);
     }

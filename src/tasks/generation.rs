@@ -9,14 +9,14 @@ use std::sync::OnceLock;
 use super::reference::{item_stats, pairwise, reference_rows, score_hypotheses};
 use super::{JobContext, JobOutput, Task};
 use crate::data;
-use crate::metrics::stats::ItemStats;
 use crate::metrics::Metric;
+use crate::metrics::stats::ItemStats;
 use crate::models::LanguageModel;
+use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::Scores;
 use crate::store::tables::{GenerationRow, TaskTables};
-use crate::store::ResultRow;
-use crate::suite::{fill_template, GenerationOptions, ModelDef, PromptSource, TaskDef, TaskKind};
+use crate::suite::{GenerationOptions, ModelDef, PromptSource, TaskDef, TaskKind, fill_template};
 
 /// Items per task whose prompts, references and outputs the report shows.
 const GENERATIONS_SHOWN: usize = 50;
@@ -43,7 +43,9 @@ impl Task for Generation<'_> {
 
     fn run(&self, _model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
         match (self.data(), ctx.model()) {
-            (Ok(d), Ok(m)) => JobOutput { items: run(self.def, m.as_ref(), d), description: m.describe(), notes: Vec::new() },
+            (Ok(d), Ok(m)) => {
+                JobOutput { items: run(self.def, m.as_ref(), d), description: m.describe(), notes: Vec::new() }
+            }
             (Err(e), _) => JobOutput::failed(e.clone()),
             (_, Err(e)) => JobOutput::failed(e),
         }
@@ -90,9 +92,14 @@ pub fn load(task: &TaskDef) -> Result<GenerationData, String> {
     let prompts: Vec<String> = match &opts.prompt {
         PromptSource::Field(f) => field(f)?.into_iter().map(|mut v| v.swap_remove(0)).collect(),
         PromptSource::Template(t) => {
-            let columns: Vec<(String, Vec<Vec<String>>)> = opts.prompt.fields().into_iter().map(|f| field(&f).map(|c| (f, c))).collect::<Result<_, _>>()?;
+            let columns: Vec<(String, Vec<Vec<String>>)> =
+                opts.prompt.fields().into_iter().map(|f| field(&f).map(|c| (f, c))).collect::<Result<_, _>>()?;
             (0..references.len())
-                .map(|i| fill_template(t, |name| columns.iter().find(|(f, _)| f == name).map(|(_, c)| c[i].join("\n")).unwrap_or_default()))
+                .map(|i| {
+                    fill_template(t, |name| {
+                        columns.iter().find(|(f, _)| f == name).map(|(_, c)| c[i].join("\n")).unwrap_or_default()
+                    })
+                })
                 .collect()
         }
     };
@@ -134,7 +141,11 @@ pub fn rows(task: &TaskDef, records: &[&JobRecord], data: &GenerationData, limit
                 .iter()
                 .filter_map(|r| r.items.get(i).map(|it| (r, it)))
                 .map(|(r, it)| {
-                    let scores = task.metrics.iter().filter_map(|&m| sentence_score(m, it).map(|v| (m.name().to_owned(), v))).collect();
+                    let scores = task
+                        .metrics
+                        .iter()
+                        .filter_map(|&m| sentence_score(m, it).map(|v| (m.name().to_owned(), v)))
+                        .collect();
                     (r.model.clone(), it.output.clone().unwrap_or_default(), scores)
                 })
                 .collect(),

@@ -13,12 +13,12 @@ pub mod reference;
 
 use std::sync::Arc;
 
-use crate::metrics::stats::{bootstrap, percentile_interval, stream, ItemStats};
 use crate::metrics::Metric;
+use crate::metrics::stats::{ItemStats, bootstrap, percentile_interval, stream};
 use crate::models::LanguageModel;
+use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::tables::TaskTables;
-use crate::store::ResultRow;
 use crate::suite::{ModelDef, TaskDef, TaskKind};
 
 /// A loaded model, shared between the jobs that use it.
@@ -84,7 +84,14 @@ pub fn for_def(def: &TaskDef) -> Box<dyn Task + '_> {
 
 /// A result row whose interval comes from bootstrap resampling the items of `stats`, with the
 /// task's stream (every model on a task sees the same resamples, so their intervals are paired).
-pub fn bootstrapped_row(task: &TaskDef, model: &str, metric: Metric, stats: &ItemStats, seed: u64, resamples: usize) -> ResultRow {
+pub fn bootstrapped_row(
+    task: &TaskDef,
+    model: &str,
+    metric: Metric,
+    stats: &ItemStats,
+    seed: u64,
+    resamples: usize,
+) -> ResultRow {
     let mut rng = stream(seed, &format!("bootstrap/{}", task.id));
     let resampled = bootstrap(stats.len(), resamples, &mut rng, |s| stats.score_of(s));
     let (ci_low, ci_high) = percentile_interval(&resampled).unwrap_or((f64::NAN, f64::NAN));

@@ -9,13 +9,13 @@ use std::sync::OnceLock;
 
 use super::{JobContext, JobOutput, Task};
 use crate::data::{self, Item};
-use crate::metrics::perplexity::PerplexityCounts;
-use crate::metrics::stats::{bootstrap, percentile_interval, stream, ItemStats};
 use crate::metrics::Metric;
+use crate::metrics::perplexity::PerplexityCounts;
+use crate::metrics::stats::{ItemStats, bootstrap, percentile_interval, stream};
 use crate::models::LanguageModel;
+use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::{LikelihoodScores, Scores};
-use crate::store::ResultRow;
 use crate::suite::{ModelDef, TaskDef};
 
 /// Items scored per call: neural models batch within a chunk, and progress moves per chunk.
@@ -95,14 +95,22 @@ impl Task for Perplexity<'_> {
         });
         ItemStats {
             rows: rows.collect(),
-            score: Box::new(move |s: &[f64]| PerplexityCounts { nll: s[0], tokens: s[1], words: s[2], bytes: s[3] }.metric(metric)),
+            score: Box::new(move |s: &[f64]| {
+                PerplexityCounts { nll: s[0], tokens: s[1], words: s[2], bytes: s[3] }.metric(metric)
+            }),
         }
     }
 }
 
 /// Scores items in chunks. A failing chunk is retried item by item so that the error names the
 /// item.
-fn score(model_id: &str, dataset: &Path, model: &dyn LanguageModel, items: &[Item], ctx: &dyn JobContext) -> Result<Vec<ItemScore>, String> {
+fn score(
+    model_id: &str,
+    dataset: &Path,
+    model: &dyn LanguageModel,
+    items: &[Item],
+    ctx: &dyn JobContext,
+) -> Result<Vec<ItemScore>, String> {
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|i| i.text.as_str()).collect();
@@ -110,7 +118,9 @@ fn score(model_id: &str, dataset: &Path, model: &dyn LanguageModel, items: &[Ite
             Ok(s) => s,
             Err(batch_error) => {
                 for item in chunk {
-                    model.score_tokens(&item.text).map_err(|e| format!("item {} (line {}): {e}", item.id, item.line))?;
+                    model
+                        .score_tokens(&item.text)
+                        .map_err(|e| format!("item {} (line {}): {e}", item.id, item.line))?;
                 }
                 return Err(batch_error.to_string());
             }
@@ -118,7 +128,14 @@ fn score(model_id: &str, dataset: &Path, model: &dyn LanguageModel, items: &[Ite
         for (item, s) in chunk.iter().zip(scores) {
             s.check_finite(model_id, &item.location(dataset))?;
             let c = PerplexityCounts::from_scores(&item.text, &s);
-            let scores = LikelihoodScores { nll: c.nll, tokens: c.tokens, words: c.words, bytes: c.bytes, oov: s.oov as f64, pseudo: s.pseudo };
+            let scores = LikelihoodScores {
+                nll: c.nll,
+                tokens: c.tokens,
+                words: c.words,
+                bytes: c.bytes,
+                oov: s.oov as f64,
+                pseudo: s.pseudo,
+            };
             out.push(ItemScore { id: item.id.clone(), scores: Scores::Likelihood(scores), output: None });
         }
         ctx.progress_advance(chunk.len() as u64);

@@ -13,17 +13,20 @@ use rayon::prelude::*;
 
 use std::sync::OnceLock;
 
-use super::{bootstrapped_row, JobContext, JobOutput, Task};
+use super::{JobContext, JobOutput, Task, bootstrapped_row};
+use crate::data::pairs::Pair;
+use crate::metrics::Metric;
+use crate::metrics::stats::{self, ItemStats, Scorer};
+use crate::models::LanguageModel;
+use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::{PreferenceScores, Scores};
 use crate::store::tables::TaskTables;
-use crate::data::pairs::Pair;
-use crate::metrics::stats::{self, ItemStats};
-use crate::metrics::Metric;
-use crate::models::LanguageModel;
 use crate::store::tables::{AgreementRow, Disagreement, JudgeRow, SubsetRow};
-use crate::store::ResultRow;
 use crate::suite::{ModelDef, ModelKind, TaskDef, TaskKind};
+
+/// A judge's (sum, per-token mean) scores of the chosen and of the rejected response.
+type PairScores = ((f64, f64), (f64, f64));
 
 /// Pairs and the notes on pairs skipped while reading them.
 type LoadedPairs = Result<(Vec<Pair>, Vec<String>), String>;
@@ -44,7 +47,8 @@ impl<'a> Preference<'a> {
     fn pairs(&self) -> &LoadedPairs {
         self.pairs.get_or_init(|| {
             let TaskKind::Preference(layout) = self.def.kind else { return Err("not a preference task".into()) };
-            let r = crate::data::pairs::load_pairs(&self.def.dataset.path, layout, self.def.dataset.limit).map_err(|e| e.to_string());
+            let r = crate::data::pairs::load_pairs(&self.def.dataset.path, layout, self.def.dataset.limit)
+                .map_err(|e| e.to_string());
             if let Ok((_, notes)) = &r {
                 for n in notes {
                     eprintln!("{n}");
@@ -101,7 +105,9 @@ fn describe_judge(def: &ModelDef) -> String {
     match def.kind {
         ModelKind::Length => "baseline judge: the longer response wins".into(),
         ModelKind::Random => "baseline judge: a seeded coin flip".into(),
-        ModelKind::MetricJudge(m) => format!("reference-metric judge: {} of each response against the reference", m.name()),
+        ModelKind::MetricJudge(m) => {
+            format!("reference-metric judge: {} of each response against the reference", m.name())
+        }
         _ => def.id.clone(),
     }
 }
@@ -121,15 +127,24 @@ fn conditional_loglik(scores: &crate::models::TokenScores, prompt_len: usize) ->
 }
 
 /// (chosen, rejected) rewards of every pair from a reward model (in the first slot of each tuple).
-fn reward_scores(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
+fn reward_scores(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<PairScores>, String> {
     const CHUNK: usize = 256;
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(CHUNK) {
-        let inputs: Vec<(&str, &str)> = chunk.iter().flat_map(|p| [(p.prompt.as_str(), p.chosen.as_str()), (p.prompt.as_str(), p.rejected.as_str())]).collect();
-        let r = model.reward_batch(&inputs).map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
+        let inputs: Vec<(&str, &str)> = chunk
+            .iter()
+            .flat_map(|p| [(p.prompt.as_str(), p.chosen.as_str()), (p.prompt.as_str(), p.rejected.as_str())])
+            .collect();
+        let r = model
+            .reward_batch(&inputs)
+            .map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
         if let Some(k) = r.iter().position(|v| !v.is_finite()) {
             let which = if k % 2 == 0 { "chosen" } else { "rejected" };
-            return Err(format!("reward model {model_id} gave a non-finite reward ({}) to the {which} response of the pair at line {}; its weights or configuration are broken", r[k], chunk[k / 2].line));
+            return Err(format!(
+                "reward model {model_id} gave a non-finite reward ({}) to the {which} response of the pair at line {}; its weights or configuration are broken",
+                r[k],
+                chunk[k / 2].line
+            ));
         }
         out.extend(r.chunks(2).map(|two| ((two[0], 0.0), (two[1], 0.0))));
     }
@@ -137,13 +152,18 @@ fn reward_scores(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> R
 }
 
 /// (chosen, rejected) conditional log-likelihoods of every pair, scored in batches.
-fn likelihoods(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<((f64, f64), (f64, f64))>, String> {
+fn likelihoods(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<PairScores>, String> {
     const CHUNK: usize = 128;
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(CHUNK) {
-        let texts: Vec<String> = chunk.iter().flat_map(|p| [format!("{}{}", p.prompt, p.chosen), format!("{}{}", p.prompt, p.rejected)]).collect();
+        let texts: Vec<String> = chunk
+            .iter()
+            .flat_map(|p| [format!("{}{}", p.prompt, p.chosen), format!("{}{}", p.prompt, p.rejected)])
+            .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let scores = model.score_batch(&refs).map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
+        let scores = model
+            .score_batch(&refs)
+            .map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
         for (p, two) in chunk.iter().zip(scores.chunks(2)) {
             two[0].check_finite(model_id, &format!("the chosen response of the pair at line {}", p.line))?;
             two[1].check_finite(model_id, &format!("the rejected response of the pair at line {}", p.line))?;
@@ -165,7 +185,8 @@ fn reference_metric(metric: Metric, response: &str, reference: &str) -> f64 {
             c.score(&c.segment_stats(response, &[reference])).score
         }
         Metric::Chrf | Metric::ChrfPlusPlus => {
-            let c = ChrfConfig { word_order: if metric == Metric::ChrfPlusPlus { 2 } else { 0 }, ..ChrfConfig::default() };
+            let c =
+                ChrfConfig { word_order: if metric == Metric::ChrfPlusPlus { 2 } else { 0 }, ..ChrfConfig::default() };
             c.f_score(&c.segment_stats(response, &[reference]))
         }
         _ => {
@@ -181,7 +202,13 @@ fn reference_metric(metric: Metric, response: &str, reference: &str) -> f64 {
 }
 
 /// Scores every pair with one judge.
-pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, pairs: &[Pair], seed: u64) -> Result<Vec<ItemScore>, String> {
+pub fn judge(
+    task: &TaskDef,
+    def: &ModelDef,
+    model: Option<&dyn LanguageModel>,
+    pairs: &[Pair],
+    seed: u64,
+) -> Result<Vec<ItemScore>, String> {
     let mut rng = stats::stream(seed, &format!("random-judge/{}/{}", task.id, def.id));
     let coins: Vec<f64> = pairs.iter().map(|_| stats::below(&mut rng, 1 << 30) as f64).collect();
     let judged_by_model = !matches!(def.kind, ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_));
@@ -199,15 +226,23 @@ pub fn judge(task: &TaskDef, def: &ModelDef, model: Option<&dyn LanguageModel>, 
             let ((chosen, rejected), per_token) = match (&def.kind, model) {
                 (ModelKind::Length, _) => ((len_chosen, len_rejected), None),
                 (ModelKind::MetricJudge(metric), _) => {
-                    let reference = p.reference.as_deref().ok_or_else(|| format!("pair at line {} has no \"reference\": metric judges need one", p.line))?;
-                    ((reference_metric(*metric, &p.chosen, reference), reference_metric(*metric, &p.rejected, reference)), None)
+                    let reference = p.reference.as_deref().ok_or_else(|| {
+                        format!("pair at line {} has no \"reference\": metric judges need one", p.line)
+                    })?;
+                    (
+                        (
+                            reference_metric(*metric, &p.chosen, reference),
+                            reference_metric(*metric, &p.rejected, reference),
+                        ),
+                        None,
+                    )
                 }
                 (ModelKind::Random, _) => {
                     // One draw per pair: the chosen response wins when it is even.
                     let heads = (coins[i] as u64).is_multiple_of(2);
                     (if heads { (1.0, 0.0) } else { (0.0, 1.0) }, None)
                 }
-                (_, Some(_)) if rewards => ((loglik[i].0 .0, loglik[i].1 .0), None),
+                (_, Some(_)) if rewards => ((loglik[i].0.0, loglik[i].1.0), None),
                 (_, Some(_)) => {
                     let ((c_sum, c_mean), (r_sum, r_mean)) = loglik[i];
                     ((c_sum, r_sum), Some((c_mean, r_mean)))
@@ -246,7 +281,13 @@ pub fn outcomes(record: &JobRecord, per_token: bool) -> Vec<i8> {
         .iter()
         .map(|it| {
             let (c, r) = judged(it, per_token);
-            if c > r { 1 } else if c < r { -1 } else { 0 }
+            if c > r {
+                1
+            } else if c < r {
+                -1
+            } else {
+                0
+            }
         })
         .collect()
 }
@@ -268,7 +309,7 @@ pub fn metric_stats(metric: Metric, record: &JobRecord, per_token: bool) -> Item
             .collect(),
         _ => o.iter().map(|&x| vec![(x == 1) as u8 as f64, (x == 0) as u8 as f64, 1.0]).collect(),
     };
-    let score: Box<dyn Fn(&[f64]) -> f64 + Sync> = match metric {
+    let score: Scorer<'static> = match metric {
         Metric::Accuracy => Box::new(|s: &[f64]| s[0] / s[2]),
         Metric::AccuracyTiesHalf => Box::new(|s: &[f64]| (s[0] + 0.5 * s[1]) / s[2]),
         Metric::TieRate => Box::new(|s: &[f64]| s[1] / s[2]),
@@ -298,10 +339,11 @@ pub fn preference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples:
 
 /// Wilson score interval for `k` successes in `n` trials at 95%.
 pub fn wilson(k: usize, n: usize) -> (f64, f64) {
+    use statrs::distribution::{ContinuousCDF, Normal};
     if n == 0 {
         return (f64::NAN, f64::NAN);
     }
-    let z = 1.959_963_984_540_054;
+    let z = Normal::standard().inverse_cdf(0.975);
     let (n, p) = (n as f64, k as f64 / n as f64);
     let centre = p + z * z / (2.0 * n);
     let half = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
@@ -333,7 +375,17 @@ pub fn judges_and_agreement(task: &TaskDef, records: &[&JobRecord]) -> (Vec<Judg
             let wins = o.iter().filter(|&&x| x == 1).count();
             let ties = o.iter().filter(|&&x| x == 0).count();
             let (lo, hi) = wilson(wins, o.len());
-            JudgeRow { task: task.id.clone(), judge: id.clone(), n: o.len(), wins, ties, losses: o.len() - wins - ties, accuracy: wins as f64 / o.len() as f64, wilson_low: lo, wilson_high: hi }
+            JudgeRow {
+                task: task.id.clone(),
+                judge: id.clone(),
+                n: o.len(),
+                wins,
+                ties,
+                losses: o.len() - wins - ties,
+                accuracy: wins as f64 / o.len() as f64,
+                wilson_low: lo,
+                wilson_high: hi,
+            }
         })
         .collect();
     let mut agreement = Vec::new();
@@ -343,29 +395,17 @@ pub fn judges_and_agreement(task: &TaskDef, records: &[&JobRecord]) -> (Vec<Judg
                 continue;
             }
             let (po, kappa) = cohen_kappa(&judges[i].1, &judges[j].1);
-            agreement.push(AgreementRow { task: task.id.clone(), judge_a: judges[i].0.clone(), judge_b: judges[j].0.clone(), n: judges[i].1.len(), agreement: po, kappa });
+            agreement.push(AgreementRow {
+                task: task.id.clone(),
+                judge_a: judges[i].0.clone(),
+                judge_b: judges[j].0.clone(),
+                n: judges[i].1.len(),
+                agreement: po,
+                kappa,
+            });
         }
     }
     (rows, agreement)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wilson_and_kappa_known_values() {
-        // Wilson 95% for 7/10: (0.3968, 0.8922) (standard tables).
-        let (lo, hi) = wilson(7, 10);
-        assert!((lo - 0.396_781).abs() < 1e-5 && (hi - 0.892_209).abs() < 1e-5, "{lo} {hi}");
-        let a = [1, 1, -1, -1, 1, 0, 1, -1];
-        let b = [1, -1, -1, -1, 1, 0, -1, -1];
-        let (po, k) = cohen_kappa(&a, &b);
-        assert!((po - 0.75).abs() < 1e-12);
-        // pe = (3/8)(5/8)... computed by hand: pa = {+1: 4/8, 0: 1/8, -1: 3/8}, pb = {+1: 2/8, 0: 1/8, -1: 5/8}.
-        let pe = 0.5 * 0.25 + 0.125 * 0.125 + 0.375 * 0.625;
-        assert!((k - (0.75 - pe) / (1.0 - pe)).abs() < 1e-12);
-    }
 }
 
 fn clip(s: &str, max: usize, from_end: bool) -> String {
@@ -373,12 +413,21 @@ fn clip(s: &str, max: usize, from_end: bool) -> String {
     if chars.len() <= max {
         return s.to_owned();
     }
-    if from_end { format!("…{}", chars[chars.len() - max..].iter().collect::<String>()) } else { format!("{}…", chars[..max].iter().collect::<String>()) }
+    if from_end {
+        format!("…{}", chars[chars.len() - max..].iter().collect::<String>())
+    } else {
+        format!("{}…", chars[..max].iter().collect::<String>())
+    }
 }
 
 /// Per-subset accuracy (when pairs carry subsets) and up to `limit` pairs where the judge with
 /// the best strict accuracy prefers the rejected response.
-pub fn subsets_and_disagreements(task: &TaskDef, records: &[&JobRecord], pairs: &[Pair], limit: usize) -> (Vec<SubsetRow>, Vec<Disagreement>) {
+pub fn subsets_and_disagreements(
+    task: &TaskDef,
+    records: &[&JobRecord],
+    pairs: &[Pair],
+    limit: usize,
+) -> (Vec<SubsetRow>, Vec<Disagreement>) {
     let by_line: std::collections::HashMap<String, &Pair> = pairs.iter().map(|p| (p.line.to_string(), p)).collect();
     let mut subsets = Vec::new();
     let mut best: Option<(f64, String, &JobRecord, bool)> = None;
@@ -398,7 +447,13 @@ pub fn subsets_and_disagreements(task: &TaskDef, records: &[&JobRecord], pairs: 
                 }
             }
             for (subset, (n, wins)) in per {
-                subsets.push(SubsetRow { task: task.id.clone(), judge: judge.clone(), subset, n, accuracy: wins as f64 / n as f64 });
+                subsets.push(SubsetRow {
+                    task: task.id.clone(),
+                    judge: judge.clone(),
+                    subset,
+                    n,
+                    accuracy: wins as f64 / n as f64,
+                });
             }
         }
     }
@@ -421,4 +476,23 @@ pub fn subsets_and_disagreements(task: &TaskDef, records: &[&JobRecord], pairs: 
         }
     }
     (subsets, disagreements)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wilson_and_kappa_known_values() {
+        // Wilson 95% for 7/10: (0.3968, 0.8922) (standard tables).
+        let (lo, hi) = wilson(7, 10);
+        assert!((lo - 0.396_781).abs() < 1e-5 && (hi - 0.892_209).abs() < 1e-5, "{lo} {hi}");
+        let a = [1, 1, -1, -1, 1, 0, 1, -1];
+        let b = [1, -1, -1, -1, 1, 0, -1, -1];
+        let (po, k) = cohen_kappa(&a, &b);
+        assert!((po - 0.75).abs() < 1e-12);
+        // pe = (3/8)(5/8)... computed by hand: pa = {+1: 4/8, 0: 1/8, -1: 3/8}, pb = {+1: 2/8, 0: 1/8, -1: 5/8}.
+        let pe = 0.5 * 0.25 + 0.125 * 0.125 + 0.375 * 0.625;
+        assert!((k - (0.75 - pe) / (1.0 - pe)).abs() < 1e-12);
+    }
 }

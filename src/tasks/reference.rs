@@ -10,22 +10,26 @@ use std::sync::OnceLock;
 
 use rayon::prelude::*;
 
-use super::{bootstrapped_row, JobContext, JobOutput, Task};
-use crate::store::jobs::{ItemScore, JobRecord};
-use crate::store::scores::{BleuItem, ChrfItem, ReferenceScores, RougeItem, Scores};
-use crate::store::tables::TaskTables;
+use super::{JobContext, JobOutput, Task, bootstrapped_row};
 use crate::data::{self, DatasetSpec};
+use crate::metrics::Metric;
 use crate::metrics::bleu::BleuConfig;
 use crate::metrics::chrf::ChrfConfig;
 use crate::metrics::rouge::{RougeScorer, RougeType};
 use crate::metrics::stats::{self, ItemStats, PairedResult};
-use crate::metrics::Metric;
-use crate::store::tables::PairwiseRow;
 use crate::store::ResultRow;
+use crate::store::jobs::{ItemScore, JobRecord};
+use crate::store::scores::{BleuItem, ChrfItem, ReferenceScores, RougeItem, Scores};
+use crate::store::tables::PairwiseRow;
+use crate::store::tables::TaskTables;
 use crate::suite::{ModelDef, ModelKind, ReferenceOptions, Significance, TaskDef};
 
 fn chrf_config(metric: Metric, opts: &ReferenceOptions) -> ChrfConfig {
-    ChrfConfig { word_order: if metric == Metric::ChrfPlusPlus { 2 } else { 0 }, lowercase: opts.lowercase, ..ChrfConfig::default() }
+    ChrfConfig {
+        word_order: if metric == Metric::ChrfPlusPlus { 2 } else { 0 },
+        lowercase: opts.lowercase,
+        ..ChrfConfig::default()
+    }
 }
 
 fn rouge_type(metric: Metric) -> Option<RougeType> {
@@ -153,7 +157,10 @@ pub fn score_hypotheses(task: &TaskDef, outputs: &[String], refs: &[Vec<String>]
             }
             if !rouge.types.is_empty() {
                 for (ty, s) in rouge.score_multi(&r, hyp) {
-                    scores.rouge.insert(ty.name().to_owned(), RougeItem { precision: s.precision, recall: s.recall, fmeasure: s.fmeasure });
+                    scores.rouge.insert(
+                        ty.name().to_owned(),
+                        RougeItem { precision: s.precision, recall: s.recall, fmeasure: s.fmeasure },
+                    );
                 }
             }
             ItemScore { id: (i + 1).to_string(), scores: Scores::Reference(scores), output: None }
@@ -188,15 +195,23 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRe
                 .items
                 .iter()
                 .map(|it| {
-                    let stats = of(it).chrf_of(metric == Metric::ChrfPlusPlus).map(|c| c.stats.clone()).unwrap_or_default();
+                    let stats =
+                        of(it).chrf_of(metric == Metric::ChrfPlusPlus).map(|c| c.stats.clone()).unwrap_or_default();
                     (0..width).map(|k| stats.get(k).copied().unwrap_or(0.0)).collect()
                 })
                 .collect();
-            ItemStats { rows, score: Box::new(move |v: &[f64]| chrf.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())) }
+            ItemStats {
+                rows,
+                score: Box::new(move |v: &[f64]| chrf.f_score(&v.iter().map(|&x| x as u64).collect::<Vec<_>>())),
+            }
         }
         _ => {
             // ROUGE: the mean per-pair F-measure, as rouge_score's aggregator reports it.
-            let rows = record.items.iter().map(|it| vec![of(it).rouge.get(metric.name()).map_or(0.0, |r| r.fmeasure), 1.0]).collect();
+            let rows = record
+                .items
+                .iter()
+                .map(|it| vec![of(it).rouge.get(metric.name()).map_or(0.0, |r| r.fmeasure), 1.0])
+                .collect();
             ItemStats { rows, score: Box::new(|s: &[f64]| if s[1] > 0.0 { s[0] / s[1] } else { 0.0 }) }
         }
     }
@@ -207,7 +222,9 @@ pub fn reference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: 
     let opts = options(task);
     task.metrics
         .iter()
-        .map(|&metric| bootstrapped_row(task, &record.model, metric, &item_stats(metric, opts, record), seed, resamples))
+        .map(|&metric| {
+            bootstrapped_row(task, &record.model, metric, &item_stats(metric, opts, record), seed, resamples)
+        })
         .collect()
 }
 
@@ -222,9 +239,14 @@ pub fn pairwise(task: &TaskDef, records: &[&JobRecord], seed: u64) -> Vec<Pairwi
         let all: Vec<ItemStats> = records.iter().map(|r| item_stats(metric, opts, r)).collect();
         for a in 0..records.len() {
             for b in a + 1..records.len() {
-                let mut rng = stats::stream(seed, &format!("paired/{}/{}/{}/{}", task.id, metric.name(), records[a].model, records[b].model));
+                let mut rng = stats::stream(
+                    seed,
+                    &format!("paired/{}/{}/{}/{}", task.id, metric.name(), records[a].model, records[b].model),
+                );
                 let r: PairedResult = match opts.significance {
-                    Significance::PairedRandomization => stats::paired_approximate_randomization(&all[a], &all[b], 10_000, &mut rng),
+                    Significance::PairedRandomization => {
+                        stats::paired_approximate_randomization(&all[a], &all[b], 10_000, &mut rng)
+                    }
                     _ => stats::paired_bootstrap(&all[a], &all[b], 1000, &mut rng),
                 };
                 out.push(PairwiseRow {

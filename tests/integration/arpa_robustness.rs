@@ -19,7 +19,8 @@ fn base() -> Vec<u8> {
 fn random_mutations_never_panic() {
     let base = base();
     let mut g = Gen(0x9E37_79B9_7F4A_7C15);
-    let tokens: [&[u8]; 10] = [b"\n", b"\t", b" ", b"-", b"9999999999999999999", b"\\end\\", b"\\2-grams:", b"ngram 3=", b"nan", b"<s>"];
+    let tokens: [&[u8]; 10] =
+        [b"\n", b"\t", b" ", b"-", b"9999999999999999999", b"\\end\\", b"\\2-grams:", b"ngram 3=", b"nan", b"<s>"];
     let mut accepted = 0;
     for _ in 0..4000 {
         let mut data = base.clone();
@@ -44,9 +45,11 @@ fn random_mutations_never_panic() {
                 }
             }
         }
-        let result = std::panic::catch_unwind(|| parse_arpa(Path::new("fuzz.arpa"), &data).map(|m| {
-            lmgauge::models::ngram::QueryLm::new(&m).score_lines(["the cat", "", "zebra a"].into_iter());
-        }));
+        let result = std::panic::catch_unwind(|| {
+            parse_arpa(Path::new("fuzz.arpa"), &data).map(|m| {
+                lmgauge::models::ngram::QueryLm::new(&m).score_lines(["the cat", "", "zebra a"].into_iter());
+            })
+        });
         match result {
             Ok(Ok(())) => accepted += 1,
             Ok(Err(e)) => assert!(e.to_string().contains("fuzz.arpa"), "{e}"),

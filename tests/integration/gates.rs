@@ -50,10 +50,15 @@ fn run(dir: &Path, extra: &[&str]) -> (i32, PathBuf, String) {
 
 fn verdicts(run: &Path) -> Vec<(String, String, String, String)> {
     let g: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("gate.json")).unwrap()).unwrap();
-    g["entries"].as_array().unwrap().iter().map(|e| {
-        let s = |k: &str| e[k].as_str().unwrap().to_owned();
-        (s("task"), s("model"), s("metric"), s("verdict"))
-    }).collect()
+    g["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let s = |k: &str| e[k].as_str().unwrap().to_owned();
+            (s("task"), s("model"), s("metric"), s("verdict"))
+        })
+        .collect()
 }
 
 fn with_baseline(files: &[(&str, &str)]) -> tempfile::TempDir {
@@ -84,7 +89,8 @@ fn identical_rerun_is_within_noise_and_outputs_match_snapshots() {
     assert!(std::fs::read_to_string(&summary_file).unwrap().contains("lmgauge gate: g — ✅ passed"));
     assert!(std::fs::read_to_string(run.join("index.html")).unwrap().contains("Gate: passed"));
     // Snapshots: run ids and temporary paths vary; the rest is deterministic.
-    let base: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("baselines/g.json")).unwrap()).unwrap();
+    let base: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("baselines/g.json")).unwrap()).unwrap();
     let redact = |s: String| {
         s.replace(run.file_name().unwrap().to_str().unwrap(), "<run>")
             .replace(base["run_id"].as_str().unwrap(), "<baseline-run>")
@@ -95,16 +101,21 @@ fn identical_rerun_is_within_noise_and_outputs_match_snapshots() {
 
 #[test]
 fn a_lower_order_model_and_corrupted_outputs_regress() {
-    let corrupted: String = std::fs::read_to_string(kit()).unwrap().lines().map(|l| {
-        let words: Vec<&str> = l.split(' ').collect();
-        words[..words.len() / 2].join(" ") + "\n"
-    }).collect();
+    let corrupted: String = std::fs::read_to_string(kit())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let words: Vec<&str> = l.split(' ').collect();
+            words[..words.len() / 2].join(" ") + "\n"
+        })
+        .collect();
     let dir = with_baseline(&[("suite.yaml", &suite(3, &kit(), "")), ("kit-bad.txt", &corrupted)]);
     std::fs::write(dir.path().join("suite.yaml"), suite(1, "kit-bad.txt", "")).unwrap();
     let (code, run, out) = run(dir.path(), &["--gate", "baselines/g.json"]);
     assert_eq!(code, 1, "{out}");
     let v = verdicts(&run);
-    let verdict = |t: &str, m: &str, metric: &str| v.iter().find(|e| e.0 == t && e.1 == m && e.2 == metric).unwrap().3.clone();
+    let verdict =
+        |t: &str, m: &str, metric: &str| v.iter().find(|e| e.0 == t && e.1 == m && e.2 == metric).unwrap().3.clone();
     assert_eq!(verdict("wiki", "kn", "bits_per_byte"), "Regressed");
     assert_eq!(verdict("wiki", "kn", "word_perplexity"), "Regressed");
     assert_eq!(verdict("wiki", "kn2", "bits_per_byte"), "WithinNoise");
@@ -117,7 +128,10 @@ fn a_lower_order_model_and_corrupted_outputs_regress() {
     assert!(junit.contains("failures=\"4\"") && junit.contains("<failure"), "{junit}");
     // A band wider than the change lets it through.
     std::fs::write(dir.path().join("policy.yaml"), "default: {relative: 10}\n").unwrap();
-    let o = lmgauge(dir.path(), &["gate", run.to_str().unwrap(), "--baseline", "baselines/g.json", "--policy", "policy.yaml"]);
+    let o = lmgauge(
+        dir.path(),
+        &["gate", run.to_str().unwrap(), "--baseline", "baselines/g.json", "--policy", "policy.yaml"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
     assert!(verdicts(&run).iter().all(|e| e.3 == "WithinNoise"));
 }
@@ -125,7 +139,11 @@ fn a_lower_order_model_and_corrupted_outputs_regress() {
 #[test]
 fn a_better_model_improves_and_tolerances_come_from_the_suite() {
     let dir = with_baseline(&[("suite.yaml", &suite(1, &kit(), ""))]);
-    std::fs::write(dir.path().join("suite.yaml"), suite(3, &kit(), "gates:\n  metrics:\n    word_perplexity: {absolute: 100000}\n")).unwrap();
+    std::fs::write(
+        dir.path().join("suite.yaml"),
+        suite(3, &kit(), "gates:\n  metrics:\n    word_perplexity: {absolute: 100000}\n"),
+    )
+    .unwrap();
     let (code, run, out) = run(dir.path(), &["--gate", "baselines/g.json"]);
     assert_eq!(code, 0, "{out}");
     let v = verdicts(&run);
@@ -145,7 +163,8 @@ fn missing_and_new_entries_are_reported() {
     assert!(v.iter().any(|e| e.2 == "chrf" && e.3 == "Missing"));
     assert!(v.iter().any(|e| e.2 == "chrf++" && e.3 == "New"));
     std::fs::write(dir.path().join("p.yaml"), "fail_on_missing: false\n").unwrap();
-    let o = lmgauge(dir.path(), &["gate", run.to_str().unwrap(), "--baseline", "baselines/g.json", "--policy", "p.yaml"]);
+    let o =
+        lmgauge(dir.path(), &["gate", run.to_str().unwrap(), "--baseline", "baselines/g.json", "--policy", "p.yaml"]);
     assert_eq!(o.status.code(), Some(0));
 }
 
@@ -169,7 +188,15 @@ fn shards_merge_into_the_unsharded_run_and_history_collects_runs() {
         .map(|k| {
             std::process::Command::new(env!("CARGO_BIN_EXE_lmgauge"))
                 .current_dir(dir.path())
-                .args(["run-suite", "suite.yaml", "--quiet", "--out", &format!("shard{k}"), "--shard", &format!("{k}/3")])
+                .args([
+                    "run-suite",
+                    "suite.yaml",
+                    "--quiet",
+                    "--out",
+                    &format!("shard{k}"),
+                    "--shard",
+                    &format!("{k}/3"),
+                ])
                 .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
@@ -178,7 +205,9 @@ fn shards_merge_into_the_unsharded_run_and_history_collects_runs() {
     for mut c in children {
         assert!(c.wait().unwrap().success());
     }
-    let shard_dirs: Vec<String> = (1..=3).map(|k| std::fs::canonicalize(dir.path().join(format!("shard{k}/g/latest"))).unwrap().display().to_string()).collect();
+    let shard_dirs: Vec<String> = (1..=3)
+        .map(|k| std::fs::canonicalize(dir.path().join(format!("shard{k}/g/latest"))).unwrap().display().to_string())
+        .collect();
     let mut args = vec!["merge"];
     args.extend(shard_dirs.iter().map(String::as_str));
     args.extend(["--out", "merged/g/merged"]);

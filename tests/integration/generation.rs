@@ -39,7 +39,12 @@ mod neural {
             let params = GenParams { max_new_tokens: 12, ..GenParams::default() };
             // batch_tokens 1: one prompt per pass; 100,000: all prompts in one left-padded batch.
             for batch_tokens in [1, 100_000] {
-                let model = neural::load(Family::Causal, &path, &NeuralOptions { device: DeviceChoice::Cpu, batch_tokens, ..NeuralOptions::default() }).unwrap();
+                let model = neural::load(
+                    Family::Causal,
+                    &path,
+                    &NeuralOptions { device: DeviceChoice::Cpu, batch_tokens, ..NeuralOptions::default() },
+                )
+                .unwrap();
                 let out = model.generate(&prompts, &params).unwrap();
                 for (g, c) in out.iter().zip(cases.as_array().unwrap()) {
                     let want = ids(&c["continuation"]);
@@ -56,9 +61,22 @@ mod neural {
     fn sampling_is_reproducible_and_independent_of_batching() {
         let path = fixture("neural/llama-gqa-tied");
         let prompts = ["The album was", "In 2006", "He was cast in the"];
-        let params = GenParams { max_new_tokens: 10, strategy: Strategy::Sample, temperature: 1.3, top_k: 50, top_p: 0.95, seed: 42, ..GenParams::default() };
+        let params = GenParams {
+            max_new_tokens: 10,
+            strategy: Strategy::Sample,
+            temperature: 1.3,
+            top_k: 50,
+            top_p: 0.95,
+            seed: 42,
+            ..GenParams::default()
+        };
         let run = |batch_tokens: usize, params: &GenParams| {
-            let model = neural::load(Family::Causal, &path, &NeuralOptions { device: DeviceChoice::Cpu, batch_tokens, ..NeuralOptions::default() }).unwrap();
+            let model = neural::load(
+                Family::Causal,
+                &path,
+                &NeuralOptions { device: DeviceChoice::Cpu, batch_tokens, ..NeuralOptions::default() },
+            )
+            .unwrap();
             model.generate(&prompts, params).unwrap().into_iter().map(|g| g.token_ids).collect::<Vec<_>>()
         };
         let a = run(100_000, &params);
@@ -72,25 +90,45 @@ mod neural {
     #[test]
     fn stop_sequences_cut_the_text() {
         let path = fixture("neural/gpt2-safetensors");
-        let model = neural::load(Family::Causal, &path, &NeuralOptions { device: DeviceChoice::Cpu, ..NeuralOptions::default() }).unwrap();
-        let free = model.generate(&["The album was"], &GenParams { max_new_tokens: 20, ..GenParams::default() }).unwrap().remove(0);
+        let model = neural::load(
+            Family::Causal,
+            &path,
+            &NeuralOptions { device: DeviceChoice::Cpu, ..NeuralOptions::default() },
+        )
+        .unwrap();
+        let free = model
+            .generate(&["The album was"], &GenParams { max_new_tokens: 20, ..GenParams::default() })
+            .unwrap()
+            .remove(0);
         // Stop at the second character the free run wrote: the text must end right before it.
         let cut: String = free.text.chars().skip(1).take(1).collect();
-        let stopped = model.generate(&["The album was"], &GenParams { max_new_tokens: 20, stop: vec![cut.clone()], ..GenParams::default() }).unwrap().remove(0);
+        let stopped = model
+            .generate(
+                &["The album was"],
+                &GenParams { max_new_tokens: 20, stop: vec![cut.clone()], ..GenParams::default() },
+            )
+            .unwrap()
+            .remove(0);
         assert_eq!(stopped.finish, Finish::Stop);
-        assert!(!stopped.text.contains(&cut) && free.text.starts_with(&stopped.text), "{:?} then {:?}", free.text, stopped.text);
+        assert!(
+            !stopped.text.contains(&cut) && free.text.starts_with(&stopped.text),
+            "{:?} then {:?}",
+            free.text,
+            stopped.text
+        );
     }
 }
 
 #[test]
 fn ngram_generation_follows_the_back_off_distribution() {
+    use lmgauge::models::LanguageModel;
     use lmgauge::models::generate::{Finish, GenParams, Strategy};
     use lmgauge::models::ngram::NgramModel;
-    use lmgauge::models::LanguageModel;
     let dir = workspace(&[]);
     let arpa = wiki3_arpa(dir.path());
     let model = NgramModel::from_arpa(&arpa).unwrap();
-    let greedy = model.generate(&["the album was"], &GenParams { max_new_tokens: 8, ..GenParams::default() }).unwrap().remove(0);
+    let greedy =
+        model.generate(&["the album was"], &GenParams { max_new_tokens: 8, ..GenParams::default() }).unwrap().remove(0);
     assert!(!greedy.text.is_empty() && greedy.text.starts_with(' '));
     // Each greedy word is the most likely continuation: its probability, scored as text, is the
     // highest of the distribution the generator saw.
@@ -125,13 +163,19 @@ fn wiki3_arpa(dir: &std::path::Path) -> std::path::PathBuf {
 fn suite(models: &str, extra: &str) -> String {
     format!(
         "version: 1\nname: gen\nseed: 5\nbootstrap: 50\nmodels:\n{models}tasks:\n  - id: cont\n    type: generation\n    dataset: {{path: items.jsonl, limit: 6}}\n    models: [{}]\n    metrics: [bleu, chrf, rougeL]\n    max_new_tokens: 12\n    min_new_tokens: 1\n    stop: [\".\"]\n{extra}",
-        models.lines().filter_map(|l| l.split("id: ").nth(1)).map(|s| s.split(',').next().unwrap()).collect::<Vec<_>>().join(", ")
+        models
+            .lines()
+            .filter_map(|l| l.split("id: ").nth(1))
+            .map(|s| s.split(',').next().unwrap())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
 fn items() -> String {
     let mut s = String::new();
-    for line in std::fs::read_to_string(repo().join("data/wikitext-2/continuation-test.jsonl")).unwrap().lines().take(5) {
+    for line in std::fs::read_to_string(repo().join("data/wikitext-2/continuation-test.jsonl")).unwrap().lines().take(5)
+    {
         s.push_str(line);
         s.push('\n');
     }
@@ -143,9 +187,13 @@ fn items() -> String {
 #[test]
 fn generation_task_scores_outputs_keeps_them_and_escapes_them() {
     let train = repo().join("data/wikitext-2/valid.txt");
-    let mut models = format!("  - {{id: kn3, kind: ngram, train: {}, order: 3, skip_symbols: true}}\n", train.display());
+    let mut models =
+        format!("  - {{id: kn3, kind: ngram, train: {}, order: 3, skip_symbols: true}}\n", train.display());
     if lmgauge::models::neural::ENABLED {
-        models.push_str(&format!("  - {{id: gpt2, kind: causal, path: {}, device: cpu}}\n", fixture("neural/gpt2-safetensors").display()));
+        models.push_str(&format!(
+            "  - {{id: gpt2, kind: causal, path: {}, device: cpu}}\n",
+            fixture("neural/gpt2-safetensors").display()
+        ));
     }
     let ws = workspace(&[("suite.yaml", &suite(&models, "")), ("items.jsonl", &items())]);
     let o = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
@@ -160,14 +208,21 @@ fn generation_task_scores_outputs_keeps_them_and_escapes_them() {
     assert_eq!(rows.len(), 6);
     assert_eq!(rows[5]["references"].as_array().unwrap().len(), 2, "several references kept");
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
-    assert!(!html.contains("<script>alert") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "prompts escaped");
+    assert!(
+        !html.contains("<script>alert") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "prompts escaped"
+    );
     assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;") && html.contains("What the models wrote"));
     let kn3_out = rows[0]["outputs"][0][1].as_str().unwrap();
     assert!(!kn3_out.is_empty() && !kn3_out.contains('.'), "stops before the period: {kn3_out:?}");
     // The job record keeps the outputs: a resumed run reuses them, same seed same bytes.
     let record = std::fs::read_to_string(run.join("jobs/cont__kn3.json")).unwrap_or_else(|_| {
         let dir = run.join("jobs");
-        let f = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).find(|p| p.to_string_lossy().contains("kn3")).unwrap();
+        let f = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().contains("kn3"))
+            .unwrap();
         std::fs::read_to_string(f).unwrap()
     });
     assert!(record.contains("\"output\""), "{record}");
@@ -182,11 +237,22 @@ fn generation_task_scores_outputs_keeps_them_and_escapes_them() {
         assert!(pairwise.contains("cont,bleu,kn3,gpt2") || pairwise.contains("cont,bleu,gpt2,kn3"), "{pairwise}");
     }
     // Sampling with a template prompt runs too.
-    let extra = "    strategy: sample\n    temperature: 0.8\n    top_p: 0.9\n    prompt_template: \"Continue: {prompt}\"\n";
-    let ws2 = workspace(&[("suite.yaml", &suite(&format!("  - {{id: kn3, kind: ngram, train: {}, order: 3, skip_symbols: true}}\n", train.display()), extra)), ("items.jsonl", &items())]);
+    let extra =
+        "    strategy: sample\n    temperature: 0.8\n    top_p: 0.9\n    prompt_template: \"Continue: {prompt}\"\n";
+    let ws2 = workspace(&[
+        (
+            "suite.yaml",
+            &suite(
+                &format!("  - {{id: kn3, kind: ngram, train: {}, order: 3, skip_symbols: true}}\n", train.display()),
+                extra,
+            ),
+        ),
+        ("items.jsonl", &items()),
+    ]);
     let o = lmgauge(ws2.path(), &["run-suite", "suite.yaml", "--out", "out"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let gens: Value = serde_json::from_slice(&std::fs::read(ws2.path().join("out/gen/latest/generations.json")).unwrap()).unwrap();
+    let gens: Value =
+        serde_json::from_slice(&std::fs::read(ws2.path().join("out/gen/latest/generations.json")).unwrap()).unwrap();
     assert!(gens[0]["prompt"].as_str().unwrap().starts_with("Continue: Robert"));
 }
 
@@ -205,23 +271,34 @@ fn generation_tasks_are_validated() {
     let err = stderr(&lmgauge(ws.path(), &["validate", "suite.yaml"]));
     assert!(err.contains("use JSONL, CSV or Parquet"), "{err}");
     if lmgauge::models::neural::ENABLED {
-        let masked = format!("  - {{id: bert, kind: masked, path: {}}}\n", fixture("neural/bert-safetensors").display());
+        let masked =
+            format!("  - {{id: bert, kind: masked, path: {}}}\n", fixture("neural/bert-safetensors").display());
         let ws = workspace(&[("suite.yaml", &suite(&masked, "")), ("items.jsonl", &items())]);
         let err = stderr(&lmgauge(ws.path(), &["validate", "suite.yaml"]));
         assert!(err.contains("needs generation") && err.contains("kind masked"), "{err}");
     }
     // A record without the reference field: an error naming the file and line.
-    let ws = workspace(&[("suite.yaml", &suite(&kn, "")), ("items.jsonl", "{\"prompt\": \"a\", \"reference\": \"b\"}\n{\"prompt\": \"c\"}\n")]);
+    let ws = workspace(&[
+        ("suite.yaml", &suite(&kn, "")),
+        ("items.jsonl", "{\"prompt\": \"a\", \"reference\": \"b\"}\n{\"prompt\": \"c\"}\n"),
+    ]);
     let o = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("items.jsonl") && stderr(&o).contains('2') && stderr(&o).contains("reference"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("items.jsonl") && stderr(&o).contains('2') && stderr(&o).contains("reference"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn generate_command_continues_prompts() {
     let dir = workspace(&[]);
     wiki3_arpa(dir.path());
-    let o = lmgauge(dir.path(), &["generate", "--model", "wiki-3.arpa", "--prompt", "the album was", "--max-new-tokens", "5", "--json"]);
+    let o = lmgauge(
+        dir.path(),
+        &["generate", "--model", "wiki-3.arpa", "--prompt", "the album was", "--max-new-tokens", "5", "--json"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let g = &v["generations"][0];
@@ -231,7 +308,20 @@ fn generate_command_continues_prompts() {
     if lmgauge::models::neural::ENABLED {
         std::fs::write(dir.path().join("prompts.txt"), "The album was\nIn 2006\n").unwrap();
         let model = fixture("neural/llama-gqa-tied");
-        let o = lmgauge(dir.path(), &["generate", "--model", model.to_str().unwrap(), "--input", "prompts.txt", "--device", "cpu", "--max-new-tokens", "6"]);
+        let o = lmgauge(
+            dir.path(),
+            &[
+                "generate",
+                "--model",
+                model.to_str().unwrap(),
+                "--input",
+                "prompts.txt",
+                "--device",
+                "cpu",
+                "--max-new-tokens",
+                "6",
+            ],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         assert_eq!(stdout(&o).lines().count(), 2, "one line per prompt");
         let masked = fixture("neural/bert-safetensors");

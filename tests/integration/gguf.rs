@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use lmgauge::models::neural::gguf::{tokenizer, Gguf, GgmlType, SUPPORTED_TYPES};
+use lmgauge::models::neural::gguf::{GgmlType, Gguf, SUPPORTED_TYPES, tokenizer};
 use lmgauge::models::neural::llama_config::LlamaConfig;
 
-use crate::common::{fixture, Gen};
+use crate::common::{Gen, fixture};
 
 fn blocks() -> Gguf {
     Gguf::open(&fixture("gguf/blocks.gguf")).expect("blocks.gguf parses")
@@ -71,13 +71,48 @@ fn malformed_files_give_errors_naming_the_field() {
     assert!(parse(minimal(4, 0)).is_ok());
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (b"GGML\x03\0\0\0".to_vec(), "not a GGUF file"),
-        ({ let mut b = minimal(4, 0); b[4] = 1; b }, "version 1 is not supported"),
-        ({ let mut b = minimal(4, 0); b.truncate(b.len() - 1); b }, "runs past the end of the file"),
-        ({ let mut b = minimal(4, 0); b[8..16].copy_from_slice(&u64::MAX.to_le_bytes()); b }, "tensor_count"),
-        ({ let mut b = minimal(4, 0); b[16..24].copy_from_slice(&(1u64 << 40).to_le_bytes()); b }, "kv_count"),
+        (
+            {
+                let mut b = minimal(4, 0);
+                b[4] = 1;
+                b
+            },
+            "version 1 is not supported",
+        ),
+        (
+            {
+                let mut b = minimal(4, 0);
+                b.truncate(b.len() - 1);
+                b
+            },
+            "runs past the end of the file",
+        ),
+        (
+            {
+                let mut b = minimal(4, 0);
+                b[8..16].copy_from_slice(&u64::MAX.to_le_bytes());
+                b
+            },
+            "tensor_count",
+        ),
+        (
+            {
+                let mut b = minimal(4, 0);
+                b[16..24].copy_from_slice(&(1u64 << 40).to_le_bytes());
+                b
+            },
+            "kv_count",
+        ),
         (minimal(4, 99), "tensor type 99 is not supported"),
         (minimal(4, 2), "not a multiple of Q4_0's block of 32"),
-        ({ let mut b = minimal(4, 0); b[24..32].copy_from_slice(&(1u64 << 50).to_le_bytes()); b }, "tensor #0 name"),
+        (
+            {
+                let mut b = minimal(4, 0);
+                b[24..32].copy_from_slice(&(1u64 << 50).to_le_bytes());
+                b
+            },
+            "tensor #0 name",
+        ),
         (minimal(1 << 40, 0), "runs past the end"),
         (minimal(u64::MAX / 2, 0), "byte size overflows"),
         (b"GGUF\x03\0\0".to_vec(), "truncated"),

@@ -17,31 +17,19 @@ fn corpus() -> PathBuf {
 
 #[test]
 fn every_corpus_case_ends_as_it_should() {
-    let cases: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(corpus().join("cases.json")).expect("cases.json"),
-    )
-    .expect("JSON");
+    let cases: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(corpus().join("cases.json")).expect("cases.json")).expect("JSON");
     assert!(cases.len() >= 25, "the corpus lost cases");
     let mut failures = Vec::new();
     for c in &cases {
         let name = c["name"].as_str().unwrap();
-        let argv: Vec<&str> = c["argv"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap())
-            .collect();
+        let argv: Vec<&str> = c["argv"].as_array().unwrap().iter().map(|a| a.as_str().unwrap()).collect();
         let out = lmgauge(&corpus().join("cases").join(name), &argv);
         let (err, text) = (stderr(&out), stdout(&out));
         let want = c["exit"].as_i64().unwrap() as i32;
         let seen = if want == 0 { &text } else { &err };
-        let missing: Vec<&str> = c["expect"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| e.as_str().unwrap())
-            .filter(|e| !seen.contains(e))
-            .collect();
+        let missing: Vec<&str> =
+            c["expect"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).filter(|e| !seen.contains(e)).collect();
         if out.status.code() != Some(want) || !missing.is_empty() || err.contains("panicked") {
             failures.push(format!(
                 "{name} (class {}): exit {:?}, wanted {want}; missing {missing:?}\nstderr: {err}",
@@ -50,13 +38,7 @@ fn every_corpus_case_ends_as_it_should() {
             ));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases failed:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 /// Runs lmgauge and returns (exit code, stdout, stderr, peak resident memory in MB). The child
@@ -79,17 +61,8 @@ fn measured(cwd: &Path, args: &[&str]) -> (i32, String, String, f64) {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
     assert_eq!(pid, child.id() as i32);
-    let code = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    (
-        code,
-        std::fs::read_to_string(o).unwrap(),
-        std::fs::read_to_string(e).unwrap(),
-        usage.ru_maxrss as f64 / 1024.0,
-    )
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
+    (code, std::fs::read_to_string(o).unwrap(), std::fs::read_to_string(e).unwrap(), usage.ru_maxrss as f64 / 1024.0)
 }
 
 #[test]
@@ -103,24 +76,11 @@ fn crlf_text_scores_as_lf_text() {
         let run = |f: &str| {
             let out = lmgauge(
                 dir.path(),
-                &[
-                    "perplexity",
-                    "--model",
-                    arpa.to_str().unwrap(),
-                    "--input",
-                    f,
-                    "--unit",
-                    unit,
-                    "--json",
-                ],
+                &["perplexity", "--model", arpa.to_str().unwrap(), "--input", f, "--unit", unit, "--json"],
             );
             assert!(out.status.success(), "{}", stderr(&out));
             let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
-            (
-                v["bytes"].as_f64().unwrap(),
-                v["bits_per_byte"].as_f64().unwrap(),
-                v["nll"].as_f64().unwrap(),
-            )
+            (v["bytes"].as_f64().unwrap(), v["bits_per_byte"].as_f64().unwrap(), v["nll"].as_f64().unwrap())
         };
         assert_eq!(run("lf.txt"), run("crlf.txt"), "unit {unit}");
     }
@@ -135,23 +95,12 @@ fn chrf_of_one_long_line_stays_in_bounded_memory() {
         line.push_str(&moby.replace('\n', " "));
     }
     line.push('\n');
-    let dir = workspace(&[
-        ("ref.txt", &line),
-        ("hyp.txt", &line.replacen("whale", "fish", 1000)),
-    ]);
-    let (code, out, err, mb) = measured(
-        dir.path(),
-        &["chrf", "-r", "ref.txt", "-i", "hyp.txt", "--json"],
-    );
+    let dir = workspace(&[("ref.txt", &line), ("hyp.txt", &line.replacen("whale", "fish", 1000))]);
+    let (code, out, err, mb) = measured(dir.path(), &["chrf", "-r", "ref.txt", "-i", "hyp.txt", "--json"]);
     assert_eq!(code, 0, "{err}");
-    let score = serde_json::from_str::<Value>(&out).unwrap()["score"]
-        .as_f64()
-        .unwrap();
+    let score = serde_json::from_str::<Value>(&out).unwrap()["score"].as_f64().unwrap();
     assert!(score > 90.0 && score < 100.0, "{score}");
-    assert!(
-        mb < 400.0,
-        "chrF of a 6 MB line peaked at {mb:.0} MB (it reserved a slot per window: 740 MB)"
-    );
+    assert!(mb < 400.0, "chrF of a 6 MB line peaked at {mb:.0} MB (it reserved a slot per window: 740 MB)");
 }
 
 /// A GGUF file with one u8 metadata array of `n` bytes and no tensors.
@@ -187,11 +136,7 @@ const SUITE: &str = "version: 1\nname: keys\nbootstrap: 20\nmodels:\n  - {id: m_
 /// A folder holding the key suite (`SUITE`), its training text and its test text.
 fn key_suite() -> tempfile::TempDir {
     let train = std::fs::read_to_string(fixture("kenlm/wiki-train.txt")).unwrap();
-    workspace(&[
-        ("suite.yaml", SUITE),
-        ("train.txt", &train),
-        ("text.txt", &train[..4000]),
-    ])
+    workspace(&[("suite.yaml", SUITE), ("train.txt", &train), ("text.txt", &train[..4000])])
 }
 
 #[test]
@@ -199,64 +144,28 @@ fn job_keys_that_used_to_collide_keep_both_results_across_resume() {
     let dir = key_suite();
     let out = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "reports"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let first =
-        std::fs::read_to_string(dir.path().join("reports/keys/latest/results.csv")).unwrap();
-    let out = lmgauge(
-        dir.path(),
-        &["run-suite", "suite.yaml", "--out", "reports", "--resume"],
-    );
+    let first = std::fs::read_to_string(dir.path().join("reports/keys/latest/results.csv")).unwrap();
+    let out = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "reports", "--resume"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let again =
-        std::fs::read_to_string(dir.path().join("reports/keys/latest/results.csv")).unwrap();
+    let again = std::fs::read_to_string(dir.path().join("reports/keys/latest/results.csv")).unwrap();
     assert_eq!(first, again);
     let rows: Vec<&str> = again.lines().skip(1).collect();
     assert_eq!(rows.len(), 2, "{again}");
-    assert!(
-        rows[0].starts_with("a,m__x,") && rows[1].starts_with("a__m,x,"),
-        "{again}"
-    );
-    assert_ne!(
-        rows[0].split(',').nth(3),
-        rows[1].split(',').nth(3),
-        "orders 2 and 3 score differently"
-    );
+    assert!(rows[0].starts_with("a,m__x,") && rows[1].starts_with("a__m,x,"), "{again}");
+    assert_ne!(rows[0].split(',').nth(3), rows[1].split(',').nth(3), "orders 2 and 3 score differently");
 }
 
 /// Runs the key suite, saves its baseline, checks that the untouched baseline gates, edits the
 /// baseline's JSON with `edit`, and gates again: (exit code, stderr).
 fn gate_against_edited_baseline(edit: impl FnOnce(&mut Value)) -> (Option<i32>, String) {
     let dir = key_suite();
-    let gate = || {
-        lmgauge(
-            dir.path(),
-            &[
-                "gate",
-                "reports/keys/latest",
-                "--baseline",
-                "base/keys.json",
-            ],
-        )
-    };
+    let gate = || lmgauge(dir.path(), &["gate", "reports/keys/latest", "--baseline", "base/keys.json"]);
     let out = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "reports"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = lmgauge(
-        dir.path(),
-        &[
-            "baseline",
-            "save",
-            "reports/keys/latest",
-            "--to",
-            "base/keys.json",
-        ],
-    );
+    let out = lmgauge(dir.path(), &["baseline", "save", "reports/keys/latest", "--to", "base/keys.json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let out = gate();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "an untouched baseline gates: {}",
-        stderr(&out)
-    );
+    assert_eq!(out.status.code(), Some(0), "an untouched baseline gates: {}", stderr(&out));
     let base = dir.path().join("base/keys.json");
     let mut b: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
     edit(&mut b);
@@ -285,8 +194,5 @@ fn a_baseline_whose_values_disagree_with_its_items_is_refused() {
 fn gating_against_another_suites_baseline_names_both_suites() {
     let (code, err) = gate_against_edited_baseline(|b| b["suite"] = serde_json::json!("other"));
     assert_eq!(code, Some(2), "{err}");
-    assert!(
-        err.contains("suite \"other\"") && err.contains("suite \"keys\""),
-        "{err}"
-    );
+    assert!(err.contains("suite \"other\"") && err.contains("suite \"keys\""), "{err}");
 }

@@ -3,9 +3,8 @@
 
 use std::collections::HashMap;
 
-
 use lmgauge::models::ngram::arpa::read_arpa_file;
-use lmgauge::models::ngram::{estimate, ArpaModel, Corpus, QueryLm, SpecialSymbols, TrainOptions, DEFAULT_FALLBACK};
+use lmgauge::models::ngram::{ArpaModel, Corpus, DEFAULT_FALLBACK, QueryLm, SpecialSymbols, TrainOptions, estimate};
 
 use crate::common::{fixture, lmgauge, rel, repo, stdout};
 
@@ -118,14 +117,22 @@ fn query_matches_kenlm_query() {
         let stats = lm.score_lines(text.split('\n'));
         assert_eq!(stats.tokens, fx.tokens, "{name}");
         assert_eq!(stats.oov, fx.oov, "{name}");
-        assert!(rel(stats.perplexity_including_oov, fx.perplexity_including_oov) <= 1e-6, "{name}: {} vs {}", stats.perplexity_including_oov, fx.perplexity_including_oov);
+        assert!(
+            rel(stats.perplexity_including_oov, fx.perplexity_including_oov) <= 1e-6,
+            "{name}: {} vs {}",
+            stats.perplexity_including_oov,
+            fx.perplexity_including_oov
+        );
         assert!(rel(stats.perplexity_excluding_oov, fx.perplexity_excluding_oov) <= 1e-6, "{name}");
         let mut scores = Vec::new();
         for (line, &expected) in text.split('\n').zip(&fx.line_totals_log10) {
             scores.clear();
             lm.score_sentence(line, &mut scores);
             let total: f32 = scores.iter().map(|s| s.log10_prob).sum();
-            assert!((total as f64 - expected).abs() <= 1e-6 * expected.abs().max(1.0) + 1e-5, "{name}: line {line:?}: {total} vs {expected}");
+            assert!(
+                (total as f64 - expected).abs() <= 1e-6 * expected.abs().max(1.0) + 1e-5,
+                "{name}: line {line:?}: {total} vs {expected}"
+            );
         }
     }
 }
@@ -147,10 +154,26 @@ fn cli_train_and_query_json() {
     let dir = tempfile::tempdir().unwrap();
     let arpa = dir.path().join("m.arpa");
     let train_txt = fixture("kenlm/wiki-train.txt");
-    let o = lmgauge(&repo(), &["ngram", "train", "--order", "3", "--input", train_txt.to_str().unwrap(), "--arpa", arpa.to_str().unwrap(), "--skip-symbols"]);
+    let o = lmgauge(
+        &repo(),
+        &[
+            "ngram",
+            "train",
+            "--order",
+            "3",
+            "--input",
+            train_txt.to_str().unwrap(),
+            "--arpa",
+            arpa.to_str().unwrap(),
+            "--skip-symbols",
+        ],
+    );
     assert!(o.status.success(), "{}", crate::common::stderr(&o));
     let query_txt = fixture("kenlm/wiki-query.txt");
-    let o = lmgauge(&repo(), &["ngram", "query", "--arpa", arpa.to_str().unwrap(), "--input", query_txt.to_str().unwrap(), "--json"]);
+    let o = lmgauge(
+        &repo(),
+        &["ngram", "query", "--arpa", arpa.to_str().unwrap(), "--input", query_txt.to_str().unwrap(), "--json"],
+    );
     assert!(o.status.success(), "{}", crate::common::stderr(&o));
     let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let fx = &query_fixtures()["wiki-3"];
@@ -161,7 +184,10 @@ fn cli_train_and_query_json() {
     assert_eq!(json["sentences"].as_u64(), Some(300));
     assert!(rel(json["perplexity_including_oov"].as_f64().unwrap(), fx.perplexity_including_oov) <= 1e-6);
     // Without --skip-symbols, the literal <unk> in WikiText is refused with file and line.
-    let o = lmgauge(&repo(), &["ngram", "train", "--order", "3", "--input", train_txt.to_str().unwrap(), "--arpa", arpa.to_str().unwrap()]);
+    let o = lmgauge(
+        &repo(),
+        &["ngram", "train", "--order", "3", "--input", train_txt.to_str().unwrap(), "--arpa", arpa.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2));
     let err = crate::common::stderr(&o);
     assert!(err.contains("wiki-train.txt:") && err.contains("<unk>"), "{err}");
@@ -170,7 +196,8 @@ fn cli_train_and_query_json() {
 #[test]
 fn perplexity_command_agrees_with_kenlm_query_numbers() {
     // Non-blank lines only, so the items are exactly KenLM's sentences.
-    let text: String = query_lines("wiki-query.txt").split('\n').filter(|l| !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
+    let text: String =
+        query_lines("wiki-query.txt").split('\n').filter(|l| !l.trim().is_empty()).map(|l| format!("{l}\n")).collect();
     let dir = crate::common::workspace(&[("q.txt", &text)]);
     let arpa = fixture("kenlm/wiki-4.arpa.gz");
     let o = lmgauge(dir.path(), &["perplexity", "--model", arpa.to_str().unwrap(), "--input", "q.txt", "--json"]);
@@ -182,5 +209,8 @@ fn perplexity_command_agrees_with_kenlm_query_numbers() {
     assert!(rel(p["token_perplexity"].as_f64().unwrap(), q["perplexity_including_oov"].as_f64().unwrap()) <= 1e-6);
     let nll = p["nll"].as_f64().unwrap();
     assert!(rel(nll, -q["log10_prob"].as_f64().unwrap() * std::f64::consts::LN_10) <= 1e-6);
-    assert!(rel(p["bits_per_byte"].as_f64().unwrap(), nll / (p["bytes"].as_f64().unwrap() * std::f64::consts::LN_2)) <= 1e-12);
+    assert!(
+        rel(p["bits_per_byte"].as_f64().unwrap(), nll / (p["bytes"].as_f64().unwrap() * std::f64::consts::LN_2))
+            <= 1e-12
+    );
 }

@@ -77,7 +77,11 @@ fn crate_paths(code: &str) -> Vec<Vec<String>> {
         if let Some(group) = rest.strip_prefix('{') {
             let end = group.find('}').unwrap_or(group.len());
             for part in group[..end].split(',') {
-                let segs: Vec<String> = part.split("::").map(|s| s.trim().trim_start_matches('{').to_owned()).filter(|s| !s.is_empty()).collect();
+                let segs: Vec<String> = part
+                    .split("::")
+                    .map(|s| s.trim().trim_start_matches('{').to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 if !segs.is_empty() {
                     out.push(segs);
                 }
@@ -172,8 +176,11 @@ fn no_file_imports_a_file_that_imports_it_back() {
         for t in targets {
             // The longest known file the path starts with; a module's own mod.rs is its interface
             // and not part of any circle among its files.
-            let Some(target) = (1..=t.len()).rev().map(|k| t[..k].to_vec()).find(|p| names.contains(p)) else { continue };
-            let siblings = target.len() == f.module.len() && target[..target.len() - 1] == f.module[..f.module.len() - 1];
+            let Some(target) = (1..=t.len()).rev().map(|k| t[..k].to_vec()).find(|p| names.contains(p)) else {
+                continue;
+            };
+            let siblings =
+                target.len() == f.module.len() && target[..target.len() - 1] == f.module[..f.module.len() - 1];
             if target != f.module && siblings {
                 edges.entry(f.module.clone()).or_default().insert(target);
             }
@@ -190,7 +197,12 @@ fn no_file_imports_a_file_that_imports_it_back() {
     assert!(circles.is_empty(), "import circles:\n  {}", circles.join("\n  "));
 }
 
-fn reaches(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>, from: &Vec<String>, to: &Vec<String>, seen: &mut BTreeSet<Vec<String>>) -> bool {
+fn reaches(
+    edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
+    from: &Vec<String>,
+    to: &Vec<String>,
+    seen: &mut BTreeSet<Vec<String>>,
+) -> bool {
     if from == to {
         return true;
     }
@@ -202,7 +214,9 @@ fn reaches(edges: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>, from: &Vec<Stri
 
 #[test]
 fn the_checker_sees_imports_in_every_form() {
-    let code = code_of("use crate::{engine::run, store};\nlet x = crate::report::render(); // crate::cli\nlet s = \"crate::gate\";");
+    let code = code_of(
+        "use crate::{engine::run, store};\nlet x = crate::report::render(); // crate::cli\nlet s = \"crate::gate\";",
+    );
     let firsts: Vec<String> = crate_paths(&code).into_iter().map(|p| p[0].clone()).collect();
     assert_eq!(firsts, ["engine", "store", "report"]);
 }

@@ -38,7 +38,8 @@ fn bleu_matches_sacrebleu_on_wmt17() {
             ..BleuConfig::default()
         };
         let hyps = stream(case["system"].as_str().unwrap());
-        let refs: Vec<Vec<String>> = case["refs"].as_array().unwrap().iter().map(|r| stream(r.as_str().unwrap())).collect();
+        let refs: Vec<Vec<String>> =
+            case["refs"].as_array().unwrap().iter().map(|r| stream(r.as_str().unwrap())).collect();
         let s = cfg.corpus_score(&hyps, &refs);
         let what = format!("{} {} {} lc={}", case["system"], case["tokenize"], case["smooth"], case["lowercase"]);
         close(s.score, case["score"].as_f64().unwrap(), &what);
@@ -68,7 +69,7 @@ fn sentence_bleu_and_chrf_match_sacrebleu() {
     }
     for case in fx["chrf"].as_array().unwrap() {
         let c = ChrfConfig { word_order: case["word_order"].as_u64().unwrap() as usize, ..ChrfConfig::default() };
-        let score = c.corpus_score(&stream(case["system"].as_str().unwrap()), &[refs.clone()]);
+        let score = c.corpus_score(&stream(case["system"].as_str().unwrap()), std::slice::from_ref(&refs));
         close(score, case["score"].as_f64().unwrap(), &format!("chrF {}", case["system"]));
         assert_eq!(c.signature(1), case["signature"].as_str().unwrap());
     }
@@ -89,12 +90,20 @@ fn edge_cases_match_sacrebleu() {
     let sent = BleuConfig { effective_order: true, ..BleuConfig::default() };
     let chrf = ChrfConfig::default();
     for i in 0..hyps.len() {
-        close(sent.score(&sent.segment_stats(&hyps[i], &[&refs[i]])).score, fx["bleu_sentence"][i].as_f64().unwrap(), &format!("bleu edge {i}"));
-        close(chrf.f_score(&chrf.segment_stats(&hyps[i], &[&refs[i]])), fx["chrf_sentence"][i].as_f64().unwrap(), &format!("chrf edge {i}"));
+        close(
+            sent.score(&sent.segment_stats(&hyps[i], &[&refs[i]])).score,
+            fx["bleu_sentence"][i].as_f64().unwrap(),
+            &format!("bleu edge {i}"),
+        );
+        close(
+            chrf.f_score(&chrf.segment_stats(&hyps[i], &[&refs[i]])),
+            fx["chrf_sentence"][i].as_f64().unwrap(),
+            &format!("chrf edge {i}"),
+        );
     }
     for tok in ["13a", "intl", "char", "none", "zh"] {
         let cfg = BleuConfig { tokenizer: Tokenizer::from_name(tok).unwrap(), ..BleuConfig::default() };
-        let s = cfg.corpus_score(&hyps, &[refs.clone()]);
+        let s = cfg.corpus_score(&hyps, std::slice::from_ref(&refs));
         close(s.score, fx["bleu_corpus"][tok]["score"].as_f64().unwrap(), &format!("edge corpus {tok}"));
         assert_eq!(s.sys_len, fx["bleu_corpus"][tok]["sys_len"].as_u64().unwrap(), "{tok}");
     }

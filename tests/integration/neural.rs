@@ -76,10 +76,16 @@ mod parity {
             for (policy, stride) in [("rolling", None), ("sliding", Some(stride))] {
                 // A budget below one window forces one window per pass; a large one pads many together.
                 for batch_tokens in [1, 100_000] {
-                    let model = neural::load(Family::Causal, &path, &NeuralOptions { stride, batch_tokens, ..options() }).unwrap();
+                    let model =
+                        neural::load(Family::Causal, &path, &NeuralOptions { stride, batch_tokens, ..options() })
+                            .unwrap();
                     let scores = model.score_batch(&refs).unwrap();
                     for (i, (s, item)) in scores.iter().zip(rec["items"].as_array().unwrap()).enumerate() {
-                        assert_close(&s.logprobs, &floats(&item[policy]), &format!("{name} {policy} text {i} batch {batch_tokens}"));
+                        assert_close(
+                            &s.logprobs,
+                            &floats(&item[policy]),
+                            &format!("{name} {policy} text {i} batch {batch_tokens}"),
+                        );
                     }
                     let file = model.score_tokens(e["file_text"].as_str().unwrap()).unwrap();
                     assert_close(&file.logprobs, &floats(&rec["file"][policy]), &format!("{name} {policy} file"));
@@ -98,7 +104,12 @@ mod parity {
             let stride = Some(rec["stride"].as_u64().unwrap() as usize);
             for (variant, key) in [(PllVariant::Original, "pll"), (PllVariant::WordL2r, "word_l2r")] {
                 for batch_tokens in [64, 100_000] {
-                    let model = neural::load(Family::Masked, &path, &NeuralOptions { stride, pll: variant, batch_tokens, ..options() }).unwrap();
+                    let model = neural::load(
+                        Family::Masked,
+                        &path,
+                        &NeuralOptions { stride, pll: variant, batch_tokens, ..options() },
+                    )
+                    .unwrap();
                     let scores = model.score_batch(&refs).unwrap();
                     for (i, (s, item)) in scores.iter().zip(rec["items"].as_array().unwrap()).enumerate() {
                         assert!(s.pseudo);
@@ -113,9 +124,15 @@ mod parity {
     fn the_longest_text_really_spans_several_windows() {
         // Guards the fixtures: without a text longer than the context, windowing is untested.
         let e = expected();
-        let n = e["causal"]["gpt2-safetensors"]["items"].as_array().unwrap().last().unwrap()["ids"].as_array().unwrap().len();
+        let n = e["causal"]["gpt2-safetensors"]["items"].as_array().unwrap().last().unwrap()["ids"]
+            .as_array()
+            .unwrap()
+            .len();
         assert!(n > 3 * e["causal"]["gpt2-safetensors"]["n_positions"].as_u64().unwrap() as usize);
-        let m = e["masked"]["bert-safetensors"]["items"].as_array().unwrap().last().unwrap()["ids"].as_array().unwrap().len();
+        let m = e["masked"]["bert-safetensors"]["items"].as_array().unwrap().last().unwrap()["ids"]
+            .as_array()
+            .unwrap()
+            .len();
         assert!(m > 3 * e["masked"]["bert-safetensors"]["max_positions"].as_u64().unwrap() as usize);
     }
 
@@ -149,7 +166,23 @@ mod parity {
         let ws = workspace(&[("wiki.txt", e["file_text"].as_str().unwrap())]);
         let model = fixture("neural/gpt2-safetensors");
         let stride = rec["stride"].to_string();
-        let o = lmgauge(ws.path(), &["perplexity", "--model", model.to_str().unwrap(), "--input", "wiki.txt", "--unit", "file", "--stride", &stride, "--device", "cpu", "--json"]);
+        let o = lmgauge(
+            ws.path(),
+            &[
+                "perplexity",
+                "--model",
+                model.to_str().unwrap(),
+                "--input",
+                "wiki.txt",
+                "--unit",
+                "file",
+                "--stride",
+                &stride,
+                "--device",
+                "cpu",
+                "--json",
+            ],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
         let want = floats(&rec["file"]["sliding"]);
@@ -159,7 +192,10 @@ mod parity {
         assert!(rel(v["token_perplexity"].as_f64().unwrap(), (nll / want.len() as f64).exp()) < 1e-5);
         // Masked models report pseudo-perplexity under its own name.
         let bert = fixture("neural/bert-safetensors");
-        let o = lmgauge(ws.path(), &["perplexity", "--model", bert.to_str().unwrap(), "--input", "wiki.txt", "--pll", "word-l2r", "--json"]);
+        let o = lmgauge(
+            ws.path(),
+            &["perplexity", "--model", bert.to_str().unwrap(), "--input", "wiki.txt", "--pll", "word-l2r", "--json"],
+        );
         assert!(o.status.success(), "{}", stderr(&o));
         let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
         assert!(v["pseudo_perplexity"].as_f64().unwrap() > 1.0);
@@ -190,15 +226,27 @@ mod parity {
 
     #[test]
     fn broken_folders_give_errors_that_name_the_file() {
-        let (_d, m) = broken("gpt2-safetensors", |m| edit_config(m, |c| { c.remove("n_embd"); }));
+        let (_d, m) = broken("gpt2-safetensors", |m| {
+            edit_config(m, |c| {
+                c.remove("n_embd");
+            })
+        });
         let e = load_error(Family::Causal, &m);
         assert!(e.contains("config.json") && e.contains("n_embd"), "{e}");
 
-        let (_d, m) = broken("gpt2-safetensors", |m| edit_config(m, |c| { c.insert("n_embd".into(), 40.into()); }));
+        let (_d, m) = broken("gpt2-safetensors", |m| {
+            edit_config(m, |c| {
+                c.insert("n_embd".into(), 40.into());
+            })
+        });
         let e = load_error(Family::Causal, &m);
         assert!(e.contains("model.safetensors") && e.contains("shape"), "{e}");
 
-        let (_d, m) = broken("bert-safetensors", |m| edit_config(m, |c| { c.insert("vocab_size".into(), 401.into()); }));
+        let (_d, m) = broken("bert-safetensors", |m| {
+            edit_config(m, |c| {
+                c.insert("vocab_size".into(), 401.into());
+            })
+        });
         let e = load_error(Family::Masked, &m);
         assert!(e.contains("shape") && e.contains("word_embeddings"), "{e}");
 
@@ -221,7 +269,11 @@ mod parity {
         let e = load_error(Family::Causal, &m);
         assert!(e.contains("pytorch_model.bin"), "{e}");
 
-        let (_d, m) = broken("gpt2-safetensors", |m| edit_config(m, |c| { c.insert("model_type".into(), "mamba".into()); }));
+        let (_d, m) = broken("gpt2-safetensors", |m| {
+            edit_config(m, |c| {
+                c.insert("model_type".into(), "mamba".into());
+            })
+        });
         let e = load_error(Family::Causal, &m);
         assert!(e.contains("config.json") && e.contains("\"mamba\"") && e.contains("gpt2"), "{e}");
 
@@ -230,7 +282,8 @@ mod parity {
         assert!(e.contains("use kind masked"), "{e}");
 
         // A shard listed in the index that is gone, and tensors that no shard holds.
-        let (_d, m) = broken("gpt2-sharded", |m| std::fs::remove_file(m.join("model-00003-of-00003.safetensors")).unwrap());
+        let (_d, m) =
+            broken("gpt2-sharded", |m| std::fs::remove_file(m.join("model-00003-of-00003.safetensors")).unwrap());
         assert!(load_error(Family::Causal, &m).contains("does not exist"));
         let (_d, m) = broken("gpt2-sharded", |m| {
             let p = m.join("model.safetensors.index.json");
@@ -241,10 +294,18 @@ mod parity {
         assert!(load_error(Family::Causal, &m).contains("missing tensor"));
 
         // GPT-Neo: layer types must cover the layers; an activation lmgauge does not compute is named.
-        let (_d, m) = broken("gpt-neo-tied", |m| edit_config(m, |c| { c.insert("num_layers".into(), 4.into()); }));
+        let (_d, m) = broken("gpt-neo-tied", |m| {
+            edit_config(m, |c| {
+                c.insert("num_layers".into(), 4.into());
+            })
+        });
         let e = load_error(Family::Causal, &m);
         assert!(e.contains("config.json") && e.contains("attention_types describe 3 layers"), "{e}");
-        let (_d, m) = broken("gpt-neo-tied", |m| edit_config(m, |c| { c.insert("activation_function".into(), "quick_gelu".into()); }));
+        let (_d, m) = broken("gpt-neo-tied", |m| {
+            edit_config(m, |c| {
+                c.insert("activation_function".into(), "quick_gelu".into());
+            })
+        });
         assert!(load_error(Family::Causal, &m).contains("\"quick_gelu\" is not supported"));
         let (_d, m) = broken("gpt-neo-untied", |m| std::fs::remove_file(m.join("model.safetensors")).unwrap());
         assert!(load_error(Family::Causal, &m).contains("gpt-neo-untied"));
@@ -258,7 +319,12 @@ mod parity {
     #[test]
     fn reward_models_match_transformers_batched_or_not() {
         let e = expected();
-        let pairs: Vec<(String, String)> = e["reward"]["pairs"].as_array().unwrap().iter().map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_str().unwrap().to_owned())).collect();
+        let pairs: Vec<(String, String)> = e["reward"]["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_str().unwrap().to_owned()))
+            .collect();
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
         for (name, rec) in e["reward"]["models"].as_object().unwrap() {
             // Most HH transcripts exceed the context: truncation is exercised, not assumed. The
@@ -270,7 +336,12 @@ mod parity {
             };
             assert!(rec["lengths"].as_array().unwrap().iter().filter(|l| l.as_u64() == Some(max)).count() >= 4);
             for batch_tokens in [1, 100_000] {
-                let model = neural::load(Family::Reward, &fixture(&format!("neural/{name}")), &NeuralOptions { batch_tokens, ..options() }).unwrap();
+                let model = neural::load(
+                    Family::Reward,
+                    &fixture(&format!("neural/{name}")),
+                    &NeuralOptions { batch_tokens, ..options() },
+                )
+                .unwrap();
                 assert!(model.capabilities().reward);
                 let got = model.reward_batch(&refs).unwrap();
                 assert_close(&got, &floats(&rec["rewards"]), &format!("{name} rewards, batch {batch_tokens}"));
@@ -283,22 +354,68 @@ mod parity {
     /// A reward judge in a preference suite: its accuracy is the share of pairs whose chosen
     /// response gets the higher reward, computed here from transformers' own rewards.
     /// DeBERTa-v2 options this crate does not compute, and broken shapes, are refused by name.
+    /// A case: its name, how it edits config.json, and the words the refusal must hold.
+    type ConfigCase = (&'static str, fn(&mut serde_json::Map<String, Value>), &'static [&'static str]);
+
     #[test]
     fn deberta_reward_configs_are_checked() {
-        let cases: [(&str, fn(&mut serde_json::Map<String, Value>), &[&str]); 6] = [
-            ("deberta-v3-reward", |c| { c.insert("hidden_act".into(), "mish".into()); }, &["hidden_act", "\"mish\""]),
-            ("deberta-v3-reward", |c| { c.insert("pos_att_type".into(), serde_json::json!(["c2p", "p2p"])); }, &["pos_att_type", "p2p"]),
-            ("deberta-v3-reward", |c| { c.insert("pooler_hidden_size".into(), 64.into()); }, &["pooler_hidden_size"]),
-            ("deberta-v3-reward", |c| { c.insert("position_buckets".into(), 200.into()); }, &["position_buckets"]),
-            ("deberta-v3-reward", |c| { c.insert("share_att_key".into(), false.into()); }, &["missing tensor", "pos_key_proj"]),
-            ("deberta-v2-reward", |c| { c.insert("conv_kernel_size".into(), 5.into()); }, &["shape", "conv.conv.weight"]),
+        let cases: [ConfigCase; 6] = [
+            (
+                "deberta-v3-reward",
+                |c| {
+                    c.insert("hidden_act".into(), "mish".into());
+                },
+                &["hidden_act", "\"mish\""],
+            ),
+            (
+                "deberta-v3-reward",
+                |c| {
+                    c.insert("pos_att_type".into(), serde_json::json!(["c2p", "p2p"]));
+                },
+                &["pos_att_type", "p2p"],
+            ),
+            (
+                "deberta-v3-reward",
+                |c| {
+                    c.insert("pooler_hidden_size".into(), 64.into());
+                },
+                &["pooler_hidden_size"],
+            ),
+            (
+                "deberta-v3-reward",
+                |c| {
+                    c.insert("position_buckets".into(), 200.into());
+                },
+                &["position_buckets"],
+            ),
+            (
+                "deberta-v3-reward",
+                |c| {
+                    c.insert("share_att_key".into(), false.into());
+                },
+                &["missing tensor", "pos_key_proj"],
+            ),
+            (
+                "deberta-v2-reward",
+                |c| {
+                    c.insert("conv_kernel_size".into(), 5.into());
+                },
+                &["shape", "conv.conv.weight"],
+            ),
         ];
         for (name, edit, words) in cases {
             let (_d, m) = broken(name, |m| edit_config(m, edit));
             let e = load_error(Family::Reward, &m);
-            assert!(words.iter().all(|w| e.contains(w)) && (e.contains("config.json") || e.contains("model.safetensors")), "{e}");
+            assert!(
+                words.iter().all(|w| e.contains(w)) && (e.contains("config.json") || e.contains("model.safetensors")),
+                "{e}"
+            );
         }
-        let (_d, m) = broken("deberta-v3-reward", |m| edit_config(m, |c| { c.insert("model_type".into(), "deberta".into()); }));
+        let (_d, m) = broken("deberta-v3-reward", |m| {
+            edit_config(m, |c| {
+                c.insert("model_type".into(), "deberta".into());
+            })
+        });
         let e = load_error(Family::Reward, &m);
         assert!(e.contains("\"deberta\"") && e.contains("deberta-v2"), "{e}");
     }
@@ -309,7 +426,8 @@ mod parity {
         let rewards = floats(&e["reward"]["models"]["bert-reward"]["rewards"]);
         // Pairs 1..=8 of the fixture are (chosen, rejected) of the first four HH-RLHF records.
         let wins = (0..4).filter(|k| rewards[1 + 2 * k] > rewards[2 + 2 * k]).count();
-        let data = std::fs::read_to_string(crate::common::repo().join("data/hh-rlhf/harmless-base-test.jsonl")).unwrap();
+        let data =
+            std::fs::read_to_string(crate::common::repo().join("data/hh-rlhf/harmless-base-test.jsonl")).unwrap();
         let four: String = data.lines().take(4).map(|l| format!("{l}\n")).collect();
         let suite = format!(
             "version: 1\nname: rm\nbootstrap: 20\nmodels:\n  - {{id: rm, kind: reward, path: {}, device: cpu}}\ntasks:\n  - id: hh\n    type: preference\n    dataset: {{path: pairs.jsonl}}\n    layout: hh\n    models: [rm]\n    metrics: [accuracy]\n",
@@ -355,11 +473,17 @@ mod parity {
     #[test]
     fn half_precision_on_the_cpu_and_missing_gpus_are_refused() {
         let path = fixture("neural/gpt2-safetensors");
-        let e = neural::load(Family::Causal, &path, &NeuralOptions { dtype: neural::Dtype::F16, ..options() }).err().unwrap().to_string();
+        let e = neural::load(Family::Causal, &path, &NeuralOptions { dtype: neural::Dtype::F16, ..options() })
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("CUDA"), "{e}");
         if neural::cuda_device_count() == 0 {
             eprintln!("no CUDA device: the CUDA parity check is skipped");
-            let e = neural::load(Family::Causal, &path, &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() }).err().unwrap().to_string();
+            let e = neural::load(Family::Causal, &path, &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() })
+                .err()
+                .unwrap()
+                .to_string();
             assert!(e.contains("no CUDA device"), "{e}");
         }
     }
@@ -374,12 +498,26 @@ mod parity {
         let texts = texts(&e);
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let rec = &e["causal"]["gpt2-safetensors"];
-        let model = neural::load(Family::Causal, &fixture("neural/gpt2-safetensors"), &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() }).unwrap();
+        let model = neural::load(
+            Family::Causal,
+            &fixture("neural/gpt2-safetensors"),
+            &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() },
+        )
+        .unwrap();
         for (s, item) in model.score_batch(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
             assert_close(&s.logprobs, &floats(&item["rolling"]), "cuda rolling");
         }
         let rec = &e["masked"]["bert-safetensors"];
-        let model = neural::load(Family::Masked, &fixture("neural/bert-safetensors"), &NeuralOptions { device: DeviceChoice::Cuda(0), stride: Some(rec["stride"].as_u64().unwrap() as usize), ..options() }).unwrap();
+        let model = neural::load(
+            Family::Masked,
+            &fixture("neural/bert-safetensors"),
+            &NeuralOptions {
+                device: DeviceChoice::Cuda(0),
+                stride: Some(rec["stride"].as_u64().unwrap() as usize),
+                ..options()
+            },
+        )
+        .unwrap();
         for (s, item) in model.score_batch(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
             assert_close(&s.logprobs, &floats(&item["pll"]), "cuda pll");
         }
@@ -399,7 +537,13 @@ fn suite_runs_ngram_causal_and_masked_side_by_side() {
         gpt2.display(),
         bert.display()
     );
-    let test: String = std::fs::read_to_string(crate::common::repo().join("data/wikitext-2/test.txt")).unwrap().lines().filter(|l| !l.trim().is_empty()).take(40).collect::<Vec<_>>().join("\n");
+    let test: String = std::fs::read_to_string(crate::common::repo().join("data/wikitext-2/test.txt"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(40)
+        .collect::<Vec<_>>()
+        .join("\n");
     let ws = workspace(&[("suite.yaml", &suite), ("text.txt", &test)]);
     let o = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
     if !lmgauge::models::neural::ENABLED {
@@ -417,7 +561,10 @@ fn suite_runs_ngram_causal_and_masked_side_by_side() {
     assert!(o.status.success());
     assert_eq!(csv, std::fs::read_to_string(ws.path().join("out2/neural/latest/results.csv")).unwrap());
     let html = std::fs::read_to_string(ws.path().join("out/neural/latest/index.html")).unwrap();
-    assert!(html.contains("GPT-2 causal LM") && html.contains("pseudo-log-likelihood"), "report says what each model is");
+    assert!(
+        html.contains("GPT-2 causal LM") && html.contains("pseudo-log-likelihood"),
+        "report says what each model is"
+    );
 }
 
 #[test]
@@ -440,7 +587,10 @@ fn invalid_utf8_text_names_the_file_and_line() {
     let ws = workspace(&[]);
     std::fs::write(ws.path().join("bad.txt"), b"fine line\nbad \xff byte\n").unwrap();
     let model = fixture("neural/gpt2-safetensors");
-    let o = lmgauge(ws.path(), &["perplexity", "--model", model.to_str().unwrap(), "--input", "bad.txt", "--device", "cpu"]);
+    let o = lmgauge(
+        ws.path(),
+        &["perplexity", "--model", model.to_str().unwrap(), "--input", "bad.txt", "--device", "cpu"],
+    );
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(err.contains("bad.txt") && err.contains('2'), "{err}");
@@ -467,12 +617,17 @@ fn models_command_lists_kinds_and_describes_folders() {
     for f in ["model.safetensors", "tokenizer.json"] {
         std::fs::copy(folder.join(f), ws.path().join("odd").join(f)).unwrap();
     }
-    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("config.json")).unwrap()).unwrap();
+    let mut config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("config.json")).unwrap()).unwrap();
     config["hidden_act"] = "mish".into();
     std::fs::write(ws.path().join("odd/config.json"), config.to_string()).unwrap();
     let o = lmgauge(ws.path(), &["models", "odd", "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v["configuration"].as_str().unwrap().starts_with("not loadable") && v["configuration"].as_str().unwrap().contains("mish"), "{v}");
+    assert!(
+        v["configuration"].as_str().unwrap().starts_with("not loadable")
+            && v["configuration"].as_str().unwrap().contains("mish"),
+        "{v}"
+    );
 
     let o = lmgauge(ws.path(), &["models", fixture("neural/bert-reward").to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();

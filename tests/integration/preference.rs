@@ -1,10 +1,10 @@
 //! Preference tasks: judge statistics against a plain-Python computation, the length baseline on
 //! the shipped HH-RLHF subset against an independent computation, and bad pairs reported.
 
-use lmgauge::store::jobs::{ItemScore, JobRecord, JobStatus, JOB_RECORD_VERSION};
+use lmgauge::metrics::Metric;
+use lmgauge::store::jobs::{ItemScore, JOB_RECORD_VERSION, JobRecord, JobStatus};
 use lmgauge::store::scores::{PreferenceScores, Scores};
 use lmgauge::tasks::preference::{cohen_kappa, judges_and_agreement, outcomes, preference_rows};
-use lmgauge::metrics::Metric;
 
 use crate::common::{fixture, lmgauge, repo, stderr, workspace};
 
@@ -22,7 +22,13 @@ fn record(model: &str, scores: &[(f64, f64)]) -> JobRecord {
             .enumerate()
             .map(|(i, &(c, r))| ItemScore {
                 id: (i + 1).to_string(),
-                scores: Scores::Preference(PreferenceScores { chosen: c, rejected: r, per_token: None, len_chosen: 1.0, len_rejected: 1.0 }),
+                scores: Scores::Preference(PreferenceScores {
+                    chosen: c,
+                    rejected: r,
+                    per_token: None,
+                    len_chosen: 1.0,
+                    len_rejected: 1.0,
+                }),
                 output: None,
             })
             .collect(),
@@ -50,11 +56,13 @@ fn task() -> lmgauge::suite::TaskDef {
 
 #[test]
 fn judge_statistics_match_a_python_computation() {
-    let fx: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture("preference/judges.json")).unwrap()).unwrap();
+    let fx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("preference/judges.json")).unwrap()).unwrap();
     let t = task();
     let mut records = Vec::new();
     for (name, pairs) in fx["judges"].as_object().unwrap() {
-        let scores: Vec<(f64, f64)> = pairs.as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())).collect();
+        let scores: Vec<(f64, f64)> =
+            pairs.as_array().unwrap().iter().map(|p| (p[0].as_f64().unwrap(), p[1].as_f64().unwrap())).collect();
         records.push(record(name, &scores));
     }
     for r in &records {
@@ -73,7 +81,10 @@ fn judge_statistics_match_a_python_computation() {
     }
     for want in fx["agreement"].as_array().unwrap() {
         let (a, b) = (want["a"].as_str().unwrap(), want["b"].as_str().unwrap());
-        let got = agreement.iter().find(|x| (x.judge_a == a && x.judge_b == b) || (x.judge_a == b && x.judge_b == a)).unwrap();
+        let got = agreement
+            .iter()
+            .find(|x| (x.judge_a == a && x.judge_b == b) || (x.judge_a == b && x.judge_b == a))
+            .unwrap();
         assert!((got.agreement - want["agreement"].as_f64().unwrap()).abs() < 1e-12);
         assert!((got.kappa - want["kappa"].as_f64().unwrap()).abs() < 1e-12, "{a}/{b}");
     }
@@ -100,7 +111,9 @@ fn length_baseline_on_the_shipped_subset_matches_an_independent_count() {
             break;
         }
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let resp = |k: &str| v[k].as_str().unwrap().rsplit_once("\n\nAssistant:").map(|(p, r)| (p.to_owned(), r.to_owned())).unwrap();
+        let resp = |k: &str| {
+            v[k].as_str().unwrap().rsplit_once("\n\nAssistant:").map(|(p, r)| (p.to_owned(), r.to_owned())).unwrap()
+        };
         let ((pc, c), (pr, r)) = (resp("chosen"), resp("rejected"));
         if pc != pr || c.trim().is_empty() || r.trim().is_empty() || c == r {
             continue;
@@ -111,20 +124,37 @@ fn length_baseline_on_the_shipped_subset_matches_an_independent_count() {
         ties += (lc == lr) as usize;
     }
     let csv = std::fs::read_to_string(dir.path().join("out/p/latest/results.csv")).unwrap();
-    let value = |metric: &str| -> f64 { csv.lines().find(|l| l.starts_with(&format!("hh,longer,{metric},"))).unwrap().split(',').nth(3).unwrap().parse().unwrap() };
+    let value = |metric: &str| -> f64 {
+        csv.lines()
+            .find(|l| l.starts_with(&format!("hh,longer,{metric},")))
+            .unwrap()
+            .split(',')
+            .nth(3)
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
     // results.csv carries 10 decimals.
     assert!((value("accuracy") - wins as f64 / n as f64).abs() < 1e-9);
     assert!((value("tie_rate") - ties as f64 / n as f64).abs() < 1e-9);
-    assert!(std::fs::read_to_string(dir.path().join("out/p/latest/index.html")).unwrap().contains("Agreement between judges"));
+    assert!(
+        std::fs::read_to_string(dir.path().join("out/p/latest/index.html"))
+            .unwrap()
+            .contains("Agreement between judges")
+    );
 }
 
 #[test]
 fn bad_pairs_are_reported_and_capabilities_checked() {
     let good = serde_json::json!({"chosen": "\n\nHuman: hi\n\nAssistant: hello there", "rejected": "\n\nHuman: hi\n\nAssistant: go away"}).to_string();
-    let bad = serde_json::json!({"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: bye\n\nAssistant: b"}).to_string();
+    let bad =
+        serde_json::json!({"chosen": "\n\nHuman: hi\n\nAssistant: a", "rejected": "\n\nHuman: bye\n\nAssistant: b"})
+            .to_string();
     let data = format!("{good}\n{bad}\n{good}\n");
     let train = fixture("kenlm/wiki-train.txt").display().to_string();
-    let s = format!("version: 1\nname: p\nmodels:\n  - {{id: kn, kind: ngram, train: {train}, order: 2, skip_symbols: true}}\ntasks:\n  - id: hh\n    type: preference\n    dataset: {{path: pairs.jsonl}}\n    models: [kn]\n    metrics: [accuracy]\n");
+    let s = format!(
+        "version: 1\nname: p\nmodels:\n  - {{id: kn, kind: ngram, train: {train}, order: 2, skip_symbols: true}}\ntasks:\n  - id: hh\n    type: preference\n    dataset: {{path: pairs.jsonl}}\n    models: [kn]\n    metrics: [accuracy]\n"
+    );
     let dir = workspace(&[("suite.yaml", &s), ("pairs.jsonl", &data)]);
     let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -161,7 +191,10 @@ fn comparisons_layout_subsets_and_escaped_disagreements() {
     assert!(subsets.contains("tldr,longer,r/a,2,0.5\n") && subsets.contains("tldr,longer,r/b,1,0.0\n"), "{subsets}");
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
     assert!(html.contains("Where the best judge (longer) disagrees"));
-    assert!(html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>x"), "disagreement texts are escaped");
+    assert!(
+        html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>x"),
+        "disagreement texts are escaped"
+    );
     let bad = row("p", "r/a", "one", "two", 3);
     std::fs::write(dir.path().join("comparisons.jsonl"), bad).unwrap();
     let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
@@ -184,13 +217,21 @@ fn reference_metric_judges_score_each_response_against_the_reference() {
     // Expected from ROUGE-L directly: pair 1 chosen wins, pair 2 rejected wins.
     let sc = RougeScorer { types: vec![RougeType::RougeL], stem: true };
     let f = |r: &str, h: &str| sc.score(r, h)[0].1.fmeasure;
-    let wins = (f("a cat sat on a mat", "the cat sat on the mat") > f("a cat sat on a mat", "dogs ran in the park")) as u8
-        + (f("heavy rain fell all night", "it rained") > f("heavy rain fell all night", "it rained heavily all night long")) as u8;
+    let wins = (f("a cat sat on a mat", "the cat sat on the mat") > f("a cat sat on a mat", "dogs ran in the park"))
+        as u8
+        + (f("heavy rain fell all night", "it rained")
+            > f("heavy rain fell all night", "it rained heavily all night long")) as u8;
     let csv = std::fs::read_to_string(dir.path().join("out/m/latest/results.csv")).unwrap();
-    let acc: f64 = csv.lines().find(|l| l.starts_with("t,rl,accuracy,")).unwrap().split(',').nth(3).unwrap().parse().unwrap();
+    let acc: f64 =
+        csv.lines().find(|l| l.starts_with("t,rl,accuracy,")).unwrap().split(',').nth(3).unwrap().parse().unwrap();
     assert_eq!(acc, wins as f64 / 2.0);
     // Without references the judge's job fails with the line named; validation checks the metric.
-    std::fs::write(dir.path().join("pairs.jsonl"), data.replace(", \"reference\": \"a cat sat on a mat\"", "").replace("\"reference\":\"a cat sat on a mat\",", "")).unwrap();
+    std::fs::write(
+        dir.path().join("pairs.jsonl"),
+        data.replace(", \"reference\": \"a cat sat on a mat\"", "")
+            .replace("\"reference\":\"a cat sat on a mat\",", ""),
+    )
+    .unwrap();
     let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("line 1 has no \"reference\""), "{}", stderr(&o));

@@ -2,10 +2,16 @@
 
 use std::path::PathBuf;
 
-use lmgauge::data::{load, DatasetSpec, FieldMap, Format, Unit};
+use lmgauge::data::{DatasetSpec, FieldMap, Format, Unit, load};
 
 fn spec(path: PathBuf, format: Format, text: &str, id: Option<&str>) -> DatasetSpec {
-    DatasetSpec { path, format, unit: Unit::Line, fields: FieldMap { text: text.into(), id: id.map(Into::into) }, limit: None }
+    DatasetSpec {
+        path,
+        format,
+        unit: Unit::Line,
+        fields: FieldMap { text: text.into(), id: id.map(Into::into) },
+        limit: None,
+    }
 }
 
 fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {

@@ -44,11 +44,19 @@ fn reference_task_matches_sacrebleu_and_compares_systems() {
     assert!(o.status.success(), "{}", stderr(&o));
     let run = std::fs::canonicalize(dir.path().join("out/ref/latest")).unwrap();
     let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
-    let fx: serde_json::Value = serde_json::from_slice(&std::fs::read(fixture("metrics/sacrebleu-wmt17.json")).unwrap()).unwrap();
+    let fx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixture("metrics/sacrebleu-wmt17.json")).unwrap()).unwrap();
     let want = |system: &str, key: &str, pred: &dyn Fn(&serde_json::Value) -> bool| -> f64 {
-        fx[key].as_array().unwrap().iter().find(|c| c["system"] == system && pred(c)).unwrap()["score"].as_f64().unwrap()
+        fx[key].as_array().unwrap().iter().find(|c| c["system"] == system && pred(c)).unwrap()["score"]
+            .as_f64()
+            .unwrap()
     };
-    let plain_bleu = |c: &serde_json::Value| c["tokenize"] == "13a" && c["smooth"] == "exp" && c["lowercase"] == false && c["refs"].as_array().unwrap().len() == 1;
+    let plain_bleu = |c: &serde_json::Value| {
+        c["tokenize"] == "13a"
+            && c["smooth"] == "exp"
+            && c["lowercase"] == false
+            && c["refs"].as_array().unwrap().len() == 1
+    };
     for (model, system) in [("uedin", "uedin-nmt.4722"), ("kit", "KIT.4950")] {
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
         assert!(close(csv_value(&csv, model, "bleu"), want(system, "bleu", &plain_bleu)));
@@ -89,7 +97,9 @@ fn capabilities_are_checked_against_task_types() {
     let err = stderr(&o);
     assert!(err.contains("suite.yaml:13:21") && err.contains("\"kn2\"") && err.contains("stored outputs"), "{err}");
     // And the other way round: stored outputs cannot be scored for perplexity.
-    let s = suite("", "[uedin, kit]").replace("type: reference", "type: perplexity").replace("metrics: [bleu, chrf, chrf++, rouge1, rougeL]", "metrics: [bits_per_byte]");
+    let s = suite("", "[uedin, kit]")
+        .replace("type: reference", "type: perplexity")
+        .replace("metrics: [bleu, chrf, chrf++, rouge1, rougeL]", "metrics: [bits_per_byte]");
     let dir = workspace(&[("suite.yaml", &s)]);
     let err = stderr(&lmgauge(dir.path(), &["validate", "suite.yaml"]));
     assert!(err.contains("\"uedin\"") && err.contains("token scoring"), "{err}");
@@ -108,6 +118,7 @@ fn jsonl_references_may_be_lists_and_rouge_matches_in_process_scoring() {
     let scorer = RougeScorer { types: vec![RougeType::Rouge1], stem: true };
     let a = scorer.score_multi(&["the cat sat on the mat", "a cat was sitting"], "the cat sat")[0].1.fmeasure;
     let b = scorer.score_multi(&["dogs are running fast"], "dogs run")[0].1.fmeasure;
-    let got: f64 = csv.lines().find(|l| l.starts_with("t,sys,rouge1,")).unwrap().split(',').nth(3).unwrap().parse().unwrap();
+    let got: f64 =
+        csv.lines().find(|l| l.starts_with("t,sys,rouge1,")).unwrap().split(',').nth(3).unwrap().parse().unwrap();
     assert!((got - (a + b) / 2.0).abs() < 1e-9, "{got} vs {}", (a + b) / 2.0);
 }

@@ -75,8 +75,13 @@ fn run_writes_every_output_and_matches_snapshots() {
     let csv = read(&run_dir.join("results.csv"));
     // The ARPA written by lmplz and our own 4-gram give the same numbers.
     let lines: Vec<&str> = csv.lines().collect();
-    let ours: Vec<&str> = lines.iter().filter(|l| l.starts_with("wiki-lines,kn4,")).map(|l| l.split_once(",kn4,").unwrap().1).collect();
-    let lmplz: Vec<&str> = lines.iter().filter(|l| l.starts_with("wiki-lines,kn4-lmplz,")).map(|l| l.split_once(",kn4-lmplz,").unwrap().1).collect();
+    let ours: Vec<&str> =
+        lines.iter().filter(|l| l.starts_with("wiki-lines,kn4,")).map(|l| l.split_once(",kn4,").unwrap().1).collect();
+    let lmplz: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("wiki-lines,kn4-lmplz,"))
+        .map(|l| l.split_once(",kn4-lmplz,").unwrap().1)
+        .collect();
     assert_eq!(ours, lmplz);
     // The suite file embeds absolute fixture paths, so its hash is machine-specific.
     let summary = summary.replace(&manifest["suite_hash"].as_str().unwrap()[..12], "<hash>");
@@ -119,7 +124,8 @@ fn resume_recomputes_only_unfinished_jobs() {
     assert_eq!(resumed, run_dir, "--resume continues the newest run");
     assert_eq!(read(&resumed.join("results.csv")), reference);
     let manifest: serde_json::Value = serde_json::from_str(&read(&resumed.join("run.json"))).unwrap();
-    let kn2 = manifest["jobs"].as_array().unwrap().iter().find(|j| j["task"] == "wiki-lines" && j["model"] == "kn2").unwrap();
+    let kn2 =
+        manifest["jobs"].as_array().unwrap().iter().find(|j| j["task"] == "wiki-lines" && j["model"] == "kn2").unwrap();
     assert_eq!(kn2["seconds"], 12345.0, "the finished job was not recomputed");
     assert_eq!(kn2["resumed"], true);
     // The trained models were cached beside the run and reused.
@@ -179,11 +185,15 @@ fn a_failing_job_is_recorded_and_others_still_run() {
 #[test]
 fn html_escapes_data_and_report_rerenders() {
     let evil = "\"<script>alert('x')</script> & <img src=x onerror=alert(1)>\"";
-    let s = suite(evil).replace("description: the same 4-gram as written by KenLM lmplz", "description: \"<b>bold</b> model\"");
+    let s = suite(evil)
+        .replace("description: the same 4-gram as written by KenLM lmplz", "description: \"<b>bold</b> model\"");
     let dir = workspace(&[("suite.yaml", &s)]);
     let run_dir = run(dir.path(), &[]);
     let html = read(&run_dir.join("index.html"));
-    assert!(!html.contains("<script>") && !html.contains("<img") && !html.contains("<b>bold"), "unescaped data in HTML");
+    assert!(
+        !html.contains("<script>") && !html.contains("<img") && !html.contains("<b>bold"),
+        "unescaped data in HTML"
+    );
     assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;img"));
     assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; model"));
     assert!(html.contains("<svg"), "charts are inline SVG");

@@ -21,7 +21,7 @@ fn smollm2() -> Option<PathBuf> {
 
 #[cfg(feature = "torch")]
 mod parity {
-    use lmgauge::models::neural::gguf::{tokenizer, Gguf};
+    use lmgauge::models::neural::gguf::{Gguf, tokenizer};
     use lmgauge::models::neural::{self, DeviceChoice, Family, NeuralOptions};
     use serde_json::Value;
 
@@ -50,7 +50,11 @@ mod parity {
     fn perplexity_matches_transformers_on_the_dequantized_weights() {
         let Some(path) = smollm2() else { return };
         let e = expected();
-        let options = NeuralOptions { device: DeviceChoice::Cpu, max_length: Some(e["max_length"].as_u64().unwrap() as usize), ..NeuralOptions::default() };
+        let options = NeuralOptions {
+            device: DeviceChoice::Cpu,
+            max_length: Some(e["max_length"].as_u64().unwrap() as usize),
+            ..NeuralOptions::default()
+        };
         let model = neural::load(Family::Causal, &path, &options).unwrap();
         let scores = model.score_tokens(e["text"].as_str().unwrap()).unwrap();
         let want: Vec<f64> = e["logprobs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
@@ -73,12 +77,21 @@ fn malformed_gguf_models_give_errors_naming_the_file() {
         // A valid GGUF without a model in it.
         ("blocks.gguf", blocks.clone(), "general.architecture \"lmgauge-fixture\" is not supported"),
         ("cut.gguf", blocks[..blocks.len() - 100].to_vec(), "truncated"),
-        ("version.gguf", { let mut b = blocks.clone(); b[4] = 9; b }, "GGUF version 9 is not supported"),
+        (
+            "version.gguf",
+            {
+                let mut b = blocks.clone();
+                b[4] = 9;
+                b
+            },
+            "GGUF version 9 is not supported",
+        ),
     ];
     for (name, bytes, want) in cases {
         let path = dir.path().join(name);
         std::fs::write(&path, bytes).unwrap();
-        let o = lmgauge(dir.path(), &["perplexity", "--model", path.to_str().unwrap(), "--input", text.to_str().unwrap()]);
+        let o =
+            lmgauge(dir.path(), &["perplexity", "--model", path.to_str().unwrap(), "--input", text.to_str().unwrap()]);
         let err = stderr(&o);
         assert!(!o.status.success());
         if lmgauge::models::neural::ENABLED {

@@ -83,7 +83,10 @@ fn unknown_model_id_in_task() {
 #[test]
 fn metric_the_task_cannot_produce() {
     let err = invalid(&GOOD.replace("metrics: [bits_per_byte, word_perplexity]", "metrics: [bits_per_byte, bleu]"));
-    assert!(err.contains("suite.yaml:15:30") && err.contains("\"bleu\"") && err.contains("perplexity task cannot produce"), "{err}");
+    assert!(
+        err.contains("suite.yaml:15:30") && err.contains("\"bleu\"") && err.contains("perplexity task cannot produce"),
+        "{err}"
+    );
 }
 
 #[test]

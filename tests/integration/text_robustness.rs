@@ -1,7 +1,7 @@
 //! Random Unicode text through every tokenizer and text metric, and random bytes through the JSONL
 //! reader: results stay in range and nothing panics. (fuzz/ has the coverage-guided version.)
 
-use lmgauge::data::{parse_jsonl, FieldMap};
+use lmgauge::data::{FieldMap, parse_jsonl};
 use lmgauge::metrics::bleu::{BleuConfig, Tokenizer};
 use lmgauge::metrics::chrf::ChrfConfig;
 use lmgauge::metrics::rouge::{RougeScorer, RougeType};
@@ -13,7 +13,41 @@ impl Gen {
         self.0 >> 16
     }
     fn text(&mut self) -> String {
-        const PIECES: &[&str] = &["a", "Z", "9", " ", "\t", "\n", ".", ",", "-", "'", "&amp;", "&quot;", "<skipped>", "-\n", "ß", "İ", "Σ", "中", "文", "、", "€", "😀", "\u{200b}", "\u{a0}", "\u{2028}", "\u{2001}", "\u{0301}", "\r", "\u{85}", "(", ")", "[", "]"];
+        const PIECES: &[&str] = &[
+            "a",
+            "Z",
+            "9",
+            " ",
+            "\t",
+            "\n",
+            ".",
+            ",",
+            "-",
+            "'",
+            "&amp;",
+            "&quot;",
+            "<skipped>",
+            "-\n",
+            "ß",
+            "İ",
+            "Σ",
+            "中",
+            "文",
+            "、",
+            "€",
+            "😀",
+            "\u{200b}",
+            "\u{a0}",
+            "\u{2028}",
+            "\u{2001}",
+            "\u{0301}",
+            "\r",
+            "\u{85}",
+            "(",
+            ")",
+            "[",
+            "]",
+        ];
         let len = self.next() % 40;
         (0..len).map(|_| PIECES[(self.next() as usize) % PIECES.len()]).collect()
     }

@@ -67,7 +67,14 @@ pub struct BleuConfig {
 
 impl Default for BleuConfig {
     fn default() -> Self {
-        BleuConfig { tokenizer: Tokenizer::Mteval13a, lowercase: false, smooth: Smooth::Exp, smooth_value: None, max_order: 4, effective_order: false }
+        BleuConfig {
+            tokenizer: Tokenizer::Mteval13a,
+            lowercase: false,
+            smooth: Smooth::Exp,
+            smooth_value: None,
+            max_order: 4,
+            effective_order: false,
+        }
     }
 }
 
@@ -313,6 +320,33 @@ fn ngram_len(key: u128) -> usize {
     (128 - key.leading_zeros() as usize).div_ceil(32)
 }
 
+/// BLEU statistics as rows for the resampling tests.
+pub fn item_stats<'a>(cfg: &'a BleuConfig, stats: &[BleuStats]) -> crate::metrics::stats::ItemStats<'a> {
+    let order = cfg.max_order;
+    let rows = stats
+        .iter()
+        .map(|s| {
+            let mut r = vec![s.sys_len as f64, s.ref_len as f64];
+            r.extend(s.correct.iter().map(|&c| c as f64));
+            r.extend(s.total.iter().map(|&c| c as f64));
+            r
+        })
+        .collect();
+    crate::metrics::stats::ItemStats {
+        rows,
+        score: Box::new(move |v: &[f64]| cfg.score(&stats_from_row(v, order)).score),
+    }
+}
+
+pub fn stats_from_row(v: &[f64], order: usize) -> BleuStats {
+    BleuStats {
+        sys_len: v[0] as u64,
+        ref_len: v[1] as u64,
+        correct: v[2..2 + order].iter().map(|&x| x as u64).collect(),
+        total: v[2 + order..2 + 2 * order].iter().map(|&x| x as u64).collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,7 +377,7 @@ mod tests {
     #[test]
     fn identical_text_scores_100() {
         let hyps = lines(&["a b c d e", "x y z w v u"]);
-        let s = BleuConfig::default().corpus_score(&hyps, &[hyps.clone()]);
+        let s = BleuConfig::default().corpus_score(&hyps, std::slice::from_ref(&hyps));
         assert!((s.score - 100.0).abs() < 1e-9);
     }
 
@@ -354,29 +388,5 @@ mod tests {
         c.smooth = Smooth::Floor;
         c.lowercase = true;
         assert_eq!(c.signature(2), "nrefs:2|case:lc|eff:no|tok:13a|smooth:floor[0.10]|version:2.6.0");
-    }
-}
-
-/// BLEU statistics as rows for the resampling tests.
-pub fn item_stats<'a>(cfg: &'a BleuConfig, stats: &[BleuStats]) -> crate::metrics::stats::ItemStats<'a> {
-    let order = cfg.max_order;
-    let rows = stats
-        .iter()
-        .map(|s| {
-            let mut r = vec![s.sys_len as f64, s.ref_len as f64];
-            r.extend(s.correct.iter().map(|&c| c as f64));
-            r.extend(s.total.iter().map(|&c| c as f64));
-            r
-        })
-        .collect();
-    crate::metrics::stats::ItemStats { rows, score: Box::new(move |v: &[f64]| cfg.score(&stats_from_row(v, order)).score) }
-}
-
-pub fn stats_from_row(v: &[f64], order: usize) -> BleuStats {
-    BleuStats {
-        sys_len: v[0] as u64,
-        ref_len: v[1] as u64,
-        correct: v[2..2 + order].iter().map(|&x| x as u64).collect(),
-        total: v[2 + order..2 + 2 * order].iter().map(|&x| x as u64).collect(),
     }
 }

@@ -27,7 +27,8 @@ pub enum Tokenizer {
 }
 
 impl Tokenizer {
-    pub const ALL: &'static [Tokenizer] = &[Tokenizer::Mteval13a, Tokenizer::Intl, Tokenizer::Char, Tokenizer::None, Tokenizer::Zh];
+    pub const ALL: &'static [Tokenizer] =
+        &[Tokenizer::Mteval13a, Tokenizer::Intl, Tokenizer::Char, Tokenizer::None, Tokenizer::Zh];
 
     /// The name in sacrebleu's signature (`tok:13a`).
     pub fn name(self) -> &'static str {
@@ -111,9 +112,17 @@ fn passes<C: Copy + Into<char> + From<u8>>(input: &[C]) -> Vec<C> {
         }
     }
     // 2. ([^0-9])([\.,]) → '\1 \2 '
-    let b = pair_pass(&a, |x, y| !x.into().is_ascii_digit() && matches!(y.into(), '.' | ','), |x, y, out| out.extend([x, sp, y, sp]));
+    let b = pair_pass(
+        &a,
+        |x, y| !x.into().is_ascii_digit() && matches!(y.into(), '.' | ','),
+        |x, y, out| out.extend([x, sp, y, sp]),
+    );
     // 3. ([\.,])([^0-9]) → ' \1 \2'
-    let c = pair_pass(&b, |x, y| matches!(x.into(), '.' | ',') && !y.into().is_ascii_digit(), |x, y, out| out.extend([sp, x, sp, y]));
+    let c = pair_pass(
+        &b,
+        |x, y| matches!(x.into(), '.' | ',') && !y.into().is_ascii_digit(),
+        |x, y, out| out.extend([sp, x, sp, y]),
+    );
     // 4. ([0-9])(-) → '\1 \2 '
     pair_pass(&c, |x, y| x.into().is_ascii_digit() && y.into() == '-', |x, y, out| out.extend([x, sp, y, sp]))
 }
@@ -170,10 +179,26 @@ fn tokenize_char(line: &str) -> String {
 fn is_chinese_char(c: char) -> bool {
     let u = c as u32;
     const INCLUSIVE: &[(u32, u32)] = &[
-        (0x3400, 0x4db5), (0x4e00, 0x9fa5), (0x9fa6, 0x9fbb), (0xf900, 0xfa2d), (0xfa30, 0xfa6a),
-        (0xfa70, 0xfad9), (0xff00, 0xffef), (0x2e80, 0x2eff), (0x3000, 0x303f), (0x31c0, 0x31ef),
-        (0x2f00, 0x2fdf), (0x2ff0, 0x2fff), (0x3100, 0x312f), (0x31a0, 0x31bf), (0xfe10, 0xfe1f),
-        (0xfe30, 0xfe4f), (0x2600, 0x26ff), (0x2700, 0x27bf), (0x3200, 0x32ff), (0x3300, 0x33ff),
+        (0x3400, 0x4db5),
+        (0x4e00, 0x9fa5),
+        (0x9fa6, 0x9fbb),
+        (0xf900, 0xfa2d),
+        (0xfa30, 0xfa6a),
+        (0xfa70, 0xfad9),
+        (0xff00, 0xffef),
+        (0x2e80, 0x2eff),
+        (0x3000, 0x303f),
+        (0x31c0, 0x31ef),
+        (0x2f00, 0x2fdf),
+        (0x2ff0, 0x2fff),
+        (0x3100, 0x312f),
+        (0x31a0, 0x31bf),
+        (0xfe10, 0xfe1f),
+        (0xfe30, 0xfe4f),
+        (0x2600, 0x26ff),
+        (0x2700, 0x27bf),
+        (0x3200, 0x32ff),
+        (0x3300, 0x33ff),
     ];
     INCLUSIVE.iter().any(|&(a, b)| a <= u && u <= b) || (0x2000 < u && u <= 0x2a6d) || (0x2f80 < u && u <= 0x2fa1)
 }
@@ -218,6 +243,11 @@ mod tests {
     fn zh_and_char() {
         assert_eq!(Tokenizer::Zh.tokenize("我爱北京, ok."), "我 爱 北 京 , ok .");
         assert_eq!(Tokenizer::Char.tokenize("ab c"), "a b   c");
-        assert!(is_chinese_char('\u{2001}') && is_chinese_char('\u{2a6d}') && !is_chinese_char('\u{2000}') && !is_chinese_char('\u{2a6e}'));
+        assert!(
+            is_chinese_char('\u{2001}')
+                && is_chinese_char('\u{2a6d}')
+                && !is_chinese_char('\u{2000}')
+                && !is_chinese_char('\u{2a6e}')
+        );
     }
 }

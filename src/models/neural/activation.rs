@@ -28,6 +28,8 @@ impl Activation {
     /// Reads `key` of a config (absent: `default`), or says which names are supported.
     pub fn from_config(config: &serde_json::Value, key: &str, default: &str) -> Result<Self, String> {
         let name = config.get(key).and_then(serde_json::Value::as_str).unwrap_or(default);
-        Self::parse(name).ok_or_else(|| format!("{key} {name:?} is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, tanh, silu are)"))
+        Self::parse(name).ok_or_else(|| {
+            format!("{key} {name:?} is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu, tanh, silu are)")
+        })
     }
 }

@@ -10,9 +10,9 @@
 
 use serde_json::Value;
 
+use super::NeuralError;
 pub use super::activation::Activation;
 use super::hf::ModelFolder;
-use super::NeuralError;
 
 /// DeBERTa-v2's convolution beside the first layer (`conv_kernel_size > 0`, deberta-v2-xlarge).
 #[derive(Debug, Clone, PartialEq)]
@@ -57,7 +57,8 @@ impl DebertaV2Config {
         let path = folder.config_path();
         let err = |m: String| NeuralError::file(&path, m);
         let c = &folder.config;
-        let int = |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
+        let int =
+            |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
         let opt = |k: &str, default: i64| c.get(k).and_then(Value::as_i64).unwrap_or(default);
         let flag = |k: &str, default: bool| c.get(k).and_then(Value::as_bool).unwrap_or(default);
         let act = |k: &str, default: &str| Activation::from_config(c, k, default).map_err(err);
@@ -70,7 +71,10 @@ impl DebertaV2Config {
         let pos_att: Vec<String> = match c.get("pos_att_type") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(s)) => s.to_lowercase().split('|').map(|x| x.trim().to_owned()).collect(),
-            Some(Value::Array(a)) => a.iter().map(|x| x.as_str().map(str::to_owned).ok_or_else(|| err("pos_att_type must hold strings".into()))).collect::<Result<_, _>>()?,
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| x.as_str().map(str::to_owned).ok_or_else(|| err("pos_att_type must hold strings".into())))
+                .collect::<Result<_, _>>()?,
             Some(_) => return Err(err("pos_att_type must be a list or a \"p2c|c2p\" string".into())),
         };
         if let Some(other) = pos_att.iter().find(|p| !["c2p", "p2c"].contains(&p.as_str())) {
@@ -84,7 +88,10 @@ impl DebertaV2Config {
         if let Some(b) = buckets {
             // make_log_bucket_position divides by log((max_position - 1) / mid).
             if b < 2 || max_relative <= b / 2 + 1 {
-                return Err(err(format!("position_buckets {b} needs max_relative_positions above {} (it is {max_relative})", b / 2 + 1)));
+                return Err(err(format!(
+                    "position_buckets {b} needs max_relative_positions above {} (it is {max_relative})",
+                    b / 2 + 1
+                )));
             }
         }
         let norm_rel = c.get("norm_rel_ebd").and_then(Value::as_str).unwrap_or("none").to_lowercase();
@@ -92,7 +99,9 @@ impl DebertaV2Config {
             k if k > 0 => {
                 let groups = opt("conv_groups", 1).max(1) as usize;
                 if hidden % groups != 0 || k % 2 == 0 {
-                    return Err(err(format!("conv_kernel_size {k} with conv_groups {groups}: the kernel must be odd and the groups divide hidden_size")));
+                    return Err(err(format!(
+                        "conv_kernel_size {k} with conv_groups {groups}: the kernel must be odd and the groups divide hidden_size"
+                    )));
                 }
                 Some(ConvConfig { kernel: k as usize, groups, activation: act("conv_act", "tanh")? })
             }
@@ -100,9 +109,12 @@ impl DebertaV2Config {
         };
         let pooler = opt("pooler_hidden_size", hidden as i64);
         if pooler != hidden as i64 {
-            return Err(err(format!("pooler_hidden_size {pooler} differs from hidden_size {hidden}: transformers' classifier cannot read it either")));
+            return Err(err(format!(
+                "pooler_hidden_size {pooler} differs from hidden_size {hidden}: transformers' classifier cannot read it either"
+            )));
         }
-        let labels = c.get("id2label").and_then(Value::as_object).map_or_else(|| opt("num_labels", 2) as usize, |m| m.len());
+        let labels =
+            c.get("id2label").and_then(Value::as_object).map_or_else(|| opt("num_labels", 2) as usize, |m| m.len());
         let config = DebertaV2Config {
             vocab: int("vocab_size")?,
             hidden,
@@ -143,7 +155,12 @@ impl DebertaV2Config {
 
     pub fn summary(&self, params: f64) -> String {
         let attention = if self.relative_attention {
-            let kinds = [(self.c2p, "c2p"), (self.p2c, "p2c")].iter().filter(|(on, _)| *on).map(|(_, n)| *n).collect::<Vec<_>>().join("+");
+            let kinds = [(self.c2p, "c2p"), (self.p2c, "p2c")]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| *n)
+                .collect::<Vec<_>>()
+                .join("+");
             let buckets = self.position_buckets.map_or(String::new(), |b| format!(", {b} log buckets"));
             format!("disentangled attention ({kinds}{buckets})")
         } else {

@@ -113,7 +113,9 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, NeuralError> {
             .ok_or_else(|| NeuralError::file(&index, "no \"weight_map\" object"))?;
         let mut shards = BTreeSet::new();
         for (tensor, file) in map {
-            let file = file.as_str().ok_or_else(|| NeuralError::file(&index, format!("weight_map[{tensor:?}] is not a file name")))?;
+            let file = file
+                .as_str()
+                .ok_or_else(|| NeuralError::file(&index, format!("weight_map[{tensor:?}] is not a file name")))?;
             if file.contains('/') || file.contains("..") {
                 return Err(NeuralError::file(&index, format!("shard {file:?} is not a file in the folder")));
             }
@@ -129,7 +131,10 @@ fn weight_files(dir: &Path) -> Result<Vec<PathBuf>, NeuralError> {
     if bin.is_file() {
         return Ok(vec![bin]);
     }
-    Err(NeuralError::file(dir, "no weights: expected model.safetensors, model.safetensors.index.json or pytorch_model.bin"))
+    Err(NeuralError::file(
+        dir,
+        "no weights: expected model.safetensors, model.safetensors.index.json or pytorch_model.bin",
+    ))
 }
 
 /// Layers a checkpoint stores: one more than the largest index `i` in names like
@@ -140,7 +145,8 @@ pub fn stored_layers<'a>(names: impl Iterator<Item = &'a str>) -> Option<u64> {
         let parts: Vec<&str> = name.split('.').collect();
         for w in parts.windows(2) {
             if matches!(w[0], "h" | "layer" | "layers")
-                && let Ok(i) = w[1].parse::<u64>() {
+                && let Ok(i) = w[1].parse::<u64>()
+            {
                 top = Some(top.map_or(i, |t| t.max(i)));
             }
         }
@@ -152,15 +158,33 @@ pub fn stored_layers<'a>(names: impl Iterator<Item = &'a str>) -> Option<u64> {
 const LAYER_KEYS: &[&str] = &["n_layer", "num_hidden_layers", "n_layers", "num_layers"];
 const WIDTH_KEYS: &[&str] = &["n_embd", "hidden_size", "dim", "embedding_size", "d_model"];
 const COUNT_KEYS: &[&str] = &[
-    "n_head", "num_attention_heads", "n_heads", "num_heads", "num_key_value_heads", "head_dim", "n_inner", "intermediate_size", "hidden_dim",
-    "vocab_size", "n_positions", "n_ctx", "max_position_embeddings", "num_hidden_groups", "inner_group_num",
+    "n_head",
+    "num_attention_heads",
+    "n_heads",
+    "num_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "n_inner",
+    "intermediate_size",
+    "hidden_dim",
+    "vocab_size",
+    "n_positions",
+    "n_ctx",
+    "max_position_embeddings",
+    "num_hidden_groups",
+    "inner_group_num",
 ];
 
 /// Refuses a `config.json` its checkpoint cannot back (`elements` parameters, `ckpt_layers`
 /// stored layers), before any network is built from it: every size a positive integer, none
 /// larger than the parameters could hold, the layer count equal to the stored one. Plain Rust,
 /// so the fuzz target reaches it.
-pub fn check_config_sizes(config: &serde_json::Value, model_type: &str, elements: i64, ckpt_layers: Option<u64>) -> Result<(), String> {
+pub fn check_config_sizes(
+    config: &serde_json::Value,
+    model_type: &str,
+    elements: i64,
+    ckpt_layers: Option<u64>,
+) -> Result<(), String> {
     let mut sizes = std::collections::BTreeMap::new();
     for &key in LAYER_KEYS.iter().chain(WIDTH_KEYS).chain(COUNT_KEYS) {
         match config.get(key) {
@@ -181,27 +205,40 @@ pub fn check_config_sizes(config: &serde_json::Value, model_type: &str, elements
     }
     let width = WIDTH_KEYS.iter().filter_map(|k| sizes.get(k)).min().copied().unwrap_or(1);
     if let Some(&vocab) = sizes.get("vocab_size")
-        && vocab.saturating_mul(width) > elements {
-        return Err(format!("\"vocab_size\" {vocab} × width {width} needs more parameters than the checkpoint's {elements}"));
+        && vocab.saturating_mul(width) > elements
+    {
+        return Err(format!(
+            "\"vocab_size\" {vocab} × width {width} needs more parameters than the checkpoint's {elements}"
+        ));
     }
     // Networks with learned absolute positions allocate positions × width before loading.
     let absolute = matches!(model_type, "gpt2" | "gpt_neo" | "bert" | "roberta" | "distilbert" | "albert");
-    let wide: &[&str] = if absolute { &["n_inner", "intermediate_size", "hidden_dim", "n_positions", "n_ctx", "max_position_embeddings"] } else { &["n_inner", "intermediate_size", "hidden_dim"] };
+    let wide: &[&str] = if absolute {
+        &["n_inner", "intermediate_size", "hidden_dim", "n_positions", "n_ctx", "max_position_embeddings"]
+    } else {
+        &["n_inner", "intermediate_size", "hidden_dim"]
+    };
     for key in wide {
         if let Some(&n) = sizes.get(key)
-            && n.saturating_mul(width) > elements {
-            return Err(format!("\"{key}\" {n} × width {width} needs more parameters than the checkpoint's {elements}"));
+            && n.saturating_mul(width) > elements
+        {
+            return Err(format!(
+                "\"{key}\" {n} × width {width} needs more parameters than the checkpoint's {elements}"
+            ));
         }
     }
     let layer_key = LAYER_KEYS.iter().find(|k| sizes.contains_key(**k));
     if let Some(&key) = layer_key {
         let layers = sizes[key];
         if layers.saturating_mul(width) > elements {
-            return Err(format!("\"{key}\" {layers} × width {width} needs more parameters than the checkpoint's {elements}"));
+            return Err(format!(
+                "\"{key}\" {layers} × width {width} needs more parameters than the checkpoint's {elements}"
+            ));
         }
         // ALBERT shares one group of layers across all of them: its count is not stored.
         if let (Some(stored), false) = (ckpt_layers, model_type == "albert")
-            && stored != layers {
+            && stored != layers
+        {
             return Err(format!("\"{key}\" is {layers} but the checkpoint stores {stored} layers"));
         }
     }
@@ -249,9 +286,9 @@ impl TextTokenizer {
         let (inner, source) = if json.is_file() {
             (Tokenizer::from_file(&json).map_err(|e| NeuralError::file(&json, e.to_string()))?, json)
         } else if vocab_json.is_file() && merges.is_file() {
-            let bpe = BPE::from_file(&path_str(&vocab_json), &path_str(&merges))
-                .build()
-                .map_err(|e| NeuralError::file(&vocab_json, format!("cannot build byte-level BPE with merges.txt: {e}")))?;
+            let bpe = BPE::from_file(&path_str(&vocab_json), &path_str(&merges)).build().map_err(|e| {
+                NeuralError::file(&vocab_json, format!("cannot build byte-level BPE with merges.txt: {e}"))
+            })?;
             let mut t = Tokenizer::new(bpe);
             t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
             t.with_decoder(Some(ByteLevel::default()));
@@ -269,18 +306,23 @@ impl TextTokenizer {
             t.with_pre_tokenizer(Some(BertPreTokenizer));
             (t, vocab_txt)
         } else {
-            return Err(NeuralError::file(dir, "no tokenizer: expected tokenizer.json, vocab.json + merges.txt, or vocab.txt"));
+            return Err(NeuralError::file(
+                dir,
+                "no tokenizer: expected tokenizer.json, vocab.json + merges.txt, or vocab.txt",
+            ));
         };
         // transformers sets truncation and padding per call and ignores what a saved tokenizer.json
         // carries (a tokenizer saved after a truncating call keeps that max_length); so does this.
         let mut inner = inner;
-        inner
-            .with_truncation(None)
-            .map_err(|e| NeuralError::file(&source, e.to_string()))?;
+        inner.with_truncation(None).map_err(|e| NeuralError::file(&source, e.to_string()))?;
         inner.with_padding(None);
-        let mut tok = TextTokenizer { inner, source, bos: None, eos: None, cls: None, sep: None, mask: None, pad: None };
+        let mut tok =
+            TextTokenizer { inner, source, bos: None, eos: None, cls: None, sep: None, mask: None, pad: None };
         let find = |tok: &TextTokenizer, key: &str, defaults: &[&str]| -> Option<u32> {
-            special(key).into_iter().chain(defaults.iter().map(|s| s.to_string())).find_map(|t| tok.inner.token_to_id(&t))
+            special(key)
+                .into_iter()
+                .chain(defaults.iter().map(|s| s.to_string()))
+                .find_map(|t| tok.inner.token_to_id(&t))
         };
         tok.eos = folder
             .opt_int("eos_token_id")
@@ -299,7 +341,8 @@ impl TextTokenizer {
 
     /// Special tokens written literally in the text stay one token, as transformers keeps them.
     pub(crate) fn keep_whole(&mut self, ids: impl Iterator<Item = u32>) -> Result<(), NeuralError> {
-        let literal: Vec<AddedToken> = ids.filter_map(|id| self.inner.id_to_token(id)).map(|t| AddedToken::from(t, true)).collect();
+        let literal: Vec<AddedToken> =
+            ids.filter_map(|id| self.inner.id_to_token(id)).map(|t| AddedToken::from(t, true)).collect();
         self.inner.add_special_tokens(literal).map_err(|e| NeuralError::file(&self.source, e.to_string()))?;
         Ok(())
     }
@@ -361,7 +404,8 @@ mod size_tests {
 
     #[test]
     fn config_sizes_must_fit_the_checkpoint() {
-        let gpt2 = json!({"n_layer": 2, "n_embd": 32, "n_head": 4, "n_positions": 64, "vocab_size": 420, "n_inner": null});
+        let gpt2 =
+            json!({"n_layer": 2, "n_embd": 32, "n_head": 4, "n_positions": 64, "vocab_size": 420, "n_inner": null});
         assert_eq!(check_config_sizes(&gpt2, "gpt2", 40_960, Some(2)), Ok(()));
         let with = |k: &str, v: serde_json::Value| {
             let mut c = gpt2.clone();
@@ -385,8 +429,12 @@ mod size_tests {
     fn stored_layers_reads_the_usual_names() {
         let names = ["transformer.h.0.attn.c_attn.weight", "transformer.h.11.mlp.c_fc.bias", "transformer.wte.weight"];
         assert_eq!(stored_layers(names.into_iter()), Some(12));
-        assert_eq!(stored_layers(["bert.encoder.layer.3.output.dense.weight", "model.layers.7.mlp.up_proj.weight"].into_iter()), Some(8));
+        assert_eq!(
+            stored_layers(
+                ["bert.encoder.layer.3.output.dense.weight", "model.layers.7.mlp.up_proj.weight"].into_iter()
+            ),
+            Some(8)
+        );
         assert_eq!(stored_layers(["embeddings.word_embeddings.weight"].into_iter()), None);
     }
 }
-

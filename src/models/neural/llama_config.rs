@@ -8,9 +8,9 @@
 
 use serde_json::Value;
 
+use super::NeuralError;
 use super::gguf::Gguf;
 use super::hf::ModelFolder;
-use super::NeuralError;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct LlamaConfig {
@@ -34,7 +34,8 @@ impl LlamaConfig {
         let path = folder.config_path();
         let err = |m: String| NeuralError::file(&path, m);
         let c = &folder.config;
-        let int = |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
+        let int =
+            |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
         let heads = int("num_attention_heads")?;
         let hidden = int("hidden_size")?;
         if let Some(act) = c.get("hidden_act").and_then(Value::as_str).filter(|a| *a != "silu") {
@@ -83,8 +84,12 @@ impl LlamaConfig {
             }
         }
         let head_dim = hidden / heads;
-        if let Some(rot) = file.get("llama.rope.dimension_count").and_then(|v| v.as_u64()).filter(|&r| r as usize != head_dim) {
-            return Err(err(format!("llama.rope.dimension_count {rot} differs from the head size {head_dim} (partial rotary embeddings are not supported)")));
+        if let Some(rot) =
+            file.get("llama.rope.dimension_count").and_then(|v| v.as_u64()).filter(|&r| r as usize != head_dim)
+        {
+            return Err(err(format!(
+                "llama.rope.dimension_count {rot} differs from the head size {head_dim} (partial rotary embeddings are not supported)"
+            )));
         }
         if let Some(kind) = file.get("llama.rope.scaling.type").and_then(|v| v.as_str()).filter(|k| *k != "none") {
             return Err(err(format!("llama.rope.scaling.type {kind:?} is not supported")));
@@ -118,12 +123,24 @@ impl LlamaConfig {
 
     /// Sizes a crafted file could make absurd, refused before any tensor is allocated.
     fn check(&self) -> Result<(), String> {
-        let nonzero = [("hidden size", self.hidden), ("layers", self.layers), ("heads", self.heads), ("kv heads", self.kv_heads), ("vocabulary", self.vocab), ("context", self.context), ("intermediate size", self.intermediate), ("head size", self.head_dim)];
+        let nonzero = [
+            ("hidden size", self.hidden),
+            ("layers", self.layers),
+            ("heads", self.heads),
+            ("kv heads", self.kv_heads),
+            ("vocabulary", self.vocab),
+            ("context", self.context),
+            ("intermediate size", self.intermediate),
+            ("head size", self.head_dim),
+        ];
         if let Some((name, _)) = nonzero.iter().find(|(_, v)| *v == 0) {
             return Err(format!("{name} is zero"));
         }
         if !self.heads.is_multiple_of(self.kv_heads) {
-            return Err(format!("{} attention heads are not a multiple of {} key/value heads", self.heads, self.kv_heads));
+            return Err(format!(
+                "{} attention heads are not a multiple of {} key/value heads",
+                self.heads, self.kv_heads
+            ));
         }
         for (name, v) in [("rms_norm_eps", self.rms_eps), ("rope_theta", self.rope_theta)] {
             if !(v.is_finite() && v > 0.0) {
@@ -133,14 +150,23 @@ impl LlamaConfig {
         if !self.head_dim.is_multiple_of(2) {
             return Err(format!("head size {} is odd (rotary embeddings rotate pairs)", self.head_dim));
         }
-        if self.hidden > 1 << 16 || self.intermediate > 1 << 18 || self.layers > 1024 || self.vocab > 1 << 22 || self.heads > 1024 {
+        if self.hidden > 1 << 16
+            || self.intermediate > 1 << 18
+            || self.layers > 1024
+            || self.vocab > 1 << 22
+            || self.heads > 1024
+        {
             return Err("implausibly large dimensions".into());
         }
         Ok(())
     }
 
     pub fn summary(&self, params: f64) -> String {
-        let attention = if self.kv_heads == self.heads { format!("{} heads", self.heads) } else { format!("{} query / {} key-value heads", self.heads, self.kv_heads) };
+        let attention = if self.kv_heads == self.heads {
+            format!("{} heads", self.heads)
+        } else {
+            format!("{} query / {} key-value heads", self.heads, self.kv_heads)
+        };
         format!(
             "Llama causal LM: {} layers, d={}, {attention}, rope θ={}, context {}, vocab {}{}, {:.1}M parameters",
             self.layers,

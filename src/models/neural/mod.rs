@@ -198,7 +198,9 @@ pub enum NeuralError {
     File { path: PathBuf, message: String },
     #[error("{0}")]
     Options(String),
-    #[error("neural model kinds (causal, masked) are not enabled in this build: it was built without the `torch` feature (rebuild with default features and libtorch, see README)")]
+    #[error(
+        "neural model kinds (causal, masked) are not enabled in this build: it was built without the `torch` feature (rebuild with default features and libtorch, see README)"
+    )]
     NotEnabled,
     #[error("libtorch failed: {0}")]
     Torch(String),
@@ -213,11 +215,17 @@ impl NeuralError {
 /// Loads a model folder as a causal or masked LM.
 pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     if !(1..=MAX_BATCH_TOKENS).contains(&options.batch_tokens) {
-        return Err(NeuralError::Options(format!("batch_tokens must be between 1 and {MAX_BATCH_TOKENS}, not {}", options.batch_tokens)));
+        return Err(NeuralError::Options(format!(
+            "batch_tokens must be between 1 and {MAX_BATCH_TOKENS}, not {}",
+            options.batch_tokens
+        )));
     }
     for (name, v) in [("max_length", options.max_length), ("stride", options.stride)] {
         if v.is_some_and(|v| !(1..=MAX_WINDOW).contains(&v)) {
-            return Err(NeuralError::Options(format!("{name} must be between 1 and {MAX_WINDOW}, not {}", v.unwrap_or(0))));
+            return Err(NeuralError::Options(format!(
+                "{name} must be between 1 and {MAX_WINDOW}, not {}",
+                v.unwrap_or(0)
+            )));
         }
     }
     imp::load(family, path, options)

@@ -9,12 +9,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::NgramError;
 use super::arpa::{read_arpa_file, write_arpa_file};
 use super::count::{Corpus, SpecialSymbols};
-use super::estimate::{estimate, TrainOptions};
+use super::estimate::{TrainOptions, estimate};
 use super::query::{QueryLm, TokenScore};
 use super::vocab::word_spans;
-use super::NgramError;
 use crate::models::generate::{self, Finish, GenParams, Generation};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
 
@@ -32,8 +32,13 @@ pub enum NgramSource {
 }
 
 impl NgramModel {
-    pub const CAPABILITIES: Capabilities =
-        Capabilities { score_tokens: true, pseudo_log_likelihood: false, generate: true, reward: false, stored_outputs: false };
+    pub const CAPABILITIES: Capabilities = Capabilities {
+        score_tokens: true,
+        pseudo_log_likelihood: false,
+        generate: true,
+        reward: false,
+        stored_outputs: false,
+    };
 
     pub fn from_arpa(path: &Path) -> Result<NgramModel, NgramError> {
         let model = read_arpa_file(path)?;
@@ -77,7 +82,12 @@ impl NgramModel {
 
 /// The cache file of a trained model: named by a hash of the training text and options, so a
 /// changed corpus or setting trains afresh and an unchanged one is never trained twice.
-pub fn cached_arpa_path(text: &Path, options: &TrainOptions, specials: SpecialSymbols, dir: &Path) -> Result<PathBuf, NgramError> {
+pub fn cached_arpa_path(
+    text: &Path,
+    options: &TrainOptions,
+    specials: SpecialSymbols,
+    dir: &Path,
+) -> Result<PathBuf, NgramError> {
     let bytes = std::fs::read(text).map_err(|e| NgramError::io(text, e))?;
     let mut h = Sha256::new();
     h.update(&bytes);

@@ -142,8 +142,7 @@ fn parse_float(lines: &Lines, field: &str, what: &str) -> Result<f32, NgramError
     if let Some(v) = parse_short_decimal(field) {
         return Ok(v);
     }
-    let v: f32 = fast_float2::parse(field)
-        .map_err(|_| lines.err(format!("{what} is not a number: {field:?}")))?;
+    let v: f32 = fast_float2::parse(field).map_err(|_| lines.err(format!("{what} is not a number: {field:?}")))?;
     if v.is_nan() {
         return Err(lines.err(format!("{what} must be a finite log10 value, got {field:?}")));
     }
@@ -188,9 +187,7 @@ pub fn parse_arpa(path: &Path, bytes: &[u8]) -> Result<ArpaModel, NgramError> {
     let first_section = loop {
         let l = lines.next_nonblank("'ngram N=count' or a '\\1-grams:' section")?;
         let Some(spec) = l.trim().strip_prefix("ngram ") else { break l };
-        let (k, count) = spec
-            .split_once('=')
-            .ok_or_else(|| lines.err(format!("malformed count line {l:?}")))?;
+        let (k, count) = spec.split_once('=').ok_or_else(|| lines.err(format!("malformed count line {l:?}")))?;
         let k: usize = k.trim().parse().map_err(|_| lines.err(format!("bad order in {l:?}")))?;
         let count: u64 = count.trim().parse().map_err(|_| lines.err(format!("bad count in {l:?}")))?;
         if k != declared.len() + 1 {
@@ -201,10 +198,7 @@ pub fn parse_arpa(path: &Path, bytes: &[u8]) -> Result<ArpaModel, NgramError> {
         }
         // A well-formed entry takes at least 4 bytes: bound memory by what the file can hold.
         if count > (lines.rest.len() / 4 + 1) as u64 {
-            return Err(lines.err(format!(
-                "{count} {k}-grams declared, but only {} bytes follow",
-                lines.rest.len()
-            )));
+            return Err(lines.err(format!("{count} {k}-grams declared, but only {} bytes follow", lines.rest.len())));
         }
         declared.push(count);
     };
@@ -340,7 +334,13 @@ enum Vocab<'a> {
 }
 
 /// Parses the `count` entries of the `k`-gram section that `lines` is positioned in.
-fn parse_section(lines: &mut Lines, k: usize, count: u64, has_backoff: bool, mut vocab: Vocab) -> Result<OrderTable, NgramError> {
+fn parse_section(
+    lines: &mut Lines,
+    k: usize,
+    count: u64,
+    has_backoff: bool,
+    mut vocab: Vocab,
+) -> Result<OrderTable, NgramError> {
     let mut table = OrderTable::new(k);
     table.ids.reserve(count as usize * k);
     table.log10_prob.reserve(count as usize);
@@ -371,9 +371,9 @@ fn parse_section(lines: &mut Lines, k: usize, count: u64, has_backoff: bool, mut
                     index.insert(w.to_owned(), id);
                     id
                 }
-                Vocab::Lookup(index) => *index
-                    .get(w)
-                    .ok_or_else(|| lines.err(format!("word {w:?} does not appear among the unigrams")))?,
+                Vocab::Lookup(index) => {
+                    *index.get(w).ok_or_else(|| lines.err(format!("word {w:?} does not appear among the unigrams")))?
+                }
             };
             table.ids.push(id);
         }
@@ -388,7 +388,10 @@ fn parse_section(lines: &mut Lines, k: usize, count: u64, has_backoff: bool, mut
             }
             // KenLM accepts a zero backoff on a top-order n-gram, and nothing else there.
             Some(b) if parse_float(lines, b, "backoff").is_ok_and(|v| v == 0.0) => 0.0,
-            Some(b) => return Err(lines.err(format!("unexpected field {b:?} after a top-order n-gram (only a zero backoff may follow)"))),
+            Some(b) => {
+                return Err(lines
+                    .err(format!("unexpected field {b:?} after a top-order n-gram (only a zero backoff may follow)")));
+            }
             None => 0.0,
         };
         if let Some(extra) = fields.next() {
@@ -417,7 +420,11 @@ fn parse_section(lines: &mut Lines, k: usize, count: u64, has_backoff: bool, mut
 
 /// Finds the sections of orders 2 and up and parses them concurrently. Returns the tables and
 /// the reader positioned after the last section, or `Err(())` when anything is off.
-fn parse_sections_parallel<'a>(lines: Lines<'a>, declared: &[u64], index: &FxHashMap<String, u32>) -> Result<(Vec<OrderTable>, Lines<'a>), ()> {
+fn parse_sections_parallel<'a>(
+    lines: Lines<'a>,
+    declared: &[u64],
+    index: &FxHashMap<String, u32>,
+) -> Result<(Vec<OrderTable>, Lines<'a>), ()> {
     use rayon::prelude::*;
     let text = lines.rest;
     let max_order = declared.len();
@@ -444,7 +451,8 @@ fn parse_sections_parallel<'a>(lines: Lines<'a>, declared: &[u64], index: &FxHas
         .map(|&(k, start, end)| {
             // Line numbers only matter for errors, which the sequential pass reports.
             let mut section = Lines { path: lines.path, rest: &text[start..end], line: 0 };
-            let table = parse_section(&mut section, k, declared[k - 1], k < max_order, Vocab::Lookup(index)).map_err(|_| ())?;
+            let table =
+                parse_section(&mut section, k, declared[k - 1], k < max_order, Vocab::Lookup(index)).map_err(|_| ())?;
             if section.rest.bytes().all(|b| b.is_ascii_whitespace()) { Ok(table) } else { Err(()) }
         })
         .collect();

@@ -10,8 +10,8 @@ use std::path::Path;
 
 use rayon::prelude::*;
 
-use super::vocab::{self, BOS, EOS, Vocab};
 use super::NgramError;
+use super::vocab::{self, BOS, EOS, Vocab};
 
 /// The training text as id sequences, one per line.
 pub struct Corpus {
@@ -138,10 +138,8 @@ impl GramTable {
         let bits = bits_for(vocab_size);
         let mut perm: Vec<u32> = (0..n as u32).collect();
         if bits * order <= 128 {
-            let keys: Vec<u128> = (0..n)
-                .into_par_iter()
-                .map(|i| pack(&ids[i * order..(i + 1) * order], bits))
-                .collect();
+            let keys: Vec<u128> =
+                (0..n).into_par_iter().map(|i| pack(&ids[i * order..(i + 1) * order], bits)).collect();
             perm.par_sort_unstable_by_key(|&i| keys[i as usize]);
         } else {
             perm.par_sort_unstable_by(|&a, &b| {
@@ -238,9 +236,7 @@ mod tests {
 
     #[test]
     fn specials_are_rejected_with_line() {
-        let err = Corpus::from_bytes(&PathBuf::from("t.txt"), b"a\nb <unk>\n", SpecialSymbols::Reject)
-            .err()
-            .unwrap();
+        let err = Corpus::from_bytes(&PathBuf::from("t.txt"), b"a\nb <unk>\n", SpecialSymbols::Reject).err().unwrap();
         assert!(err.to_string().contains("t.txt:2"), "{err}");
         let c = Corpus::from_bytes(&PathBuf::from("t.txt"), b"a\nb <unk>\n", SpecialSymbols::Skip).unwrap();
         assert_eq!(c.word_count, 2);
@@ -248,9 +244,7 @@ mod tests {
 
     #[test]
     fn invalid_utf8_names_line() {
-        let err = Corpus::from_bytes(&PathBuf::from("t.txt"), b"ok\nbad \xff\n", SpecialSymbols::Reject)
-            .err()
-            .unwrap();
+        let err = Corpus::from_bytes(&PathBuf::from("t.txt"), b"ok\nbad \xff\n", SpecialSymbols::Reject).err().unwrap();
         assert!(err.to_string().contains("t.txt:2"), "{err}");
     }
 }

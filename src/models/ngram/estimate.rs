@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use super::count::{count_padded, Corpus, GramTable};
+use super::count::{Corpus, GramTable, count_padded};
 use super::vocab::{BOS, EOS, UNK};
 use super::{ArpaModel, NgramError, OrderTable};
 
@@ -86,15 +86,16 @@ impl TrainOptions {
 }
 
 /// Trains a model from a corpus. Returns the model and the discounts used per order.
+/// One order's initial probabilities, backoff numerators and the interpolation entries
+/// (context, n-gram, weight) of its n-grams.
+type Initial = (Vec<f32>, Vec<f32>, Vec<(usize, usize, f32)>);
+
 pub fn estimate(corpus: &Corpus, opts: &TrainOptions) -> Result<(ArpaModel, Vec<Discount>), NgramError> {
     let prune = opts.resolved_prune()?;
     let tables = adjusted_tables(corpus, opts.order);
     // Only orders above 1 prune (the unigram threshold is 0), on raw counts as lmplz does.
-    let pruned: Vec<Vec<bool>> = tables
-        .iter()
-        .enumerate()
-        .map(|(k, t)| t.raw.iter().map(|&raw| k > 0 && raw <= prune[k]).collect())
-        .collect();
+    let pruned: Vec<Vec<bool>> =
+        tables.iter().enumerate().map(|(k, t)| t.raw.iter().map(|&raw| k > 0 && raw <= prune[k]).collect()).collect();
     let discounts = tables
         .iter()
         .enumerate()
@@ -102,7 +103,7 @@ pub fn estimate(corpus: &Corpus, opts: &TrainOptions) -> Result<(ArpaModel, Vec<
         .collect::<Result<Vec<_>, _>>()?;
 
     // Uninterpolated probabilities and each entry's context weight, per order.
-    let initial: Vec<(Vec<f32>, Vec<f32>, Vec<(usize, usize, f32)>)> = tables
+    let initial: Vec<Initial> = tables
         .par_iter()
         .zip(pruned.par_iter())
         .zip(discounts.par_iter())
@@ -224,6 +225,9 @@ pub fn adjusted_tables(corpus: &Corpus, order: usize) -> Vec<GramTable> {
 }
 
 /// Chen & Goodman's closed-form discounts (their eq. 26) with lmplz's checks.
+// Index loops mirror KenLM's source (adjusted-count classes 1..=3), which this must match bit
+// for bit.
+#[allow(clippy::needless_range_loop)]
 fn discount_for(order: usize, table: &GramTable, fallback: Option<[f32; 3]>) -> Result<Discount, NgramError> {
     let mut n = [0u64; 5];
     for &a in &table.counts {
@@ -264,7 +268,8 @@ fn discount_for(order: usize, table: &GramTable, fallback: Option<[f32; 3]>) -> 
 
 /// Per entry: uninterpolated probability and its context's interpolation weight; plus, per
 /// context group, `(first, end, gamma)`.
-fn initial_probabilities(t: &GramTable, pruned: &[bool], d: &Discount) -> (Vec<f32>, Vec<f32>, Vec<(usize, usize, f32)>) {
+#[allow(clippy::needless_range_loop)]
+fn initial_probabilities(t: &GramTable, pruned: &[bool], d: &Discount) -> Initial {
     let ctx_len = t.order - 1;
     let mut uninterp = vec![0.0f32; t.len()];
     let mut gammas = vec![0.0f32; t.len()];

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 pub use adapter::NgramModel;
 pub use count::{Corpus, SpecialSymbols};
-pub use estimate::{estimate, fallback_from, TrainOptions, DEFAULT_FALLBACK};
+pub use estimate::{DEFAULT_FALLBACK, TrainOptions, estimate, fallback_from};
 pub use query::{QueryLm, QueryStats};
 
 /// An n-gram model in ARPA form: what lmplz writes and what `query` loads.
@@ -72,7 +72,9 @@ pub enum NgramError {
     Corpus { path: PathBuf, line: usize, message: String },
     #[error("{}:{line}: {message}", path.display())]
     Arpa { path: PathBuf, line: usize, message: String },
-    #[error("{message}; pass --discount-fallback (suite: discount_fallback: true) to substitute 0.5 1 1.5 for order {order}")]
+    #[error(
+        "{message}; pass --discount-fallback (suite: discount_fallback: true) to substitute 0.5 1 1.5 for order {order}"
+    )]
     Discount { order: usize, message: String },
     #[error("invalid n-gram options: {0}")]
     Options(String),

@@ -8,8 +8,8 @@
 
 use rustc_hash::FxHashMap;
 
-use super::vocab::{split_words, BOS_STR, EOS_STR, UNK_STR};
 use super::ArpaModel;
+use super::vocab::{BOS_STR, EOS_STR, UNK_STR, split_words};
 
 #[derive(Debug, Clone, Copy)]
 struct ProbBackoff {
@@ -182,7 +182,13 @@ impl QueryLm {
     pub fn next_logprobs(&self, ctx: &Context) -> Vec<f32> {
         let mut nb = Vec::with_capacity(self.order);
         (0..self.unigrams.len() as u32)
-            .map(|w| if w == self.bos || w == self.unk { f32::NEG_INFINITY } else { self.lookup(ctx, w, &mut nb).0 * std::f32::consts::LN_10 })
+            .map(|w| {
+                if w == self.bos || w == self.unk {
+                    f32::NEG_INFINITY
+                } else {
+                    self.lookup(ctx, w, &mut nb).0 * std::f32::consts::LN_10
+                }
+            })
             .collect()
     }
 
@@ -239,8 +245,8 @@ impl QueryLm {
 impl QueryStats {
     fn finish(&mut self) {
         self.perplexity_including_oov = 10f64.powf(-(self.log10_prob / self.tokens as f64));
-        self.perplexity_excluding_oov = 10f64
-            .powf(-((self.log10_prob - self.log10_prob_oov_only) / (self.tokens - self.oov) as f64));
+        self.perplexity_excluding_oov =
+            10f64.powf(-((self.log10_prob - self.log10_prob_oov_only) / (self.tokens - self.oov) as f64));
     }
 }
 

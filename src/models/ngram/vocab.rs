@@ -77,8 +77,7 @@ pub fn is_special(word: &str) -> bool {
 /// Splits a line into words the way KenLM's `FilePiece::ReadWordSameLine` does: runs of space,
 /// tab, carriage return, form feed, vertical tab or NUL separate words.
 pub fn split_words(line: &str) -> impl Iterator<Item = &str> {
-    line.split([' ', '\t', '\r', '\x0b', '\x0c', '\0'])
-        .filter(|w| !w.is_empty())
+    line.split([' ', '\t', '\r', '\x0b', '\x0c', '\0']).filter(|w| !w.is_empty())
 }
 
 /// Like [`split_words`] but yields each word's byte range within `line`.

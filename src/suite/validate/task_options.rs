@@ -11,12 +11,18 @@ impl Validator<'_> {
         use crate::models::generate::{GenParams, Strategy};
         let prompt = match (&t.prompt_field, &t.prompt_template) {
             (Some(_), Some(template)) => {
-                self.problem(&format!("{at}.prompt_template"), format!("task {:?}: give `prompt_field` or `prompt_template`, not both", t.id));
+                self.problem(
+                    &format!("{at}.prompt_template"),
+                    format!("task {:?}: give `prompt_field` or `prompt_template`, not both", t.id),
+                );
                 suite::PromptSource::Template(template.clone())
             }
             (None, Some(template)) => {
                 if suite::template_fields(template).is_empty() {
-                    self.problem(&format!("{at}.prompt_template"), format!("task {:?}: the template has no {{field}} placeholder", t.id));
+                    self.problem(
+                        &format!("{at}.prompt_template"),
+                        format!("task {:?}: the template has no {{field}} placeholder", t.id),
+                    );
                 }
                 suite::PromptSource::Template(template.clone())
             }
@@ -31,11 +37,15 @@ impl Validator<'_> {
                 defaults.strategy
             }
         };
-        let sampling_keys = [("temperature", t.temperature.is_some()), ("top_k", t.top_k.is_some()), ("top_p", t.top_p.is_some())];
+        let sampling_keys =
+            [("temperature", t.temperature.is_some()), ("top_k", t.top_k.is_some()), ("top_p", t.top_p.is_some())];
         if strategy == Strategy::Greedy {
             for (key, set) in sampling_keys {
                 if set {
-                    self.problem(&format!("{at}.{key}"), format!("task {:?}: `{key}` applies only with `strategy: sample`", t.id));
+                    self.problem(
+                        &format!("{at}.{key}"),
+                        format!("task {:?}: `{key}` applies only with `strategy: sample`", t.id),
+                    );
                 }
             }
         }
@@ -48,26 +58,45 @@ impl Validator<'_> {
             top_p: t.top_p.unwrap_or(defaults.top_p),
             stop: t.stop.clone(),
             seed: t.seed.unwrap_or(self.seed),
+            kv_cache: true,
         };
         if let Err(e) = params.check() {
             self.problem(at, format!("task {:?}: {e}", t.id));
         }
-        Some(suite::GenerationOptions { prompt, reference_field: t.reference_field.clone().unwrap_or_else(|| "reference".into()), params })
+        Some(suite::GenerationOptions {
+            prompt,
+            reference_field: t.reference_field.clone().unwrap_or_else(|| "reference".into()),
+            params,
+        })
     }
 
-    pub(super) fn reference_options(&mut self, at: &str, tokenize: &Option<String>, smooth: &Option<String>, lowercase: bool, stem: Option<bool>, significance: &Option<String>) -> ReferenceOptions {
+    pub(super) fn reference_options(
+        &mut self,
+        at: &str,
+        tokenize: &Option<String>,
+        smooth: &Option<String>,
+        lowercase: bool,
+        stem: Option<bool>,
+        significance: &Option<String>,
+    ) -> ReferenceOptions {
         use crate::metrics::bleu::{BleuConfig, Smooth, Tokenizer};
         let mut bleu = BleuConfig { lowercase, ..BleuConfig::default() };
         if let Some(tok) = tokenize {
             match Tokenizer::from_name(tok) {
                 Some(x) => bleu.tokenizer = x,
-                None => self.problem(&format!("{at}.tokenize"), format!("unknown BLEU tokenizer {tok:?} (13a, intl, char, none, zh)")),
+                None => self.problem(
+                    &format!("{at}.tokenize"),
+                    format!("unknown BLEU tokenizer {tok:?} (13a, intl, char, none, zh)"),
+                ),
             }
         }
         if let Some(sm) = smooth {
             match Smooth::from_name(sm) {
                 Some(x) => bleu.smooth = x,
-                None => self.problem(&format!("{at}.smooth"), format!("unknown BLEU smoothing {sm:?} (exp, floor, add-k, none)")),
+                None => self.problem(
+                    &format!("{at}.smooth"),
+                    format!("unknown BLEU smoothing {sm:?} (exp, floor, add-k, none)"),
+                ),
             }
         }
         let significance = match significance.as_deref() {
@@ -75,7 +104,10 @@ impl Validator<'_> {
             Some("paired-ar") => Significance::PairedRandomization,
             Some("none") => Significance::None,
             Some(other) => {
-                self.problem(&format!("{at}.significance"), format!("unknown significance test {other:?} (paired-bs, paired-ar, none)"));
+                self.problem(
+                    &format!("{at}.significance"),
+                    format!("unknown significance test {other:?} (paired-bs, paired-ar, none)"),
+                );
                 Significance::None
             }
         };

@@ -25,13 +25,20 @@ pub enum Attend<'a> {
 }
 
 unsafe extern "C" {
-    fn lmgauge_causal_attention(q: *const torch_sys::C_tensor, k: *const torch_sys::C_tensor, v: *const torch_sys::C_tensor, error: *mut u8, error_len: usize) -> *mut torch_sys::C_tensor;
+    fn lmgauge_causal_attention(
+        q: *const torch_sys::C_tensor,
+        k: *const torch_sys::C_tensor,
+        v: *const torch_sys::C_tensor,
+        error: *mut u8,
+        error_len: usize,
+    ) -> *mut torch_sys::C_tensor;
 }
 
 /// Scaled-dot-product attention of `q`, `k`, `v` `[batch, heads, seq, d]` (scale 1/√d).
 pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, attend: &Attend) -> Result<Tensor, NeuralError> {
     match attend {
-        Attend::Mask(mask) => Tensor::f_scaled_dot_product_attention(q, k, v, Some(*mask), 0.0, false, None).map_err(|e| NeuralError::Torch(e.to_string())),
+        Attend::Mask(mask) => Tensor::f_scaled_dot_product_attention(q, k, v, Some(*mask), 0.0, false, None)
+            .map_err(|e| NeuralError::Torch(e.to_string())),
         Attend::Causal => causal(q, k, v),
         Attend::Segments(rows) => {
             let (slots, width) = (q.size()[2], v.size()[3]);

@@ -6,9 +6,9 @@
 //! stored once because it is tied to the word embeddings, is copied from them; the pooler,
 //! next-sentence head and position-id buffers are dropped.
 
+use rust_bert::Activation;
 use rust_bert::albert::{AlbertConfig, AlbertModel};
 use rust_bert::bert::{BertConfig, BertEmbeddings, BertModel};
-use rust_bert::Activation;
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModel};
 use rust_bert::roberta::RobertaEmbeddings;
 use serde_json::Value;
@@ -16,8 +16,8 @@ use tch::nn::{self, Module, VarStore};
 use tch::{Device, Kind, Tensor};
 
 use super::weights::Checkpoint;
-use crate::models::neural::hf::ModelFolder;
 use crate::models::neural::NeuralError;
+use crate::models::neural::hf::ModelFolder;
 
 enum Net {
     Bert { encoder: BertModel<BertEmbeddings>, head: BertHead },
@@ -45,12 +45,19 @@ impl MaskedNet {
                 let encoder = BertModel::<BertEmbeddings>::new_with_optional_pooler(&root / "bert", &c, false);
                 let head = BertHead::new(&(&root / "cls" / "predictions"), &c);
                 ckpt.rename(|n| {
-                    let n = n.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias");
-                    let keep = !(n.starts_with("bert.pooler") || n.starts_with("cls.seq_relationship") || n.ends_with("position_ids") || n == "cls.predictions.decoder.bias");
+                    let n =
+                        n.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias");
+                    let keep = !(n.starts_with("bert.pooler")
+                        || n.starts_with("cls.seq_relationship")
+                        || n.ends_with("position_ids")
+                        || n == "cls.predictions.decoder.bias");
                     keep.then(|| if n.starts_with("bert.") || n.starts_with("cls.") { n } else { format!("bert.{n}") })
                 });
                 ckpt.tie("cls.predictions.decoder.weight", "bert.embeddings.word_embeddings.weight");
-                let shape = format!("BERT masked LM: {} layers, d={}, {} heads", c.num_hidden_layers, c.hidden_size, c.num_attention_heads);
+                let shape = format!(
+                    "BERT masked LM: {} layers, d={}, {} heads",
+                    c.num_hidden_layers, c.hidden_size, c.num_attention_heads
+                );
                 (Net::Bert { encoder, head }, c.max_position_embeddings as usize, shape)
             }
             "distilbert" => {
@@ -71,11 +78,22 @@ impl MaskedNet {
                 let encoder = BertModel::<RobertaEmbeddings>::new_with_optional_pooler(&root / "roberta", &c, false);
                 let head = RobertaHead::new(&(&root / "lm_head"), &c, eps);
                 ckpt.rename(|n| {
-                    let keep = !(n.starts_with("roberta.pooler") || n.ends_with("position_ids") || n == "lm_head.decoder.bias");
-                    keep.then(|| if n.starts_with("roberta.") || n.starts_with("lm_head.") { n.to_owned() } else { format!("roberta.{n}") })
+                    let keep = !(n.starts_with("roberta.pooler")
+                        || n.ends_with("position_ids")
+                        || n == "lm_head.decoder.bias");
+                    keep.then(|| {
+                        if n.starts_with("roberta.") || n.starts_with("lm_head.") {
+                            n.to_owned()
+                        } else {
+                            format!("roberta.{n}")
+                        }
+                    })
                 });
                 ckpt.tie("lm_head.decoder.weight", "roberta.embeddings.word_embeddings.weight");
-                let shape = format!("RoBERTa masked LM: {} layers, d={}, {} heads", c.num_hidden_layers, c.hidden_size, c.num_attention_heads);
+                let shape = format!(
+                    "RoBERTa masked LM: {} layers, d={}, {} heads",
+                    c.num_hidden_layers, c.hidden_size, c.num_attention_heads
+                );
                 // Positions start after padding_idx (1): two of max_position_embeddings are unusable.
                 (Net::Roberta { encoder, head }, (c.max_position_embeddings - 2).max(0) as usize, shape)
             }
@@ -93,7 +111,12 @@ impl MaskedNet {
                 );
                 (Net::Albert { encoder, head }, c.max_position_embeddings as usize, shape)
             }
-            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported masked LM"))),
+            other => {
+                return Err(NeuralError::file(
+                    &folder.config_path(),
+                    format!("model_type {other:?} is not a supported masked LM"),
+                ));
+            }
         };
         // AlbertForMaskedLM has no pooler; rust-bert builds one that the masked LM never reads.
         ckpt.assign(&vs, |name| name.starts_with("albert.pooler."))?;
@@ -108,26 +131,43 @@ impl MaskedNet {
     /// (equal-length rows, no padding).
     pub fn masked_logprobs(&self, input: &Tensor, positions: &Tensor, targets: &Tensor) -> Result<Tensor, NeuralError> {
         let hidden = match &self.net {
-            Net::Bert { encoder, .. } => encoder
-                .forward_t(Some(input), None, None, None, None, None, None, false)
-                .map_err(|e| NeuralError::Torch(e.to_string()))?
-                .hidden_state,
-            Net::Roberta { encoder, .. } => encoder
-                .forward_t(Some(input), None, None, None, None, None, None, false)
-                .map_err(|e| NeuralError::Torch(e.to_string()))?
-                .hidden_state,
-            Net::Distil { encoder, .. } => encoder.forward_t(Some(input), None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.hidden_state,
-            Net::Albert { encoder, .. } => encoder.forward_t(Some(input), None, None, None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.hidden_state,
+            Net::Bert { encoder, .. } => {
+                encoder
+                    .forward_t(Some(input), None, None, None, None, None, None, false)
+                    .map_err(|e| NeuralError::Torch(e.to_string()))?
+                    .hidden_state
+            }
+            Net::Roberta { encoder, .. } => {
+                encoder
+                    .forward_t(Some(input), None, None, None, None, None, None, false)
+                    .map_err(|e| NeuralError::Torch(e.to_string()))?
+                    .hidden_state
+            }
+            Net::Distil { encoder, .. } => {
+                encoder
+                    .forward_t(Some(input), None, None, false)
+                    .map_err(|e| NeuralError::Torch(e.to_string()))?
+                    .hidden_state
+            }
+            Net::Albert { encoder, .. } => {
+                encoder
+                    .forward_t(Some(input), None, None, None, None, false)
+                    .map_err(|e| NeuralError::Torch(e.to_string()))?
+                    .hidden_state
+            }
         };
         let rows = hidden.size()[0];
-        let picked = hidden.gather(1, &positions.view([rows, 1, 1]).expand([rows, 1, hidden.size()[2]], false), false).squeeze_dim(1);
+        let picked = hidden
+            .gather(1, &positions.view([rows, 1, 1]).expand([rows, 1, hidden.size()[2]], false), false)
+            .squeeze_dim(1);
         let logits = match &self.net {
             Net::Bert { head, .. } => head.forward(&picked),
             Net::Roberta { head, .. } => head.forward(&picked),
             Net::Albert { head, .. } => head.forward(&picked),
-            Net::Distil { transform, norm, projector, .. } => projector.forward(&norm.forward(&transform.forward(&picked).gelu("none"))),
-        }
-;
+            Net::Distil { transform, norm, projector, .. } => {
+                projector.forward(&norm.forward(&transform.forward(&picked).gelu("none")))
+            }
+        };
         Ok(super::target_logprobs(&logits, targets))
     }
 }
@@ -148,7 +188,11 @@ impl BertHead {
         BertHead {
             dense: nn::linear(&t / "dense", c.hidden_size, c.hidden_size, Default::default()),
             activation: c.hidden_act,
-            norm: nn::layer_norm(&t / "LayerNorm", vec![c.hidden_size], nn::LayerNormConfig { eps: 1e-12, ..Default::default() }),
+            norm: nn::layer_norm(
+                &t / "LayerNorm",
+                vec![c.hidden_size],
+                nn::LayerNormConfig { eps: 1e-12, ..Default::default() },
+            ),
             decoder: (p / "decoder").var("weight", &[c.vocab_size, c.hidden_size], nn::Init::Const(0.0)),
             bias: p.var("bias", &[c.vocab_size], nn::Init::Const(0.0)),
         }
@@ -173,7 +217,11 @@ impl RobertaHead {
     fn new(p: &nn::Path, c: &BertConfig, eps: f64) -> Self {
         RobertaHead {
             dense: nn::linear(p / "dense", c.hidden_size, c.hidden_size, Default::default()),
-            norm: nn::layer_norm(p / "layer_norm", vec![c.hidden_size], nn::LayerNormConfig { eps, ..Default::default() }),
+            norm: nn::layer_norm(
+                p / "layer_norm",
+                vec![c.hidden_size],
+                nn::LayerNormConfig { eps, ..Default::default() },
+            ),
             decoder: (p / "decoder").var("weight", &[c.vocab_size, c.hidden_size], nn::Init::Const(0.0)),
             bias: p.var("bias", &[c.vocab_size], nn::Init::Const(0.0)),
         }
@@ -199,7 +247,11 @@ impl AlbertHead {
         AlbertHead {
             dense: nn::linear(p / "dense", c.hidden_size, c.embedding_size, Default::default()),
             activation: c.hidden_act,
-            norm: nn::layer_norm(p / "LayerNorm", vec![c.embedding_size], nn::LayerNormConfig { eps, ..Default::default() }),
+            norm: nn::layer_norm(
+                p / "LayerNorm",
+                vec![c.embedding_size],
+                nn::LayerNormConfig { eps, ..Default::default() },
+            ),
             decoder: nn::linear(p / "decoder", c.embedding_size, c.vocab_size, Default::default()),
         }
     }
@@ -216,28 +268,70 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(folder: &ModelFolder, model_
     let (required, defaults): (&[&str], Vec<(&str, Value)>) = if model_type == "distilbert" {
         (
             &["dim", "n_layers", "n_heads", "hidden_dim", "max_position_embeddings", "vocab_size"],
-            vec![("tie_weights_", Value::from(true)), ("activation", Value::from("gelu")), ("attention_dropout", Value::from(0.1)), ("dropout", Value::from(0.1)), ("qa_dropout", Value::from(0.1)), ("seq_classif_dropout", Value::from(0.2)), ("sinusoidal_pos_embds", Value::from(false)), ("initializer_range", Value::from(0.02))],
+            vec![
+                ("tie_weights_", Value::from(true)),
+                ("activation", Value::from("gelu")),
+                ("attention_dropout", Value::from(0.1)),
+                ("dropout", Value::from(0.1)),
+                ("qa_dropout", Value::from(0.1)),
+                ("seq_classif_dropout", Value::from(0.2)),
+                ("sinusoidal_pos_embds", Value::from(false)),
+                ("initializer_range", Value::from(0.02)),
+            ],
         )
     } else if model_type == "albert" {
         // transformers' AlbertConfig defaults (gelu_new, 128-wide embeddings, one shared group).
-        if let Some(p) = folder.config.get("position_embedding_type").and_then(Value::as_str).filter(|p| *p != "absolute") {
-            return Err(NeuralError::file(&folder.config_path(), format!("position_embedding_type {p:?} is not supported (absolute is)")));
+        if let Some(p) =
+            folder.config.get("position_embedding_type").and_then(Value::as_str).filter(|p| *p != "absolute")
+        {
+            return Err(NeuralError::file(
+                &folder.config_path(),
+                format!("position_embedding_type {p:?} is not supported (absolute is)"),
+            ));
         }
         (
             &["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "vocab_size"],
-            vec![("embedding_size", Value::from(128)), ("hidden_act", Value::from("gelu_new")), ("inner_group_num", Value::from(1)), ("num_hidden_groups", Value::from(1)), ("max_position_embeddings", Value::from(512)), ("type_vocab_size", Value::from(2)), ("layer_norm_eps", Value::from(1e-12)), ("bos_token_id", Value::from(2)), ("eos_token_id", Value::from(3)), ("pad_token_id", Value::from(0)), ("attention_probs_dropout_prob", Value::from(0.0)), ("hidden_dropout_prob", Value::from(0.0)), ("initializer_range", Value::from(0.02))],
+            vec![
+                ("embedding_size", Value::from(128)),
+                ("hidden_act", Value::from("gelu_new")),
+                ("inner_group_num", Value::from(1)),
+                ("num_hidden_groups", Value::from(1)),
+                ("max_position_embeddings", Value::from(512)),
+                ("type_vocab_size", Value::from(2)),
+                ("layer_norm_eps", Value::from(1e-12)),
+                ("bos_token_id", Value::from(2)),
+                ("eos_token_id", Value::from(3)),
+                ("pad_token_id", Value::from(0)),
+                ("attention_probs_dropout_prob", Value::from(0.0)),
+                ("hidden_dropout_prob", Value::from(0.0)),
+                ("initializer_range", Value::from(0.02)),
+            ],
         )
     } else {
         (
-            &["hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size", "max_position_embeddings", "vocab_size"],
-            vec![("type_vocab_size", Value::from(2)), ("hidden_act", Value::from("gelu")), ("attention_probs_dropout_prob", Value::from(0.1)), ("hidden_dropout_prob", Value::from(0.1)), ("initializer_range", Value::from(0.02))],
+            &[
+                "hidden_size",
+                "num_hidden_layers",
+                "num_attention_heads",
+                "intermediate_size",
+                "max_position_embeddings",
+                "vocab_size",
+            ],
+            vec![
+                ("type_vocab_size", Value::from(2)),
+                ("hidden_act", Value::from("gelu")),
+                ("attention_probs_dropout_prob", Value::from(0.1)),
+                ("hidden_dropout_prob", Value::from(0.1)),
+                ("initializer_range", Value::from(0.02)),
+            ],
         )
     };
     for key in required {
         folder.int(key)?;
     }
     let mut v = folder.config.clone();
-    let obj = v.as_object_mut().ok_or_else(|| NeuralError::file(&folder.config_path(), "config.json is not an object"))?;
+    let obj =
+        v.as_object_mut().ok_or_else(|| NeuralError::file(&folder.config_path(), "config.json is not an object"))?;
     for (k, d) in defaults {
         obj.entry(k.to_string()).or_insert(d);
     }

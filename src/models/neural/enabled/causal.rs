@@ -9,10 +9,10 @@ use tch::{Device, Tensor};
 
 use super::attention::Attend;
 use super::net::CausalNet;
+use crate::models::generate::{GenParams, Generation};
 use crate::models::neural::hf::{Encoded, TextTokenizer};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
-use crate::models::generate::{GenParams, Generation};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
 
 pub struct CausalModel {
@@ -26,32 +26,63 @@ pub struct CausalModel {
 }
 
 impl CausalModel {
-    pub fn new(net: Box<dyn CausalNet>, tokenizer: TextTokenizer, options: &NeuralOptions, device: Device, where_: String) -> Result<Self, NeuralError> {
+    pub fn new(
+        net: Box<dyn CausalNet>,
+        tokenizer: TextTokenizer,
+        options: &NeuralOptions,
+        device: Device,
+        where_: String,
+    ) -> Result<Self, NeuralError> {
         let max_length = options.max_length.unwrap_or(net.context());
         if max_length > net.context() {
-            return Err(NeuralError::Options(format!("max_length {max_length} exceeds the model's context of {} tokens", net.context())));
+            return Err(NeuralError::Options(format!(
+                "max_length {max_length} exceeds the model's context of {} tokens",
+                net.context()
+            )));
         }
         if let Some(s) = options.stride.filter(|&s| s > max_length) {
             // The guide's loop would silently skip the tokens between windows.
-            return Err(NeuralError::Options(format!("stride {s} exceeds max_length {max_length}: tokens between windows would go unscored")));
+            return Err(NeuralError::Options(format!(
+                "stride {s} exceeds max_length {max_length}: tokens between windows would go unscored"
+            )));
         }
         if tokenizer.vocab_size() > net.vocab() {
-            return Err(NeuralError::file(&tokenizer.source, format!("tokenizer has {} tokens but the model's vocabulary has {}", tokenizer.vocab_size(), net.vocab())));
+            return Err(NeuralError::file(
+                &tokenizer.source,
+                format!(
+                    "tokenizer has {} tokens but the model's vocabulary has {}",
+                    tokenizer.vocab_size(),
+                    net.vocab()
+                ),
+            ));
         }
         if options.stride.is_none() && tokenizer.prefix().is_none() {
-            return Err(NeuralError::file(&tokenizer.source, "no beginning- or end-of-text token to start rolling windows with (set bos_token or eos_token, or use a stride)"));
+            return Err(NeuralError::file(
+                &tokenizer.source,
+                "no beginning- or end-of-text token to start rolling windows with (set bos_token or eos_token, or use a stride)",
+            ));
         }
         let policy = match options.stride {
             None => format!("lm-evaluation-harness rolling windows of {max_length} tokens"),
             Some(s) => format!("sliding windows of {max_length} tokens, stride {s}"),
         };
         let description = format!("{}; {policy}; {where_}", net.summary());
-        Ok(CausalModel { net: Mutex::new(net), tokenizer, device, max_length, stride: options.stride, batch_tokens: options.batch_tokens, description })
+        Ok(CausalModel {
+            net: Mutex::new(net),
+            tokenizer,
+            device,
+            max_length,
+            stride: options.stride,
+            batch_tokens: options.batch_tokens,
+            description,
+        })
     }
 
     fn windows(&self, enc: &Encoded) -> Vec<Window> {
         match self.stride {
-            None => windows::rolling(&enc.ids, self.tokenizer.prefix().expect("checked at load") as i64, self.max_length),
+            None => {
+                windows::rolling(&enc.ids, self.tokenizer.prefix().expect("checked at load") as i64, self.max_length)
+            }
             Some(stride) => windows::sliding(&enc.ids, self.max_length, stride),
         }
     }
@@ -69,15 +100,12 @@ impl CausalModel {
         let net = self.net.lock().unwrap_or_else(|p| p.into_inner());
         // Short windows share rows (each attending only within itself) so that the matrix
         // products see as little padding as possible; the longest window sets the row width.
-        let rows: Vec<Vec<usize>> = if net.packs() {
-            windows::pack(&lengths, lengths.iter().copied().max().unwrap_or(0))
-        } else {
-            (0..all.len()).map(|i| vec![i]).collect()
-        };
+        let rows: Vec<Vec<usize>> = windows::pack(&lengths, lengths.iter().copied().max().unwrap_or(0));
         let row_lengths: Vec<usize> = rows.iter().map(|r| r.iter().map(|&i| lengths[i]).sum()).collect();
         for batch in windows::batches(&row_lengths, self.batch_tokens) {
             let width = batch.iter().map(|&r| row_lengths[r]).max().unwrap_or(0);
-            let (mut flat, mut positions) = (Vec::with_capacity(batch.len() * width), Vec::with_capacity(batch.len() * width));
+            let (mut flat, mut positions) =
+                (Vec::with_capacity(batch.len() * width), Vec::with_capacity(batch.len() * width));
             let (mut scored, mut targets, mut segments) = (Vec::new(), Vec::new(), Vec::with_capacity(batch.len()));
             for (r, &row) in batch.iter().enumerate() {
                 let mut row_segments = Vec::with_capacity(rows[row].len());
@@ -97,13 +125,20 @@ impl CausalModel {
                 segments.push(row_segments);
             }
             // One window per row is plain causal attention (padding only ever follows it).
-            let attend = if segments.iter().any(|s| s.len() > 1) { Attend::Segments(&segments) } else { Attend::Causal };
+            let attend =
+                if segments.iter().any(|s| s.len() > 1) { Attend::Segments(&segments) } else { Attend::Causal };
             let values = tch::no_grad(|| -> Result<Vec<f32>, NeuralError> {
                 let shape = [batch.len() as i64, width as i64];
                 let input = Tensor::from_slice(&flat).view(shape).to_device(self.device);
                 let positions = Tensor::from_slice(&positions).view(shape).to_device(self.device);
                 let scored = Tensor::from_slice(&scored).to_device(self.device);
-                super::host_f32(&net.scored_logprobs(&input, &positions, &attend, &scored, &Tensor::from_slice(&targets).to_device(self.device))?)
+                super::host_f32(&net.scored_logprobs(
+                    &input,
+                    &positions,
+                    &attend,
+                    &scored,
+                    &Tensor::from_slice(&targets).to_device(self.device),
+                )?)
             })?;
             let mut k = 0;
             for &row in &batch {

@@ -15,8 +15,8 @@ use tch::{Device, Kind, Tensor};
 
 use super::activate;
 use super::weights::{Checkpoint, Loader};
-use crate::models::neural::deberta_config::DebertaV2Config;
 use crate::models::neural::NeuralError;
+use crate::models::neural::deberta_config::DebertaV2Config;
 
 type Linear = (Tensor, Tensor);
 type Norm = (Tensor, Tensor);
@@ -59,14 +59,27 @@ pub struct DebertaV2 {
 impl DebertaV2 {
     pub fn load(config: DebertaV2Config, ckpt: Checkpoint, device: Device, kind: Kind) -> Result<Self, NeuralError> {
         let c = &config;
-        let (d, e, inner, ff) = (c.hidden as i64, c.embedding as i64, (c.heads * c.head_dim) as i64, c.intermediate as i64);
+        let (d, e, inner, ff) =
+            (c.hidden as i64, c.embedding as i64, (c.heads * c.head_dim) as i64, c.intermediate as i64);
         let mut w = Loader::new(ckpt, device, kind);
         let words = w.take("deberta.embeddings.word_embeddings.weight", &[c.vocab as i64, e])?;
-        let positions = if c.position_biased_input { Some(w.take("deberta.embeddings.position_embeddings.weight", &[c.max_positions as i64, e])?) } else { None };
-        let segments = if c.type_vocab > 0 { Some(w.take("deberta.embeddings.token_type_embeddings.weight", &[c.type_vocab as i64, e])?) } else { None };
+        let positions = if c.position_biased_input {
+            Some(w.take("deberta.embeddings.position_embeddings.weight", &[c.max_positions as i64, e])?)
+        } else {
+            None
+        };
+        let segments = if c.type_vocab > 0 {
+            Some(w.take("deberta.embeddings.token_type_embeddings.weight", &[c.type_vocab as i64, e])?)
+        } else {
+            None
+        };
         let embed_proj = if e != d { Some(w.take("deberta.embeddings.embed_proj.weight", &[d, e])?) } else { None };
         let embed_norm = w.pair("deberta.embeddings.LayerNorm", &[d], &[d])?;
-        let relative = if c.relative_attention { Some(w.take("deberta.encoder.rel_embeddings.weight", &[2 * c.span as i64, d])?) } else { None };
+        let relative = if c.relative_attention {
+            Some(w.take("deberta.encoder.rel_embeddings.weight", &[2 * c.span as i64, d])?)
+        } else {
+            None
+        };
         let relative = match (relative, c.norm_rel_embeddings && c.relative_attention) {
             (Some(table), true) => {
                 let (nw, nb) = w.pair("deberta.encoder.LayerNorm", &[d], &[d])?;
@@ -83,8 +96,16 @@ impl DebertaV2 {
                 query: w.pair(&format!("{p}.attention.self.query_proj"), &[inner, d], &[inner])?,
                 key: w.pair(&format!("{p}.attention.self.key_proj"), &[inner, d], &[inner])?,
                 value: w.pair(&format!("{p}.attention.self.value_proj"), &[inner, d], &[inner])?,
-                pos_key: if separate && c.c2p { Some(w.pair(&format!("{p}.attention.self.pos_key_proj"), &[inner, d], &[inner])?) } else { None },
-                pos_query: if separate && c.p2c { Some(w.pair(&format!("{p}.attention.self.pos_query_proj"), &[inner, d], &[inner])?) } else { None },
+                pos_key: if separate && c.c2p {
+                    Some(w.pair(&format!("{p}.attention.self.pos_key_proj"), &[inner, d], &[inner])?)
+                } else {
+                    None
+                },
+                pos_query: if separate && c.p2c {
+                    Some(w.pair(&format!("{p}.attention.self.pos_query_proj"), &[inner, d], &[inner])?)
+                } else {
+                    None
+                },
                 attention_out: w.pair(&format!("{p}.attention.output.dense"), &[d, inner], &[d])?,
                 attention_norm: w.pair(&format!("{p}.attention.output.LayerNorm"), &[d], &[d])?,
                 intermediate: w.pair(&format!("{p}.intermediate.dense"), &[ff, d], &[ff])?,
@@ -104,7 +125,21 @@ impl DebertaV2 {
         let classifier = w.pair("classifier", &[c.labels as i64, d], &[c.labels as i64])?;
         let summary = config.summary(w.params as f64);
         w.finish(|_| false)?;
-        Ok(DebertaV2 { config, words, positions, segments, embed_proj, embed_norm, relative, layers, conv, pooler, classifier, device, summary })
+        Ok(DebertaV2 {
+            config,
+            words,
+            positions,
+            segments,
+            embed_proj,
+            embed_norm,
+            relative,
+            layers,
+            conv,
+            pooler,
+            classifier,
+            device,
+            summary,
+        })
     }
 
     /// Logits `[batch, labels]` of `ids`, `segments` and `mask` `[batch, seq]` (mask 1 = token,
@@ -135,7 +170,8 @@ impl DebertaV2 {
         for (i, layer) in self.layers.iter().enumerate() {
             h = self.layer(layer, &h, &keys, relative_pos.as_ref());
             if i == 0
-                && let Some(conv) = &self.conv {
+                && let Some(conv) = &self.conv
+            {
                 h = self.convolve(conv, &embedded, &h, &row_mask);
             }
         }
@@ -157,7 +193,9 @@ impl DebertaV2 {
         let mut scores = q.matmul(&(k.transpose(-1, -2) / &scale));
         if let (Some(table), Some(rel)) = (&self.relative, relative_pos) {
             let span = c.span as i64;
-            let project = |lin: &Linear| -> Tensor { linear(table, lin).view([2 * span, heads, hd]).permute([1, 0, 2]).unsqueeze(0) };
+            let project = |lin: &Linear| -> Tensor {
+                linear(table, lin).view([2 * span, heads, hd]).permute([1, 0, 2]).unsqueeze(0)
+            };
             if c.c2p {
                 let pos_key = project(l.pos_key.as_ref().unwrap_or(&l.key));
                 let att = q.matmul(&pos_key.transpose(-1, -2));
@@ -188,7 +226,11 @@ impl DebertaV2 {
     fn convolve(&self, conv: &Conv, embedded: &Tensor, layer_out: &Tensor, row_mask: &Tensor) -> Tensor {
         let cc = self.config.conv.as_ref().expect("conv weights imply a conv config");
         let pad = (cc.kernel as i64 - 1) / 2;
-        let out = embedded.permute([0, 2, 1]).contiguous().conv1d(&conv.weight, Some(&conv.bias), [1], [pad], [1], cc.groups as i64).permute([0, 2, 1]);
+        let out = embedded
+            .permute([0, 2, 1])
+            .contiguous()
+            .conv1d(&conv.weight, Some(&conv.bias), [1], [pad], [1], cc.groups as i64)
+            .permute([0, 2, 1]);
         let out = activate(&(out * row_mask), cc.activation);
         layer_norm(&(layer_out + out), &conv.norm, self.config.layer_norm_eps) * row_mask
     }
@@ -206,7 +248,8 @@ fn relative_positions(len: i64, c: &DebertaV2Config, device: Device) -> Tensor {
             let near = rel.lt(mid).logical_and(&rel.gt(-mid));
             let abs_pos = Tensor::from(mid - 1).where_self(&near, &rel.abs());
             let denominator = Tensor::from(((c.max_relative_positions - 1) as f64 / mid as f64) as f32).log();
-            let log_pos = ((abs_pos.to_kind(Kind::Float) / mid as f64).log() / denominator * (mid - 1) as f64).ceil() + mid as f64;
+            let log_pos = ((abs_pos.to_kind(Kind::Float) / mid as f64).log() / denominator * (mid - 1) as f64).ceil()
+                + mid as f64;
             let bucketed = rel.to_kind(Kind::Float).where_self(&abs_pos.le(mid), &(&log_pos * &sign));
             bucketed.to_kind(Kind::Int64)
         }

@@ -12,23 +12,35 @@ use tch::{Device, Kind, Tensor};
 use super::attention::Attend;
 use super::net::{CausalNet, KvCache};
 use crate::models::generate::{self, Finish, GenParams, Generation};
-use crate::models::neural::hf::TextTokenizer;
 use crate::models::neural::NeuralError;
+use crate::models::neural::hf::TextTokenizer;
 
 /// Generates a continuation of each prompt. Prompts are batched (longest first) so that a batch
 /// holds about `batch_tokens` positions at its longest; each prompt keeps its index's random
 /// stream, so batching never changes a sample.
-pub fn generate(net: &dyn CausalNet, tok: &TextTokenizer, prompts: &[&str], params: &GenParams, device: Device, batch_tokens: usize) -> Result<Vec<Generation>, NeuralError> {
+pub fn generate(
+    net: &dyn CausalNet,
+    tok: &TextTokenizer,
+    prompts: &[&str],
+    params: &GenParams,
+    device: Device,
+    batch_tokens: usize,
+) -> Result<Vec<Generation>, NeuralError> {
     let prefix = tok.prefix().map(i64::from);
     let context = net.context();
     if params.max_new_tokens >= context {
-        return Err(NeuralError::Options(format!("max_new_tokens {} leaves no room for a prompt in the model's context of {context} tokens", params.max_new_tokens)));
+        return Err(NeuralError::Options(format!(
+            "max_new_tokens {} leaves no room for a prompt in the model's context of {context} tokens",
+            params.max_new_tokens
+        )));
     }
     let mut encoded = Vec::with_capacity(prompts.len());
     for p in prompts {
         let mut ids = tok.encode(p)?.ids;
         if ids.is_empty() {
-            ids.push(prefix.ok_or_else(|| NeuralError::file(&tok.source, "an empty prompt needs a beginning- or end-of-text token to start from"))?);
+            ids.push(prefix.ok_or_else(|| {
+                NeuralError::file(&tok.source, "an empty prompt needs a beginning- or end-of-text token to start from")
+            })?);
         }
         // Keep the end of a long prompt: the continuation depends on what it follows.
         let room = context - params.max_new_tokens;
@@ -45,7 +57,9 @@ pub fn generate(net: &dyn CausalNet, tok: &TextTokenizer, prompts: &[&str], para
         let longest = encoded[order[start]].len() + params.max_new_tokens;
         let rows = (batch_tokens / longest).max(1).min(order.len() - start);
         let batch = &order[start..start + rows];
-        let results = tch::no_grad(|| decode_batch(net, tok, batch.iter().map(|&i| (i, encoded[i].as_slice())).collect(), params, device))?;
+        let results = tch::no_grad(|| {
+            decode_batch(net, tok, batch.iter().map(|&i| (i, encoded[i].as_slice())).collect(), params, device)
+        })?;
         for (&i, g) in batch.iter().zip(results) {
             out[i] = Some(g);
         }
@@ -72,7 +86,13 @@ struct Row {
     text: String,
 }
 
-fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &[i64])>, params: &GenParams, device: Device) -> Result<Vec<Generation>, NeuralError> {
+fn decode_batch(
+    net: &dyn CausalNet,
+    tok: &TextTokenizer,
+    prompts: Vec<(usize, &[i64])>,
+    params: &GenParams,
+    device: Device,
+) -> Result<Vec<Generation>, NeuralError> {
     let b = prompts.len() as i64;
     let width = prompts.iter().map(|(_, p)| p.len()).max().unwrap_or(1) as i64;
     let pad = tok.pad.or(tok.eos).unwrap_or(0) as i64;
@@ -92,18 +112,25 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
     let mut cache = KvCache::default();
     let mut hidden = net.forward_cached(&input, &pos, &Attend::Mask(&mask), &mut cache)?.select(1, -1);
     let mut last_pos = pos.select(1, -1);
-    // Benchmarks only (LMGAUGE_NO_KV_CACHE=1): every step reruns the whole sequence so far.
-    let no_cache = std::env::var_os("LMGAUGE_NO_KV_CACHE").is_some();
+    let no_cache = !params.kv_cache;
     let (mut all_input, mut all_pos) = (input.shallow_clone(), pos.shallow_clone());
     let eos = tok.eos;
-    let mut rows: Vec<Row> = prompts.iter().map(|&(index, _)| Row { ids: Vec::new(), rng: params.rng(index), done: None, text: String::new() }).collect();
+    let mut rows: Vec<Row> = prompts
+        .iter()
+        .map(|&(index, _)| Row { ids: Vec::new(), rng: params.rng(index), done: None, text: String::new() })
+        .collect();
     for step in 0..params.max_new_tokens {
         let mut logits = super::host_f32(&net.head(&hidden).reshape([-1]))?;
         let vocab = logits.len() / rows.len();
         // A NaN or +inf logit (broken weights) would make the choice arbitrary: refuse it.
         if let Some(k) = logits.iter().position(|l| l.is_nan() || *l == f32::INFINITY) {
             let prompt = prompts[k / vocab].0;
-            return Err(NeuralError::Torch(format!("the network gave a non-finite logit ({}) for token {} at generation step {step} of prompt {}; its weights or configuration are broken", logits[k], k % vocab, prompt + 1)));
+            return Err(NeuralError::Torch(format!(
+                "the network gave a non-finite logit ({}) for token {} at generation step {step} of prompt {}; its weights or configuration are broken",
+                logits[k],
+                k % vocab,
+                prompt + 1
+            )));
         }
         if let Some(eos) = eos.filter(|_| step < params.min_new_tokens) {
             for r in 0..rows.len() {
@@ -139,17 +166,23 @@ fn decode_batch(net: &dyn CausalNet, tok: &TextTokenizer, prompts: Vec<(usize, &
             all_input = Tensor::cat(&[&all_input, &step_input], 1);
             all_pos = Tensor::cat(&[&all_pos, &last_pos.unsqueeze(1)], 1);
             let full = padded_causal_mask(&keys);
-            hidden = net.forward_cached(&all_input, &all_pos, &Attend::Mask(&full), &mut KvCache::default())?.select(1, -1);
+            hidden =
+                net.forward_cached(&all_input, &all_pos, &Attend::Mask(&full), &mut KvCache::default())?.select(1, -1);
             continue;
         }
-        hidden = net.forward_cached(&step_input, &last_pos.unsqueeze(1), &Attend::Mask(&keys.view([b, 1, 1, -1])), &mut cache)?.select(1, -1);
+        hidden = net
+            .forward_cached(&step_input, &last_pos.unsqueeze(1), &Attend::Mask(&keys.view([b, 1, 1, -1])), &mut cache)?
+            .select(1, -1);
     }
     Ok(rows
         .into_iter()
         .map(|r| {
-            let text = if r.done == Some(Finish::EndOfText) { tok.decode(&r.ids[..r.ids.len() - 1]).unwrap_or_default() } else { r.text };
+            let text = if r.done == Some(Finish::EndOfText) {
+                tok.decode(&r.ids[..r.ids.len() - 1]).unwrap_or_default()
+            } else {
+                r.text
+            };
             Generation { tokens: r.ids.len(), text, token_ids: r.ids, finish: r.done.unwrap_or(Finish::Length) }
         })
         .collect())
 }
-

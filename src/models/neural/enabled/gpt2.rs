@@ -12,13 +12,13 @@
 
 use rust_bert::gpt2::{GPT2LMHeadModel, Gpt2Config};
 use serde_json::Value;
-use tch::{nn::VarStore, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor, nn::VarStore};
 
-use super::attention::{attention, Attend};
-use super::net::{causal_net, KvCache};
+use super::attention::{Attend, attention};
+use super::net::{KvCache, causal_net};
 use super::weights::Checkpoint;
-use crate::models::neural::hf::ModelFolder;
 use crate::models::neural::NeuralError;
+use crate::models::neural::hf::ModelFolder;
 
 struct Block {
     ln1: (Tensor, Tensor),
@@ -41,9 +41,9 @@ struct Fused {
 
 pub struct Gpt2 {
     fused: Fused,
-    model: GPT2LMHeadModel,
-    /// `LMGAUGE_GPT2_FORWARD=rust-bert` runs rust-bert's own forward (for comparison).
-    use_rust_bert: bool,
+    /// rust-bert's GPT-2 names and shapes the variables the checkpoint loads into; the forward
+    /// pass is [`Gpt2::forward`] over those variables.
+    _model: GPT2LMHeadModel,
     _vs: VarStore,
     pub context: usize,
     pub vocab: usize,
@@ -58,7 +58,10 @@ impl Gpt2 {
         let mut vs = VarStore::new(Device::Cpu);
         let model = GPT2LMHeadModel::new(vs.root(), &config);
         ckpt.rename(|name| {
-            if name == "lm_head.weight" || name.ends_with(".attn.masked_bias") || name.ends_with(".attn.bias") && !name.contains("c_attn") {
+            if name == "lm_head.weight"
+                || name.ends_with(".attn.masked_bias")
+                || name.ends_with(".attn.bias") && !name.contains("c_attn")
+            {
                 return None;
             }
             Some(if name.starts_with("transformer.") { name.to_owned() } else { format!("transformer.{name}") })
@@ -77,8 +80,14 @@ impl Gpt2 {
             params as f64 / 1e6
         );
         let vars = vs.variables();
-        let get = |name: String| vars.get(&name).map(Tensor::shallow_clone).ok_or_else(|| NeuralError::Torch(format!("variable {name} missing from rust-bert's GPT-2")));
-        let pair = |prefix: String| -> Result<(Tensor, Tensor), NeuralError> { Ok((get(format!("{prefix}.weight"))?, get(format!("{prefix}.bias"))?)) };
+        let get = |name: String| {
+            vars.get(&name)
+                .map(Tensor::shallow_clone)
+                .ok_or_else(|| NeuralError::Torch(format!("variable {name} missing from rust-bert's GPT-2")))
+        };
+        let pair = |prefix: String| -> Result<(Tensor, Tensor), NeuralError> {
+            Ok((get(format!("{prefix}.weight"))?, get(format!("{prefix}.bias"))?))
+        };
         let blocks = (0..config.n_layer)
             .map(|i| {
                 let p = format!("transformer.h.{i}");
@@ -108,14 +117,26 @@ impl Gpt2 {
             eps: config.layer_norm_epsilon,
             gelu,
         };
-        let use_rust_bert = std::env::var("LMGAUGE_GPT2_FORWARD").is_ok_and(|v| v == "rust-bert");
-        Ok(Gpt2 { fused, model, use_rust_bert, _vs: vs, context: config.n_positions as usize, vocab: config.vocab_size as usize, summary })
+        Ok(Gpt2 {
+            fused,
+            _model: model,
+            _vs: vs,
+            context: config.n_positions as usize,
+            vocab: config.vocab_size as usize,
+            summary,
+        })
     }
 
     /// Final hidden states `[batch, seq, d]` of `input` `[batch, seq]` at `positions`
     /// (broadcastable to the input), attending as `attend` says; `cache` holds earlier keys and
     /// values and grows by these positions.
-    pub fn forward(&self, input: &Tensor, positions: &Tensor, attend: &Attend, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        positions: &Tensor,
+        attend: &Attend,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor, NeuralError> {
         let f = &self.fused;
         let (b, t) = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?;
         let d = f.wte.size()[1];
@@ -128,7 +149,8 @@ impl Gpt2 {
             *shape.last_mut().expect("3-d activations") = out;
             bias.addmm(&x.view([-1, x.size()[2]]), w).view(shape.as_slice())
         };
-        let mut h = Tensor::embedding(&f.wte, input, -1, false, false) + Tensor::embedding(&f.wpe, positions, -1, false, false);
+        let mut h =
+            Tensor::embedding(&f.wte, input, -1, false, false) + Tensor::embedding(&f.wpe, positions, -1, false, false);
         for (i, blk) in f.blocks.iter().enumerate() {
             let qkv = conv(&norm(&h, &blk.ln1), &blk.attn);
             let parts = qkv.split(d, 2);
@@ -153,28 +175,13 @@ impl Gpt2 {
     pub fn head(&self, hidden: &Tensor) -> Tensor {
         hidden.matmul(&self.fused.wte.tr())
     }
-
-    /// Whether packed rows can be scored: not through rust-bert's forward
-    /// (`LMGAUGE_GPT2_FORWARD=rust-bert`), which takes neither per-segment positions nor attention.
-    pub fn packs(&self) -> bool {
-        !self.use_rust_bert
-    }
-
-    /// With `LMGAUGE_GPT2_FORWARD=rust-bert`: rust-bert's own logits `[batch, seq, vocab]` of
-    /// right-padded `input` (for comparison with the fused forward).
-    pub fn reference_logits(&self, input: &Tensor) -> Result<Option<Tensor>, NeuralError> {
-        if !self.use_rust_bert {
-            return Ok(None);
-        }
-        let out = self.model.forward_t(Some(input), None, None, None, None, None, false).map_err(|e| NeuralError::Torch(e.to_string()))?;
-        Ok(Some(out.lm_logits))
-    }
 }
 
 /// rust-bert's config from config.json, with the keys it names differently patched in.
 fn config(folder: &ModelFolder) -> Result<Gpt2Config, NeuralError> {
     let mut v = folder.config.clone();
-    let obj = v.as_object_mut().ok_or_else(|| NeuralError::file(&folder.config_path(), "config.json is not an object"))?;
+    let obj =
+        v.as_object_mut().ok_or_else(|| NeuralError::file(&folder.config_path(), "config.json is not an object"))?;
     for key in ["n_positions", "n_embd", "n_layer", "n_head", "vocab_size"] {
         folder.int(key)?;
     }
@@ -192,17 +199,26 @@ fn config(folder: &ModelFolder) -> Result<Gpt2Config, NeuralError> {
     let n_embd = folder.int("n_embd")?;
     let n_head = folder.int("n_head")?;
     if n_head <= 0 || n_embd % n_head != 0 {
-        return Err(NeuralError::file(&folder.config_path(), format!("n_embd {n_embd} is not a multiple of n_head {n_head}")));
+        return Err(NeuralError::file(
+            &folder.config_path(),
+            format!("n_embd {n_embd} is not a multiple of n_head {n_head}"),
+        ));
     }
     if obj.get("n_inner").is_some_and(|v| !v.is_null()) {
-        return Err(NeuralError::file(&folder.config_path(), "n_inner other than null (4·n_embd) is not supported by rust-bert's GPT-2"));
+        return Err(NeuralError::file(
+            &folder.config_path(),
+            "n_inner other than null (4·n_embd) is not supported by rust-bert's GPT-2",
+        ));
     }
     if obj.get("scale_attn_by_inverse_layer_idx").and_then(Value::as_bool) == Some(true)
         || obj.get("reorder_and_upcast_attn").and_then(Value::as_bool) == Some(true)
     {
-        return Err(NeuralError::file(&folder.config_path(), "scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported"));
+        return Err(NeuralError::file(
+            &folder.config_path(),
+            "scale_attn_by_inverse_layer_idx / reorder_and_upcast_attn are not supported",
+        ));
     }
     serde_json::from_value(v).map_err(|e| NeuralError::file(&folder.config_path(), format!("not a GPT-2 config: {e}")))
 }
 
-causal_net!(Gpt2, reference);
+causal_net!(Gpt2);

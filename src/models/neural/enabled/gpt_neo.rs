@@ -12,12 +12,12 @@ use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
 use super::activate;
-use super::attention::{segment_mask, Attend};
-use super::net::{causal_net, KvCache};
+use super::attention::{Attend, segment_mask};
+use super::net::{KvCache, causal_net};
 use super::weights::{Checkpoint, Loader};
+use crate::models::neural::NeuralError;
 use crate::models::neural::activation::Activation;
 use crate::models::neural::hf::ModelFolder;
-use crate::models::neural::NeuralError;
 
 type Norm = (Tensor, Tensor);
 
@@ -79,7 +79,8 @@ impl GptNeo {
         let path = folder.config_path();
         let err = |m: String| NeuralError::file(&path, m);
         let c = &folder.config;
-        let int = |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
+        let int =
+            |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
         let (d, layers, heads) = (int("hidden_size")?, int("num_layers")?, int("num_heads")?);
         if heads == 0 || d % heads != 0 {
             return Err(err(format!("hidden_size {d} is not a multiple of num_heads {heads}")));
@@ -135,7 +136,13 @@ impl GptNeo {
 
     /// Final hidden states `[batch, seq, d]` of `input` at `positions`, attending as `attend`
     /// says (local layers further limited to their window); `cache` holds earlier slots.
-    pub fn forward(&self, input: &Tensor, positions: &Tensor, attend: &Attend, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        positions: &Tensor,
+        attend: &Attend,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor, NeuralError> {
         let (b, t) = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?;
         let d = self.wte.size()[1];
         let hd = d / self.heads;
@@ -153,7 +160,9 @@ impl GptNeo {
             // Packed rows attend under a block-diagonal mask, as every layer here attends under an
             // explicit mask anyway. Within a segment slots and positions differ by the same
             // offset, so the local windows below count the same keys as for the segment alone.
-            Attend::Segments(_) if past > 0 => return Err(NeuralError::Options("packed rows cannot extend a key/value cache".into())),
+            Attend::Segments(_) if past > 0 => {
+                return Err(NeuralError::Options("packed rows cannot extend a key/value cache".into()));
+            }
             Attend::Segments(rows) => segment_mask(rows, t, device).logical_and(&distance.ge(0).view([1, 1, t, keys])),
         };
         let local_masks: Vec<(i64, Tensor)> = {
@@ -164,7 +173,8 @@ impl GptNeo {
         };
         let norm = |x: &Tensor, (w, bias): &Norm| x.layer_norm([d], Some(w), Some(bias), self.eps, false);
         let split = |x: Tensor| x.view([b, t, self.heads, hd]).transpose(1, 2);
-        let mut h = Tensor::embedding(&self.wte, input, -1, false, false) + Tensor::embedding(&self.wpe, positions, -1, false, false);
+        let mut h = Tensor::embedding(&self.wte, input, -1, false, false)
+            + Tensor::embedding(&self.wpe, positions, -1, false, false);
         for (i, blk) in self.blocks.iter().enumerate() {
             let x = norm(&h, &blk.ln1);
             let q = split(x.linear::<Tensor>(&blk.q, None));
@@ -178,9 +188,17 @@ impl GptNeo {
             };
             // transformers keeps the scores in f32 and does not scale them.
             let kind = q.kind();
-            let a = Tensor::f_scaled_dot_product_attention(&q.to_kind(Kind::Float), &k.to_kind(Kind::Float), &v.to_kind(Kind::Float), Some(mask), 0.0, false, Some(1.0))
-                .map_err(|e| NeuralError::Torch(e.to_string()))?
-                .to_kind(kind);
+            let a = Tensor::f_scaled_dot_product_attention(
+                &q.to_kind(Kind::Float),
+                &k.to_kind(Kind::Float),
+                &v.to_kind(Kind::Float),
+                Some(mask),
+                0.0,
+                false,
+                Some(1.0),
+            )
+            .map_err(|e| NeuralError::Torch(e.to_string()))?
+            .to_kind(kind);
             let a = a.transpose(1, 2).contiguous().view([b, t, d]);
             h = h + a.linear(&blk.out.0, Some(&blk.out.1));
             let m = activate(&norm(&h, &blk.ln2).linear(&blk.fc.0, Some(&blk.fc.1)), self.activation);

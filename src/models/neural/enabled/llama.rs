@@ -13,12 +13,12 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
-use super::attention::{attention, Attend};
-use super::net::{causal_net, KvCache};
+use super::attention::{Attend, attention};
+use super::net::{KvCache, causal_net};
 use super::weights::{Checkpoint, Loader};
+use crate::models::neural::NeuralError;
 use crate::models::neural::gguf::Gguf;
 use crate::models::neural::llama_config::LlamaConfig;
-use crate::models::neural::NeuralError;
 
 struct Layer {
     input_norm: Tensor,
@@ -45,7 +45,12 @@ pub struct Llama {
 }
 
 impl Llama {
-    pub fn load_hf(config: LlamaConfig, checkpoint: Checkpoint, device: Device, kind: Kind) -> Result<Self, NeuralError> {
+    pub fn load_hf(
+        config: LlamaConfig,
+        checkpoint: Checkpoint,
+        device: Device,
+        kind: Kind,
+    ) -> Result<Self, NeuralError> {
         Self::build(config, checkpoint, device, kind, "")
     }
 
@@ -69,13 +74,20 @@ impl Llama {
                 (name, t)
             })
             .collect();
-        let checkpoint = Checkpoint { tensors: named.into_iter().collect::<HashMap<_, _>>(), files: vec![file.path.clone()] };
+        let checkpoint =
+            Checkpoint { tensors: named.into_iter().collect::<HashMap<_, _>>(), files: vec![file.path.clone()] };
         let types: std::collections::BTreeSet<&str> = file.tensors.iter().map(|t| t.ggml_type.name()).collect();
         let note = format!(", GGUF {}", types.into_iter().collect::<Vec<_>>().join("/"));
         Self::build(config, checkpoint, device, kind, &note)
     }
 
-    fn build(config: LlamaConfig, ckpt: Checkpoint, device: Device, kind: Kind, note: &str) -> Result<Self, NeuralError> {
+    fn build(
+        config: LlamaConfig,
+        ckpt: Checkpoint,
+        device: Device,
+        kind: Kind,
+        note: &str,
+    ) -> Result<Self, NeuralError> {
         let (d, hd) = (config.hidden as i64, config.head_dim as i64);
         let (q_out, kv_out, ff) = (config.heads as i64 * hd, config.kv_heads as i64 * hd, config.intermediate as i64);
         let mut w = Loader::new(ckpt, device, kind);
@@ -83,11 +95,12 @@ impl Llama {
         let mut layers = Vec::with_capacity(config.layers);
         for i in 0..config.layers {
             let p = format!("model.layers.{i}");
-            let mut linear = |name: &str, out: i64, inp: i64, bias: bool| -> Result<(Tensor, Option<Tensor>), NeuralError> {
-                let weight = w.take(&format!("{p}.{name}.weight"), &[out, inp])?;
-                let b = if bias { Some(w.take(&format!("{p}.{name}.bias"), &[out])?) } else { None };
-                Ok((weight, b))
-            };
+            let mut linear =
+                |name: &str, out: i64, inp: i64, bias: bool| -> Result<(Tensor, Option<Tensor>), NeuralError> {
+                    let weight = w.take(&format!("{p}.{name}.weight"), &[out, inp])?;
+                    let b = if bias { Some(w.take(&format!("{p}.{name}.bias"), &[out])?) } else { None };
+                    Ok((weight, b))
+                };
             let (ab, mb) = (config.attention_bias, config.mlp_bias);
             let q = linear("self_attn.q_proj", q_out, d, ab)?;
             let k = linear("self_attn.k_proj", kv_out, d, ab)?;
@@ -101,14 +114,26 @@ impl Llama {
             layers.push(Layer { input_norm, q, k, v, o, post_norm, gate, up, down });
         }
         let norm = w.take("model.norm.weight", &[d])?;
-        let lm_head = if config.tied { embed.shallow_clone() } else { w.take("lm_head.weight", &[config.vocab as i64, d])? };
+        let lm_head =
+            if config.tied { embed.shallow_clone() } else { w.take("lm_head.weight", &[config.vocab as i64, d])? };
         // transformers: inv_freq = 1 / theta^(arange(0, dim, 2) / dim), in f32.
-        let exponents = Tensor::arange_start_step(0, hd, 2, (Kind::Int64, Device::Cpu)).to_kind(Kind::Float) / hd as f64;
+        let exponents =
+            Tensor::arange_start_step(0, hd, 2, (Kind::Int64, Device::Cpu)).to_kind(Kind::Float) / hd as f64;
         let inv_freq = (Tensor::from(config.rope_theta as f32).pow(&exponents)).reciprocal().to_device(device);
         let summary = format!("{}{note}", config.summary(w.params as f64));
         // A tied head may still be stored (transformers saves both names for some models).
         w.finish(|n| config.tied && n == "lm_head.weight")?;
-        Ok(Llama { context: config.context, vocab: config.vocab, config, embed, layers, norm, lm_head, inv_freq, summary })
+        Ok(Llama {
+            context: config.context,
+            vocab: config.vocab,
+            config,
+            embed,
+            layers,
+            norm,
+            lm_head,
+            inv_freq,
+            summary,
+        })
     }
 
     fn rms_norm(&self, x: &Tensor, w: &Tensor) -> Tensor {
@@ -125,7 +150,13 @@ impl Llama {
     /// Final hidden states `[batch, seq, d]` of `input` `[batch, seq]` at `positions`
     /// (broadcastable to the input), attending as `attend` says; `cache` holds earlier keys and
     /// values and grows by these positions.
-    pub fn forward(&self, input: &Tensor, positions: &Tensor, attend: &Attend, mut cache: Option<&mut KvCache>) -> Result<Tensor, NeuralError> {
+    pub fn forward(
+        &self,
+        input: &Tensor,
+        positions: &Tensor,
+        attend: &Attend,
+        mut cache: Option<&mut KvCache>,
+    ) -> Result<Tensor, NeuralError> {
         let (b, t) = input.size2().map_err(|e| NeuralError::Torch(e.to_string()))?;
         let c = &self.config;
         let (nh, nkv, hd) = (c.heads as i64, c.kv_heads as i64, c.head_dim as i64);

@@ -35,13 +35,23 @@ struct Copy {
 }
 
 impl MaskedModel {
-    pub fn new(net: MaskedNet, tokenizer: TextTokenizer, options: &NeuralOptions, device: Device, where_: String) -> Result<Self, NeuralError> {
+    pub fn new(
+        net: MaskedNet,
+        tokenizer: TextTokenizer,
+        options: &NeuralOptions,
+        device: Device,
+        where_: String,
+    ) -> Result<Self, NeuralError> {
         let max_length = options.max_length.unwrap_or(net.max_positions);
         if max_length > net.max_positions || max_length < 3 {
-            return Err(NeuralError::Options(format!("max_length {max_length} must be between 3 and the model's {} positions", net.max_positions)));
+            return Err(NeuralError::Options(format!(
+                "max_length {max_length} must be between 3 and the model's {} positions",
+                net.max_positions
+            )));
         }
         let need = |id: Option<u32>, what: &str| {
-            id.map(|i| i as i64).ok_or_else(|| NeuralError::file(&tokenizer.source, format!("the tokenizer has no {what} token")))
+            id.map(|i| i as i64)
+                .ok_or_else(|| NeuralError::file(&tokenizer.source, format!("the tokenizer has no {what} token")))
         };
         let specials = (need(tokenizer.cls, "[CLS]")?, need(tokenizer.sep, "[SEP]")?, need(tokenizer.mask, "[MASK]")?);
         let max_content = max_length - 2;
@@ -50,7 +60,17 @@ impl MaskedModel {
             "{}; pseudo-log-likelihood ({}), windows of {max_length} positions, stride {stride}; {where_}",
             net.summary, options.pll
         );
-        Ok(MaskedModel { net: Mutex::new(net), tokenizer, device, max_content, stride, pll: options.pll, batch_tokens: options.batch_tokens, specials, description })
+        Ok(MaskedModel {
+            net: Mutex::new(net),
+            tokenizer,
+            device,
+            max_content,
+            stride,
+            pll: options.pll,
+            batch_tokens: options.batch_tokens,
+            specials,
+            description,
+        })
     }
 
     fn copies(&self, text: usize, enc: &Encoded, out: &mut Vec<Copy>) {
@@ -100,7 +120,8 @@ impl MaskedModel {
                     targets.push(encoded[c.text].ids[c.token]);
                 }
                 let values = tch::no_grad(|| -> Result<Vec<f32>, NeuralError> {
-                    let input = Tensor::from_slice(&flat).view([chunk.len() as i64, *len as i64]).to_device(self.device);
+                    let input =
+                        Tensor::from_slice(&flat).view([chunk.len() as i64, *len as i64]).to_device(self.device);
                     let pos = Tensor::from_slice(&positions).to_device(self.device);
                     let tgt = Tensor::from_slice(&targets).to_device(self.device);
                     super::host_f32(&net.masked_logprobs(&input, &pos, &tgt)?)
@@ -114,7 +135,13 @@ impl MaskedModel {
             .iter()
             .zip(logprobs)
             .zip(texts)
-            .map(|((enc, logprobs), text)| TokenScores { logprobs, spans: enc.spans.clone(), bytes: text.len(), oov: 0, pseudo: true })
+            .map(|((enc, logprobs), text)| TokenScores {
+                logprobs,
+                spans: enc.spans.clone(),
+                bytes: text.len(),
+                oov: 0,
+                pseudo: true,
+            })
             .collect())
     }
 }

@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use tch::{Cuda, Device, Kind};
 
-use super::gguf::{is_gguf, Gguf};
-use super::llama_config::LlamaConfig;
-use super::hf::{ModelFolder, TextTokenizer, CAUSAL_TYPES, MASKED_TYPES, REWARD_TYPES};
 use super::activation::Activation;
+use super::gguf::{Gguf, is_gguf};
+use super::hf::{CAUSAL_TYPES, MASKED_TYPES, ModelFolder, REWARD_TYPES, TextTokenizer};
+use super::llama_config::LlamaConfig;
 use super::{DeviceChoice, Dtype, Family, NeuralError, NeuralOptions};
 use crate::models::LanguageModel;
 
@@ -29,7 +29,10 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     keep_freed_memory();
     if is_gguf(path) {
         if family != Family::Causal {
-            return Err(NeuralError::file(path, format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name())));
+            return Err(NeuralError::file(
+                path,
+                format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name()),
+            ));
         }
         let device = resolve_device(options.device)?;
         let kind = resolve_kind(options.dtype, device)?;
@@ -50,19 +53,32 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     if !supported.contains(&folder.model_type.as_str()) && family != Family::Reward {
         let other = if family == Family::Causal { MASKED_TYPES } else { CAUSAL_TYPES };
         let hint = if other.contains(&folder.model_type.as_str()) {
-            format!(" (it is a {} model: use kind {})", if family == Family::Causal { "masked" } else { "causal" }, if family == Family::Causal { "masked" } else { "causal" })
+            format!(
+                " (it is a {} model: use kind {})",
+                if family == Family::Causal { "masked" } else { "causal" },
+                if family == Family::Causal { "masked" } else { "causal" }
+            )
         } else {
             String::new()
         };
         return Err(NeuralError::file(
             &folder.config_path(),
-            format!("model_type {:?} is not a supported {} architecture (supported: {}){hint}", folder.model_type, family.name(), supported.join(", ")),
+            format!(
+                "model_type {:?} is not a supported {} architecture (supported: {}){hint}",
+                folder.model_type,
+                family.name(),
+                supported.join(", ")
+            ),
         ));
     }
     if family == Family::Reward && !supported.contains(&folder.model_type.as_str()) {
         return Err(NeuralError::file(
             &folder.config_path(),
-            format!("model_type {:?} is not a supported reward architecture (supported: {})", folder.model_type, supported.join(", ")),
+            format!(
+                "model_type {:?} is not a supported reward architecture (supported: {})",
+                folder.model_type,
+                supported.join(", ")
+            ),
         ));
     }
     let device = resolve_device(options.device)?;
@@ -73,13 +89,26 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     Ok(match family {
         Family::Causal => {
             let net: Box<dyn net::CausalNet> = match folder.model_type.as_str() {
-                "llama" => Box::new(llama::Llama::load_hf(LlamaConfig::from_hf(&folder)?, checked_checkpoint(&folder)?, device, kind)?),
-                "gpt_neo" => Box::new(gpt_neo::GptNeo::load(&folder, weights::Checkpoint::read(&folder.weights)?, device, kind)?),
+                "llama" => Box::new(llama::Llama::load_hf(
+                    LlamaConfig::from_hf(&folder)?,
+                    checked_checkpoint(&folder)?,
+                    device,
+                    kind,
+                )?),
+                "gpt_neo" => {
+                    Box::new(gpt_neo::GptNeo::load(&folder, weights::Checkpoint::read(&folder.weights)?, device, kind)?)
+                }
                 _ => Box::new(gpt2::Gpt2::load(&folder, device, kind)?),
             };
             Arc::new(causal::CausalModel::new(net, tokenizer, options, device, where_)?)
         }
-        Family::Masked => Arc::new(masked::MaskedModel::new(bert::MaskedNet::load(&folder, device, kind)?, tokenizer, options, device, where_)?),
+        Family::Masked => Arc::new(masked::MaskedModel::new(
+            bert::MaskedNet::load(&folder, device, kind)?,
+            tokenizer,
+            options,
+            device,
+            where_,
+        )?),
         Family::Reward => Arc::new(reward::RewardModel::load(&folder, tokenizer, options, device, kind, where_)?),
     })
 }
@@ -100,13 +129,11 @@ fn keep_freed_memory() {
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
-            if std::env::var_os("LMGAUGE_KEEP_MALLOC").is_none() {
-                // SAFETY: mallopt only changes allocator thresholds; it is called once, before
-                // the model's tensors exist.
-                unsafe {
-                    libc::mallopt(libc::M_MMAP_MAX, 0);
-                    libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
-                }
+            // SAFETY: mallopt only changes allocator thresholds; it is called once, before the
+            // model's tensors exist.
+            unsafe {
+                libc::mallopt(libc::M_MMAP_MAX, 0);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
             }
         });
     }
@@ -149,7 +176,9 @@ fn resolve_device(choice: DeviceChoice) -> Result<Device, NeuralError> {
             let count = cuda_device_count();
             if n >= count {
                 return Err(NeuralError::Options(if count == 0 {
-                    format!("device cuda:{n} asked for, but libtorch sees no CUDA device (CPU libtorch, or no GPU; run scripts/setup-libtorch.sh --cuda on a GPU machine)")
+                    format!(
+                        "device cuda:{n} asked for, but libtorch sees no CUDA device (CPU libtorch, or no GPU; run scripts/setup-libtorch.sh --cuda on a GPU machine)"
+                    )
                 } else {
                     format!("device cuda:{n} asked for, but libtorch sees only {count} CUDA device(s)")
                 }));

@@ -37,41 +37,57 @@ impl KvCache {
 /// or without a key/value cache, and the output matrix applied to chosen rows.
 pub trait CausalNet: Send {
     /// Final hidden states `[batch, seq, d]` (see `Gpt2::forward`, `Llama::forward`).
-    fn forward_cached(&self, input: &Tensor, positions: &Tensor, attend: &Attend, cache: &mut KvCache) -> Result<Tensor, NeuralError>;
+    fn forward_cached(
+        &self,
+        input: &Tensor,
+        positions: &Tensor,
+        attend: &Attend,
+        cache: &mut KvCache,
+    ) -> Result<Tensor, NeuralError>;
     /// Logits `[…, vocab]` of final hidden states `[…, d]`.
     fn head(&self, hidden: &Tensor) -> Tensor;
     /// Log-probabilities `[n]` of `targets` `[n]` predicted at the flat positions `rows` (`[n]`,
     /// indices into batch × seq) of `input` `[batch, seq]` at `positions`, attending as `attend`
     /// says. The output matrix is applied to those rows only, a slice of rows at a time, so the
     /// logits of a large batch never sit in memory whole.
-    fn scored_logprobs(&self, input: &Tensor, positions: &Tensor, attend: &Attend, rows: &Tensor, targets: &Tensor) -> Result<Tensor, NeuralError>;
-    /// Whether the network scores packed rows (`Attend::Segments`).
-    fn packs(&self) -> bool;
+    fn scored_logprobs(
+        &self,
+        input: &Tensor,
+        positions: &Tensor,
+        attend: &Attend,
+        rows: &Tensor,
+        targets: &Tensor,
+    ) -> Result<Tensor, NeuralError>;
     /// Positions the model was trained on.
     fn context(&self) -> usize;
     fn vocab(&self) -> usize;
     fn summary(&self) -> &str;
 }
 
-/// The networks have the same entry points; the trait forwards to them. `reference` marks one
-/// with a second implementation to compare with (`reference_logits`, GPT-2's rust-bert forward).
+/// The networks have the same entry points; the trait forwards to them.
 macro_rules! causal_net {
-    ($ty:ty $(, $reference:ident)?) => {
+    ($ty:ty) => {
         impl super::net::CausalNet for $ty {
-            fn forward_cached(&self, input: &tch::Tensor, positions: &tch::Tensor, attend: &super::attention::Attend, cache: &mut super::net::KvCache) -> Result<tch::Tensor, crate::models::neural::NeuralError> {
+            fn forward_cached(
+                &self,
+                input: &tch::Tensor,
+                positions: &tch::Tensor,
+                attend: &super::attention::Attend,
+                cache: &mut super::net::KvCache,
+            ) -> Result<tch::Tensor, crate::models::neural::NeuralError> {
                 <$ty>::forward(self, input, positions, attend, Some(cache))
             }
             fn head(&self, hidden: &tch::Tensor) -> tch::Tensor {
                 <$ty>::head(self, hidden)
             }
-            fn scored_logprobs(&self, input: &tch::Tensor, positions: &tch::Tensor, attend: &super::attention::Attend, rows: &tch::Tensor, targets: &tch::Tensor) -> Result<tch::Tensor, crate::models::neural::NeuralError> {
-                $(
-                    let _ = stringify!($reference);
-                    if let Some(logits) = self.reference_logits(input)? {
-                        let vocab = logits.size()[2];
-                        return Ok(super::target_logprobs(&logits.view([-1, vocab]).index_select(0, rows), targets));
-                    }
-                )?
+            fn scored_logprobs(
+                &self,
+                input: &tch::Tensor,
+                positions: &tch::Tensor,
+                attend: &super::attention::Attend,
+                rows: &tch::Tensor,
+                targets: &tch::Tensor,
+            ) -> Result<tch::Tensor, crate::models::neural::NeuralError> {
                 let states = <$ty>::forward(self, input, positions, attend, None)?;
                 let width = states.size()[2];
                 let states = states.view([-1, width]).index_select(0, rows);
@@ -80,20 +96,17 @@ macro_rules! causal_net {
                     .step_by(super::net::HEAD_ROWS)
                     .map(|start| {
                         let len = super::net::HEAD_ROWS.min((n - start) as usize) as i64;
-                        super::target_logprobs(&self.head(&states.narrow(0, start, len)), &targets.narrow(0, start, len))
+                        super::target_logprobs(
+                            &self.head(&states.narrow(0, start, len)),
+                            &targets.narrow(0, start, len),
+                        )
                     })
                     .collect();
-                Ok(if parts.is_empty() { tch::Tensor::zeros([0], (tch::Kind::Float, input.device())) } else { tch::Tensor::cat(&parts, 0) })
-            }
-            fn packs(&self) -> bool {
-                // Every forward takes packed rows; only a reference forward may not.
-                $(
-                    let _ = stringify!($reference);
-                    if !<$ty>::packs(self) {
-                        return false;
-                    }
-                )?
-                true
+                Ok(if parts.is_empty() {
+                    tch::Tensor::zeros([0], (tch::Kind::Float, input.device()))
+                } else {
+                    tch::Tensor::cat(&parts, 0)
+                })
             }
             fn context(&self) -> usize {
                 self.context
@@ -111,4 +124,3 @@ pub(crate) use causal_net;
 
 /// Rows of logits computed at a time: 512 × a 49k vocabulary is 100 MB in f32.
 pub const HEAD_ROWS: usize = 512;
-

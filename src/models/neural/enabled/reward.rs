@@ -14,13 +14,13 @@ use rust_bert::bert::{BertConfig, BertForSequenceClassification};
 use rust_bert::distilbert::{DistilBertConfig, DistilBertModelClassifier};
 use rust_bert::roberta::RobertaForSequenceClassification;
 use serde_json::Value;
-use tch::{nn::VarStore, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor, nn::VarStore};
 
 use super::bert::parse_config;
 use super::deberta_v2::DebertaV2;
 use super::weights::Checkpoint;
 use crate::models::neural::deberta_config::DebertaV2Config;
-use crate::models::neural::hf::{longest_first, ModelFolder, TextTokenizer};
+use crate::models::neural::hf::{ModelFolder, TextTokenizer, longest_first};
 use crate::models::neural::windows;
 use crate::models::neural::{NeuralError, NeuralOptions};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
@@ -45,10 +45,20 @@ pub struct RewardModel {
 }
 
 impl RewardModel {
-    pub fn load(folder: &ModelFolder, tokenizer: TextTokenizer, options: &NeuralOptions, device: Device, kind: Kind, where_: String) -> Result<Self, NeuralError> {
+    pub fn load(
+        folder: &ModelFolder,
+        tokenizer: TextTokenizer,
+        options: &NeuralOptions,
+        device: Device,
+        kind: Kind,
+        where_: String,
+    ) -> Result<Self, NeuralError> {
         let labels = folder.config.get("id2label").and_then(Value::as_object).map_or(0, |m| m.len());
         if labels != 1 {
-            return Err(NeuralError::file(&folder.config_path(), format!("a reward model has one output (id2label with one entry), this one has {labels}")));
+            return Err(NeuralError::file(
+                &folder.config_path(),
+                format!("a reward model has one output (id2label with one entry), this one has {labels}"),
+            ));
         }
         let mut vs = VarStore::new(Device::Cpu);
         let mut ckpt = Checkpoint::read(&folder.weights)?;
@@ -64,26 +74,51 @@ impl RewardModel {
         let (net, positions, shape) = match folder.model_type.as_str() {
             "bert" => {
                 let c: BertConfig = parse_config(folder, "bert")?;
-                let net = BertForSequenceClassification::new(vs.root(), &c).map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
+                let net = BertForSequenceClassification::new(vs.root(), &c)
+                    .map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
                 ckpt.rename(|n| {
-                    let n = n.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias");
+                    let n =
+                        n.replace("LayerNorm.gamma", "LayerNorm.weight").replace("LayerNorm.beta", "LayerNorm.bias");
                     (!n.ends_with("position_ids")).then_some(n)
                 });
-                (Net::Bert(net), c.max_position_embeddings, format!("BERT reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size))
+                (
+                    Net::Bert(net),
+                    c.max_position_embeddings,
+                    format!("BERT reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size),
+                )
             }
             "distilbert" => {
                 let c: DistilBertConfig = parse_config(folder, "distilbert")?;
-                let net = DistilBertModelClassifier::new(vs.root(), &c).map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
+                let net = DistilBertModelClassifier::new(vs.root(), &c)
+                    .map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
                 ckpt.rename(|n| (!n.ends_with("position_ids")).then(|| n.to_owned()));
-                (Net::Distil(net), c.max_position_embeddings, format!("DistilBERT reward model: {} layers, d={}", c.n_layers, c.dim))
+                (
+                    Net::Distil(net),
+                    c.max_position_embeddings,
+                    format!("DistilBERT reward model: {} layers, d={}", c.n_layers, c.dim),
+                )
             }
             "roberta" => {
                 let c: BertConfig = parse_config(folder, "roberta")?;
-                let net = RobertaForSequenceClassification::new(vs.root(), &c).map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
-                ckpt.rename(|n| (!n.ends_with("position_ids") && !n.starts_with("roberta.pooler")).then(|| n.to_owned()));
-                (Net::Roberta(net), c.max_position_embeddings - 2, format!("RoBERTa reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size))
+                let net = RobertaForSequenceClassification::new(vs.root(), &c)
+                    .map_err(|e| NeuralError::file(&folder.config_path(), e.to_string()))?;
+                ckpt.rename(|n| {
+                    (!n.ends_with("position_ids") && !n.starts_with("roberta.pooler")).then(|| n.to_owned())
+                });
+                (
+                    Net::Roberta(net),
+                    c.max_position_embeddings - 2,
+                    format!("RoBERTa reward model: {} layers, d={}", c.num_hidden_layers, c.hidden_size),
+                )
             }
-            other => return Err(NeuralError::file(&folder.config_path(), format!("model_type {other:?} is not a supported reward model (supported: bert, distilbert, roberta, deberta-v2)"))),
+            other => {
+                return Err(NeuralError::file(
+                    &folder.config_path(),
+                    format!(
+                        "model_type {other:?} is not a supported reward model (supported: bert, distilbert, roberta, deberta-v2)"
+                    ),
+                ));
+            }
         };
         ckpt.assign(&vs, |_| false)?;
         vs.set_kind(kind);
@@ -92,17 +127,40 @@ impl RewardModel {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn finish(net: Net, vs: VarStore, positions: usize, shape: String, tokenizer: TextTokenizer, options: &NeuralOptions, device: Device, where_: String) -> Result<Self, NeuralError> {
+    fn finish(
+        net: Net,
+        vs: VarStore,
+        positions: usize,
+        shape: String,
+        tokenizer: TextTokenizer,
+        options: &NeuralOptions,
+        device: Device,
+        where_: String,
+    ) -> Result<Self, NeuralError> {
         let max_length = options.max_length.unwrap_or(positions);
         if max_length > positions || max_length < 4 {
-            return Err(NeuralError::Options(format!("max_length {max_length} must be between 4 and the model's {positions} positions")));
+            return Err(NeuralError::Options(format!(
+                "max_length {max_length} must be between 4 and the model's {positions} positions"
+            )));
         }
-        let need = |id: Option<u32>, what: &str| id.map(|i| i as i64).ok_or_else(|| NeuralError::file(&tokenizer.source, format!("the tokenizer has no {what} token")));
+        let need = |id: Option<u32>, what: &str| {
+            id.map(|i| i as i64)
+                .ok_or_else(|| NeuralError::file(&tokenizer.source, format!("the tokenizer has no {what} token")))
+        };
         let specials = (need(tokenizer.cls, "[CLS]")?, need(tokenizer.sep, "[SEP]")?, need(tokenizer.pad, "[PAD]")?);
         let roberta = matches!(net, Net::Roberta(_));
         let layout = if roberta { "<s> prompt </s></s> response </s>" } else { "[CLS] prompt [SEP] response [SEP]" };
         let description = format!("{shape}; {layout}, longest-first truncation to {max_length}; {where_}");
-        Ok(RewardModel { net: Mutex::new((net, vs)), tokenizer, device, max_length, batch_tokens: options.batch_tokens, specials, roberta, description })
+        Ok(RewardModel {
+            net: Mutex::new((net, vs)),
+            tokenizer,
+            device,
+            max_length,
+            batch_tokens: options.batch_tokens,
+            specials,
+            roberta,
+            description,
+        })
     }
 
     /// `[CLS] a [SEP] b [SEP]` (RoBERTa: `<s> a </s></s> b </s>`) and its segment ids, truncated
@@ -129,7 +187,8 @@ impl RewardModel {
     }
 
     fn rewards(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, NeuralError> {
-        let encoded: Vec<(Vec<i64>, Vec<i64>)> = pairs.iter().map(|(p, r)| self.encode_pair(p, r)).collect::<Result<_, _>>()?;
+        let encoded: Vec<(Vec<i64>, Vec<i64>)> =
+            pairs.iter().map(|(p, r)| self.encode_pair(p, r)).collect::<Result<_, _>>()?;
         let lengths: Vec<usize> = encoded.iter().map(|(ids, _)| ids.len()).collect();
         let mut out = vec![f64::NAN; pairs.len()];
         let guard = self.net.lock().unwrap_or_else(|p| p.into_inner());
@@ -150,7 +209,11 @@ impl RewardModel {
                 let mask = Tensor::from_slice(&mask).view(shape).to_device(self.device);
                 let logits = match net {
                     Net::Bert(m) => m.forward_t(Some(&ids), Some(&mask), Some(&types), None, None, false).logits,
-                    Net::Distil(m) => m.forward_t(Some(&ids), Some(&mask), None, false).map_err(|e| NeuralError::Torch(e.to_string()))?.logits,
+                    Net::Distil(m) => {
+                        m.forward_t(Some(&ids), Some(&mask), None, false)
+                            .map_err(|e| NeuralError::Torch(e.to_string()))?
+                            .logits
+                    }
                     Net::Roberta(m) => m.forward_t(Some(&ids), Some(&mask), None, None, None, false).logits,
                     Net::Deberta(m) => m.forward(&ids, &types, &mask)?,
                 };
@@ -174,7 +237,10 @@ impl LanguageModel for RewardModel {
     }
 
     fn score_tokens(&self, _text: &str) -> Result<TokenScores, ModelError> {
-        Err(ModelError::Unsupported { model: self.description.clone(), capability: crate::models::Capability::ScoreTokens })
+        Err(ModelError::Unsupported {
+            model: self.description.clone(),
+            capability: crate::models::Capability::ScoreTokens,
+        })
     }
 
     fn reward_batch(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {

@@ -7,10 +7,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use safetensors::{Dtype as StDtype, SafeTensors};
-use tch::{nn::VarStore, Device, Kind, Tensor};
+use tch::{Device, Kind, Tensor, nn::VarStore};
 
-use crate::models::neural::hf::{self, ModelFolder};
 use crate::models::neural::NeuralError;
+use crate::models::neural::hf::{self, ModelFolder};
 
 /// Named tensors of a checkpoint, with the file each came from.
 pub struct Checkpoint {
@@ -26,8 +26,9 @@ impl Checkpoint {
                 read_safetensors(file)?
             } else {
                 check_torch_zip(file)?;
-                Tensor::loadz_multi_with_device(file, Device::Cpu)
-                    .map_err(|e| NeuralError::file(file, format!("cannot read PyTorch checkpoint: {}", first_line(&e.to_string()))))?
+                Tensor::loadz_multi_with_device(file, Device::Cpu).map_err(|e| {
+                    NeuralError::file(file, format!("cannot read PyTorch checkpoint: {}", first_line(&e.to_string())))
+                })?
             };
             for (name, t) in named {
                 tensors.insert(name, t);
@@ -54,7 +55,8 @@ impl Checkpoint {
     /// Supplies `to` from `from` when the checkpoint stored a tied weight once.
     pub fn tie(&mut self, to: &str, from: &str) {
         if !self.tensors.contains_key(to)
-            && let Some(t) = self.tensors.get(from) {
+            && let Some(t) = self.tensors.get(from)
+        {
             let t = t.shallow_clone();
             self.tensors.insert(to.to_owned(), t);
         }
@@ -68,7 +70,8 @@ impl Checkpoint {
     pub fn check_config(&self, folder: &ModelFolder) -> Result<(), NeuralError> {
         let elements: i64 = self.tensors.values().map(Tensor::numel).map(|n| n as i64).sum();
         let ckpt_layers = hf::stored_layers(self.tensors.keys().map(String::as_str));
-        hf::check_config_sizes(&folder.config, &folder.model_type, elements, ckpt_layers).map_err(|m| NeuralError::file(&folder.config_path(), m))
+        hf::check_config_sizes(&folder.config, &folder.model_type, elements, ckpt_layers)
+            .map_err(|m| NeuralError::file(&folder.config_path(), m))
     }
 
     /// Copies every variable of `vs` from the checkpoint; `optional` names may be absent (the
@@ -78,7 +81,8 @@ impl Checkpoint {
         let mut names: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
         let wanted: std::collections::HashSet<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
-        let mut unused: Vec<&str> = self.tensors.keys().map(String::as_str).filter(|n| !wanted.contains(n) && !is_buffer(n)).collect();
+        let mut unused: Vec<&str> =
+            self.tensors.keys().map(String::as_str).filter(|n| !wanted.contains(n) && !is_buffer(n)).collect();
         if !unused.is_empty() {
             unused.sort_unstable();
             return Err(unused_error(self.files.first().cloned().unwrap_or_default(), &unused));
@@ -126,9 +130,16 @@ impl Loader {
     }
 
     pub fn take(&mut self, name: &str, shape: &[i64]) -> Result<Tensor, NeuralError> {
-        let t = self.ckpt.tensors.remove(name).ok_or_else(|| NeuralError::file(&self.path, format!("missing tensor {name:?}")))?;
+        let t = self
+            .ckpt
+            .tensors
+            .remove(name)
+            .ok_or_else(|| NeuralError::file(&self.path, format!("missing tensor {name:?}")))?;
         if t.size() != shape {
-            return Err(NeuralError::file(&self.path, format!("tensor {name:?} has shape {:?} but the configuration implies {shape:?}", t.size())));
+            return Err(NeuralError::file(
+                &self.path,
+                format!("tensor {name:?} has shape {:?} but the configuration implies {shape:?}", t.size()),
+            ));
         }
         self.params += t.numel() as i64;
         Ok(t.to_device(self.device).to_kind(self.kind))
@@ -142,7 +153,8 @@ impl Loader {
     /// Ends a load: every tensor of the checkpoint must have been taken (buffers and names
     /// `ignore` accepts aside), or the configuration describes another model than the file.
     pub fn finish(&self, ignore: impl Fn(&str) -> bool) -> Result<(), NeuralError> {
-        let mut unused: Vec<&str> = self.ckpt.tensors.keys().map(String::as_str).filter(|n| !is_buffer(n) && !ignore(n)).collect();
+        let mut unused: Vec<&str> =
+            self.ckpt.tensors.keys().map(String::as_str).filter(|n| !is_buffer(n) && !ignore(n)).collect();
         if unused.is_empty() {
             return Ok(());
         }
@@ -163,8 +175,16 @@ fn is_buffer(name: &str) -> bool {
 
 fn unused_error(path: PathBuf, unused: &[&str]) -> NeuralError {
     let shown: Vec<&str> = unused.iter().take(5).copied().collect();
-    let more = if unused.len() > shown.len() { format!(" and {} more", unused.len() - shown.len()) } else { String::new() };
-    NeuralError::file(&path, format!("{} checkpoint tensor(s) have no place in the network config.json describes ({}{more}): the configuration and the checkpoint disagree", unused.len(), shown.join(", ")))
+    let more =
+        if unused.len() > shown.len() { format!(" and {} more", unused.len() - shown.len()) } else { String::new() };
+    NeuralError::file(
+        &path,
+        format!(
+            "{} checkpoint tensor(s) have no place in the network config.json describes ({}{more}): the configuration and the checkpoint disagree",
+            unused.len(),
+            shown.join(", ")
+        ),
+    )
 }
 
 fn first_line(s: &str) -> &str {
@@ -178,11 +198,17 @@ fn first_line(s: &str) -> &str {
 fn check_torch_zip(path: &Path) -> Result<(), NeuralError> {
     let file = std::fs::File::open(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| {
-        NeuralError::file(path, format!("not a PyTorch zip checkpoint ({e}); truncated, or saved by PyTorch < 1.6: convert it to safetensors"))
+        NeuralError::file(
+            path,
+            format!(
+                "not a PyTorch zip checkpoint ({e}); truncated, or saved by PyTorch < 1.6: convert it to safetensors"
+            ),
+        )
     })?;
     let mut has_pickle = false;
     for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).map_err(|e| NeuralError::file(path, format!("corrupt checkpoint entry {i}: {e}")))?;
+        let mut entry =
+            zip.by_index(i).map_err(|e| NeuralError::file(path, format!("corrupt checkpoint entry {i}: {e}")))?;
         has_pickle |= entry.name().ends_with("/data.pkl") || entry.name() == "data.pkl";
         std::io::copy(&mut entry, &mut std::io::sink())
             .map_err(|e| NeuralError::file(path, format!("corrupt checkpoint entry {i}: {e}")))?;
@@ -200,7 +226,8 @@ fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>, NeuralError> {
     // SAFETY: the map is read-only and lives only inside this function; a file changed while it is
     // read gives wrong numbers, not memory unsafety in safe code reading the slice.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| NeuralError::file(path, e.to_string()))?;
-    let st = SafeTensors::deserialize(&map).map_err(|e| NeuralError::file(path, format!("not a valid safetensors file: {e}")))?;
+    let st = SafeTensors::deserialize(&map)
+        .map_err(|e| NeuralError::file(path, format!("not a valid safetensors file: {e}")))?;
     let mut out = Vec::new();
     for (name, view) in st.tensors() {
         let kind = match view.dtype() {

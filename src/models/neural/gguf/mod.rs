@@ -219,7 +219,14 @@ pub struct Gguf {
 
 impl fmt::Debug for Gguf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Gguf({}, v{}, {} keys, {} tensors)", self.path.display(), self.version, self.metadata.len(), self.tensors.len())
+        write!(
+            f,
+            "Gguf({}, v{}, {} keys, {} tensors)",
+            self.path.display(),
+            self.version,
+            self.metadata.len(),
+            self.tensors.len()
+        )
     }
 }
 
@@ -228,7 +235,8 @@ impl Gguf {
         let file = std::fs::File::open(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
         // SAFETY: the map is read-only; a file changed underneath would give wrong numbers, the
         // same risk every mmap-based model loader (llama.cpp, safetensors) accepts.
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| NeuralError::file(path, format!("cannot map: {e}")))?;
+        let map =
+            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| NeuralError::file(path, format!("cannot map: {e}")))?;
         Self::parse(path, Bytes::Mapped(map))
     }
 
@@ -263,12 +271,20 @@ impl Gguf {
             let name = r.string(&format!("tensor #{i} name"))?;
             let n_dims = r.u32(&format!("{name}: n_dims"))?;
             if n_dims == 0 || n_dims > MAX_DIMS {
-                return Err(r.error(&format!("{name}: n_dims"), format!("{n_dims} dimensions (1 to {MAX_DIMS} allowed)")));
+                return Err(
+                    r.error(&format!("{name}: n_dims"), format!("{n_dims} dimensions (1 to {MAX_DIMS} allowed)"))
+                );
             }
             let dims = (0..n_dims).map(|d| r.u64(&format!("{name}: dim {d}"))).collect::<Result<Vec<_>, _>>()?;
             let raw_type = r.u32(&format!("{name}: type"))?;
             let ggml_type = GgmlType::from_id(raw_type).ok_or_else(|| {
-                r.error(&format!("{name}: type"), format!("tensor type {raw_type} is not supported (supported: {})", SUPPORTED_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")))
+                r.error(
+                    &format!("{name}: type"),
+                    format!(
+                        "tensor type {raw_type} is not supported (supported: {})",
+                        SUPPORTED_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
             })?;
             let offset = r.u64(&format!("{name}: offset"))?;
             infos.push((name, dims, ggml_type, offset));
@@ -285,16 +301,27 @@ impl Gguf {
         let mut tensors = Vec::with_capacity(infos.len());
         for (name, dims, ggml_type, offset) in infos {
             let field = format!("{name}: dims");
-            let elements = dims.iter().try_fold(1u64, |acc, &d| acc.checked_mul(d)).ok_or_else(|| r.error(&field, "element count overflows"))?;
+            let elements = dims
+                .iter()
+                .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+                .ok_or_else(|| r.error(&field, "element count overflows"))?;
             let block = ggml_type.block_elements() as u64;
             if dims[0] % block != 0 {
-                return Err(r.error(&field, format!("first dimension {} is not a multiple of {}'s block of {block}", dims[0], ggml_type.name())));
+                return Err(r.error(
+                    &field,
+                    format!("first dimension {} is not a multiple of {}'s block of {block}", dims[0], ggml_type.name()),
+                ));
             }
-            let len = (elements / block).checked_mul(ggml_type.block_bytes() as u64).ok_or_else(|| r.error(&field, "byte size overflows"))?;
+            let len = (elements / block)
+                .checked_mul(ggml_type.block_bytes() as u64)
+                .ok_or_else(|| r.error(&field, "byte size overflows"))?;
             if offset % alignment != 0 {
-                return Err(r.error(&format!("{name}: offset"), format!("offset {offset} is not aligned to {alignment}")));
+                return Err(
+                    r.error(&format!("{name}: offset"), format!("offset {offset} is not aligned to {alignment}"))
+                );
             }
-            let start = data_start.checked_add(offset).filter(|s| s.checked_add(len).is_some_and(|end| end <= file_len));
+            let start =
+                data_start.checked_add(offset).filter(|s| s.checked_add(len).is_some_and(|end| end <= file_len));
             let Some(start) = start else {
                 return Err(r.error(&format!("{name}: offset"), format!("data ({len} bytes at offset {offset}) runs past the end of the file ({file_len} bytes): truncated?")));
             };
@@ -313,7 +340,9 @@ impl Gguf {
     }
 
     pub fn require_u64(&self, key: &str) -> Result<u64, NeuralError> {
-        self.require(key)?.as_u64().ok_or_else(|| NeuralError::file(&self.path, format!("metadata key {key:?} is not an unsigned integer")))
+        self.require(key)?
+            .as_u64()
+            .ok_or_else(|| NeuralError::file(&self.path, format!("metadata key {key:?} is not an unsigned integer")))
     }
 
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
@@ -359,7 +388,10 @@ impl Cursor<'_> {
 
     fn take(&mut self, n: usize, field: &str) -> Result<&[u8], NeuralError> {
         if self.buf.len() - self.pos < n {
-            return Err(self.error(field, format!("needs {n} bytes but the file ends after {}: truncated?", self.buf.len() - self.pos)));
+            return Err(self.error(
+                field,
+                format!("needs {n} bytes but the file ends after {}: truncated?", self.buf.len() - self.pos),
+            ));
         }
         let s = &self.buf[self.pos..self.pos + n];
         self.pos += n;

@@ -8,17 +8,17 @@
 //! byte-level regex. Other `pre` values and SentencePiece (`model: llama`) files are refused by
 //! name rather than tokenized differently from the model's training.
 
+use tokenizers::Tokenizer;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
-use tokenizers::models::bpe::{Vocab, BPE};
+use tokenizers::models::bpe::{BPE, Vocab};
+use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
-use tokenizers::pre_tokenizers::PreTokenizerWrapper;
-use tokenizers::Tokenizer;
 
 use super::{Gguf, MetaValue};
-use crate::models::neural::hf::TextTokenizer;
 use crate::models::neural::NeuralError;
+use crate::models::neural::hf::TextTokenizer;
 
 /// `tokenizer.ggml.pre` values this build reproduces.
 pub const SUPPORTED_PRE: &[&str] = &["gpt-2", "smollm"];
@@ -33,10 +33,19 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     let pre_tokenizer: PreTokenizerWrapper = match pre {
         "gpt-2" | "default" => ByteLevel::new(false, true, true).into(),
         "smollm" => Sequence::new(vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()]).into(),
-        other => return Err(err(format!("tokenizer.ggml.pre {other:?} is not supported (supported: {})", SUPPORTED_PRE.join(", ")))),
+        other => {
+            return Err(err(format!(
+                "tokenizer.ggml.pre {other:?} is not supported (supported: {})",
+                SUPPORTED_PRE.join(", ")
+            )));
+        }
     };
     let strings = |key: &str| -> Result<Vec<&str>, NeuralError> {
-        let values = file.require(key)?.as_array().and_then(|a| a.strings()).ok_or_else(|| err(format!("{key} is not an array of strings")))?;
+        let values = file
+            .require(key)?
+            .as_array()
+            .and_then(|a| a.strings())
+            .ok_or_else(|| err(format!("{key} is not an array of strings")))?;
         Ok(values.iter().map(String::as_str).collect())
     };
     let tokens = strings("tokenizer.ggml.tokens")?;
@@ -56,7 +65,10 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
                 .ok_or_else(|| err(format!("tokenizer.ggml.merges[{i}] {m:?} is not two vocabulary tokens")))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let bpe = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| err(format!("cannot build the BPE tokenizer: {e}")))?;
+    let bpe = BPE::builder()
+        .vocab_and_merges(vocab, merges)
+        .build()
+        .map_err(|e| err(format!("cannot build the BPE tokenizer: {e}")))?;
     let mut inner = Tokenizer::new(bpe);
     inner.with_pre_tokenizer(Some(pre_tokenizer));
     inner.with_decoder(Some(ByteLevelDecoder::default()));
@@ -67,7 +79,16 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
             None => Ok(None),
         }
     };
-    let mut tok = TextTokenizer { inner, source: file.path.clone(), bos: id("tokenizer.ggml.bos_token_id")?, eos: id("tokenizer.ggml.eos_token_id")?, cls: None, sep: None, mask: None, pad: id("tokenizer.ggml.padding_token_id")? };
+    let mut tok = TextTokenizer {
+        inner,
+        source: file.path.clone(),
+        bos: id("tokenizer.ggml.bos_token_id")?,
+        eos: id("tokenizer.ggml.eos_token_id")?,
+        cls: None,
+        sep: None,
+        mask: None,
+        pad: id("tokenizer.ggml.padding_token_id")?,
+    };
     let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array);
     let whole: Vec<u32> = (0..types.map_or(0, |t| t.len().min(tokens.len())))
         .filter(|&i| matches!(types.and_then(|t| t.u64_at(i)), Some(3 | 4)))
