@@ -9,10 +9,12 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use crate::error::Error;
+use crate::models::neural::Family;
 use crate::models::neural::deberta_config::DebertaV2Config;
 use crate::models::neural::gguf::{self, Gguf, SUPPORTED_TYPES};
-use crate::models::neural::hf::{CAUSAL_TYPES, MASKED_TYPES, ModelFolder, REWARD_TYPES};
+use crate::models::neural::hf::ModelFolder;
 use crate::models::neural::llama_config::LlamaConfig;
+use crate::models::neural::registry::{Format, names};
 use crate::models::neural::{self, NeuralError};
 
 #[derive(Debug, Args)]
@@ -41,13 +43,13 @@ fn supported() -> Value {
         "neural_enabled": neural::ENABLED,
         "kinds": {
             "ngram": "ARPA files (KenLM-compatible), or trained from text by lmgauge",
-            "causal": format!("Hugging Face folders with model_type {}; GGUF files of architecture llama", CAUSAL_TYPES.join(", ")),
-            "masked": format!("Hugging Face folders with model_type {}", MASKED_TYPES.join(", ")),
-            "reward": format!("Hugging Face sequence-classification folders (one label) with model_type {}", REWARD_TYPES.join(", ")),
+            "causal": format!("Hugging Face folders with model_type {}; GGUF files of architecture {}", names(Format::HfFolder, Family::Causal).join(", "), names(Format::Gguf, Family::Causal).join(", ")),
+            "masked": format!("Hugging Face folders with model_type {}", names(Format::HfFolder, Family::Masked).join(", ")),
+            "reward": format!("Hugging Face sequence-classification folders (one label) with model_type {}", names(Format::HfFolder, Family::Reward).join(", ")),
         },
         "gguf": {
             "versions": [2, 3],
-            "architectures": ["llama"],
+            "architectures": names(Format::Gguf, Family::Causal),
             "tensor_types": SUPPORTED_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "tokenizers": format!("tokenizer.ggml.model gpt2 with tokenizer.ggml.pre {}", gguf::tokenizer::SUPPORTED_PRE.join(", ")),
         },
@@ -84,10 +86,10 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
     }
     if path.is_dir() {
         let folder = ModelFolder::open(path)?;
-        let kinds: Vec<&str> = [("causal", CAUSAL_TYPES), ("masked", MASKED_TYPES), ("reward", REWARD_TYPES)]
-            .iter()
-            .filter(|(_, types)| types.contains(&folder.model_type.as_str()))
-            .map(|(k, _)| *k)
+        let kinds: Vec<&str> = [Family::Causal, Family::Masked, Family::Reward]
+            .into_iter()
+            .filter(|&f| names(Format::HfFolder, f).contains(&folder.model_type.as_str()))
+            .map(Family::name)
             .collect();
         // The architectures this crate implements itself have their configuration checked here.
         let configuration = match folder.model_type.as_str() {

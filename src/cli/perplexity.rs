@@ -124,16 +124,21 @@ pub(crate) fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
             path.display()
         )));
     }
-    if hf::CAUSAL_TYPES.contains(&ty) {
+    use crate::models::neural::{Family, registry};
+    let (causal, masked) = (
+        registry::names(registry::Format::HfFolder, Family::Causal),
+        registry::names(registry::Format::HfFolder, Family::Masked),
+    );
+    if causal.contains(&ty) {
         Ok(Kind::Causal)
-    } else if hf::MASKED_TYPES.contains(&ty) {
+    } else if masked.contains(&ty) {
         Ok(Kind::Masked)
     } else {
         Err(Error::Usage(format!(
             "{}: model_type {ty:?} is not supported (causal: {}; masked: {})",
             path.join("config.json").display(),
-            hf::CAUSAL_TYPES.join(", "),
-            hf::MASKED_TYPES.join(", ")
+            causal.join(", "),
+            masked.join(", ")
         )))
     }
 }

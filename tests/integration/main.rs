@@ -12,6 +12,7 @@ mod layers;
 mod metric_cli;
 mod metric_parity;
 mod neural;
+mod outputs;
 mod preference;
 mod readers;
 mod reference_task;

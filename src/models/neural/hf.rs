@@ -18,11 +18,6 @@ use tokenizers::{AddedToken, Tokenizer};
 
 use super::NeuralError;
 
-/// The architectures this build can load, by `config.json`'s `model_type`.
-pub const CAUSAL_TYPES: &[&str] = &["gpt2", "gpt_neo", "llama"];
-pub const MASKED_TYPES: &[&str] = &["albert", "bert", "distilbert", "roberta"];
-pub const REWARD_TYPES: &[&str] = &["bert", "distilbert", "roberta", "deberta-v2"];
-
 /// How many tokens of a pair (n1, n2) survive truncation to `max` tokens (special tokens already
 /// subtracted) under the `tokenizers` library's longest-first strategy, which transformers' fast
 /// tokenizers use: the shorter text keeps what it can, and when both are too long each gets half.

@@ -11,6 +11,7 @@ pub mod deberta_config;
 pub mod gguf;
 pub mod hf;
 pub mod llama_config;
+pub mod registry;
 pub mod windows;
 
 // tch's `+=` on a Tensor adds in place (`g_add_`): on a view (`select`, `narrow`) it writes
@@ -228,7 +229,42 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
             )));
         }
     }
-    imp::load(family, path, options)
+    load_registered(family, path, options)
+}
+
+/// Looks the file's architecture up in the registry and loads it with the entry's loader.
+#[cfg(feature = "torch")]
+fn load_registered(
+    family: Family,
+    path: &Path,
+    options: &NeuralOptions,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    use registry::Format;
+    if gguf::is_gguf(path) {
+        if family != Family::Causal {
+            return Err(NeuralError::file(
+                path,
+                format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name()),
+            ));
+        }
+        let file = gguf::Gguf::open(path)?;
+        let name = file.require("general.architecture")?.as_str().unwrap_or_default().to_owned();
+        let arch = registry::find(Format::Gguf, family, &name).map_err(|e| NeuralError::file(path, e))?;
+        return imp::load(arch.load, path, None, options);
+    }
+    let folder = hf::ModelFolder::open(path)?;
+    let arch = registry::find(Format::HfFolder, family, &folder.model_type)
+        .map_err(|e| NeuralError::file(&folder.config_path(), e))?;
+    imp::load(arch.load, path, Some(folder), options)
+}
+
+#[cfg(not(feature = "torch"))]
+fn load_registered(
+    _family: Family,
+    _path: &Path,
+    _options: &NeuralOptions,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    Err(NeuralError::NotEnabled)
 }
 
 /// Number of CUDA devices libtorch sees (0 without the `torch` feature or without a GPU).

@@ -8,13 +8,18 @@
 //! The local window counts slots of the input as transformers' mask buffer does, so with left
 //! padding (batched generation) padded slots count toward it exactly as they do there.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
+use super::Target;
 use super::activate;
 use super::attention::{Attend, segment_mask};
+use super::causal::CausalModel;
 use super::net::{KvCache, causal_net};
 use super::weights::{Checkpoint, Loader};
+use crate::models::LanguageModel;
 use crate::models::neural::NeuralError;
 use crate::models::neural::activation::Activation;
 use crate::models::neural::hf::ModelFolder;
@@ -212,3 +217,10 @@ impl GptNeo {
 }
 
 causal_net!(GptNeo);
+
+/// The registry's loader for `model_type: gpt_neo`.
+pub fn load(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    let (folder, tokenizer, t) = t.hf();
+    let net = GptNeo::load(&folder, Checkpoint::read(&folder.weights)?, t.device, t.kind)?;
+    Ok(Arc::new(CausalModel::new(Box::new(net), tokenizer, t.options, t.device, t.where_)?))
+}

@@ -4,10 +4,12 @@
 //! the masked position goes through the vocabulary projection.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use tch::{Device, Tensor};
 
+use super::Target;
 use super::bert::MaskedNet;
 use crate::models::neural::hf::{Encoded, TextTokenizer};
 use crate::models::neural::windows;
@@ -162,4 +164,12 @@ impl LanguageModel for MaskedModel {
     fn score_batch(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
         Ok(self.score(texts)?)
     }
+}
+
+/// The registry's loader for the masked LMs of the BERT family (BERT, DistilBERT, RoBERTa,
+/// ALBERT).
+pub fn load(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    let (folder, tokenizer, t) = t.hf();
+    let net = MaskedNet::load(&folder, t.device, t.kind)?;
+    Ok(Arc::new(MaskedModel::new(net, tokenizer, t.options, t.device, t.where_)?))
 }

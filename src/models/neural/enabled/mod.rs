@@ -1,16 +1,16 @@
 //! Builds with the `torch` feature: model folders loaded onto libtorch through rust-bert.
 
 mod attention;
-mod bert;
+pub(super) mod bert;
 mod causal;
 mod deberta_v2;
 mod decode;
-mod gpt2;
-mod gpt_neo;
-mod llama;
-mod masked;
+pub(super) mod gpt2;
+pub(super) mod gpt_neo;
+pub(super) mod llama;
+pub(super) mod masked;
 mod net;
-mod reward;
+pub(super) mod reward;
 mod weights;
 
 use std::path::Path;
@@ -19,102 +19,59 @@ use std::sync::Arc;
 use tch::{Cuda, Device, Kind};
 
 use super::activation::Activation;
-use super::gguf::{Gguf, is_gguf};
-use super::hf::{CAUSAL_TYPES, MASKED_TYPES, ModelFolder, REWARD_TYPES, TextTokenizer};
-use super::llama_config::LlamaConfig;
-use super::{DeviceChoice, Dtype, Family, NeuralError, NeuralOptions};
+use super::hf::{ModelFolder, TextTokenizer};
+use super::{DeviceChoice, Dtype, NeuralError, NeuralOptions};
 use crate::models::LanguageModel;
 
-pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+/// What an architecture's loader gets: the folder or GGUF file, the run's options, where it runs.
+pub struct Target<'a> {
+    pub path: &'a Path,
+    /// A Hugging Face folder, with its tokenizer already read (None for GGUF files).
+    pub folder: Option<(ModelFolder, TextTokenizer)>,
+    pub options: &'a NeuralOptions,
+    pub device: Device,
+    pub kind: Kind,
+    /// Device and dtype, for the model's description.
+    pub where_: String,
+}
+
+impl Target<'_> {
+    /// The folder and tokenizer of a Hugging Face model (registry entries of that format only).
+    pub(super) fn hf(self) -> (ModelFolder, TextTokenizer, Self) {
+        let mut t = self;
+        let (folder, tokenizer) = t.folder.take().expect("a Hugging Face folder");
+        (folder, tokenizer, t)
+    }
+}
+
+/// Loads one registered architecture (see [`super::registry`]).
+pub type Loader = fn(Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError>;
+
+/// Loads with `loader`, the registry's entry for the model's architecture; `folder` is the
+/// opened Hugging Face folder (None for a GGUF file).
+pub fn load(
+    loader: Loader,
+    path: &Path,
+    folder: Option<ModelFolder>,
+    options: &NeuralOptions,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     keep_freed_memory();
-    if is_gguf(path) {
-        if family != Family::Causal {
-            return Err(NeuralError::file(
-                path,
-                format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name()),
-            ));
-        }
-        let device = resolve_device(options.device)?;
-        let kind = resolve_kind(options.dtype, device)?;
-        let file = Gguf::open(path)?;
-        // The configuration and tokenizer are checked before any tensor is dequantized.
-        let config = LlamaConfig::from_gguf(&file)?;
-        let tokenizer = crate::models::neural::gguf::tokenizer::from_gguf(&file)?;
-        let net = llama::Llama::load_gguf(&file, config, device, kind)?;
-        let where_ = format!("{} {}", device_name(device), options.dtype);
-        return Ok(Arc::new(causal::CausalModel::new(Box::new(net), tokenizer, options, device, where_)?));
-    }
-    let folder = ModelFolder::open(path)?;
-    let supported = match family {
-        Family::Causal => CAUSAL_TYPES,
-        Family::Masked => MASKED_TYPES,
-        Family::Reward => REWARD_TYPES,
-    };
-    if !supported.contains(&folder.model_type.as_str()) && family != Family::Reward {
-        let other = if family == Family::Causal { MASKED_TYPES } else { CAUSAL_TYPES };
-        let hint = if other.contains(&folder.model_type.as_str()) {
-            format!(
-                " (it is a {} model: use kind {})",
-                if family == Family::Causal { "masked" } else { "causal" },
-                if family == Family::Causal { "masked" } else { "causal" }
-            )
-        } else {
-            String::new()
-        };
-        return Err(NeuralError::file(
-            &folder.config_path(),
-            format!(
-                "model_type {:?} is not a supported {} architecture (supported: {}){hint}",
-                folder.model_type,
-                family.name(),
-                supported.join(", ")
-            ),
-        ));
-    }
-    if family == Family::Reward && !supported.contains(&folder.model_type.as_str()) {
-        return Err(NeuralError::file(
-            &folder.config_path(),
-            format!(
-                "model_type {:?} is not a supported reward architecture (supported: {})",
-                folder.model_type,
-                supported.join(", ")
-            ),
-        ));
-    }
     let device = resolve_device(options.device)?;
     let kind = resolve_kind(options.dtype, device)?;
-    let tokenizer = TextTokenizer::load(&folder)?;
+    let folder = match folder {
+        Some(f) => {
+            let tokenizer = TextTokenizer::load(&f)?;
+            Some((f, tokenizer))
+        }
+        None => None,
+    };
     let where_ = format!("{} {}", device_name(device), options.dtype);
     // One libtorch pool per process; rayon's threads call in one at a time (models lock).
-    Ok(match family {
-        Family::Causal => {
-            let net: Box<dyn net::CausalNet> = match folder.model_type.as_str() {
-                "llama" => Box::new(llama::Llama::load_hf(
-                    LlamaConfig::from_hf(&folder)?,
-                    checked_checkpoint(&folder)?,
-                    device,
-                    kind,
-                )?),
-                "gpt_neo" => {
-                    Box::new(gpt_neo::GptNeo::load(&folder, weights::Checkpoint::read(&folder.weights)?, device, kind)?)
-                }
-                _ => Box::new(gpt2::Gpt2::load(&folder, device, kind)?),
-            };
-            Arc::new(causal::CausalModel::new(net, tokenizer, options, device, where_)?)
-        }
-        Family::Masked => Arc::new(masked::MaskedModel::new(
-            bert::MaskedNet::load(&folder, device, kind)?,
-            tokenizer,
-            options,
-            device,
-            where_,
-        )?),
-        Family::Reward => Arc::new(reward::RewardModel::load(&folder, tokenizer, options, device, kind, where_)?),
-    })
+    loader(Target { path, folder, options, device, kind, where_ })
 }
 
 /// A folder's checkpoint, checked against its config.json before a network is built.
-fn checked_checkpoint(folder: &ModelFolder) -> Result<weights::Checkpoint, NeuralError> {
+pub(super) fn checked_checkpoint(folder: &ModelFolder) -> Result<weights::Checkpoint, NeuralError> {
     let ckpt = weights::Checkpoint::read(&folder.weights)?;
     ckpt.check_config(folder)?;
     Ok(ckpt)

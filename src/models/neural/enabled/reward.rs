@@ -8,6 +8,7 @@
 //! truncation; the reward is the single logit. Pairs batch with right padding and an attention
 //! mask.
 
+use std::sync::Arc;
 use std::sync::Mutex;
 
 use rust_bert::bert::{BertConfig, BertForSequenceClassification};
@@ -16,6 +17,7 @@ use rust_bert::roberta::RobertaForSequenceClassification;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor, nn::VarStore};
 
+use super::Target;
 use super::bert::parse_config;
 use super::deberta_v2::DebertaV2;
 use super::weights::Checkpoint;
@@ -246,4 +248,10 @@ impl LanguageModel for RewardModel {
     fn reward_batch(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
         Ok(self.rewards(pairs)?)
     }
+}
+
+/// The registry's loader for reward models (sequence classifiers with one output).
+pub fn load(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    let (folder, tokenizer, t) = t.hf();
+    Ok(Arc::new(RewardModel::load(&folder, tokenizer, t.options, t.device, t.kind, t.where_)?))
 }

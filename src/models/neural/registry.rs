@@ -1,0 +1,108 @@
+//! The neural architectures this build loads, one line each: the name a model file gives
+//! (`config.json` `model_type`, or GGUF `general.architecture`), the format, the family it serves
+//! and the function that loads it. Loading looks a model up here; a name that is not here is an
+//! error that names it and lists what is supported, never a fallback to another architecture.
+//!
+//! Adding an architecture: its network file in `enabled/` (config, `load`, `forward`), one line
+//! here, its parity fixture, its entry in docs/models.md.
+
+use super::Family;
+
+/// How the model is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// A Hugging Face folder: `config.json`, weights, tokenizer.
+    HfFolder,
+    /// A llama.cpp GGUF file.
+    Gguf,
+}
+
+impl Format {
+    fn key(self) -> &'static str {
+        match self {
+            Format::HfFolder => "model_type",
+            Format::Gguf => "general.architecture",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Architecture {
+    pub name: &'static str,
+    pub format: Format,
+    pub family: Family,
+    #[cfg(feature = "torch")]
+    pub load: super::enabled::Loader,
+}
+
+/// One registry entry; the loader exists only in builds with libtorch.
+macro_rules! arch {
+    ($name:literal, $format:ident, $family:ident, $load:path) => {
+        Architecture {
+            name: $name,
+            format: Format::$format,
+            family: Family::$family,
+            #[cfg(feature = "torch")]
+            load: $load,
+        }
+    };
+}
+
+pub const ARCHITECTURES: &[Architecture] = &[
+    arch!("gpt2", HfFolder, Causal, super::enabled::gpt2::load),
+    arch!("gpt_neo", HfFolder, Causal, super::enabled::gpt_neo::load),
+    arch!("llama", HfFolder, Causal, super::enabled::llama::load_hf),
+    arch!("llama", Gguf, Causal, super::enabled::llama::load_gguf),
+    arch!("albert", HfFolder, Masked, super::enabled::masked::load),
+    arch!("bert", HfFolder, Masked, super::enabled::masked::load),
+    arch!("distilbert", HfFolder, Masked, super::enabled::masked::load),
+    arch!("roberta", HfFolder, Masked, super::enabled::masked::load),
+    arch!("bert", HfFolder, Reward, super::enabled::reward::load),
+    arch!("distilbert", HfFolder, Reward, super::enabled::reward::load),
+    arch!("roberta", HfFolder, Reward, super::enabled::reward::load),
+    arch!("deberta-v2", HfFolder, Reward, super::enabled::reward::load),
+];
+
+/// The names this build loads for a family in a format, in registry order.
+pub fn names(format: Format, family: Family) -> Vec<&'static str> {
+    ARCHITECTURES.iter().filter(|a| a.format == format && a.family == family).map(|a| a.name).collect()
+}
+
+/// The entry for `name`, or a message naming the value, the supported list and, when the name
+/// serves another family, the kind to use instead.
+pub fn find(format: Format, family: Family, name: &str) -> Result<&'static Architecture, String> {
+    if let Some(a) = ARCHITECTURES.iter().find(|a| a.format == format && a.family == family && a.name == name) {
+        return Ok(a);
+    }
+    let other: Vec<&str> = ARCHITECTURES
+        .iter()
+        .filter(|a| a.format == format && a.name == name && a.family != family)
+        .map(|a| a.family.name())
+        .collect();
+    let hint = match other.first() {
+        Some(kind) => format!(" (it is a {kind} model: use kind {kind})"),
+        None => String::new(),
+    };
+    Err(format!(
+        "{} {name:?} is not supported for kind {} (supported: {}){hint}",
+        format.key(),
+        family.name(),
+        names(format, family).join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_architecture_is_named_with_the_supported_list() {
+        let e = find(Format::HfFolder, Family::Causal, "mamba").unwrap_err();
+        assert_eq!(e, "model_type \"mamba\" is not supported for kind causal (supported: gpt2, gpt_neo, llama)");
+        let e = find(Format::HfFolder, Family::Causal, "bert").unwrap_err();
+        assert!(e.ends_with("(it is a masked model: use kind masked)"), "{e}");
+        let e = find(Format::Gguf, Family::Causal, "qwen2").unwrap_err();
+        assert!(e.starts_with("general.architecture \"qwen2\"") && e.contains("(supported: llama)"), "{e}");
+        assert!(find(Format::HfFolder, Family::Reward, "deberta-v2").is_ok());
+    }
+}
