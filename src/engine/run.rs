@@ -110,12 +110,14 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     );
     let models: HashMap<&str, OnceLock<Result<SharedModel, String>>> =
         suite.models.iter().map(|m| (m.id.as_str(), OnceLock::new())).collect();
-    let tasks: HashMap<&str, Box<dyn Task + '_>> =
-        suite.tasks.iter().map(|t| (t.id.as_str(), tasks::for_def(t))).collect();
+    // One object per task for the whole run: the data its jobs share is read once, and
+    // finalize compares the models from the same objects.
+    let task_objects: Vec<Box<dyn Task + '_>> = suite.tasks.iter().map(tasks::for_def).collect();
+    let tasks: HashMap<&str, &dyn Task> = task_objects.iter().map(|t| (t.def().id.as_str(), t.as_ref())).collect();
     let model_cache = run_dir.join("models");
 
     let run_one = |job: &Job| -> Result<JobRecord, Error> {
-        let task = &tasks[job.task.as_str()];
+        let task = tasks[job.task.as_str()];
         let model_def = suite.model(&job.model).expect("planned");
         let started = Instant::now();
         let ctx = EngineContext {
@@ -184,7 +186,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
 
     manifest.jobs = summaries;
     manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
-    finalize(suite, &run_dir, seed, records, &mut manifest)?;
+    finalize(suite, &task_objects, &run_dir, seed, records, &mut manifest)?;
     Ok(RunOutcome { run_dir, failed_jobs })
 }
 
@@ -217,10 +219,12 @@ pub fn shard_of(jobs: &[Job], k: usize, n: usize) -> Vec<Job> {
     jobs.iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, j)| j.clone()).collect()
 }
 
-/// Aggregates the records (in plan order) and writes results, pairwise tests, per-item scores
-/// and the manifest; the caller renders the reports from them. Shared by runs and by `lmgauge merge`.
+/// Aggregates the records (in plan order) through the suite's task objects (`tasks`, in suite
+/// order) and writes results, pairwise tests, per-item scores and the manifest; the caller renders
+/// the reports from them. Shared by runs and by `lmgauge merge`.
 pub fn finalize(
     suite: &Suite,
+    tasks: &[Box<dyn Task + '_>],
     run_dir: &Path,
     seed: u64,
     records: Vec<JobRecord>,
@@ -229,9 +233,8 @@ pub fn finalize(
     let done_records: Vec<JobRecord> = records.into_iter().filter(|r| r.status == JobStatus::Done).collect();
     let mut rows = Vec::new();
     let mut tables = TaskTables::default();
-    for def in &suite.tasks {
-        let task = tasks::for_def(def);
-        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == def.id).collect();
+    for task in tasks {
+        let of_task: Vec<&JobRecord> = done_records.iter().filter(|r| r.task == task.def().id).collect();
         for r in &of_task {
             rows.extend(task.aggregate(r, seed, suite.bootstrap_resamples));
         }
@@ -315,7 +318,8 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
     }
     manifest.jobs = summaries;
     manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
-    finalize(&suite, out, first.seed, records, &mut manifest)?;
+    let task_objects: Vec<Box<dyn Task + '_>> = suite.tasks.iter().map(tasks::for_def).collect();
+    finalize(&suite, &task_objects, out, first.seed, records, &mut manifest)?;
     Ok(RunOutcome { run_dir: out.to_owned(), failed_jobs })
 }
 

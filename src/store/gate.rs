@@ -86,9 +86,8 @@ pub fn write_json(report: &GateReport, run_dir: &Path) -> Result<(), Error> {
 /// Reads `gate.json` of a run, if the run was gated.
 pub fn read(run_dir: &Path) -> Result<Option<GateReport>, Error> {
     let path = run_dir.join("gate.json");
-    match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b).map(Some).map_err(|e| Error::Usage(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(&path, e)),
+    match super::jobs::read_if_present(&path)? {
+        Some(b) => serde_json::from_slice(&b).map(Some).map_err(|e| Error::Usage(format!("{}: {e}", path.display()))),
+        None => Ok(None),
     }
 }

@@ -116,11 +116,7 @@ pub fn save(run_dir: &Path, record: &JobRecord) -> Result<(), Error> {
 /// A finished (successful) job's record, if one is on disk.
 pub fn load_done(run_dir: &Path, job: &Job) -> Result<Option<JobRecord>, Error> {
     let path = record_path(run_dir, job);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(Error::io(&path, e)),
-    };
+    let Some(bytes) = read_if_present(&path)? else { return Ok(None) };
     let record = parse_record(&path, &bytes)?;
     Ok((record.status == JobStatus::Done).then_some(record))
 }
@@ -138,6 +134,15 @@ pub fn parse_record(path: &Path, bytes: &[u8]) -> Result<JobRecord, Error> {
         )));
     }
     Ok(record)
+}
+
+/// A file's bytes, or None when it does not exist (the files a run folder may lack).
+pub fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, Error> {
+    match std::fs::read(path) {
+        Ok(b) => Ok(Some(b)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io(path, e)),
+    }
 }
 
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {

@@ -9,7 +9,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::jobs::write_atomic;
+use super::jobs::{read_if_present, write_atomic};
 use super::polars_err;
 use crate::error::Error;
 
@@ -112,11 +112,7 @@ pub fn read_pairwise_csv(path: &Path) -> Result<Vec<PairwiseRow>, Error> {
 /// Typed rows of one of the run's CSV files (empty when the file is absent); a row that does not
 /// fit the type is an error naming the file and line.
 fn read_csv<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Error> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(path, e)),
-    };
+    let Some(bytes) = read_if_present(path)? else { return Ok(Vec::new()) };
     let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes.as_slice());
     let mut out = Vec::new();
     for row in reader.deserialize() {
@@ -204,10 +200,9 @@ pub fn write_json<T: Serialize>(path: &Path, rows: &[T]) -> Result<(), Error> {
 
 /// A JSON list the run wrote (empty when absent); an unreadable one is an error naming it.
 pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, Error> {
-    match std::fs::read(path) {
-        Ok(b) => serde_json::from_slice(&b).map_err(|e| Error::Usage(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io(path, e)),
+    match read_if_present(path)? {
+        Some(b) => serde_json::from_slice(&b).map_err(|e| Error::Usage(format!("{}: {e}", path.display()))),
+        None => Ok(Vec::new()),
     }
 }
 

@@ -56,7 +56,7 @@ impl Task for Generation<'_> {
     }
 
     fn item_stats(&self, metric: Metric, record: &JobRecord, _judge: &str) -> ItemStats<'_> {
-        item_stats(metric, self.def.reference_options().expect("a generation task"), record)
+        item_stats(metric, super::reference::options(self.def), record)
     }
 
     fn tables(&self, records: &[&JobRecord], seed: u64) -> TaskTables {

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
-use std::sync::OnceLock;
+use std::sync::{Once, OnceLock};
 
 use super::{JobContext, JobOutput, Task, bootstrapped_row};
 use crate::data::pairs::Pair;
@@ -37,24 +37,20 @@ const DISAGREEMENTS_SHOWN: usize = 10;
 pub struct Preference<'a> {
     def: &'a TaskDef,
     pairs: OnceLock<LoadedPairs>,
+    /// The notes on skipped pairs are printed once per run, by the first job that reads them.
+    noted: Once,
 }
 
 impl<'a> Preference<'a> {
     pub fn new(def: &'a TaskDef) -> Self {
-        Preference { def, pairs: OnceLock::new() }
+        Preference { def, pairs: OnceLock::new(), noted: Once::new() }
     }
 
     fn pairs(&self) -> &LoadedPairs {
         self.pairs.get_or_init(|| {
             let TaskKind::Preference(layout) = self.def.kind else { return Err("not a preference task".into()) };
-            let r = crate::data::pairs::load_pairs(&self.def.dataset.path, layout, self.def.dataset.limit)
-                .map_err(|e| e.to_string());
-            if let Ok((_, notes)) = &r {
-                for n in notes {
-                    eprintln!("{n}");
-                }
-            }
-            r
+            crate::data::pairs::load_pairs(&self.def.dataset.path, layout, self.def.dataset.limit)
+                .map_err(|e| e.to_string())
         })
     }
 }
@@ -69,6 +65,7 @@ impl Task for Preference<'_> {
             Ok(l) => l,
             Err(e) => return JobOutput::failed(e.clone()),
         };
+        self.noted.call_once(|| loaded.1.iter().for_each(|n| eprintln!("{n}")));
         // Baseline and metric judges need no language model.
         let lm = match model.kind {
             ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => None,

@@ -78,7 +78,7 @@ impl Task for Reference<'_> {
 }
 
 /// The scoring options of a reference or generation task.
-fn options(task: &TaskDef) -> &ReferenceOptions {
+pub(super) fn options(task: &TaskDef) -> &ReferenceOptions {
     task.reference_options().expect("a reference or generation task")
 }
 

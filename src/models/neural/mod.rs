@@ -232,6 +232,13 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
     load_registered(family, path, options)
 }
 
+/// A model file opened to read its architecture, handed on to the loader as it is.
+#[cfg(feature = "torch")]
+enum OpenedFile {
+    Folder(hf::ModelFolder),
+    Gguf(gguf::Gguf),
+}
+
 /// Looks the file's architecture up in the registry and loads it with the entry's loader.
 #[cfg(feature = "torch")]
 fn load_registered(
@@ -250,12 +257,12 @@ fn load_registered(
         let file = gguf::Gguf::open(path)?;
         let name = file.require("general.architecture")?.as_str().unwrap_or_default().to_owned();
         let arch = registry::find(Format::Gguf, family, &name).map_err(|e| NeuralError::file(path, e))?;
-        return imp::load(arch.load, path, None, options);
+        return imp::load(arch.load, OpenedFile::Gguf(file), options);
     }
     let folder = hf::ModelFolder::open(path)?;
     let arch = registry::find(Format::HfFolder, family, &folder.model_type)
         .map_err(|e| NeuralError::file(&folder.config_path(), e))?;
-    imp::load(arch.load, path, Some(folder), options)
+    imp::load(arch.load, OpenedFile::Folder(folder), options)
 }
 
 #[cfg(not(feature = "torch"))]

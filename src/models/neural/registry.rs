@@ -43,7 +43,7 @@ macro_rules! arch {
             format: Format::$format,
             family: Family::$family,
             #[cfg(feature = "torch")]
-            load: $load,
+            load: super::enabled::Loader::$format($load),
         }
     };
 }

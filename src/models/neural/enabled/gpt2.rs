@@ -16,14 +16,14 @@ use rust_bert::gpt2::{GPT2LMHeadModel, Gpt2Config};
 use serde_json::Value;
 use tch::{Device, Kind, Tensor, nn::VarStore};
 
-use super::Target;
+use super::Runtime;
 use super::attention::{Attend, attention};
 use super::causal::CausalModel;
 use super::net::{KvCache, causal_net};
 use super::weights::Checkpoint;
 use crate::models::LanguageModel;
 use crate::models::neural::NeuralError;
-use crate::models::neural::hf::ModelFolder;
+use crate::models::neural::hf::{ModelFolder, TextTokenizer};
 
 struct Block {
     ln1: (Tensor, Tensor),
@@ -229,8 +229,11 @@ fn config(folder: &ModelFolder) -> Result<Gpt2Config, NeuralError> {
 causal_net!(Gpt2);
 
 /// The registry's loader for `model_type: gpt2`.
-pub fn load(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    let (folder, tokenizer, t) = t.hf();
+pub fn load(
+    folder: ModelFolder,
+    tokenizer: TextTokenizer,
+    t: Runtime<'_>,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     let net = Gpt2::load(&folder, t.device, t.kind)?;
     Ok(Arc::new(CausalModel::new(Box::new(net), tokenizer, t.options, t.device, t.where_)?))
 }

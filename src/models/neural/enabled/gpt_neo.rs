@@ -13,7 +13,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor};
 
-use super::Target;
+use super::Runtime;
 use super::activate;
 use super::attention::{Attend, segment_mask};
 use super::causal::CausalModel;
@@ -22,7 +22,7 @@ use super::weights::{Checkpoint, Loader};
 use crate::models::LanguageModel;
 use crate::models::neural::NeuralError;
 use crate::models::neural::activation::Activation;
-use crate::models::neural::hf::ModelFolder;
+use crate::models::neural::hf::{ModelFolder, TextTokenizer};
 
 type Norm = (Tensor, Tensor);
 
@@ -219,8 +219,11 @@ impl GptNeo {
 causal_net!(GptNeo);
 
 /// The registry's loader for `model_type: gpt_neo`.
-pub fn load(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    let (folder, tokenizer, t) = t.hf();
+pub fn load(
+    folder: ModelFolder,
+    tokenizer: TextTokenizer,
+    t: Runtime<'_>,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     let net = GptNeo::load(&folder, Checkpoint::read(&folder.weights)?, t.device, t.kind)?;
     Ok(Arc::new(CausalModel::new(Box::new(net), tokenizer, t.options, t.device, t.where_)?))
 }

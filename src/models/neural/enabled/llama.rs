@@ -14,7 +14,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 use tch::{Device, Kind, Tensor};
 
-use super::Target;
+use super::Runtime;
 use super::attention::{Attend, attention};
 use super::causal::CausalModel;
 use super::net::{KvCache, causal_net};
@@ -22,6 +22,7 @@ use super::weights::{Checkpoint, Loader};
 use crate::models::LanguageModel;
 use crate::models::neural::NeuralError;
 use crate::models::neural::gguf::Gguf;
+use crate::models::neural::hf::{ModelFolder, TextTokenizer};
 use crate::models::neural::llama_config::LlamaConfig;
 
 struct Layer {
@@ -245,8 +246,11 @@ fn hf_name(gguf: &str) -> Option<String> {
 causal_net!(Llama);
 
 /// The registry's loader for Hugging Face folders of `model_type: llama`.
-pub fn load_hf(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    let (folder, tokenizer, t) = t.hf();
+pub fn load_hf(
+    folder: ModelFolder,
+    tokenizer: TextTokenizer,
+    t: Runtime<'_>,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     let config = LlamaConfig::from_hf(&folder)?;
     let net = Llama::load_hf(config, super::checked_checkpoint(&folder)?, t.device, t.kind)?;
     Ok(Arc::new(CausalModel::new(Box::new(net), tokenizer, t.options, t.device, t.where_)?))
@@ -254,8 +258,7 @@ pub fn load_hf(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
 
 /// The registry's loader for GGUF files of `general.architecture: llama`. The configuration and
 /// tokenizer are checked before any tensor is dequantized.
-pub fn load_gguf(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    let file = Gguf::open(t.path)?;
+pub fn load_gguf(file: Gguf, t: Runtime<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     let config = LlamaConfig::from_gguf(&file)?;
     let tokenizer = crate::models::neural::gguf::tokenizer::from_gguf(&file)?;
     let net = Llama::load_gguf(&file, config, t.device, t.kind)?;

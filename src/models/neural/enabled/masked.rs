@@ -9,9 +9,9 @@ use std::sync::Mutex;
 
 use tch::{Device, Tensor};
 
-use super::Target;
+use super::Runtime;
 use super::bert::MaskedNet;
-use crate::models::neural::hf::{Encoded, TextTokenizer};
+use crate::models::neural::hf::{Encoded, ModelFolder, TextTokenizer};
 use crate::models::neural::windows;
 use crate::models::neural::{NeuralError, NeuralOptions, PllVariant};
 use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
@@ -168,8 +168,11 @@ impl LanguageModel for MaskedModel {
 
 /// The registry's loader for the masked LMs of the BERT family (BERT, DistilBERT, RoBERTa,
 /// ALBERT).
-pub fn load(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    let (folder, tokenizer, t) = t.hf();
+pub fn load(
+    folder: ModelFolder,
+    tokenizer: TextTokenizer,
+    t: Runtime<'_>,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     let net = MaskedNet::load(&folder, t.device, t.kind)?;
     Ok(Arc::new(MaskedModel::new(net, tokenizer, t.options, t.device, t.where_)?))
 }

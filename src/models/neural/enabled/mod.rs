@@ -13,21 +13,20 @@ mod net;
 pub(super) mod reward;
 mod weights;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use tch::{Cuda, Device, Kind};
 
+use super::OpenedFile;
 use super::activation::Activation;
+use super::gguf::Gguf;
 use super::hf::{ModelFolder, TextTokenizer};
 use super::{DeviceChoice, Dtype, NeuralError, NeuralOptions};
 use crate::models::LanguageModel;
 
-/// What an architecture's loader gets: the folder or GGUF file, the run's options, where it runs.
-pub struct Target<'a> {
-    pub path: &'a Path,
-    /// A Hugging Face folder, with its tokenizer already read (None for GGUF files).
-    pub folder: Option<(ModelFolder, TextTokenizer)>,
+/// The run's options and where the network runs: what every architecture's loader gets beside
+/// the model file, which was opened once (its architecture was read from it to choose the loader).
+pub struct Runtime<'a> {
     pub options: &'a NeuralOptions,
     pub device: Device,
     pub kind: Kind,
@@ -35,39 +34,36 @@ pub struct Target<'a> {
     pub where_: String,
 }
 
-impl Target<'_> {
-    /// The folder and tokenizer of a Hugging Face model (registry entries of that format only).
-    pub(super) fn hf(self) -> (ModelFolder, TextTokenizer, Self) {
-        let mut t = self;
-        let (folder, tokenizer) = t.folder.take().expect("a Hugging Face folder");
-        (folder, tokenizer, t)
-    }
+type Loaded = Result<Arc<dyn LanguageModel>, NeuralError>;
+
+/// Loads one registered architecture (see [`super::registry`]); the variant is the format it
+/// reads, so a folder loader can only ever be handed a folder.
+#[derive(Debug, Clone, Copy)]
+pub enum Loader {
+    /// A Hugging Face folder, with its tokenizer already read.
+    HfFolder(fn(ModelFolder, TextTokenizer, Runtime<'_>) -> Loaded),
+    Gguf(fn(Gguf, Runtime<'_>) -> Loaded),
 }
 
-/// Loads one registered architecture (see [`super::registry`]).
-pub type Loader = fn(Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError>;
-
-/// Loads with `loader`, the registry's entry for the model's architecture; `folder` is the
-/// opened Hugging Face folder (None for a GGUF file).
-pub fn load(
-    loader: Loader,
-    path: &Path,
-    folder: Option<ModelFolder>,
-    options: &NeuralOptions,
-) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+/// Loads with `loader`, the registry's entry for the architecture of the opened `file`.
+pub fn load(loader: Loader, file: OpenedFile, options: &NeuralOptions) -> Loaded {
     keep_freed_memory();
     let device = resolve_device(options.device)?;
     let kind = resolve_kind(options.dtype, device)?;
-    let folder = match folder {
-        Some(f) => {
-            let tokenizer = TextTokenizer::load(&f)?;
-            Some((f, tokenizer))
-        }
-        None => None,
-    };
     let where_ = format!("{} {}", device_name(device), options.dtype);
     // One libtorch pool per process; rayon's threads call in one at a time (models lock).
-    loader(Target { path, folder, options, device, kind, where_ })
+    let runtime = Runtime { options, device, kind, where_ };
+    match (loader, file) {
+        (Loader::HfFolder(load), OpenedFile::Folder(folder)) => {
+            let tokenizer = TextTokenizer::load(&folder)?;
+            load(folder, tokenizer, runtime)
+        }
+        (Loader::Gguf(load), OpenedFile::Gguf(file)) => load(file, runtime),
+        // The registry is looked up by the opened file's format, so this is a registry defect.
+        _ => Err(NeuralError::Options(
+            "internal error: the registry paired a loader with a file of another format".into(),
+        )),
+    }
 }
 
 /// A folder's checkpoint, checked against its config.json before a network is built.

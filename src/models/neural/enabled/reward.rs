@@ -17,7 +17,7 @@ use rust_bert::roberta::RobertaForSequenceClassification;
 use serde_json::Value;
 use tch::{Device, Kind, Tensor, nn::VarStore};
 
-use super::Target;
+use super::Runtime;
 use super::bert::parse_config;
 use super::deberta_v2::DebertaV2;
 use super::weights::Checkpoint;
@@ -251,7 +251,10 @@ impl LanguageModel for RewardModel {
 }
 
 /// The registry's loader for reward models (sequence classifiers with one output).
-pub fn load(t: Target<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    let (folder, tokenizer, t) = t.hf();
+pub fn load(
+    folder: ModelFolder,
+    tokenizer: TextTokenizer,
+    t: Runtime<'_>,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     Ok(Arc::new(RewardModel::load(&folder, tokenizer, t.options, t.device, t.kind, t.where_)?))
 }
