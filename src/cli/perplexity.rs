@@ -178,7 +178,7 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
     let model_name = args.model.display().to_string();
     let scored: Vec<(PerplexityCounts, usize)> = model
-        .score_batch(&texts)?
+        .likelihoods(&texts)?
         .iter()
         .zip(&items)
         .map(|(s, item)| {

@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::engine::{RunOptions, run_suite};
 use crate::error::Error;
-use crate::suite::load_suite;
+use crate::tasks::load_suite;
 
 /// The suite `make run` uses when none is given; shipped in the repository.
 pub const DEFAULT_SUITE: &str = "suites/quick.yaml";

@@ -112,7 +112,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         suite.models.iter().map(|m| (m.id.as_str(), OnceLock::new())).collect();
     // One object per task for the whole run: the data its jobs share is read once, and
     // finalize compares the models from the same objects.
-    let task_objects: Vec<Box<dyn Task + '_>> = suite.tasks.iter().map(tasks::for_def).collect();
+    let task_objects: Vec<Box<dyn Task + '_>> = tasks::for_suite(suite)?;
     let tasks: HashMap<&str, &dyn Task> = task_objects.iter().map(|t| (t.def().id.as_str(), t.as_ref())).collect();
     let model_cache = run_dir.join("models");
 
@@ -274,7 +274,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
             )));
         }
     }
-    let suite = crate::suite::load_suite(Path::new(&first.suite_file))?;
+    let suite = tasks::load_suite(Path::new(&first.suite_file))?;
     if suite.hash != first.suite_hash {
         return Err(Error::Usage(format!("{} changed since the shards ran", first.suite_file)));
     }
@@ -318,7 +318,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
     }
     manifest.jobs = summaries;
     manifest.status = if failed_jobs.is_empty() { "complete".into() } else { "failed".into() };
-    let task_objects: Vec<Box<dyn Task + '_>> = suite.tasks.iter().map(tasks::for_def).collect();
+    let task_objects: Vec<Box<dyn Task + '_>> = tasks::for_suite(&suite)?;
     finalize(&suite, &task_objects, out, first.seed, records, &mut manifest)?;
     Ok(RunOutcome { run_dir: out.to_owned(), failed_jobs })
 }
@@ -454,7 +454,7 @@ fn new_manifest(suite: &Suite, seed: u64, run_id: &str, opts: &RunOptions) -> Ru
             .iter()
             .map(|t| manifest::TaskInfo {
                 id: t.id.clone(),
-                task_type: t.task_type().name().into(),
+                task_type: t.task_type.clone(),
                 dataset: t.dataset.path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
                 description: t.description.clone(),
                 source: t.source.clone(),

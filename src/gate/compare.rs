@@ -16,7 +16,7 @@ use crate::metrics::stats::{self, ItemStats};
 use crate::store::gate::{GateEntry, GateReport, Verdict};
 use crate::store::jobs::JobRecord;
 use crate::store::{ResultRow, RunManifest, read_results_csv};
-use crate::suite::{Suite, load_suite};
+use crate::tasks::{Task, for_suite, load_suite};
 
 /// Gates the run in `run_dir` against the baseline at `baseline_path`.
 pub fn gate_run(
@@ -54,6 +54,7 @@ pub fn gate_run(
         base: (baseline_path, &base_items),
         run: (&run_dir.join("results.csv"), &crate::store::jobs::job_dir(run_dir)),
     };
+    let tasks = for_suite(&suite)?;
     let mut entries = Vec::new();
     for b in &base.entries {
         match rows.iter().find(|r| r.task == b.task && r.model == b.model && r.metric == b.metric) {
@@ -72,7 +73,7 @@ pub fn gate_run(
                 verdict: Verdict::Missing,
                 note: Some("in the baseline but not in this run".into()),
             }),
-            Some(r) => entries.push(compare(&suite, &policy, manifest.seed, b, r, &base_records, &records, &sides)?),
+            Some(r) => entries.push(compare(&tasks, &policy, manifest.seed, b, r, &base_records, &records, &sides)?),
         }
     }
     for r in &rows {
@@ -139,7 +140,7 @@ fn check_agrees(files: (&Path, &Path), row: &ResultRow, stats: &ItemStats) -> Re
 
 #[allow(clippy::too_many_arguments)]
 fn compare(
-    suite: &Suite,
+    tasks: &[Box<dyn Task + '_>],
     policy: &GatePolicy,
     seed: u64,
     b: &ResultRow,
@@ -164,13 +165,8 @@ fn compare(
         verdict: Verdict::WithinNoise,
         note: None,
     };
-    // Preference tasks report `model:mean` judges from the `model` job.
-    let record_model = b
-        .model
-        .strip_suffix(":mean")
-        .filter(|_| suite.task(&b.task).is_some_and(|t| matches!(t.kind, crate::suite::TaskKind::Preference(_))))
-        .unwrap_or(&b.model);
-    let (Some(task), Ok(metric)) = (suite.task(&b.task), b.metric.parse::<Metric>()) else {
+    let task = tasks.iter().find(|t| t.def().id == b.task);
+    let (Some(task), Ok(metric)) = (task, b.metric.parse::<Metric>()) else {
         entry.note = Some("the task or metric is no longer in the suite: compared by value and band only".into());
         entry.verdict = verdict_from(entry.delta.unwrap_or(0.0), entry.delta.unwrap_or(0.0), r.higher_is_better, band);
         return Ok(entry);
@@ -185,11 +181,12 @@ fn compare(
             files.1.display()
         ))
     };
+    // A row's scores are in its job's records (a preference judge's `model:mean` is `model`'s).
+    let record_model = task.job_model(&b.model);
     let base_rec = find(base_records, &b.task, record_model).ok_or_else(|| missing(sides.base))?;
     let cur_rec = find(records, &b.task, record_model).ok_or_else(|| missing(sides.run))?;
-    let task_type = crate::tasks::for_def(task);
-    let base_stats = task_type.item_stats(metric, base_rec, &b.model);
-    let cur_stats = task_type.item_stats(metric, cur_rec, &b.model);
+    let base_stats = task.item_stats(metric, base_rec, &b.model);
+    let cur_stats = task.item_stats(metric, cur_rec, &b.model);
     check_agrees(sides.base, b, &base_stats)?;
     check_agrees(sides.run, r, &cur_stats)?;
     let aligned = base_rec.items.len() == cur_rec.items.len()

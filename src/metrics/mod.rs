@@ -39,18 +39,6 @@ pub enum Metric {
     LengthCorrelation,
 }
 
-/// The kinds of task a suite can hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TaskType {
-    Perplexity,
-    /// Stored system outputs scored against references.
-    Reference,
-    /// Judges choosing between a chosen and a rejected response, against human preference.
-    Preference,
-    /// Models continue prompts; their outputs are scored against references.
-    Generation,
-}
-
 impl Metric {
     pub const ALL: &'static [Metric] = &[
         Metric::TokenPerplexity,
@@ -151,27 +139,6 @@ impl Metric {
             Metric::PseudoBytePerplexity => Metric::BytePerplexity,
             Metric::PseudoBitsPerByte => Metric::BitsPerByte,
             other => other,
-        }
-    }
-}
-
-impl TaskType {
-    pub fn name(self) -> &'static str {
-        match self {
-            TaskType::Perplexity => "perplexity",
-            TaskType::Reference => "reference",
-            TaskType::Preference => "preference",
-            TaskType::Generation => "generation",
-        }
-    }
-
-    /// The metrics a task of this type can produce.
-    pub fn metrics(self) -> &'static [Metric] {
-        match self {
-            TaskType::Perplexity => Metric::PERPLEXITY,
-            TaskType::Reference => Metric::REFERENCE,
-            TaskType::Preference => Metric::PREFERENCE,
-            TaskType::Generation => Metric::REFERENCE,
         }
     }
 }

@@ -1,31 +1,18 @@
-//! Language models behind one capability-based trait.
+//! Language models and the verbs they have: one small trait per verb ([`TokenScorer`],
+//! [`PseudoLikelihood`], [`Generator`], [`RewardModel`]); a loaded [`LanguageModel`] hands out the
+//! ones it implements, and what a model can do follows from that.
 //!
-//! A suite names models by kind; each kind declares what it can do ([`Capabilities`]) before any
-//! weights load, so the validator can refuse a task a model cannot serve. Every adapter that
-//! scores text reports natural-log probabilities per token together with the UTF-8 byte span each
-//! token covers and the bytes it scored, so word- and byte-level perplexities compare across
-//! tokenizers.
+//! A suite names models by kind; each kind declares its verbs ([`Capability`]) before any weights
+//! load, so the validator can refuse a task a model cannot serve (tests check the declaration
+//! against what the loaded model hands out). Every adapter that scores text reports natural-log
+//! probabilities per token together with the UTF-8 byte span each token covers and the bytes it
+//! scored, so word- and byte-level perplexities compare across tokenizers.
 
 pub mod generate;
 pub mod neural;
 pub mod ngram;
 
 use std::fmt;
-
-/// What a model family can do.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Capabilities {
-    /// Per-token log-probabilities of text (causal and n-gram models).
-    pub score_tokens: bool,
-    /// Pseudo-log-likelihood by masking (masked LMs).
-    pub pseudo_log_likelihood: bool,
-    /// Text generation.
-    pub generate: bool,
-    /// A scalar reward for a (prompt, response) pair.
-    pub reward: bool,
-    /// Outputs already written to a file (system outputs scored against references).
-    pub stored_outputs: bool,
-}
 
 /// One capability, as tasks ask for them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,18 +22,6 @@ pub enum Capability {
     Generate,
     Reward,
     StoredOutputs,
-}
-
-impl Capabilities {
-    pub fn has(&self, c: Capability) -> bool {
-        match c {
-            Capability::ScoreTokens => self.score_tokens,
-            Capability::PseudoLogLikelihood => self.pseudo_log_likelihood,
-            Capability::Generate => self.generate,
-            Capability::Reward => self.reward,
-            Capability::StoredOutputs => self.stored_outputs,
-        }
-    }
 }
 
 impl fmt::Display for Capability {
@@ -119,34 +94,94 @@ impl NonFinite {
     }
 }
 
-/// A loaded model.
+/// Exact per-token log-probabilities of text (causal and n-gram LMs).
+pub trait TokenScorer: Send + Sync {
+    fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError>;
+
+    /// Scores many texts, each independently; neural models batch them, others score them in
+    /// parallel.
+    fn score_batch(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
+        use rayon::prelude::*;
+        texts.par_iter().map(|t| self.score_tokens(t)).collect()
+    }
+}
+
+/// Pseudo-log-likelihoods: each token predicted from both sides with itself masked (masked LMs;
+/// Salazar et al., 2020). The scores carry `pseudo: true`.
+pub trait PseudoLikelihood: Send + Sync {
+    fn pseudo_scores(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError>;
+}
+
+/// Continues prompts.
+pub trait Generator: Send + Sync {
+    fn generate(&self, prompts: &[&str], params: &generate::GenParams)
+    -> Result<Vec<generate::Generation>, ModelError>;
+}
+
+/// A scalar reward for each (prompt, response) pair.
+pub trait RewardModel: Send + Sync {
+    fn rewards(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError>;
+}
+
+/// A loaded model: what it is, and the verbs it has.
 pub trait LanguageModel: Send + Sync {
     /// One line saying what this model is, for reports.
     fn describe(&self) -> String;
 
-    fn capabilities(&self) -> Capabilities;
-
-    /// Per-token log-probabilities of each text, scored independently.
-    fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError>;
-
-    /// A scalar reward for each (prompt, response) pair (reward models only).
-    fn reward_batch(&self, _pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
-        Err(ModelError::Unsupported { model: self.describe(), capability: Capability::Reward })
+    fn token_scorer(&self) -> Option<&dyn TokenScorer> {
+        None
     }
 
-    /// A continuation of each prompt (models with the `generate` capability).
-    fn generate(
+    fn pseudo_likelihood(&self) -> Option<&dyn PseudoLikelihood> {
+        None
+    }
+
+    fn generator(&self) -> Option<&dyn Generator> {
+        None
+    }
+
+    fn reward_model(&self) -> Option<&dyn RewardModel> {
+        None
+    }
+}
+
+impl dyn LanguageModel + '_ {
+    /// What the model can do, from the verbs it hands out.
+    pub fn capabilities(&self) -> Vec<Capability> {
+        let verbs = [
+            (Capability::ScoreTokens, self.token_scorer().is_some()),
+            (Capability::PseudoLogLikelihood, self.pseudo_likelihood().is_some()),
+            (Capability::Generate, self.generator().is_some()),
+            (Capability::Reward, self.reward_model().is_some()),
+        ];
+        verbs.into_iter().filter(|(_, has)| *has).map(|(c, _)| c).collect()
+    }
+
+    /// Per-token scores of each text: exact log-probabilities where the model has them, else
+    /// pseudo-log-likelihoods (each score's `pseudo` says which); what perplexity and likelihood
+    /// comparison read.
+    pub fn likelihoods(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
+        match (self.token_scorer(), self.pseudo_likelihood()) {
+            (Some(s), _) => s.score_batch(texts),
+            (None, Some(p)) => p.pseudo_scores(texts),
+            (None, None) => Err(self.unsupported(Capability::ScoreTokens)),
+        }
+    }
+
+    pub fn generate(
         &self,
-        _prompts: &[&str],
-        _params: &generate::GenParams,
+        prompts: &[&str],
+        params: &generate::GenParams,
     ) -> Result<Vec<generate::Generation>, ModelError> {
-        Err(ModelError::Unsupported { model: self.describe(), capability: Capability::Generate })
+        self.generator().ok_or_else(|| self.unsupported(Capability::Generate))?.generate(prompts, params)
     }
 
-    /// Scores many texts; neural models batch them, others score them in parallel.
-    fn score_batch(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
-        use rayon::prelude::*;
-        texts.par_iter().map(|t| self.score_tokens(t)).collect()
+    pub fn rewards(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
+        self.reward_model().ok_or_else(|| self.unsupported(Capability::Reward))?.rewards(pairs)
+    }
+
+    fn unsupported(&self, capability: Capability) -> ModelError {
+        ModelError::Unsupported { model: self.describe(), capability }
     }
 }
 

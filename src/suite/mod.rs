@@ -10,11 +10,11 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::data::DatasetSpec;
-use crate::metrics::{Metric, TaskType};
-use crate::models::Capabilities;
+use crate::metrics::Metric;
+use crate::models::Capability;
 use crate::models::ngram::adapter::NgramSource;
 
-pub use validate::{load_suite, parse_suite};
+pub use validate::{load_suite, parse_suite, read_options};
 
 /// A suite that passed validation: paths resolved, names checked, capabilities matched.
 #[derive(Debug, Clone)]
@@ -82,159 +82,49 @@ impl ModelKind {
         }
     }
 
-    /// What the kind can do, known before anything loads.
-    pub fn capabilities(&self) -> Capabilities {
+    /// What the kind can do, known before anything loads (a loaded model hands out the same
+    /// verbs: `LanguageModel::capabilities`, checked by tests).
+    pub fn capabilities(&self) -> &'static [Capability] {
         match self {
             ModelKind::Ngram(_) => crate::models::ngram::NgramModel::CAPABILITIES,
-            ModelKind::Outputs(_) => Capabilities { stored_outputs: true, ..Capabilities::default() },
-            ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => {
-                Capabilities { reward: true, ..Capabilities::default() }
-            }
-            ModelKind::Neural(n) => match n.family {
-                crate::models::neural::Family::Causal => {
-                    Capabilities { score_tokens: true, generate: true, ..Capabilities::default() }
-                }
-                crate::models::neural::Family::Masked => {
-                    Capabilities { pseudo_log_likelihood: true, ..Capabilities::default() }
-                }
-                crate::models::neural::Family::Reward => Capabilities { reward: true, ..Capabilities::default() },
-            },
+            ModelKind::Outputs(_) => &[Capability::StoredOutputs],
+            ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_) => &[Capability::Reward],
+            ModelKind::Neural(n) => n.family.capabilities(),
         }
     }
 }
 
-/// How a reference task scores and compares systems.
-#[derive(Debug, Clone)]
-pub struct ReferenceOptions {
-    pub bleu: crate::metrics::bleu::BleuConfig,
-    pub lowercase: bool,
-    pub stem: bool,
-    pub significance: Significance,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Significance {
-    PairedBootstrap,
-    PairedRandomization,
-    None,
-}
-
-impl Significance {
-    pub fn name(self) -> &'static str {
-        match self {
-            Significance::PairedBootstrap => "paired-bs",
-            Significance::PairedRandomization => "paired-ar",
-            Significance::None => "none",
-        }
-    }
-}
-
-/// A task that passed validation: what every task has, and what its type adds ([`TaskKind`]).
+/// A task that passed validation: what every task has, its type's name, and the keys its type
+/// adds, which the type (`src/tasks`) reads and checked during validation.
 #[derive(Debug, Clone)]
 pub struct TaskDef {
     pub id: String,
     pub description: Option<String>,
+    /// The `type` key: which task type runs the task.
+    pub task_type: String,
     pub dataset: DatasetSpec,
     /// Provenance and licence of the data, for the report.
     pub source: Option<String>,
     pub models: Vec<String>,
     pub metrics: Vec<Metric>,
-    pub kind: TaskKind,
+    /// The keys the task's type adds (its options), as written.
+    pub options: serde_yaml::Mapping,
 }
 
-/// One variant per task type, each with its own resolved options.
-#[derive(Debug, Clone)]
-pub enum TaskKind {
-    Perplexity,
-    Reference(ReferenceOptions),
-    Preference(crate::data::pairs::PairLayout),
-    /// Generated outputs are scored as a reference task scores stored ones.
-    Generation(GenerationOptions, ReferenceOptions),
-}
+/// The task types a suite may name, as the suite sees them. `src/tasks` implements it (the
+/// suite cannot import the layer above) and hands it to [`load_suite`], so that a task's own
+/// keys, metrics and models are checked with the rest of the suite, all problems together.
+pub trait TaskTypes {
+    /// The metrics a task of this type can produce; `None` when no type has this name.
+    fn metrics(&self, task_type: &str) -> Option<&'static [Metric]>;
 
-impl TaskDef {
-    pub fn task_type(&self) -> TaskType {
-        match self.kind {
-            TaskKind::Perplexity => TaskType::Perplexity,
-            TaskKind::Reference(_) => TaskType::Reference,
-            TaskKind::Preference(_) => TaskType::Preference,
-            TaskKind::Generation(..) => TaskType::Generation,
-        }
-    }
+    /// Every type's name, for the error on an unknown one.
+    fn names(&self) -> Vec<&'static str>;
 
-    /// How outputs are scored against references (reference and generation tasks).
-    pub fn reference_options(&self) -> Option<&ReferenceOptions> {
-        match &self.kind {
-            TaskKind::Reference(r) | TaskKind::Generation(_, r) => Some(r),
-            _ => None,
-        }
-    }
-}
-
-/// Where a generation task's prompts come from and how models continue them.
-#[derive(Debug, Clone)]
-pub struct GenerationOptions {
-    pub prompt: PromptSource,
-    pub reference_field: String,
-    pub params: crate::models::generate::GenParams,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum PromptSource {
-    Field(String),
-    /// Literal text with `{field}` placeholders.
-    Template(String),
-}
-
-impl PromptSource {
-    /// The record fields a prompt needs.
-    pub fn fields(&self) -> Vec<String> {
-        match self {
-            PromptSource::Field(f) => vec![f.clone()],
-            PromptSource::Template(t) => template_fields(t),
-        }
-    }
-}
-
-/// The `{name}` placeholders of a template, in order, each once (`{{` and `}}` are literal braces).
-pub fn template_fields(template: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut rest = template;
-    while let Some(i) = rest.find('{') {
-        if rest[i..].starts_with("{{") {
-            rest = &rest[i + 2..];
-            continue;
-        }
-        let Some(j) = rest[i..].find('}') else { break };
-        let name = &rest[i + 1..i + j];
-        if !out.iter().any(|o| o == name) {
-            out.push(name.to_owned());
-        }
-        rest = &rest[i + j + 1..];
-    }
-    out
-}
-
-/// Fills a template's placeholders from `value(field)`.
-pub fn fill_template(template: &str, value: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(template.len());
-    let mut rest = template;
-    while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
-        let tail = &rest[i..];
-        if tail.starts_with("{{") || tail.starts_with("}}") {
-            out.push_str(&tail[..1]);
-            rest = &tail[2..];
-        } else if let (true, Some(j)) = (tail.starts_with('{'), tail.find('}')) {
-            out.push_str(&value(&tail[1..j]));
-            rest = &tail[j + 1..];
-        } else {
-            out.push_str(&tail[..1]);
-            rest = &tail[1..];
-        }
-    }
-    out.push_str(rest);
-    out
+    /// Checks what a type adds: its options, its data and what its models must be able to do.
+    /// Each problem is reported by the path of its key inside the task (`layout`,
+    /// `dataset.path`, `models[1]`; empty for the task itself). `seed` is the suite's.
+    fn check(&self, task: &TaskDef, models: &[ModelDef], seed: u64, report: &mut dyn FnMut(&str, String));
 }
 
 impl Suite {

@@ -174,135 +174,58 @@ pub enum DiscountFallbackSpec {
     Values(Vec<f32>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase")]
-pub enum TaskSpec {
-    Perplexity(PerplexityTaskSpec),
-    Reference(ReferenceTaskSpec),
-    Preference(PreferenceTaskSpec),
-    /// Boxed: its options make it several times the size of the other variants.
-    Generation(Box<GenerationTaskSpec>),
+/// A task as written: the keys every task has, and the keys its type adds (`options`), which
+/// the task type reads and checks (`src/tasks`; the suite layer cannot import it).
+#[derive(Debug, Clone)]
+pub struct TaskSpec {
+    pub common: TaskCommonSpec,
+    /// Every other key of the task, as written.
+    pub options: serde_yaml::Mapping,
 }
 
-/// Models continue prompts; what they write is scored against references (BLEU, chrF, ROUGE).
+/// The keys every task has, whatever its type.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct GenerationTaskSpec {
+pub struct TaskCommonSpec {
     pub id: String,
+    /// The task type: perplexity, reference, preference, generation (see `src/tasks`).
+    #[serde(rename = "type")]
+    pub task_type: String,
     #[serde(default)]
     pub description: Option<String>,
-    /// Records (JSONL, CSV, Parquet) holding the prompt and the reference(s).
+    /// The task's data: text, JSONL, CSV or Parquet.
     pub dataset: DatasetSpecRaw,
-    /// The field holding the prompt (default `prompt`)...
-    #[serde(default)]
-    pub prompt_field: Option<String>,
-    /// ...or a template with `{field}` placeholders filled from each record.
-    #[serde(default)]
-    pub prompt_template: Option<String>,
-    /// The field holding the reference: a string or a list of strings (default `reference`).
-    #[serde(default)]
-    pub reference_field: Option<String>,
-    pub models: Vec<String>,
-    pub metrics: Vec<String>,
-    /// Tokens to generate at most (words for n-gram models); default 32.
-    #[serde(default)]
-    pub max_new_tokens: Option<usize>,
-    /// No end-of-text before this many tokens (default 0).
-    #[serde(default)]
-    pub min_new_tokens: Option<usize>,
-    /// greedy (default) or sample.
-    #[serde(default)]
-    pub strategy: Option<String>,
-    #[serde(default)]
-    pub temperature: Option<f64>,
-    #[serde(default)]
-    pub top_k: Option<usize>,
-    #[serde(default)]
-    pub top_p: Option<f64>,
-    /// The output ends before the first of these strings.
-    #[serde(default)]
-    pub stop: Vec<String>,
-    /// Sampling seed (default: the suite's seed).
-    #[serde(default)]
-    pub seed: Option<u64>,
-    #[serde(default)]
-    pub tokenize: Option<String>,
-    #[serde(default)]
-    pub smooth: Option<String>,
-    #[serde(default)]
-    pub lowercase: bool,
-    #[serde(default)]
-    pub stem: Option<bool>,
-    #[serde(default)]
-    pub significance: Option<String>,
-}
-
-/// Pairs of responses with a human preference, judged by every listed model.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreferenceTaskSpec {
-    pub id: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    /// JSON Lines of pairs.
-    pub dataset: DatasetSpecRaw,
-    /// `hh` (HH-RLHF transcripts `chosen`/`rejected`; the prompt is the dialogue before the last
-    /// `\n\nAssistant:`) or `explicit` (`prompt`, `chosen`, `rejected` fields).
-    #[serde(default)]
-    pub layout: Option<String>,
     pub models: Vec<String>,
     pub metrics: Vec<String>,
 }
+
+/// The keys of [`TaskCommonSpec`], in the order they are listed in messages.
+pub const TASK_COMMON_KEYS: &[&str] = &["id", "type", "description", "dataset", "models", "metrics"];
 
 impl TaskSpec {
     pub fn id(&self) -> &str {
-        match self {
-            TaskSpec::Perplexity(t) => &t.id,
-            TaskSpec::Reference(t) => &t.id,
-            TaskSpec::Preference(t) => &t.id,
-            TaskSpec::Generation(t) => &t.id,
+        &self.common.id
+    }
+
+    /// Splits a task entry into the keys every task has and the keys of its type.
+    pub fn split(mut entry: serde_yaml::Mapping) -> (serde_yaml::Mapping, serde_yaml::Mapping) {
+        let mut common = serde_yaml::Mapping::new();
+        for key in TASK_COMMON_KEYS {
+            if let Some(v) = entry.remove(*key) {
+                common.insert((*key).into(), v);
+            }
         }
+        (common, entry)
     }
 }
 
-/// Stored outputs (`kind: outputs` models) against the references in `dataset`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferenceTaskSpec {
-    pub id: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    /// The references, line-aligned with every model's outputs (text: one per line, blank lines
-    /// kept; JSONL: the `fields.text` field, a string or a list of references).
-    pub dataset: DatasetSpecRaw,
-    pub models: Vec<String>,
-    pub metrics: Vec<String>,
-    /// BLEU tokenizer (13a, intl, char, none, zh).
-    #[serde(default)]
-    pub tokenize: Option<String>,
-    /// BLEU smoothing (exp, floor, add-k, none).
-    #[serde(default)]
-    pub smooth: Option<String>,
-    /// Lower-case before BLEU and chrF.
-    #[serde(default)]
-    pub lowercase: bool,
-    /// Porter-stem ROUGE tokens (rouge_score's use_stemmer); default true.
-    #[serde(default)]
-    pub stem: Option<bool>,
-    /// Pairwise significance between models: paired-bs (default), paired-ar or none.
-    #[serde(default)]
-    pub significance: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PerplexityTaskSpec {
-    pub id: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    pub dataset: DatasetSpecRaw,
-    pub models: Vec<String>,
-    pub metrics: Vec<String>,
+impl<'de> Deserialize<'de> for TaskSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let (common, options) = TaskSpec::split(serde_yaml::Mapping::deserialize(d)?);
+        let common = serde_yaml::from_value(serde_yaml::Value::Mapping(common)).map_err(D::Error::custom)?;
+        Ok(TaskSpec { common, options })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

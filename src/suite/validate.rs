@@ -1,8 +1,7 @@
 //! From suite file to [`Suite`]: parse with serde, then check every name, path, metric and
 //! capability, collecting all problems with their file:line:column before any work starts.
-//! The options of reference and generation tasks are checked in `task_options`.
-
-mod task_options;
+//! What a task's type adds (its own keys, its metrics, what its models must do) is checked by the
+//! type, through [`TaskTypes`], in the same pass.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,23 +9,25 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
-use super::spec::{DiscountFallbackSpec, ModelSpec, NgramModelSpec, SUITE_VERSION, SuiteSpec, TaskSpec};
-use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef, TaskKind};
+use super::spec::{
+    DiscountFallbackSpec, ModelSpec, NgramModelSpec, SUITE_VERSION, SuiteSpec, TASK_COMMON_KEYS, TaskCommonSpec,
+    TaskSpec,
+};
+use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef, TaskTypes};
 use crate::data::{DatasetSpec, Format, Unit};
-use crate::metrics::{Metric, TaskType};
+use crate::metrics::Metric;
 use crate::models::ngram::adapter::NgramSource;
 use crate::models::ngram::{DEFAULT_FALLBACK, SpecialSymbols, TrainOptions};
-use crate::models::{Capabilities, Capability};
 
-/// Reads, parses and validates a suite file.
-pub fn load_suite(path: &Path) -> Result<Suite, SuiteError> {
+/// Reads, parses and validates a suite file; `types` checks what each task's type adds.
+pub fn load_suite(path: &Path, types: &dyn TaskTypes) -> Result<Suite, SuiteError> {
     let bytes =
         std::fs::read(path).map_err(|e| SuiteError::single(path, 1, 1, format!("cannot read suite file: {e}")))?;
-    parse_suite(path, &bytes)
+    parse_suite(path, &bytes, types)
 }
 
 /// Parses and validates suite bytes as if read from `path` (relative paths resolve beside it).
-pub fn parse_suite(path: &Path, bytes: &[u8]) -> Result<Suite, SuiteError> {
+pub fn parse_suite(path: &Path, bytes: &[u8], types: &dyn TaskTypes) -> Result<Suite, SuiteError> {
     let source = std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
         SuiteError::single(path, line, 1, "invalid UTF-8")
@@ -50,6 +51,7 @@ pub fn parse_suite(path: &Path, bytes: &[u8]) -> Result<Suite, SuiteError> {
         seed: 0,
         base: path.parent().unwrap_or(Path::new(".")),
         locations: &locations,
+        types,
         problems: Vec::new(),
     }
     .validate(spec, hash)
@@ -152,15 +154,45 @@ fn model_problem(item: &serde_yaml::Value) -> Vec<Problem> {
     }
 }
 
+/// A task's problems with the keys every task has; its type's own keys are checked by the type.
 fn task_problem(item: &serde_yaml::Value) -> Vec<Problem> {
-    use super::spec::*;
-    match item.get("type").and_then(serde_yaml::Value::as_str) {
-        Some("perplexity") => variant_problem::<PerplexityTaskSpec>(item, "type"),
-        Some("reference") => variant_problem::<ReferenceTaskSpec>(item, "type"),
-        Some("preference") => variant_problem::<PreferenceTaskSpec>(item, "type"),
-        Some("generation") => variant_problem::<GenerationTaskSpec>(item, "type"),
-        _ => whole_problem::<TaskSpec>(item),
+    match item.as_mapping() {
+        Some(entry) => mapping_problems::<TaskCommonSpec>(TaskSpec::split(entry.clone()).0),
+        None => whole_problem::<TaskCommonSpec>(item),
     }
+}
+
+/// Reads a task type's own keys (the rest of a task entry) as `T`: every unknown key and the
+/// first other error, each with its path inside the task. An unknown key's message lists the
+/// keys every task has as well as the type's.
+pub fn read_options<T: serde::de::DeserializeOwned>(options: &serde_yaml::Mapping) -> Result<T, Vec<(String, String)>> {
+    let problems = mapping_problems::<T>(options.clone());
+    if problems.is_empty() {
+        return serde_yaml::from_value(serde_yaml::Value::Mapping(options.clone()))
+            .map_err(|e| vec![(String::new(), e.to_string())]);
+    }
+    let located = |(at, message): Problem| {
+        // An unknown key is reported at the key itself.
+        let key = message.strip_prefix("unknown field `").and_then(|r| r.split('`').next()).map(str::to_owned);
+        let at = match key {
+            Some(k) if at.is_empty() || at == "." => k,
+            _ if at == "." => String::new(),
+            _ => at,
+        };
+        (at, with_common_keys(message))
+    };
+    Err(problems.into_iter().map(located).collect())
+}
+
+/// serde's "unknown field `k`, expected one of `a`, `b`" (or "expected `a`", or "there are no
+/// fields") with the keys every task has listed first.
+fn with_common_keys(message: String) -> String {
+    let Some(rest) = message.strip_prefix("unknown field `") else { return message };
+    let Some((key, tail)) = rest.split_once("`, ") else { return message };
+    let own = tail.strip_prefix("expected one of ").or_else(|| tail.strip_prefix("expected ")).unwrap_or("");
+    let mut keys: Vec<String> = TASK_COMMON_KEYS.iter().map(|k| format!("`{k}`")).collect();
+    keys.extend(own.split(", ").filter(|k| !k.is_empty()).map(str::to_owned));
+    format!("unknown field `{key}`, expected one of {}", keys.join(", "))
 }
 
 /// serde_yaml's message with the sharpest position we can find: for an unknown or missing key
@@ -184,47 +216,13 @@ fn serde_error(path: &Path, locations: &Locations, e: &serde_yaml::Error) -> Sui
     SuiteError::single(path, pos.line, pos.column, message)
 }
 
-/// The capability a task type needs from every model it lists.
-pub fn required_capability(task_type: TaskType) -> Capability {
-    match task_type {
-        TaskType::Perplexity => Capability::ScoreTokens,
-        TaskType::Reference => Capability::StoredOutputs,
-        TaskType::Preference => Capability::Reward,
-        TaskType::Generation => Capability::Generate,
-    }
-}
-
-/// Why a model cannot serve a task, if it cannot.
-pub fn capability_problem(
-    task: &str,
-    task_type: TaskType,
-    model: &str,
-    kind: &str,
-    caps: Capabilities,
-) -> Option<String> {
-    let needs = required_capability(task_type);
-    // Any model that scores tokens can judge a preference pair by its log-likelihood.
-    let judges_by_likelihood = task_type == TaskType::Preference && (caps.score_tokens || caps.pseudo_log_likelihood);
-    // Masked LMs serve perplexity tasks with pseudo-perplexities (reported under their own names).
-    let pseudo_perplexity = task_type == TaskType::Perplexity && caps.pseudo_log_likelihood;
-    (!caps.has(needs) && !judges_by_likelihood && !pseudo_perplexity).then(|| {
-        format!("task {task:?} ({}) needs {needs}, which model {model:?} (kind {kind}) cannot do", task_type.name())
-    })
-}
-
-/// The parts every task type shares, borrowed from its spec.
-struct TaskFields<'a> {
-    id: &'a String,
-    models: &'a Vec<String>,
-    metrics: &'a Vec<String>,
-}
-
 struct Validator<'a> {
     file: &'a Path,
     /// The suite's seed (the default of generation tasks' sampling seed).
     seed: u64,
     base: &'a Path,
     locations: &'a Locations,
+    types: &'a dyn TaskTypes,
     problems: Vec<Diagnostic>,
 }
 
@@ -518,56 +516,12 @@ impl Validator<'_> {
     }
 
     fn task(&mut self, at: &str, spec: &TaskSpec, models: &[ModelDef]) -> Option<TaskDef> {
-        let (id, description, raw, model_ids, metric_names, task_type) = match spec {
-            TaskSpec::Perplexity(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Perplexity),
-            TaskSpec::Reference(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Reference),
-            TaskSpec::Preference(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Preference),
-            TaskSpec::Generation(t) => (&t.id, &t.description, &t.dataset, &t.models, &t.metrics, TaskType::Generation),
-        };
-        let preference = match spec {
-            TaskSpec::Preference(t) => match t.layout.as_deref() {
-                None | Some("hh") => Some(crate::data::pairs::PairLayout::Hh),
-                Some("explicit") => Some(crate::data::pairs::PairLayout::Explicit),
-                Some("comparisons") => Some(crate::data::pairs::PairLayout::Comparisons),
-                Some(other) => {
-                    self.problem(
-                        &format!("{at}.layout"),
-                        format!("unknown pair layout {other:?} (hh, explicit, comparisons)"),
-                    );
-                    None
-                }
-            },
-            _ => None,
-        };
-        let reference = match spec {
-            TaskSpec::Reference(t) => {
-                Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance))
-            }
-            TaskSpec::Generation(t) => {
-                Some(self.reference_options(at, &t.tokenize, &t.smooth, t.lowercase, t.stem, &t.significance))
-            }
-            _ => None,
-        };
-        let generation = match spec {
-            TaskSpec::Generation(t) => self.generation_options(at, t),
-            _ => None,
-        };
-        let t = TaskFields { id, models: model_ids, metrics: metric_names };
+        let t = &spec.common;
+        let raw = &t.dataset;
         let path = self.existing(&format!("{at}.dataset.path"), &raw.path, "dataset");
         let format = raw.format.unwrap_or_else(|| Format::from_path(&raw.path));
-        if raw.unit.is_some() && (format != Format::Text || task_type == TaskType::Reference) {
-            let why = if task_type == TaskType::Reference {
-                "reference tasks read text line by line"
-            } else {
-                "`unit` applies only to text datasets"
-            };
-            self.problem(&format!("{at}.dataset.unit"), why.into());
-        }
-        if task_type == TaskType::Generation && format == Format::Text {
-            self.problem(
-                &format!("{at}.dataset.path"),
-                "a generation task reads records with a prompt and a reference field: use JSONL, CSV or Parquet".into(),
-            );
+        if raw.unit.is_some() && format != Format::Text {
+            self.problem(&format!("{at}.dataset.unit"), "`unit` applies only to text datasets".into());
         }
         if raw.limit == Some(0) {
             self.problem(&format!("{at}.dataset.limit"), "`limit` must be at least 1".into());
@@ -576,47 +530,37 @@ impl Validator<'_> {
             self.problem(&format!("{at}.models"), format!("task {:?} lists no models", t.id));
         }
         for (j, id) in t.models.iter().enumerate() {
-            let here = format!("{at}.models[{j}]");
-            match models.iter().find(|m| &m.id == id) {
-                None => self.problem(&here, format!("task {:?}: unknown model id {id:?}", t.id)),
-                Some(m) => {
-                    if let Some(p) = capability_problem(t.id, task_type, &m.id, m.kind.name(), m.kind.capabilities()) {
-                        self.problem(&here, p);
-                    }
-                }
+            if !models.iter().any(|m| &m.id == id) {
+                self.problem(&format!("{at}.models[{j}]"), format!("task {:?}: unknown model id {id:?}", t.id));
             }
         }
+        let Some(produces) = self.types.metrics(&t.task_type) else {
+            self.problem(
+                &format!("{at}.type"),
+                format!("unknown task type {:?} (one of: {})", t.task_type, self.types.names().join(", ")),
+            );
+            return None;
+        };
         let mut metrics = Vec::new();
         if t.metrics.is_empty() {
             self.problem(&format!("{at}.metrics"), format!("task {:?} lists no metrics", t.id));
         }
         for (j, name) in t.metrics.iter().enumerate() {
             match name.parse::<Metric>() {
-                Ok(m) if task_type.metrics().contains(&m) => metrics.push(m),
+                Ok(m) if produces.contains(&m) => metrics.push(m),
                 _ => {
-                    let valid: Vec<&str> = task_type.metrics().iter().map(|m| m.name()).collect();
+                    let valid: Vec<&str> = produces.iter().map(|m| m.name()).collect();
                     self.problem(
                         &format!("{at}.metrics[{j}]"),
-                        format!(
-                            "a {} task cannot produce metric {name:?} (it can: {})",
-                            task_type.name(),
-                            valid.join(", ")
-                        ),
+                        format!("a {} task cannot produce metric {name:?} (it can: {})", t.task_type, valid.join(", ")),
                     );
                 }
             }
         }
-        let kind = match (task_type, reference, preference, generation) {
-            (TaskType::Perplexity, ..) => TaskKind::Perplexity,
-            (TaskType::Reference, Some(r), ..) => TaskKind::Reference(r),
-            (TaskType::Preference, _, Some(layout), _) => TaskKind::Preference(layout),
-            (TaskType::Generation, Some(r), _, Some(g)) => TaskKind::Generation(g, r),
-            // The options' problems are already recorded.
-            _ => return None,
-        };
-        Some(TaskDef {
+        let def = TaskDef {
             id: t.id.clone(),
-            description: description.clone(),
+            description: t.description.clone(),
+            task_type: t.task_type.clone(),
             dataset: DatasetSpec {
                 path,
                 format,
@@ -627,27 +571,15 @@ impl Validator<'_> {
             source: raw.source.clone(),
             models: t.models.clone(),
             metrics,
-            kind,
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_model_without_the_capability_is_named() {
-        let none = Capabilities::default();
-        let msg = capability_problem("ppl", TaskType::Perplexity, "bert", "masked", none).unwrap();
-        assert!(
-            msg.contains("\"ppl\"")
-                && msg.contains("\"bert\"")
-                && msg.contains("token scoring")
-                && msg.contains("masked"),
-            "{msg}"
-        );
-        let ngram = crate::models::ngram::NgramModel::CAPABILITIES;
-        assert_eq!(capability_problem("ppl", TaskType::Perplexity, "kn", "ngram", ngram), None);
+            options: spec.options.clone(),
+        };
+        // Models that are not defined were reported above; the type sees only the defined ones.
+        let listed: Vec<ModelDef> = models.iter().filter(|m| def.models.contains(&m.id)).cloned().collect();
+        let mut found = Vec::new();
+        self.types.check(&def, &listed, self.seed, &mut |key, message| found.push((join_path(at, key), message)));
+        for (path, message) in found {
+            self.problem(&path, message);
+        }
+        Some(def)
     }
 }

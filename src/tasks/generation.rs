@@ -6,33 +6,169 @@
 
 use std::sync::OnceLock;
 
-use super::reference::{item_stats, pairwise, reference_rows, score_hypotheses};
-use super::{JobContext, JobOutput, Task};
-use crate::data;
+use serde::Deserialize;
+
+use super::reference::{ReferenceOptions, item_stats, pairwise, reference_rows, score_hypotheses};
+use super::{Check, JobContext, JobOutput, Task, TaskType};
+use crate::data::{self, Format};
 use crate::metrics::Metric;
 use crate::metrics::stats::ItemStats;
-use crate::models::LanguageModel;
+use crate::models::generate::{GenParams, Strategy};
+use crate::models::{Capability, LanguageModel};
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::Scores;
 use crate::store::tables::{GenerationRow, TaskTables};
-use crate::suite::{GenerationOptions, ModelDef, PromptSource, TaskDef, TaskKind, fill_template};
+use crate::suite::{ModelDef, TaskDef};
 
 /// Items per task whose prompts, references and outputs the report shows.
 const GENERATIONS_SHOWN: usize = 50;
 
+/// `type: generation`: models continue prompts; what they write is scored against references
+/// (BLEU, chrF, ROUGE) with a reference task's options.
+pub struct GenerationType;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// The field holding the prompt (default `prompt`)...
+    #[serde(default)]
+    pub prompt_field: Option<String>,
+    /// ...or a template with `{field}` placeholders filled from each record.
+    #[serde(default)]
+    pub prompt_template: Option<String>,
+    /// The field holding the reference: a string or a list of strings (default `reference`).
+    #[serde(default)]
+    pub reference_field: Option<String>,
+    /// Tokens to generate at most (words for n-gram models); default 32.
+    #[serde(default)]
+    pub max_new_tokens: Option<usize>,
+    /// No end-of-text before this many tokens (default 0).
+    #[serde(default)]
+    pub min_new_tokens: Option<usize>,
+    /// greedy (default) or sample.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub temperature: Option<f64>,
+    #[serde(default)]
+    pub top_k: Option<usize>,
+    #[serde(default)]
+    pub top_p: Option<f64>,
+    /// The output ends before the first of these strings.
+    #[serde(default)]
+    pub stop: Vec<String>,
+    /// Sampling seed (default: the suite's seed).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    /// How outputs are scored: as a reference task's keys of the same names.
+    #[serde(default)]
+    pub tokenize: Option<String>,
+    #[serde(default)]
+    pub smooth: Option<String>,
+    #[serde(default)]
+    pub lowercase: bool,
+    #[serde(default)]
+    pub stem: Option<bool>,
+    #[serde(default)]
+    pub significance: Option<String>,
+}
+
+/// Where a generation task's prompts come from and how models continue them.
+#[derive(Debug, Clone)]
+pub struct GenerationOptions {
+    pub prompt: PromptSource,
+    pub reference_field: String,
+    pub params: GenParams,
+}
+
+impl TaskType for GenerationType {
+    const NAME: &'static str = "generation";
+    const METRICS: &'static [Metric] = Metric::REFERENCE;
+    const NEEDS: &'static [Capability] = &[Capability::Generate];
+    type Options = Options;
+
+    fn build<'a>(def: &'a TaskDef, o: Options, check: &mut Check) -> Box<dyn Task + 'a> {
+        if def.dataset.format == Format::Text {
+            check.problem(
+                "dataset.path",
+                "a generation task reads records with a prompt and a reference field: use JSONL, CSV or Parquet".into(),
+            );
+        }
+        let scoring = super::reference::Options {
+            tokenize: o.tokenize.clone(),
+            smooth: o.smooth.clone(),
+            lowercase: o.lowercase,
+            stem: o.stem,
+            significance: o.significance.clone(),
+        };
+        let scoring = scoring.resolve(check);
+        let generation = resolve(def, o, check);
+        Box::new(Generation { def, generation, scoring, data: OnceLock::new() })
+    }
+}
+
+fn resolve(def: &TaskDef, o: Options, check: &mut Check) -> GenerationOptions {
+    let id = &def.id;
+    let prompt = match (o.prompt_field, o.prompt_template) {
+        (Some(_), Some(template)) => {
+            check
+                .problem("prompt_template", format!("task {id:?}: give `prompt_field` or `prompt_template`, not both"));
+            PromptSource::Template(template)
+        }
+        (None, Some(template)) => {
+            if template_fields(&template).is_empty() {
+                check.problem("prompt_template", format!("task {id:?}: the template has no {{field}} placeholder"));
+            }
+            PromptSource::Template(template)
+        }
+        (field, None) => PromptSource::Field(field.unwrap_or_else(|| "prompt".into())),
+    };
+    let defaults = GenParams::default();
+    let strategy = match o.strategy.as_deref().map(str::parse::<Strategy>) {
+        None => defaults.strategy,
+        Some(Ok(s)) => s,
+        Some(Err(e)) => {
+            check.problem("strategy", e);
+            defaults.strategy
+        }
+    };
+    if strategy == Strategy::Greedy {
+        for (key, set) in
+            [("temperature", o.temperature.is_some()), ("top_k", o.top_k.is_some()), ("top_p", o.top_p.is_some())]
+        {
+            if set {
+                check.problem(key, format!("task {id:?}: `{key}` applies only with `strategy: sample`"));
+            }
+        }
+    }
+    let params = GenParams {
+        max_new_tokens: o.max_new_tokens.unwrap_or(defaults.max_new_tokens),
+        min_new_tokens: o.min_new_tokens.unwrap_or(defaults.min_new_tokens),
+        strategy,
+        temperature: o.temperature.unwrap_or(defaults.temperature),
+        top_k: o.top_k.unwrap_or(defaults.top_k),
+        top_p: o.top_p.unwrap_or(defaults.top_p),
+        stop: o.stop,
+        seed: o.seed.unwrap_or(check.seed),
+        kv_cache: true,
+    };
+    if let Err(e) = params.check() {
+        check.problem("", format!("task {id:?}: {e}"));
+    }
+    GenerationOptions { prompt, reference_field: o.reference_field.unwrap_or_else(|| "reference".into()), params }
+}
+
 pub struct Generation<'a> {
     def: &'a TaskDef,
+    generation: GenerationOptions,
+    scoring: ReferenceOptions,
     data: OnceLock<Result<GenerationData, String>>,
 }
 
-impl<'a> Generation<'a> {
-    pub fn new(def: &'a TaskDef) -> Self {
-        Generation { def, data: OnceLock::new() }
-    }
-
+impl Generation<'_> {
     fn data(&self) -> &Result<GenerationData, String> {
-        self.data.get_or_init(|| load(self.def))
+        self.data.get_or_init(|| load(self.def, &self.generation))
     }
 }
 
@@ -44,7 +180,8 @@ impl Task for Generation<'_> {
     fn run(&self, _model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
         match (self.data(), ctx.model()) {
             (Ok(d), Ok(m)) => {
-                JobOutput { items: run(self.def, m.as_ref(), d), description: m.describe(), notes: Vec::new() }
+                let items = run(self.def, &self.generation, &self.scoring, m.as_ref(), d);
+                JobOutput { items, description: m.describe(), notes: Vec::new() }
             }
             (Err(e), _) => JobOutput::failed(e.clone()),
             (_, Err(e)) => JobOutput::failed(e),
@@ -52,11 +189,11 @@ impl Task for Generation<'_> {
     }
 
     fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
-        reference_rows(self.def, record, seed, resamples)
+        reference_rows(self.def, &self.scoring, record, seed, resamples)
     }
 
     fn item_stats(&self, metric: Metric, record: &JobRecord, _judge: &str) -> ItemStats<'_> {
-        item_stats(metric, super::reference::options(self.def), record)
+        item_stats(metric, &self.scoring, record)
     }
 
     fn tables(&self, records: &[&JobRecord], seed: u64) -> TaskTables {
@@ -64,14 +201,7 @@ impl Task for Generation<'_> {
             (false, Ok(data)) => rows(self.def, records, data, GENERATIONS_SHOWN),
             _ => Vec::new(),
         };
-        TaskTables { pairwise: pairwise(self.def, records, seed), generations, ..TaskTables::default() }
-    }
-}
-
-fn options(task: &TaskDef) -> Result<&GenerationOptions, String> {
-    match &task.kind {
-        TaskKind::Generation(g, _) => Ok(g),
-        _ => Err("not a generation task".into()),
+        TaskTables { pairwise: pairwise(self.def, &self.scoring, records, seed), generations, ..TaskTables::default() }
     }
 }
 
@@ -84,8 +214,7 @@ pub struct GenerationData {
 
 /// Reads the task's records: the prompt (a field, or a template filled from fields) and the
 /// reference(s) of each.
-pub fn load(task: &TaskDef) -> Result<GenerationData, String> {
-    let opts = options(task)?;
+pub fn load(task: &TaskDef, opts: &GenerationOptions) -> Result<GenerationData, String> {
     let spec = &task.dataset;
     let field = |name: &str| data::load_aligned(&spec.path, spec.format, name).map_err(|e| e.to_string());
     let references = field(&opts.reference_field)?;
@@ -114,12 +243,17 @@ pub fn load(task: &TaskDef) -> Result<GenerationData, String> {
 }
 
 /// Generates with `model` and scores the outputs; each item keeps its output.
-pub fn run(task: &TaskDef, model: &dyn LanguageModel, data: &GenerationData) -> Result<Vec<ItemScore>, String> {
-    let opts = options(task)?;
+pub fn run(
+    task: &TaskDef,
+    opts: &GenerationOptions,
+    scoring: &ReferenceOptions,
+    model: &dyn LanguageModel,
+    data: &GenerationData,
+) -> Result<Vec<ItemScore>, String> {
     let prompts: Vec<&str> = data.prompts.iter().map(String::as_str).collect();
     let generations = model.generate(&prompts, &opts.params).map_err(|e| e.to_string())?;
     let outputs: Vec<String> = generations.iter().map(|g| g.text.trim().to_owned()).collect();
-    let mut items = score_hypotheses(task, &outputs, &data.references)?;
+    let mut items = score_hypotheses(task, scoring, &outputs, &data.references)?;
     for ((item, output), g) in items.iter_mut().zip(outputs).zip(&generations) {
         if let Scores::Reference(s) = &mut item.scores {
             s.generated_tokens = Some(g.tokens as f64);
@@ -161,4 +295,62 @@ fn sentence_score(metric: Metric, item: &ItemScore) -> Option<f64> {
         Metric::Chrf | Metric::ChrfPlusPlus => s.chrf_of(metric == Metric::ChrfPlusPlus).map(|c| c.sentence),
         _ => s.rouge.get(metric.name()).map(|r| r.fmeasure),
     }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptSource {
+    Field(String),
+    /// Literal text with `{field}` placeholders.
+    Template(String),
+}
+
+impl PromptSource {
+    /// The record fields a prompt needs.
+    pub fn fields(&self) -> Vec<String> {
+        match self {
+            PromptSource::Field(f) => vec![f.clone()],
+            PromptSource::Template(t) => template_fields(t),
+        }
+    }
+}
+
+/// The `{name}` placeholders of a template, in order, each once (`{{` and `}}` are literal braces).
+pub fn template_fields(template: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        if rest[i..].starts_with("{{") {
+            rest = &rest[i + 2..];
+            continue;
+        }
+        let Some(j) = rest[i..].find('}') else { break };
+        let name = &rest[i + 1..i + j];
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_owned());
+        }
+        rest = &rest[i + j + 1..];
+    }
+    out
+}
+
+/// Fills a template's placeholders from `value(field)`.
+pub fn fill_template(template: &str, value: impl Fn(&str) -> String) -> String {
+    let mut out = String::with_capacity(template.len());
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push_str(&tail[..1]);
+            rest = &tail[2..];
+        } else if let (true, Some(j)) = (tail.starts_with('{'), tail.find('}')) {
+            out.push_str(&value(&tail[1..j]));
+            rest = &tail[j + 1..];
+        } else {
+            out.push_str(&tail[..1]);
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    out
 }

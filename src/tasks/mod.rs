@@ -3,13 +3,19 @@
 //! the tables that compare a task's models with one another. The engine knows only this trait:
 //! it plans, runs in parallel, saves, resumes and shards jobs without asking what type a task is.
 //!
-//! Adding a task type: its file here (a struct implementing [`Task`]), its variant of the suite's
-//! task enum, and one line in [`for_def`]. docs/internals.md walks through it.
+//! A task type ([`TaskType`]) says what a suite's task of its type may hold (its options, read
+//! with serde), which metrics it produces and what its models must be able to do; the suite is
+//! checked against it before anything runs ([`load_suite`]).
+//!
+//! Adding a task type: its file here (options, a [`TaskType`] and a [`Task`]), one line in
+//! [`TASK_TYPES`], its section in docs/suites.md. docs/internals.md walks through it.
 
 pub mod generation;
 pub mod perplexity;
 pub mod preference;
 pub mod reference;
+
+mod registry;
 
 use std::sync::Arc;
 
@@ -19,7 +25,9 @@ use crate::models::LanguageModel;
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::tables::TaskTables;
-use crate::suite::{ModelDef, TaskDef, TaskKind};
+use crate::suite::{ModelDef, TaskDef};
+
+pub use registry::{Check, TASK_TYPES, TaskType, for_def, for_suite, load_suite, parse_suite};
 
 /// A loaded model, shared between the jobs that use it.
 pub type SharedModel = Arc<dyn LanguageModel>;
@@ -70,15 +78,11 @@ pub trait Task: Send + Sync {
     fn tables(&self, _records: &[&JobRecord], _seed: u64) -> TaskTables {
         TaskTables::default()
     }
-}
 
-/// The task object of a definition: the one registration point of task types.
-pub fn for_def(def: &TaskDef) -> Box<dyn Task + '_> {
-    match &def.kind {
-        TaskKind::Perplexity => Box::new(perplexity::Perplexity::new(def)),
-        TaskKind::Reference(_) => Box::new(reference::Reference::new(def)),
-        TaskKind::Preference(_) => Box::new(preference::Preference::new(def)),
-        TaskKind::Generation(..) => Box::new(generation::Generation::new(def)),
+    /// The job whose records hold a result row's scores: the row's model, unless the type
+    /// reports several rows per job under derived names (a preference judge's `model:mean`).
+    fn job_model<'m>(&self, row_model: &'m str) -> &'m str {
+        row_model
     }
 }
 

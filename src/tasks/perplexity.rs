@@ -7,12 +7,14 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::{JobContext, JobOutput, Task};
+use serde::Deserialize;
+
+use super::{Check, JobContext, JobOutput, Task, TaskType};
 use crate::data::{self, Item};
 use crate::metrics::Metric;
 use crate::metrics::perplexity::PerplexityCounts;
 use crate::metrics::stats::{ItemStats, bootstrap, percentile_interval, stream};
-use crate::models::LanguageModel;
+use crate::models::{Capability, LanguageModel};
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::{LikelihoodScores, Scores};
@@ -21,15 +23,29 @@ use crate::suite::{ModelDef, TaskDef};
 /// Items scored per call: neural models batch within a chunk, and progress moves per chunk.
 const CHUNK: usize = 256;
 
+/// `type: perplexity`. A masked LM serves it with pseudo-log-likelihoods, reported under the
+/// pseudo forms of the metrics so that they never rank beside true perplexities.
+pub struct PerplexityType;
+
+/// A perplexity task has no keys beyond the ones every task has.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {}
+
+impl TaskType for PerplexityType {
+    const NAME: &'static str = "perplexity";
+    const METRICS: &'static [Metric] = Metric::PERPLEXITY;
+    const NEEDS: &'static [Capability] = &[Capability::ScoreTokens, Capability::PseudoLogLikelihood];
+    type Options = Options;
+
+    fn build<'a>(def: &'a TaskDef, _options: Options, _check: &mut Check) -> Box<dyn Task + 'a> {
+        Box::new(Perplexity { def, items: OnceLock::new() })
+    }
+}
+
 pub struct Perplexity<'a> {
     def: &'a TaskDef,
     items: OnceLock<Result<Vec<Item>, String>>,
-}
-
-impl<'a> Perplexity<'a> {
-    pub fn new(def: &'a TaskDef) -> Self {
-        Perplexity { def, items: OnceLock::new() }
-    }
 }
 
 fn counts_of(item: &ItemScore) -> PerplexityCounts {
@@ -114,12 +130,12 @@ fn score(
     let mut out = Vec::with_capacity(items.len());
     for chunk in items.chunks(CHUNK) {
         let texts: Vec<&str> = chunk.iter().map(|i| i.text.as_str()).collect();
-        let scores = match model.score_batch(&texts) {
+        let scores = match model.likelihoods(&texts) {
             Ok(s) => s,
             Err(batch_error) => {
                 for item in chunk {
                     model
-                        .score_tokens(&item.text)
+                        .likelihoods(&[item.text.as_str()])
                         .map_err(|e| format!("item {} (line {}): {e}", item.id, item.line))?;
                 }
                 return Err(batch_error.to_string());

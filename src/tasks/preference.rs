@@ -9,21 +9,22 @@
 
 use std::collections::BTreeMap;
 
-use rayon::prelude::*;
-
 use std::sync::{Once, OnceLock};
 
-use super::{JobContext, JobOutput, Task, bootstrapped_row};
-use crate::data::pairs::Pair;
+use rayon::prelude::*;
+use serde::Deserialize;
+
+use super::{Check, JobContext, JobOutput, Task, TaskType, bootstrapped_row};
+use crate::data::pairs::{Pair, PairLayout};
 use crate::metrics::Metric;
 use crate::metrics::stats::{self, ItemStats, Scorer};
-use crate::models::LanguageModel;
+use crate::models::{Capability, LanguageModel, RewardModel};
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::{PreferenceScores, Scores};
 use crate::store::tables::TaskTables;
 use crate::store::tables::{AgreementRow, Disagreement, JudgeRow, SubsetRow};
-use crate::suite::{ModelDef, ModelKind, TaskDef, TaskKind};
+use crate::suite::{ModelDef, ModelKind, TaskDef};
 
 /// A judge's (sum, per-token mean) scores of the chosen and of the rejected response.
 type PairScores = ((f64, f64), (f64, f64));
@@ -34,22 +35,54 @@ type LoadedPairs = Result<(Vec<Pair>, Vec<String>), String>;
 /// How many pairs the best judge decides against people are shown in the report.
 const DISAGREEMENTS_SHOWN: usize = 10;
 
+/// `type: preference`: pairs of responses with a human preference (JSON Lines), judged by
+/// every listed model.
+pub struct PreferenceType;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// `hh` (HH-RLHF transcripts `chosen`/`rejected`; the prompt is the dialogue before the last
+    /// `\n\nAssistant:`), `explicit` (`prompt`, `chosen`, `rejected` fields) or `comparisons`.
+    #[serde(default)]
+    pub layout: Option<String>,
+}
+
+impl TaskType for PreferenceType {
+    const NAME: &'static str = "preference";
+    const METRICS: &'static [Metric] = Metric::PREFERENCE;
+    /// Reward models and baseline judges judge pairs directly; any model that scores tokens
+    /// judges them by log-likelihood (pseudo-log-likelihood for masked LMs).
+    const NEEDS: &'static [Capability] =
+        &[Capability::Reward, Capability::ScoreTokens, Capability::PseudoLogLikelihood];
+    type Options = Options;
+
+    fn build<'a>(def: &'a TaskDef, options: Options, check: &mut Check) -> Box<dyn Task + 'a> {
+        let layout = match options.layout.as_deref() {
+            None | Some("hh") => PairLayout::Hh,
+            Some("explicit") => PairLayout::Explicit,
+            Some("comparisons") => PairLayout::Comparisons,
+            Some(other) => {
+                check.problem("layout", format!("unknown pair layout {other:?} (hh, explicit, comparisons)"));
+                PairLayout::Hh
+            }
+        };
+        Box::new(Preference { def, layout, pairs: OnceLock::new(), noted: Once::new() })
+    }
+}
+
 pub struct Preference<'a> {
     def: &'a TaskDef,
+    layout: PairLayout,
     pairs: OnceLock<LoadedPairs>,
     /// The notes on skipped pairs are printed once per run, by the first job that reads them.
     noted: Once,
 }
 
-impl<'a> Preference<'a> {
-    pub fn new(def: &'a TaskDef) -> Self {
-        Preference { def, pairs: OnceLock::new(), noted: Once::new() }
-    }
-
+impl Preference<'_> {
     fn pairs(&self) -> &LoadedPairs {
         self.pairs.get_or_init(|| {
-            let TaskKind::Preference(layout) = self.def.kind else { return Err("not a preference task".into()) };
-            crate::data::pairs::load_pairs(&self.def.dataset.path, layout, self.def.dataset.limit)
+            crate::data::pairs::load_pairs(&self.def.dataset.path, self.layout, self.def.dataset.limit)
                 .map_err(|e| e.to_string())
         })
     }
@@ -84,6 +117,10 @@ impl Task for Preference<'_> {
 
     fn item_stats(&self, metric: Metric, record: &JobRecord, judge: &str) -> ItemStats<'_> {
         metric_stats(metric, record, judge.ends_with(":mean"))
+    }
+
+    fn job_model<'m>(&self, row_model: &'m str) -> &'m str {
+        row_model.strip_suffix(":mean").unwrap_or(row_model)
     }
 
     fn tables(&self, records: &[&JobRecord], _seed: u64) -> TaskTables {
@@ -124,7 +161,7 @@ fn conditional_loglik(scores: &crate::models::TokenScores, prompt_len: usize) ->
 }
 
 /// (chosen, rejected) rewards of every pair from a reward model (in the first slot of each tuple).
-fn reward_scores(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<PairScores>, String> {
+fn reward_scores(model_id: &str, model: &dyn RewardModel, pairs: &[Pair]) -> Result<Vec<PairScores>, String> {
     const CHUNK: usize = 256;
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(CHUNK) {
@@ -133,7 +170,7 @@ fn reward_scores(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> R
             .flat_map(|p| [(p.prompt.as_str(), p.chosen.as_str()), (p.prompt.as_str(), p.rejected.as_str())])
             .collect();
         let r = model
-            .reward_batch(&inputs)
+            .rewards(&inputs)
             .map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
         if let Some(k) = r.iter().position(|v| !v.is_finite()) {
             let which = if k % 2 == 0 { "chosen" } else { "rejected" };
@@ -159,7 +196,7 @@ fn likelihoods(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Res
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let scores = model
-            .score_batch(&refs)
+            .likelihoods(&refs)
             .map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
         for (p, two) in chunk.iter().zip(scores.chunks(2)) {
             two[0].check_finite(model_id, &format!("the chosen response of the pair at line {}", p.line))?;
@@ -209,10 +246,11 @@ pub fn judge(
     let mut rng = stats::stream(seed, &format!("random-judge/{}/{}", task.id, def.id));
     let coins: Vec<f64> = pairs.iter().map(|_| stats::below(&mut rng, 1 << 30) as f64).collect();
     let judged_by_model = !matches!(def.kind, ModelKind::Length | ModelKind::Random | ModelKind::MetricJudge(_));
-    let rewards = model.is_some_and(|m| m.capabilities().reward);
-    let loglik = match model {
-        Some(m) if judged_by_model && rewards => reward_scores(&def.id, m, pairs)?,
-        Some(m) if judged_by_model => likelihoods(&def.id, m, pairs)?,
+    let reward_model = model.and_then(|m| m.reward_model());
+    let rewards = reward_model.is_some();
+    let loglik = match (model, reward_model) {
+        (Some(_), Some(r)) if judged_by_model => reward_scores(&def.id, r, pairs)?,
+        (Some(m), None) if judged_by_model => likelihoods(&def.id, m, pairs)?,
         _ => Vec::new(),
     };
     pairs

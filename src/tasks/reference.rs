@@ -9,20 +9,121 @@
 use std::sync::OnceLock;
 
 use rayon::prelude::*;
+use serde::Deserialize;
 
-use super::{JobContext, JobOutput, Task, bootstrapped_row};
-use crate::data::{self, DatasetSpec};
+use super::{Check, JobContext, JobOutput, Task, TaskType, bootstrapped_row};
+use crate::data::{self, DatasetSpec, Unit};
 use crate::metrics::Metric;
-use crate::metrics::bleu::BleuConfig;
+use crate::metrics::bleu::{BleuConfig, Smooth, Tokenizer};
 use crate::metrics::chrf::ChrfConfig;
 use crate::metrics::rouge::{RougeScorer, RougeType};
 use crate::metrics::stats::{self, ItemStats, PairedResult};
+use crate::models::Capability;
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::{BleuItem, ChrfItem, ReferenceScores, RougeItem, Scores};
 use crate::store::tables::PairwiseRow;
 use crate::store::tables::TaskTables;
-use crate::suite::{ModelDef, ModelKind, ReferenceOptions, Significance, TaskDef};
+use crate::suite::{ModelDef, ModelKind, TaskDef};
+
+/// `type: reference`: stored outputs (`kind: outputs` models) against the references in
+/// `dataset`, line-aligned (text: one reference per line, blank lines kept; JSONL: the
+/// `fields.text` field, a string or a list of references).
+pub struct ReferenceType;
+
+/// How outputs are scored and systems compared (reference and generation tasks).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// BLEU tokenizer (13a, intl, char, none, zh).
+    #[serde(default)]
+    pub tokenize: Option<String>,
+    /// BLEU smoothing (exp, floor, add-k, none).
+    #[serde(default)]
+    pub smooth: Option<String>,
+    /// Lower-case before BLEU and chrF.
+    #[serde(default)]
+    pub lowercase: bool,
+    /// Porter-stem ROUGE tokens (rouge_score's use_stemmer); default true.
+    #[serde(default)]
+    pub stem: Option<bool>,
+    /// Pairwise significance between models: paired-bs (default), paired-ar or none.
+    #[serde(default)]
+    pub significance: Option<String>,
+}
+
+/// The options, resolved.
+#[derive(Debug, Clone)]
+pub struct ReferenceOptions {
+    pub bleu: BleuConfig,
+    pub lowercase: bool,
+    pub stem: bool,
+    pub significance: Significance,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Significance {
+    PairedBootstrap,
+    PairedRandomization,
+    None,
+}
+
+impl Significance {
+    pub fn name(self) -> &'static str {
+        match self {
+            Significance::PairedBootstrap => "paired-bs",
+            Significance::PairedRandomization => "paired-ar",
+            Significance::None => "none",
+        }
+    }
+}
+
+impl Options {
+    pub fn resolve(&self, check: &mut Check) -> ReferenceOptions {
+        let mut bleu = BleuConfig { lowercase: self.lowercase, ..BleuConfig::default() };
+        if let Some(tok) = &self.tokenize {
+            match Tokenizer::from_name(tok) {
+                Some(x) => bleu.tokenizer = x,
+                None => {
+                    check.problem("tokenize", format!("unknown BLEU tokenizer {tok:?} (13a, intl, char, none, zh)"))
+                }
+            }
+        }
+        if let Some(sm) = &self.smooth {
+            match Smooth::from_name(sm) {
+                Some(x) => bleu.smooth = x,
+                None => check.problem("smooth", format!("unknown BLEU smoothing {sm:?} (exp, floor, add-k, none)")),
+            }
+        }
+        let significance = match self.significance.as_deref() {
+            None | Some("paired-bs") => Significance::PairedBootstrap,
+            Some("paired-ar") => Significance::PairedRandomization,
+            Some("none") => Significance::None,
+            Some(other) => {
+                check.problem(
+                    "significance",
+                    format!("unknown significance test {other:?} (paired-bs, paired-ar, none)"),
+                );
+                Significance::None
+            }
+        };
+        ReferenceOptions { bleu, lowercase: self.lowercase, stem: self.stem.unwrap_or(true), significance }
+    }
+}
+
+impl TaskType for ReferenceType {
+    const NAME: &'static str = "reference";
+    const METRICS: &'static [Metric] = Metric::REFERENCE;
+    const NEEDS: &'static [Capability] = &[Capability::StoredOutputs];
+    type Options = Options;
+
+    fn build<'a>(def: &'a TaskDef, options: Options, check: &mut Check) -> Box<dyn Task + 'a> {
+        if def.dataset.unit != Unit::Line {
+            check.problem("dataset.unit", "reference tasks read text line by line".into());
+        }
+        Box::new(Reference { def, opts: options.resolve(check), references: OnceLock::new() })
+    }
+}
 
 fn chrf_config(metric: Metric, opts: &ReferenceOptions) -> ChrfConfig {
     ChrfConfig {
@@ -44,13 +145,8 @@ fn rouge_type(metric: Metric) -> Option<RougeType> {
 
 pub struct Reference<'a> {
     def: &'a TaskDef,
+    opts: ReferenceOptions,
     references: OnceLock<Result<Vec<Vec<String>>, String>>,
-}
-
-impl<'a> Reference<'a> {
-    pub fn new(def: &'a TaskDef) -> Self {
-        Reference { def, references: OnceLock::new() }
-    }
 }
 
 impl Task for Reference<'_> {
@@ -60,26 +156,21 @@ impl Task for Reference<'_> {
 
     fn run(&self, model: &ModelDef, _ctx: &dyn JobContext) -> JobOutput {
         let refs = self.references.get_or_init(|| load_references(&self.def.dataset));
-        let items = refs.as_ref().map_err(Clone::clone).and_then(|r| score_outputs(self.def, model, r));
+        let items = refs.as_ref().map_err(Clone::clone).and_then(|r| score_outputs(self.def, &self.opts, model, r));
         JobOutput { items, description: "stored outputs".into(), notes: Vec::new() }
     }
 
     fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
-        reference_rows(self.def, record, seed, resamples)
+        reference_rows(self.def, &self.opts, record, seed, resamples)
     }
 
     fn item_stats(&self, metric: Metric, record: &JobRecord, _judge: &str) -> ItemStats<'_> {
-        item_stats(metric, options(self.def), record)
+        item_stats(metric, &self.opts, record)
     }
 
     fn tables(&self, records: &[&JobRecord], seed: u64) -> TaskTables {
-        TaskTables { pairwise: pairwise(self.def, records, seed), ..TaskTables::default() }
+        TaskTables { pairwise: pairwise(self.def, &self.opts, records, seed), ..TaskTables::default() }
     }
-}
-
-/// The scoring options of a reference or generation task.
-pub(super) fn options(task: &TaskDef) -> &ReferenceOptions {
-    task.reference_options().expect("a reference or generation task")
 }
 
 /// The references of a task, one list per item.
@@ -92,7 +183,12 @@ pub fn load_references(spec: &DatasetSpec) -> Result<Vec<Vec<String>>, String> {
 }
 
 /// Scores one system's stored outputs: per item, every metric's statistics.
-pub fn score_outputs(task: &TaskDef, model: &ModelDef, refs: &[Vec<String>]) -> Result<Vec<ItemScore>, String> {
+pub fn score_outputs(
+    task: &TaskDef,
+    opts: &ReferenceOptions,
+    model: &ModelDef,
+    refs: &[Vec<String>],
+) -> Result<Vec<ItemScore>, String> {
     let ModelKind::Outputs(src) = &model.kind else {
         return Err(format!("model {} has no stored outputs", model.id));
     };
@@ -113,12 +209,16 @@ pub fn score_outputs(task: &TaskDef, model: &ModelDef, refs: &[Vec<String>]) -> 
             refs.len()
         ));
     }
-    score_hypotheses(task, &outputs, refs)
+    score_hypotheses(task, opts, &outputs, refs)
 }
 
 /// Per item, every metric's statistics of `outputs` against `refs` (one list per item).
-pub fn score_hypotheses(task: &TaskDef, outputs: &[String], refs: &[Vec<String>]) -> Result<Vec<ItemScore>, String> {
-    let opts = task.reference_options().ok_or("not a reference or generation task")?;
+pub fn score_hypotheses(
+    task: &TaskDef,
+    opts: &ReferenceOptions,
+    outputs: &[String],
+    refs: &[Vec<String>],
+) -> Result<Vec<ItemScore>, String> {
     let bleu = &opts.bleu;
     let sentence_bleu = BleuConfig { effective_order: true, ..bleu.clone() };
     let rouge_types: Vec<RougeType> = task.metrics.iter().filter_map(|&m| rouge_type(m)).collect();
@@ -218,8 +318,13 @@ pub fn item_stats<'a>(metric: Metric, opts: &'a ReferenceOptions, record: &JobRe
 }
 
 /// Corpus value and bootstrap interval of every metric of a reference task's job.
-pub fn reference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
-    let opts = options(task);
+pub fn reference_rows(
+    task: &TaskDef,
+    opts: &ReferenceOptions,
+    record: &JobRecord,
+    seed: u64,
+    resamples: usize,
+) -> Vec<ResultRow> {
     task.metrics
         .iter()
         .map(|&metric| {
@@ -229,8 +334,7 @@ pub fn reference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples: 
 }
 
 /// Paired significance between every two systems of a reference task, per metric.
-pub fn pairwise(task: &TaskDef, records: &[&JobRecord], seed: u64) -> Vec<PairwiseRow> {
-    let opts = options(task);
+pub fn pairwise(task: &TaskDef, opts: &ReferenceOptions, records: &[&JobRecord], seed: u64) -> Vec<PairwiseRow> {
     let mut out = Vec::new();
     if opts.significance == Significance::None {
         return out;

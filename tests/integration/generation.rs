@@ -121,12 +121,16 @@ mod neural {
 
 #[test]
 fn ngram_generation_follows_the_back_off_distribution() {
-    use lmgauge::models::LanguageModel;
     use lmgauge::models::generate::{Finish, GenParams, Strategy};
     use lmgauge::models::ngram::NgramModel;
+    use lmgauge::models::{Capability, Generator, LanguageModel, TokenScorer};
     let dir = workspace(&[]);
     let arpa = wiki3_arpa(dir.path());
     let model = NgramModel::from_arpa(&arpa).unwrap();
+    // The verbs a loaded n-gram model hands out are the ones its kind declares before loading.
+    let loaded: &dyn LanguageModel = &model;
+    assert_eq!(loaded.capabilities(), NgramModel::CAPABILITIES);
+    assert_eq!(NgramModel::CAPABILITIES, &[Capability::ScoreTokens, Capability::Generate]);
     let greedy =
         model.generate(&["the album was"], &GenParams { max_new_tokens: 8, ..GenParams::default() }).unwrap().remove(0);
     assert!(!greedy.text.is_empty() && greedy.text.starts_with(' '));

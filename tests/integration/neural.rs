@@ -79,7 +79,9 @@ mod parity {
                     let model =
                         neural::load(Family::Causal, &path, &NeuralOptions { stride, batch_tokens, ..options() })
                             .unwrap();
-                    let scores = model.score_batch(&refs).unwrap();
+                    assert_eq!(model.capabilities(), Family::Causal.capabilities());
+                    let scorer = model.token_scorer().expect("a causal LM scores tokens");
+                    let scores = scorer.score_batch(&refs).unwrap();
                     for (i, (s, item)) in scores.iter().zip(rec["items"].as_array().unwrap()).enumerate() {
                         assert_close(
                             &s.logprobs,
@@ -87,7 +89,7 @@ mod parity {
                             &format!("{name} {policy} text {i} batch {batch_tokens}"),
                         );
                     }
-                    let file = model.score_tokens(e["file_text"].as_str().unwrap()).unwrap();
+                    let file = scorer.score_tokens(e["file_text"].as_str().unwrap()).unwrap();
                     assert_close(&file.logprobs, &floats(&rec["file"][policy]), &format!("{name} {policy} file"));
                 }
             }
@@ -110,7 +112,8 @@ mod parity {
                         &NeuralOptions { stride, pll: variant, batch_tokens, ..options() },
                     )
                     .unwrap();
-                    let scores = model.score_batch(&refs).unwrap();
+                    assert_eq!(model.capabilities(), Family::Masked.capabilities());
+                    let scores = model.pseudo_likelihood().expect("a masked LM").pseudo_scores(&refs).unwrap();
                     for (i, (s, item)) in scores.iter().zip(rec["items"].as_array().unwrap()).enumerate() {
                         assert!(s.pseudo);
                         assert_close(&s.logprobs, &floats(&item[key]), &format!("{name} {key} text {i}"));
@@ -342,8 +345,8 @@ mod parity {
                     &NeuralOptions { batch_tokens, ..options() },
                 )
                 .unwrap();
-                assert!(model.capabilities().reward);
-                let got = model.reward_batch(&refs).unwrap();
+                assert_eq!(model.capabilities(), Family::Reward.capabilities());
+                let got = model.rewards(&refs).unwrap();
                 assert_close(&got, &floats(&rec["rewards"]), &format!("{name} rewards, batch {batch_tokens}"));
             }
         }
@@ -504,7 +507,7 @@ mod parity {
             &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() },
         )
         .unwrap();
-        for (s, item) in model.score_batch(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
+        for (s, item) in model.likelihoods(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
             assert_close(&s.logprobs, &floats(&item["rolling"]), "cuda rolling");
         }
         let rec = &e["masked"]["bert-safetensors"];
@@ -518,7 +521,7 @@ mod parity {
             },
         )
         .unwrap();
-        for (s, item) in model.score_batch(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
+        for (s, item) in model.likelihoods(&refs).unwrap().iter().zip(rec["items"].as_array().unwrap()) {
             assert_close(&s.logprobs, &floats(&item["pll"]), "cuda pll");
         }
     }

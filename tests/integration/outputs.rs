@@ -96,6 +96,21 @@ tasks:
     let o = lmgauge(dir.path(), &["validate", "typed.yaml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     insta::assert_snapshot!("suite_type_diagnostics", redact(&stderr(&o), dir.path()));
+    // A task's own keys are read by its type, in the same pass as the rest of the suite.
+    let tasks = "version: 1
+name: t
+models:
+  - {id: kn, kind: ngram, train: text.txt, order: 2}
+tasks:
+  - {id: p, type: perplexity, dataset: {path: text.txt}, models: [kn], metrics: [bits_per_byte], colour: blue}
+  - {id: g, type: generation, dataset: {path: pairs.jsonl}, models: [kn], metrics: [bleu], max_new_tokens: many}
+  - {id: q, type: quantum, dataset: {path: text.txt}, models: [kn], metrics: [bleu]}
+  - {id: r, type: reference, dataset: {path: text.txt, unit: document}, models: [kn], metrics: [bleu], smooth: odd}
+";
+    std::fs::write(dir.path().join("tasks.yaml"), tasks).unwrap();
+    let o = lmgauge(dir.path(), &["validate", "tasks.yaml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    insta::assert_snapshot!("suite_task_type_diagnostics", redact(&stderr(&o), dir.path()));
 }
 
 #[test]

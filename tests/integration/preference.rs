@@ -50,7 +50,8 @@ fn task() -> lmgauge::suite::TaskDef {
         source: None,
         models: vec![],
         metrics: vec![Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate],
-        kind: lmgauge::suite::TaskKind::Preference(lmgauge::data::pairs::PairLayout::Hh),
+        task_type: "preference".into(),
+        options: Default::default(),
     }
 }
 

@@ -56,7 +56,7 @@ mod parity {
             ..NeuralOptions::default()
         };
         let model = neural::load(Family::Causal, &path, &options).unwrap();
-        let scores = model.score_tokens(e["text"].as_str().unwrap()).unwrap();
+        let scores = model.likelihoods(&[e["text"].as_str().unwrap()]).unwrap().remove(0);
         let want: Vec<f64> = e["logprobs"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
         assert_eq!(scores.logprobs.len(), want.len());
         let nll: f64 = -scores.logprobs.iter().sum::<f64>();

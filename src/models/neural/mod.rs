@@ -53,6 +53,16 @@ impl Family {
             Family::Reward => "reward",
         }
     }
+
+    /// What a loaded model of this family can do, known before it loads.
+    pub fn capabilities(self) -> &'static [super::Capability] {
+        use super::Capability;
+        match self {
+            Family::Causal => &[Capability::ScoreTokens, Capability::Generate],
+            Family::Masked => &[Capability::PseudoLogLikelihood],
+            Family::Reward => &[Capability::Reward],
+        }
+    }
 }
 
 /// Where the network runs.

@@ -16,7 +16,7 @@ use super::estimate::{TrainOptions, estimate};
 use super::query::{QueryLm, TokenScore};
 use super::vocab::word_spans;
 use crate::models::generate::{self, Finish, GenParams, Generation};
-use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
+use crate::models::{Capability, Generator, LanguageModel, ModelError, TokenScorer, TokenScores};
 
 /// A loaded n-gram model.
 pub struct NgramModel {
@@ -32,13 +32,8 @@ pub enum NgramSource {
 }
 
 impl NgramModel {
-    pub const CAPABILITIES: Capabilities = Capabilities {
-        score_tokens: true,
-        pseudo_log_likelihood: false,
-        generate: true,
-        reward: false,
-        stored_outputs: false,
-    };
+    /// What an n-gram model can do, known before it loads.
+    pub const CAPABILITIES: &'static [Capability] = &[Capability::ScoreTokens, Capability::Generate];
 
     pub fn from_arpa(path: &Path) -> Result<NgramModel, NgramError> {
         let model = read_arpa_file(path)?;
@@ -101,10 +96,16 @@ impl LanguageModel for NgramModel {
         self.description.clone()
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Self::CAPABILITIES
+    fn token_scorer(&self) -> Option<&dyn TokenScorer> {
+        Some(self)
     }
 
+    fn generator(&self) -> Option<&dyn Generator> {
+        Some(self)
+    }
+}
+
+impl Generator for NgramModel {
     /// Continues each prompt word by word from the back-off distribution (`<s>`, `<unk>` never
     /// drawn): the prompt's words are the context, `</s>` ends the text, words are joined by
     /// single spaces (a leading one included, as a continuation).
@@ -148,7 +149,9 @@ impl LanguageModel for NgramModel {
             })
             .collect())
     }
+}
 
+impl TokenScorer for NgramModel {
     fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError> {
         let mut out = TokenScores { bytes: text.len(), ..Default::default() };
         let mut scores: Vec<TokenScore> = Vec::new();

@@ -13,7 +13,7 @@ use crate::models::generate::{GenParams, Generation};
 use crate::models::neural::hf::{Encoded, TextTokenizer};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
-use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
+use crate::models::{Generator, LanguageModel, ModelError, TokenScorer, TokenScores};
 
 pub struct CausalModel {
     net: Mutex<Box<dyn CausalNet>>,
@@ -169,15 +169,23 @@ impl LanguageModel for CausalModel {
         self.description.clone()
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { score_tokens: true, generate: true, ..Capabilities::default() }
+    fn token_scorer(&self) -> Option<&dyn TokenScorer> {
+        Some(self)
     }
 
+    fn generator(&self) -> Option<&dyn Generator> {
+        Some(self)
+    }
+}
+
+impl Generator for CausalModel {
     fn generate(&self, prompts: &[&str], params: &GenParams) -> Result<Vec<Generation>, ModelError> {
         let net = self.net.lock().unwrap_or_else(|p| p.into_inner());
         Ok(super::decode::generate(net.as_ref(), &self.tokenizer, prompts, params, self.device, self.batch_tokens)?)
     }
+}
 
+impl TokenScorer for CausalModel {
     fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError> {
         Ok(self.score(&[text])?.pop().unwrap_or_default())
     }

@@ -14,7 +14,7 @@ use super::bert::MaskedNet;
 use crate::models::neural::hf::{Encoded, ModelFolder, TextTokenizer};
 use crate::models::neural::windows;
 use crate::models::neural::{NeuralError, NeuralOptions, PllVariant};
-use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
+use crate::models::{LanguageModel, ModelError, PseudoLikelihood, TokenScores};
 
 pub struct MaskedModel {
     net: Mutex<MaskedNet>,
@@ -153,15 +153,13 @@ impl LanguageModel for MaskedModel {
         self.description.clone()
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { pseudo_log_likelihood: true, ..Capabilities::default() }
+    fn pseudo_likelihood(&self) -> Option<&dyn PseudoLikelihood> {
+        Some(self)
     }
+}
 
-    fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError> {
-        Ok(self.score(&[text])?.pop().unwrap_or_default())
-    }
-
-    fn score_batch(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
+impl PseudoLikelihood for MaskedModel {
+    fn pseudo_scores(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
         Ok(self.score(texts)?)
     }
 }

@@ -25,7 +25,7 @@ use crate::models::neural::deberta_config::DebertaV2Config;
 use crate::models::neural::hf::{ModelFolder, TextTokenizer, longest_first};
 use crate::models::neural::windows;
 use crate::models::neural::{NeuralError, NeuralOptions};
-use crate::models::{Capabilities, LanguageModel, ModelError, TokenScores};
+use crate::models::{LanguageModel, ModelError, RewardModel};
 
 enum Net {
     Bert(BertForSequenceClassification),
@@ -34,7 +34,7 @@ enum Net {
     Deberta(DebertaV2),
 }
 
-pub struct RewardModel {
+pub struct RewardClassifier {
     net: Mutex<(Net, VarStore)>,
     tokenizer: TextTokenizer,
     device: Device,
@@ -46,7 +46,7 @@ pub struct RewardModel {
     description: String,
 }
 
-impl RewardModel {
+impl RewardClassifier {
     pub fn load(
         folder: &ModelFolder,
         tokenizer: TextTokenizer,
@@ -153,7 +153,7 @@ impl RewardModel {
         let roberta = matches!(net, Net::Roberta(_));
         let layout = if roberta { "<s> prompt </s></s> response </s>" } else { "[CLS] prompt [SEP] response [SEP]" };
         let description = format!("{shape}; {layout}, longest-first truncation to {max_length}; {where_}");
-        Ok(RewardModel {
+        Ok(RewardClassifier {
             net: Mutex::new((net, vs)),
             tokenizer,
             device,
@@ -188,7 +188,7 @@ impl RewardModel {
         Ok((ids, types))
     }
 
-    fn rewards(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, NeuralError> {
+    fn classify(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, NeuralError> {
         let encoded: Vec<(Vec<i64>, Vec<i64>)> =
             pairs.iter().map(|(p, r)| self.encode_pair(p, r)).collect::<Result<_, _>>()?;
         let lengths: Vec<usize> = encoded.iter().map(|(ids, _)| ids.len()).collect();
@@ -229,24 +229,19 @@ impl RewardModel {
     }
 }
 
-impl LanguageModel for RewardModel {
+impl LanguageModel for RewardClassifier {
     fn describe(&self) -> String {
         self.description.clone()
     }
 
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { reward: true, ..Capabilities::default() }
+    fn reward_model(&self) -> Option<&dyn RewardModel> {
+        Some(self)
     }
+}
 
-    fn score_tokens(&self, _text: &str) -> Result<TokenScores, ModelError> {
-        Err(ModelError::Unsupported {
-            model: self.description.clone(),
-            capability: crate::models::Capability::ScoreTokens,
-        })
-    }
-
-    fn reward_batch(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
-        Ok(self.rewards(pairs)?)
+impl RewardModel for RewardClassifier {
+    fn rewards(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
+        Ok(self.classify(pairs)?)
     }
 }
 
@@ -256,5 +251,5 @@ pub fn load(
     tokenizer: TextTokenizer,
     t: Runtime<'_>,
 ) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    Ok(Arc::new(RewardModel::load(&folder, tokenizer, t.options, t.device, t.kind, t.where_)?))
+    Ok(Arc::new(RewardClassifier::load(&folder, tokenizer, t.options, t.device, t.kind, t.where_)?))
 }
