@@ -5,6 +5,7 @@
 pub mod charts;
 pub mod html;
 pub mod markdown;
+mod views;
 
 use std::path::Path;
 

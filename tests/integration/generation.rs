@@ -213,10 +213,10 @@ fn generation_task_scores_outputs_keeps_them_and_escapes_them() {
     assert_eq!(rows[5]["references"].as_array().unwrap().len(), 2, "several references kept");
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
     assert!(
-        !html.contains("<script>alert") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        !html.contains("<script>alert") && html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"),
         "prompts escaped"
     );
-    assert!(html.contains("&lt;b&gt;bold&lt;/b&gt;") && html.contains("What the models wrote"));
+    assert!(html.contains("&#60;b&#62;bold&#60;/b&#62;") && html.contains("What the models wrote"));
     let kn3_out = rows[0]["outputs"][0][1].as_str().unwrap();
     assert!(!kn3_out.is_empty() && !kn3_out.contains('.'), "stops before the period: {kn3_out:?}");
     // The job record keeps the outputs: a resumed run reuses them, same seed same bytes.

@@ -193,7 +193,7 @@ fn comparisons_layout_subsets_and_escaped_disagreements() {
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
     assert!(html.contains("Where the best judge (longer) disagrees"));
     assert!(
-        html.contains("&lt;script&gt;x&lt;/script&gt;") && !html.contains("<script>x"),
+        html.contains("&#60;script&#62;x&#60;/script&#62;") && !html.contains("<script>x"),
         "disagreement texts are escaped"
     );
     let bad = row("p", "r/a", "one", "two", 3);

@@ -194,8 +194,8 @@ fn html_escapes_data_and_report_rerenders() {
         !html.contains("<script>") && !html.contains("<img") && !html.contains("<b>bold"),
         "unescaped data in HTML"
     );
-    assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;img"));
-    assert!(html.contains("&lt;b&gt;bold&lt;/b&gt; model"));
+    assert!(html.contains("&#60;script&#62;alert(&#39;x&#39;)&#60;/script&#62; &#38; &#60;img"));
+    assert!(html.contains("&#60;b&#62;bold&#60;/b&#62; model"));
     assert!(html.contains("<svg"), "charts are inline SVG");
     let summary = read(&run_dir.join("summary.md"));
     std::fs::remove_file(run_dir.join("index.html")).unwrap();

@@ -1,0 +1,356 @@
+//! What `index.html` shows, ready for its template (`templates/report.html`): a run's records
+//! turned into rows and cells with numbers formatted, best values marked and charts drawn. No
+//! markup is written here; the template writes it and escapes every value.
+
+use super::charts::{Series, metric_chart, trend_chart};
+use super::{ReportData, fmt_value};
+use crate::store::ResultRow;
+use crate::store::gate::{GateReport, Verdict};
+
+/// Background lightness (%), kappa and raw agreement of two judges.
+pub type KappaCell = Option<(u32, String, String)>;
+/// Row − column difference, p-value, and whether p < 0.05.
+pub type PairCell = Option<(String, String, bool)>;
+/// (metric, sentence-level score)
+pub type Scores<'a> = Vec<(&'a str, String)>;
+
+pub struct GateView<'a> {
+    pub outcome: &'static str,
+    pub baseline_file: &'a str,
+    pub baseline_run: &'a str,
+    pub regressed: usize,
+    pub improved: usize,
+    pub within: usize,
+    pub missing: usize,
+    pub new: usize,
+    pub suite_changed: bool,
+    pub entries: Vec<GateRow<'a>>,
+}
+
+pub struct GateRow<'a> {
+    pub class: Option<&'static str>,
+    pub verdict: &'static str,
+    pub task: &'a str,
+    pub model: &'a str,
+    pub metric: &'a str,
+    pub baseline: String,
+    pub current: String,
+    pub delta: String,
+    pub interval: Option<(String, String)>,
+    pub band: String,
+}
+
+pub struct TaskInfo<'a> {
+    pub task_type: &'a str,
+    pub dataset: &'a str,
+    pub source: Option<&'a str>,
+    pub description: Option<&'a str>,
+}
+
+pub struct TaskView<'a> {
+    pub id: String,
+    pub info: Option<TaskInfo<'a>>,
+    /// (metric, ↑ or ↓)
+    pub metrics: Vec<(String, &'static str)>,
+    pub rows: Vec<ModelRow>,
+    pub token_note: bool,
+    pub preference: Option<PreferenceView<'a>>,
+    pub generations: Vec<GenerationView<'a>>,
+    pub matrices: Vec<MatrixView>,
+    pub charts: Vec<String>,
+}
+
+pub struct ModelRow {
+    pub model: String,
+    pub n: u64,
+    pub cells: Vec<Option<Cell>>,
+}
+
+pub struct Cell {
+    pub value: String,
+    pub low: String,
+    pub high: String,
+    pub best: bool,
+}
+
+pub struct JudgeView<'a> {
+    pub judge: &'a str,
+    pub n: usize,
+    pub wins: usize,
+    pub ties: usize,
+    pub losses: usize,
+    pub accuracy: String,
+    pub low: String,
+    pub high: String,
+}
+
+pub struct PreferenceView<'a> {
+    pub judges: Vec<JudgeView<'a>>,
+    pub names: Vec<&'a str>,
+    /// Per judge, per judge: (background lightness %, kappa, raw agreement).
+    pub kappa: Vec<(&'a str, Vec<KappaCell>)>,
+    /// (judge, subset, n, accuracy)
+    pub subsets: Vec<(&'a str, &'a str, usize, String)>,
+    pub best_judge: Option<&'a str>,
+    pub disagreements: Vec<&'a crate::store::tables::Disagreement>,
+}
+
+pub struct GenerationView<'a> {
+    pub span: usize,
+    pub item: &'a str,
+    pub prompt: &'a str,
+    pub references: &'a [String],
+    /// (model, output, [(metric, sentence score)])
+    pub outputs: Vec<(&'a str, &'a str, Scores<'a>)>,
+}
+
+pub struct MatrixView {
+    pub metric: String,
+    pub test: String,
+    pub models: Vec<String>,
+    /// Per row model, per column model: (row − column, p-value, p < 0.05).
+    pub rows: Vec<(String, Vec<PairCell>)>,
+}
+
+pub struct HistoryView {
+    pub runs: usize,
+    pub charts: Vec<String>,
+}
+
+pub fn gate_view(g: &GateReport) -> GateView<'_> {
+    let f = |v: Option<f64>| v.map(fmt_value).unwrap_or_else(|| "–".into());
+    GateView {
+        outcome: if g.failed() { "failed" } else { "passed" },
+        baseline_file: &g.baseline_file,
+        baseline_run: &g.baseline_run_id,
+        regressed: g.count(Verdict::Regressed),
+        improved: g.count(Verdict::Improved),
+        within: g.count(Verdict::WithinNoise),
+        missing: g.count(Verdict::Missing),
+        new: g.count(Verdict::New),
+        suite_changed: g.suite_hash_changed,
+        entries: g
+            .entries
+            .iter()
+            .map(|e| GateRow {
+                class: match e.verdict {
+                    Verdict::Regressed | Verdict::Missing => Some("failed"),
+                    Verdict::Improved => Some("best"),
+                    _ => None,
+                },
+                verdict: e.verdict.name(),
+                task: &e.task,
+                model: &e.model,
+                metric: &e.metric,
+                baseline: f(e.baseline),
+                current: f(e.current),
+                delta: f(e.delta),
+                interval: e.delta_low.zip(e.delta_high).map(|(l, h)| (fmt_value(l), fmt_value(h))),
+                band: fmt_value(e.band),
+            })
+            .collect(),
+    }
+}
+
+pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
+    let info = data.manifest.tasks.iter().find(|t| t.id == task).map(|i| TaskInfo {
+        task_type: &i.task_type,
+        dataset: &i.dataset,
+        source: i.source.as_deref(),
+        description: i.description.as_deref(),
+    });
+    let rows: Vec<&ResultRow> = data.rows_of(&task).collect();
+    let metrics = ReportData::distinct(rows.iter().copied(), |r| &r.metric);
+    let models = ReportData::distinct(rows.iter().copied(), |r| &r.model);
+    let arrows = metrics
+        .iter()
+        .map(|metric| {
+            let hib = rows.iter().find(|r| &r.metric == metric).is_some_and(|r| r.higher_is_better);
+            (metric.clone(), if hib { "↑" } else { "↓" })
+        })
+        .collect();
+    let best: Vec<Option<String>> = metrics.iter().map(|metric| best_model(&rows, metric)).collect();
+    let model_rows = models
+        .iter()
+        .map(|model| ModelRow {
+            model: model.clone(),
+            n: rows.iter().find(|r| &r.model == model).map(|r| r.n).unwrap_or(0),
+            cells: metrics
+                .iter()
+                .zip(&best)
+                .map(|(metric, best)| {
+                    rows.iter().find(|r| &r.model == model && &r.metric == metric).map(|r| Cell {
+                        value: fmt_value(r.value),
+                        low: fmt_value(r.ci_low),
+                        high: fmt_value(r.ci_high),
+                        best: best.as_deref() == Some(model.as_str()),
+                    })
+                })
+                .collect(),
+        })
+        .collect();
+    let charts = metrics
+        .iter()
+        .map(|metric| {
+            let metric_rows: Vec<_> = rows.iter().copied().filter(|r| &r.metric == metric).collect();
+            // Accuracy of a judge on pairs: chance is one half.
+            let chance = matches!(metric.as_str(), "accuracy" | "accuracy_ties_half").then_some(0.5);
+            metric_chart(&format!("{task}: {metric}"), &metric_rows, chance)
+        })
+        .collect();
+    TaskView {
+        token_note: metrics.iter().any(|m| m == "token_perplexity"),
+        metrics: arrows,
+        rows: model_rows,
+        preference: preference_view(data, &task),
+        generations: generations_view(data, &task),
+        matrices: matrices_view(data, &task),
+        charts,
+        info,
+        id: task,
+    }
+}
+
+/// Preference tasks: judges' strict accuracy with Wilson intervals beside chance, Cohen's kappa
+/// between every two judges, accuracy by subset, and pairs the best judge gets wrong.
+fn preference_view<'a>(data: &'a ReportData, task: &str) -> Option<PreferenceView<'a>> {
+    let judges: Vec<_> = data.judges.iter().filter(|r| r.task == task).collect();
+    if judges.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = judges.iter().map(|r| r.judge.as_str()).collect();
+    let kappa = |a: &str, b: &str| {
+        data.agreement
+            .iter()
+            .find(|r| r.task == task && ((r.judge_a == a && r.judge_b == b) || (r.judge_a == b && r.judge_b == a)))
+            .map(|r| {
+                let shade =
+                    if r.kappa.is_finite() { (r.kappa.clamp(0.0, 1.0) * 0.6 * 100.0).round() as u32 } else { 0 };
+                (100 - shade, fmt_value(r.kappa), fmt_value(r.agreement))
+            })
+    };
+    let disagreements: Vec<_> = data.disagreements.iter().filter(|d| d.task == task).collect();
+    Some(PreferenceView {
+        judges: judges
+            .iter()
+            .map(|r| JudgeView {
+                judge: &r.judge,
+                n: r.n,
+                wins: r.wins,
+                ties: r.ties,
+                losses: r.losses,
+                accuracy: fmt_value(r.accuracy),
+                low: fmt_value(r.wilson_low),
+                high: fmt_value(r.wilson_high),
+            })
+            .collect(),
+        kappa: names.iter().map(|&a| (a, names.iter().map(|&b| kappa(a, b)).collect())).collect(),
+        names,
+        subsets: data
+            .subsets
+            .iter()
+            .filter(|s| s.task == task)
+            .map(|s| (s.judge.as_str(), s.subset.as_str(), s.n, fmt_value(s.accuracy)))
+            .collect(),
+        best_judge: disagreements.first().map(|d| d.judge.as_str()),
+        disagreements,
+    })
+}
+
+/// Generation tasks: for the first items, the prompt, the reference(s) and what each model wrote
+/// with its sentence-level scores.
+fn generations_view<'a>(data: &'a ReportData, task: &str) -> Vec<GenerationView<'a>> {
+    data.generations
+        .iter()
+        .filter(|g| g.task == task)
+        .map(|g| GenerationView {
+            span: g.outputs.len().max(1),
+            item: &g.item,
+            prompt: &g.prompt,
+            references: &g.references,
+            outputs: g
+                .outputs
+                .iter()
+                .map(|(model, output, scores)| {
+                    let scores = scores.iter().map(|(m, v)| (m.as_str(), fmt_value(*v))).collect();
+                    (model.as_str(), output.as_str(), scores)
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn matrices_view(data: &ReportData, task: &str) -> Vec<MatrixView> {
+    data.matrices(task)
+        .into_iter()
+        .map(|m| {
+            let rows = m
+                .models
+                .iter()
+                .map(|r| {
+                    let cells = m
+                        .models
+                        .iter()
+                        .map(|c| m.cell(r, c).map(|(d, p)| (format!("{d:+.2}"), format!("{p:.4}"), p < 0.05)))
+                        .collect();
+                    (r.clone(), cells)
+                })
+                .collect();
+            MatrixView { metric: m.metric.clone(), test: m.test.clone(), models: m.models.clone(), rows }
+        })
+        .collect()
+}
+
+/// Trend charts over the suite's runs: gated metrics when the run was gated, else every metric.
+pub fn history_view(data: &ReportData) -> Option<HistoryView> {
+    let runs = &data.history;
+    if runs.len() < 2 {
+        return None;
+    }
+    let mut keys: Vec<(String, String)> = Vec::new();
+    for r in &data.rows {
+        let gated =
+            data.gate.as_ref().is_none_or(|g| g.entries.iter().any(|e| e.task == r.task && e.metric == r.metric));
+        if gated && !keys.contains(&(r.task.clone(), r.metric.clone())) {
+            keys.push((r.task.clone(), r.metric.clone()));
+        }
+    }
+    let charts = keys
+        .into_iter()
+        .map(|(task, metric)| {
+            let models =
+                ReportData::distinct(data.rows.iter().filter(|r| r.task == task && r.metric == metric), |r| &r.model);
+            let series: Vec<Series> = models
+                .into_iter()
+                .map(|m| {
+                    let points = runs
+                        .iter()
+                        .map(|run| {
+                            run.rows
+                                .iter()
+                                .find(|r| r.task == task && r.metric == metric && r.model == m)
+                                .map(|r| (r.value, r.ci_low, r.ci_high))
+                        })
+                        .collect();
+                    (m, points)
+                })
+                .collect();
+            trend_chart(&format!("{task}: {metric}"), runs.len(), &series)
+        })
+        .collect();
+    Some(HistoryView { runs: runs.len(), charts })
+}
+
+/// The model with the best value of a metric, honouring its direction.
+fn best_model(rows: &[&ResultRow], metric: &str) -> Option<String> {
+    if metric.parse::<crate::metrics::Metric>().is_ok_and(|m| m.is_descriptive()) {
+        return None;
+    }
+    let candidates = rows.iter().filter(|r| r.metric == metric && r.value.is_finite());
+    let best = if rows.iter().any(|r| r.metric == metric && r.higher_is_better) {
+        candidates.max_by(|a, b| a.value.total_cmp(&b.value))
+    } else {
+        candidates.min_by(|a, b| a.value.total_cmp(&b.value))
+    };
+    best.map(|r| r.model.clone())
+}
