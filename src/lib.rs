@@ -13,7 +13,7 @@
 //!   a committed baseline (verdicts, Markdown, JUnit). Both read runs only through `store`.
 //! - `engine` plans task × model jobs, runs them in parallel, saves each as it ends (resume,
 //!   shards, merge) and aggregates through the task types.
-//! - `tasks` holds one file per task type (perplexity, reference, preference, generation) behind
+//! - `tasks` holds one file per task type (perplexity, reference, preference, generation, minimal pairs) behind
 //!   the [`tasks::Task`] trait: run a job, aggregate it, compare a task's models.
 //! - `store` owns every record a run folder holds (results, typed item scores, job records,
 //!   tables, manifest, gate verdicts) and how numbers are shown.

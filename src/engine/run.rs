@@ -244,6 +244,9 @@ pub fn finalize(
     store::tables::write_pairwise_csv(&tables.pairwise, &run_dir.join("pairwise.csv"))?;
     if !tables.judges.is_empty() {
         store::tables::write_judges_csv(&tables.judges, &tables.agreement, run_dir)?;
+    }
+    // Judged pairs (preference) and groups of minimal pairs have per-subset accuracy.
+    if !tables.judges.is_empty() || !tables.subsets.is_empty() {
         store::tables::write_subsets(&tables.subsets, &tables.disagreements, run_dir)?;
     }
     if !tables.generations.is_empty() {

@@ -5,6 +5,7 @@
 
 pub mod bleu;
 pub mod chrf;
+pub mod mcnemar;
 pub mod perplexity;
 pub mod porter;
 pub mod rouge;

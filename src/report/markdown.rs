@@ -131,6 +131,9 @@ pub fn summary(data: &ReportData) -> String {
             }
             out.push('\n');
         }
+        if data.judges.iter().all(|r| r.task != task) {
+            group_table(&mut out, data, &task);
+        }
         for m in data.matrices(&task) {
             let _ = writeln!(
                 out,
@@ -181,6 +184,40 @@ pub fn summary(data: &ReportData) -> String {
         }
     }
     out
+}
+
+/// Minimal pairs: accuracy per value of the first group field (BLiMP's phenomenon), models as
+/// columns; the other group fields are in `subsets.csv` and the HTML report.
+fn group_table(out: &mut String, data: &ReportData, task: &str) {
+    let rows: Vec<_> = data.subsets.iter().filter(|s| s.task == task).collect();
+    let Some(field) = rows.first().and_then(|s| s.subset.split_once('=')).map(|(f, _)| f.to_owned()) else { return };
+    let prefix = format!("{field}=");
+    let mut models: Vec<&str> = Vec::new();
+    let mut groups: Vec<(&str, usize)> = Vec::new();
+    for s in rows.iter().filter(|s| s.subset.starts_with(&prefix)) {
+        if !models.contains(&s.judge.as_str()) {
+            models.push(&s.judge);
+        }
+        let group = &s.subset[prefix.len()..];
+        if !groups.iter().any(|(g, _)| *g == group) {
+            groups.push((group, s.n));
+        }
+    }
+    let _ = writeln!(out, "Accuracy by {}:\n", cell(&field));
+    let _ = write!(out, "| {} | n |", cell(&field));
+    models.iter().for_each(|m| {
+        let _ = write!(out, " {} |", cell(m));
+    });
+    let _ = writeln!(out, "\n|---|---:|{}", "---:|".repeat(models.len()));
+    for (group, n) in groups {
+        let _ = write!(out, "| {} | {n} |", cell(group));
+        for m in &models {
+            let value = rows.iter().find(|s| s.judge == *m && s.subset == format!("{prefix}{group}"));
+            let _ = write!(out, " {} |", value.map_or("–".into(), |s| fmt_value(s.accuracy)));
+        }
+        out.push('\n');
+    }
+    out.push('\n');
 }
 
 #[cfg(test)]

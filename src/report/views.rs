@@ -11,6 +11,8 @@ use crate::store::gate::{GateReport, Verdict};
 pub type KappaCell = Option<(u32, String, String)>;
 /// Row − column difference, p-value, and whether p < 0.05.
 pub type PairCell = Option<(String, String, bool)>;
+/// Background lightness (%) and the value shown.
+pub type ShadedCell = Option<(u32, String)>;
 /// (metric, sentence-level score)
 pub type Scores<'a> = Vec<(&'a str, String)>;
 
@@ -57,6 +59,7 @@ pub struct TaskView<'a> {
     pub preference: Option<PreferenceView<'a>>,
     pub generations: Vec<GenerationView<'a>>,
     pub matrices: Vec<MatrixView>,
+    pub groups: Vec<GroupTable>,
     pub charts: Vec<String>,
 }
 
@@ -110,6 +113,15 @@ pub struct MatrixView {
     pub models: Vec<String>,
     /// Per row model, per column model: (row − column, p-value, p < 0.05).
     pub rows: Vec<(String, Vec<PairCell>)>,
+}
+
+/// Per-group accuracy of every model (minimal pairs: phenomenon, term, field), one table per
+/// group field, groups as rows and models as columns, each cell shaded by its value.
+pub struct GroupTable {
+    pub field: String,
+    pub models: Vec<String>,
+    /// (group, n, per model: (background lightness %, accuracy))
+    pub rows: Vec<(String, usize, Vec<ShadedCell>)>,
 }
 
 pub struct HistoryView {
@@ -205,6 +217,7 @@ pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
         preference: preference_view(data, &task),
         generations: generations_view(data, &task),
         matrices: matrices_view(data, &task),
+        groups: if data.judges.iter().any(|j| j.task == task) { Vec::new() } else { group_tables(data, &task) },
         charts,
         info,
         id: task,
@@ -299,6 +312,44 @@ fn matrices_view(data: &ReportData, task: &str) -> Vec<MatrixView> {
             MatrixView { metric: m.metric.clone(), test: m.test.clone(), models: m.models.clone(), rows }
         })
         .collect()
+}
+
+/// Accuracy by group for tasks without judges (minimal pairs): `field=value` subsets, one table
+/// per field, in the order they were written.
+fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
+    let rows: Vec<_> = data.subsets.iter().filter(|s| s.task == task).collect();
+    let mut tables: Vec<GroupTable> = Vec::new();
+    for s in &rows {
+        let (field, group) = s.subset.split_once('=').unwrap_or(("group", s.subset.as_str()));
+        let t = match tables.iter().position(|t| t.field == field) {
+            Some(i) => &mut tables[i],
+            None => {
+                tables.push(GroupTable { field: field.to_owned(), models: Vec::new(), rows: Vec::new() });
+                tables.last_mut().expect("pushed")
+            }
+        };
+        if !t.models.contains(&s.judge) {
+            t.models.push(s.judge.clone());
+        }
+        if !t.rows.iter().any(|r| r.0 == group) {
+            t.rows.push((group.to_owned(), s.n, Vec::new()));
+        }
+    }
+    for t in &mut tables {
+        for (group, _, cells) in &mut t.rows {
+            *cells = t
+                .models
+                .iter()
+                .map(|m| {
+                    rows.iter().find(|s| &s.judge == m && s.subset == format!("{}={group}", t.field)).map(|s| {
+                        let shade = (s.accuracy.clamp(0.0, 1.0) * 0.6 * 100.0).round() as u32;
+                        (100 - shade, fmt_value(s.accuracy))
+                    })
+                })
+                .collect();
+        }
+    }
+    tables
 }
 
 /// Trend charts over the suite's runs: gated metrics when the run was gated, else every metric.

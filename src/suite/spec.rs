@@ -188,7 +188,7 @@ pub struct TaskSpec {
 #[serde(deny_unknown_fields)]
 pub struct TaskCommonSpec {
     pub id: String,
-    /// The task type: perplexity, reference, preference, generation (see `src/tasks`).
+    /// The task type, one of `src/tasks/registry.rs`'s (perplexity, minimal-pairs, …).
     #[serde(rename = "type")]
     pub task_type: String,
     #[serde(default)]

@@ -518,7 +518,14 @@ impl Validator<'_> {
     fn task(&mut self, at: &str, spec: &TaskSpec, models: &[ModelDef]) -> Option<TaskDef> {
         let t = &spec.common;
         let raw = &t.dataset;
-        let path = self.existing(&format!("{at}.dataset.path"), &raw.path, "dataset");
+        // A folder is checked by the task's type: some read every file in one.
+        let path = self.resolve(&raw.path);
+        if !path.exists() {
+            self.problem(
+                &format!("{at}.dataset.path"),
+                format!("dataset {} does not exist (resolved to {})", raw.path.display(), path.display()),
+            );
+        }
         let format = raw.format.unwrap_or_else(|| Format::from_path(&raw.path));
         if raw.unit.is_some() && format != Format::Text {
             self.problem(&format!("{at}.dataset.unit"), "`unit` applies only to text datasets".into());

@@ -11,6 +11,7 @@
 //! [`TASK_TYPES`], its section in docs/suites.md. docs/internals.md walks through it.
 
 pub mod generation;
+pub mod minimal_pairs;
 pub mod perplexity;
 pub mod preference;
 pub mod reference;

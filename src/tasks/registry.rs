@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::Task;
-use super::{generation, perplexity, preference, reference};
+use super::{generation, minimal_pairs, perplexity, preference, reference};
 use crate::metrics::Metric;
 use crate::models::Capability;
 use crate::suite::{ModelDef, Suite, SuiteError, TaskDef, TaskTypes, read_options};
@@ -22,6 +22,8 @@ pub trait TaskType {
     /// What a model must be able to do to serve it: any one of these (the first is the one an
     /// error names).
     const NEEDS: &'static [Capability];
+    /// Whether `dataset.path` may name a folder (the type reads every file in it).
+    const READS_FOLDERS: bool = false;
     /// The task's own keys, as written (`#[serde(deny_unknown_fields)]`).
     type Options: DeserializeOwned;
 
@@ -61,6 +63,7 @@ pub const TASK_TYPES: &[Registered] = &[
     register::<reference::ReferenceType>(),
     register::<preference::PreferenceType>(),
     register::<generation::GenerationType>(),
+    register::<minimal_pairs::MinimalPairsType>(),
 ];
 
 fn find(name: &str) -> Option<&'static Registered> {
@@ -68,6 +71,16 @@ fn find(name: &str) -> Option<&'static Registered> {
 }
 
 fn build<'a, T: TaskType>(def: &'a TaskDef, check: &mut Check) -> Option<Box<dyn Task + 'a>> {
+    if !T::READS_FOLDERS && def.dataset.path.is_dir() {
+        check.problem(
+            "dataset.path",
+            format!(
+                "dataset {} is a directory, not a file: a {} task reads one file",
+                def.dataset.path.display(),
+                T::NAME
+            ),
+        );
+    }
     match read_options::<T::Options>(&def.options) {
         Ok(options) => Some(T::build(def, options, check)),
         Err(problems) => {

@@ -11,6 +11,7 @@ mod kenlm_parity;
 mod layers;
 mod metric_cli;
 mod metric_parity;
+mod minimal_pairs;
 mod neural;
 mod outputs;
 mod preference;

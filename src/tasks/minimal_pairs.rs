@@ -1,0 +1,331 @@
+//! Minimal pairs (BLiMP; Warstadt et al., 2020): each item is a grammatical and an ungrammatical
+//! sentence that differ minimally, and a model is right when it gives the good sentence the
+//! strictly higher log-likelihood. All three families answer on the same scale: an n-gram model
+//! scores a sentence with `<s>` and `</s>` (KenLM's `score(s, bos=True, eos=True)`, in natural
+//! log), a causal LM sums the log-probabilities of all its tokens after the start token
+//! (lm-evaluation-harness's `loglikelihood` with an empty context), a masked LM sums its
+//! pseudo-log-likelihoods (Salazar et al., 2020).
+//!
+//! Each item is stored as a judged pair (the good sentence is the chosen one), so accuracy and tie
+//! rate, their intervals and the gate come from the same statistics as preference tasks'.
+//! Accuracy per group (phenomenon `UID`, `linguistics_term`, `field`) goes to `subsets`, and
+//! every two models are compared on the same pairs by McNemar's exact test, Holm-corrected over
+//! all pairs of models.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use super::preference::{metric_stats, outcomes, preference_rows};
+use super::{Check, JobContext, JobOutput, Task, TaskType};
+use crate::metrics::Metric;
+use crate::metrics::mcnemar::{holm, mcnemar_exact};
+use crate::metrics::stats::ItemStats;
+use crate::models::Capability;
+use crate::store::ResultRow;
+use crate::store::jobs::{ItemScore, JobRecord};
+use crate::store::scores::{PreferenceScores, Scores};
+use crate::store::tables::{PairwiseRow, SubsetRow, TaskTables};
+use crate::suite::{ModelDef, TaskDef};
+
+/// Sentences scored per call: neural models batch within a chunk, and progress moves per chunk.
+const CHUNK: usize = 512;
+
+/// `type: minimal-pairs`.
+pub struct MinimalPairsType;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
+    /// The field holding the acceptable sentence (default `sentence_good`).
+    #[serde(default)]
+    pub good_field: Option<String>,
+    /// The field holding the unacceptable one (default `sentence_bad`).
+    #[serde(default)]
+    pub bad_field: Option<String>,
+    /// Fields whose values group the pairs for per-group accuracy (default `UID`,
+    /// `linguistics_term`, `field`: BLiMP's phenomenon, term and field).
+    #[serde(default)]
+    pub group_fields: Option<Vec<String>>,
+    /// Use only the first N pairs of each file (a slice of every phenomenon).
+    #[serde(default)]
+    pub per_file: Option<usize>,
+}
+
+impl TaskType for MinimalPairsType {
+    const NAME: &'static str = "minimal-pairs";
+    const METRICS: &'static [Metric] = &[Metric::Accuracy, Metric::TieRate];
+    const NEEDS: &'static [Capability] = &[Capability::ScoreTokens, Capability::PseudoLogLikelihood];
+    const READS_FOLDERS: bool = true;
+    type Options = Options;
+
+    fn build<'a>(def: &'a TaskDef, o: Options, check: &mut Check) -> Box<dyn Task + 'a> {
+        if o.per_file == Some(0) {
+            check.problem("per_file", "`per_file` must be at least 1".into());
+        }
+        let layout = Layout {
+            good: o.good_field.unwrap_or_else(|| "sentence_good".into()),
+            bad: o.bad_field.unwrap_or_else(|| "sentence_bad".into()),
+            groups: o.group_fields.unwrap_or_else(|| vec!["UID".into(), "linguistics_term".into(), "field".into()]),
+            per_file: o.per_file,
+        };
+        Box::new(MinimalPairs { def, layout, pairs: OnceLock::new() })
+    }
+}
+
+/// Where a pair's sentences and groups are in a record.
+#[derive(Debug, Clone)]
+struct Layout {
+    good: String,
+    bad: String,
+    groups: Vec<String>,
+    per_file: Option<usize>,
+}
+
+/// One pair, with where it came from.
+#[derive(Debug, Clone)]
+pub struct MinimalPair {
+    /// `file-stem:line`, unique across the files of a folder.
+    pub id: String,
+    pub good: String,
+    pub bad: String,
+    /// One value per group field.
+    pub groups: Vec<String>,
+}
+
+pub struct MinimalPairs<'a> {
+    def: &'a TaskDef,
+    layout: Layout,
+    pairs: OnceLock<Result<Vec<MinimalPair>, String>>,
+}
+
+impl MinimalPairs<'_> {
+    fn pairs(&self) -> &Result<Vec<MinimalPair>, String> {
+        self.pairs.get_or_init(|| read_pairs(&self.def.dataset.path, &self.layout, self.def.dataset.limit))
+    }
+}
+
+impl Task for MinimalPairs<'_> {
+    fn def(&self) -> &TaskDef {
+        self.def
+    }
+
+    fn run(&self, model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
+        let (pairs, lm) = match (self.pairs(), ctx.model()) {
+            (Ok(p), Ok(lm)) => (p, lm),
+            (Err(e), _) => return JobOutput::failed(e.clone()),
+            (_, Err(e)) => return JobOutput::failed(e),
+        };
+        ctx.progress_start(pairs.len() as u64);
+        let mut items = Vec::with_capacity(pairs.len());
+        for chunk in pairs.chunks(CHUNK / 2) {
+            let texts: Vec<&str> = chunk.iter().flat_map(|p| [p.good.as_str(), p.bad.as_str()]).collect();
+            let scores = match lm.likelihoods(&texts) {
+                Ok(s) => s,
+                Err(e) => {
+                    let span = format!("pairs {}–{}", chunk[0].id, chunk[chunk.len() - 1].id);
+                    return JobOutput::failed(format!("{span}: {e}"));
+                }
+            };
+            for (p, two) in chunk.iter().zip(scores.chunks(2)) {
+                for (s, which) in two.iter().zip(["good", "bad"]) {
+                    if let Err(e) = s.check_finite(&model.id, &format!("the {which} sentence of pair {}", p.id)) {
+                        return JobOutput::failed(e);
+                    }
+                }
+                let judged = PreferenceScores {
+                    chosen: -two[0].nll(),
+                    rejected: -two[1].nll(),
+                    per_token: None,
+                    len_chosen: p.good.chars().count() as f64,
+                    len_rejected: p.bad.chars().count() as f64,
+                };
+                items.push(ItemScore { id: p.id.clone(), scores: Scores::Preference(judged), output: None });
+            }
+            ctx.progress_advance(chunk.len() as u64);
+        }
+        JobOutput { items: Ok(items), description: lm.describe(), notes: Vec::new() }
+    }
+
+    fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
+        preference_rows(self.def, record, seed, resamples)
+    }
+
+    fn item_stats(&self, metric: Metric, record: &JobRecord, _judge: &str) -> ItemStats<'_> {
+        metric_stats(metric, record, false)
+    }
+
+    fn tables(&self, records: &[&JobRecord], _seed: u64) -> TaskTables {
+        let subsets = match self.pairs() {
+            Ok(pairs) => group_accuracy(self.def, &self.layout.groups, records, pairs),
+            Err(_) => Vec::new(),
+        };
+        TaskTables { subsets, pairwise: mcnemar_table(self.def, records), ..TaskTables::default() }
+    }
+}
+
+/// Accuracy of every model on every value of every group field (`field=value`), in the order
+/// the values first appear.
+fn group_accuracy(task: &TaskDef, fields: &[String], records: &[&JobRecord], pairs: &[MinimalPair]) -> Vec<SubsetRow> {
+    let index: BTreeMap<&str, &MinimalPair> = pairs.iter().map(|p| (p.id.as_str(), p)).collect();
+    let mut out = Vec::new();
+    for r in records {
+        let o = outcomes(r, false);
+        for (g, field) in fields.iter().enumerate() {
+            let mut order: Vec<&str> = Vec::new();
+            let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+            for (item, &x) in r.items.iter().zip(&o) {
+                let Some(p) = index.get(item.id.as_str()) else { continue };
+                let value = p.groups[g].as_str();
+                let e = per.entry(value).or_insert_with(|| {
+                    order.push(value);
+                    (0, 0)
+                });
+                e.0 += 1;
+                e.1 += (x == 1) as usize;
+            }
+            for value in order {
+                let (n, right) = per[value];
+                out.push(SubsetRow {
+                    task: task.id.clone(),
+                    judge: r.model.clone(),
+                    subset: format!("{field}={value}"),
+                    n,
+                    accuracy: right as f64 / n as f64,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// McNemar's exact test between every two models on the pairs both scored, Holm-corrected over
+/// all of them.
+fn mcnemar_table(task: &TaskDef, records: &[&JobRecord]) -> Vec<PairwiseRow> {
+    let right: Vec<Vec<bool>> = records.iter().map(|r| outcomes(r, false).iter().map(|&x| x == 1).collect()).collect();
+    let accuracy = |v: &[bool]| v.iter().filter(|&&x| x).count() as f64 / v.len().max(1) as f64;
+    let mut rows = Vec::new();
+    for a in 0..records.len() {
+        for b in a + 1..records.len() {
+            let aligned = records[a].items.len() == records[b].items.len()
+                && records[a].items.iter().zip(&records[b].items).all(|(x, y)| x.id == y.id);
+            if !aligned {
+                continue;
+            }
+            let only_a = right[a].iter().zip(&right[b]).filter(|(x, y)| **x && !**y).count() as u64;
+            let only_b = right[a].iter().zip(&right[b]).filter(|(x, y)| !**x && **y).count() as u64;
+            rows.push(PairwiseRow {
+                task: task.id.clone(),
+                metric: Metric::Accuracy.name().into(),
+                model_a: records[a].model.clone(),
+                model_b: records[b].model.clone(),
+                value_a: accuracy(&right[a]),
+                value_b: accuracy(&right[b]),
+                p_value: mcnemar_exact(only_a, only_b),
+                test: "mcnemar-exact-holm".into(),
+            });
+        }
+    }
+    let adjusted = holm(&rows.iter().map(|r| r.p_value).collect::<Vec<_>>());
+    for (r, p) in rows.iter_mut().zip(adjusted) {
+        r.p_value = p;
+    }
+    rows
+}
+
+/// The files a dataset path names: the file itself, or every `.jsonl` / `.jsonl.gz` file in a
+/// folder, in name order.
+fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_owned()]);
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut out: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .filter(|p| p.to_string_lossy().ends_with(".jsonl") || p.to_string_lossy().ends_with(".jsonl.gz"))
+        .collect();
+    out.sort();
+    if out.is_empty() {
+        return Err(format!("{}: no .jsonl or .jsonl.gz files in this folder", path.display()));
+    }
+    Ok(out)
+}
+
+/// Reads every pair; an empty sentence, a missing field or a malformed line is an error naming
+/// the file, the line and the field.
+fn read_pairs(path: &Path, layout: &Layout, limit: Option<usize>) -> Result<Vec<MinimalPair>, String> {
+    let mut out = Vec::new();
+    for file in files(path)? {
+        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_owned();
+        let opened = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let reader: Box<dyn Read> =
+            if name.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(opened)) } else { Box::new(opened) };
+        let mut taken = 0;
+        for (i, line) in BufReader::new(reader).lines().enumerate() {
+            if layout.per_file.is_some_and(|n| taken >= n) || limit.is_some_and(|n| out.len() >= n) {
+                break;
+            }
+            let at = format!("{}:{}", file.display(), i + 1);
+            let line = line.map_err(|e| format!("{at}: {e}"))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: serde_json::Value =
+                serde_json::from_str(&line).map_err(|e| format!("{at}: not a JSON object: {e}"))?;
+            let field = |name: &str, may_be_empty: bool| -> Result<String, String> {
+                match record.get(name) {
+                    None => Err(format!("{at}: field {name:?} is missing")),
+                    Some(serde_json::Value::String(s)) if s.trim().is_empty() && !may_be_empty => {
+                        Err(format!("{at}: field {name:?} is empty"))
+                    }
+                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                    Some(v) if may_be_empty && !v.is_object() && !v.is_array() => Ok(v.to_string()),
+                    Some(_) => Err(format!("{at}: field {name:?} must be a string")),
+                }
+            };
+            let groups = layout.groups.iter().map(|g| field(g, true)).collect::<Result<_, _>>()?;
+            out.push(MinimalPair {
+                id: format!("{stem}:{}", i + 1),
+                good: field(&layout.good, false)?,
+                bad: field(&layout.bad, false)?,
+                groups,
+            });
+            taken += 1;
+        }
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no pairs", path.display()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_are_read_with_their_place_and_bad_ones_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write("a.jsonl", "{\"sentence_good\": \"Dogs bark.\", \"sentence_bad\": \"Dogs barks.\", \"UID\": \"agr\"}\n");
+        write("b.jsonl", "{\"sentence_good\": \"x\", \"sentence_bad\": \"\", \"UID\": \"b\"}\n");
+        let layout = Layout {
+            good: "sentence_good".into(),
+            bad: "sentence_bad".into(),
+            groups: vec!["UID".into()],
+            per_file: None,
+        };
+        let e = read_pairs(dir.path(), &layout, None).unwrap_err();
+        assert!(e.contains("b.jsonl:1") && e.contains("\"sentence_bad\" is empty"), "{e}");
+        let p = read_pairs(&dir.path().join("a.jsonl"), &layout, None).unwrap();
+        assert_eq!((p[0].id.as_str(), p[0].groups[0].as_str()), ("a:1", "agr"));
+        let other = Layout { good: "good".into(), ..layout };
+        let e = read_pairs(&dir.path().join("a.jsonl"), &other, None).unwrap_err();
+        assert!(e.contains("a.jsonl:1: field \"good\" is missing"), "{e}");
+    }
+}
