@@ -203,7 +203,12 @@ fn group_table(out: &mut String, data: &ReportData, task: &str) {
             groups.push((group, s.n));
         }
     }
-    let _ = writeln!(out, "Accuracy by {}:\n", cell(&field));
+    let published = if models.iter().any(|m| m.ends_with(" (published)")) {
+        " Columns marked (published) are numbers from the literature, not run here."
+    } else {
+        ""
+    };
+    let _ = writeln!(out, "Accuracy by {}:{published}\n", cell(&field));
     let _ = write!(out, "| {} | n |", cell(&field));
     models.iter().for_each(|m| {
         let _ = write!(out, " {} |", cell(m));

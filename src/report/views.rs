@@ -119,6 +119,8 @@ pub struct MatrixView {
 /// group field, groups as rows and models as columns, each cell shaded by its value.
 pub struct GroupTable {
     pub field: String,
+    /// Some columns are published results, not run here.
+    pub published: bool,
     pub models: Vec<String>,
     /// (group, n, per model: (background lightness %, accuracy))
     pub rows: Vec<(String, usize, Vec<ShadedCell>)>,
@@ -324,11 +326,17 @@ fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
         let t = match tables.iter().position(|t| t.field == field) {
             Some(i) => &mut tables[i],
             None => {
-                tables.push(GroupTable { field: field.to_owned(), models: Vec::new(), rows: Vec::new() });
+                tables.push(GroupTable {
+                    field: field.to_owned(),
+                    published: false,
+                    models: Vec::new(),
+                    rows: Vec::new(),
+                });
                 tables.last_mut().expect("pushed")
             }
         };
         if !t.models.contains(&s.judge) {
+            t.published |= s.judge.ends_with(" (published)");
             t.models.push(s.judge.clone());
         }
         if !t.rows.iter().any(|r| r.0 == group) {

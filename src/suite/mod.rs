@@ -123,8 +123,9 @@ pub trait TaskTypes {
 
     /// Checks what a type adds: its options, its data and what its models must be able to do.
     /// Each problem is reported by the path of its key inside the task (`layout`,
-    /// `dataset.path`, `models[1]`; empty for the task itself). `seed` is the suite's.
-    fn check(&self, task: &TaskDef, models: &[ModelDef], seed: u64, report: &mut dyn FnMut(&str, String));
+    /// `dataset.path`, `models[1]`; empty for the task itself). `suite` is the suite's seed and
+    /// the folder its relative paths start from.
+    fn check(&self, task: &TaskDef, models: &[ModelDef], suite: (u64, &Path), report: &mut dyn FnMut(&str, String));
 }
 
 impl Suite {

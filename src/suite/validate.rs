@@ -583,7 +583,8 @@ impl Validator<'_> {
         // Models that are not defined were reported above; the type sees only the defined ones.
         let listed: Vec<ModelDef> = models.iter().filter(|m| def.models.contains(&m.id)).cloned().collect();
         let mut found = Vec::new();
-        self.types.check(&def, &listed, self.seed, &mut |key, message| found.push((join_path(at, key), message)));
+        let suite = (self.seed, self.base);
+        self.types.check(&def, &listed, suite, &mut |key, message| found.push((join_path(at, key), message)));
         for (path, message) in found {
             self.problem(&path, message);
         }

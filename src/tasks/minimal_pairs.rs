@@ -53,6 +53,12 @@ pub struct Options {
     /// Use only the first N pairs of each file (a slice of every phenomenon).
     #[serde(default)]
     pub per_file: Option<usize>,
+    /// Published per-group accuracies shown beside the models that ran (not run here): BLiMP's
+    /// `paper-results.jsonl` (one record per phenomenon `UID`, or per `linguistics_term` with
+    /// `UID: overall`, and one number per model) or `human-validation.csv` (`Condition`,
+    /// `total_mean`). Relative to the suite file.
+    #[serde(default)]
+    pub published: Vec<PathBuf>,
 }
 
 impl TaskType for MinimalPairsType {
@@ -66,13 +72,20 @@ impl TaskType for MinimalPairsType {
         if o.per_file == Some(0) {
             check.problem("per_file", "`per_file` must be at least 1".into());
         }
+        let mut published = Vec::new();
+        for (i, path) in o.published.iter().enumerate() {
+            match super::published::read(&check.base.join(path)) {
+                Ok(rows) => published.extend(rows),
+                Err(e) => check.problem(&format!("published[{i}]"), e),
+            }
+        }
         let layout = Layout {
             good: o.good_field.unwrap_or_else(|| "sentence_good".into()),
             bad: o.bad_field.unwrap_or_else(|| "sentence_bad".into()),
             groups: o.group_fields.unwrap_or_else(|| vec!["UID".into(), "linguistics_term".into(), "field".into()]),
             per_file: o.per_file,
         };
-        Box::new(MinimalPairs { def, layout, pairs: OnceLock::new() })
+        Box::new(MinimalPairs { def, layout, published, pairs: OnceLock::new() })
     }
 }
 
@@ -99,6 +112,8 @@ pub struct MinimalPair {
 pub struct MinimalPairs<'a> {
     def: &'a TaskDef,
     layout: Layout,
+    /// Published accuracies: (source, group field, group, accuracy).
+    published: Vec<super::published::Published>,
     pairs: OnceLock<Result<Vec<MinimalPair>, String>>,
 }
 
@@ -159,10 +174,25 @@ impl Task for MinimalPairs<'_> {
     }
 
     fn tables(&self, records: &[&JobRecord], _seed: u64) -> TaskTables {
-        let subsets = match self.pairs() {
+        let mut subsets = match self.pairs() {
             Ok(pairs) => group_accuracy(self.def, &self.layout.groups, records, pairs),
             Err(_) => Vec::new(),
         };
+        // Published numbers for the groups this run has, labelled as not run here.
+        if !records.is_empty() {
+            for p in &self.published {
+                let subset = format!("{}={}", p.field, p.group);
+                if let Some(n) = subsets.iter().find(|s| s.subset == subset).map(|s| s.n) {
+                    subsets.push(SubsetRow {
+                        task: self.def.id.clone(),
+                        judge: format!("{} (published)", p.source),
+                        subset,
+                        n,
+                        accuracy: p.accuracy,
+                    });
+                }
+            }
+        }
         TaskTables { subsets, pairwise: mcnemar_table(self.def, records), ..TaskTables::default() }
     }
 }

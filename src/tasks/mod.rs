@@ -14,6 +14,7 @@ pub mod generation;
 pub mod minimal_pairs;
 pub mod perplexity;
 pub mod preference;
+mod published;
 pub mod reference;
 
 mod registry;

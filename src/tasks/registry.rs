@@ -36,6 +36,8 @@ pub trait TaskType {
 pub struct Check<'r> {
     /// The suite's seed (the default of seeds a task's options may set).
     pub seed: u64,
+    /// The suite file's folder: paths in a task's options are relative to it.
+    pub base: &'r Path,
     report: &'r mut dyn FnMut(&str, String),
 }
 
@@ -126,9 +128,15 @@ impl TaskTypes for Registry {
         TASK_TYPES.iter().map(|t| t.name).collect()
     }
 
-    fn check(&self, task: &TaskDef, models: &[ModelDef], seed: u64, report: &mut dyn FnMut(&str, String)) {
+    fn check(
+        &self,
+        task: &TaskDef,
+        models: &[ModelDef],
+        (seed, base): (u64, &Path),
+        report: &mut dyn FnMut(&str, String),
+    ) {
         let Some(t) = find(&task.task_type) else { return };
-        let mut check = Check { seed, report };
+        let mut check = Check { seed, base, report };
         (t.check)(task, models, &mut check);
         (t.build)(task, &mut check);
     }
@@ -146,15 +154,16 @@ pub fn parse_suite(path: &Path, bytes: &[u8]) -> Result<Suite, SuiteError> {
 
 /// The task objects of a validated suite, in its order.
 pub fn for_suite(suite: &Suite) -> Result<Vec<Box<dyn Task + '_>>, crate::error::Error> {
-    suite.tasks.iter().map(|t| for_def(t, suite.seed).map_err(crate::error::Error::Usage)).collect()
+    let base = suite.file.parent().unwrap_or(Path::new("."));
+    suite.tasks.iter().map(|t| for_def(t, suite.seed, base).map_err(crate::error::Error::Usage)).collect()
 }
 
-/// The task object of a validated task. `seed` is the suite's.
-pub fn for_def(def: &TaskDef, seed: u64) -> Result<Box<dyn Task + '_>, String> {
+/// The task object of a validated task. `seed` is the suite's, `base` the suite file's folder.
+pub fn for_def<'a>(def: &'a TaskDef, seed: u64, base: &Path) -> Result<Box<dyn Task + 'a>, String> {
     let t = find(&def.task_type).ok_or_else(|| format!("task {:?}: unknown task type {:?}", def.id, def.task_type))?;
     let mut problems = Vec::new();
     let mut report = |key: &str, message: String| problems.push(format!("{key}: {message}"));
-    let built = (t.build)(def, &mut Check { seed, report: &mut report });
+    let built = (t.build)(def, &mut Check { seed, base, report: &mut report });
     match built {
         Some(task) if problems.is_empty() => Ok(task),
         _ => Err(format!("task {:?} is invalid: {}", def.id, problems.join("; "))),

@@ -65,7 +65,11 @@ fn ngram_pairs_are_scored_as_kenlm_scores_sentences() {
     );
     gz.write_all(jsonl(&pairs, |i| if i % 2 == 0 { "even".into() } else { "odd".into() }).as_bytes()).unwrap();
     gz.finish().unwrap();
-    std::fs::write(dir.path().join("suite.yaml"), suite("blimp", "kn3, kn2")).unwrap();
+    // Published numbers are shown beside, for the groups the run has.
+    let published = "{\"UID\": \"even\", \"linguistics_term\": \"t\", \"gpt2\": 0.9}\n{\"UID\": \"absent\", \"linguistics_term\": \"t\", \"gpt2\": 0.5}\n";
+    std::fs::write(dir.path().join("paper.jsonl"), published).unwrap();
+    let s = suite("blimp", "kn3, kn2") + "    published: [paper.jsonl]\n";
+    std::fs::write(dir.path().join("suite.yaml"), s).unwrap();
     let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let run = dir.path().join("out/mp/latest");
@@ -90,6 +94,7 @@ fn ngram_pairs_are_scored_as_kenlm_scores_sentences() {
 
     let subsets = std::fs::read_to_string(run.join("subsets.csv")).unwrap();
     assert!(subsets.contains("pairs,kn3,UID=even,") && subsets.contains("pairs,kn2,field=f,"), "{subsets}");
+    assert!(subsets.contains("pairs,gpt2 (published),UID=even,") && !subsets.contains("absent"), "{subsets}");
     let pairwise = std::fs::read_to_string(run.join("pairwise.csv")).unwrap();
     assert!(pairwise.lines().nth(1).unwrap().starts_with("pairs,accuracy,kn3,kn2,"), "{pairwise}");
     assert!(pairwise.contains("mcnemar-exact-holm"));
