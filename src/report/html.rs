@@ -11,7 +11,7 @@ const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem auto;max-
 table{border-collapse:collapse;margin:1rem 0}th,td{border:1px solid #ccc;padding:.3rem .6rem;text-align:right}\
 th:first-child,td:first-child{text-align:left}thead{background:#f3f3f3}.ci{color:#777;font-size:.85em}\
 .best{font-weight:bold}.note{color:#555;font-size:.9em}.failed{color:#a00}.charts{display:flex;flex-wrap:wrap;gap:1rem}\
-code{background:#f3f3f3;padding:0 .2rem}.gate td:nth-child(-n+4),.gate th:nth-child(-n+4){text-align:left}.pairs td{text-align:left;vertical-align:top;white-space:pre-wrap;max-width:22rem;font-size:.85em}";
+code{background:#f3f3f3;padding:0 .2rem}.gate td:nth-child(-n+4),.gate th:nth-child(-n+4){text-align:left}.pairs td{text-align:left;vertical-align:top;white-space:pre-wrap;max-width:22rem;font-size:.85em}.wide{overflow-x:auto}";
 
 #[derive(Template)]
 #[template(path = "report.html")]

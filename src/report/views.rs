@@ -11,8 +11,9 @@ use crate::store::gate::{GateReport, Verdict};
 pub type KappaCell = Option<(u32, String, String)>;
 /// Row − column difference, p-value, and whether p < 0.05.
 pub type PairCell = Option<(String, String, bool)>;
-/// Background lightness (%) and the value shown.
-pub type ShadedCell = Option<(u32, String)>;
+/// Background lightness (%), the value shown, and whether the background is dark enough to need
+/// light text.
+pub type ShadedCell = Option<(u32, String, bool)>;
 /// (metric, sentence-level score)
 pub type Scores<'a> = Vec<(&'a str, String)>;
 
@@ -351,7 +352,7 @@ fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
                 .map(|m| {
                     rows.iter().find(|s| &s.judge == m && s.subset == format!("{}={group}", t.field)).map(|s| {
                         let shade = (s.accuracy.clamp(0.0, 1.0) * 0.6 * 100.0).round() as u32;
-                        (100 - shade, fmt_value(s.accuracy))
+                        (100 - shade, fmt_value(s.accuracy), shade > 45)
                     })
                 })
                 .collect();
