@@ -11,9 +11,9 @@ use crate::store::gate::{GateReport, Verdict};
 pub type KappaCell = Option<(u32, String, String)>;
 /// Row − column difference, p-value, and whether p < 0.05.
 pub type PairCell = Option<(String, String, bool)>;
-/// Background lightness (%), the value shown, and whether the background is dark enough to need
-/// light text.
-pub type ShadedCell = Option<(u32, String, bool)>;
+/// Background lightness (%), the value shown, whether the background is dark enough to need
+/// light text, and the 95% interval (a tooltip).
+pub type ShadedCell = Option<(u32, String, bool, String)>;
 /// (metric, sentence-level score)
 pub type Scores<'a> = Vec<(&'a str, String)>;
 
@@ -352,7 +352,13 @@ fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
                 .map(|m| {
                     rows.iter().find(|s| &s.judge == m && s.subset == format!("{}={group}", t.field)).map(|s| {
                         let shade = (s.accuracy.clamp(0.0, 1.0) * 0.6 * 100.0).round() as u32;
-                        (100 - shade, fmt_value(s.accuracy), shade > 45)
+                        let interval = match (s.ci_low, s.ci_high) {
+                            (Some(lo), Some(hi)) => {
+                                format!("Wilson 95%: [{}, {}], n = {}", fmt_value(lo), fmt_value(hi), s.n)
+                            }
+                            _ => "published, not run here".into(),
+                        };
+                        (100 - shade, fmt_value(s.accuracy), shade > 45, interval)
                     })
                 })
                 .collect();

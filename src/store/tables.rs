@@ -59,6 +59,12 @@ pub struct SubsetRow {
     pub subset: String,
     pub n: usize,
     pub accuracy: f64,
+    /// Wilson 95% interval of the accuracy (none for published numbers, or in runs written
+    /// before intervals were kept).
+    #[serde(default)]
+    pub ci_low: Option<f64>,
+    #[serde(default)]
+    pub ci_high: Option<f64>,
 }
 
 /// A pair the most accurate judge decides against the human choice, for the report.
@@ -186,7 +192,7 @@ pub fn write_subsets(subsets: &[SubsetRow], disagreements: &[Disagreement], run_
         w.serialize(s).map_err(|e| Error::Usage(format!("subsets.csv: {e}")))?;
     }
     if subsets.is_empty() {
-        w.write_record(["task", "judge", "subset", "n", "accuracy"]).expect("in memory");
+        w.write_record(["task", "judge", "subset", "n", "accuracy", "ci_low", "ci_high"]).expect("in memory");
     }
     write_atomic(&run_dir.join("subsets.csv"), &w.into_inner().expect("in memory"))?;
     write_json(&run_dir.join("subsets.json"), subsets)?;

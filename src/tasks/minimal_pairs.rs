@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::preference::{metric_stats, outcomes, preference_rows};
+use super::preference::{metric_stats, outcomes, preference_rows, wilson};
 use super::{Check, JobContext, JobOutput, Task, TaskType};
 use crate::metrics::Metric;
 use crate::metrics::mcnemar::{holm, mcnemar_exact};
@@ -189,6 +189,8 @@ impl Task for MinimalPairs<'_> {
                         subset,
                         n,
                         accuracy: p.accuracy,
+                        ci_low: None,
+                        ci_high: None,
                     });
                 }
             }
@@ -219,12 +221,15 @@ fn group_accuracy(task: &TaskDef, fields: &[String], records: &[&JobRecord], pai
             }
             for value in order {
                 let (n, right) = per[value];
+                let (lo, hi) = wilson(right, n);
                 out.push(SubsetRow {
                     task: task.id.clone(),
                     judge: r.model.clone(),
                     subset: format!("{field}={value}"),
                     n,
                     accuracy: right as f64 / n as f64,
+                    ci_low: Some(lo),
+                    ci_high: Some(hi),
                 });
             }
         }

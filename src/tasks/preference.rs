@@ -482,12 +482,15 @@ pub fn subsets_and_disagreements(
                 }
             }
             for (subset, (n, wins)) in per {
+                let (lo, hi) = wilson(wins, n);
                 subsets.push(SubsetRow {
                     task: task.id.clone(),
                     judge: judge.clone(),
                     subset,
                     n,
                     accuracy: wins as f64 / n as f64,
+                    ci_low: Some(lo),
+                    ci_high: Some(hi),
                 });
             }
         }

@@ -189,7 +189,12 @@ fn comparisons_layout_subsets_and_escaped_disagreements() {
     let run = dir.path().join("out/c/latest");
     let subsets = std::fs::read_to_string(run.join("subsets.csv")).unwrap();
     // Written by the csv crate: a subset is quoted only when it needs to be.
-    assert!(subsets.contains("tldr,longer,r/a,2,0.5\n") && subsets.contains("tldr,longer,r/b,1,0.0\n"), "{subsets}");
+    // With the Wilson 95% interval (1 of 2: [0.0945, 0.9055]; 0 of 1: [0, 0.7935]).
+    assert!(
+        subsets.contains("tldr,longer,r/a,2,0.5,0.0945312057")
+            && subsets.contains("tldr,longer,r/b,1,0.0,0.0,0.79345068"),
+        "{subsets}"
+    );
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
     assert!(html.contains("Where the best judge (longer) disagrees"));
     assert!(
