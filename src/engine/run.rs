@@ -364,7 +364,7 @@ fn failed(job: &Job, def: &ModelDef, error: String, started: Instant) -> JobReco
 /// Loads a model of any kind; trained n-grams are cached in `cache_dir`.
 pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error> {
     match &def.kind {
-        ModelKind::Ngram(source) => Ok(Arc::new(NgramModel::load(source, cache_dir)?)),
+        ModelKind::Ngram(def) => Ok(Arc::new(NgramModel::from_def(def, cache_dir)?)),
         ModelKind::Neural(n) => {
             crate::models::neural::load(n.family, &n.path, &n.options).map_err(|e| Error::Model(e.into()))
         }

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use crate::data::DatasetSpec;
 use crate::metrics::Metric;
 use crate::models::Capability;
-use crate::models::ngram::adapter::NgramSource;
+use crate::models::ngram::adapter::NgramDef;
 
 pub use validate::{load_suite, parse_suite, read_options};
 
@@ -42,7 +42,7 @@ pub struct ModelDef {
 /// The resolved model kinds.
 #[derive(Debug, Clone)]
 pub enum ModelKind {
-    Ngram(NgramSource),
+    Ngram(NgramDef),
     Outputs(OutputsSource),
     /// The longer response wins (a preference-task baseline).
     Length,

@@ -165,6 +165,10 @@ pub struct NgramModelSpec {
     /// Treat literal `<s>`, `</s>`, `<unk>` in training text as whitespace.
     #[serde(default)]
     pub skip_symbols: bool,
+    /// Split punctuation at the ends of words into tokens of their own before scoring (for text
+    /// written normally, scored by a model trained on tokenized text such as WikiText-2).
+    #[serde(default)]
+    pub split_punctuation: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]

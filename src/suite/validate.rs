@@ -16,7 +16,7 @@ use super::spec::{
 use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef, TaskTypes};
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::Metric;
-use crate::models::ngram::adapter::NgramSource;
+use crate::models::ngram::adapter::{NgramDef, NgramSource};
 use crate::models::ngram::{DEFAULT_FALLBACK, SpecialSymbols, TrainOptions};
 
 /// Reads, parses and validates a suite file; `types` checks what each task's type adds.
@@ -334,7 +334,8 @@ impl Validator<'_> {
         match spec {
             ModelSpec::Ngram(m) => {
                 let source = self.ngram(at, m)?;
-                Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Ngram(source) })
+                let def = NgramDef { source, split_punctuation: m.split_punctuation };
+                Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Ngram(def) })
             }
             ModelSpec::Length(m) => {
                 Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Length })

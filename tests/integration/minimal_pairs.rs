@@ -125,3 +125,25 @@ fn a_bad_pair_fails_the_job_naming_file_line_and_field() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("p.yaml:6:") && stderr(&o).contains("is a directory, not a file"), "{}", stderr(&o));
 }
+
+#[test]
+fn split_punctuation_scores_text_as_the_tokenized_training_text_reads() {
+    use lmgauge::models::TokenScorer;
+    use lmgauge::models::ngram::adapter::{NgramDef, NgramModel, NgramSource};
+    let dir = workspace(&[]);
+    unzip_arpa(dir.path(), "wiki-3.arpa");
+    let load = |split: bool| {
+        let def = NgramDef { source: NgramSource::Arpa(dir.path().join("wiki-3.arpa")), split_punctuation: split };
+        NgramModel::from_def(&def, dir.path()).unwrap()
+    };
+    let (split, plain) = (load(true), load(false));
+    let written = split.score_tokens("\"The game began in 2006.\"").unwrap();
+    let tokenized = plain.score_tokens("\" The game began in 2006 . \"").unwrap();
+    assert_eq!(written.logprobs, tokenized.logprobs);
+    // Spans still point into the text as written: `2006` and its period apart.
+    let text = "\"The game began in 2006.\"";
+    let tokens: Vec<&str> = written.spans.iter().take(8).map(|&(a, b)| &text[a..b]).collect();
+    assert_eq!(tokens, ["\"", "The", "game", "began", "in", "2006", ".", "\""]);
+    // Off, the same text is whitespace-split words, as KenLM reads it.
+    assert_eq!(plain.score_tokens(text).unwrap().logprobs.len(), 6);
+}

@@ -22,6 +22,17 @@ use crate::models::{Capability, Generator, LanguageModel, ModelError, TokenScore
 pub struct NgramModel {
     lm: QueryLm,
     description: String,
+    /// Split punctuation from words before scoring (see [`super::vocab::punctuation_spans`]).
+    split_punctuation: bool,
+}
+
+/// An n-gram model as a suite defines it: where it comes from and how it reads text.
+#[derive(Debug, Clone)]
+pub struct NgramDef {
+    pub source: NgramSource,
+    /// Split punctuation at the ends of words into tokens of their own before scoring, as the
+    /// training text was tokenized (off: whitespace-split words, as KenLM reads them).
+    pub split_punctuation: bool,
 }
 
 /// Where an n-gram model comes from.
@@ -44,7 +55,7 @@ impl NgramModel {
             path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default(),
             lm.vocab_size()
         );
-        Ok(NgramModel { lm, description })
+        Ok(NgramModel { lm, description, split_punctuation: false })
     }
 
     /// Loads the model, training it first unless `cache_dir` already holds the same training.
@@ -72,6 +83,21 @@ impl NgramModel {
 
     pub fn query(&self) -> &QueryLm {
         &self.lm
+    }
+
+    /// Loads the model a suite defines.
+    pub fn from_def(def: &NgramDef, cache_dir: &Path) -> Result<NgramModel, NgramError> {
+        let mut m = Self::load(&def.source, cache_dir)?;
+        if def.split_punctuation {
+            m.split_punctuation = true;
+            m.description.push_str("; punctuation split from words before scoring");
+        }
+        Ok(m)
+    }
+
+    /// The tokens of one line: whitespace-split words, or with punctuation split off.
+    fn token_spans(&self, line: &str) -> Vec<(usize, usize)> {
+        if self.split_punctuation { super::vocab::punctuation_spans(line) } else { word_spans(line) }
     }
 }
 
@@ -117,8 +143,8 @@ impl Generator for NgramModel {
             .map(|(index, prompt)| {
                 let mut rng = params.rng(index);
                 let mut ctx = self.lm.begin();
-                for word in super::vocab::split_words(prompt) {
-                    self.lm.feed(&mut ctx, word);
+                for (a, b) in self.token_spans(prompt) {
+                    self.lm.feed(&mut ctx, &prompt[a..b]);
                 }
                 let (mut text, mut ids) = (String::new(), Vec::new());
                 let mut finish = Finish::Length;
@@ -163,8 +189,13 @@ impl TokenScorer for NgramModel {
                 break; // text ends with a newline: no further sentence
             }
             scores.clear();
-            self.lm.score_sentence(line, &mut scores);
-            let spans = word_spans(line);
+            let spans = self.token_spans(line);
+            if self.split_punctuation {
+                let tokens: Vec<&str> = spans.iter().map(|&(a, b)| &line[a..b]).collect();
+                self.lm.score_sentence(&tokens.join(" "), &mut scores);
+            } else {
+                self.lm.score_sentence(line, &mut scores);
+            }
             let newline_end = if last { offset + line.len() } else { offset + line.len() + 1 };
             for (i, s) in scores.iter().enumerate() {
                 out.logprobs.push(s.log10_prob as f64 * std::f64::consts::LN_10);

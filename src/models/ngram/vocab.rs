@@ -80,6 +80,28 @@ pub fn split_words(line: &str) -> impl Iterator<Item = &str> {
     line.split([' ', '\t', '\r', '\x0b', '\x0c', '\0']).filter(|w| !w.is_empty())
 }
 
+/// Like [`word_spans`], with punctuation at either end of a word split off as tokens of its own
+/// (`herself.` → `herself` `.`, `"Yes,` → `"` `Yes` `,`), as tokenized training text such as
+/// WikiText-2 writes it. A word made only of punctuation stays whole.
+pub fn punctuation_spans(line: &str) -> Vec<(usize, usize)> {
+    const LEADING: &[u8] = b"\"'([{";
+    const TRAILING: &[u8] = b".,!?;:\"')]}";
+    let mut out = Vec::new();
+    for (a, b) in word_spans(line) {
+        let bytes = &line.as_bytes()[a..b];
+        if bytes.iter().all(|c| c.is_ascii_punctuation()) {
+            out.push((a, b));
+            continue;
+        }
+        let lead = bytes.iter().take_while(|c| LEADING.contains(c)).count();
+        let trail = bytes[lead..].iter().rev().take_while(|c| TRAILING.contains(c)).count();
+        out.extend((a..a + lead).map(|i| (i, i + 1)));
+        out.push((a + lead, b - trail));
+        out.extend((b - trail..b).map(|i| (i, i + 1)));
+    }
+    out
+}
+
 /// Like [`split_words`] but yields each word's byte range within `line`.
 pub fn word_spans(line: &str) -> Vec<(usize, usize)> {
     let mut spans = Vec::new();
@@ -104,6 +126,13 @@ pub fn word_spans(line: &str) -> Vec<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn punctuation_is_split_from_words_only() {
+        let line = "\"Yes, she hugged herself.\" @-@ ... U.S.";
+        let tokens: Vec<&str> = punctuation_spans(line).iter().map(|&(a, b)| &line[a..b]).collect();
+        assert_eq!(tokens, ["\"", "Yes", ",", "she", "hugged", "herself", ".", "\"", "@-@", "...", "U.S", "."]);
+    }
 
     #[test]
     fn specials_have_kenlm_ids() {
