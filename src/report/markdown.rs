@@ -187,38 +187,22 @@ pub fn summary(data: &ReportData) -> String {
 }
 
 /// Minimal pairs: accuracy per value of the first group field (BLiMP's phenomenon), models as
-/// columns; the other group fields are in `subsets.csv` and the HTML report.
+/// columns; the other group fields are in `subsets.csv` and the HTML report. The same table the
+/// HTML report lays out ([`super::views::group_tables`]).
 fn group_table(out: &mut String, data: &ReportData, task: &str) {
-    let rows: Vec<_> = data.subsets.iter().filter(|s| s.task == task).collect();
-    let Some(field) = rows.first().and_then(|s| s.subset.split_once('=')).map(|(f, _)| f.to_owned()) else { return };
-    let prefix = format!("{field}=");
-    let mut models: Vec<&str> = Vec::new();
-    let mut groups: Vec<(&str, usize)> = Vec::new();
-    for s in rows.iter().filter(|s| s.subset.starts_with(&prefix)) {
-        if !models.contains(&s.judge.as_str()) {
-            models.push(&s.judge);
-        }
-        let group = &s.subset[prefix.len()..];
-        if !groups.iter().any(|(g, _)| *g == group) {
-            groups.push((group, s.n));
-        }
-    }
-    let published = if models.iter().any(|m| m.ends_with(" (published)")) {
-        " Columns marked (published) are numbers from the literature, not run here."
-    } else {
-        ""
-    };
-    let _ = writeln!(out, "Accuracy by {}:{published}\n", cell(&field));
-    let _ = write!(out, "| {} | n |", cell(&field));
-    models.iter().for_each(|m| {
+    let Some(t) = super::views::group_tables(data, task).into_iter().next() else { return };
+    let published =
+        if t.published { " Columns marked (published) are numbers from the literature, not run here." } else { "" };
+    let _ = writeln!(out, "Accuracy by {}:{published}\n", cell(&t.field));
+    let _ = write!(out, "| {} | n |", cell(&t.field));
+    t.models.iter().for_each(|m| {
         let _ = write!(out, " {} |", cell(m));
     });
-    let _ = writeln!(out, "\n|---|---:|{}", "---:|".repeat(models.len()));
-    for (group, n) in groups {
+    let _ = writeln!(out, "\n|---|---:|{}", "---:|".repeat(t.models.len()));
+    for (group, n, cells) in &t.rows {
         let _ = write!(out, "| {} | {n} |", cell(group));
-        for m in &models {
-            let value = rows.iter().find(|s| s.judge == *m && s.subset == format!("{prefix}{group}"));
-            let _ = write!(out, " {} |", value.map_or("–".into(), |s| fmt_value(s.accuracy)));
+        for c in cells {
+            let _ = write!(out, " {} |", c.as_ref().map_or("–", |c| c.1.as_str()));
         }
         out.push('\n');
     }

@@ -319,7 +319,7 @@ fn matrices_view(data: &ReportData, task: &str) -> Vec<MatrixView> {
 
 /// Accuracy by group for tasks without judges (minimal pairs): `field=value` subsets, one table
 /// per field, in the order they were written.
-fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
+pub(super) fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
     let rows: Vec<_> = data.subsets.iter().filter(|s| s.task == task).collect();
     let mut tables: Vec<GroupTable> = Vec::new();
     for s in &rows {

@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
-use super::preference::{metric_stats, outcomes, preference_rows, wilson};
+use super::preference::{metric_stats, outcomes, preference_rows, subset_row};
 use super::{Check, JobContext, JobOutput, Task, TaskType};
 use crate::metrics::Metric;
 use crate::metrics::mcnemar::{holm, mcnemar_exact};
@@ -221,16 +221,7 @@ fn group_accuracy(task: &TaskDef, fields: &[String], records: &[&JobRecord], pai
             }
             for value in order {
                 let (n, right) = per[value];
-                let (lo, hi) = wilson(right, n);
-                out.push(SubsetRow {
-                    task: task.id.clone(),
-                    judge: r.model.clone(),
-                    subset: format!("{field}={value}"),
-                    n,
-                    accuracy: right as f64 / n as f64,
-                    ci_low: Some(lo),
-                    ci_high: Some(hi),
-                });
+                out.push(subset_row(task, &r.model, format!("{field}={value}"), n, right));
             }
         }
     }

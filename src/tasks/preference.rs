@@ -372,6 +372,20 @@ pub fn preference_rows(task: &TaskDef, record: &JobRecord, seed: u64, resamples:
     out
 }
 
+/// Accuracy of `judge` on one subset (`wins` of `n`), with its Wilson 95% interval.
+pub fn subset_row(task: &TaskDef, judge: &str, subset: String, n: usize, wins: usize) -> SubsetRow {
+    let (lo, hi) = wilson(wins, n);
+    SubsetRow {
+        task: task.id.clone(),
+        judge: judge.to_owned(),
+        subset,
+        n,
+        accuracy: wins as f64 / n as f64,
+        ci_low: Some(lo),
+        ci_high: Some(hi),
+    }
+}
+
 /// Wilson score interval for `k` successes in `n` trials at 95%.
 pub fn wilson(k: usize, n: usize) -> (f64, f64) {
     use statrs::distribution::{ContinuousCDF, Normal};
@@ -481,18 +495,7 @@ pub fn subsets_and_disagreements(
                     e.1 += (x == 1) as usize;
                 }
             }
-            for (subset, (n, wins)) in per {
-                let (lo, hi) = wilson(wins, n);
-                subsets.push(SubsetRow {
-                    task: task.id.clone(),
-                    judge: judge.clone(),
-                    subset,
-                    n,
-                    accuracy: wins as f64 / n as f64,
-                    ci_low: Some(lo),
-                    ci_high: Some(hi),
-                });
-            }
+            subsets.extend(per.into_iter().map(|(subset, (n, wins))| subset_row(task, &judge, subset, n, wins)));
         }
     }
     let mut disagreements = Vec::new();
