@@ -38,6 +38,9 @@ pub enum Metric {
     AccuracyTiesHalf,
     TieRate,
     LengthCorrelation,
+    /// lm-evaluation-harness's multiple-choice `acc` and `acc_norm` (log-likelihood per character).
+    Acc,
+    AccNorm,
 }
 
 impl Metric {
@@ -61,6 +64,8 @@ impl Metric {
         Metric::AccuracyTiesHalf,
         Metric::TieRate,
         Metric::LengthCorrelation,
+        Metric::Acc,
+        Metric::AccNorm,
     ];
     pub const PREFERENCE: &'static [Metric] =
         &[Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate, Metric::LengthCorrelation];
@@ -97,6 +102,8 @@ impl Metric {
             Metric::AccuracyTiesHalf => "accuracy_ties_half",
             Metric::TieRate => "tie_rate",
             Metric::LengthCorrelation => "length_correlation",
+            Metric::Acc => "acc",
+            Metric::AccNorm => "acc_norm",
         }
     }
 

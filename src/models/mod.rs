@@ -64,6 +64,18 @@ impl TokenScores {
         Some(NonFinite { token, value: self.logprobs[token], span: self.spans.get(token).copied() })
     }
 
+    /// The part of the scores of `context + continuation` that belongs to the continuation: the
+    /// tokens that end after the context's `context_bytes`, less an empty-span end marker at the
+    /// end of the text (see [`TokenScorer::score_continuations`]).
+    pub fn continuation(self, context_bytes: usize, continuation_bytes: usize) -> TokenScores {
+        let end = context_bytes + continuation_bytes;
+        let keep: Vec<bool> = self.spans.iter().map(|&(a, b)| b > context_bytes && !(a == b && b == end)).collect();
+        let pick = |v: Vec<(f64, (usize, usize))>| v.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x);
+        let (logprobs, spans) = pick(self.logprobs.into_iter().zip(self.spans).collect()).unzip();
+        // Unknown words are counted for the whole text: scores do not say which token they were.
+        TokenScores { logprobs, spans, bytes: continuation_bytes, oov: self.oov, pseudo: self.pseudo }
+    }
+
     /// `Ok` when every log-probability is finite, else a message naming the model, the item
     /// and the token position.
     pub fn check_finite(&self, model: &str, item: &str) -> Result<(), String> {
@@ -104,12 +116,33 @@ pub trait TokenScorer: Send + Sync {
         use rayon::prelude::*;
         texts.par_iter().map(|t| self.score_tokens(t)).collect()
     }
+
+    /// lm-evaluation-harness's `loglikelihood`: the tokens of each continuation scored given its
+    /// context. The scores hold the continuation's tokens only; their spans index
+    /// `context + continuation`, and `bytes` counts the continuation's.
+    ///
+    /// By default the whole text is scored and the tokens that end after the context are kept
+    /// (a word the context leaves unfinished belongs to the continuation), less an end-of-sentence
+    /// token at the very end of the text, which the continuation does not write: right for
+    /// models that condition left to right on words (n-gram). Subword models override it to
+    /// tokenize context and continuation as the harness does.
+    fn score_continuations(&self, requests: &[(&str, &str)]) -> Result<Vec<TokenScores>, ModelError> {
+        let texts: Vec<String> = requests.iter().map(|(c, x)| format!("{c}{x}")).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let scores = self.score_batch(&refs)?;
+        Ok(scores.into_iter().zip(requests).map(|(s, (c, x))| s.continuation(c.len(), x.len())).collect())
+    }
 }
 
 /// Pseudo-log-likelihoods: each token predicted from both sides with itself masked (masked LMs;
 /// Salazar et al., 2020). The scores carry `pseudo: true`.
 pub trait PseudoLikelihood: Send + Sync {
     fn pseudo_scores(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError>;
+
+    /// The pseudo-log-likelihoods of each continuation's tokens in `context + continuation`,
+    /// the context never masked (the masked LM's form of [`TokenScorer::score_continuations`];
+    /// the same layout of scores).
+    fn pseudo_continuations(&self, requests: &[(&str, &str)]) -> Result<Vec<TokenScores>, ModelError>;
 }
 
 /// Continues prompts.
@@ -164,6 +197,17 @@ impl dyn LanguageModel + '_ {
         match (self.token_scorer(), self.pseudo_likelihood()) {
             (Some(s), _) => s.score_batch(texts),
             (None, Some(p)) => p.pseudo_scores(texts),
+            (None, None) => Err(self.unsupported(Capability::ScoreTokens)),
+        }
+    }
+
+    /// Per-token scores of each continuation given its context (see
+    /// [`TokenScorer::score_continuations`]): exact where the model has them, else
+    /// pseudo-log-likelihoods with the context unmasked.
+    pub fn continuation_likelihoods(&self, requests: &[(&str, &str)]) -> Result<Vec<TokenScores>, ModelError> {
+        match (self.token_scorer(), self.pseudo_likelihood()) {
+            (Some(s), _) => s.score_continuations(requests),
+            (None, Some(p)) => p.pseudo_continuations(requests),
             (None, None) => Err(self.unsupported(Capability::ScoreTokens)),
         }
     }

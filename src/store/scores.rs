@@ -1,6 +1,7 @@
 //! Per-item scores, typed by the kind of task that made them: a likelihood (perplexity tasks; a
-//! masked LM's pseudo-likelihood is its own flag, not a score), a judged preference pair, or a
-//! system output's statistics against its references (reference and generation tasks).
+//! masked LM's pseudo-likelihood is its own flag, not a score), a judged preference pair, the
+//! log-likelihood of each choice of a multiple-choice question, or a system output's statistics
+//! against its references (reference and generation tasks).
 //!
 //! On disk (job records, baselines, `items.parquet`) an item keeps the flat form runs have
 //! always written, `{"nll": …, "tokens": …}` and `bleu.sys_len`, `chrf.00`, `rouge1.fmeasure`
@@ -14,6 +15,39 @@ pub enum Scores {
     Likelihood(LikelihoodScores),
     Preference(PreferenceScores),
     Reference(ReferenceScores),
+    Choices(ChoiceScores),
+}
+
+/// A multiple-choice question as a model answered it: the summed log-likelihood of each choice
+/// given the context, each choice's length in characters, and the index of the right one.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChoiceScores {
+    pub logliks: Vec<f64>,
+    pub chars: Vec<f64>,
+    pub gold: usize,
+}
+
+impl ChoiceScores {
+    /// The first choice of highest score (`numpy.argmax`'s tie rule, as lm-evaluation-harness).
+    fn argmax(values: impl Iterator<Item = f64>) -> usize {
+        let mut best = (0, f64::NEG_INFINITY);
+        for (i, v) in values.enumerate() {
+            if v > best.1 || i == 0 {
+                best = (i, v);
+            }
+        }
+        best.0
+    }
+
+    /// lm-evaluation-harness's `acc`: the choice of highest log-likelihood is the gold one.
+    pub fn acc(&self) -> bool {
+        Self::argmax(self.logliks.iter().copied()) == self.gold
+    }
+
+    /// `acc_norm`: the same with each log-likelihood divided by its choice's length in characters.
+    pub fn acc_norm(&self) -> bool {
+        Self::argmax(self.logliks.iter().zip(&self.chars).map(|(l, c)| l / c)) == self.gold
+    }
 }
 
 /// A text's negative log-likelihood (natural log) and its sizes, for every perplexity form.
@@ -115,6 +149,13 @@ impl Scores {
                     put("rejected_mean", r);
                 }
             }
+            Scores::Choices(s) => {
+                put("gold", s.gold as f64);
+                for (k, (l, c)) in s.logliks.iter().zip(&s.chars).enumerate() {
+                    put(&format!("ll.{k}"), *l);
+                    put(&format!("chars.{k}"), *c);
+                }
+            }
             Scores::Reference(s) => {
                 if let Some(b) = &s.bleu {
                     put("bleu.sentence", b.sentence);
@@ -186,6 +227,9 @@ impl Scores {
                 len_rejected: need("len_rejected")?,
             }));
         }
+        if let Some(&gold) = m.get("gold") {
+            return choices_from_map(m, gold);
+        }
         let mut s = ReferenceScores::default();
         for (k, &v) in m {
             let (head, tail) = k.split_once('.').unwrap_or((k.as_str(), ""));
@@ -252,12 +296,37 @@ impl Scores {
         }
     }
 
+    pub fn choices(&self) -> Option<&ChoiceScores> {
+        match self {
+            Scores::Choices(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn reference(&self) -> Option<&ReferenceScores> {
         match self {
             Scores::Reference(s) => Some(s),
             _ => None,
         }
     }
+}
+
+/// A multiple-choice item's flat form: `gold`, then `ll.K` and `chars.K` for every choice K.
+fn choices_from_map(m: &BTreeMap<String, f64>, gold: f64) -> Result<Scores, String> {
+    let n = m.len().saturating_sub(1) / 2;
+    let mut s = ChoiceScores { logliks: vec![f64::NAN; n], chars: vec![f64::NAN; n], gold: gold as usize };
+    for (k, &v) in m.iter().filter(|(k, _)| *k != "gold") {
+        let slot = k.split_once('.').and_then(|(head, i)| Some((head, i.parse::<usize>().ok().filter(|&i| i < n)?)));
+        match slot {
+            Some(("ll", i)) if s.logliks[i].is_nan() => s.logliks[i] = v,
+            Some(("chars", i)) if s.chars[i].is_nan() => s.chars[i] = v,
+            _ => return Err(format!("unknown score {k:?}")),
+        }
+    }
+    if n < 2 || gold.fract() != 0.0 || s.gold >= n || m.len().is_multiple_of(2) {
+        return Err(format!("a multiple-choice item needs gold < choices and ll.K, chars.K for 2+ choices: {m:?}"));
+    }
+    Ok(Scores::Choices(s))
 }
 
 #[cfg(test)]
@@ -297,10 +366,23 @@ mod tests {
                 rouge,
                 generated_tokens: Some(32.0),
             }),
+            Scores::Choices(ChoiceScores {
+                logliks: vec![-3.0, -2.5, -7.0, -1.0, -4.0, -5.0, -6.0, -8.0, -9.0, -10.0, -11.0, -12.0],
+                chars: (1..=12).map(f64::from).collect(),
+                gold: 3,
+            }),
         ];
         for s in all {
             assert_eq!(Scores::from_map(&s.to_map()).unwrap(), s);
         }
+    }
+
+    #[test]
+    fn acc_and_acc_norm_take_the_first_best_choice() {
+        let s = ChoiceScores { logliks: vec![-4.0, -4.0, -6.0], chars: vec![4.0, 2.0, 12.0], gold: 0 };
+        assert!(s.acc(), "a tie goes to the first choice, as numpy.argmax");
+        assert!(!s.acc_norm(), "-4/4 = -1 < -6/12 = -0.5");
+        assert!(ChoiceScores { gold: 2, ..s }.acc_norm());
     }
 
     #[test]
@@ -313,6 +395,8 @@ mod tests {
             ("nlll".to_owned(), 2.0),
         ]);
         assert_eq!(Scores::from_map(&m).unwrap_err(), "unknown score \"nlll\"");
+        let m = BTreeMap::from([("gold".to_owned(), 0.0), ("ll.0".to_owned(), -1.0), ("chars.0".to_owned(), 3.0)]);
+        assert!(Scores::from_map(&m).unwrap_err().contains("2+ choices"));
         let m = BTreeMap::from([("bleu.correctx".to_owned(), 1.0)]);
         assert!(Scores::from_map(&m).unwrap_err().contains("bleu.correctx"));
     }

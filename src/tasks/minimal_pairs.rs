@@ -13,7 +13,6 @@
 //! all pairs of models.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -174,8 +173,13 @@ impl Task for MinimalPairs<'_> {
     }
 
     fn tables(&self, records: &[&JobRecord], _seed: u64) -> TaskTables {
+        let right: Vec<Vec<bool>> =
+            records.iter().map(|r| outcomes(r, false).iter().map(|&x| x == 1).collect()).collect();
         let mut subsets = match self.pairs() {
-            Ok(pairs) => group_accuracy(self.def, &self.layout.groups, records, pairs),
+            Ok(pairs) => {
+                let groups = pairs.iter().map(|p| (p.id.as_str(), p.groups.as_slice())).collect();
+                group_accuracy(self.def, &self.layout.groups, records, &right, &groups)
+            }
             Err(_) => Vec::new(),
         };
         // Published numbers for the groups this run has, labelled as not run here.
@@ -195,43 +199,54 @@ impl Task for MinimalPairs<'_> {
                 }
             }
         }
-        TaskTables { subsets, pairwise: mcnemar_table(self.def, records), ..TaskTables::default() }
+        let pairwise = mcnemar_table(self.def, Metric::Accuracy, records, &right);
+        TaskTables { subsets, pairwise, ..TaskTables::default() }
     }
 }
 
 /// Accuracy of every model on every value of every group field (`field=value`), in the order
-/// the values first appear.
-fn group_accuracy(task: &TaskDef, fields: &[String], records: &[&JobRecord], pairs: &[MinimalPair]) -> Vec<SubsetRow> {
-    let index: BTreeMap<&str, &MinimalPair> = pairs.iter().map(|p| (p.id.as_str(), p)).collect();
+/// the values first appear. `right[r][i]`: whether record `r` got its item `i` right; `groups`
+/// gives each item id its values, one per field.
+pub(super) fn group_accuracy(
+    task: &TaskDef,
+    fields: &[String],
+    records: &[&JobRecord],
+    right: &[Vec<bool>],
+    groups: &BTreeMap<&str, &[String]>,
+) -> Vec<SubsetRow> {
     let mut out = Vec::new();
-    for r in records {
-        let o = outcomes(r, false);
+    for (r, right) in records.iter().zip(right) {
         for (g, field) in fields.iter().enumerate() {
             let mut order: Vec<&str> = Vec::new();
             let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-            for (item, &x) in r.items.iter().zip(&o) {
-                let Some(p) = index.get(item.id.as_str()) else { continue };
-                let value = p.groups[g].as_str();
+            for (item, &x) in r.items.iter().zip(right) {
+                let Some(values) = groups.get(item.id.as_str()) else { continue };
+                let value = values[g].as_str();
                 let e = per.entry(value).or_insert_with(|| {
                     order.push(value);
                     (0, 0)
                 });
                 e.0 += 1;
-                e.1 += (x == 1) as usize;
+                e.1 += x as usize;
             }
             for value in order {
-                let (n, right) = per[value];
-                out.push(subset_row(task, &r.model, format!("{field}={value}"), n, right));
+                let (n, wins) = per[value];
+                out.push(subset_row(task, &r.model, format!("{field}={value}"), n, wins));
             }
         }
     }
     out
 }
 
-/// McNemar's exact test between every two models on the pairs both scored, Holm-corrected over
-/// all of them.
-fn mcnemar_table(task: &TaskDef, records: &[&JobRecord]) -> Vec<PairwiseRow> {
-    let right: Vec<Vec<bool>> = records.iter().map(|r| outcomes(r, false).iter().map(|&x| x == 1).collect()).collect();
+/// McNemar's exact test of `metric` between every two models on the items both scored (the
+/// same ids in the same order), Holm-corrected over all of them. `right` as for
+/// [`group_accuracy`].
+pub(super) fn mcnemar_table(
+    task: &TaskDef,
+    metric: Metric,
+    records: &[&JobRecord],
+    right: &[Vec<bool>],
+) -> Vec<PairwiseRow> {
     let accuracy = |v: &[bool]| v.iter().filter(|&&x| x).count() as f64 / v.len().max(1) as f64;
     let mut rows = Vec::new();
     for a in 0..records.len() {
@@ -245,7 +260,7 @@ fn mcnemar_table(task: &TaskDef, records: &[&JobRecord]) -> Vec<PairwiseRow> {
             let only_b = right[a].iter().zip(&right[b]).filter(|(x, y)| !**x && **y).count() as u64;
             rows.push(PairwiseRow {
                 task: task.id.clone(),
-                metric: Metric::Accuracy.name().into(),
+                metric: metric.name().into(),
                 model_a: records[a].model.clone(),
                 model_b: records[b].model.clone(),
                 value_a: accuracy(&right[a]),
@@ -262,72 +277,13 @@ fn mcnemar_table(task: &TaskDef, records: &[&JobRecord]) -> Vec<PairwiseRow> {
     rows
 }
 
-/// The files a dataset path names: the file itself, or every `.jsonl` / `.jsonl.gz` file in a
-/// folder, in name order.
-fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
-    if !path.is_dir() {
-        return Ok(vec![path.to_owned()]);
-    }
-    let entries = std::fs::read_dir(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .filter(|p| p.to_string_lossy().ends_with(".jsonl") || p.to_string_lossy().ends_with(".jsonl.gz"))
-        .collect();
-    out.sort();
-    if out.is_empty() {
-        return Err(format!("{}: no .jsonl or .jsonl.gz files in this folder", path.display()));
-    }
-    Ok(out)
-}
-
 /// Reads every pair; an empty sentence, a missing field or a malformed line is an error naming
 /// the file, the line and the field.
 fn read_pairs(path: &Path, layout: &Layout, limit: Option<usize>) -> Result<Vec<MinimalPair>, String> {
-    let mut out = Vec::new();
-    for file in files(path)? {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let stem = name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_owned();
-        let opened = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let reader: Box<dyn Read> =
-            if name.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(opened)) } else { Box::new(opened) };
-        let mut taken = 0;
-        for (i, line) in BufReader::new(reader).lines().enumerate() {
-            if layout.per_file.is_some_and(|n| taken >= n) || limit.is_some_and(|n| out.len() >= n) {
-                break;
-            }
-            let at = format!("{}:{}", file.display(), i + 1);
-            let line = line.map_err(|e| format!("{at}: {e}"))?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let record: serde_json::Value =
-                serde_json::from_str(&line).map_err(|e| format!("{at}: not a JSON object: {e}"))?;
-            let field = |name: &str, may_be_empty: bool| -> Result<String, String> {
-                match record.get(name) {
-                    None => Err(format!("{at}: field {name:?} is missing")),
-                    Some(serde_json::Value::String(s)) if s.trim().is_empty() && !may_be_empty => {
-                        Err(format!("{at}: field {name:?} is empty"))
-                    }
-                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
-                    Some(v) if may_be_empty && !v.is_object() && !v.is_array() => Ok(v.to_string()),
-                    Some(_) => Err(format!("{at}: field {name:?} must be a string")),
-                }
-            };
-            let groups = layout.groups.iter().map(|g| field(g, true)).collect::<Result<_, _>>()?;
-            out.push(MinimalPair {
-                id: format!("{stem}:{}", i + 1),
-                good: field(&layout.good, false)?,
-                bad: field(&layout.bad, false)?,
-                groups,
-            });
-            taken += 1;
-        }
-    }
-    if out.is_empty() {
-        return Err(format!("{}: no pairs", path.display()));
-    }
-    Ok(out)
+    super::jsonl::read(path, layout.per_file, limit, |r| {
+        let groups = layout.groups.iter().map(|g| r.string(g, true)).collect::<Result<_, _>>()?;
+        Ok(MinimalPair { good: r.string(&layout.good, false)?, bad: r.string(&layout.bad, false)?, groups, id: r.id })
+    })
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@
 //! [`TASK_TYPES`], its section in docs/suites.md. docs/internals.md walks through it.
 
 pub mod generation;
+mod jsonl;
 pub mod minimal_pairs;
+pub mod multiple_choice;
 pub mod perplexity;
 pub mod preference;
 mod published;

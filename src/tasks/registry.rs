@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::Task;
-use super::{generation, minimal_pairs, perplexity, preference, reference};
+use super::{generation, minimal_pairs, multiple_choice, perplexity, preference, reference};
 use crate::metrics::Metric;
 use crate::models::Capability;
 use crate::suite::{ModelDef, Suite, SuiteError, TaskDef, TaskTypes, read_options};
@@ -66,6 +66,7 @@ pub const TASK_TYPES: &[Registered] = &[
     register::<preference::PreferenceType>(),
     register::<generation::GenerationType>(),
     register::<minimal_pairs::MinimalPairsType>(),
+    register::<multiple_choice::MultipleChoiceType>(),
 ];
 
 fn find(name: &str) -> Option<&'static Registered> {

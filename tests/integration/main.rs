@@ -12,6 +12,7 @@ mod layers;
 mod metric_cli;
 mod metric_parity;
 mod minimal_pairs;
+mod multiple_choice;
 mod neural;
 mod outputs;
 mod preference;

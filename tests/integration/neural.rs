@@ -124,6 +124,53 @@ mod parity {
     }
 
     #[test]
+    fn masked_continuations_are_the_texts_pll_with_the_context_never_masked() {
+        // Each token's PLL masks only that token (and, word-l2r, the rest of its word), so the
+        // continuation's tokens score in `context + continuation` exactly as in the whole
+        // text's PLL; the context's tokens are not scored at all.
+        let e = expected();
+        let texts = texts(&e);
+        for name in e["masked"].as_object().unwrap().keys() {
+            let path = fixture(&format!("neural/{name}"));
+            for variant in [PllVariant::Original, PllVariant::WordL2r] {
+                let model = neural::load(Family::Masked, &path, &NeuralOptions { pll: variant, ..options() }).unwrap();
+                let pll = model.pseudo_likelihood().unwrap();
+                for text in &texts {
+                    let cut = text.trim_end().rfind(' ').unwrap_or(0);
+                    let (context, continuation) = text.split_at(cut);
+                    let whole = pll.pseudo_scores(&[text]).unwrap().remove(0);
+                    let part = model.continuation_likelihoods(&[(context, continuation)]).unwrap().remove(0);
+                    let keep: Vec<usize> = (0..whole.spans.len()).filter(|&i| whole.spans[i].1 > cut).collect();
+                    assert!(!keep.is_empty() && keep.len() < whole.spans.len() || cut == 0, "{name}: {text:?}");
+                    assert_eq!(part.spans, keep.iter().map(|&i| whole.spans[i]).collect::<Vec<_>>());
+                    let want: Vec<f64> = keep.iter().map(|&i| whole.logprobs[i]).collect();
+                    assert_close(&part.logprobs, &want, &format!("{name} {variant} {text:?}"));
+                    assert_eq!((part.bytes, part.pseudo), (continuation.len(), true));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn causal_continuations_without_context_are_the_rolling_scores() {
+        // lm-evaluation-harness's loglikelihood("", text) is its rolling window's first window.
+        let e = expected();
+        let texts: Vec<String> = texts(&e).into_iter().filter(|t| t.len() < 100).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        for name in e["causal"].as_object().unwrap().keys() {
+            let model = neural::load(Family::Causal, &fixture(&format!("neural/{name}")), &options()).unwrap();
+            let requests: Vec<(&str, &str)> = refs.iter().map(|t| ("", *t)).collect();
+            let rolling = model.likelihoods(&refs).unwrap();
+            for (c, r) in model.continuation_likelihoods(&requests).unwrap().iter().zip(&rolling) {
+                assert_eq!((&c.logprobs, &c.spans), (&r.logprobs, &r.spans), "{name}");
+            }
+            // A context of only whitespace has nothing to condition on and is refused.
+            let err = model.continuation_likelihoods(&[("  ", "a b")]).unwrap_err().to_string();
+            assert!(err.contains("only whitespace"), "{err}");
+        }
+    }
+
+    #[test]
     fn the_longest_text_really_spans_several_windows() {
         // Guards the fixtures: without a text longer than the context, windowing is untested.
         let e = expected();

@@ -189,7 +189,20 @@ tasks:
     models: [kn2, kn3]
     metrics: [bleu, rougeL]
     max_new_tokens: 6
+  - id: pairs
+    type: minimal-pairs
+    dataset: {{path: {blimp}, limit: 12}}
+    models: [kn2, kn3]
+    metrics: [accuracy, tie_rate]
+  - id: choices
+    type: multiple-choice
+    dataset: {{path: {choices}, limit: 16}}
+    group_fields: [UID]
+    models: [kn2, kn3]
+    metrics: [acc, acc_norm]
 ",
+        blimp = repo().join("data/blimp/determiner_noun_agreement_1.jsonl.gz").display(),
+        choices = repo().join("data/multiple-choice/blimp-one-prefix.jsonl").display(),
         uedin = wmt("newstest2017.uedin-nmt.4722.hyp.de"),
         kit = wmt("newstest2017.KIT.4950.hyp.de"),
         reference = wmt("newstest2017.ref.de"),

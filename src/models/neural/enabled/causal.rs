@@ -93,9 +93,89 @@ impl CausalModel {
         for (i, enc) in encoded.iter().enumerate() {
             all.extend(self.windows(enc).into_iter().map(|w| (i, w)));
         }
+        let ids: Vec<&[i64]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
+        let logprobs = self.run_windows(&ids, &all)?;
+        Ok(encoded
+            .iter()
+            .zip(logprobs)
+            .zip(texts)
+            .map(|((enc, lps), text)| {
+                // Tokens no window scored (the sliding policy's first token) are left out.
+                let (logprobs, spans) = lps.iter().zip(&enc.spans).filter_map(|(lp, s)| lp.map(|lp| (lp, *s))).unzip();
+                TokenScores { logprobs, spans, bytes: text.len(), oov: 0, pseudo: false }
+            })
+            .collect())
+    }
+
+    /// lm-evaluation-harness's `HFLM._encode_pair` and `_loglikelihood_tokens`: trailing
+    /// whitespace of the context moves to the continuation; the continuation's tokens are those
+    /// of `context + continuation` after as many tokens as the context alone encodes to (an empty
+    /// context is the start token); the model reads the last `max_length` tokens before each
+    /// scored one.
+    fn score_continuations(&self, requests: &[(&str, &str)]) -> Result<Vec<TokenScores>, NeuralError> {
+        let mut sequences: Vec<Vec<i64>> = Vec::with_capacity(requests.len());
+        let mut spans: Vec<Vec<(usize, usize)>> = Vec::with_capacity(requests.len());
+        let mut all: Vec<(usize, Window)> = Vec::with_capacity(requests.len());
+        for (i, &(context, continuation)) in requests.iter().enumerate() {
+            // Python's `str.rstrip()`: Unicode whitespace and the four separators \x1c-\x1f.
+            let kept = context.trim_end_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)).len();
+            if kept == 0 && !context.is_empty() {
+                return Err(NeuralError::Options(format!(
+                    "context {context:?} is only whitespace: give an empty context or some text"
+                )));
+            }
+            let whole = self.tokenizer.encode(&format!("{context}{continuation}"))?;
+            let context_ids = if context.is_empty() {
+                vec![self.tokenizer.prefix().ok_or_else(|| {
+                    NeuralError::file(
+                        &self.tokenizer.source,
+                        "no beginning- or end-of-text token to score a continuation without context",
+                    )
+                })? as i64]
+            } else {
+                self.tokenizer.encode(&context[..kept])?.ids
+            };
+            let skip = if context.is_empty() { 0 } else { context_ids.len() };
+            let own = whole.ids.len().saturating_sub(skip);
+            if own == 0 || own > self.max_length {
+                return Err(NeuralError::Options(format!(
+                    "continuation {:?} is {own} tokens after its context; it must be 1 to max_length ({})",
+                    continuation, self.max_length
+                )));
+            }
+            let mut seq = context_ids;
+            let first = seq.len();
+            seq.extend_from_slice(&whole.ids[skip..]);
+            let n = seq.len();
+            let begin = (n - 1).saturating_sub(self.max_length);
+            let input = seq[begin..n - 1].to_vec();
+            all.push((i, Window { first_pos: input.len() - own, input, targets: first..n }));
+            spans.push(whole.spans[skip..].to_vec());
+            sequences.push(seq);
+        }
+        let ids: Vec<&[i64]> = sequences.iter().map(Vec::as_slice).collect();
+        let logprobs = self.run_windows(&ids, &all)?;
+        Ok(logprobs
+            .into_iter()
+            .zip(spans)
+            .zip(requests)
+            .zip(&all)
+            .map(|(((lps, spans), (_, continuation)), (_, w))| TokenScores {
+                logprobs: lps[w.targets.clone()].iter().map(|lp| lp.unwrap_or(f64::NAN)).collect(),
+                spans,
+                bytes: continuation.len(),
+                oov: 0,
+                pseudo: false,
+            })
+            .collect())
+    }
+
+    /// Runs the windows over the token sequences they index and returns each sequence's
+    /// log-probabilities, `None` where no window scored the token.
+    fn run_windows(&self, ids: &[&[i64]], all: &[(usize, Window)]) -> Result<Vec<Vec<Option<f64>>>, NeuralError> {
         // `None` until a window scores the token: "not scored" is never a number, so a NaN the
         // network computes stays a NaN and is caught by the callers' finiteness check.
-        let mut logprobs: Vec<Vec<Option<f64>>> = encoded.iter().map(|e| vec![None; e.ids.len()]).collect();
+        let mut logprobs: Vec<Vec<Option<f64>>> = ids.iter().map(|e| vec![None; e.len()]).collect();
         let lengths: Vec<usize> = all.iter().map(|(_, w)| w.input.len()).collect();
         let net = self.net.lock().unwrap_or_else(|p| p.into_inner());
         // Short windows share rows (each attending only within itself) so that the matrix
@@ -117,7 +197,7 @@ impl CausalModel {
                     positions.extend(0..w.input.len() as i64);
                     for (j, t) in w.targets.clone().enumerate() {
                         scored.push((r * width + start + w.first_pos + j) as i64);
-                        targets.push(encoded[*text].ids[t]);
+                        targets.push(ids[*text][t]);
                     }
                 }
                 flat.resize((r + 1) * width, 0);
@@ -151,16 +231,7 @@ impl CausalModel {
                 }
             }
         }
-        Ok(encoded
-            .iter()
-            .zip(logprobs)
-            .zip(texts)
-            .map(|((enc, lps), text)| {
-                // Tokens no window scored (the sliding policy's first token) are left out.
-                let (logprobs, spans) = lps.iter().zip(&enc.spans).filter_map(|(lp, s)| lp.map(|lp| (lp, *s))).unzip();
-                TokenScores { logprobs, spans, bytes: text.len(), oov: 0, pseudo: false }
-            })
-            .collect())
+        Ok(logprobs)
     }
 }
 
@@ -192,5 +263,9 @@ impl TokenScorer for CausalModel {
 
     fn score_batch(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
         Ok(self.score(texts)?)
+    }
+
+    fn score_continuations(&self, requests: &[(&str, &str)]) -> Result<Vec<TokenScores>, ModelError> {
+        Ok(CausalModel::score_continuations(self, requests)?)
     }
 }

@@ -75,14 +75,15 @@ impl MaskedModel {
         })
     }
 
-    fn copies(&self, text: usize, enc: &Encoded, out: &mut Vec<Copy>) {
+    /// The masked copies that score tokens `from..` of one text.
+    fn copies(&self, text: usize, enc: &Encoded, from: usize, out: &mut Vec<Copy>) {
         let (cls, sep, mask) = self.specials;
         for (begin, end, first) in windows::masked_spans(enc.ids.len(), self.max_content, self.stride) {
             let mut window = Vec::with_capacity(end - begin + 2);
             window.push(cls);
             window.extend_from_slice(&enc.ids[begin..end]);
             window.push(sep);
-            for i in first..end {
+            for i in first.max(from)..end {
                 let mut input = window.clone();
                 input[1 + i - begin] = mask;
                 if self.pll == PllVariant::WordL2r && enc.words[i].is_some() {
@@ -97,11 +98,15 @@ impl MaskedModel {
         }
     }
 
-    fn score(&self, texts: &[&str]) -> Result<Vec<TokenScores>, NeuralError> {
+    /// Pseudo-log-likelihoods of the tokens of each text that end after its first
+    /// `from_bytes[i]` bytes (all tokens when 0): the tokens before stay unmasked context.
+    fn score(&self, texts: &[&str], from_bytes: &[usize]) -> Result<Vec<TokenScores>, NeuralError> {
         let encoded: Vec<Encoded> = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<_, _>>()?;
+        let from: Vec<usize> =
+            encoded.iter().zip(from_bytes).map(|(e, &b)| e.spans.iter().take_while(|s| s.1 <= b).count()).collect();
         let mut copies = Vec::new();
         for (i, enc) in encoded.iter().enumerate() {
-            self.copies(i, enc, &mut copies);
+            self.copies(i, enc, from[i], &mut copies);
         }
         // Equal lengths batch without padding.
         let mut by_length: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
@@ -136,11 +141,12 @@ impl MaskedModel {
         Ok(encoded
             .iter()
             .zip(logprobs)
-            .zip(texts)
-            .map(|((enc, logprobs), text)| TokenScores {
-                logprobs,
-                spans: enc.spans.clone(),
-                bytes: text.len(),
+            .zip(texts.iter().zip(from_bytes))
+            .zip(from)
+            .map(|(((enc, logprobs), (text, bytes)), from)| TokenScores {
+                logprobs: logprobs[from..].to_vec(),
+                spans: enc.spans[from..].to_vec(),
+                bytes: text.len() - bytes,
                 oov: 0,
                 pseudo: true,
             })
@@ -160,7 +166,14 @@ impl LanguageModel for MaskedModel {
 
 impl PseudoLikelihood for MaskedModel {
     fn pseudo_scores(&self, texts: &[&str]) -> Result<Vec<TokenScores>, ModelError> {
-        Ok(self.score(texts)?)
+        Ok(self.score(texts, &vec![0; texts.len()])?)
+    }
+
+    fn pseudo_continuations(&self, requests: &[(&str, &str)]) -> Result<Vec<TokenScores>, ModelError> {
+        let texts: Vec<String> = requests.iter().map(|(c, x)| format!("{c}{x}")).collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let from: Vec<usize> = requests.iter().map(|(c, _)| c.len()).collect();
+        Ok(self.score(&refs, &from)?)
     }
 }
 
