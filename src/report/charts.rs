@@ -103,13 +103,17 @@ pub fn trend_chart(title: &str, runs: usize, series: &[Series]) -> String {
     svg
 }
 
-const PALETTE: [RGBColor; 6] = [
+const PALETTE: [RGBColor; 10] = [
     RGBColor(76, 114, 176),
     RGBColor(221, 132, 82),
     RGBColor(85, 168, 104),
     RGBColor(196, 78, 82),
     RGBColor(129, 114, 179),
     RGBColor(147, 120, 96),
+    RGBColor(218, 139, 195),
+    RGBColor(140, 140, 140),
+    RGBColor(204, 185, 116),
+    RGBColor(100, 181, 205),
 ];
 
 fn draw_trend(
@@ -159,4 +163,105 @@ fn draw_trend(
     chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK.mix(0.3)).draw()?;
     root.present()?;
     Ok(())
+}
+
+/// One model's accuracy per group, in the order of `groups` (`None`: not scored there).
+pub type GroupSeries = (String, Vec<Option<f64>>);
+
+/// Accuracy per group as a dot plot: a row per group (its name on the left), the accuracy along
+/// a 0–1 axis, a coloured dot per model, each model's dots a little apart vertically so that
+/// equal values stay visible. Rows keep a fixed height, so 67 phenomena and 10 models still read;
+/// `reference` draws a dashed vertical line (chance).
+pub fn group_chart(title: &str, groups: &[String], series: &[GroupSeries], reference: Option<f64>) -> String {
+    let mut svg = String::new();
+    if groups.is_empty() || series.is_empty() {
+        return svg;
+    }
+    let row = (6 * series.len() as u32 + 6).max(16);
+    let label = groups.iter().map(|g| g.chars().count()).max().unwrap_or(0) as u32 * 7 + 12;
+    let height = 90 + row * groups.len() as u32 + 18 * series.len().div_ceil(4) as u32;
+    {
+        let backend = SVGBackend::with_string(&mut svg, (960, height));
+        // As for metric charts: a layout error leaves a partial chart, never a failed report.
+        let _ = draw_groups(backend, title, groups, series, reference, label.clamp(80, 380));
+    }
+    svg
+}
+
+fn draw_groups(
+    backend: SVGBackend,
+    title: &str,
+    groups: &[String],
+    series: &[GroupSeries],
+    reference: Option<f64>,
+    label_width: u32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    // The legend goes below the plot, four models to a line, so it never hides a dot.
+    let legend_height = 18 * series.len().div_ceil(4) as u32 + 8;
+    let (plot, legend) = root.split_vertically(root.dim_in_pixel().1 - legend_height);
+    let n = groups.len();
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(title, ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(label_width)
+        .build_cartesian_2d(0f64..1f64, (0..n.saturating_sub(1)).into_segmented())?;
+    chart
+        .configure_mesh()
+        .y_labels(n)
+        .y_label_formatter(&|y| match y {
+            // Rows run top to bottom in the table's order.
+            SegmentValue::CenterOf(i) => groups.get(n - 1 - *i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        })
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .light_line_style(WHITE)
+        .draw()?;
+    if let Some(x) = reference {
+        let line = vec![(x, SegmentValue::Exact(0)), (x, SegmentValue::Last)];
+        chart.draw_series(DashedLineSeries::new(line, 6, 4, RGBColor(180, 60, 60).stroke_width(1)))?;
+    }
+    let spread = series.len() as i32 - 1;
+    for (k, (model, values)) in series.iter().enumerate() {
+        let color = PALETTE[k % PALETTE.len()];
+        let dy = 6 * k as i32 - 3 * spread;
+        chart.draw_series(values.iter().enumerate().filter_map(|(i, v)| {
+            let v = v.filter(|v| v.is_finite())?;
+            Some(EmptyElement::at((v, SegmentValue::CenterOf(n - 1 - i))) + Circle::new((0, dy), 3, color.filled()))
+        }))?;
+        let (x, y) = (label_width as i32 + 12 + 150 * (k % 4) as i32, 10 + 18 * (k / 4) as i32);
+        legend.draw(&Circle::new((x, y), 4, color.filled()))?;
+        legend.draw(&Text::new(model.clone(), (x + 9, y - 7), ("sans-serif", 13)))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_charts_keep_one_labelled_row_per_group_at_blimp_scale() {
+        let groups: Vec<String> = (0..67).map(|i| format!("phenomenon_<{i}>")).collect();
+        let series: Vec<GroupSeries> = (0..10)
+            .map(|m| (format!("model {m}"), (0..67).map(|g| (g != m).then_some((g * m % 10) as f64 / 10.0)).collect()))
+            .collect();
+        let svg = group_chart("blimp: accuracy by UID", &groups, &series, Some(0.5));
+        // Every group is named once (escaped) and every scored value is a dot, plus the legend's.
+        for g in &groups {
+            assert_eq!(svg.matches(&g.replace('<', "&lt;").replace('>', "&gt;")).count(), 1, "{g}");
+        }
+        assert_eq!(svg.matches("<circle").count(), 10 * 66 + 10);
+        // Rows keep their height: the chart grows with the groups instead of squeezing them.
+        let height = |svg: &str| -> u32 {
+            let at = svg.find("height=\"").unwrap() + 8;
+            svg[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        let small = group_chart("t", &groups[..5], &series[..2], None);
+        assert!(height(&svg) > 67 * 16 && height(&small) < 300, "{} {}", height(&svg), height(&small));
+        assert!(group_chart("t", &[], &series, None).is_empty());
+    }
 }
