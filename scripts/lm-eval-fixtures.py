@@ -17,7 +17,11 @@ give on the likelihood-comparison data lmgauge ships, for the parity tests of th
   tests/fixtures/kenlm/wiki-5.arpa.gz: the choice's words after <s> and the context's words, no
   </s> (`full_scores(context + " " + choice, bos=True, eos=False)`, the choice's entries), log10.
 
+- KenLM's `Model.score(s, bos=True, eos=True)` of both sentences of the BLiMP slice (single-precision
+  totals, as KenLM users compare them).
+
 Run: .tools/venv/bin/python scripts/lm-eval-fixtures.py models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+(or `--kenlm-only` to refresh only KenLM's part of an existing fixture)
 (needs torch 2.4.0, transformers 4.46.3, lm_eval 0.4.5 with datasets 3.1.0, kenlm, gguf; see
 scripts/lm-eval-fixtures.sh)
 """
@@ -74,7 +78,40 @@ def task_yaml(name, path, delimiter):
             "metric_list:\n  - metric: acc\n  - metric: acc_norm\n")
 
 
+def kenlm_scores(out):
+    arpa = os.path.join(ROOT, "tests", "fixtures", "kenlm", "wiki-5.arpa.gz")
+    ngram = kenlm.Model(arpa)
+    out["kenlm"] = {"arpa": "tests/fixtures/kenlm/wiki-5.arpa.gz", "tasks": {}}
+    for name, (rel, delimiter) in SETS.items():
+        scored = []
+        with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
+            for line in f:
+                r = json.loads(line)
+                lls = []
+                for c in r["choices"]:
+                    full = list(ngram.full_scores(r["context"] + delimiter + c, bos=True, eos=False))
+                    lls.append(sum(s[0] for s in full[len(full) - len(c.split()):]))
+                scored.append(lls)
+        out["kenlm"]["tasks"][name] = scored
+    # Sentence totals as `Model.score` computes them (single-precision sums), good and bad, for
+    # the BLiMP slice: minimal-pairs must decide every pair as these totals do.
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "b.jsonl")
+        ids = blimp_sentences(path)
+        with open(path, encoding="utf-8") as f:
+            pairs = [json.loads(line)["choices"] for line in f]
+    out["kenlm"]["blimp_score"] = [{"id": i, "good": ngram.score(g, bos=True, eos=True), "bad": ngram.score(b, bos=True, eos=True)}
+                                   for i, (g, b) in zip(ids, pairs)]
+
+
 def main():
+    if sys.argv[1] == "--kenlm-only":
+        # Refresh only KenLM's part of an existing fixture (no model, no harness run).
+        with open(os.path.join(OUT, "expected.json"), encoding="utf-8") as f:
+            out = json.load(f)
+        kenlm_scores(out)
+        write(out)
+        return
     gguf_path = os.path.abspath(sys.argv[1])
     tok, bos = import_module("smollm2-fixtures").smollm_tokenizer(gguf_path)
     names = gguf.GGUFReader(gguf_path).fields["tokenizer.ggml.tokens"].contents()
@@ -114,20 +151,11 @@ def main():
                                   "acc_norm": agg["acc_norm,none"], "items": items}
             print(f"{name}: {len(items)} items, acc {agg['acc,none']:.4f}, acc_norm {agg['acc_norm,none']:.4f}")
 
-    arpa = os.path.join(ROOT, "tests", "fixtures", "kenlm", "wiki-5.arpa.gz")
-    ngram = kenlm.Model(arpa)
-    out["kenlm"] = {"arpa": "tests/fixtures/kenlm/wiki-5.arpa.gz", "tasks": {}}
-    for name, (rel, delimiter) in SETS.items():
-        scored = []
-        with open(os.path.join(ROOT, rel), encoding="utf-8") as f:
-            for line in f:
-                r = json.loads(line)
-                lls = []
-                for c in r["choices"]:
-                    full = list(ngram.full_scores(r["context"] + delimiter + c, bos=True, eos=False))
-                    lls.append(sum(s[0] for s in full[len(full) - len(c.split()):]))
-                scored.append(lls)
-        out["kenlm"]["tasks"][name] = scored
+    kenlm_scores(out)
+    write(out)
+
+
+def write(out):
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False)

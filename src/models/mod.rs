@@ -49,11 +49,27 @@ pub struct TokenScores {
     pub oov: usize,
     /// Pseudo-log-likelihoods (masked LMs): each token predicted from both sides.
     pub pseudo: bool,
+    /// Single-precision log10 scores (n-gram models, as KenLM computes them): a sentence's total
+    /// ([`TokenScores::sentence_total`]) accumulates them in f32 as KenLM's `Model.score` does.
+    pub single_precision: bool,
 }
 
 impl TokenScores {
     pub fn nll(&self) -> f64 {
         -self.logprobs.iter().sum::<f64>()
+    }
+
+    /// The text's log-likelihood as its reference tool totals it: KenLM's `Model.score` adds the
+    /// single-precision log10 scores in f32, token by token, and its users compare those totals;
+    /// near-equal sentences (the same words reordered) compare as they do in KenLM only when
+    /// summed the same way. Other models' totals are the f64 sum. Natural log.
+    pub fn sentence_total(&self) -> f64 {
+        if !self.single_precision {
+            return -self.nll();
+        }
+        // Each value is an f32 log10 score times ln 10 in f64: dividing gives the f32 back exactly.
+        let log10 = self.logprobs.iter().fold(0f32, |total, lp| total + (lp / std::f64::consts::LN_10) as f32);
+        log10 as f64 * std::f64::consts::LN_10
     }
 
     /// The first token whose log-probability is not a finite number (NaN or ±infinity, as a
@@ -73,7 +89,7 @@ impl TokenScores {
         let pick = |v: Vec<(f64, (usize, usize))>| v.into_iter().zip(&keep).filter(|(_, k)| **k).map(|(x, _)| x);
         let (logprobs, spans) = pick(self.logprobs.into_iter().zip(self.spans).collect()).unzip();
         // Unknown words are counted for the whole text: scores do not say which token they were.
-        TokenScores { logprobs, spans, bytes: continuation_bytes, oov: self.oov, pseudo: self.pseudo }
+        TokenScores { logprobs, spans, bytes: continuation_bytes, oov: self.oov, ..self }
     }
 
     /// `Ok` when every log-probability is finite, else a message naming the model, the item

@@ -151,8 +151,8 @@ impl Task for MinimalPairs<'_> {
                     }
                 }
                 let judged = PreferenceScores {
-                    chosen: -two[0].nll(),
-                    rejected: -two[1].nll(),
+                    chosen: two[0].sentence_total(),
+                    rejected: two[1].sentence_total(),
                     per_token: None,
                     len_chosen: p.good.chars().count() as f64,
                     len_rejected: p.bad.chars().count() as f64,
@@ -182,6 +182,9 @@ impl Task for MinimalPairs<'_> {
             }
             Err(_) => Vec::new(),
         };
+        if let Some(first) = self.layout.groups.first() {
+            subsets.extend(overall_rows(self.def, first, records, &subsets));
+        }
         // Published numbers for the groups this run has, labelled as not run here.
         if !records.is_empty() {
             for p in &self.published {
@@ -234,6 +237,39 @@ pub(super) fn group_accuracy(
                 out.push(subset_row(task, &r.model, format!("{field}={value}"), n, wins));
             }
         }
+    }
+    out
+}
+
+/// Each model's overall accuracy two ways, as subsets of field `overall`: over all pairs (with its
+/// Wilson interval) and as the mean over the groups of the first group field, BLiMP's phenomena,
+/// as the paper reports it (its 95% interval from the groups' binomial variances,
+/// `mean ± 1.96 · sqrt(Σ p(1 − p)/n) / groups`).
+fn overall_rows(task: &TaskDef, field: &str, records: &[&JobRecord], groups: &[SubsetRow]) -> Vec<SubsetRow> {
+    let prefix = format!("{field}=");
+    let mut out = Vec::new();
+    for r in records {
+        let mine: Vec<&SubsetRow> =
+            groups.iter().filter(|s| s.judge == r.model && s.subset.starts_with(&prefix)).collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let n: usize = mine.iter().map(|s| s.n).sum();
+        let wins: usize = mine.iter().map(|s| (s.accuracy * s.n as f64).round() as usize).sum();
+        out.push(subset_row(task, &r.model, "overall=all pairs".into(), n, wins));
+        let g = mine.len() as f64;
+        let mean = mine.iter().map(|s| s.accuracy).sum::<f64>() / g;
+        let var: f64 = mine.iter().map(|s| s.accuracy * (1.0 - s.accuracy) / s.n as f64).sum::<f64>() / (g * g);
+        let half = 1.959963984540054 * var.sqrt();
+        out.push(SubsetRow {
+            task: task.id.clone(),
+            judge: r.model.clone(),
+            subset: format!("overall=mean over {field}"),
+            n,
+            accuracy: mean,
+            ci_low: Some((mean - half).max(0.0)),
+            ci_high: Some((mean + half).min(1.0)),
+        });
     }
     out
 }

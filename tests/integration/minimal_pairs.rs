@@ -95,6 +95,17 @@ fn ngram_pairs_are_scored_as_kenlm_scores_sentences() {
     let subsets = std::fs::read_to_string(run.join("subsets.csv")).unwrap();
     assert!(subsets.contains("pairs,kn3,UID=even,") && subsets.contains("pairs,kn2,field=f,"), "{subsets}");
     assert!(subsets.contains("pairs,gpt2 (published),UID=even,") && !subsets.contains("absent"), "{subsets}");
+    // Overall: over all pairs, and the mean over phenomena (UID) as the paper reports it.
+    let group = |parity: usize| -> f64 {
+        let g: Vec<_> = kenlm.iter().enumerate().filter(|(i, _)| i % 2 == parity).map(|(_, p)| p).collect();
+        g.iter().filter(|(a, b)| a > b).count() as f64 / g.len() as f64
+    };
+    let overall = |what: &str| -> f64 {
+        let line = subsets.lines().find(|l| l.starts_with(&format!("pairs,kn3,overall={what},"))).unwrap();
+        line.split(',').nth(4).unwrap().parse().unwrap()
+    };
+    assert!((overall("all pairs") - right).abs() < 1e-12);
+    assert!((overall("mean over UID") - (group(0) + group(1)) / 2.0).abs() < 1e-12);
     let pairwise = std::fs::read_to_string(run.join("pairwise.csv")).unwrap();
     assert!(pairwise.lines().nth(1).unwrap().starts_with("pairs,accuracy,kn3,kn2,"), "{pairwise}");
     assert!(pairwise.contains("mcnemar-exact-holm"));
@@ -146,4 +157,38 @@ fn split_punctuation_scores_text_as_the_tokenized_training_text_reads() {
     assert_eq!(tokens, ["\"", "The", "game", "began", "in", "2006", ".", "\""]);
     // Off, the same text is whitespace-split words, as KenLM reads it.
     assert_eq!(plain.score_tokens(text).unwrap().logprobs.len(), 6);
+}
+
+#[test]
+fn ngram_pairs_are_decided_as_kenlm_decides_them_near_ties_included() {
+    // KenLM's Model.score sums single-precision log10 scores; sentences with the same words in
+    // another order differ only in that rounding, and BLiMP has many. The fixture holds KenLM's
+    // own totals for the first 10 pairs of every phenomenon (scripts/lm-eval-fixtures.py).
+    let e: Value = serde_json::from_slice(&std::fs::read(fixture("multiple-choice/expected.json")).unwrap()).unwrap();
+    let want = e["kenlm"]["blimp_score"].as_array().unwrap();
+    let dir = workspace(&[]);
+    unzip_arpa(dir.path(), "wiki-5.arpa");
+    let blimp = crate::common::repo().join("data/blimp");
+    let s = format!(
+        "version: 1\nname: mp\nmodels:\n  - {{id: kn5, kind: ngram, arpa: wiki-5.arpa}}\ntasks:\n  - {{id: pairs, type: minimal-pairs, dataset: {{path: {}}}, per_file: 10, models: [kn5], metrics: [accuracy, tie_rate]}}\n",
+        blimp.display()
+    );
+    std::fs::write(dir.path().join("suite.yaml"), s).unwrap();
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let record: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/mp/latest/jobs/pairs__kn5.json")).unwrap()).unwrap();
+    let items = record["items"].as_array().unwrap();
+    assert_eq!(items.len(), want.len());
+    let ln10 = std::f64::consts::LN_10;
+    let mut near_ties = 0;
+    for (item, w) in items.iter().zip(want) {
+        assert_eq!(item["id"], w["id"]);
+        let (g, b) = (item["scores"]["chosen"].as_f64().unwrap(), item["scores"]["rejected"].as_f64().unwrap());
+        let (kg, kb) = (w["good"].as_f64().unwrap() * ln10, w["bad"].as_f64().unwrap() * ln10);
+        assert!(rel(g, kg) < 1e-6 && rel(b, kb) < 1e-6, "{}: {g} {b} vs KenLM {kg} {kb}", w["id"]);
+        assert_eq!(g.partial_cmp(&b), kg.partial_cmp(&kb), "{}: decided unlike KenLM", w["id"]);
+        near_ties += (g != b && rel(g, b) < 1e-6) as usize;
+    }
+    assert!(near_ties > 0, "the slice must hold pairs that only rounding tells apart");
 }

@@ -179,7 +179,7 @@ impl Generator for NgramModel {
 
 impl TokenScorer for NgramModel {
     fn score_tokens(&self, text: &str) -> Result<TokenScores, ModelError> {
-        let mut out = TokenScores { bytes: text.len(), ..Default::default() };
+        let mut out = TokenScores { bytes: text.len(), single_precision: true, ..Default::default() };
         let mut scores: Vec<TokenScore> = Vec::new();
         let mut offset = 0;
         let mut lines = text.split('\n').peekable();

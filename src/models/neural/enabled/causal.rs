@@ -102,7 +102,7 @@ impl CausalModel {
             .map(|((enc, lps), text)| {
                 // Tokens no window scored (the sliding policy's first token) are left out.
                 let (logprobs, spans) = lps.iter().zip(&enc.spans).filter_map(|(lp, s)| lp.map(|lp| (lp, *s))).unzip();
-                TokenScores { logprobs, spans, bytes: text.len(), oov: 0, pseudo: false }
+                TokenScores { logprobs, spans, bytes: text.len(), ..TokenScores::default() }
             })
             .collect())
     }
@@ -164,8 +164,7 @@ impl CausalModel {
                 logprobs: lps[w.targets.clone()].iter().map(|lp| lp.unwrap_or(f64::NAN)).collect(),
                 spans,
                 bytes: continuation.len(),
-                oov: 0,
-                pseudo: false,
+                ..TokenScores::default()
             })
             .collect())
     }

@@ -147,8 +147,8 @@ impl MaskedModel {
                 logprobs: logprobs[from..].to_vec(),
                 spans: enc.spans[from..].to_vec(),
                 bytes: text.len() - bytes,
-                oov: 0,
                 pseudo: true,
+                ..TokenScores::default()
             })
             .collect())
     }
