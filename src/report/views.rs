@@ -368,7 +368,9 @@ pub(super) fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
                         let shade = (s.accuracy.clamp(0.0, 1.0) * 0.6 * 100.0).round() as u32;
                         let interval = match (s.ci_low, s.ci_high) {
                             (Some(lo), Some(hi)) => {
-                                format!("Wilson 95%: [{}, {}], n = {}", fmt_value(lo), fmt_value(hi), s.n)
+                                // The mean over groups has a normal interval, every other row Wilson's.
+                                let kind = if s.subset.starts_with("overall=mean over ") { "normal" } else { "Wilson" };
+                                format!("{kind} 95%: [{}, {}], n = {}", fmt_value(lo), fmt_value(hi), s.n)
                             }
                             _ => "published, not run here".into(),
                         };
