@@ -190,7 +190,7 @@ pub fn summary(data: &ReportData) -> String {
 /// columns; the other group fields are in `subsets.csv` and the HTML report. The same table the
 /// HTML report lays out ([`super::views::group_tables`]).
 fn group_table(out: &mut String, data: &ReportData, task: &str) {
-    let Some(t) = super::views::group_tables(data, task).into_iter().next() else { return };
+    let Some(t) = super::views::group_tables(data, task, false).into_iter().next() else { return };
     let published =
         if t.published { " Columns marked (published) are numbers from the literature, not run here." } else { "" };
     let _ = writeln!(out, "Accuracy by {}:{published}\n", cell(&t.field));

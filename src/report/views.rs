@@ -222,7 +222,7 @@ pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
         preference: preference_view(data, &task),
         generations: generations_view(data, &task),
         matrices: matrices_view(data, &task),
-        groups: if data.judges.iter().any(|j| j.task == task) { Vec::new() } else { group_tables(data, &task) },
+        groups: if data.judges.iter().any(|j| j.task == task) { Vec::new() } else { group_tables(data, &task, true) },
         charts,
         info,
         id: task,
@@ -319,9 +319,10 @@ fn matrices_view(data: &ReportData, task: &str) -> Vec<MatrixView> {
         .collect()
 }
 
-/// Accuracy by group for tasks without judges (minimal pairs): `field=value` subsets, one table
-/// per field, in the order they were written.
-pub(super) fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
+/// Accuracy by group for tasks without judges (minimal pairs, multiple choice): `field=value`
+/// subsets, one table per field, in the order they were written; `charts` draws each table's dot
+/// plot too (the HTML report's; summary.md has no use for SVG).
+pub(super) fn group_tables(data: &ReportData, task: &str, charts: bool) -> Vec<GroupTable> {
     let rows: Vec<_> = data.subsets.iter().filter(|s| s.task == task).collect();
     let mut tables: Vec<GroupTable> = Vec::new();
     for s in &rows {
@@ -356,7 +357,7 @@ pub(super) fn group_tables(data: &ReportData, task: &str) -> Vec<GroupTable> {
         let names: Vec<String> = t.rows.iter().map(|r| r.0.clone()).collect();
         let series: Vec<GroupSeries> =
             t.models.iter().map(|m| (m.clone(), names.iter().map(|g| value(m, g)).collect())).collect();
-        if names.len() >= 3 {
+        if charts && names.len() >= 3 {
             t.chart = group_chart(&format!("{task}: accuracy by {}", t.field), &names, &series, chance);
         }
         for (group, _, cells) in &mut t.rows {
