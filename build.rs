@@ -1,7 +1,8 @@
 //! Records the versions of key dependencies (from Cargo.lock) for run manifests, and, in builds
 //! with the `torch` feature, puts libtorch's folder in the binaries' rpath so that `cargo run`
-//! and `cargo test` work with nothing exported (torch-sys links libtorch but sets no rpath), and
-//! compiles the one C++ shim lmgauge needs beside tch (causal attention without a mask tensor).
+//! and `cargo test` work with nothing exported (torch-sys links libtorch but sets no rpath),
+//! links the `lmgauge` launcher so that it does not load libtorch, and compiles the one C++ shim
+//! lmgauge needs beside tch (causal attention without a mask tensor).
 
 fn main() {
     println!("cargo:rerun-if-changed=Cargo.lock");
@@ -34,6 +35,12 @@ fn main() {
     // torch-sys publishes its library folder to direct dependents as DEP_TCH_LIBTORCH_LIB.
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+        // The launcher refers to no libtorch code, but linking against libtorch's libraries
+        // still keeps the C++ inline functions of tch's wrapper that those libraries also define
+        // (the linker exports them to interpose, and exported symbols survive --gc-sections),
+        // and with them libtorch. Exporting nothing from archives lets them go, and --as-needed
+        // then drops libtorch from the launcher: it starts in milliseconds (src/cli/launch.rs).
+        println!("cargo:rustc-link-arg-bin=lmgauge=-Wl,--exclude-libs,ALL");
         println!("cargo:rustc-env=LMGAUGE_LIBTORCH_LIB={lib}");
         causal_attention_shim(std::path::Path::new(&lib));
     }

@@ -23,6 +23,7 @@ scripts/setup-libtorch.sh
 scripts/fetch-models.sh
 cargo build --release --locked >/dev/null 2>&1
 python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
+.tools/venv/bin/python benches/startup.py > "$BENCH/startup.md"
 .tools/venv/bin/python benches/metrics.py > "$BENCH/metrics.md"
 .tools/venv/bin/python benches/neural.py "$BENCH" > "$BENCH/neural.md"
 .tools/venv/bin/python benches/generate.py "$BENCH" > "$BENCH/generate.md"
@@ -33,6 +34,8 @@ python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
   echo "Written by \`make bench\` (scripts/bench.sh): lmgauge beside the reference tools in the same run, on the same machine and inputs. Never asserted in tests."
   echo
   cat "$BENCH/kenlm.md"
+  echo
+  cat "$BENCH/startup.md"
   echo
   cat "$BENCH/metrics.md"
   echo

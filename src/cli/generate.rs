@@ -96,9 +96,8 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
     };
     let model: std::sync::Arc<dyn LanguageModel> = match kind {
         Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
-        Kind::Causal => {
-            neural::load(Family::Causal, &args.model, &args.runtime.options()?).map_err(|e| Error::Model(e.into()))?
-        }
+        Kind::Causal => neural::load_linked(Family::Causal, &args.model, &args.runtime.options()?)
+            .map_err(|e| Error::Model(e.into()))?,
         Kind::Masked => {
             return Err(Error::Usage(format!(
                 "{}: a masked LM does not generate text (it scores by pseudo-log-likelihood)",

@@ -2,6 +2,7 @@
 
 pub mod gate;
 pub mod generate;
+pub mod launch;
 pub mod models;
 pub mod ngram;
 pub mod perplexity;

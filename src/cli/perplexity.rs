@@ -172,8 +172,12 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     let items = data::load(&spec)?;
     let model: std::sync::Arc<dyn LanguageModel> = match kind {
         Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
-        Kind::Causal => neural::load(Family::Causal, &args.model, &options).map_err(|e| Error::Model(e.into()))?,
-        Kind::Masked => neural::load(Family::Masked, &args.model, &options).map_err(|e| Error::Model(e.into()))?,
+        Kind::Causal => {
+            neural::load_linked(Family::Causal, &args.model, &options).map_err(|e| Error::Model(e.into()))?
+        }
+        Kind::Masked => {
+            neural::load_linked(Family::Masked, &args.model, &options).map_err(|e| Error::Model(e.into()))?
+        }
     };
     let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
     let model_name = args.model.display().to_string();

@@ -259,8 +259,8 @@ pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
         print(args.json, values, text);
         return Ok(0);
     }
-    let prepared = cfg.prepare_corpus(&refs);
-    let all_stats: Vec<Vec<BleuStats>> = systems.iter().map(|(_, h)| cfg.corpus_stats_prepared(h, &prepared)).collect();
+    let hyps: Vec<&[String]> = systems.iter().map(|(_, h)| h.as_slice()).collect();
+    let all_stats = cfg.systems_stats(&hyps, &refs);
     let base = crate::metrics::bleu::item_stats(&cfg, &all_stats[0]);
     for (k, ((name, _), stats)) in systems.iter().zip(&all_stats).enumerate() {
         let mut sum = BleuStats::zero(cfg.max_order);
@@ -290,8 +290,8 @@ pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
     };
     let (name, signature) = (cfg.name(), cfg.signature(refs.len()));
     let (mut values, mut text) = (Vec::new(), Vec::new());
-    let prepared = cfg.prepare_corpus(&refs);
-    let all_stats: Vec<Vec<Vec<u64>>> = systems.iter().map(|(_, h)| cfg.corpus_stats_prepared(h, &prepared)).collect();
+    let hyps: Vec<&[String]> = systems.iter().map(|(_, h)| h.as_slice()).collect();
+    let all_stats = cfg.systems_stats(&hyps, &refs);
     if args.sentence {
         for ((sys, _), stats) in systems.iter().zip(&all_stats) {
             for s in stats {

@@ -366,7 +366,7 @@ pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error
     match &def.kind {
         ModelKind::Ngram(def) => Ok(Arc::new(NgramModel::from_def(def, cache_dir)?)),
         ModelKind::Neural(n) => {
-            crate::models::neural::load(n.family, &n.path, &n.options).map_err(|e| Error::Model(e.into()))
+            crate::models::neural::load_linked(n.family, &n.path, &n.options).map_err(|e| Error::Model(e.into()))
         }
         ModelKind::Outputs(_) => {
             Err(Error::Usage(format!("model {} holds stored outputs, not a language model", def.id)))

@@ -3,7 +3,6 @@
 //! off word edges), per order [hypothesis, reference, match] counts, the best reference by
 //! F-score per segment, and sacrebleu's effective-order averaging (or eps smoothing).
 
-use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
 use super::bleu::SACREBLEU_VERSION;
@@ -134,22 +133,14 @@ impl ChrfConfig {
         best
     }
 
-    pub fn prepare_corpus(&self, refs: &[Vec<String>]) -> Vec<Vec<Vec<Grams>>> {
-        (0..refs.first().map(|r| r.len()).unwrap_or(0))
-            .into_par_iter()
-            .map(|i| {
-                let r: Vec<&str> = refs.iter().map(|s| s[i].as_str()).collect();
-                self.prepare(&r)
-            })
-            .collect()
-    }
-
-    pub fn corpus_stats_prepared(&self, hyps: &[String], refs: &[Vec<Vec<Grams>>]) -> Vec<Vec<u64>> {
-        hyps.par_iter().zip(refs.par_iter()).map(|(h, r)| self.stats_prepared(h, r)).collect()
+    /// Per segment of each system (`result[system][segment]`), `[hyp, ref, match]` per order;
+    /// `refs[k][i]` is reference stream `k` for segment `i`.
+    pub fn systems_stats(&self, systems: &[&[String]], refs: &[Vec<String>]) -> Vec<Vec<Vec<u64>>> {
+        super::segment_stats_of_systems(systems, refs, |r| self.prepare(r), |h, p| self.stats_prepared(h, p))
     }
 
     pub fn corpus_stats(&self, hyps: &[String], refs: &[Vec<String>]) -> Vec<Vec<u64>> {
-        self.corpus_stats_prepared(hyps, &self.prepare_corpus(refs))
+        self.systems_stats(&[hyps], refs).pop().unwrap_or_default()
     }
 
     /// The chrF score (0–100) of (summed) statistics.

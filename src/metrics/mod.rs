@@ -164,3 +164,32 @@ impl FromStr for Metric {
         Metric::ALL.iter().copied().find(|m| m.name() == s).ok_or_else(|| format!("unknown metric {s:?}"))
     }
 }
+
+/// Statistics of every system's every segment (`result[system][segment]`), computed segment by
+/// segment in parallel: a segment's references (`refs[stream][segment]`) are prepared once,
+/// scored against each system's hypothesis, and dropped. Holding every segment's prepared
+/// references at once was most of a one-system `lmgauge bleu` call's memory and time.
+pub(crate) fn segment_stats_of_systems<P, S: Send>(
+    systems: &[&[String]],
+    refs: &[Vec<String>],
+    prepare: impl Fn(&[&str]) -> P + Sync,
+    score: impl Fn(&str, &P) -> S + Sync,
+) -> Vec<Vec<S>> {
+    use rayon::prelude::*;
+    let segments = refs.first().map_or(0, Vec::len);
+    let by_segment: Vec<Vec<S>> = (0..segments)
+        .into_par_iter()
+        .map(|i| {
+            let r: Vec<&str> = refs.iter().map(|stream| stream[i].as_str()).collect();
+            let prepared = prepare(&r);
+            systems.iter().map(|hyps| score(&hyps[i], &prepared)).collect()
+        })
+        .collect();
+    let mut by_system: Vec<Vec<S>> = systems.iter().map(|_| Vec::with_capacity(segments)).collect();
+    for row in by_segment {
+        for (system, stats) in by_system.iter_mut().zip(row) {
+            system.push(stats);
+        }
+    }
+    by_system
+}

@@ -116,7 +116,9 @@ fn sources() -> Vec<SourceFile> {
     files.sort();
     files
         .into_iter()
-        .filter(|p| !p.ends_with("main.rs") && !p.ends_with("lib.rs"))
+        // The binaries (main.rs, bin/) sit above every layer: they start `cli` (lmgauge-torch
+        // first links neural loading to libtorch).
+        .filter(|p| !p.ends_with("main.rs") && !p.ends_with("lib.rs") && !p.starts_with(src.join("bin")))
         .map(|p| {
             let rel = p.strip_prefix(&src).unwrap().with_extension("");
             let mut module: Vec<String> = rel.iter().map(|s| s.to_string_lossy().into_owned()).collect();

@@ -215,6 +215,10 @@ pub enum NeuralError {
     NotEnabled,
     #[error("libtorch failed: {0}")]
     Torch(String),
+    #[error(
+        "internal error: this process is not linked to libtorch ({0}); lmgauge hands commands that load a neural model to lmgauge-torch, and this one was not recognised as one"
+    )]
+    NotLinked(String),
 }
 
 impl NeuralError {
@@ -223,7 +227,39 @@ impl NeuralError {
     }
 }
 
-/// Loads a model folder as a causal or masked LM.
+/// How this process loads neural models, set once by a binary linked to libtorch
+/// ([`link_libtorch`]). The `lmgauge` launcher never sets it: it hands a command that loads a
+/// neural model to `lmgauge-torch` before running it (see `cli::launch`), and only reaching this
+/// unset is refused — a command that was not recognised as neural, a defect to report.
+static LINKED: std::sync::OnceLock<LoadFn> = std::sync::OnceLock::new();
+
+type LoadFn = fn(Family, &Path, &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError>;
+
+/// Makes [`load_linked`] load in this process with libtorch ([`load`]): `lmgauge-torch` calls it
+/// first thing. It is a separate call, not a default, so that the `lmgauge` launcher, which
+/// never calls it, refers to no libtorch code and starts without loading libtorch's 0.5 GB of
+/// shared libraries.
+pub fn link_libtorch() {
+    let _ = LINKED.set(load);
+}
+
+/// Loads a neural model the way this process can: in process when it is linked to libtorch
+/// ([`link_libtorch`]); otherwise the build's own refusal (`NotEnabled` without the `torch`
+/// feature), or `NotLinked`. The engine and the CLI load through this; libraries and tests that
+/// link libtorch anyway call [`load`] directly.
+pub fn load_linked(
+    family: Family,
+    path: &Path,
+    options: &NeuralOptions,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    match LINKED.get() {
+        Some(load) => load(family, path, options),
+        None if !ENABLED => Err(NeuralError::NotEnabled),
+        None => Err(NeuralError::NotLinked(format!("loading {} as a {} model", path.display(), family.name()))),
+    }
+}
+
+/// Loads a model folder or GGUF file as a causal, masked or reward model, in this process.
 pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     if !(1..=MAX_BATCH_TOKENS).contains(&options.batch_tokens) {
         return Err(NeuralError::Options(format!(
@@ -267,12 +303,12 @@ fn load_registered(
         let file = gguf::Gguf::open(path)?;
         let name = file.require("general.architecture")?.as_str().unwrap_or_default().to_owned();
         let arch = registry::find(Format::Gguf, family, &name).map_err(|e| NeuralError::file(path, e))?;
-        return imp::load(arch.load, OpenedFile::Gguf(file), options);
+        return imp::load(registry::loader(arch), OpenedFile::Gguf(file), options);
     }
     let folder = hf::ModelFolder::open(path)?;
     let arch = registry::find(Format::HfFolder, family, &folder.model_type)
         .map_err(|e| NeuralError::file(&folder.config_path(), e))?;
-    imp::load(arch.load, OpenedFile::Folder(folder), options)
+    imp::load(registry::loader(arch), OpenedFile::Folder(folder), options)
 }
 
 #[cfg(not(feature = "torch"))]

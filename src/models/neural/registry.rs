@@ -31,36 +31,39 @@ pub struct Architecture {
     pub name: &'static str,
     pub format: Format,
     pub family: Family,
-    #[cfg(feature = "torch")]
-    pub load: super::enabled::Loader,
 }
 
-/// One registry entry; the loader exists only in builds with libtorch.
-macro_rules! arch {
-    ($name:literal, $format:ident, $family:ident, $load:path) => {
-        Architecture {
-            name: $name,
-            format: Format::$format,
-            family: Family::$family,
-            #[cfg(feature = "torch")]
-            load: super::enabled::Loader::$format($load),
+/// One line per architecture gives two tables in the same order: what is supported (plain data,
+/// read by validation, `lmgauge models` and error messages) and, with libtorch, how each entry
+/// loads. They are apart so that the `lmgauge` launcher, which never loads a network, refers to
+/// no loader and so links no libtorch (see `cli::launch`).
+macro_rules! architectures {
+    ($(($name:literal, $format:ident, $family:ident, $load:path)),* $(,)?) => {
+        pub const ARCHITECTURES: &[Architecture] =
+            &[$(Architecture { name: $name, format: Format::$format, family: Family::$family }),*];
+
+        /// The loader of `ARCHITECTURES[index]`.
+        #[cfg(feature = "torch")]
+        pub(super) fn loader(index: usize) -> super::enabled::Loader {
+            const LOADERS: &[super::enabled::Loader] = &[$(super::enabled::Loader::$format($load)),*];
+            LOADERS[index]
         }
     };
 }
 
-pub const ARCHITECTURES: &[Architecture] = &[
-    arch!("gpt2", HfFolder, Causal, super::enabled::gpt2::load),
-    arch!("gpt_neo", HfFolder, Causal, super::enabled::gpt_neo::load),
-    arch!("llama", HfFolder, Causal, super::enabled::llama::load_hf),
-    arch!("llama", Gguf, Causal, super::enabled::llama::load_gguf),
-    arch!("albert", HfFolder, Masked, super::enabled::masked::load),
-    arch!("bert", HfFolder, Masked, super::enabled::masked::load),
-    arch!("distilbert", HfFolder, Masked, super::enabled::masked::load),
-    arch!("roberta", HfFolder, Masked, super::enabled::masked::load),
-    arch!("bert", HfFolder, Reward, super::enabled::reward::load),
-    arch!("distilbert", HfFolder, Reward, super::enabled::reward::load),
-    arch!("roberta", HfFolder, Reward, super::enabled::reward::load),
-    arch!("deberta-v2", HfFolder, Reward, super::enabled::reward::load),
+architectures![
+    ("gpt2", HfFolder, Causal, super::enabled::gpt2::load),
+    ("gpt_neo", HfFolder, Causal, super::enabled::gpt_neo::load),
+    ("llama", HfFolder, Causal, super::enabled::llama::load_hf),
+    ("llama", Gguf, Causal, super::enabled::llama::load_gguf),
+    ("albert", HfFolder, Masked, super::enabled::masked::load),
+    ("bert", HfFolder, Masked, super::enabled::masked::load),
+    ("distilbert", HfFolder, Masked, super::enabled::masked::load),
+    ("roberta", HfFolder, Masked, super::enabled::masked::load),
+    ("bert", HfFolder, Reward, super::enabled::reward::load),
+    ("distilbert", HfFolder, Reward, super::enabled::reward::load),
+    ("roberta", HfFolder, Reward, super::enabled::reward::load),
+    ("deberta-v2", HfFolder, Reward, super::enabled::reward::load),
 ];
 
 /// The names this build loads for a family in a format, in registry order.
@@ -68,11 +71,11 @@ pub fn names(format: Format, family: Family) -> Vec<&'static str> {
     ARCHITECTURES.iter().filter(|a| a.format == format && a.family == family).map(|a| a.name).collect()
 }
 
-/// The entry for `name`, or a message naming the value, the supported list and, when the name
+/// The index of `name`'s entry, or a message naming the value, the supported list and, when the name
 /// serves another family, the kind to use instead.
-pub fn find(format: Format, family: Family, name: &str) -> Result<&'static Architecture, String> {
-    if let Some(a) = ARCHITECTURES.iter().find(|a| a.format == format && a.family == family && a.name == name) {
-        return Ok(a);
+pub fn find(format: Format, family: Family, name: &str) -> Result<usize, String> {
+    if let Some(i) = ARCHITECTURES.iter().position(|a| a.format == format && a.family == family && a.name == name) {
+        return Ok(i);
     }
     let other: Vec<&str> = ARCHITECTURES
         .iter()
