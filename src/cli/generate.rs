@@ -15,7 +15,7 @@ use crate::models::ngram::NgramModel;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// An ARPA file, a GGUF file or a Hugging Face causal LM folder.
+    /// An ARPA or binary n-gram file, a GGUF file or a Hugging Face causal LM folder.
     #[arg(long)]
     pub model: PathBuf,
     /// Default: from the path (ARPA → ngram, GGUF or a causal folder → causal).

@@ -1,4 +1,5 @@
-//! `lmgauge ngram train` and `lmgauge ngram query`: lmplz and KenLM `query` as subcommands.
+//! `lmgauge ngram train`, `build` and `query`: lmplz, KenLM's `build_binary` and `query` as
+//! subcommands.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -6,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::error::Error;
+use crate::models::ngram::adapter::open_query_lm;
 use crate::models::ngram::arpa::{read_arpa_file, write_arpa_file};
 use crate::models::ngram::{Corpus, QueryLm, SpecialSymbols, TrainOptions, estimate};
 
@@ -13,8 +15,22 @@ use crate::models::ngram::{Corpus, QueryLm, SpecialSymbols, TrainOptions, estima
 pub enum NgramCommand {
     /// Train an interpolated modified Kneser-Ney model (KenLM lmplz compatible) and write ARPA.
     Train(TrainArgs),
-    /// Score a text file (one sentence per line) with an ARPA model, as KenLM's query does.
+    /// Write an ARPA model's query tables as a binary file that loads in milliseconds (memory
+    /// mapped), as KenLM's build_binary does for KenLM; every command that takes an ARPA file
+    /// takes the binary file too.
+    Build(BuildArgs),
+    /// Score a text file (one sentence per line) with an ARPA or binary model, as KenLM's query does.
     Query(QueryArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The ARPA file (plain or gzip).
+    #[arg(long)]
+    pub arpa: PathBuf,
+    /// Where to write the binary file (by convention with the extension .lmgauge-ngram).
+    #[arg(long, short = 'o')]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -43,7 +59,8 @@ pub struct TrainArgs {
 
 #[derive(Debug, Args)]
 pub struct QueryArgs {
-    #[arg(long)]
+    /// An ARPA file (plain or gzip) or a binary file from `lmgauge ngram build`.
+    #[arg(long, alias = "model")]
     pub arpa: PathBuf,
     /// Text to score, one sentence per line.
     #[arg(long, short = 'i')]
@@ -56,8 +73,28 @@ pub struct QueryArgs {
 pub fn run(cmd: NgramCommand) -> Result<i32, Error> {
     match cmd {
         NgramCommand::Train(args) => train(args),
+        NgramCommand::Build(args) => build(args),
         NgramCommand::Query(args) => query(args),
     }
+}
+
+fn build(args: BuildArgs) -> Result<i32, Error> {
+    let model = read_arpa_file(&args.arpa)?;
+    let lm = QueryLm::new(&model);
+    lm.write_binary(&args.out)?;
+    let size = std::fs::metadata(&args.out).map_err(|e| Error::io(&args.out, e))?.len();
+    let mut err = std::io::stderr().lock();
+    let counts: Vec<String> = model.orders.iter().map(|t| t.len().to_string()).collect();
+    let _ = writeln!(
+        err,
+        "{}-gram model, {} words, n-grams per order {}: wrote {} ({:.1} MB)",
+        lm.order(),
+        lm.vocab_size(),
+        counts.join(" "),
+        args.out.display(),
+        size as f64 / 1e6
+    );
+    Ok(0)
 }
 
 fn train(args: TrainArgs) -> Result<i32, Error> {
@@ -78,9 +115,7 @@ fn train(args: TrainArgs) -> Result<i32, Error> {
 }
 
 fn query(args: QueryArgs) -> Result<i32, Error> {
-    let model = read_arpa_file(&args.arpa)?;
-    let lm = QueryLm::new(&model);
-    drop(model); // the query tables hold everything scoring needs
+    let lm = open_query_lm(&args.arpa)?;
     let bytes = std::fs::read(&args.input).map_err(|e| Error::io(&args.input, e))?;
     let text = crate::data::utf8_or_error(&args.input, &bytes)?;
     let body = text.strip_suffix('\n').unwrap_or(text);

@@ -33,7 +33,8 @@ pub enum UnitArg {
 
 #[derive(Debug, Args)]
 pub struct PerplexityArgs {
-    /// The model: an ARPA file (.arpa or .arpa.gz) or a Hugging Face model folder.
+    /// The model: an ARPA file (.arpa or .arpa.gz), a binary n-gram file (`lmgauge ngram build`), a
+    /// GGUF file or a Hugging Face model folder.
     #[arg(long)]
     pub model: PathBuf,
     /// Default: ngram for a file, causal or masked from a folder's config.json.

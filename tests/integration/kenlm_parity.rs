@@ -108,11 +108,23 @@ fn query_lines(name: &str) -> String {
     text.strip_suffix('\n').unwrap_or(&text).to_owned()
 }
 
+/// Through the tables built in memory from the ARPA file and through the binary file
+/// `lmgauge ngram build` writes from them, mapped back.
 #[test]
 fn query_matches_kenlm_query() {
+    let dir = tempfile::tempdir().unwrap();
     for (name, fx) in query_fixtures() {
         let model = read_arpa_file(&fixture(&format!("kenlm/{name}.arpa.gz"))).unwrap();
-        let lm = QueryLm::new(&model);
+        let binary = dir.path().join(format!("{name}.lmgauge-ngram"));
+        QueryLm::new(&model).write_binary(&binary).unwrap();
+        for lm in [QueryLm::new(&model), QueryLm::open_binary(&binary).unwrap()] {
+            check_query(&name, &fx, &lm);
+        }
+    }
+}
+
+fn check_query(name: &str, fx: &QueryFixture, lm: &QueryLm) {
+    {
         let text = query_lines(&fx.query_text);
         let stats = lm.score_lines(text.split('\n'));
         assert_eq!(stats.tokens, fx.tokens, "{name}");

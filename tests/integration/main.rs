@@ -15,6 +15,7 @@ mod metric_parity;
 mod minimal_pairs;
 mod multiple_choice;
 mod neural;
+mod ngram_binary;
 mod outputs;
 mod preference;
 mod readers;

@@ -43,6 +43,7 @@ fn every_command_explains_itself() {
         &["generate"],
         &["models"],
         &["ngram", "train"],
+        &["ngram", "build"],
         &["ngram", "query"],
     ];
     let mut all = String::new();

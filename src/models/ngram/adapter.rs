@@ -46,9 +46,10 @@ impl NgramModel {
     /// What an n-gram model can do, known before it loads.
     pub const CAPABILITIES: &'static [Capability] = &[Capability::ScoreTokens, Capability::Generate];
 
+    /// Loads an ARPA file (plain or gzip), or a binary n-gram file (`lmgauge ngram build`),
+    /// told apart by their first bytes.
     pub fn from_arpa(path: &Path) -> Result<NgramModel, NgramError> {
-        let model = read_arpa_file(path)?;
-        let lm = QueryLm::new(&model);
+        let lm = open_query_lm(path)?;
         let description = format!(
             "{}-gram back-off LM from {} ({} words)",
             lm.order(),
@@ -64,13 +65,22 @@ impl NgramModel {
             NgramSource::Arpa(path) => Self::from_arpa(path),
             NgramSource::Train { text, options, specials } => {
                 let arpa = cached_arpa_path(text, options, *specials, cache_dir)?;
-                if !arpa.exists() {
+                // The ARPA file is what users read and take elsewhere; the binary beside it is
+                // what later runs load, in milliseconds.
+                let binary = arpa.with_extension("lmgauge-ngram");
+                if !binary.exists() {
                     std::fs::create_dir_all(cache_dir).map_err(|e| NgramError::io(cache_dir, e))?;
-                    let corpus = Corpus::read(text, *specials)?;
-                    let (model, _) = estimate(&corpus, options)?;
-                    write_arpa_file(&model, &arpa)?;
+                    let model = if arpa.exists() {
+                        read_arpa_file(&arpa)?
+                    } else {
+                        let corpus = Corpus::read(text, *specials)?;
+                        let (model, _) = estimate(&corpus, options)?;
+                        write_arpa_file(&model, &arpa)?;
+                        model
+                    };
+                    QueryLm::new(&model).write_binary(&binary)?;
                 }
-                let mut m = Self::from_arpa(&arpa)?;
+                let mut m = Self::from_arpa(&binary)?;
                 m.description = format!(
                     "{}-gram interpolated modified Kneser-Ney (KenLM-compatible) trained on {}",
                     options.order,
@@ -99,6 +109,17 @@ impl NgramModel {
     fn token_spans(&self, line: &str) -> Vec<(usize, usize)> {
         if self.split_punctuation { super::vocab::punctuation_spans(line) } else { word_spans(line) }
     }
+}
+
+/// The query tables of an ARPA or binary n-gram file.
+pub fn open_query_lm(path: &Path) -> Result<QueryLm, NgramError> {
+    use std::io::Read;
+    let mut magic = [0u8; 8];
+    let file = std::fs::File::open(path).map_err(|e| NgramError::io(path, e))?;
+    if file.take(8).read_exact(&mut magic).is_ok() && &magic == super::image::MAGIC {
+        return QueryLm::open_binary(path);
+    }
+    Ok(QueryLm::new(&read_arpa_file(path)?))
 }
 
 /// The cache file of a trained model: named by a hash of the training text and options, so a

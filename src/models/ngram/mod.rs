@@ -10,6 +10,8 @@ pub mod adapter;
 pub mod arpa;
 pub mod count;
 pub mod estimate;
+pub mod image;
+mod image_build;
 pub mod query;
 pub mod vocab;
 
@@ -76,6 +78,8 @@ pub enum NgramError {
         "{message}; pass --discount-fallback (suite: discount_fallback: true) to substitute 0.5 1 1.5 for order {order}"
     )]
     Discount { order: usize, message: String },
+    #[error("{}: {message}", path.display())]
+    Binary { path: PathBuf, message: String },
     #[error("invalid n-gram options: {0}")]
     Options(String),
 }

@@ -1,21 +1,16 @@
 //! Scoring text with a back-off n-gram model, with the numbers KenLM's `query` prints.
 //!
 //! Lookups go right to left like KenLM's: the unigram of the new word, then the bigram formed with
-//! the previous word, and so on until an n-gram is missing. Each n-gram is keyed by the index of
-//! its suffix and its first word, so the hot maps hold two integers, are collision free, and one
-//! lookup extends a match by one word. Backoffs of the unmatched longer contexts are added in
-//! `f32`, per-line totals are `f32` and corpus totals `f64`, as in KenLM.
+//! the previous word, and so on until an n-gram is missing. Each n-gram is keyed by a hash of its
+//! words that extends right to left ([`super::image`]), so one lookup extends a match by one word
+//! and no probe waits for the one before it. Backoffs of the unmatched longer
+//! contexts are added in `f32`, per-line totals are `f32` and corpus totals `f64`, as in KenLM.
 
-use rustc_hash::FxHashMap;
+use std::path::Path;
 
-use super::ArpaModel;
+use super::image::Image;
 use super::vocab::{BOS_STR, EOS_STR, UNK_STR, split_words};
-
-#[derive(Debug, Clone, Copy)]
-struct ProbBackoff {
-    prob: f32,
-    backoff: f32,
-}
+use super::{ArpaModel, NgramError};
 
 /// What a back-off model remembers: the last words (most recent first) and the backoffs of the
 /// contexts they form.
@@ -23,17 +18,14 @@ struct ProbBackoff {
 pub struct Context {
     history: Vec<u32>,
     backoffs: Vec<f32>,
+    /// Length of the longest n-gram that ended at the last word.
+    matched: usize,
 }
 
-/// A model ready for scoring.
+/// A model ready for scoring: its tables built from an ARPA model, or mapped from a binary file.
 pub struct QueryLm {
     order: usize,
-    vocab: FxHashMap<String, u32>,
-    words: Vec<String>,
-    unigrams: Vec<ProbBackoff>,
-    /// `maps[k]` indexes the (k+2)-grams: (suffix index << 32 | first word) → entry index.
-    maps: Vec<FxHashMap<u64, u32>>,
-    values: Vec<Vec<ProbBackoff>>,
+    image: Image,
     unk: u32,
     bos: u32,
     eos: u32,
@@ -67,54 +59,23 @@ pub struct QueryStats {
 
 impl QueryLm {
     pub fn new(model: &ArpaModel) -> QueryLm {
-        let vocab: FxHashMap<String, u32> =
-            model.words.iter().enumerate().map(|(i, w)| (w.clone(), i as u32)).collect();
-        let order = model.order();
-        let mut unigrams = vec![ProbBackoff { prob: 0.0, backoff: 0.0 }; model.words.len()];
-        let uni = &model.orders[0];
-        for i in 0..uni.len() {
-            let backoff = uni.log10_backoff.get(i).copied().unwrap_or(0.0);
-            unigrams[uni.gram(i)[0] as usize] = ProbBackoff { prob: uni.log10_prob[i], backoff };
-        }
-        let mut maps: Vec<FxHashMap<u64, u32>> = Vec::with_capacity(order.saturating_sub(1));
-        let mut values = Vec::with_capacity(order.saturating_sub(1));
-        let mut unreachable = 0;
-        for table in &model.orders[1..] {
-            let k = table.order;
-            let mut map = FxHashMap::with_capacity_and_hasher(table.len(), Default::default());
-            let mut vals = Vec::with_capacity(table.len());
-            'entries: for i in 0..table.len() {
-                let gram = table.gram(i);
-                let mut idx = gram[k - 1];
-                for j in (1..k - 1).rev() {
-                    match maps[k - 1 - j - 1].get(&key(idx, gram[j])) {
-                        Some(&next) => idx = next,
-                        None => {
-                            unreachable += 1;
-                            continue 'entries;
-                        }
-                    }
-                }
-                let backoff = table.log10_backoff.get(i).copied().unwrap_or(0.0);
-                map.insert(key(idx, gram[0]), vals.len() as u32);
-                vals.push(ProbBackoff { prob: table.log10_prob[i], backoff });
-            }
-            maps.push(map);
-            values.push(vals);
-        }
-        let id = |w: &str| vocab.get(w).copied().unwrap_or(0);
-        QueryLm {
-            order,
-            words: model.words.clone(),
-            unk: id(UNK_STR),
-            bos: id(BOS_STR),
-            eos: id(EOS_STR),
-            vocab,
-            unigrams,
-            maps,
-            values,
-            unreachable,
-        }
+        Self::from_image(super::image_build::image(model))
+    }
+
+    /// Maps a binary n-gram file written by [`QueryLm::write_binary`] (`lmgauge ngram build`).
+    pub fn open_binary(path: &Path) -> Result<QueryLm, NgramError> {
+        Ok(Self::from_image(Image::open(path)?))
+    }
+
+    /// Writes the model's tables as a binary n-gram file, which [`QueryLm::open_binary`] maps.
+    pub fn write_binary(&self, path: &Path) -> Result<(), NgramError> {
+        self.image.write(path)
+    }
+
+    fn from_image(image: Image) -> QueryLm {
+        let id = |w: &str| image.id(w).unwrap_or(0);
+        let (unk, bos, eos) = (id(UNK_STR), id(BOS_STR), id(EOS_STR));
+        QueryLm { order: image.order, unk, bos, eos, unreachable: image.unreachable, image }
     }
 
     pub fn order(&self) -> usize {
@@ -122,32 +83,33 @@ impl QueryLm {
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.unigrams.len()
+        self.image.words
     }
 
     /// The state at the start of a sentence (after `<s>`).
     pub fn begin(&self) -> Context {
-        Context { history: vec![self.bos], backoffs: vec![self.unigrams[self.bos as usize].backoff] }
+        Context { history: vec![self.bos], backoffs: vec![self.image.unigram(self.bos).1], matched: 1 }
     }
 
     /// log10 p(word | context), the length of the n-gram matched, and in `new_backoffs` the
     /// backoffs of the contexts that end in `word` (for [`QueryLm::advance`]).
     fn lookup(&self, ctx: &Context, word: u32, new_backoffs: &mut Vec<f32>) -> (f32, usize) {
-        let uni = self.unigrams[word as usize];
-        let mut prob = uni.prob;
+        let (mut prob, backoff) = self.image.unigram(word);
         let mut matched = 1usize;
         new_backoffs.clear();
-        new_backoffs.push(uni.backoff);
-        let mut idx = word;
+        new_backoffs.push(backoff);
+        let mut key = word as u64;
         let limit = ctx.history.len().min(self.order - 1);
-        for l in 0..limit {
-            match self.maps[l].get(&key(idx, ctx.history[l])) {
-                Some(&next) => {
-                    let v = self.values[l][next as usize];
-                    idx = next;
-                    prob = v.prob;
+        // In a prefix-closed model an n-gram ending here is at most one word longer than the
+        // longest that ended at the last word; longer probes would all miss.
+        let reach = if self.image.prefix_closed { limit.min(ctx.matched) } else { limit };
+        for l in 0..reach {
+            key = super::image::extend(key, ctx.history[l]);
+            match self.image.find(l, key) {
+                Some((p, b)) => {
+                    prob = p;
                     matched = l + 2;
-                    new_backoffs.push(v.backoff);
+                    new_backoffs.push(b);
                 }
                 None => break,
             }
@@ -166,12 +128,13 @@ impl QueryLm {
             ctx.backoffs.clear();
             ctx.backoffs.extend_from_slice(new_backoffs);
             ctx.backoffs.resize(ctx.history.len(), 0.0);
+            ctx.matched = new_backoffs.len();
         }
     }
 
     /// Moves the context past a word given as text (unknown words as `<unk>`).
     pub fn feed(&self, ctx: &mut Context, word: &str) {
-        let id = self.vocab.get(word).copied().unwrap_or(self.unk);
+        let id = self.image.id(word).unwrap_or(self.unk);
         let mut nb = Vec::with_capacity(self.order);
         self.lookup(ctx, id, &mut nb);
         self.advance(ctx, id, &nb);
@@ -181,7 +144,7 @@ impl QueryLm {
     /// generator must not produce them).
     pub fn next_logprobs(&self, ctx: &Context) -> Vec<f32> {
         let mut nb = Vec::with_capacity(self.order);
-        (0..self.unigrams.len() as u32)
+        (0..self.image.words as u32)
             .map(|w| {
                 if w == self.bos || w == self.unk {
                     f32::NEG_INFINITY
@@ -197,7 +160,7 @@ impl QueryLm {
         let mut nb = Vec::with_capacity(self.order);
         self.lookup(ctx, word, &mut nb);
         self.advance(ctx, word, &nb);
-        if word == self.eos { "" } else { &self.words[word as usize] }
+        if word == self.eos { "" } else { self.image.word(word) }
     }
 
     pub fn eos(&self) -> u32 {
@@ -208,7 +171,7 @@ impl QueryLm {
     pub fn score_sentence(&self, line: &str, out: &mut Vec<TokenScore>) {
         let mut ctx = self.begin();
         let mut new_backoffs: Vec<f32> = Vec::with_capacity(self.order);
-        let words = split_words(line).map(|w| self.vocab.get(w).copied()).chain(std::iter::once(Some(self.eos)));
+        let words = split_words(line).map(|w| self.image.id(w)).chain(std::iter::once(Some(self.eos)));
         for found in words {
             let word = found.unwrap_or(self.unk);
             let oov = found.is_none() || word == self.unk;
@@ -218,22 +181,36 @@ impl QueryLm {
         }
     }
 
-    /// Scores many lines and totals them with KenLM query's definitions.
+    /// Scores many lines and totals them with KenLM query's definitions. Lines are scored in
+    /// parallel; the totals are then added line by line in order, in the precisions KenLM uses
+    /// (a line's total in f32, the corpus's in f64), so they do not depend on the thread count.
     pub fn score_lines<'a>(&self, lines: impl Iterator<Item = &'a str>) -> QueryStats {
-        let mut stats = QueryStats::default();
-        let mut scores = Vec::new();
-        for line in lines {
-            scores.clear();
-            self.score_sentence(line, &mut scores);
-            let mut total = 0.0f32;
-            for s in &scores {
-                total += s.log10_prob;
-                if s.oov {
-                    stats.oov += 1;
-                    stats.log10_prob_oov_only += s.log10_prob as f64;
+        use rayon::prelude::*;
+        let lines: Vec<&str> = lines.collect();
+        // Per line: its f32 total, its token count, and the scores of its unknown words.
+        let scored: Vec<(f32, u64, Vec<f32>)> = lines
+            .par_iter()
+            .map_init(Vec::new, |scores, line| {
+                scores.clear();
+                self.score_sentence(line, scores);
+                let mut total = 0.0f32;
+                let mut oov = Vec::new();
+                for s in scores.iter() {
+                    total += s.log10_prob;
+                    if s.oov {
+                        oov.push(s.log10_prob);
+                    }
                 }
+                (total, scores.len() as u64, oov)
+            })
+            .collect();
+        let mut stats = QueryStats::default();
+        for (total, tokens, oov) in scored {
+            for lp in oov {
+                stats.oov += 1;
+                stats.log10_prob_oov_only += lp as f64;
             }
-            stats.tokens += scores.len() as u64;
+            stats.tokens += tokens;
             stats.sentences += 1;
             stats.log10_prob += total as f64;
         }
@@ -248,10 +225,6 @@ impl QueryStats {
         self.perplexity_excluding_oov =
             10f64.powf(-((self.log10_prob - self.log10_prob_oov_only) / (self.tokens - self.oov) as f64));
     }
-}
-
-fn key(suffix: u32, first: u32) -> u64 {
-    ((suffix as u64) << 32) | first as u64
 }
 
 #[cfg(test)]
