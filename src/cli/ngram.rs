@@ -116,10 +116,7 @@ fn train(args: TrainArgs) -> Result<i32, Error> {
 
 fn query(args: QueryArgs) -> Result<i32, Error> {
     let lm = open_query_lm(&args.arpa)?;
-    let bytes = std::fs::read(&args.input).map_err(|e| Error::io(&args.input, e))?;
-    let text = crate::data::utf8_or_error(&args.input, &bytes)?;
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    let stats = lm.score_lines(body.split('\n'));
+    let stats = score_file(&lm, &args.input)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&stats).expect("serializable"));
@@ -131,4 +128,39 @@ fn query(args: QueryArgs) -> Result<i32, Error> {
         );
     }
     Ok(0)
+}
+
+/// Scores a text file a block of lines at a time, so memory stays the model's and a block's,
+/// whatever the file's size (KenLM's query streams its input too). The lines are those of
+/// `text.strip_suffix('\n').split('\n')`: an empty file is one empty sentence.
+fn score_file(lm: &QueryLm, path: &std::path::Path) -> Result<crate::models::ngram::QueryStats, Error> {
+    use std::io::BufRead;
+    const BLOCK: usize = 1 << 20;
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut reader = std::io::BufReader::with_capacity(BLOCK, file);
+    let mut stats = crate::models::ngram::QueryStats::default();
+    let (mut block, mut lines_before, mut any) = (Vec::with_capacity(BLOCK), 0usize, false);
+    loop {
+        block.clear();
+        while block.len() < BLOCK {
+            if reader.read_until(b'\n', &mut block).map_err(|e| Error::io(path, e))? == 0 {
+                break;
+            }
+        }
+        if block.is_empty() {
+            break;
+        }
+        any = true;
+        let text = std::str::from_utf8(&block).map_err(|e| {
+            let line = lines_before + block[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
+            Error::Data(crate::data::DataError::Utf8 { path: path.to_owned(), line })
+        })?;
+        lines_before += text.matches('\n').count();
+        lm.add_lines(text.split_terminator('\n'), &mut stats);
+    }
+    if !any {
+        lm.add_lines(std::iter::once(""), &mut stats);
+    }
+    stats.finish();
+    Ok(stats)
 }

@@ -149,3 +149,17 @@ fn damaged_binary_files_are_refused_with_the_reason() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.lmgauge-ngram: checksum mismatch"), "{}", stderr(&o));
 }
+
+/// `ngram query` reads its text a block at a time: an invalid byte is still reported with its
+/// line, counted across blocks.
+#[test]
+fn query_reports_invalid_utf8_with_its_line_across_blocks() {
+    let ws = workspace(&[]);
+    let mut text = "the whale\n".repeat(120_000).into_bytes(); // past the 1 MiB block
+    text.extend_from_slice(b"call me \xff ishmael\n");
+    std::fs::write(ws.path().join("q.txt"), &text).unwrap();
+    let arpa = fixture("kenlm/moby-3.arpa.gz");
+    let o = lmgauge(ws.path(), &["ngram", "query", "--arpa", arpa.to_str().unwrap(), "-i", "q.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("q.txt:120001"), "{}", stderr(&o));
+}

@@ -185,6 +185,15 @@ impl QueryLm {
     /// parallel; the totals are then added line by line in order, in the precisions KenLM uses
     /// (a line's total in f32, the corpus's in f64), so they do not depend on the thread count.
     pub fn score_lines<'a>(&self, lines: impl Iterator<Item = &'a str>) -> QueryStats {
+        let mut stats = QueryStats::default();
+        self.add_lines(lines, &mut stats);
+        stats.finish();
+        stats
+    }
+
+    /// Scores lines into running totals, for text read a block at a time (see
+    /// [`QueryLm::score_lines`]); [`QueryStats::finish`] then computes the perplexities.
+    pub fn add_lines<'a>(&self, lines: impl Iterator<Item = &'a str>, stats: &mut QueryStats) {
         use rayon::prelude::*;
         let lines: Vec<&str> = lines.collect();
         // Per line: its f32 total, its token count, and the scores of its unknown words.
@@ -204,7 +213,6 @@ impl QueryLm {
                 (total, scores.len() as u64, oov)
             })
             .collect();
-        let mut stats = QueryStats::default();
         for (total, tokens, oov) in scored {
             for lp in oov {
                 stats.oov += 1;
@@ -214,13 +222,12 @@ impl QueryLm {
             stats.sentences += 1;
             stats.log10_prob += total as f64;
         }
-        stats.finish();
-        stats
     }
 }
 
 impl QueryStats {
-    fn finish(&mut self) {
+    /// The perplexities of the totals.
+    pub fn finish(&mut self) {
         self.perplexity_including_oov = 10f64.powf(-(self.log10_prob / self.tokens as f64));
         self.perplexity_excluding_oov =
             10f64.powf(-((self.log10_prob - self.log10_prob_oov_only) / (self.tokens - self.oov) as f64));
