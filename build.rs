@@ -60,6 +60,8 @@ fn causal_attention_shim(lib: &std::path::Path) {
         .include(root.join("include"))
         .include(root.join("include/torch/csrc/api/include"))
         .flag("-std=c++17")
+        // A few calls into libtorch: -O1 compiles in half the time of -O3 and runs the same.
+        .opt_level(1)
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .file(src)
         .compile("lmgauge_attention");
