@@ -251,4 +251,17 @@ mod tests {
         lm.score_sentence("looking", &mut out);
         assert!((out[0].log10_prob - (-0.4846522)).abs() < 1e-6, "{:?}", out[0]);
     }
+
+    /// A trigram whose prefix bigram is missing (possible in ARPA files from other tools) is
+    /// still found: such a model is not prefix-closed, so every order is probed until one misses.
+    #[test]
+    fn models_that_are_not_prefix_closed_probe_every_order() {
+        let arpa = "\\data\\\nngram 1=5\nngram 2=1\nngram 3=1\n\n\\1-grams:\n-1.0\t<unk>\t0\n-99\t<s>\t-0.5\n-1.0\t</s>\t0\n-0.7\ta\t-0.2\n-0.8\tb\t-0.3\n\n\\2-grams:\n-0.4\ta b\t-0.1\n\n\\3-grams:\n-0.05\t<s> a b\n\n\\end\\\n";
+        let model = parse_arpa(&PathBuf::from("open.arpa"), arpa.as_bytes()).unwrap();
+        let lm = QueryLm::new(&model);
+        assert!(!lm.image.prefix_closed);
+        let mut out = Vec::new();
+        lm.score_sentence("a b", &mut out);
+        assert_eq!((out[1].log10_prob, out[1].ngram_length), (-0.05, 3), "{out:?}");
+    }
 }
