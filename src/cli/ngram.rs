@@ -151,9 +151,12 @@ fn score_file(lm: &QueryLm, path: &std::path::Path) -> Result<crate::models::ngr
             break;
         }
         any = true;
-        let text = std::str::from_utf8(&block).map_err(|e| {
-            let line = lines_before + block[..e.valid_up_to()].iter().filter(|&&b| b == b'\n').count() + 1;
-            Error::Data(crate::data::DataError::Utf8 { path: path.to_owned(), line })
+        // The block's line numbers, moved past the blocks before it.
+        let text = crate::data::utf8_or_error(path, &block).map_err(|e| match e {
+            crate::data::DataError::Utf8 { path, line } => {
+                crate::data::DataError::Utf8 { path, line: lines_before + line }
+            }
+            other => other,
         })?;
         lines_before += text.matches('\n').count();
         lm.add_lines(text.split_terminator('\n'), &mut stats);

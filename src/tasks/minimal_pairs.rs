@@ -68,9 +68,7 @@ impl TaskType for MinimalPairsType {
     type Options = Options;
 
     fn build<'a>(def: &'a TaskDef, o: Options, check: &mut Check) -> Box<dyn Task + 'a> {
-        if o.per_file == Some(0) {
-            check.problem("per_file", "`per_file` must be at least 1".into());
-        }
+        check.at_least_one("per_file", o.per_file);
         let mut published = Vec::new();
         for (i, path) in o.published.iter().enumerate() {
             match super::published::read(&check.base.join(path)) {

@@ -67,9 +67,7 @@ impl TaskType for MultipleChoiceType {
     type Options = Options;
 
     fn build<'a>(def: &'a TaskDef, o: Options, check: &mut Check) -> Box<dyn Task + 'a> {
-        if o.per_file == Some(0) {
-            check.problem("per_file", "`per_file` must be at least 1".into());
-        }
+        check.at_least_one("per_file", o.per_file);
         let layout = Layout {
             context: o.context_field.unwrap_or_else(|| "context".into()),
             choices: o.choices_field.unwrap_or_else(|| "choices".into()),

@@ -45,6 +45,13 @@ impl Check<'_> {
     pub fn problem(&mut self, key: &str, message: String) {
         (self.report)(key, message)
     }
+
+    /// A count option that, when given, must be at least 1 (`per_file`).
+    pub fn at_least_one(&mut self, key: &str, value: Option<usize>) {
+        if value == Some(0) {
+            self.problem(key, format!("`{key}` must be at least 1"));
+        }
+    }
 }
 
 /// One registered task type.

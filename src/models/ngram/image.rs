@@ -192,12 +192,11 @@ impl Image {
     pub fn id(&self, word: &str) -> Option<u32> {
         let (start, slots) = self.vocab;
         let b = self.bytes();
-        let mut i = bucket(mix(hash_word(word.as_bytes())), slots);
-        for _ in 0..slots {
+        for i in probe(bucket(mix(hash_word(word.as_bytes())), slots), slots) {
             match u32_at(b, start + 4 * i) {
                 0 => return None,
                 v if self.word_bytes(v - 1) == word.as_bytes() => return Some(v - 1),
-                _ => i = if i + 1 == slots { 0 } else { i + 1 },
+                _ => {}
             }
         }
         None
@@ -215,13 +214,12 @@ impl Image {
     pub fn find(&self, level: usize, key: u64) -> Option<(f32, f32)> {
         let (start, slots) = self.tables[level];
         let b = self.bytes();
-        let mut i = bucket(key, slots);
-        for _ in 0..slots {
+        for i in probe(bucket(key, slots), slots) {
             let at = start + SLOT * i;
             match u64_at(b, at) {
                 k if k == key => return Some((f32_at(b, at + 8), f32_at(b, at + 12))),
                 EMPTY => return None,
-                _ => i = if i + 1 == slots { 0 } else { i + 1 },
+                _ => {}
             }
         }
         None
@@ -248,6 +246,21 @@ pub(crate) fn mix(mut x: u64) -> u64 {
     x ^= x >> 27;
     x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
     x ^ (x >> 31)
+}
+
+/// Linear probing from `first`: every slot once, wrapping at the end, so a search ends even in a
+/// table (from a damaged file) with no empty slot.
+#[inline]
+pub(crate) fn probe(first: usize, slots: usize) -> impl Iterator<Item = usize> {
+    (first..slots).chain(0..first)
+}
+
+/// The hash of an n-gram given as word ids, first word first ([`extend`] from the last word).
+pub(crate) fn ngram_hash(words: &[u32]) -> u64 {
+    match words.split_last() {
+        Some((&last, rest)) => rest.iter().rev().fold(last as u64, |h, &w| extend(h, w)),
+        None => EMPTY,
+    }
 }
 
 /// The first slot to probe for a hash among `slots` (multiply-shift, no division).

@@ -3,7 +3,9 @@
 //! order, each n-gram keyed by the hash of its words.
 
 use super::ArpaModel;
-use super::image::{EMPTY, FIXED_HEADER, Image, MAGIC, SLOT, VERSION, bucket, extend, hash_word, mix};
+use super::image::{
+    EMPTY, FIXED_HEADER, Image, MAGIC, SLOT, VERSION, bucket, extend, hash_word, mix, ngram_hash, probe,
+};
 
 /// One order's open-addressing table while it is filled.
 struct Table {
@@ -21,14 +23,13 @@ impl Table {
 
     fn position(&self, key: u64) -> (usize, bool) {
         let slots = self.keys.len();
-        let mut i = bucket(key, slots);
-        loop {
-            match self.keys[i] {
-                k if k == key => return (i, true),
-                EMPTY => return (i, false),
-                _ => i = if i + 1 == slots { 0 } else { i + 1 },
-            }
-        }
+        probe(bucket(key, slots), slots)
+            .find_map(|i| match self.keys[i] {
+                k if k == key => Some((i, true)),
+                EMPTY => Some((i, false)),
+                _ => None,
+            })
+            .expect("a table always has an empty slot")
     }
 
     fn contains(&self, key: u64) -> bool {
@@ -57,11 +58,10 @@ fn bytes(model: &ArpaModel) -> Vec<u8> {
     let vocab_slots = words + words / 2 + 1;
     let mut vocab = vec![0u32; vocab_slots];
     for (id, word) in model.words.iter().enumerate() {
-        let mut i = bucket(mix(hash_word(word.as_bytes())), vocab_slots);
         // A word listed twice keeps its last id, as a map built from the list would.
-        while vocab[i] != 0 && model.words[vocab[i] as usize - 1] != *word {
-            i = if i + 1 == vocab_slots { 0 } else { i + 1 };
-        }
+        let i = probe(bucket(mix(hash_word(word.as_bytes())), vocab_slots), vocab_slots)
+            .find(|&i| vocab[i] == 0 || model.words[vocab[i] as usize - 1] == *word)
+            .expect("the vocabulary always has an empty slot");
         vocab[i] = id as u32 + 1;
     }
     let mut unigrams = vec![(0f32, 0f32); words];
@@ -76,7 +76,7 @@ fn bytes(model: &ArpaModel) -> Vec<u8> {
         let mut filled = Table::with_room_for(table.len());
         for i in 0..table.len() {
             let gram = table.gram(i);
-            let suffix = gram[1..k - 1].iter().rev().fold(gram[k - 1] as u64, |h, &w| extend(h, w));
+            let suffix = ngram_hash(&gram[1..]);
             // A lookup stops at the first missing n-gram, so one whose suffix is absent is never
             // reached (KenLM's lookup skips it the same way).
             if k > 2 && !tables[k - 3].contains(suffix) {
@@ -94,10 +94,7 @@ fn bytes(model: &ArpaModel) -> Vec<u8> {
     // Prefix-closed: each n-gram's first n-1 words are in the table one order down.
     let prefix_closed = model.orders[1..].iter().all(|table| {
         let k = table.order;
-        (0..table.len()).all(|i| {
-            let gram = &table.gram(i)[..k - 1];
-            k == 2 || tables[k - 3].contains(gram[..k - 2].iter().rev().fold(gram[k - 2] as u64, |h, &w| extend(h, w)))
-        })
+        (0..table.len()).all(|i| k == 2 || tables[k - 3].contains(ngram_hash(&table.gram(i)[..k - 1])))
     });
     let blob: Vec<u8> = model.words.iter().flat_map(|w| w.bytes()).collect();
     let mut out = Vec::new();
