@@ -70,15 +70,22 @@ pub fn hand_over_if_neural(cli: &Cli) -> Result<(), Error> {
 /// the command then reports them itself, here, as it would anyway.
 pub fn needs_libtorch(cli: &Cli) -> bool {
     use crate::suite::ModelKind;
-    let neural_path = |kind: Option<perplexity::Kind>, model: &std::path::Path| {
+    use crate::models::neural::runs_quantized;
+    // A GGUF file computed quantized runs here; an option that does not parse fails here too.
+    let neural_path = |kind: Option<perplexity::Kind>, model: &std::path::Path, runtime: &perplexity::RuntimeArgs| {
         let kind = kind.or_else(|| perplexity::infer_kind(model).ok());
         matches!(kind, Some(perplexity::Kind::Causal | perplexity::Kind::Masked))
+            && !runtime.options().is_ok_and(|options| runs_quantized(model, &options))
     };
     match &cli.command {
-        Command::RunSuite(args) => crate::tasks::load_suite(&args.suite)
-            .is_ok_and(|suite| suite.models.iter().any(|m| matches!(m.kind, ModelKind::Neural(_)))),
-        Command::Perplexity(args) => neural_path(args.kind, &args.model),
-        Command::Generate(args) => neural_path(args.kind, &args.model),
+        Command::RunSuite(args) => crate::tasks::load_suite(&args.suite).is_ok_and(|suite| {
+            suite.models.iter().any(|m| match &m.kind {
+                ModelKind::Neural(source) => !runs_quantized(&source.path, &source.options),
+                _ => false,
+            })
+        }),
+        Command::Perplexity(args) => neural_path(args.kind, &args.model, &args.runtime),
+        Command::Generate(args) => neural_path(args.kind, &args.model, &args.runtime),
         _ => false,
     }
 }
@@ -132,5 +139,14 @@ mod tests {
         assert!(!needs(&["validate", &neural]), "validation reads config.json only");
         let ngram = suite(&format!("  - {{id: m, kind: ngram, arpa: {arpa}}}\n"));
         assert!(!needs(&["run-suite", &ngram]));
+
+        // GGUF files run on the quantized engine in this process unless asked for f32.
+        let tiny = fixtures.join("gguf/tiny-llama.gguf");
+        let tiny = tiny.to_str().unwrap();
+        assert!(!needs(&["perplexity", "--model", tiny, "-i", "t.txt"]), "GGUF, quantized by default");
+        assert!(needs(&["perplexity", "--model", tiny, "-i", "t.txt", "--compute", "f32"]), "GGUF in f32");
+        assert!(!needs(&["run-suite", &suite(&format!("  - {{id: m, kind: causal, path: {tiny}}}\n"))]));
+        let f32_suite = suite(&format!("  - {{id: m, kind: causal, path: {tiny}, compute: f32}}\n"));
+        assert!(needs(&["run-suite", &f32_suite]));
     }
 }

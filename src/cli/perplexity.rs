@@ -53,6 +53,11 @@ pub struct PerplexityArgs {
     /// lm-evaluation-harness rolling windows. Masked: step between windows of a long text.
     #[arg(long)]
     pub stride: Option<usize>,
+    /// Causal: rolling (lm-evaluation-harness, default) or llama-perplexity (llama.cpp's chunks
+    /// of --max-length tokens, default 512, each scoring its second half; with --unit file it
+    /// reproduces `llama-perplexity -f FILE`).
+    #[arg(long)]
+    pub windows: Option<String>,
     /// Masked: pseudo-log-likelihood variant.
     #[arg(long, value_parser = ["original", "word-l2r"])]
     pub pll: Option<String>,
@@ -75,6 +80,11 @@ pub struct RuntimeArgs {
     /// decoded in batches of about this many positions).
     #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
     pub batch_tokens: usize,
+    /// GGUF files: quantized (default; the file's own weights on the CPU, as llama.cpp computes
+    /// them, without libtorch) or f32 (dequantized through libtorch, as transformers computes
+    /// them).
+    #[arg(long)]
+    pub compute: Option<String>,
 }
 
 impl RuntimeArgs {
@@ -84,6 +94,7 @@ impl RuntimeArgs {
             device: self.device.parse().map_err(Error::Usage)?,
             dtype: self.dtype.parse().map_err(Error::Usage)?,
             batch_tokens: self.batch_tokens,
+            compute: self.compute.as_deref().map(str::parse).transpose().map_err(Error::Usage)?,
             ..Default::default()
         })
     }
@@ -150,8 +161,15 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
         Some(k) => k,
         None => infer_kind(&args.model)?,
     };
-    if kind == Kind::Ngram && (args.max_length.is_some() || args.stride.is_some() || args.pll.is_some()) {
-        return Err(Error::Usage("--max-length, --stride and --pll apply to neural models (causal, masked)".into()));
+    if kind == Kind::Ngram
+        && (args.max_length.is_some() || args.stride.is_some() || args.pll.is_some() || args.windows.is_some())
+    {
+        return Err(Error::Usage(
+            "--max-length, --stride, --windows and --pll apply to neural models (causal, masked)".into(),
+        ));
+    }
+    if kind == Kind::Masked && args.windows.is_some() {
+        return Err(Error::Usage("--windows applies to causal models".into()));
     }
     if kind == Kind::Causal && args.pll.is_some() {
         return Err(Error::Usage("--pll applies to masked models".into()));
@@ -159,6 +177,7 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     let options = NeuralOptions {
         max_length: args.max_length,
         stride: args.stride,
+        windows: args.windows.as_deref().unwrap_or("rolling").parse().map_err(Error::Usage)?,
         pll: args.pll.as_deref().unwrap_or("original").parse().map_err(Error::Usage)?,
         ..args.runtime.options()?
     };

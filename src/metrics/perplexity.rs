@@ -23,8 +23,9 @@ impl PerplexityCounts {
         PerplexityCounts {
             nll: scores.nll(),
             tokens: scores.logprobs.len() as f64,
-            words: harness_word_count(text) as f64,
-            bytes: scores.bytes as f64,
+            // NaN, not a number over the wrong text, when the scores cover part of it.
+            words: if scores.partial { f64::NAN } else { harness_word_count(text) as f64 },
+            bytes: if scores.partial { f64::NAN } else { scores.bytes as f64 },
         }
     }
 

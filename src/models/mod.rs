@@ -52,6 +52,9 @@ pub struct TokenScores {
     /// Single-precision log10 scores (n-gram models, as KenLM computes them): a sentence's total
     /// ([`TokenScores::sentence_total`]) accumulates them in f32 as KenLM's `Model.score` does.
     pub single_precision: bool,
+    /// Tokens of the text were left unscored by design (llama-perplexity's chunks score half of
+    /// each): per-word and per-byte rates over the text do not exist.
+    pub partial: bool,
 }
 
 impl TokenScores {

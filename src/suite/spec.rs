@@ -94,6 +94,14 @@ pub struct NeuralModelSpec {
     /// Padded tokens per forward pass (default 1024).
     #[serde(default)]
     pub batch_tokens: Option<usize>,
+    /// GGUF files: quantized (default: the file's own weights, as llama.cpp computes them) or
+    /// f32 (dequantized through libtorch, as transformers computes them).
+    #[serde(default)]
+    pub compute: Option<String>,
+    /// Causal: rolling (default, lm-evaluation-harness) or llama-perplexity (llama.cpp's chunks
+    /// of max_length, default 512, each scoring its second half).
+    #[serde(default)]
+    pub windows: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

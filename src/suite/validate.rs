@@ -377,17 +377,6 @@ impl Validator<'_> {
         family: crate::models::neural::Family,
     ) -> Option<ModelDef> {
         use crate::models::neural::{self, NeuralOptions};
-        if !neural::ENABLED {
-            self.problem(
-                at,
-                format!(
-                    "model {:?}: kind {} is not enabled in this build (built without the `torch` feature)",
-                    m.id,
-                    family.name()
-                ),
-            );
-            return None;
-        }
         let path = self.resolve(&m.path);
         let gguf = neural::gguf::is_gguf(&path);
         if gguf && family != neural::Family::Causal {
@@ -413,6 +402,28 @@ impl Validator<'_> {
         parse("device", &m.device, &mut |v| v.parse().map(|d| options.device = d));
         parse("dtype", &m.dtype, &mut |v| v.parse().map(|d| options.dtype = d));
         parse("pll", &m.pll, &mut |v| v.parse().map(|p| options.pll = p));
+        parse("compute", &m.compute, &mut |v| v.parse().map(|c| options.compute = Some(c)));
+        parse("windows", &m.windows, &mut |v| v.parse().map(|w| options.windows = w));
+        if family != neural::Family::Causal && m.windows.is_some() {
+            self.problem(&format!("{at}.windows"), format!("model {:?}: `windows` applies to causal models only", m.id));
+        }
+        if options.compute == Some(neural::Compute::Quantized) && !gguf {
+            self.problem(
+                &format!("{at}.compute"),
+                format!("model {:?}: compute: quantized needs a GGUF file; a model folder runs in f32", m.id),
+            );
+        }
+        if !neural::ENABLED && !(gguf && options.compute != Some(neural::Compute::F32)) {
+            self.problem(
+                at,
+                format!(
+                    "model {:?}: kind {} is not enabled in this build (built without the `torch` feature; GGUF files with compute: quantized are)",
+                    m.id,
+                    family.name()
+                ),
+            );
+            return None;
+        }
         if family != neural::Family::Masked && m.pll.is_some() {
             self.problem(&format!("{at}.pll"), format!("model {:?}: `pll` applies to masked models only", m.id));
         }

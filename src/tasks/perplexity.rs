@@ -41,6 +41,24 @@ impl TaskType for PerplexityType {
     fn build<'a>(def: &'a TaskDef, _options: Options, _check: &mut Check) -> Box<dyn Task + 'a> {
         Box::new(Perplexity { def, items: OnceLock::new() })
     }
+
+    /// llama-perplexity's chunks score half of each chunk's tokens: only token perplexity exists.
+    fn check_model(def: &TaskDef, model: &ModelDef, at: &str, check: &mut Check) {
+        use crate::models::neural::Windows;
+        let crate::suite::ModelKind::Neural(source) = &model.kind else { return };
+        let other: Vec<&str> =
+            def.metrics.iter().filter(|m| **m != Metric::TokenPerplexity).map(|m| m.name()).collect();
+        if source.options.windows == Windows::LlamaPerplexity && !other.is_empty() {
+            check.problem(
+                at,
+                format!(
+                    "model {:?} reads text in llama-perplexity chunks, which score only the second half of each chunk; {} over the whole text cannot be computed from them (ask for token_perplexity, or give the model rolling windows)",
+                    model.id,
+                    other.join(", ")
+                ),
+            );
+        }
+    }
 }
 
 pub struct Perplexity<'a> {

@@ -29,6 +29,9 @@ pub trait TaskType {
 
     /// The task object; each problem with the options or the data goes to `check`.
     fn build<'a>(def: &'a TaskDef, options: Self::Options, check: &mut Check) -> Box<dyn Task + 'a>;
+
+    /// Problems of one listed model with this task beyond its capabilities (`at`: its key).
+    fn check_model(_def: &TaskDef, _model: &ModelDef, _at: &str, _check: &mut Check) {}
 }
 
 /// Where a task type reports problems while it builds a task, by the path of the key inside
@@ -108,6 +111,7 @@ fn build<'a, T: TaskType>(def: &'a TaskDef, check: &mut Check) -> Option<Box<dyn
 fn check_models<T: TaskType>(def: &TaskDef, models: &[ModelDef], check: &mut Check) {
     for (j, id) in def.models.iter().enumerate() {
         let Some(m) = models.iter().find(|m| &m.id == id) else { continue };
+        T::check_model(def, m, &format!("models[{j}]"), check);
         let caps = m.kind.capabilities();
         if !T::NEEDS.iter().any(|c| caps.contains(c)) {
             check.problem(

@@ -18,6 +18,7 @@ mod neural;
 mod ngram_binary;
 mod outputs;
 mod preference;
+mod quantized;
 mod readers;
 mod reference_task;
 mod runs;

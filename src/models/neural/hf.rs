@@ -250,6 +250,10 @@ pub struct TextTokenizer {
     pub sep: Option<u32>,
     pub mask: Option<u32>,
     pub pad: Option<u32>,
+    /// Whether llama.cpp's tokenizer starts a text with the beginning-of-text token
+    /// (`tokenizer.ggml.add_bos_token`, `add_bos_token` in tokenizer_config.json): the
+    /// llama-perplexity window policy puts it first in every chunk.
+    pub add_bos: bool,
 }
 
 /// Token ids of a text with the UTF-8 byte span of each and the word it belongs to.
@@ -311,8 +315,9 @@ impl TextTokenizer {
         let mut inner = inner;
         inner.with_truncation(None).map_err(|e| NeuralError::file(&source, e.to_string()))?;
         inner.with_padding(None);
+        let add_bos = config.iter().find_map(|c| c.get("add_bos_token").and_then(Value::as_bool)).unwrap_or(false);
         let mut tok =
-            TextTokenizer { inner, source, bos: None, eos: None, cls: None, sep: None, mask: None, pad: None };
+            TextTokenizer { inner, source, bos: None, eos: None, cls: None, sep: None, mask: None, pad: None, add_bos };
         let find = |tok: &TextTokenizer, key: &str, defaults: &[&str]| -> Option<u32> {
             special(key)
                 .into_iter()

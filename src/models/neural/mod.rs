@@ -11,7 +11,9 @@ pub mod deberta_config;
 pub mod gguf;
 pub mod hf;
 pub mod llama_config;
+pub mod quantized;
 pub mod registry;
+pub mod scoring;
 pub mod windows;
 
 // tch's `+=` on a Tensor adds in place (`g_add_`): on a view (`select`, `narrow`) it writes
@@ -132,6 +134,59 @@ impl fmt::Display for Dtype {
     }
 }
 
+/// How a GGUF file's network is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compute {
+    /// With the file's quantized weights and 8-bit activations, as llama.cpp computes it, on the
+    /// CPU without libtorch (the default for GGUF files).
+    Quantized,
+    /// Dequantized to f32 and run through libtorch, as transformers runs a GGUF file (the only
+    /// way for model folders).
+    F32,
+}
+
+impl FromStr for Compute {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "quantized" => Ok(Compute::Quantized),
+            "f32" => Ok(Compute::F32),
+            _ => Err(format!("unknown compute {s:?} (expected quantized or f32)")),
+        }
+    }
+}
+
+impl fmt::Display for Compute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Compute::Quantized => "quantized",
+            Compute::F32 => "f32",
+        })
+    }
+}
+
+/// How a causal model's text is cut into windows (`stride` chooses sliding windows instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Windows {
+    /// lm-evaluation-harness's `loglikelihood_rolling`.
+    #[default]
+    Rolling,
+    /// llama.cpp's `llama-perplexity`: chunks of `max_length` (default 512), each scoring the
+    /// tokens of its second half.
+    LlamaPerplexity,
+}
+
+impl FromStr for Windows {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "rolling" => Ok(Windows::Rolling),
+            "llama-perplexity" => Ok(Windows::LlamaPerplexity),
+            _ => Err(format!("unknown windows {s:?} (expected rolling or llama-perplexity)")),
+        }
+    }
+}
+
 /// Pseudo-log-likelihood variants for masked LMs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PllVariant {
@@ -177,6 +232,10 @@ pub struct NeuralOptions {
     pub pll: PllVariant,
     /// Padded tokens per forward pass.
     pub batch_tokens: usize,
+    /// How a GGUF file is computed (absent: quantized for GGUF files, f32 for model folders).
+    pub compute: Option<Compute>,
+    /// Causal models: the window policy.
+    pub windows: Windows,
 }
 
 /// Measured on a 2-core CPU with packed rows: SmolLM2 on 60 short documents ran about 8% faster
@@ -198,6 +257,8 @@ impl Default for NeuralOptions {
             stride: None,
             pll: PllVariant::Original,
             batch_tokens: DEFAULT_BATCH_TOKENS,
+            compute: None,
+            windows: Windows::Rolling,
         }
     }
 }
@@ -252,6 +313,9 @@ pub fn load_linked(
     path: &Path,
     options: &NeuralOptions,
 ) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    if runs_quantized(path, options) {
+        return load(family, path, options);
+    }
     match LINKED.get() {
         Some(load) => load(family, path, options),
         None if !ENABLED => Err(NeuralError::NotEnabled),
@@ -275,7 +339,28 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
             )));
         }
     }
+    if runs_quantized(path, options) {
+        if family != Family::Causal {
+            return Err(NeuralError::file(
+                path,
+                format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name()),
+            ));
+        }
+        return quantized::load(path, options);
+    }
+    if options.compute == Some(Compute::Quantized) {
+        return Err(NeuralError::file(
+            path,
+            "compute: quantized needs a GGUF file; a model folder runs in f32 through libtorch",
+        ));
+    }
     load_registered(family, path, options)
+}
+
+/// Whether this model runs on lmgauge's quantized CPU engine (no libtorch): a GGUF file whose
+/// options do not ask for f32.
+pub fn runs_quantized(path: &Path, options: &NeuralOptions) -> bool {
+    options.compute != Some(Compute::F32) && gguf::is_gguf(path)
 }
 
 /// A model file opened to read its architecture, handed on to the loader as it is.

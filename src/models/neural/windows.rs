@@ -73,6 +73,28 @@ pub fn sliding(ids: &[i64], max_len: usize, stride: usize) -> Vec<Window> {
     out
 }
 
+/// llama.cpp's `llama-perplexity`: the text's tokens (after the beginning-of-text token when its
+/// tokenizer adds one) in disjoint chunks of `n_ctx`, the last partial chunk dropped; each chunk
+/// starts with the beginning-of-text token in place of its first token when `bos` is given, and
+/// scores only its second half after the first position of it (`n_ctx - n_ctx/2 - 1` tokens), so
+/// every scored token has at least half a chunk of context.
+pub fn llama_chunks(ids: &[i64], n_ctx: usize, bos: Option<i64>) -> Vec<Window> {
+    if n_ctx < 2 {
+        return Vec::new();
+    }
+    let first = n_ctx / 2;
+    (0..ids.len() / n_ctx)
+        .map(|i| {
+            let start = i * n_ctx;
+            let mut input = ids[start..start + n_ctx].to_vec();
+            if let Some(bos) = bos {
+                input[0] = bos;
+            }
+            Window { input, first_pos: first, targets: start + first + 1..start + n_ctx }
+        })
+        .collect()
+}
+
 /// Windows `(begin, end, first_scored)` of a masked LM over `n` content tokens: one window when
 /// the text fits, else the sliding loop, each token scored in the first window that holds it.
 pub fn masked_spans(n: usize, max_content: usize, stride: usize) -> Vec<(usize, usize, usize)> {

@@ -10,7 +10,8 @@ use tch::{Device, Tensor};
 use super::attention::Attend;
 use super::net::CausalNet;
 use crate::models::generate::{GenParams, Generation};
-use crate::models::neural::hf::{Encoded, TextTokenizer};
+use crate::models::neural::hf::TextTokenizer;
+use crate::models::neural::scoring::{self, Policy};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
 use crate::models::{Generator, LanguageModel, ModelError, TokenScorer, TokenScores};
@@ -19,8 +20,7 @@ pub struct CausalModel {
     net: Mutex<Box<dyn CausalNet>>,
     tokenizer: TextTokenizer,
     device: Device,
-    max_length: usize,
-    stride: Option<usize>,
+    policy: Policy,
     batch_tokens: usize,
     description: String,
 }
@@ -33,140 +33,24 @@ impl CausalModel {
         device: Device,
         where_: String,
     ) -> Result<Self, NeuralError> {
-        let max_length = options.max_length.unwrap_or(net.context());
-        if max_length > net.context() {
-            return Err(NeuralError::Options(format!(
-                "max_length {max_length} exceeds the model's context of {} tokens",
-                net.context()
-            )));
-        }
-        if let Some(s) = options.stride.filter(|&s| s > max_length) {
-            // The guide's loop would silently skip the tokens between windows.
-            return Err(NeuralError::Options(format!(
-                "stride {s} exceeds max_length {max_length}: tokens between windows would go unscored"
-            )));
-        }
-        if tokenizer.vocab_size() > net.vocab() {
-            return Err(NeuralError::file(
-                &tokenizer.source,
-                format!(
-                    "tokenizer has {} tokens but the model's vocabulary has {}",
-                    tokenizer.vocab_size(),
-                    net.vocab()
-                ),
-            ));
-        }
-        if options.stride.is_none() && tokenizer.prefix().is_none() {
-            return Err(NeuralError::file(
-                &tokenizer.source,
-                "no beginning- or end-of-text token to start rolling windows with (set bos_token or eos_token, or use a stride)",
-            ));
-        }
-        let policy = match options.stride {
-            None => format!("lm-evaluation-harness rolling windows of {max_length} tokens"),
-            Some(s) => format!("sliding windows of {max_length} tokens, stride {s}"),
-        };
-        let description = format!("{}; {policy}; {where_}", net.summary());
+        let policy = Policy::new(&tokenizer, options, net.context(), net.vocab())?;
+        let description = format!("{}; {}; {where_}", net.summary(), policy.describe());
         Ok(CausalModel {
             net: Mutex::new(net),
             tokenizer,
             device,
-            max_length,
-            stride: options.stride,
+            policy,
             batch_tokens: options.batch_tokens,
             description,
         })
     }
 
-    fn windows(&self, enc: &Encoded) -> Vec<Window> {
-        match self.stride {
-            None => {
-                windows::rolling(&enc.ids, self.tokenizer.prefix().expect("checked at load") as i64, self.max_length)
-            }
-            Some(stride) => windows::sliding(&enc.ids, self.max_length, stride),
-        }
-    }
-
     fn score(&self, texts: &[&str]) -> Result<Vec<TokenScores>, NeuralError> {
-        let encoded: Vec<Encoded> = texts.iter().map(|t| self.tokenizer.encode(t)).collect::<Result<_, _>>()?;
-        let mut all: Vec<(usize, Window)> = Vec::new();
-        for (i, enc) in encoded.iter().enumerate() {
-            all.extend(self.windows(enc).into_iter().map(|w| (i, w)));
-        }
-        let ids: Vec<&[i64]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
-        let logprobs = self.run_windows(&ids, &all)?;
-        Ok(encoded
-            .iter()
-            .zip(logprobs)
-            .zip(texts)
-            .map(|((enc, lps), text)| {
-                // Tokens no window scored (the sliding policy's first token) are left out.
-                let (logprobs, spans) = lps.iter().zip(&enc.spans).filter_map(|(lp, s)| lp.map(|lp| (lp, *s))).unzip();
-                TokenScores { logprobs, spans, bytes: text.len(), ..TokenScores::default() }
-            })
-            .collect())
+        scoring::score_texts(&self.tokenizer, &self.policy, texts, &|ids, all| self.run_windows(ids, all))
     }
 
-    /// lm-evaluation-harness's `HFLM._encode_pair` and `_loglikelihood_tokens`: trailing
-    /// whitespace of the context moves to the continuation; the continuation's tokens are those
-    /// of `context + continuation` after as many tokens as the context alone encodes to (an empty
-    /// context is the start token); the model reads the last `max_length` tokens before each
-    /// scored one.
     fn score_continuations(&self, requests: &[(&str, &str)]) -> Result<Vec<TokenScores>, NeuralError> {
-        let mut sequences: Vec<Vec<i64>> = Vec::with_capacity(requests.len());
-        let mut spans: Vec<Vec<(usize, usize)>> = Vec::with_capacity(requests.len());
-        let mut all: Vec<(usize, Window)> = Vec::with_capacity(requests.len());
-        for (i, &(context, continuation)) in requests.iter().enumerate() {
-            // Python's `str.rstrip()`: Unicode whitespace and the four separators \x1c-\x1f.
-            let kept = context.trim_end_matches(|c: char| c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)).len();
-            if kept == 0 && !context.is_empty() {
-                return Err(NeuralError::Options(format!(
-                    "context {context:?} is only whitespace: give an empty context or some text"
-                )));
-            }
-            let whole = self.tokenizer.encode(&format!("{context}{continuation}"))?;
-            let context_ids = if context.is_empty() {
-                vec![self.tokenizer.prefix().ok_or_else(|| {
-                    NeuralError::file(
-                        &self.tokenizer.source,
-                        "no beginning- or end-of-text token to score a continuation without context",
-                    )
-                })? as i64]
-            } else {
-                self.tokenizer.encode(&context[..kept])?.ids
-            };
-            let skip = if context.is_empty() { 0 } else { context_ids.len() };
-            let own = whole.ids.len().saturating_sub(skip);
-            if own == 0 || own > self.max_length {
-                return Err(NeuralError::Options(format!(
-                    "continuation {:?} is {own} tokens after its context; it must be 1 to max_length ({})",
-                    continuation, self.max_length
-                )));
-            }
-            let mut seq = context_ids;
-            let first = seq.len();
-            seq.extend_from_slice(&whole.ids[skip..]);
-            let n = seq.len();
-            let begin = (n - 1).saturating_sub(self.max_length);
-            let input = seq[begin..n - 1].to_vec();
-            all.push((i, Window { first_pos: input.len() - own, input, targets: first..n }));
-            spans.push(whole.spans[skip..].to_vec());
-            sequences.push(seq);
-        }
-        let ids: Vec<&[i64]> = sequences.iter().map(Vec::as_slice).collect();
-        let logprobs = self.run_windows(&ids, &all)?;
-        Ok(logprobs
-            .into_iter()
-            .zip(spans)
-            .zip(requests)
-            .zip(&all)
-            .map(|(((lps, spans), (_, continuation)), (_, w))| TokenScores {
-                logprobs: lps[w.targets.clone()].iter().map(|lp| lp.unwrap_or(f64::NAN)).collect(),
-                spans,
-                bytes: continuation.len(),
-                ..TokenScores::default()
-            })
-            .collect())
+        scoring::score_continuations(&self.tokenizer, &self.policy, requests, &|ids, all| self.run_windows(ids, all))
     }
 
     /// Runs the windows over the token sequences they index and returns each sequence's

@@ -14,6 +14,7 @@ use super::net::{CausalNet, KvCache};
 use crate::models::generate::{self, Finish, GenParams, Generation};
 use crate::models::neural::NeuralError;
 use crate::models::neural::hf::TextTokenizer;
+use crate::models::neural::scoring;
 
 /// Generates a continuation of each prompt. Prompts are batched (longest first) so that a batch
 /// holds about `batch_tokens` positions at its longest; each prompt keeps its index's random
@@ -26,29 +27,7 @@ pub fn generate(
     device: Device,
     batch_tokens: usize,
 ) -> Result<Vec<Generation>, NeuralError> {
-    let prefix = tok.prefix().map(i64::from);
-    let context = net.context();
-    if params.max_new_tokens >= context {
-        return Err(NeuralError::Options(format!(
-            "max_new_tokens {} leaves no room for a prompt in the model's context of {context} tokens",
-            params.max_new_tokens
-        )));
-    }
-    let mut encoded = Vec::with_capacity(prompts.len());
-    for p in prompts {
-        let mut ids = tok.encode(p)?.ids;
-        if ids.is_empty() {
-            ids.push(prefix.ok_or_else(|| {
-                NeuralError::file(&tok.source, "an empty prompt needs a beginning- or end-of-text token to start from")
-            })?);
-        }
-        // Keep the end of a long prompt: the continuation depends on what it follows.
-        let room = context - params.max_new_tokens;
-        if ids.len() > room {
-            ids.drain(..ids.len() - room);
-        }
-        encoded.push(ids);
-    }
+    let encoded = scoring::encode_prompts(tok, prompts, params, net.context())?;
     let mut order: Vec<usize> = (0..prompts.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(encoded[i].len()));
     let mut out: Vec<Option<Generation>> = vec![None; prompts.len()];

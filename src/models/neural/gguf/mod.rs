@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use dequant::{GgmlType, SUPPORTED_TYPES};
+pub use dequant::{GgmlType, SUPPORTED_TYPES, dequantize as dequantize_blocks};
 
 use super::NeuralError;
 
@@ -347,6 +347,11 @@ impl Gguf {
 
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {
         self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// The whole file (tensors' `start` offsets index it).
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
     }
 
     /// The raw bytes of a tensor (quantized blocks as stored).

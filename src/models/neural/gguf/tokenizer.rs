@@ -88,6 +88,8 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         sep: None,
         mask: None,
         pad: id("tokenizer.ggml.padding_token_id")?,
+        // llama.cpp's default for the byte-level BPE vocabularies this loader reads.
+        add_bos: file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(false),
     };
     let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array);
     let whole: Vec<u32> = (0..types.map_or(0, |t| t.len().min(tokens.len())))

@@ -1,0 +1,294 @@
+//! Quantized weight matrices read in place from the GGUF map, and their products with a batch of
+//! activation rows: the rows are quantized once per product to the type the weights pair with
+//! (ggml's `vec_dot_type`: Q8_1 for Q4_1, Q8_0 for Q4_0 and Q8_0), then every (weight row,
+//! activation row) pair is one dot product of [`super::blocks`].
+//!
+//! The weight rows are split across rayon's threads; inside a thread a block of weight rows meets
+//! the activation rows four at a time, so each weight block is unpacked once per four tokens and
+//! stays in cache while they pass.
+
+use rayon::prelude::*;
+
+use super::blocks::{self, Q8_0, Q8_1, QK};
+use super::simd;
+use crate::models::neural::NeuralError;
+use crate::models::neural::gguf::{Gguf, GgmlType, TensorInfo};
+
+/// The weight types this engine multiplies without dequantizing.
+pub const COMPUTE_TYPES: &[GgmlType] = &[GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+
+/// A 2-D quantized tensor: `rows` rows of `cols` values, `row_bytes` each, at `start` in the map.
+#[derive(Debug, Clone)]
+pub struct Weight {
+    pub ty: GgmlType,
+    pub rows: usize,
+    pub cols: usize,
+    start: usize,
+    row_bytes: usize,
+}
+
+/// Activation rows quantized for one weight type.
+pub enum Activations {
+    Q8_0(Vec<Q8_0>),
+    Q8_1(Vec<Q8_1>),
+    /// Unquantized rows for F32 weights, rounded through f16 for F16 weights (ggml converts the
+    /// activations to the weights' type).
+    F32(Vec<f32>),
+}
+
+impl Weight {
+    /// The tensor `name` as a `rows × cols` matrix (GGUF lists `cols` first).
+    pub fn open(file: &Gguf, name: &str, rows: usize, cols: usize) -> Result<Self, NeuralError> {
+        let info: &TensorInfo =
+            file.tensor(name).ok_or_else(|| NeuralError::file(&file.path, format!("tensor {name} is missing")))?;
+        if info.dims != [cols as u64, rows as u64] {
+            return Err(NeuralError::file(
+                &file.path,
+                format!("tensor {name} has shape {:?}; the configuration implies [{cols}, {rows}]", info.dims),
+            ));
+        }
+        if !COMPUTE_TYPES.contains(&info.ggml_type) {
+            let names: Vec<&str> = COMPUTE_TYPES.iter().map(|t| t.name()).collect();
+            return Err(NeuralError::file(
+                &file.path,
+                format!(
+                    "tensor {name} is {}; quantized compute supports {} (run the file with `compute: f32` to dequantize it)",
+                    info.ggml_type.name(),
+                    names.join(", ")
+                ),
+            ));
+        }
+        let float = matches!(info.ggml_type, GgmlType::F32 | GgmlType::F16);
+        if !float && !cols.is_multiple_of(QK) {
+            return Err(NeuralError::file(&file.path, format!("tensor {name} has rows of {cols}, not whole blocks")));
+        }
+        let row_bytes = cols / info.ggml_type.block_elements() * info.ggml_type.block_bytes();
+        debug_assert_eq!(row_bytes * rows, info.len);
+        Ok(Weight { ty: info.ggml_type, rows, cols, start: info.start, row_bytes })
+    }
+
+    fn row<'a>(&self, data: &'a [u8], r: usize) -> &'a [u8] {
+        let at = self.start + r * self.row_bytes;
+        &data[at..at + self.row_bytes]
+    }
+
+    /// Row `r` as f32 (an embedding lookup).
+    pub fn dequantize_row(&self, data: &[u8], r: usize, out: &mut [f32]) {
+        crate::models::neural::gguf::dequantize_blocks(self.ty, self.row(data, r), out);
+    }
+
+    /// Quantizes `t` rows of `x` (`t × cols`) for this weight's dot product.
+    pub fn quantize(&self, x: &[f32]) -> Activations {
+        let blocks = x.len() / QK;
+        match self.ty {
+            GgmlType::F32 => Activations::F32(x.to_vec()),
+            GgmlType::F16 => Activations::F32(x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect()),
+            GgmlType::Q4_1 => {
+                let mut q = vec![Q8_1::default(); blocks];
+                blocks::quantize_q8_1(x, &mut q);
+                Activations::Q8_1(q)
+            }
+            _ => {
+                let mut q = vec![Q8_0::default(); blocks];
+                blocks::quantize_q8_0(x, &mut q);
+                Activations::Q8_0(q)
+            }
+        }
+    }
+
+    /// `out[t × rows]`: `x[t] · row` for every activation row `t` and weight row.
+    pub fn matmul(&self, data: &[u8], x: &Activations, t: usize, out: &mut [f32]) {
+        let rows = self.rows;
+        assert_eq!(out.len(), t * rows);
+        let per_row = self.cols / QK;
+        // Enough chunks to balance the threads, few enough that each keeps a block of rows.
+        let chunk = (rows / (rayon::current_num_threads() * 8)).clamp(16, 256);
+        let out = SharedOut(out.as_mut_ptr());
+        (0..rows.div_ceil(chunk)).into_par_iter().for_each(|c| {
+            let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(rows));
+            if let Activations::F32(x) = x {
+                let mut w = vec![0f32; self.cols];
+                for r in r0..r1 {
+                    self.dequantize_row(data, r, &mut w);
+                    for (k, x) in x.chunks_exact(self.cols).enumerate() {
+                        // SAFETY: as below.
+                        unsafe { out.write(k * rows + r, dot_f32(&w, x)) };
+                    }
+                }
+                return;
+            }
+            let mut t0 = 0;
+            while t0 < t {
+                let n = (t - t0).min(simd::ROWS);
+                for r in r0..r1 {
+                    let w = self.row(data, r);
+                    let mut v = [0f32; simd::ROWS];
+                    match x {
+                        Activations::Q8_1(y) => {
+                            let ys: [&[Q8_1]; simd::ROWS] =
+                                std::array::from_fn(|k| row_of(y, t0 + k.min(n - 1), per_row));
+                            dots_q4_1(w, ys, n, &mut v);
+                        }
+                        Activations::Q8_0(y) => {
+                            let ys: [&[Q8_0]; simd::ROWS] =
+                                std::array::from_fn(|k| row_of(y, t0 + k.min(n - 1), per_row));
+                            dots_q8(self.ty, w, ys, n, &mut v);
+                        }
+                        Activations::F32(_) => unreachable!("handled above"),
+                    }
+                    for (k, v) in v.iter().take(n).enumerate() {
+                        // SAFETY: each task writes only the columns r0..r1 of each output row;
+                        // the tasks' column ranges are disjoint and within `out`.
+                        unsafe { out.write((t0 + k) * rows + r, *v) };
+                    }
+                }
+                t0 += n;
+            }
+        });
+    }
+}
+
+fn row_of<T>(y: &[T], t: usize, per_row: usize) -> &[T] {
+    &y[t * per_row..(t + 1) * per_row]
+}
+
+fn dots_q4_1(w: &[u8], ys: [&[Q8_1]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
+    #[cfg(target_arch = "x86_64")]
+    if *SIMD {
+        // SAFETY: the CPU has the kernels' features (checked once in SIMD).
+        unsafe {
+            if n == simd::ROWS {
+                *out = simd::dot_q4_1(w, ys);
+            } else {
+                for k in 0..n {
+                    out[k] = simd::dot_q4_1(w, [ys[k]])[0];
+                }
+            }
+        }
+        return;
+    }
+    for k in 0..n {
+        out[k] = blocks::dot_q4_1(w, ys[k]);
+    }
+}
+
+fn dots_q8(ty: GgmlType, w: &[u8], ys: [&[Q8_0]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
+    #[cfg(target_arch = "x86_64")]
+    if *SIMD {
+        // SAFETY: as in dots_q4_1.
+        unsafe {
+            match (ty == GgmlType::Q4_0, n == simd::ROWS) {
+                (true, true) => *out = simd::dot_q4_0(w, ys),
+                (false, true) => *out = simd::dot_q8_0(w, ys),
+                (q4, false) => {
+                    for k in 0..n {
+                        out[k] = if q4 { simd::dot_q4_0(w, [ys[k]])[0] } else { simd::dot_q8_0(w, [ys[k]])[0] };
+                    }
+                }
+            }
+        }
+        return;
+    }
+    for k in 0..n {
+        out[k] = if ty == GgmlType::Q4_0 { blocks::dot_q4_0(w, ys[k]) } else { blocks::dot_q8_0(w, ys[k]) };
+    }
+}
+
+/// Whether the AVX2 kernels run (they give the same bits as the portable ones).
+pub static SIMD: std::sync::LazyLock<bool> =
+    std::sync::LazyLock::new(|| simd::available() && std::env::var_os("LMGAUGE_NO_SIMD").is_none());
+
+/// `a · b` in eight FMA lanes summed as ggml does, on any CPU.
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if *SIMD && a.len().is_multiple_of(8) {
+        // SAFETY: features checked in SIMD; lengths equal and whole lanes.
+        return unsafe { simd::dot_f32(a, b) };
+    }
+    let mut acc = [0f32; 8];
+    for (i, (a, b)) in a.iter().zip(b).enumerate() {
+        acc[i % 8] = a.mul_add(*b, acc[i % 8]);
+    }
+    blocks::hsum8(acc)
+}
+
+/// `y += a * x`.
+pub fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if *SIMD && y.len().is_multiple_of(8) {
+        // SAFETY: as in dot_f32.
+        return unsafe { simd::axpy_f32(y, a, x) };
+    }
+    for (y, x) in y.iter_mut().zip(x) {
+        *y = a.mul_add(*x, *y);
+    }
+}
+
+/// The output matrix shared by the tasks of one product, each writing its own columns.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: the tasks write disjoint elements (see `matmul`), and the borrow of the output outlives
+// the parallel loop, which joins before `matmul` returns.
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+
+impl SharedOut {
+    /// # Safety
+    /// `i` is within the output, and no other task writes it.
+    unsafe fn write(self, i: usize, v: f32) {
+        unsafe { *self.0.add(i) = v };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simd_kernels_give_the_portable_kernels_bits() {
+        if !simd::available() {
+            return;
+        }
+        let cols = 128;
+        let x: Vec<f32> = (0..cols * 3).map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 97.0).collect();
+        let w41: Vec<u8> = (0..cols / 32 * 20).map(|i| (i * 131 % 251) as u8).collect();
+        let w40: Vec<u8> = (0..cols / 32 * 18).map(|i| (i * 61 % 253) as u8).collect();
+        let w80: Vec<u8> = (0..cols / 32 * 34).map(|i| (i * 17 % 255) as u8).collect();
+        // Scales kept small and finite: byte pairs 0..=0x3bff are f16 values below 1.
+        let fix = |w: Vec<u8>, block: usize| -> Vec<u8> {
+            let mut w = w;
+            for b in w.chunks_exact_mut(block) {
+                b[1] &= 0x3b;
+                if block == 20 {
+                    b[3] &= 0x3b;
+                }
+            }
+            w
+        };
+        let (w41, w40, w80) = (fix(w41, 20), fix(w40, 18), fix(w80, 34));
+        let mut y1 = vec![Q8_1::default(); x.len() / 32];
+        blocks::quantize_q8_1(&x, &mut y1);
+        let mut y0 = vec![Q8_0::default(); x.len() / 32];
+        blocks::quantize_q8_0(&x, &mut y0);
+        let per = cols / 32;
+        for t in 0..3 {
+            let (a1, a0) = (row_of(&y1, t, per), row_of(&y0, t, per));
+            // SAFETY: available() checked above.
+            let (s41, s40, s80) = unsafe {
+                (simd::dot_q4_1(&w41, [a1]), simd::dot_q4_0(&w40, [a0]), simd::dot_q8_0(&w80, [a0]))
+            };
+            assert_eq!(s41[0].to_bits(), blocks::dot_q4_1(&w41, a1).to_bits());
+            assert_eq!(s40[0].to_bits(), blocks::dot_q4_0(&w40, a0).to_bits());
+            assert_eq!(s80[0].to_bits(), blocks::dot_q8_0(&w80, a0).to_bits());
+        }
+        let a = &x[..cols];
+        let b = &x[cols..2 * cols];
+        // SAFETY: as above.
+        let fast = unsafe { simd::dot_f32(a, b) };
+        let mut acc = [0f32; 8];
+        for (i, (a, b)) in a.iter().zip(b).enumerate() {
+            acc[i % 8] = a.mul_add(*b, acc[i % 8]);
+        }
+        assert_eq!(fast.to_bits(), blocks::hsum8(acc).to_bits());
+    }
+}

@@ -1,0 +1,171 @@
+//! The AVX2 kernels behind [`super::blocks`]: the same lane order, so the same bits, eight
+//! products of four at a time. Each kernel takes one weight row and up to [`ROWS`] activation
+//! rows, so a batch of tokens unpacks each weight block once for several of them (what makes
+//! perplexity, a matrix–matrix product, faster than one dot product per pair).
+//!
+//! Chosen at run time ([`available`]); everything here is `unsafe` only because it needs the
+//! CPU features it is compiled for, which the caller checks once.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::*;
+
+use super::blocks::{Q4_0_BYTES, Q4_1_BYTES, Q8_0, Q8_0_BYTES, Q8_1};
+
+/// Activation rows one call serves.
+pub const ROWS: usize = 4;
+
+/// Whether this CPU runs these kernels (x86-64 with AVX2, FMA and F16C).
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+
+    #[inline(always)]
+    pub unsafe fn half(b: &[u8], at: usize) -> f32 {
+        let bits = u16::from_le_bytes([b[at], b[at + 1]]);
+        unsafe { _mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits)))) }
+    }
+
+    #[inline(always)]
+    pub unsafe fn hsum8(x: __m256) -> f32 {
+        unsafe {
+            let mut r = _mm_add_ps(_mm256_extractf128_ps(x, 1), _mm256_castps256_ps128(x));
+            r = _mm_add_ps(r, _mm_movehl_ps(r, r));
+            r = _mm_add_ss(r, _mm_movehdup_ps(r));
+            _mm_cvtss_f32(r)
+        }
+    }
+
+    /// ggml's `bytes_from_nibbles_32`: low nibbles then high nibbles, 32 bytes 0..15.
+    #[inline(always)]
+    pub unsafe fn nibbles(qs: &[u8]) -> __m256i {
+        unsafe {
+            let tmp = _mm_loadu_si128(qs.as_ptr().cast());
+            let bytes = _mm256_set_m128i(_mm_srli_epi16(tmp, 4), tmp);
+            _mm256_and_si256(_mm256_set1_epi8(0xF), bytes)
+        }
+    }
+
+    /// Unsigned × signed bytes, summed in lanes of four, as floats.
+    #[inline(always)]
+    pub unsafe fn sum_us8(ax: __m256i, sy: __m256i) -> __m256 {
+        unsafe { _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1))) }
+    }
+
+    /// Signed × signed bytes (the sign moved onto the second operand first).
+    #[inline(always)]
+    pub unsafe fn sum_i8(x: __m256i, y: __m256i) -> __m256 {
+        unsafe { sum_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x)) }
+    }
+
+    #[inline(always)]
+    pub unsafe fn load32(qs: &[i8; 32]) -> __m256i {
+        unsafe { _mm256_loadu_si256(qs.as_ptr().cast()) }
+    }
+}
+
+/// `out[n] = dot(w, ys[n])` for a Q4_1 row.
+///
+/// # Safety
+/// The CPU must have AVX2, FMA and F16C ([`available`]); every `ys[n]` holds a block per
+/// 20 bytes of `w`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_q4_1<const N: usize>(w: &[u8], ys: [&[Q8_1]; N]) -> [f32; N] {
+    use x86::*;
+    let mut acc = [_mm256_setzero_ps(); N];
+    let mut offsets = [0f32; N];
+    for (i, b) in w.chunks_exact(Q4_1_BYTES).enumerate() {
+        let (d, m) = unsafe { (half(b, 0), half(b, 2)) };
+        let qx = unsafe { nibbles(&b[4..]) };
+        for n in 0..N {
+            let y = &ys[n][i];
+            offsets[n] = m.mul_add(y.s, offsets[n]);
+            let xy = unsafe { sum_us8(qx, load32(&y.qs)) };
+            acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
+        }
+    }
+    std::array::from_fn(|n| unsafe { hsum8(acc[n]) } + offsets[n])
+}
+
+/// `out[n] = dot(w, ys[n])` for a Q4_0 row.
+///
+/// # Safety
+/// As [`dot_q4_1`], with 18-byte blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_q4_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
+    use x86::*;
+    let mut acc = [_mm256_setzero_ps(); N];
+    for (i, b) in w.chunks_exact(Q4_0_BYTES).enumerate() {
+        let d = unsafe { half(b, 0) };
+        let qx = _mm256_sub_epi8(unsafe { nibbles(&b[2..]) }, _mm256_set1_epi8(8));
+        for n in 0..N {
+            let y = &ys[n][i];
+            let xy = unsafe { sum_i8(qx, load32(&y.qs)) };
+            acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
+        }
+    }
+    std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
+}
+
+/// `out[n] = dot(w, ys[n])` for a Q8_0 row.
+///
+/// # Safety
+/// As [`dot_q4_1`], with 34-byte blocks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma,f16c")]
+pub unsafe fn dot_q8_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
+    use x86::*;
+    let mut acc = [_mm256_setzero_ps(); N];
+    for (i, b) in w.chunks_exact(Q8_0_BYTES).enumerate() {
+        let d = unsafe { half(b, 0) };
+        let qx = unsafe { _mm256_loadu_si256(b[2..].as_ptr().cast()) };
+        for n in 0..N {
+            let y = &ys[n][i];
+            let xy = unsafe { sum_i8(qx, load32(&y.qs)) };
+            acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
+        }
+    }
+    std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
+}
+
+/// `a · b` over f32 rows in eight lanes with FMA (attention scores).
+///
+/// # Safety
+/// AVX2 and FMA ([`available`]); the rows have the same length, a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = _mm256_setzero_ps();
+    for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        acc = unsafe { _mm256_fmadd_ps(_mm256_loadu_ps(a.as_ptr()), _mm256_loadu_ps(b.as_ptr()), acc) };
+    }
+    unsafe { x86::hsum8(acc) }
+}
+
+/// `y += a * x` over f32 rows (attention values).
+///
+/// # Safety
+/// AVX2 and FMA ([`available`]); the rows have the same length, a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+pub unsafe fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
+    let va = _mm256_set1_ps(a);
+    for (y, x) in y.chunks_exact_mut(8).zip(x.chunks_exact(8)) {
+        unsafe {
+            let r = _mm256_fmadd_ps(va, _mm256_loadu_ps(x.as_ptr()), _mm256_loadu_ps(y.as_ptr()));
+            _mm256_storeu_ps(y.as_mut_ptr(), r);
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! Quantized GGUF compute: against llama.cpp's own `llama-perplexity` on SmolLM2's Q4_1 file
+//! (tests/fixtures/llama-cpp, scripts/llama-cpp-fixtures.py), against lmgauge's libtorch network
+//! on the same weights (tiny-llama.gguf, whose F32/F16 weights need no quantized arithmetic), and
+//! from the CLI in the launcher, which runs it without libtorch.
+
+use serde_json::Value;
+
+use crate::common::{fixture, lmgauge, repo, rel, stderr, stdout};
+
+fn smollm2() -> Option<std::path::PathBuf> {
+    let path = repo().join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(std::env::var_os("LMGAUGE_REQUIRE_MODELS").is_none(), "{} is missing", path.display());
+    eprintln!("skipped: {} is missing (run `make models`)", path.display());
+    None
+}
+
+/// The chunked policy reproduces llama-perplexity's final estimate (printed to 4 decimals) on
+/// 40,000 characters of WikiText-2 test, at two chunk lengths.
+#[test]
+fn quantized_perplexity_matches_llama_perplexity() {
+    let Some(model) = smollm2() else { return };
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("llama-cpp/expected.json")).unwrap()).unwrap();
+    let text = fixture("llama-cpp/wikitext-head.txt");
+    for run in expected["runs"].as_array().unwrap() {
+        let n_ctx = run["n_ctx"].as_u64().unwrap();
+        let o = lmgauge(
+            &repo(),
+            &[
+                "perplexity",
+                "--model",
+                model.to_str().unwrap(),
+                "--input",
+                text.to_str().unwrap(),
+                "--unit",
+                "file",
+                "--windows",
+                "llama-perplexity",
+                "--max-length",
+                &n_ctx.to_string(),
+                "--json",
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let chunks = run["chunks"].as_u64().unwrap();
+        assert_eq!(got["tokens"].as_f64().unwrap() as u64, chunks * (n_ctx - n_ctx / 2 - 1), "n_ctx {n_ctx}");
+        let (ppl, want) = (got["token_perplexity"].as_f64().unwrap(), run["ppl"].as_f64().unwrap());
+        // llama.cpp prints 4 decimals; the rest is f32 arithmetic order (docs/models.md).
+        assert!(rel(ppl, want) < 2e-4, "n_ctx {n_ctx}: lmgauge {ppl} vs llama-perplexity {want}");
+        assert!(got["bits_per_byte"].is_null(), "no per-byte rate from half-scored chunks: {got}");
+    }
+}
+
+/// tiny-llama.gguf computed by the quantized engine (F32 and F16 weights, f16 cache) and by the
+/// libtorch network in f32 give the same log-probabilities to f16 precision: the engine's
+/// rotary pairs, grouped heads, norms and tied head are the network's.
+#[cfg(feature = "torch")]
+#[test]
+fn quantized_engine_agrees_with_the_libtorch_network() {
+    use lmgauge::models::neural::{self, Compute, DeviceChoice, Family, NeuralOptions};
+    let path = fixture("gguf/tiny-llama.gguf");
+    let text = "the cat sat on the mat and the dog ran after 42 of them";
+    let load = |compute| {
+        let options = NeuralOptions { device: DeviceChoice::Cpu, compute: Some(compute), ..NeuralOptions::default() };
+        neural::load(Family::Causal, &path, &options).unwrap()
+    };
+    let (q, f) = (load(Compute::Quantized), load(Compute::F32));
+    assert!(q.describe().contains("quantized compute"), "{}", q.describe());
+    let a = q.likelihoods(&[text]).unwrap().remove(0);
+    let b = f.likelihoods(&[text]).unwrap().remove(0);
+    assert_eq!(a.logprobs.len(), b.logprobs.len());
+    assert!(a.logprobs.len() > 10);
+    for (x, y) in a.logprobs.iter().zip(&b.logprobs) {
+        assert!((x - y).abs() < 2e-3 * y.abs().max(1.0), "{x} vs {y}");
+    }
+    let prompts = ["the cat"];
+    let params = lmgauge::models::generate::GenParams { max_new_tokens: 6, ..Default::default() };
+    let gq = q.generator().unwrap().generate(&prompts, &params).unwrap();
+    assert_eq!(gq[0].tokens, 6);
+}
+
+/// The launcher runs GGUF files itself: no libtorch in the process, and the CLI refuses what
+/// quantized compute cannot do, naming the option.
+#[test]
+fn gguf_runs_in_the_launcher_and_refuses_what_it_cannot_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("t.txt");
+    std::fs::write(&input, "the cat sat on the mat\n\nthe dog ran\n").unwrap();
+    let tiny = fixture("gguf/tiny-llama.gguf");
+    let (tiny, input) = (tiny.to_str().unwrap(), input.to_str().unwrap());
+    let o = lmgauge(dir.path(), &["perplexity", "--model", tiny, "--input", input, "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v["token_perplexity"].as_f64().unwrap().is_finite(), "{v}");
+
+    let o = lmgauge(dir.path(), &["perplexity", "--model", tiny, "--input", input, "--device", "cuda"]);
+    assert!(!o.status.success() && stderr(&o).contains("quantized compute runs on the CPU"), "{}", stderr(&o));
+    let o = lmgauge(dir.path(), &["perplexity", "--model", tiny, "--input", input, "--compute", "int3"]);
+    assert!(!o.status.success() && stderr(&o).contains("unknown compute"), "{}", stderr(&o));
+    let o = lmgauge(
+        dir.path(),
+        &["perplexity", "--model", tiny, "--input", input, "--windows", "llama-perplexity", "--max-length", "64"],
+    );
+    assert!(!o.status.success() && stderr(&o).contains("fewer than one llama-perplexity chunk"), "{}", stderr(&o));
+}
