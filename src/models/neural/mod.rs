@@ -314,7 +314,9 @@ pub fn load_linked(
     options: &NeuralOptions,
 ) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     if runs_quantized(path, options) {
-        return load(family, path, options);
+        // Not through `load`, which would link the launcher to libtorch.
+        check_options(options)?;
+        return load_quantized(family, path, options);
     }
     match LINKED.get() {
         Some(load) => load(family, path, options),
@@ -325,6 +327,31 @@ pub fn load_linked(
 
 /// Loads a model folder or GGUF file as a causal, masked or reward model, in this process.
 pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    check_options(options)?;
+    if runs_quantized(path, options) {
+        return load_quantized(family, path, options);
+    }
+    if options.compute == Some(Compute::Quantized) {
+        return Err(NeuralError::file(
+            path,
+            "compute: quantized needs a GGUF file; a model folder runs in f32 through libtorch",
+        ));
+    }
+    load_registered(family, path, options)
+}
+
+fn load_quantized(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    if family != Family::Causal {
+        return Err(NeuralError::file(
+            path,
+            format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name()),
+        ));
+    }
+    quantized::load(path, options)
+}
+
+/// The window and batch settings every loader accepts.
+fn check_options(options: &NeuralOptions) -> Result<(), NeuralError> {
     if !(1..=MAX_BATCH_TOKENS).contains(&options.batch_tokens) {
         return Err(NeuralError::Options(format!(
             "batch_tokens must be between 1 and {MAX_BATCH_TOKENS}, not {}",
@@ -339,22 +366,7 @@ pub fn load(family: Family, path: &Path, options: &NeuralOptions) -> Result<Arc<
             )));
         }
     }
-    if runs_quantized(path, options) {
-        if family != Family::Causal {
-            return Err(NeuralError::file(
-                path,
-                format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name()),
-            ));
-        }
-        return quantized::load(path, options);
-    }
-    if options.compute == Some(Compute::Quantized) {
-        return Err(NeuralError::file(
-            path,
-            "compute: quantized needs a GGUF file; a model folder runs in f32 through libtorch",
-        ));
-    }
-    load_registered(family, path, options)
+    Ok(())
 }
 
 /// Whether this model runs on lmgauge's quantized CPU engine (no libtorch): a GGUF file whose

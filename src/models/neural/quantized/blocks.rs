@@ -60,8 +60,11 @@ fn round_f16(v: f32) -> f32 {
 fn quantize_block(x: &[f32], qs: &mut [i8; QK]) -> f32 {
     let max = x.iter().fold(0f32, |m, v| m.max(v.abs()));
     let id = if max != 0.0 { 127.0 / max } else { 0.0 };
+    // Half to even by the 1.5·2²³ trick (|v·id| ≤ 127): `round_ties_even` is a libm call
+    // without SSE4.1 and took a tenth of the run.
+    const MAGIC: f32 = 12_582_912.0;
     for (q, v) in qs.iter_mut().zip(x) {
-        *q = (v * id).round_ties_even() as i8;
+        *q = ((v * id + MAGIC) - MAGIC) as i8;
     }
     max / 127.0
 }

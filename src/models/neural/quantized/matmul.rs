@@ -10,7 +10,7 @@
 use rayon::prelude::*;
 
 use super::blocks::{self, Q8_0, Q8_1, QK};
-use super::simd;
+use super::simd::{self, Level};
 use crate::models::neural::NeuralError;
 use crate::models::neural::gguf::{Gguf, GgmlType, TensorInfo};
 
@@ -118,31 +118,46 @@ impl Weight {
                 return;
             }
             let mut t0 = 0;
-            while t0 < t {
-                let n = (t - t0).min(simd::ROWS);
+            // Four tokens at a time against one weight row, then what is left one by one
+            // (interleaving four weight rows for one token measured slower: the weights stream
+            // from memory, and one stream at a time prefetches best).
+            while t - t0 >= simd::ROWS {
                 for r in r0..r1 {
                     let w = self.row(data, r);
                     let mut v = [0f32; simd::ROWS];
                     match x {
                         Activations::Q8_1(y) => {
-                            let ys: [&[Q8_1]; simd::ROWS] =
-                                std::array::from_fn(|k| row_of(y, t0 + k.min(n - 1), per_row));
-                            dots_q4_1(w, ys, n, &mut v);
+                            dots_q4_1(w, std::array::from_fn(|k| row_of(y, t0 + k, per_row)), simd::ROWS, &mut v)
                         }
-                        Activations::Q8_0(y) => {
-                            let ys: [&[Q8_0]; simd::ROWS] =
-                                std::array::from_fn(|k| row_of(y, t0 + k.min(n - 1), per_row));
-                            dots_q8(self.ty, w, ys, n, &mut v);
-                        }
+                        Activations::Q8_0(y) => dots_q8(
+                            self.ty,
+                            w,
+                            std::array::from_fn(|k| row_of(y, t0 + k, per_row)),
+                            simd::ROWS,
+                            &mut v,
+                        ),
                         Activations::F32(_) => unreachable!("handled above"),
                     }
-                    for (k, v) in v.iter().take(n).enumerate() {
+                    for (k, v) in v.iter().enumerate() {
                         // SAFETY: each task writes only the columns r0..r1 of each output row;
                         // the tasks' column ranges are disjoint and within `out`.
                         unsafe { out.write((t0 + k) * rows + r, *v) };
                     }
                 }
-                t0 += n;
+                t0 += simd::ROWS;
+            }
+            let rows_bytes = &data[self.start + r0 * self.row_bytes..self.start + r1 * self.row_bytes];
+            let mut v = vec![0f32; r1 - r0];
+            for k in t0..t {
+                match x {
+                    Activations::Q8_1(y) => gemv_q4_1(rows_bytes, self.row_bytes, row_of(y, k, per_row), &mut v),
+                    Activations::Q8_0(y) => gemv_q8(self.ty, rows_bytes, self.row_bytes, row_of(y, k, per_row), &mut v),
+                    Activations::F32(_) => unreachable!("handled above"),
+                }
+                for (j, v) in v.iter().enumerate() {
+                    // SAFETY: as above.
+                    unsafe { out.write(k * rows + r0 + j, *v) };
+                }
             }
         });
     }
@@ -152,56 +167,99 @@ fn row_of<T>(y: &[T], t: usize, per_row: usize) -> &[T] {
     &y[t * per_row..(t + 1) * per_row]
 }
 
-fn dots_q4_1(w: &[u8], ys: [&[Q8_1]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
-    #[cfg(target_arch = "x86_64")]
-    if *SIMD {
-        // SAFETY: the CPU has the kernels' features (checked once in SIMD).
+/// Calls one SIMD kernel for `n` activation rows: all four at once, or one at a time.
+#[cfg(target_arch = "x86_64")]
+macro_rules! simd_dots {
+    ($module:ident, $f:ident, $w:expr, $ys:expr, $n:expr, $out:expr) => {
+        // SAFETY: LEVEL chose this module because the CPU has its features.
         unsafe {
-            if n == simd::ROWS {
-                *out = simd::dot_q4_1(w, ys);
+            if $n == simd::ROWS {
+                *$out = simd::$module::$f($w, $ys);
             } else {
-                for k in 0..n {
-                    out[k] = simd::dot_q4_1(w, [ys[k]])[0];
+                for k in 0..$n {
+                    $out[k] = simd::$module::$f($w, [$ys[k]])[0];
                 }
             }
         }
-        return;
-    }
-    for k in 0..n {
-        out[k] = blocks::dot_q4_1(w, ys[k]);
+    };
+}
+
+fn dots_q4_1(w: &[u8], ys: [&[Q8_1]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
+    match *LEVEL {
+        #[cfg(target_arch = "x86_64")]
+        Level::Vnni => simd_dots!(vnni, dot_q4_1, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => simd_dots!(avx2, dot_q4_1, w, ys, n, out),
+        _ => {
+            for k in 0..n {
+                out[k] = blocks::dot_q4_1(w, ys[k]);
+            }
+        }
     }
 }
 
 fn dots_q8(ty: GgmlType, w: &[u8], ys: [&[Q8_0]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
-    #[cfg(target_arch = "x86_64")]
-    if *SIMD {
-        // SAFETY: as in dots_q4_1.
-        unsafe {
-            match (ty == GgmlType::Q4_0, n == simd::ROWS) {
-                (true, true) => *out = simd::dot_q4_0(w, ys),
-                (false, true) => *out = simd::dot_q8_0(w, ys),
-                (q4, false) => {
-                    for k in 0..n {
-                        out[k] = if q4 { simd::dot_q4_0(w, [ys[k]])[0] } else { simd::dot_q8_0(w, [ys[k]])[0] };
-                    }
-                }
+    let q4 = ty == GgmlType::Q4_0;
+    match (*LEVEL, q4) {
+        #[cfg(target_arch = "x86_64")]
+        (Level::Vnni, true) => simd_dots!(vnni, dot_q4_0, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        (Level::Vnni, false) => simd_dots!(vnni, dot_q8_0, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        (Level::Avx2, true) => simd_dots!(avx2, dot_q4_0, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        (Level::Avx2, false) => simd_dots!(avx2, dot_q8_0, w, ys, n, out),
+        _ => {
+            for k in 0..n {
+                out[k] = if q4 { blocks::dot_q4_0(w, ys[k]) } else { blocks::dot_q8_0(w, ys[k]) };
             }
         }
-        return;
-    }
-    for k in 0..n {
-        out[k] = if ty == GgmlType::Q4_0 { blocks::dot_q4_0(w, ys[k]) } else { blocks::dot_q8_0(w, ys[k]) };
     }
 }
 
-/// Whether the AVX2 kernels run (they give the same bits as the portable ones).
-pub static SIMD: std::sync::LazyLock<bool> =
-    std::sync::LazyLock::new(|| simd::available() && std::env::var_os("LMGAUGE_NO_SIMD").is_none());
+/// One token against consecutive Q4_1 rows.
+fn gemv_q4_1(w: &[u8], row_bytes: usize, y: &[Q8_1], out: &mut [f32]) {
+    match *LEVEL {
+        // SAFETY: LEVEL chose these kernels because the CPU has their features.
+        #[cfg(target_arch = "x86_64")]
+        Level::Vnni => unsafe { simd::vnni::gemv_q4_1(w, row_bytes, y, out) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => unsafe { simd::avx2::gemv_q4_1(w, row_bytes, y, out) },
+        _ => {
+            for (row, o) in w.chunks_exact(row_bytes).zip(out) {
+                *o = blocks::dot_q4_1(row, y);
+            }
+        }
+    }
+}
+
+/// One token against consecutive Q4_0 or Q8_0 rows.
+fn gemv_q8(ty: GgmlType, w: &[u8], row_bytes: usize, y: &[Q8_0], out: &mut [f32]) {
+    let q4 = ty == GgmlType::Q4_0;
+    match *LEVEL {
+        // SAFETY: as in gemv_q4_1.
+        #[cfg(target_arch = "x86_64")]
+        Level::Vnni => unsafe { simd::vnni::gemv_q8(q4, w, row_bytes, y, out) },
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => unsafe { simd::avx2::gemv_q8(q4, w, row_bytes, y, out) },
+        _ => {
+            for (row, o) in w.chunks_exact(row_bytes).zip(out) {
+                *o = if q4 { blocks::dot_q4_0(row, y) } else { blocks::dot_q8_0(row, y) };
+            }
+        }
+    }
+}
+
+/// The kernels this process runs (`LMGAUGE_NO_SIMD` forces the portable ones, which give the
+/// same bits, for checking that).
+pub static LEVEL: std::sync::LazyLock<Level> = std::sync::LazyLock::new(|| {
+    if std::env::var_os("LMGAUGE_NO_SIMD").is_some() { Level::Portable } else { simd::level() }
+});
 
 /// `a · b` in eight FMA lanes summed as ggml does, on any CPU.
 pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     #[cfg(target_arch = "x86_64")]
-    if *SIMD && a.len().is_multiple_of(8) {
+    if *LEVEL != Level::Portable && a.len().is_multiple_of(8) {
         // SAFETY: features checked in SIMD; lengths equal and whole lanes.
         return unsafe { simd::dot_f32(a, b) };
     }
@@ -215,7 +273,7 @@ pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// `y += a * x`.
 pub fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
     #[cfg(target_arch = "x86_64")]
-    if *SIMD && y.len().is_multiple_of(8) {
+    if *LEVEL != Level::Portable && y.len().is_multiple_of(8) {
         // SAFETY: as in dot_f32.
         return unsafe { simd::axpy_f32(y, a, x) };
     }
@@ -244,45 +302,49 @@ impl SharedOut {
 mod tests {
     use super::*;
 
+    #[cfg(target_arch = "x86_64")]
     #[test]
     fn simd_kernels_give_the_portable_kernels_bits() {
-        if !simd::available() {
+        let level = simd::level();
+        if level == Level::Portable {
             return;
         }
         let cols = 128;
-        let x: Vec<f32> = (0..cols * 3).map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 97.0).collect();
-        let w41: Vec<u8> = (0..cols / 32 * 20).map(|i| (i * 131 % 251) as u8).collect();
-        let w40: Vec<u8> = (0..cols / 32 * 18).map(|i| (i * 61 % 253) as u8).collect();
-        let w80: Vec<u8> = (0..cols / 32 * 34).map(|i| (i * 17 % 255) as u8).collect();
-        // Scales kept small and finite: byte pairs 0..=0x3bff are f16 values below 1.
-        let fix = |w: Vec<u8>, block: usize| -> Vec<u8> {
-            let mut w = w;
+        let x: Vec<f32> = (0..cols * 4).map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 97.0).collect();
+        // Scales kept small and finite: byte pairs up to 0x3bff are f16 values below 1.
+        let weights = |block: usize, mul: usize| -> Vec<u8> {
+            let mut w: Vec<u8> = (0..cols / 32 * block).map(|i| (i * mul % 251) as u8).collect();
             for b in w.chunks_exact_mut(block) {
                 b[1] &= 0x3b;
-                if block == 20 {
-                    b[3] &= 0x3b;
-                }
+                b[3] &= if block == 20 { 0x3b } else { 0xff };
             }
             w
         };
-        let (w41, w40, w80) = (fix(w41, 20), fix(w40, 18), fix(w80, 34));
+        let (w41, w40, w80) = (weights(20, 131), weights(18, 61), weights(34, 17));
         let mut y1 = vec![Q8_1::default(); x.len() / 32];
         blocks::quantize_q8_1(&x, &mut y1);
         let mut y0 = vec![Q8_0::default(); x.len() / 32];
         blocks::quantize_q8_0(&x, &mut y0);
         let per = cols / 32;
-        for t in 0..3 {
-            let (a1, a0) = (row_of(&y1, t, per), row_of(&y0, t, per));
-            // SAFETY: available() checked above.
-            let (s41, s40, s80) = unsafe {
-                (simd::dot_q4_1(&w41, [a1]), simd::dot_q4_0(&w40, [a0]), simd::dot_q8_0(&w80, [a0]))
-            };
-            assert_eq!(s41[0].to_bits(), blocks::dot_q4_1(&w41, a1).to_bits());
-            assert_eq!(s40[0].to_bits(), blocks::dot_q4_0(&w40, a0).to_bits());
-            assert_eq!(s80[0].to_bits(), blocks::dot_q8_0(&w80, a0).to_bits());
+        let r1: [&[Q8_1]; 4] = std::array::from_fn(|t| row_of(&y1, t, per));
+        let r0: [&[Q8_0]; 4] = std::array::from_fn(|t| row_of(&y0, t, per));
+        let bits = |v: [f32; 4]| v.map(f32::to_bits);
+        let want41 = bits(r1.map(|y| blocks::dot_q4_1(&w41, y)));
+        let want40 = bits(r0.map(|y| blocks::dot_q4_0(&w40, y)));
+        let want80 = bits(r0.map(|y| blocks::dot_q8_0(&w80, y)));
+        // SAFETY: the CPU has AVX2 (level checked above), and AVX-VNNI where that kernel runs.
+        unsafe {
+            assert_eq!(bits(simd::avx2::dot_q4_1(&w41, r1)), want41);
+            assert_eq!(bits(simd::avx2::dot_q4_0(&w40, r0)), want40);
+            assert_eq!(bits(simd::avx2::dot_q8_0(&w80, r0)), want80);
+            assert_eq!(simd::avx2::dot_q4_1(&w41, [r1[2]])[0].to_bits(), want41[2]);
+            if level == Level::Vnni {
+                assert_eq!(bits(simd::vnni::dot_q4_1(&w41, r1)), want41);
+                assert_eq!(bits(simd::vnni::dot_q4_0(&w40, r0)), want40);
+                assert_eq!(bits(simd::vnni::dot_q8_0(&w80, r0)), want80);
+            }
         }
-        let a = &x[..cols];
-        let b = &x[cols..2 * cols];
+        let (a, b) = (&x[..cols], &x[cols..2 * cols]);
         // SAFETY: as above.
         let fast = unsafe { simd::dot_f32(a, b) };
         let mut acc = [0f32; 8];

@@ -78,7 +78,8 @@ pub fn load(path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageMode
 
 impl QuantizedModel {
     fn run_windows(&self, ids: &[&[i64]], all: &[(usize, Window)]) -> Result<Vec<Vec<Option<f64>>>, NeuralError> {
-        let scored: Vec<Vec<f64>> = all.par_iter().map(|(text, w)| self.run_window(ids[*text], w)).collect::<Result<_, _>>()?;
+        let scored: Vec<Vec<f64>> =
+            in_pool(|| all.par_iter().map(|(text, w)| self.run_window(ids[*text], w)).collect::<Result<_, _>>())?;
         let mut logprobs: Vec<Vec<Option<f64>>> = ids.iter().map(|e| vec![None; e.len()]).collect();
         for ((text, w), values) in all.iter().zip(scored) {
             for (t, v) in w.targets.clone().zip(values) {
@@ -152,6 +153,13 @@ impl QuantizedModel {
     }
 }
 
+/// Runs `f` on one of rayon's threads. A parallel loop of one item runs on the calling thread,
+/// and from outside the pool every matrix product inside it would then hand its work to the pool
+/// and sleep until it is done: a futex wait and wake per product, hundreds per generated token.
+fn in_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
 fn token_ids(ids: &[i64]) -> Result<Vec<u32>, NeuralError> {
     ids.iter()
         .map(|&i| u32::try_from(i).map_err(|_| NeuralError::Options(format!("token id {i} is not a vocabulary index"))))
@@ -199,7 +207,7 @@ impl Generator for QuantizedModel {
     fn generate(&self, prompts: &[&str], params: &GenParams) -> Result<Vec<Generation>, ModelError> {
         let encoded = scoring::encode_prompts(&self.tokenizer, prompts, params, self.net.config.context)?;
         let out: Result<Vec<Generation>, NeuralError> =
-            encoded.par_iter().enumerate().map(|(i, p)| self.generate_one(i, p, params)).collect();
+            in_pool(|| encoded.par_iter().enumerate().map(|(i, p)| self.generate_one(i, p, params)).collect());
         Ok(out?)
     }
 }

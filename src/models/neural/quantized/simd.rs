@@ -14,20 +14,30 @@ use super::blocks::{Q4_0_BYTES, Q4_1_BYTES, Q8_0, Q8_0_BYTES, Q8_1};
 /// Activation rows one call serves.
 pub const ROWS: usize = 4;
 
-/// Whether this CPU runs these kernels (x86-64 with AVX2, FMA and F16C).
-pub fn available() -> bool {
+/// Which kernels this CPU runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// The portable functions of `blocks`.
+    Portable,
+    /// x86-64 with AVX2, FMA and F16C.
+    Avx2,
+    /// And AVX-VNNI: the byte products in one instruction.
+    Vnni,
+}
+
+pub fn level() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c")
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") && is_x86_feature_detected!("f16c") {
+            return if is_x86_feature_detected!("avxvnni") { Level::Vnni } else { Level::Avx2 };
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Level::Portable
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    #[allow(unused_imports)]
     use super::*;
 
     #[inline(always)]
@@ -62,10 +72,10 @@ mod x86 {
         unsafe { _mm256_cvtepi32_ps(_mm256_madd_epi16(_mm256_maddubs_epi16(ax, sy), _mm256_set1_epi16(1))) }
     }
 
-    /// Signed × signed bytes (the sign moved onto the second operand first).
+    /// The same sums in one VNNI instruction.
     #[inline(always)]
-    pub unsafe fn sum_i8(x: __m256i, y: __m256i) -> __m256 {
-        unsafe { sum_us8(_mm256_sign_epi8(x, x), _mm256_sign_epi8(y, x)) }
+    pub unsafe fn sum_us8_vnni(ax: __m256i, sy: __m256i) -> __m256 {
+        unsafe { _mm256_cvtepi32_ps(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), ax, sy)) }
     }
 
     #[inline(always)]
@@ -74,76 +84,117 @@ mod x86 {
     }
 }
 
-/// `out[n] = dot(w, ys[n])` for a Q4_1 row.
-///
-/// # Safety
-/// The CPU must have AVX2, FMA and F16C ([`available`]); every `ys[n]` holds a block per
-/// 20 bytes of `w`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn dot_q4_1<const N: usize>(w: &[u8], ys: [&[Q8_1]; N]) -> [f32; N] {
-    use x86::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    let mut offsets = [0f32; N];
-    for (i, b) in w.chunks_exact(Q4_1_BYTES).enumerate() {
-        let (d, m) = unsafe { (half(b, 0), half(b, 2)) };
-        let qx = unsafe { nibbles(&b[4..]) };
-        for n in 0..N {
-            let y = &ys[n][i];
-            offsets[n] = m.mul_add(y.s, offsets[n]);
-            let xy = unsafe { sum_us8(qx, load32(&y.qs)) };
-            acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
+/// The three quantized kernels for one instruction set: `$sum` turns unsigned × signed bytes
+/// into eight lanes of four (AVX2's `maddubs` + `madd`, or one VNNI `dpbusd`: the same exact
+/// integers, so the same bits).
+macro_rules! kernels {
+    ($name:ident, $features:literal, $sum:ident) => {
+        pub mod $name {
+            use super::*;
+
+            /// `out[n] = dot(w, ys[n])` for a Q4_1 row.
+            ///
+            /// # Safety
+            /// The CPU has this module's features ([`super::level`]); every `ys[n]` holds a
+            /// block per 20 bytes of `w`.
+            #[target_feature(enable = $features)]
+            #[inline]
+            pub unsafe fn dot_q4_1<const N: usize>(w: &[u8], ys: [&[Q8_1]; N]) -> [f32; N] {
+                use x86::*;
+                let mut acc = [_mm256_setzero_ps(); N];
+                let mut offsets = [0f32; N];
+                for (i, b) in w.chunks_exact(Q4_1_BYTES).enumerate() {
+                    let (d, m) = unsafe { (half(b, 0), half(b, 2)) };
+                    let qx = unsafe { nibbles(&b[4..]) };
+                    for n in 0..N {
+                        let y = &ys[n][i];
+                        offsets[n] = m.mul_add(y.s, offsets[n]);
+                        let xy = unsafe { $sum(qx, load32(&y.qs)) };
+                        acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
+                    }
+                }
+                std::array::from_fn(|n| unsafe { hsum8(acc[n]) } + offsets[n])
+            }
+
+            /// `out[r] = dot(row r of w, y)` over consecutive rows of `row_bytes` (one token's
+            /// product, all of a thread's rows in one call).
+            ///
+            /// # Safety
+            /// As [`dot_q4_1`]; `w` holds `out.len()` rows.
+            #[target_feature(enable = $features)]
+            pub unsafe fn gemv_q4_1(w: &[u8], row_bytes: usize, y: &[Q8_1], out: &mut [f32]) {
+                for (row, o) in w.chunks_exact(row_bytes).zip(out) {
+                    *o = unsafe { dot_q4_1::<1>(row, [y]) }[0];
+                }
+            }
+
+            /// As [`gemv_q4_1`] for Q4_0 (`q4`) or Q8_0 rows.
+            ///
+            /// # Safety
+            /// As [`gemv_q4_1`].
+            #[target_feature(enable = $features)]
+            pub unsafe fn gemv_q8(q4: bool, w: &[u8], row_bytes: usize, y: &[Q8_0], out: &mut [f32]) {
+                for (row, o) in w.chunks_exact(row_bytes).zip(out) {
+                    *o = unsafe { if q4 { dot_q4_0::<1>(row, [y]) } else { dot_q8_0::<1>(row, [y]) } }[0];
+                }
+            }
+
+            /// `out[n] = dot(w, ys[n])` for a Q4_0 row.
+            ///
+            /// # Safety
+            /// As [`dot_q4_1`], with 18-byte blocks.
+            #[target_feature(enable = $features)]
+            #[inline]
+            pub unsafe fn dot_q4_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
+                use x86::*;
+                let mut acc = [_mm256_setzero_ps(); N];
+                for (i, b) in w.chunks_exact(Q4_0_BYTES).enumerate() {
+                    let d = unsafe { half(b, 0) };
+                    let qx = _mm256_sub_epi8(unsafe { nibbles(&b[2..]) }, _mm256_set1_epi8(8));
+                    let ax = _mm256_sign_epi8(qx, qx);
+                    for n in 0..N {
+                        let y = &ys[n][i];
+                        let xy = unsafe { $sum(ax, _mm256_sign_epi8(load32(&y.qs), qx)) };
+                        acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
+                    }
+                }
+                std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
+            }
+
+            /// `out[n] = dot(w, ys[n])` for a Q8_0 row.
+            ///
+            /// # Safety
+            /// As [`dot_q4_1`], with 34-byte blocks.
+            #[target_feature(enable = $features)]
+            #[inline]
+            pub unsafe fn dot_q8_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
+                use x86::*;
+                let mut acc = [_mm256_setzero_ps(); N];
+                for (i, b) in w.chunks_exact(Q8_0_BYTES).enumerate() {
+                    let d = unsafe { half(b, 0) };
+                    let qx = unsafe { _mm256_loadu_si256(b[2..].as_ptr().cast()) };
+                    let ax = _mm256_sign_epi8(qx, qx);
+                    for n in 0..N {
+                        let y = &ys[n][i];
+                        let xy = unsafe { $sum(ax, _mm256_sign_epi8(load32(&y.qs), qx)) };
+                        acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
+                    }
+                }
+                std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
+            }
         }
-    }
-    std::array::from_fn(|n| unsafe { hsum8(acc[n]) } + offsets[n])
+    };
 }
 
-/// `out[n] = dot(w, ys[n])` for a Q4_0 row.
-///
-/// # Safety
-/// As [`dot_q4_1`], with 18-byte blocks.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn dot_q4_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
-    use x86::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    for (i, b) in w.chunks_exact(Q4_0_BYTES).enumerate() {
-        let d = unsafe { half(b, 0) };
-        let qx = _mm256_sub_epi8(unsafe { nibbles(&b[2..]) }, _mm256_set1_epi8(8));
-        for n in 0..N {
-            let y = &ys[n][i];
-            let xy = unsafe { sum_i8(qx, load32(&y.qs)) };
-            acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
-        }
-    }
-    std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
-}
-
-/// `out[n] = dot(w, ys[n])` for a Q8_0 row.
-///
-/// # Safety
-/// As [`dot_q4_1`], with 34-byte blocks.
+kernels!(avx2, "avx2,fma,f16c", sum_us8);
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma,f16c")]
-pub unsafe fn dot_q8_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
-    use x86::*;
-    let mut acc = [_mm256_setzero_ps(); N];
-    for (i, b) in w.chunks_exact(Q8_0_BYTES).enumerate() {
-        let d = unsafe { half(b, 0) };
-        let qx = unsafe { _mm256_loadu_si256(b[2..].as_ptr().cast()) };
-        for n in 0..N {
-            let y = &ys[n][i];
-            let xy = unsafe { sum_i8(qx, load32(&y.qs)) };
-            acc[n] = _mm256_fmadd_ps(_mm256_set1_ps(d * y.d), xy, acc[n]);
-        }
-    }
-    std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
-}
+kernels!(vnni, "avx2,fma,f16c,avxvnni", sum_us8_vnni);
 
 /// `a · b` over f32 rows in eight lanes with FMA (attention scores).
 ///
 /// # Safety
-/// AVX2 and FMA ([`available`]); the rows have the same length, a multiple of 8.
+/// AVX2 and FMA ([`level`]); the rows have the same length, a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
@@ -157,7 +208,7 @@ pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// `y += a * x` over f32 rows (attention values).
 ///
 /// # Safety
-/// AVX2 and FMA ([`available`]); the rows have the same length, a multiple of 8.
+/// AVX2 and FMA ([`level`]); the rows have the same length, a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 pub unsafe fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
