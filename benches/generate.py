@@ -35,7 +35,7 @@ def median(f):
 
 
 def lmgauge(prompts_file, batch_tokens, no_cache=False, count=N):
-    cmd = [LMGAUGE, "generate", "--model", GGUF, "--input", prompts_file, "--device", "cpu", "--max-new-tokens", str(NEW),
+    cmd = [LMGAUGE, "generate", "--model", GGUF, "--input", prompts_file, "--device", "cpu", "--compute", "f32", "--max-new-tokens", str(NEW),
            "--min-new-tokens", str(NEW), "--batch-tokens", str(batch_tokens), "--json"]
     if no_cache:
         cmd.append("--no-kv-cache")
@@ -79,7 +79,7 @@ def main():
         return outs
 
     # Process start, GGUF load and dequantization on lmgauge's side: one prompt, one new token.
-    t_load, _ = median(lambda: subprocess.run([LMGAUGE, "generate", "--model", GGUF, "--input", one, "--device", "cpu", "--max-new-tokens", "1", "--json"],
+    t_load, _ = median(lambda: subprocess.run([LMGAUGE, "generate", "--model", GGUF, "--input", one, "--device", "cpu", "--compute", "f32", "--max-new-tokens", "1", "--json"],
                                               check=True, capture_output=True))
     rows = []
     ref_greedy = None

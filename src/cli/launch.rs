@@ -69,8 +69,8 @@ pub fn hand_over_if_neural(cli: &Cli) -> Result<(), Error> {
 /// Whether running the command will load a neural model. Inputs that cannot be read say "no":
 /// the command then reports them itself, here, as it would anyway.
 pub fn needs_libtorch(cli: &Cli) -> bool {
-    use crate::suite::ModelKind;
     use crate::models::neural::runs_quantized;
+    use crate::suite::ModelKind;
     // A GGUF file computed quantized runs here; an option that does not parse fails here too.
     let neural_path = |kind: Option<perplexity::Kind>, model: &std::path::Path, runtime: &perplexity::RuntimeArgs| {
         let kind = kind.or_else(|| perplexity::infer_kind(model).ok());

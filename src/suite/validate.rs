@@ -405,7 +405,10 @@ impl Validator<'_> {
         parse("compute", &m.compute, &mut |v| v.parse().map(|c| options.compute = Some(c)));
         parse("windows", &m.windows, &mut |v| v.parse().map(|w| options.windows = w));
         if family != neural::Family::Causal && m.windows.is_some() {
-            self.problem(&format!("{at}.windows"), format!("model {:?}: `windows` applies to causal models only", m.id));
+            self.problem(
+                &format!("{at}.windows"),
+                format!("model {:?}: `windows` applies to causal models only", m.id),
+            );
         }
         if options.compute == Some(neural::Compute::Quantized) && !gguf {
             self.problem(
@@ -413,7 +416,8 @@ impl Validator<'_> {
                 format!("model {:?}: compute: quantized needs a GGUF file; a model folder runs in f32", m.id),
             );
         }
-        if !neural::ENABLED && !(gguf && options.compute != Some(neural::Compute::F32)) {
+        let quantized = gguf && options.compute != Some(neural::Compute::F32);
+        if !(neural::ENABLED || quantized) {
             self.problem(
                 at,
                 format!(

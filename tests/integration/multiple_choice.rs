@@ -146,13 +146,12 @@ mod smollm2 {
             return;
         }
         let e = expected();
-        let model =
-            neural::load(Family::Causal, &path, &NeuralOptions {
-                device: DeviceChoice::Cpu,
-                compute: Some(neural::Compute::F32),
-                ..Default::default()
-            })
-            .unwrap();
+        let model = neural::load(
+            Family::Causal,
+            &path,
+            &NeuralOptions { device: DeviceChoice::Cpu, compute: Some(neural::Compute::F32), ..Default::default() },
+        )
+        .unwrap();
         for (task, file) in SETS {
             let data = std::fs::read_to_string(repo().join(file)).unwrap();
             let questions: Vec<Value> = data.lines().map(|l| serde_json::from_str(l).unwrap()).collect();

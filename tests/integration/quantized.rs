@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use crate::common::{fixture, lmgauge, repo, rel, stderr, stdout};
+use crate::common::{fixture, lmgauge, rel, repo, stderr, stdout};
 
 fn smollm2() -> Option<std::path::PathBuf> {
     let path = repo().join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");

@@ -42,7 +42,8 @@ impl Policy {
     ) -> Result<Self, NeuralError> {
         let chunked = options.windows == Windows::LlamaPerplexity;
         // llama-perplexity's default context (-c 512), not the model's.
-        let max_length = options.max_length.unwrap_or(if chunked { LLAMA_PERPLEXITY_CTX.min(context) } else { context });
+        let max_length =
+            options.max_length.unwrap_or(if chunked { LLAMA_PERPLEXITY_CTX.min(context) } else { context });
         if max_length > context {
             return Err(NeuralError::Options(format!(
                 "max_length {max_length} exceeds the model's context of {context} tokens"
@@ -152,7 +153,13 @@ pub fn score_texts(
         .map(|((enc, lps), text)| {
             // Tokens no window scored (the sliding policy's first token) are left out.
             let (logprobs, spans) = lps.iter().zip(&enc.spans).filter_map(|(lp, s)| lp.map(|lp| (lp, *s))).unzip();
-            TokenScores { logprobs, spans, bytes: text.len(), partial: policy.chunks.is_some(), ..TokenScores::default() }
+            TokenScores {
+                logprobs,
+                spans,
+                bytes: text.len(),
+                partial: policy.chunks.is_some(),
+                ..TokenScores::default()
+            }
         })
         .collect())
 }

@@ -190,6 +190,22 @@ mod tests {
     }
 
     #[test]
+    fn llama_chunks_score_the_second_half_of_each_whole_chunk() {
+        let ids: Vec<i64> = (100..110).collect();
+        // Chunks of 4: [100..104) and [104..108); the last two tokens fill no chunk.
+        let w = llama_chunks(&ids, 4, None);
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0], Window { input: vec![100, 101, 102, 103], first_pos: 2, targets: 3..4 });
+        assert_eq!(w[1], Window { input: vec![104, 105, 106, 107], first_pos: 2, targets: 7..8 });
+        // Position first_pos + j predicts target j: input[2] = 102 predicts ids[3] = 103.
+        assert_eq!(w[0].input[w[0].first_pos] + 1, ids[w[0].targets.start]);
+        let b = llama_chunks(&ids, 5, Some(1));
+        assert_eq!(b.iter().map(|w| w.input[0]).collect::<Vec<_>>(), vec![1, 1]);
+        assert_eq!(b[1].targets, 8..10);
+        assert!(llama_chunks(&ids, 11, None).is_empty() && llama_chunks(&ids, 1, None).is_empty());
+    }
+
+    #[test]
     fn rolling_matches_harness_shapes() {
         let ids: Vec<i64> = (10..30).collect();
         let w = rolling(&ids, 0, 8);

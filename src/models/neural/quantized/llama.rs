@@ -50,7 +50,8 @@ impl QuantLlama {
             return Err(NeuralError::file(&file.path, "attention biases are not supported by quantized compute"));
         }
         let f32s = |name: &str, len: usize| -> Result<Vec<f32>, NeuralError> {
-            let info = file.tensor(name).ok_or_else(|| NeuralError::file(&file.path, format!("tensor {name} is missing")))?;
+            let info =
+                file.tensor(name).ok_or_else(|| NeuralError::file(&file.path, format!("tensor {name} is missing")))?;
             if info.dims != [len as u64] {
                 return Err(NeuralError::file(
                     &file.path,

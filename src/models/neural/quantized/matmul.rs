@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::blocks::{self, Q8_0, Q8_1, QK};
 use super::simd::{self, Level};
 use crate::models::neural::NeuralError;
-use crate::models::neural::gguf::{Gguf, GgmlType, TensorInfo};
+use crate::models::neural::gguf::{GgmlType, Gguf, TensorInfo};
 
 /// The weight types this engine multiplies without dequantizing.
 pub const COMPUTE_TYPES: &[GgmlType] = &[GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
@@ -129,13 +129,9 @@ impl Weight {
                         Activations::Q8_1(y) => {
                             dots_q4_1(w, std::array::from_fn(|k| row_of(y, t0 + k, per_row)), simd::ROWS, &mut v)
                         }
-                        Activations::Q8_0(y) => dots_q8(
-                            self.ty,
-                            w,
-                            std::array::from_fn(|k| row_of(y, t0 + k, per_row)),
-                            simd::ROWS,
-                            &mut v,
-                        ),
+                        Activations::Q8_0(y) => {
+                            dots_q8(self.ty, w, std::array::from_fn(|k| row_of(y, t0 + k, per_row)), simd::ROWS, &mut v)
+                        }
                         Activations::F32(_) => unreachable!("handled above"),
                     }
                     for (k, v) in v.iter().enumerate() {
