@@ -166,26 +166,14 @@ impl QuantLlama {
         let heads: Vec<Vec<f32>> = (0..c.heads)
             .into_par_iter()
             .map(|h| {
-                let at = |j: usize| j * kvd + (h / group) * hd..j * kvd + (h / group + 1) * hd;
+                let offset = (h / group) * hd;
                 let mut out = vec![0f32; t * hd];
                 let mut scores = vec![0f32; keys];
                 for i in 0..t {
                     let query = &q[i * qd + h * hd..i * qd + (h + 1) * hd];
                     let seen = start + i + 1;
-                    let mut max = f32::NEG_INFINITY;
-                    for (j, s) in scores[..seen].iter_mut().enumerate() {
-                        *s = matmul::dot_f32(query, &k[at(j)]) * scale;
-                        max = max.max(*s);
-                    }
                     let row = &mut out[i * hd..(i + 1) * hd];
-                    let mut sum = 0f32;
-                    for (j, s) in scores[..seen].iter().enumerate() {
-                        let e = (s - max).exp();
-                        sum += e;
-                        matmul::axpy_f32(row, e, &v[at(j)]);
-                    }
-                    let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
-                    row.iter_mut().for_each(|v| *v *= inv);
+                    matmul::attend(query, k, v, kvd, offset, scale, &mut scores[..seen], row);
                 }
                 out
             })

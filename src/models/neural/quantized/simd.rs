@@ -197,6 +197,7 @@ kernels!(vnni, "avx2,fma,f16c,avxvnni", sum_us8_vnni);
 /// AVX2 and FMA ([`level`]); the rows have the same length, a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = _mm256_setzero_ps();
     for (a, b) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
@@ -211,6 +212,7 @@ pub unsafe fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
 /// AVX2 and FMA ([`level`]); the rows have the same length, a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[inline]
 pub unsafe fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
     let va = _mm256_set1_ps(a);
     for (y, x) in y.chunks_exact_mut(8).zip(x.chunks_exact(8)) {
@@ -219,4 +221,40 @@ pub unsafe fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
             _mm256_storeu_ps(y.as_mut_ptr(), r);
         }
     }
+}
+
+/// One query's attention over the first `scores.len()` cached positions: `out` (zeroed) gets
+/// `Σ softmax(q·k_j · scale)_j v_j`. Key and value `j` are `keys[j * stride + offset..][..d]`.
+/// The same steps as `super::matmul::attend_portable`, with the dot products and the
+/// accumulation inlined.
+///
+/// # Safety
+/// AVX2 and FMA ([`level`]); `out.len() == query.len()`, a multiple of 8.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn attend(
+    query: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    stride: usize,
+    offset: usize,
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let d = query.len();
+    let mut max = f32::NEG_INFINITY;
+    for (j, s) in scores.iter_mut().enumerate() {
+        *s = unsafe { dot_f32(query, &keys[j * stride + offset..][..d]) } * scale;
+        max = max.max(*s);
+    }
+    let mut sum = 0f32;
+    for (j, s) in scores.iter().enumerate() {
+        let e = (s - max).exp();
+        sum += e;
+        unsafe { axpy_f32(out, e, &values[j * stride + offset..][..d]) };
+    }
+    let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
+    out.iter_mut().for_each(|v| *v *= inv);
 }
