@@ -52,6 +52,11 @@ fn supported() -> Value {
             "architectures": names(Format::Gguf, Family::Causal),
             "tensor_types": SUPPORTED_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>(),
             "tokenizers": format!("tokenizer.ggml.model gpt2 with tokenizer.ggml.pre {}", gguf::tokenizer::SUPPORTED_PRE.join(", ")),
+            // The default for GGUF files; other types and architectures run with compute: f32.
+            "quantized_compute": {
+                "architectures": ["llama"],
+                "tensor_types": neural::quantized::COMPUTE_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>(),
+            },
         },
         "weights": ["model.safetensors", "model.safetensors.index.json (sharded)", "pytorch_model.bin", "*.gguf"],
         "tokenizers": ["tokenizer.json", "vocab.json + merges.txt", "vocab.txt", "GGUF metadata"],
