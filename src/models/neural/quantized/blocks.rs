@@ -131,6 +131,39 @@ pub fn dot_q8_0(w: &[u8], y: &[Q8_0]) -> f32 {
     hsum8(acc)
 }
 
+/// One query's attention over the first `scores.len()` cached positions: `out` (zeroed) gets
+/// `Σ softmax(q·k_j · scale)_j v_j`, key and value `j` at `keys[j * stride + offset..][..d]`.
+/// The dot product and the accumulation are passed in, so the portable path and the AVX2 one
+/// (which inlines this into a function compiled for AVX2) run the same steps.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn attend_with(
+    dot: impl Fn(&[f32], &[f32]) -> f32,
+    axpy: impl Fn(&mut [f32], f32, &[f32]),
+    query: &[f32],
+    keys: &[f32],
+    values: &[f32],
+    (stride, offset): (usize, usize),
+    scale: f32,
+    scores: &mut [f32],
+    out: &mut [f32],
+) {
+    let d = query.len();
+    let mut max = f32::NEG_INFINITY;
+    for (j, s) in scores.iter_mut().enumerate() {
+        *s = dot(query, &keys[j * stride + offset..][..d]) * scale;
+        max = max.max(*s);
+    }
+    let mut sum = 0f32;
+    for (j, s) in scores.iter().enumerate() {
+        let e = (s - max).exp();
+        sum += e;
+        axpy(out, e, &values[j * stride + offset..][..d]);
+    }
+    let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
+    out.iter_mut().for_each(|v| *v *= inv);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

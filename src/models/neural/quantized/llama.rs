@@ -173,7 +173,7 @@ impl QuantLlama {
                     let query = &q[i * qd + h * hd..i * qd + (h + 1) * hd];
                     let seen = start + i + 1;
                     let row = &mut out[i * hd..(i + 1) * hd];
-                    matmul::attend(query, k, v, kvd, offset, scale, &mut scores[..seen], row);
+                    matmul::attend(query, k, v, (kvd, offset), scale, &mut scores[..seen], row);
                 }
                 out
             })

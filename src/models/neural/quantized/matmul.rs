@@ -279,14 +279,13 @@ pub fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-/// One query's causal attention (see `simd::attend`), on any CPU.
-#[allow(clippy::too_many_arguments)]
+/// One query's causal attention ([`blocks::attend_with`]) over keys and values at `at =
+/// (stride, offset)`, on any CPU.
 pub fn attend(
     query: &[f32],
     keys: &[f32],
     values: &[f32],
-    stride: usize,
-    offset: usize,
+    at: (usize, usize),
     scale: f32,
     scores: &mut [f32],
     out: &mut [f32],
@@ -294,36 +293,9 @@ pub fn attend(
     #[cfg(target_arch = "x86_64")]
     if *LEVEL != Level::Portable && query.len().is_multiple_of(8) {
         // SAFETY: features checked in LEVEL; `out` has the query's length, whole lanes.
-        return unsafe { simd::attend(query, keys, values, stride, offset, scale, scores, out) };
+        return unsafe { simd::attend(query, keys, values, at, scale, scores, out) };
     }
-    attend_portable(query, keys, values, stride, offset, scale, scores, out)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn attend_portable(
-    query: &[f32],
-    keys: &[f32],
-    values: &[f32],
-    stride: usize,
-    offset: usize,
-    scale: f32,
-    scores: &mut [f32],
-    out: &mut [f32],
-) {
-    let d = query.len();
-    let mut max = f32::NEG_INFINITY;
-    for (j, s) in scores.iter_mut().enumerate() {
-        *s = dot_f32(query, &keys[j * stride + offset..][..d]) * scale;
-        max = max.max(*s);
-    }
-    let mut sum = 0f32;
-    for (j, s) in scores.iter().enumerate() {
-        let e = (s - max).exp();
-        sum += e;
-        axpy_f32(out, e, &values[j * stride + offset..][..d]);
-    }
-    let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
-    out.iter_mut().for_each(|v| *v *= inv);
+    blocks::attend_with(dot_f32, axpy_f32, query, keys, values, at, scale, scores, out)
 }
 
 /// The output matrix shared by the tasks of one product, each writing its own columns.

@@ -226,38 +226,31 @@ pub unsafe fn axpy_f32(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-/// One query's attention over the first `scores.len()` cached positions: `out` (zeroed) gets
-/// `Σ softmax(q·k_j · scale)_j v_j`. Key and value `j` are `keys[j * stride + offset..][..d]`.
-/// The same steps as `super::matmul::attend_portable`, with the dot products and the
+/// One query's attention ([`super::blocks::attend_with`]) with the dot products and the
 /// accumulation inlined.
 ///
 /// # Safety
 /// AVX2 and FMA ([`level`]); `out.len() == query.len()`, a multiple of 8.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
 pub unsafe fn attend(
     query: &[f32],
     keys: &[f32],
     values: &[f32],
-    stride: usize,
-    offset: usize,
+    at: (usize, usize),
     scale: f32,
     scores: &mut [f32],
     out: &mut [f32],
 ) {
-    let d = query.len();
-    let mut max = f32::NEG_INFINITY;
-    for (j, s) in scores.iter_mut().enumerate() {
-        *s = unsafe { dot_f32(query, &keys[j * stride + offset..][..d]) } * scale;
-        max = max.max(*s);
-    }
-    let mut sum = 0f32;
-    for (j, s) in scores.iter().enumerate() {
-        let e = (s - max).exp();
-        sum += e;
-        unsafe { axpy_f32(out, e, &values[j * stride + offset..][..d]) };
-    }
-    let inv = if sum == 0.0 { 0.0 } else { 1.0 / sum };
-    out.iter_mut().for_each(|v| *v *= inv);
+    super::blocks::attend_with(
+        |a, b| unsafe { dot_f32(a, b) },
+        |y, a, x| unsafe { axpy_f32(y, a, x) },
+        query,
+        keys,
+        values,
+        at,
+        scale,
+        scores,
+        out,
+    )
 }
