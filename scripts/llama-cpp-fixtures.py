@@ -7,6 +7,12 @@ PyPI's llama-cpp-python 0.3.36.
   policy: chunks of N tokens, each scoring its second half), one thread: the final estimate and
   every chunk's running perplexity, as printed (4 decimals), with the number of chunks.
 
+* wikitext-kld.txt, kl-divergence.json: `llama-perplexity --kl-divergence` of the Q8_0 and Q4_0
+  files against the F16 one (models/smollm2-requant, written by scripts/requantize-gguf.py) on the
+  first 20,000 characters, chunks of 512, with flash attention on (llama.cpp's default here) and
+  off: the statistics it prints. The two settings differ by what f32 rounding alone moves; the
+  parity test's tolerance is measured from that spread.
+
 Run: .tools/venv/bin/python scripts/llama-cpp-fixtures.py models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 """
 import json
@@ -34,6 +40,40 @@ def perplexity(model, text, n_ctx):
             "running_ppl": chunks}
 
 
+KLD_STATS = {
+    "ppl": r"Mean PPL\(Q\)\s+:\s+(\S+)",
+    "ppl_base": r"Mean PPL\(base\)\s+:\s+(\S+)",
+    "perplexity_ratio": r"Mean PPL\(Q\)/PPL\(base\)\s+:\s+(\S+)",
+    "kl_divergence": r"Mean    KLD:\s+(\S+)",
+    "kl_divergence_max": r"Maximum KLD:\s+(\S+)",
+    "kl_divergence_p99_9": r"99\.9%   KLD:\s+(\S+)",
+    "kl_divergence_p99": r"99\.0%   KLD:\s+(\S+)",
+    "kl_divergence_p90": r"90\.0%   KLD:\s+(\S+)",
+    "kl_divergence_median": r"Median  KLD:\s+(\S+)",
+    "delta_p_rms_percent": r"RMS Δp    :\s+(\S+)",
+    "top1_agreement_percent": r"Same top p:\s+(\S+)",
+}
+
+
+def kl_divergence(base, quantized, text, fa):
+    common = ["-f", text, "-c", "512", "-b", "512", "-t", "1", "--no-warmup", "-fa", fa]
+    logits = os.path.join(OUT, f"base-{fa}.kld.tmp")
+    run = lambda args: subprocess.run([os.path.join(BIN, "llama-perplexity")] + args + common, capture_output=True, text=True)
+    out = run(["-m", base, "--kl-divergence-base", logits])
+    if out.returncode != 0:
+        sys.exit(out.stdout + out.stderr)
+    stats = {}
+    for name, path in quantized.items():
+        out = run(["-m", path, "--kl-divergence-base", logits, "--kl-divergence"])
+        log = out.stdout + out.stderr
+        if out.returncode != 0:
+            sys.exit(log)
+        stats[name] = {k: float(re.search(rx, log).group(1)) for k, rx in KLD_STATS.items()}
+        stats[name]["tokens"] = int(re.search(r"computing over (\d+) chunks", log).group(1)) * 255
+    os.remove(logits)
+    return stats
+
+
 def main():
     model = sys.argv[1]
     os.makedirs(OUT, exist_ok=True)
@@ -49,6 +89,21 @@ def main():
         json.dump(expected, f, indent=1)
         f.write("\n")
     print(json.dumps({r["n_ctx"]: (r["chunks"], r["ppl"]) for r in runs}))
+
+    cut = text.rfind("\n", 0, 20000)
+    kld_text = os.path.join(OUT, "wikitext-kld.txt")
+    with open(kld_text, "w", encoding="utf-8") as f:
+        f.write(text[:cut + 1])
+    folder = os.path.join(ROOT, "models", "smollm2-requant")
+    stem = "SmolLM2-135M-Instruct"
+    quantized = {q: os.path.join(folder, f"{stem}.{q}.gguf") for q in ("Q8_0", "Q4_0")}
+    kld = {"llama_cpp": expected["llama_cpp"], "base": f"{stem}.F16.gguf", "text": "wikitext-kld.txt", "n_ctx": 512,
+           "flash_attention": {fa: kl_divergence(os.path.join(folder, f"{stem}.F16.gguf"), quantized, kld_text, fa)
+                               for fa in ("on", "off")}}
+    with open(os.path.join(OUT, "kl-divergence.json"), "w") as f:
+        json.dump(kld, f, indent=1)
+        f.write("\n")
+    print(json.dumps(kld["flash_attention"]["on"]))
 
 
 if __name__ == "__main__":

@@ -45,17 +45,22 @@ pub struct RunOutcome {
 }
 
 /// What a running job asks of the engine: its model (loaded once per run), the seed, progress.
-struct EngineContext<'a, F: Fn() -> Result<SharedModel, String> + Sync> {
-    model: F,
+struct EngineContext<'a, F: Fn(&str) -> Result<SharedModel, String> + Sync> {
+    /// Loads a suite model by id (once per run).
+    load: F,
+    model_id: &'a str,
     seed: u64,
     multi: &'a MultiProgress,
     key: String,
     bar: OnceLock<ProgressBar>,
 }
 
-impl<F: Fn() -> Result<SharedModel, String> + Sync> JobContext for EngineContext<'_, F> {
+impl<F: Fn(&str) -> Result<SharedModel, String> + Sync> JobContext for EngineContext<'_, F> {
     fn model(&self) -> Result<SharedModel, String> {
-        (self.model)()
+        (self.load)(self.model_id)
+    }
+    fn other_model(&self, id: &str) -> Result<SharedModel, String> {
+        (self.load)(id)
     }
     fn seed(&self) -> u64 {
         self.seed
@@ -121,11 +126,13 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         let model_def = suite.model(&job.model).expect("planned");
         let started = Instant::now();
         let ctx = EngineContext {
-            model: || {
-                models[job.model.as_str()]
-                    .get_or_init(|| load_model(model_def, &model_cache).map_err(|e| e.to_string()))
-                    .clone()
+            load: |id: &str| {
+                let (Some(slot), Some(def)) = (models.get(id), suite.model(id)) else {
+                    return Err(format!("model {id:?} is not in the suite"));
+                };
+                slot.get_or_init(|| load_model(def, &model_cache).map_err(|e| e.to_string())).clone()
             },
+            model_id: &job.model,
             seed,
             multi: &multi,
             key: job.key(),

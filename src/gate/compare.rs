@@ -181,6 +181,11 @@ fn compare(
             files.1.display()
         ))
     };
+    if !task.resamples_items(metric) {
+        entry.note = Some(format!("{metric} is a percentile over tokens: compared by value and band only"));
+        entry.verdict = verdict_from(entry.delta.unwrap_or(0.0), entry.delta.unwrap_or(0.0), r.higher_is_better, band);
+        return Ok(entry);
+    }
     // A row's scores are in its job's records (a preference judge's `model:mean` is `model`'s).
     let record_model = task.job_model(&b.model);
     let base_rec = find(base_records, &b.task, record_model).ok_or_else(|| missing(sides.base))?;

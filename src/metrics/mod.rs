@@ -5,6 +5,7 @@
 
 pub mod bleu;
 pub mod chrf;
+pub mod divergence;
 pub mod mcnemar;
 pub mod perplexity;
 pub mod porter;
@@ -41,6 +42,19 @@ pub enum Metric {
     /// lm-evaluation-harness's multiple-choice `acc` and `acc_norm` (log-likelihood per character).
     Acc,
     AccNorm,
+    /// A model's next-token distributions against a base model's (llama-perplexity's
+    /// `--kl-divergence`): mean and percentiles of the per-token KL divergence, the rate of
+    /// agreeing top tokens, the ratio of perplexities, the RMS change of the next token's
+    /// probability.
+    KlDivergence,
+    KlDivergenceMedian,
+    KlDivergenceP90,
+    KlDivergenceP99,
+    KlDivergenceP999,
+    KlDivergenceMax,
+    Top1Agreement,
+    PerplexityRatio,
+    DeltaPRms,
 }
 
 impl Metric {
@@ -66,6 +80,27 @@ impl Metric {
         Metric::LengthCorrelation,
         Metric::Acc,
         Metric::AccNorm,
+        Metric::KlDivergence,
+        Metric::KlDivergenceMedian,
+        Metric::KlDivergenceP90,
+        Metric::KlDivergenceP99,
+        Metric::KlDivergenceP999,
+        Metric::KlDivergenceMax,
+        Metric::Top1Agreement,
+        Metric::PerplexityRatio,
+        Metric::DeltaPRms,
+    ];
+    pub const DIVERGENCE: &'static [Metric] = &[
+        Metric::KlDivergence,
+        Metric::KlDivergenceMedian,
+        Metric::KlDivergenceP90,
+        Metric::KlDivergenceP99,
+        Metric::KlDivergenceP999,
+        Metric::KlDivergenceMax,
+        Metric::Top1Agreement,
+        Metric::PerplexityRatio,
+        Metric::DeltaPRms,
+        Metric::TokenPerplexity,
     ];
     pub const PREFERENCE: &'static [Metric] =
         &[Metric::Accuracy, Metric::AccuracyTiesHalf, Metric::TieRate, Metric::LengthCorrelation];
@@ -104,6 +139,15 @@ impl Metric {
             Metric::LengthCorrelation => "length_correlation",
             Metric::Acc => "acc",
             Metric::AccNorm => "acc_norm",
+            Metric::KlDivergence => "kl_divergence",
+            Metric::KlDivergenceMedian => "kl_divergence_median",
+            Metric::KlDivergenceP90 => "kl_divergence_p90",
+            Metric::KlDivergenceP99 => "kl_divergence_p99",
+            Metric::KlDivergenceP999 => "kl_divergence_p99_9",
+            Metric::KlDivergenceMax => "kl_divergence_max",
+            Metric::Top1Agreement => "top1_agreement",
+            Metric::PerplexityRatio => "perplexity_ratio",
+            Metric::DeltaPRms => "delta_p_rms",
         }
     }
 
@@ -116,6 +160,14 @@ impl Metric {
             | Metric::PseudoBitsPerByte => false,
             // Fewer ties and less dependence on length are better in a judge.
             Metric::TieRate | Metric::LengthCorrelation => false,
+            Metric::KlDivergence
+            | Metric::KlDivergenceMedian
+            | Metric::KlDivergenceP90
+            | Metric::KlDivergenceP99
+            | Metric::KlDivergenceP999
+            | Metric::KlDivergenceMax
+            | Metric::PerplexityRatio
+            | Metric::DeltaPRms => false,
             _ => true,
         }
     }

@@ -22,6 +22,7 @@ pub enum Capability {
     Generate,
     Reward,
     StoredOutputs,
+    NextTokenDistributions,
 }
 
 impl fmt::Display for Capability {
@@ -32,6 +33,7 @@ impl fmt::Display for Capability {
             Capability::Generate => "generation",
             Capability::Reward => "reward scoring",
             Capability::StoredOutputs => "stored outputs (kind: outputs)",
+            Capability::NextTokenDistributions => "next-token distributions (a causal LM)",
         })
     }
 }
@@ -175,6 +177,29 @@ pub trait RewardModel: Send + Sync {
     fn rewards(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError>;
 }
 
+/// A stretch of a text as a causal model reads it: the token ids it runs from an empty context,
+/// and, from position `first` on, the token each position predicts (`targets[r]` at `first + r`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenWindow {
+    pub input: Vec<i64>,
+    pub first: usize,
+    pub targets: Vec<i64>,
+}
+
+/// The whole next-token distribution at every scored position (causal LMs): what comparing two
+/// models position by position needs (KL divergence of a quantized model from its base). The
+/// windows follow the model's own window policy, so two models read a text alike exactly when
+/// their tokenizers and policies agree, which the caller checks by comparing the windows.
+pub trait NextTokenDistributions: Send + Sync {
+    /// The width of a row of logits.
+    fn vocabulary(&self) -> usize;
+    /// The windows `text` is read in.
+    fn token_windows(&self, text: &str) -> Result<Vec<TokenWindow>, ModelError>;
+    /// The logits of each of the window's predicting positions, `targets.len() × vocabulary`,
+    /// row by row.
+    fn window_logits(&self, window: &TokenWindow) -> Result<Vec<f32>, ModelError>;
+}
+
 /// A loaded model: what it is, and the verbs it has.
 pub trait LanguageModel: Send + Sync {
     /// One line saying what this model is, for reports.
@@ -195,6 +220,10 @@ pub trait LanguageModel: Send + Sync {
     fn reward_model(&self) -> Option<&dyn RewardModel> {
         None
     }
+
+    fn distributions(&self) -> Option<&dyn NextTokenDistributions> {
+        None
+    }
 }
 
 impl dyn LanguageModel + '_ {
@@ -205,6 +234,7 @@ impl dyn LanguageModel + '_ {
             (Capability::PseudoLogLikelihood, self.pseudo_likelihood().is_some()),
             (Capability::Generate, self.generator().is_some()),
             (Capability::Reward, self.reward_model().is_some()),
+            (Capability::NextTokenDistributions, self.distributions().is_some()),
         ];
         verbs.into_iter().filter(|(_, has)| *has).map(|(c, _)| c).collect()
     }
@@ -241,6 +271,10 @@ impl dyn LanguageModel + '_ {
 
     pub fn rewards(&self, pairs: &[(&str, &str)]) -> Result<Vec<f64>, ModelError> {
         self.reward_model().ok_or_else(|| self.unsupported(Capability::Reward))?.rewards(pairs)
+    }
+
+    pub fn next_token_distributions(&self) -> Result<&dyn NextTokenDistributions, ModelError> {
+        self.distributions().ok_or_else(|| self.unsupported(Capability::NextTokenDistributions))
     }
 
     fn unsupported(&self, capability: Capability) -> ModelError {

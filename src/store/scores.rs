@@ -1,13 +1,16 @@
 //! Per-item scores, typed by the kind of task that made them: a likelihood (perplexity tasks; a
 //! masked LM's pseudo-likelihood is its own flag, not a score), a judged preference pair, the
-//! log-likelihood of each choice of a multiple-choice question, or a system output's statistics
-//! against its references (reference and generation tasks).
+//! log-likelihood of each choice of a multiple-choice question, a system output's statistics
+//! against its references (reference and generation tasks), or a stretch of text's next-token
+//! distributions compared with a base model's (KL-divergence tasks).
 //!
 //! On disk (job records, baselines, `items.parquet`) an item keeps the flat form runs have
 //! always written, `{"nll": …, "tokens": …}` and `bleu.sys_len`, `chrf.00`, `rouge1.fmeasure`
 //! and so on; [`Scores::to_map`] and [`Scores::from_map`] are the one place that knows the keys.
 
 use std::collections::BTreeMap;
+
+pub use crate::metrics::divergence::Divergence;
 
 /// The scores of one item.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +19,8 @@ pub enum Scores {
     Preference(PreferenceScores),
     Reference(ReferenceScores),
     Choices(ChoiceScores),
+    /// A stretch of text's next-token distributions compared with a base model's.
+    Divergence(Divergence),
 }
 
 /// A multiple-choice question as a model answered it: the summed log-likelihood of each choice
@@ -156,6 +161,22 @@ impl Scores {
                     put(&format!("chars.{k}"), *c);
                 }
             }
+            Scores::Divergence(d) => {
+                for (k, v) in [
+                    ("tokens", d.tokens),
+                    ("kld", d.kld),
+                    ("same_top", d.same_top),
+                    ("nll", d.nll),
+                    ("nll_base", d.nll_base),
+                    ("delta_p", d.delta_p),
+                    ("delta_p2", d.delta_p2),
+                ] {
+                    put(&format!("divergence.{k}"), v);
+                }
+                for (i, v) in d.values.iter().enumerate() {
+                    put(&format!("kld.{i}"), *v);
+                }
+            }
             Scores::Reference(s) => {
                 if let Some(b) = &s.bleu {
                     put("bleu.sentence", b.sentence);
@@ -230,6 +251,9 @@ impl Scores {
         if let Some(&gold) = m.get("gold") {
             return choices_from_map(m, gold);
         }
+        if m.contains_key("divergence.tokens") {
+            return divergence_from_map(m);
+        }
         let mut s = ReferenceScores::default();
         for (k, &v) in m {
             let (head, tail) = k.split_once('.').unwrap_or((k.as_str(), ""));
@@ -303,12 +327,51 @@ impl Scores {
         }
     }
 
+    pub fn divergence(&self) -> Option<&Divergence> {
+        match self {
+            Scores::Divergence(s) => Some(s),
+            _ => None,
+        }
+    }
+
     pub fn reference(&self) -> Option<&ReferenceScores> {
         match self {
             Scores::Reference(s) => Some(s),
             _ => None,
         }
     }
+}
+
+/// A compared stretch's flat form: `divergence.*` sums, and `kld.K` for each of its tokens.
+fn divergence_from_map(m: &BTreeMap<String, f64>) -> Result<Scores, String> {
+    let mut d = Divergence::default();
+    let mut values = vec![f64::NAN; m.len().saturating_sub(7)];
+    for (k, &v) in m {
+        let slot = match k.split_once('.') {
+            Some(("divergence", "tokens")) => &mut d.tokens,
+            Some(("divergence", "kld")) => &mut d.kld,
+            Some(("divergence", "same_top")) => &mut d.same_top,
+            Some(("divergence", "nll")) => &mut d.nll,
+            Some(("divergence", "nll_base")) => &mut d.nll_base,
+            Some(("divergence", "delta_p")) => &mut d.delta_p,
+            Some(("divergence", "delta_p2")) => &mut d.delta_p2,
+            Some(("kld", i)) => match i.parse::<usize>().ok().and_then(|i| values.get_mut(i)) {
+                Some(slot) => slot,
+                None => return Err(format!("unknown score {k:?}")),
+            },
+            _ => return Err(format!("unknown score {k:?}")),
+        };
+        *slot = v;
+    }
+    if values.len() as f64 != d.tokens || values.iter().any(|v| v.is_nan()) {
+        return Err(format!(
+            "a compared stretch of {} tokens needs divergence.* and kld.0 to kld.{} (one per token)",
+            d.tokens,
+            d.tokens - 1.0
+        ));
+    }
+    d.values = values;
+    Ok(Scores::Divergence(d))
 }
 
 /// A multiple-choice item's flat form: `gold`, then `ll.K` and `chars.K` for every choice K.
@@ -370,6 +433,16 @@ mod tests {
                 logliks: vec![-3.0, -2.5, -7.0, -1.0, -4.0, -5.0, -6.0, -8.0, -9.0, -10.0, -11.0, -12.0],
                 chars: (1..=12).map(f64::from).collect(),
                 gold: 3,
+            }),
+            Scores::Divergence(Divergence {
+                tokens: 3.0,
+                kld: 0.25,
+                same_top: 2.0,
+                nll: 7.5,
+                nll_base: 7.0,
+                delta_p: -0.125,
+                delta_p2: 0.0625,
+                values: vec![0.0625, 0.125, 0.0625],
             }),
         ];
         for s in all {

@@ -125,6 +125,7 @@ pub trait TaskTypes {
     /// Each problem is reported by the path of its key inside the task (`layout`,
     /// `dataset.path`, `models[1]`; empty for the task itself). `suite` is the suite's seed and
     /// the folder its relative paths start from.
+    /// `models` are all the suite's models; the task lists its own by id.
     fn check(&self, task: &TaskDef, models: &[ModelDef], suite: (u64, &Path), report: &mut dyn FnMut(&str, String));
 }
 

@@ -596,11 +596,11 @@ impl Validator<'_> {
             metrics,
             options: spec.options.clone(),
         };
-        // Models that are not defined were reported above; the type sees only the defined ones.
-        let listed: Vec<ModelDef> = models.iter().filter(|m| def.models.contains(&m.id)).cloned().collect();
+        // Models that are not defined were reported above; the type sees every defined one (its
+        // options may name a model beside the listed ones, as a base to compare with).
         let mut found = Vec::new();
         let suite = (self.seed, self.base);
-        self.types.check(&def, &listed, suite, &mut |key, message| found.push((join_path(at, key), message)));
+        self.types.check(&def, models, suite, &mut |key, message| found.push((join_path(at, key), message)));
         for (path, message) in found {
             self.problem(&path, message);
         }

@@ -12,6 +12,7 @@
 
 pub mod generation;
 mod jsonl;
+pub mod kl_divergence;
 pub mod minimal_pairs;
 pub mod multiple_choice;
 pub mod perplexity;
@@ -40,6 +41,9 @@ pub type SharedModel = Arc<dyn LanguageModel>;
 pub trait JobContext: Sync {
     /// The job's model, loaded once per run and shared; an error says why it could not load.
     fn model(&self) -> Result<SharedModel, String>;
+    /// Another model of the suite, by id, loaded once per run and shared like the job's own
+    /// (a base model the job's model is compared with).
+    fn other_model(&self, id: &str) -> Result<SharedModel, String>;
     /// The suite's seed (or the run's override).
     fn seed(&self) -> u64;
     /// A job with many items reports how many there are, then each batch it finishes.
@@ -77,6 +81,12 @@ pub trait Task: Send + Sync {
     /// The per-item statistics of one metric of a job, with the scorer of their sum: the basis of
     /// paired comparisons (gates) between two runs. `judge` is the result row's model id.
     fn item_stats(&self, metric: Metric, record: &JobRecord, judge: &str) -> ItemStats<'_>;
+
+    /// Whether [`Task::item_stats`] gives `metric` (a percentile over tokens is no sum of
+    /// per-item rows): a gate compares the others by value and band only.
+    fn resamples_items(&self, _metric: Metric) -> bool {
+        true
+    }
 
     /// Tables that compare the task's finished jobs (pairwise tests, judge agreement, examples).
     fn tables(&self, _records: &[&JobRecord], _seed: u64) -> TaskTables {

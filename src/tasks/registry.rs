@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::Task;
-use super::{generation, minimal_pairs, multiple_choice, perplexity, preference, reference};
+use super::{generation, kl_divergence, minimal_pairs, multiple_choice, perplexity, preference, reference};
 use crate::metrics::Metric;
 use crate::models::Capability;
 use crate::suite::{ModelDef, Suite, SuiteError, TaskDef, TaskTypes, read_options};
@@ -32,6 +32,9 @@ pub trait TaskType {
 
     /// Problems of one listed model with this task beyond its capabilities (`at`: its key).
     fn check_model(_def: &TaskDef, _model: &ModelDef, _at: &str, _check: &mut Check) {}
+
+    /// Problems of the task's options with the suite's models (a model the options name by id).
+    fn check_suite(_def: &TaskDef, _options: &Self::Options, _models: &[ModelDef], _check: &mut Check) {}
 }
 
 /// Where a task type reports problems while it builds a task, by the path of the key inside
@@ -77,6 +80,7 @@ pub const TASK_TYPES: &[Registered] = &[
     register::<generation::GenerationType>(),
     register::<minimal_pairs::MinimalPairsType>(),
     register::<multiple_choice::MultipleChoiceType>(),
+    register::<kl_divergence::KlDivergenceType>(),
 ];
 
 fn find(name: &str) -> Option<&'static Registered> {
@@ -107,8 +111,13 @@ fn build<'a, T: TaskType>(def: &'a TaskDef, check: &mut Check) -> Option<Box<dyn
     }
 }
 
-/// Reports each listed model that can do none of what the type needs.
+/// Reports each listed model that can do none of what the type needs, and the options' problems
+/// with the suite's models.
 fn check_models<T: TaskType>(def: &TaskDef, models: &[ModelDef], check: &mut Check) {
+    // Unreadable options are reported when the task is built.
+    if let Ok(options) = read_options::<T::Options>(&def.options) {
+        T::check_suite(def, &options, models, check);
+    }
     for (j, id) in def.models.iter().enumerate() {
         let Some(m) = models.iter().find(|m| &m.id == id) else { continue };
         T::check_model(def, m, &format!("models[{j}]"), check);

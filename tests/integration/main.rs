@@ -8,6 +8,7 @@ mod generation;
 mod gguf;
 mod hostile;
 mod kenlm_parity;
+mod kl_divergence;
 mod launcher;
 mod layers;
 mod metric_cli;

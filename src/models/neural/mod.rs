@@ -62,7 +62,7 @@ impl Family {
     pub fn capabilities(self) -> &'static [super::Capability] {
         use super::Capability;
         match self {
-            Family::Causal => &[Capability::ScoreTokens, Capability::Generate],
+            Family::Causal => &[Capability::ScoreTokens, Capability::Generate, Capability::NextTokenDistributions],
             Family::Masked => &[Capability::PseudoLogLikelihood],
             Family::Reward => &[Capability::Reward],
         }

@@ -10,12 +10,12 @@
 use super::hf::{Encoded, TextTokenizer};
 use super::windows::{self, Window};
 use super::{NeuralError, NeuralOptions, Windows};
+use crate::models::generate::GenParams;
+use crate::models::{TokenScores, TokenWindow};
 
 /// llama-perplexity's default context (`-c 512`): the chunk length of its policy unless
 /// `max_length` says otherwise.
 pub const LLAMA_PERPLEXITY_CTX: usize = 512;
-use crate::models::TokenScores;
-use crate::models::generate::GenParams;
 
 /// Runs windows over the token sequences they index; returns each sequence's log-probabilities,
 /// `None` where no window scored the token.
@@ -123,6 +123,31 @@ impl Policy {
     }
 }
 
+/// The policy's windows over one encoded text; a text shorter than one llama-perplexity chunk is
+/// an error (`index`: the text's 0-based place in its batch).
+fn windows_of(policy: &Policy, enc: &Encoded, index: usize) -> Result<Vec<Window>, NeuralError> {
+    let windows = policy.windows(enc);
+    if windows.is_empty() && policy.chunks.is_some() {
+        return Err(NeuralError::Options(format!(
+            "text {} has {} tokens, fewer than one llama-perplexity chunk of {} (score whole files with unit: file, or lower max_length)",
+            index + 1,
+            enc.ids.len() + usize::from(matches!(policy.chunks, Some(Some(_)))),
+            policy.max_length
+        )));
+    }
+    Ok(windows)
+}
+
+/// The windows `text` is read in, with the token each scored position predicts: what a model
+/// hands out for comparing next-token distributions.
+pub fn token_windows(tokenizer: &TextTokenizer, policy: &Policy, text: &str) -> Result<Vec<TokenWindow>, NeuralError> {
+    let enc = tokenizer.encode(text)?;
+    Ok(windows_of(policy, &enc, 0)?
+        .into_iter()
+        .map(|w| TokenWindow { targets: enc.ids[w.targets].to_vec(), first: w.first_pos, input: w.input })
+        .collect())
+}
+
 /// Every token of each text, through the policy's windows.
 pub fn score_texts(
     tokenizer: &TextTokenizer,
@@ -133,16 +158,7 @@ pub fn score_texts(
     let encoded: Vec<Encoded> = texts.iter().map(|t| tokenizer.encode(t)).collect::<Result<_, _>>()?;
     let mut all: Vec<(usize, Window)> = Vec::new();
     for (i, enc) in encoded.iter().enumerate() {
-        let windows = policy.windows(enc);
-        if windows.is_empty() && policy.chunks.is_some() {
-            return Err(NeuralError::Options(format!(
-                "text {} has {} tokens, fewer than one llama-perplexity chunk of {} (score whole files with unit: file, or lower max_length)",
-                i + 1,
-                enc.ids.len() + usize::from(matches!(policy.chunks, Some(Some(_)))),
-                policy.max_length
-            )));
-        }
-        all.extend(windows.into_iter().map(|w| (i, w)));
+        all.extend(windows_of(policy, enc, i)?.into_iter().map(|w| (i, w)));
     }
     let ids: Vec<&[i64]> = encoded.iter().map(|e| e.ids.as_slice()).collect();
     let logprobs = run(&ids, &all)?;

@@ -8,13 +8,15 @@ use std::sync::Mutex;
 use tch::{Device, Tensor};
 
 use super::attention::Attend;
-use super::net::CausalNet;
+use super::net::{CausalNet, KvCache};
 use crate::models::generate::{GenParams, Generation};
 use crate::models::neural::hf::TextTokenizer;
 use crate::models::neural::scoring::{self, Policy};
 use crate::models::neural::windows::{self, Window};
 use crate::models::neural::{NeuralError, NeuralOptions};
-use crate::models::{Generator, LanguageModel, ModelError, TokenScorer, TokenScores};
+use crate::models::{
+    Generator, LanguageModel, ModelError, NextTokenDistributions, TokenScorer, TokenScores, TokenWindow,
+};
 
 pub struct CausalModel {
     net: Mutex<Box<dyn CausalNet>>,
@@ -129,6 +131,33 @@ impl LanguageModel for CausalModel {
 
     fn generator(&self) -> Option<&dyn Generator> {
         Some(self)
+    }
+
+    fn distributions(&self) -> Option<&dyn NextTokenDistributions> {
+        Some(self)
+    }
+}
+
+impl NextTokenDistributions for CausalModel {
+    fn vocabulary(&self) -> usize {
+        self.net.lock().unwrap_or_else(|p| p.into_inner()).vocab()
+    }
+
+    fn token_windows(&self, text: &str) -> Result<Vec<TokenWindow>, ModelError> {
+        Ok(scoring::token_windows(&self.tokenizer, &self.policy, text)?)
+    }
+
+    fn window_logits(&self, window: &TokenWindow) -> Result<Vec<f32>, ModelError> {
+        let net = self.net.lock().unwrap_or_else(|p| p.into_inner());
+        let n = window.targets.len() as i64;
+        let logits = tch::no_grad(|| -> Result<Vec<f32>, NeuralError> {
+            let len = window.input.len() as i64;
+            let input = Tensor::from_slice(&window.input).view([1, len]).to_device(self.device);
+            let positions = Tensor::arange(len, (tch::Kind::Int64, self.device)).view([1, len]);
+            let hidden = net.forward_cached(&input, &positions, &Attend::Causal, &mut KvCache::default())?;
+            super::host_f32(&net.head(&hidden.narrow(1, window.first as i64, n)).reshape([-1]))
+        })?;
+        Ok(logits)
     }
 }
 

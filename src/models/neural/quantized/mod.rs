@@ -24,7 +24,9 @@ use super::scoring::{self, Policy};
 use super::windows::Window;
 use super::{DeviceChoice, Dtype, NeuralError, NeuralOptions};
 use crate::models::generate::{self, Finish, GenParams, Generation};
-use crate::models::{Generator, LanguageModel, ModelError, TokenScorer, TokenScores};
+use crate::models::{
+    Generator, LanguageModel, ModelError, NextTokenDistributions, TokenScorer, TokenScores, TokenWindow,
+};
 
 pub use matmul::COMPUTE_TYPES;
 
@@ -91,16 +93,30 @@ impl QuantizedModel {
 
     /// The log-probability of each of the window's targets.
     fn run_window(&self, ids: &[i64], w: &Window) -> Result<Vec<f64>, NeuralError> {
-        let input = token_ids(&w.input)?;
-        let hidden = self.net.forward(&input, &mut self.net.cache())?;
-        let d = self.net.config.hidden;
         let targets: Vec<usize> = w.targets.clone().map(|t| ids[t] as usize).collect();
         let mut out = Vec::with_capacity(targets.len());
-        for (chunk, targets) in hidden[w.first_pos * d..].chunks(LOGIT_ROWS * d).zip(targets.chunks(LOGIT_ROWS)) {
-            let logits = self.net.logits(&chunk[..targets.len() * d]);
-            out.extend(logits.chunks_exact(self.net.config.vocab).zip(targets).map(|(row, &t)| log_softmax_at(row, t)));
-        }
+        self.window_rows(&w.input, w.first_pos, targets.len(), &mut |r, logits| {
+            let rows = logits.chunks_exact(self.net.config.vocab);
+            out.extend(rows.zip(&targets[r..]).map(|(row, &t)| log_softmax_at(row, t)));
+        })?;
         Ok(out)
+    }
+
+    /// Runs `input` and hands `visit` the logits of the `n` positions from `first`, at most
+    /// [`LOGIT_ROWS`] rows at a time, with the index of the first row handed.
+    fn window_rows(
+        &self,
+        input: &[i64],
+        first: usize,
+        n: usize,
+        visit: &mut dyn FnMut(usize, &[f32]),
+    ) -> Result<(), NeuralError> {
+        let hidden = self.net.forward(&token_ids(input)?, &mut self.net.cache())?;
+        let d = self.net.config.hidden;
+        for (k, chunk) in hidden[first * d..(first + n) * d].chunks(LOGIT_ROWS * d).enumerate() {
+            visit(k * LOGIT_ROWS, &self.net.logits(chunk));
+        }
+        Ok(())
     }
 
     fn generate_one(&self, index: usize, prompt: &[i64], params: &GenParams) -> Result<Generation, NeuralError> {
@@ -184,6 +200,30 @@ impl LanguageModel for QuantizedModel {
 
     fn generator(&self) -> Option<&dyn Generator> {
         Some(self)
+    }
+
+    fn distributions(&self) -> Option<&dyn NextTokenDistributions> {
+        Some(self)
+    }
+}
+
+impl NextTokenDistributions for QuantizedModel {
+    fn vocabulary(&self) -> usize {
+        self.net.config.vocab
+    }
+
+    fn token_windows(&self, text: &str) -> Result<Vec<TokenWindow>, ModelError> {
+        Ok(scoring::token_windows(&self.tokenizer, &self.policy, text)?)
+    }
+
+    fn window_logits(&self, window: &TokenWindow) -> Result<Vec<f32>, ModelError> {
+        let mut out = Vec::with_capacity(window.targets.len() * self.net.config.vocab);
+        in_pool(|| {
+            self.window_rows(&window.input, window.first, window.targets.len(), &mut |_, rows| {
+                out.extend_from_slice(rows)
+            })
+        })?;
+        Ok(out)
     }
 }
 
