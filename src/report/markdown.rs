@@ -113,7 +113,13 @@ pub fn summary(data: &ReportData) -> String {
             }
             out.push('\n');
         }
-        if metrics.iter().any(|m| m == "token_perplexity") {
+        let divergence = info.is_some_and(|i| i.task_type == "kl-divergence");
+        if divergence {
+            let _ = writeln!(
+                out,
+                "\nEach model's next-token distributions against its base model's at the same positions (llama-perplexity's --kl-divergence): KL in nats, percentiles over tokens; n counts windows, the unit the bootstrap resamples."
+            );
+        } else if metrics.iter().any(|m| m == "token_perplexity") {
             let _ = writeln!(
                 out,
                 "\ntoken_perplexity is tokenizer-specific; compare models across tokenizers by word_perplexity or bits_per_byte."

@@ -57,6 +57,8 @@ pub struct TaskView<'a> {
     pub metrics: Vec<(String, &'static str)>,
     pub rows: Vec<ModelRow>,
     pub token_note: bool,
+    /// A KL-divergence task: how to read its columns.
+    pub divergence_note: bool,
     pub preference: Option<PreferenceView<'a>>,
     pub generations: Vec<GenerationView<'a>>,
     pub matrices: Vec<MatrixView>,
@@ -215,8 +217,11 @@ pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
             metric_chart(&format!("{task}: {metric}"), &metric_rows, chance)
         })
         .collect();
+    // The models of a KL-divergence task share their base's tokenizer by construction.
+    let divergence = info.as_ref().is_some_and(|i| i.task_type == "kl-divergence");
     TaskView {
-        token_note: metrics.iter().any(|m| m == "token_perplexity"),
+        token_note: !divergence && metrics.iter().any(|m| m == "token_perplexity"),
+        divergence_note: divergence,
         metrics: arrows,
         rows: model_rows,
         preference: preference_view(data, &task),
