@@ -656,7 +656,7 @@ fn models_command_lists_kinds_and_describes_folders() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["kinds"]["reward"].as_str().unwrap().contains("deberta-v2"), "{v}");
     assert!(v["gguf"]["tensor_types"].as_array().unwrap().len() == 12, "{v}");
-    assert_eq!(v["gguf"]["quantized_compute"]["tensor_types"].as_array().unwrap().len(), 5, "{v}");
+    assert_eq!(v["gguf"]["quantized_compute"]["tensor_types"].as_array().unwrap().len(), 9, "{v}");
 
     let folder = fixture("neural/deberta-v3-reward");
     let o = lmgauge(ws.path(), &["models", folder.to_str().unwrap(), "--json"]);

@@ -56,6 +56,55 @@ fn quantized_perplexity_matches_llama_perplexity() {
     }
 }
 
+/// K-quant and Q5 weights: a d=256 model quantized by llama.cpp's llama-quantize to Q4_K_M
+/// (Q4_K and Q6_K tensors) and Q5_1 (scripts/kquant-fixtures.py), beside llama-perplexity's plain
+/// dot-product kernels (`--no-repack`), which lmgauge's follow. Measured: 2.6e-4 (Q4_K_M) and
+/// 8e-5 (Q5_1); llama.cpp's repacked kernels, its default, move its own result by 5.5e-4 here.
+#[test]
+fn k_quants_and_q5_match_llama_perplexity() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("llama-cpp/tiny-256.json")).unwrap()).unwrap();
+    let text = fixture("llama-cpp/wikitext-kld.txt");
+    for (file, want) in expected["files"].as_object().unwrap() {
+        let model = fixture(&format!("llama-cpp/{file}"));
+        let args = ["perplexity", "--model", model.to_str().unwrap(), "--input", text.to_str().unwrap()];
+        let o = lmgauge(
+            &repo(),
+            &[&args[..], &["--unit", "file", "--windows", "llama-perplexity", "--max-length", "128", "--json"]]
+                .concat(),
+        );
+        assert!(o.status.success(), "{file}: {}", stderr(&o));
+        let got: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let chunks = want["no_repack"]["chunks"].as_u64().unwrap();
+        assert_eq!(got["tokens"].as_f64().unwrap() as u64, chunks * 63, "{file}");
+        let (ppl, plain) = (got["token_perplexity"].as_f64().unwrap(), want["no_repack"]["ppl"].as_f64().unwrap());
+        assert!(rel(ppl, plain) < 1e-3, "{file}: lmgauge {ppl} vs llama-perplexity --no-repack {plain}");
+        let repacked = want["repack"]["ppl"].as_f64().unwrap();
+        assert!(rel(ppl, repacked) < 2e-3, "{file}: lmgauge {ppl} vs llama-perplexity {repacked}");
+    }
+}
+
+/// A tensor type quantized compute has no kernels for (BF16 here) is refused by name, with the
+/// types it has and the `compute: f32` alternative; never dequantized behind the user's back.
+#[test]
+fn an_unsupported_tensor_type_is_refused_by_name() {
+    let mut bytes = std::fs::read(fixture("gguf/tiny-llama.gguf")).unwrap();
+    let name = b"blk.0.attn_q.weight";
+    let at = bytes.windows(name.len()).position(|w| w == name).unwrap() + name.len();
+    // n_dims (u32, 2), two u64 dims, then the type: F16 (1) becomes BF16 (30), the same size.
+    let ty = at + 4 + 16;
+    assert_eq!(u32::from_le_bytes(bytes[ty..ty + 4].try_into().unwrap()), 1);
+    bytes[ty..ty + 4].copy_from_slice(&30u32.to_le_bytes());
+    let dir = crate::common::workspace(&[("text.txt", "the cat sat on the mat\n")]);
+    let model = dir.path().join("bf16.gguf");
+    std::fs::write(&model, bytes).unwrap();
+    let o = lmgauge(dir.path(), &["perplexity", "--model", model.to_str().unwrap(), "--input", "text.txt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let e = stderr(&o);
+    assert!(e.contains("tensor blk.0.attn_q.weight is BF16; quantized compute supports"), "{e}");
+    assert!(e.contains("Q4_K") && e.contains("Q6_K") && e.contains("compute: f32"), "{e}");
+}
+
 /// tiny-llama.gguf computed by the quantized engine (F32 and F16 weights, f16 cache) and by the
 /// libtorch network in f32 give the same log-probabilities to f16 precision: the engine's
 /// rotary pairs, grouped heads, norms and tied head are the network's.

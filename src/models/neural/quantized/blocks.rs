@@ -16,6 +16,8 @@ pub const QK: usize = 32;
 pub const Q4_0_BYTES: usize = 18;
 pub const Q4_1_BYTES: usize = 20;
 pub const Q8_0_BYTES: usize = 34;
+pub const Q5_0_BYTES: usize = 22;
+pub const Q5_1_BYTES: usize = 24;
 
 /// An activation block quantized for Q4_0 and Q8_0 weights (`block_q8_0`); the scale is kept as
 /// the f32 value of the f16 llama.cpp stores.
@@ -122,6 +124,31 @@ pub fn dot_q4_1(w: &[u8], y: &[Q8_1]) -> f32 {
     hsum8(acc) + offsets
 }
 
+/// A Q5 block's values: nibbles as [`nibbles`], the fifth bit of element j is bit j of `qh`.
+fn fives(qh: &[u8], qs: &[u8], offset: i32) -> [i32; QK] {
+    let high = u32::from_le_bytes(qh[..4].try_into().expect("4 bytes"));
+    let low = nibbles(qs, 0);
+    std::array::from_fn(|e| (low[e] | (((high >> e) & 1) << 4) as i32) - offset)
+}
+
+pub fn dot_q5_0(w: &[u8], y: &[Q8_0]) -> f32 {
+    let mut acc = [0f32; 8];
+    for (b, y) in w.chunks_exact(Q5_0_BYTES).zip(y) {
+        accumulate(&mut acc, half(b, 0) * y.d, &fives(&b[2..6], &b[6..], 16), &y.qs);
+    }
+    hsum8(acc)
+}
+
+pub fn dot_q5_1(w: &[u8], y: &[Q8_1]) -> f32 {
+    let mut acc = [0f32; 8];
+    let mut offsets = 0f32;
+    for (b, y) in w.chunks_exact(Q5_1_BYTES).zip(y) {
+        offsets = half(b, 2).mul_add(y.s, offsets);
+        accumulate(&mut acc, half(b, 0) * y.d, &fives(&b[4..8], &b[8..], 0), &y.qs);
+    }
+    hsum8(acc) + offsets
+}
+
 pub fn dot_q8_0(w: &[u8], y: &[Q8_0]) -> f32 {
     let mut acc = [0f32; 8];
     for (b, y) in w.chunks_exact(Q8_0_BYTES).zip(y) {
@@ -187,6 +214,29 @@ mod tests {
         let exact: f32 = x.iter().enumerate().map(|(i, v)| v * (d * f32::from(nib[i % QK]) + m)).sum();
         let got = dot_q4_1(&w, &y);
         assert!((got - exact).abs() < 0.02 * exact.abs().max(1.0), "{got} vs {exact}");
+    }
+
+    #[test]
+    fn q5_dots_equal_the_dequantized_dot() {
+        use crate::models::neural::gguf::{GgmlType, dequantize_blocks};
+        let x: Vec<f32> = (0..64).map(|i| ((i * 41 % 29) as f32 - 14.0) / 5.0).collect();
+        let (mut y0, mut y1) = (vec![Q8_0::default(); 2], vec![Q8_1::default(); 2]);
+        quantize_q8_0(&x, &mut y0);
+        quantize_q8_1(&x, &mut y1);
+        let x0: Vec<f32> = y0.iter().flat_map(|b| b.qs.map(|q| f32::from(q) * b.d)).collect();
+        let x1: Vec<f32> = y1.iter().flat_map(|b| b.qs.map(|q| f32::from(q) * b.d)).collect();
+        for (ty, bytes) in [(GgmlType::Q5_0, Q5_0_BYTES), (GgmlType::Q5_1, Q5_1_BYTES)] {
+            let mut w: Vec<u8> = (0..2 * bytes).map(|i| (i * 97 % 253) as u8).collect();
+            for b in w.chunks_exact_mut(bytes) {
+                b[..4].copy_from_slice(&[0x00, 0x2c, 0x00, 0xac]); // d = 1/16, m = -1/16
+            }
+            let mut wf = vec![0f32; 64];
+            dequantize_blocks(ty, &w, &mut wf);
+            let xq = if ty == GgmlType::Q5_0 { &x0 } else { &x1 };
+            let exact: f32 = wf.iter().zip(xq).map(|(a, b)| a * b).sum();
+            let got = if ty == GgmlType::Q5_0 { dot_q5_0(&w, &y0) } else { dot_q5_1(&w, &y1) };
+            assert!((got - exact).abs() < 1e-3 * exact.abs().max(1.0), "{ty:?}: {got} vs {exact}");
+        }
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Quantized weight matrices read in place from the GGUF map, and their products with a batch of
 //! activation rows: the rows are quantized once per product to the type the weights pair with
-//! (ggml's `vec_dot_type`: Q8_1 for Q4_1, Q8_0 for Q4_0 and Q8_0), then every (weight row,
-//! activation row) pair is one dot product of [`super::blocks`].
+//! (ggml's `vec_dot_type`: Q8_1 for Q4_1 and Q5_1, Q8_0 for Q4_0, Q5_0 and Q8_0, Q8_K for the
+//! K-quants), then every (weight row, activation row) pair is one dot product of
+//! [`super::blocks`] or [`super::kquants`].
 //!
 //! The weight rows are split across rayon's threads; inside a thread a block of weight rows meets
 //! the activation rows eight at a time, so each weight block is unpacked once per eight tokens and
@@ -10,12 +11,23 @@
 use rayon::prelude::*;
 
 use super::blocks::{self, Q8_0, Q8_1, QK};
+use super::kquants::{self, Q8K, QK_K};
 use super::simd::{self, Level};
 use crate::models::neural::NeuralError;
 use crate::models::neural::gguf::{GgmlType, Gguf, TensorInfo};
 
 /// The weight types this engine multiplies without dequantizing.
-pub const COMPUTE_TYPES: &[GgmlType] = &[GgmlType::F32, GgmlType::F16, GgmlType::Q4_0, GgmlType::Q4_1, GgmlType::Q8_0];
+pub const COMPUTE_TYPES: &[GgmlType] = &[
+    GgmlType::F32,
+    GgmlType::F16,
+    GgmlType::Q4_0,
+    GgmlType::Q4_1,
+    GgmlType::Q5_0,
+    GgmlType::Q5_1,
+    GgmlType::Q8_0,
+    GgmlType::Q4K,
+    GgmlType::Q6K,
+];
 
 /// A 2-D quantized tensor: `rows` rows of `cols` values, `row_bytes` each, at `start` in the map.
 #[derive(Debug, Clone)]
@@ -31,6 +43,7 @@ pub struct Weight {
 pub enum Activations {
     Q8_0(Vec<Q8_0>),
     Q8_1(Vec<Q8_1>),
+    Q8K(Vec<Q8K>),
     /// Unquantized rows for F32 weights, rounded through f16 for F16 weights (ggml converts the
     /// activations to the weights' type).
     F32(Vec<f32>),
@@ -59,7 +72,7 @@ impl Weight {
             ));
         }
         let float = matches!(info.ggml_type, GgmlType::F32 | GgmlType::F16);
-        if !float && !cols.is_multiple_of(QK) {
+        if !float && !cols.is_multiple_of(info.ggml_type.block_elements()) {
             return Err(NeuralError::file(&file.path, format!("tensor {name} has rows of {cols}, not whole blocks")));
         }
         let row_bytes = cols / info.ggml_type.block_elements() * info.ggml_type.block_bytes();
@@ -83,7 +96,12 @@ impl Weight {
         match self.ty {
             GgmlType::F32 => Activations::F32(x.to_vec()),
             GgmlType::F16 => Activations::F32(x.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect()),
-            GgmlType::Q4_1 => {
+            GgmlType::Q4K | GgmlType::Q6K => {
+                let mut q = vec![Q8K::default(); x.len() / QK_K];
+                kquants::quantize_q8_k(x, &mut q);
+                Activations::Q8K(q)
+            }
+            GgmlType::Q4_1 | GgmlType::Q5_1 => {
                 let mut q = vec![Q8_1::default(); blocks];
                 blocks::quantize_q8_1(x, &mut q);
                 Activations::Q8_1(q)
@@ -138,6 +156,18 @@ impl Weight {
                 };
                 return;
             }
+            if matches!(self.ty, GgmlType::Q4K | GgmlType::Q6K) {
+                // Types without multi-token kernels: one dot product per (row, token), the row
+                // kept in cache while the tokens pass.
+                for r in r0..r1 {
+                    let w = self.row(data, r);
+                    for k in 0..t {
+                        // SAFETY: as below.
+                        unsafe { out.write(k * rows + r, self.dot(w, x, k)) };
+                    }
+                }
+                return;
+            }
             let mut t0 = 0;
             // Eight tokens at a time against one weight row (measured 1.25x faster than four),
             // then what is left one by one
@@ -148,13 +178,21 @@ impl Weight {
                     let w = self.row(data, r);
                     let mut v = [0f32; simd::ROWS];
                     match x {
-                        Activations::Q8_1(y) => {
-                            dots_q4_1(w, std::array::from_fn(|k| row_of(y, t0 + k, per_row)), simd::ROWS, &mut v)
-                        }
-                        Activations::Q8_0(y) => {
-                            dots_q8(self.ty, w, std::array::from_fn(|k| row_of(y, t0 + k, per_row)), simd::ROWS, &mut v)
-                        }
-                        Activations::F32(_) => unreachable!("handled above"),
+                        Activations::Q8_1(y) => dots_q8_1(
+                            self.ty,
+                            w,
+                            std::array::from_fn(|k| row_of(y, t0 + k, per_row)),
+                            simd::ROWS,
+                            &mut v,
+                        ),
+                        Activations::Q8_0(y) => dots_q8_0(
+                            self.ty,
+                            w,
+                            std::array::from_fn(|k| row_of(y, t0 + k, per_row)),
+                            simd::ROWS,
+                            &mut v,
+                        ),
+                        Activations::F32(_) | Activations::Q8K(_) => unreachable!("handled above"),
                     }
                     for (k, v) in v.iter().enumerate() {
                         // SAFETY: each task writes only the columns r0..r1 of each output row;
@@ -168,9 +206,13 @@ impl Weight {
             let mut v = vec![0f32; r1 - r0];
             for k in t0..t {
                 match x {
-                    Activations::Q8_1(y) => gemv_q4_1(rows_bytes, self.row_bytes, row_of(y, k, per_row), &mut v),
-                    Activations::Q8_0(y) => gemv_q8(self.ty, rows_bytes, self.row_bytes, row_of(y, k, per_row), &mut v),
-                    Activations::F32(_) => unreachable!("handled above"),
+                    Activations::Q8_1(y) => {
+                        gemv_q8_1(self.ty, rows_bytes, self.row_bytes, row_of(y, k, per_row), &mut v)
+                    }
+                    Activations::Q8_0(y) => {
+                        gemv_q8_0(self.ty, rows_bytes, self.row_bytes, row_of(y, k, per_row), &mut v)
+                    }
+                    Activations::F32(_) | Activations::Q8K(_) => unreachable!("handled above"),
                 }
                 for (j, v) in v.iter().enumerate() {
                     // SAFETY: as above.
@@ -178,6 +220,27 @@ impl Weight {
                 }
             }
         });
+    }
+}
+
+impl Weight {
+    /// K-quant weight row `w` against activation row `k` ([`Weight::matmul`] takes these one
+    /// pair at a time).
+    fn dot(&self, w: &[u8], x: &Activations, k: usize) -> f32 {
+        let per_row = self.cols / self.ty.block_elements();
+        match (self.ty, x) {
+            (ty, Activations::Q8K(y)) => {
+                let y = row_of(y, k, per_row);
+                let q4 = ty == GgmlType::Q4K;
+                #[cfg(target_arch = "x86_64")]
+                if *LEVEL != Level::Portable {
+                    // SAFETY: LEVEL is AVX2 or above only when the CPU has AVX2 and FMA.
+                    return unsafe { if q4 { kquants::avx2::dot_q4_k(w, y) } else { kquants::avx2::dot_q6_k(w, y) } };
+                }
+                if q4 { kquants::dot_q4_k(w, y) } else { kquants::dot_q6_k(w, y) }
+            }
+            (ty, _) => unreachable!("{} weights are quantized for their own activation type", ty.name()),
+        }
     }
 }
 
@@ -202,67 +265,85 @@ macro_rules! simd_dots {
     };
 }
 
-fn dots_q4_1(w: &[u8], ys: [&[Q8_1]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
-    match *LEVEL {
+/// Up to [`simd::ROWS`] activation rows against one Q4_1 or Q5_1 weight row.
+fn dots_q8_1(ty: GgmlType, w: &[u8], ys: [&[Q8_1]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
+    let q5 = ty == GgmlType::Q5_1;
+    match (*LEVEL, q5) {
         #[cfg(target_arch = "x86_64")]
-        Level::Vnni => simd_dots!(vnni, dot_q4_1, w, ys, n, out),
+        (Level::Vnni, false) => simd_dots!(vnni, dot_q4_1, w, ys, n, out),
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => simd_dots!(avx2, dot_q4_1, w, ys, n, out),
+        (Level::Vnni, true) => simd_dots!(vnni, dot_q5_1, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        (Level::Avx2, false) => simd_dots!(avx2, dot_q4_1, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        (Level::Avx2, true) => simd_dots!(avx2, dot_q5_1, w, ys, n, out),
         _ => {
             for k in 0..n {
-                out[k] = blocks::dot_q4_1(w, ys[k]);
+                out[k] = if q5 { blocks::dot_q5_1(w, ys[k]) } else { blocks::dot_q4_1(w, ys[k]) };
             }
         }
     }
 }
 
-fn dots_q8(ty: GgmlType, w: &[u8], ys: [&[Q8_0]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
-    let q4 = ty == GgmlType::Q4_0;
-    match (*LEVEL, q4) {
+/// Up to [`simd::ROWS`] activation rows against one Q4_0, Q5_0 or Q8_0 weight row.
+fn dots_q8_0(ty: GgmlType, w: &[u8], ys: [&[Q8_0]; simd::ROWS], n: usize, out: &mut [f32; simd::ROWS]) {
+    match (*LEVEL, ty) {
         #[cfg(target_arch = "x86_64")]
-        (Level::Vnni, true) => simd_dots!(vnni, dot_q4_0, w, ys, n, out),
+        (Level::Vnni, GgmlType::Q4_0) => simd_dots!(vnni, dot_q4_0, w, ys, n, out),
         #[cfg(target_arch = "x86_64")]
-        (Level::Vnni, false) => simd_dots!(vnni, dot_q8_0, w, ys, n, out),
+        (Level::Vnni, GgmlType::Q5_0) => simd_dots!(vnni, dot_q5_0, w, ys, n, out),
         #[cfg(target_arch = "x86_64")]
-        (Level::Avx2, true) => simd_dots!(avx2, dot_q4_0, w, ys, n, out),
+        (Level::Vnni, _) => simd_dots!(vnni, dot_q8_0, w, ys, n, out),
         #[cfg(target_arch = "x86_64")]
-        (Level::Avx2, false) => simd_dots!(avx2, dot_q8_0, w, ys, n, out),
+        (Level::Avx2, GgmlType::Q4_0) => simd_dots!(avx2, dot_q4_0, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        (Level::Avx2, GgmlType::Q5_0) => simd_dots!(avx2, dot_q5_0, w, ys, n, out),
+        #[cfg(target_arch = "x86_64")]
+        (Level::Avx2, _) => simd_dots!(avx2, dot_q8_0, w, ys, n, out),
         _ => {
             for k in 0..n {
-                out[k] = if q4 { blocks::dot_q4_0(w, ys[k]) } else { blocks::dot_q8_0(w, ys[k]) };
+                out[k] = blocks_dot_q8_0(ty, w, ys[k]);
             }
         }
     }
 }
 
-/// One token against consecutive Q4_1 rows.
-fn gemv_q4_1(w: &[u8], row_bytes: usize, y: &[Q8_1], out: &mut [f32]) {
+fn blocks_dot_q8_0(ty: GgmlType, w: &[u8], y: &[Q8_0]) -> f32 {
+    match ty {
+        GgmlType::Q4_0 => blocks::dot_q4_0(w, y),
+        GgmlType::Q5_0 => blocks::dot_q5_0(w, y),
+        _ => blocks::dot_q8_0(w, y),
+    }
+}
+
+/// One token against consecutive Q4_1 or Q5_1 rows.
+fn gemv_q8_1(ty: GgmlType, w: &[u8], row_bytes: usize, y: &[Q8_1], out: &mut [f32]) {
+    let q5 = ty == GgmlType::Q5_1;
     match *LEVEL {
         // SAFETY: LEVEL chose these kernels because the CPU has their features.
         #[cfg(target_arch = "x86_64")]
-        Level::Vnni => unsafe { simd::vnni::gemv_q4_1(w, row_bytes, y, out) },
+        Level::Vnni => unsafe { simd::vnni::gemv_q8_1(q5, w, row_bytes, y, out) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { simd::avx2::gemv_q4_1(w, row_bytes, y, out) },
+        Level::Avx2 => unsafe { simd::avx2::gemv_q8_1(q5, w, row_bytes, y, out) },
         _ => {
             for (row, o) in w.chunks_exact(row_bytes).zip(out) {
-                *o = blocks::dot_q4_1(row, y);
+                *o = if q5 { blocks::dot_q5_1(row, y) } else { blocks::dot_q4_1(row, y) };
             }
         }
     }
 }
 
-/// One token against consecutive Q4_0 or Q8_0 rows.
-fn gemv_q8(ty: GgmlType, w: &[u8], row_bytes: usize, y: &[Q8_0], out: &mut [f32]) {
-    let q4 = ty == GgmlType::Q4_0;
+/// One token against consecutive Q4_0, Q5_0 or Q8_0 rows.
+fn gemv_q8_0(ty: GgmlType, w: &[u8], row_bytes: usize, y: &[Q8_0], out: &mut [f32]) {
     match *LEVEL {
-        // SAFETY: as in gemv_q4_1.
+        // SAFETY: as in gemv_q8_1.
         #[cfg(target_arch = "x86_64")]
-        Level::Vnni => unsafe { simd::vnni::gemv_q8(q4, w, row_bytes, y, out) },
+        Level::Vnni => unsafe { simd::vnni::gemv_q8_0(ty, w, row_bytes, y, out) },
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { simd::avx2::gemv_q8(q4, w, row_bytes, y, out) },
+        Level::Avx2 => unsafe { simd::avx2::gemv_q8_0(ty, w, row_bytes, y, out) },
         _ => {
             for (row, o) in w.chunks_exact(row_bytes).zip(out) {
-                *o = if q4 { blocks::dot_q4_0(row, y) } else { blocks::dot_q8_0(row, y) };
+                *o = blocks_dot_q8_0(ty, row, y);
             }
         }
     }
@@ -359,11 +440,12 @@ mod tests {
             let mut w: Vec<u8> = (0..cols / 32 * block).map(|i| (i * mul % 251) as u8).collect();
             for b in w.chunks_exact_mut(block) {
                 b[1] &= 0x3b;
-                b[3] &= if block == 20 { 0x3b } else { 0xff };
+                b[3] &= if matches!(block, 20 | 24) { 0x3b } else { 0xff };
             }
             w
         };
         let (w41, w40, w80) = (weights(20, 131), weights(18, 61), weights(34, 17));
+        let (w51, w50) = (weights(24, 89), weights(22, 157));
         let mut y1 = vec![Q8_1::default(); x.len() / 32];
         blocks::quantize_q8_1(&x, &mut y1);
         let mut y0 = vec![Q8_0::default(); x.len() / 32];
@@ -375,16 +457,22 @@ mod tests {
         let want41 = bits(r1.map(|y| blocks::dot_q4_1(&w41, y)));
         let want40 = bits(r0.map(|y| blocks::dot_q4_0(&w40, y)));
         let want80 = bits(r0.map(|y| blocks::dot_q8_0(&w80, y)));
+        let want51 = bits(r1.map(|y| blocks::dot_q5_1(&w51, y)));
+        let want50 = bits(r0.map(|y| blocks::dot_q5_0(&w50, y)));
         // SAFETY: the CPU has AVX2 (level checked above), and AVX-VNNI where that kernel runs.
         unsafe {
             assert_eq!(bits(simd::avx2::dot_q4_1(&w41, r1)), want41);
             assert_eq!(bits(simd::avx2::dot_q4_0(&w40, r0)), want40);
             assert_eq!(bits(simd::avx2::dot_q8_0(&w80, r0)), want80);
+            assert_eq!(bits(simd::avx2::dot_q5_1(&w51, r1)), want51);
+            assert_eq!(bits(simd::avx2::dot_q5_0(&w50, r0)), want50);
             assert_eq!(simd::avx2::dot_q4_1(&w41, [r1[2]])[0].to_bits(), want41[2]);
             if level == Level::Vnni {
                 assert_eq!(bits(simd::vnni::dot_q4_1(&w41, r1)), want41);
                 assert_eq!(bits(simd::vnni::dot_q4_0(&w40, r0)), want40);
                 assert_eq!(bits(simd::vnni::dot_q8_0(&w80, r0)), want80);
+                assert_eq!(bits(simd::vnni::dot_q5_1(&w51, r1)), want51);
+                assert_eq!(bits(simd::vnni::dot_q5_0(&w50, r0)), want50);
             }
         }
         let (a, b) = (&x[..cols], &x[cols..2 * cols]);

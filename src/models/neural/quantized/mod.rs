@@ -9,6 +9,7 @@
 //! step against the cache, prompts in parallel, each with its own seeded random stream.
 
 mod blocks;
+mod kquants;
 mod llama;
 mod matmul;
 mod simd;

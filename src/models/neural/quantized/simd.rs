@@ -9,7 +9,8 @@
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
-use super::blocks::{Q4_0_BYTES, Q4_1_BYTES, Q8_0, Q8_0_BYTES, Q8_1};
+use super::blocks::{Q4_0_BYTES, Q4_1_BYTES, Q5_0_BYTES, Q5_1_BYTES, Q8_0, Q8_0_BYTES, Q8_1};
+use crate::models::neural::gguf::GgmlType;
 
 /// Activation rows one call serves.
 pub const ROWS: usize = 8;
@@ -78,45 +79,152 @@ mod x86 {
         unsafe { _mm256_cvtepi32_ps(_mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), ax, sy)) }
     }
 
+    /// ggml's `bytes_from_bits_32`: byte j is 0xFF where bit j of the four bytes is set.
+    #[inline(always)]
+    pub unsafe fn bits32(qh: &[u8]) -> __m256i {
+        let x32 = u32::from_le_bytes([qh[0], qh[1], qh[2], qh[3]]);
+        unsafe {
+            let shuf = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202, 0x0101010101010101, 0);
+            let bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(x32 as i32), shuf);
+            let bytes = _mm256_or_si256(bytes, _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe));
+            _mm256_cmpeq_epi8(bytes, _mm256_set1_epi64x(-1))
+        }
+    }
+
     #[inline(always)]
     pub unsafe fn load32(qs: &[i8; 32]) -> __m256i {
         unsafe { _mm256_loadu_si256(qs.as_ptr().cast()) }
     }
 }
 
-/// The three quantized kernels for one instruction set: `$sum` turns unsigned × signed bytes
-/// into eight lanes of four (AVX2's `maddubs` + `madd`, or one VNNI `dpbusd`: the same exact
-/// integers, so the same bits).
+/// The quantized kernels for one instruction set: `$sum` turns unsigned × signed bytes into eight
+/// lanes of four (AVX2's `maddubs` + `madd`, or one VNNI `dpbusd`: the same exact integers, so
+/// the same bits).
 macro_rules! kernels {
     ($name:ident, $features:literal, $sum:ident) => {
         pub mod $name {
             use super::*;
 
+            /// One row of blocks with unsigned quants and an offset (`d` and `m` as f16 in the
+            /// first four bytes; `unpack` gives a block's 32 quants) against up to `N`
+            /// activation rows: Q4_1 and Q5_1.
+            #[inline(always)]
+            unsafe fn dot_unsigned<const N: usize>(
+                w: &[u8],
+                bytes: usize,
+                ys: [&[Q8_1]; N],
+                unpack: impl Fn(&[u8]) -> __m256i,
+            ) -> [f32; N] {
+                // SAFETY: inlined only into this module's kernels, compiled for its features.
+                unsafe {
+                    use x86::*;
+                    let mut acc = [_mm256_setzero_ps(); N];
+                    let mut offsets = [0f32; N];
+                    for (i, b) in w.chunks_exact(bytes).enumerate() {
+                        let (d, m) = (half(b, 0), half(b, 2));
+                        // d·y.d as one vector multiply of the broadcast values: the same rounding
+                        // as the scalar product, without a shuffle per activation row.
+                        let dv = _mm256_set1_ps(d);
+                        let qx = unpack(b);
+                        for n in 0..N {
+                            let y = &ys[n][i];
+                            offsets[n] = m.mul_add(y.s, offsets[n]);
+                            let xy = $sum(qx, load32(&y.qs));
+                            acc[n] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_broadcast_ss(&y.d)), xy, acc[n]);
+                        }
+                    }
+                    std::array::from_fn(|n| hsum8(acc[n]) + offsets[n])
+                }
+            }
+
+            /// One row of blocks with signed quants (`d` as f16 in the first two bytes) against
+            /// up to `N` activation rows: Q4_0, Q5_0 and Q8_0.
+            #[inline(always)]
+            unsafe fn dot_signed<const N: usize>(
+                w: &[u8],
+                bytes: usize,
+                ys: [&[Q8_0]; N],
+                unpack: impl Fn(&[u8]) -> __m256i,
+            ) -> [f32; N] {
+                // SAFETY: inlined only into this module's kernels, compiled for its features.
+                unsafe {
+                    use x86::*;
+                    let mut acc = [_mm256_setzero_ps(); N];
+                    for (i, b) in w.chunks_exact(bytes).enumerate() {
+                        let dv = _mm256_set1_ps(half(b, 0));
+                        let qx = unpack(b);
+                        let ax = _mm256_sign_epi8(qx, qx);
+                        for n in 0..N {
+                            let y = &ys[n][i];
+                            let xy = $sum(ax, _mm256_sign_epi8(load32(&y.qs), qx));
+                            acc[n] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_broadcast_ss(&y.d)), xy, acc[n]);
+                        }
+                    }
+                    std::array::from_fn(|n| hsum8(acc[n]))
+                }
+            }
+
             /// `out[n] = dot(w, ys[n])` for a Q4_1 row.
             ///
             /// # Safety
             /// The CPU has this module's features ([`super::level`]); every `ys[n]` holds a
-            /// block per 20 bytes of `w`.
+            /// block per block of `w`.
             #[target_feature(enable = $features)]
             #[inline]
             pub unsafe fn dot_q4_1<const N: usize>(w: &[u8], ys: [&[Q8_1]; N]) -> [f32; N] {
-                use x86::*;
-                let mut acc = [_mm256_setzero_ps(); N];
-                let mut offsets = [0f32; N];
-                for (i, b) in w.chunks_exact(Q4_1_BYTES).enumerate() {
-                    let (d, m) = unsafe { (half(b, 0), half(b, 2)) };
-                    // d·y.d as one vector multiply of the broadcast values: the same rounding
-                    // as the scalar product, without a shuffle per activation row.
-                    let dv = _mm256_set1_ps(d);
-                    let qx = unsafe { nibbles(&b[4..]) };
-                    for n in 0..N {
-                        let y = &ys[n][i];
-                        offsets[n] = m.mul_add(y.s, offsets[n]);
-                        let xy = unsafe { $sum(qx, load32(&y.qs)) };
-                        acc[n] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_broadcast_ss(&y.d)), xy, acc[n]);
-                    }
+                unsafe { dot_unsigned(w, Q4_1_BYTES, ys, |b| x86::nibbles(&b[4..])) }
+            }
+
+            /// As [`dot_q4_1`] for a Q5_1 row: the fifth bits from `qh`.
+            ///
+            /// # Safety
+            /// As [`dot_q4_1`].
+            #[target_feature(enable = $features)]
+            #[inline]
+            pub unsafe fn dot_q5_1<const N: usize>(w: &[u8], ys: [&[Q8_1]; N]) -> [f32; N] {
+                unsafe {
+                    dot_unsigned(w, Q5_1_BYTES, ys, |b| {
+                        let high = _mm256_and_si256(x86::bits32(&b[4..8]), _mm256_set1_epi8(0x10));
+                        _mm256_or_si256(x86::nibbles(&b[8..]), high)
+                    })
                 }
-                std::array::from_fn(|n| unsafe { hsum8(acc[n]) } + offsets[n])
+            }
+
+            /// As [`dot_q4_1`] for a Q4_0 row.
+            ///
+            /// # Safety
+            /// As [`dot_q4_1`].
+            #[target_feature(enable = $features)]
+            #[inline]
+            pub unsafe fn dot_q4_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
+                unsafe {
+                    dot_signed(w, Q4_0_BYTES, ys, |b| _mm256_sub_epi8(x86::nibbles(&b[2..]), _mm256_set1_epi8(8)))
+                }
+            }
+
+            /// As [`dot_q4_1`] for a Q5_0 row: a clear fifth bit makes the quant 16 less.
+            ///
+            /// # Safety
+            /// As [`dot_q4_1`].
+            #[target_feature(enable = $features)]
+            #[inline]
+            pub unsafe fn dot_q5_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
+                unsafe {
+                    dot_signed(w, Q5_0_BYTES, ys, |b| {
+                        let high = _mm256_andnot_si256(x86::bits32(&b[2..6]), _mm256_set1_epi8(0xF0u8 as i8));
+                        _mm256_or_si256(x86::nibbles(&b[6..]), high)
+                    })
+                }
+            }
+
+            /// As [`dot_q4_1`] for a Q8_0 row.
+            ///
+            /// # Safety
+            /// As [`dot_q4_1`].
+            #[target_feature(enable = $features)]
+            #[inline]
+            pub unsafe fn dot_q8_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
+                unsafe { dot_signed(w, Q8_0_BYTES, ys, |b| _mm256_loadu_si256(b[2..].as_ptr().cast())) }
             }
 
             /// `out[r] = dot(row r of w, y)` over consecutive rows of `row_bytes` (one token's
@@ -125,65 +233,27 @@ macro_rules! kernels {
             /// # Safety
             /// As [`dot_q4_1`]; `w` holds `out.len()` rows.
             #[target_feature(enable = $features)]
-            pub unsafe fn gemv_q4_1(w: &[u8], row_bytes: usize, y: &[Q8_1], out: &mut [f32]) {
+            pub unsafe fn gemv_q8_1(q5: bool, w: &[u8], row_bytes: usize, y: &[Q8_1], out: &mut [f32]) {
                 for (row, o) in w.chunks_exact(row_bytes).zip(out) {
-                    *o = unsafe { dot_q4_1::<1>(row, [y]) }[0];
+                    *o = unsafe { if q5 { dot_q5_1::<1>(row, [y]) } else { dot_q4_1::<1>(row, [y]) } }[0];
                 }
             }
 
-            /// As [`gemv_q4_1`] for Q4_0 (`q4`) or Q8_0 rows.
+            /// As [`gemv_q8_1`] for Q4_0, Q5_0 or Q8_0 rows.
             ///
             /// # Safety
-            /// As [`gemv_q4_1`].
+            /// As [`gemv_q8_1`].
             #[target_feature(enable = $features)]
-            pub unsafe fn gemv_q8(q4: bool, w: &[u8], row_bytes: usize, y: &[Q8_0], out: &mut [f32]) {
+            pub unsafe fn gemv_q8_0(ty: GgmlType, w: &[u8], row_bytes: usize, y: &[Q8_0], out: &mut [f32]) {
                 for (row, o) in w.chunks_exact(row_bytes).zip(out) {
-                    *o = unsafe { if q4 { dot_q4_0::<1>(row, [y]) } else { dot_q8_0::<1>(row, [y]) } }[0];
+                    *o = unsafe {
+                        match ty {
+                            GgmlType::Q4_0 => dot_q4_0::<1>(row, [y]),
+                            GgmlType::Q5_0 => dot_q5_0::<1>(row, [y]),
+                            _ => dot_q8_0::<1>(row, [y]),
+                        }
+                    }[0];
                 }
-            }
-
-            /// `out[n] = dot(w, ys[n])` for a Q4_0 row.
-            ///
-            /// # Safety
-            /// As [`dot_q4_1`], with 18-byte blocks.
-            #[target_feature(enable = $features)]
-            #[inline]
-            pub unsafe fn dot_q4_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
-                use x86::*;
-                let mut acc = [_mm256_setzero_ps(); N];
-                for (i, b) in w.chunks_exact(Q4_0_BYTES).enumerate() {
-                    let dv = _mm256_set1_ps(unsafe { half(b, 0) });
-                    let qx = _mm256_sub_epi8(unsafe { nibbles(&b[2..]) }, _mm256_set1_epi8(8));
-                    let ax = _mm256_sign_epi8(qx, qx);
-                    for n in 0..N {
-                        let y = &ys[n][i];
-                        let xy = unsafe { $sum(ax, _mm256_sign_epi8(load32(&y.qs), qx)) };
-                        acc[n] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_broadcast_ss(&y.d)), xy, acc[n]);
-                    }
-                }
-                std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
-            }
-
-            /// `out[n] = dot(w, ys[n])` for a Q8_0 row.
-            ///
-            /// # Safety
-            /// As [`dot_q4_1`], with 34-byte blocks.
-            #[target_feature(enable = $features)]
-            #[inline]
-            pub unsafe fn dot_q8_0<const N: usize>(w: &[u8], ys: [&[Q8_0]; N]) -> [f32; N] {
-                use x86::*;
-                let mut acc = [_mm256_setzero_ps(); N];
-                for (i, b) in w.chunks_exact(Q8_0_BYTES).enumerate() {
-                    let dv = _mm256_set1_ps(unsafe { half(b, 0) });
-                    let qx = unsafe { _mm256_loadu_si256(b[2..].as_ptr().cast()) };
-                    let ax = _mm256_sign_epi8(qx, qx);
-                    for n in 0..N {
-                        let y = &ys[n][i];
-                        let xy = unsafe { $sum(ax, _mm256_sign_epi8(load32(&y.qs), qx)) };
-                        acc[n] = _mm256_fmadd_ps(_mm256_mul_ps(dv, _mm256_broadcast_ss(&y.d)), xy, acc[n]);
-                    }
-                }
-                std::array::from_fn(|n| unsafe { hsum8(acc[n]) })
             }
         }
     };
