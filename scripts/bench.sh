@@ -30,6 +30,7 @@ python3 benches/kenlm.py "$KENLM_BIN" "$BENCH" > "$BENCH/kenlm.md"
 .tools/venv/bin/python benches/neural.py "$BENCH" > "$BENCH/neural.md"
 .tools/venv/bin/python benches/generate.py "$BENCH" > "$BENCH/generate.md"
 python3 benches/gguf.py "$LLAMA_BIN" > "$BENCH/gguf.md"
+python3 benches/quantization.py "$LLAMA_BIN" > "$BENCH/quantization.md"
 .tools/venv/bin/python benches/likelihood.py "$KENLM_BIN" "$BENCH" > "$BENCH/likelihood.md"
 {
   echo "# Benchmarks"
@@ -47,6 +48,8 @@ python3 benches/gguf.py "$LLAMA_BIN" > "$BENCH/gguf.md"
   cat "$BENCH/generate.md"
   echo
   cat "$BENCH/gguf.md"
+  echo
+  cat "$BENCH/quantization.md"
   echo
   cat "$BENCH/likelihood.md"
 } > docs/BENCHMARKS.md

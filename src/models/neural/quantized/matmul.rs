@@ -120,7 +120,13 @@ impl Weight {
         assert_eq!(out.len(), t * rows);
         let per_row = self.cols / QK;
         // Enough chunks to balance the threads, few enough that each keeps a block of rows.
-        let chunk = (rows / (rayon::current_num_threads() * 8)).clamp(16, 256);
+        let threads = rayon::current_num_threads();
+        let chunk = if matches!(x, Activations::F32(_)) {
+            // sgemm packs the activations on every call: few calls, a share of rows each.
+            rows.div_ceil(threads * 2).clamp(16, 2048)
+        } else {
+            (rows / (threads * 8)).clamp(16, 256)
+        };
         let out = SharedOut(out.as_mut_ptr());
         (0..rows.div_ceil(chunk)).into_par_iter().for_each(|c| {
             let (r0, r1) = (c * chunk, ((c + 1) * chunk).min(rows));
