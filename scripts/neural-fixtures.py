@@ -14,7 +14,7 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
   * masked, pseudo-log-likelihood by the per-token masking loop (PLL: mask one token; PLL-word-l2r:
     also mask the tokens of the same word to its right), `[CLS] text [SEP]`, long texts windowed.
 
-Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|albert|llama|gpt-neo|generate|roberta-reward|deberta-reward]
+Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|albert|llama|gpt-neo|decoders|generate|roberta-reward|deberta-reward]
 (a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
 """
@@ -383,6 +383,62 @@ def llama_fixtures(expected, tmp):
         print(name, "ok", file=sys.stderr)
 
 
+def decoder_fixtures(expected, tmp):
+    """The decoder architectures lmgauge computes with one network (issue #20): Llama with rope
+    scaling of each type, Qwen2 (q/k/v biases, tied and untied), Mistral (sliding window shorter
+    than the texts), Gemma 2 (scaled embeddings, 1 + w norms, sandwich norms, GeGLU, a head size
+    apart from hidden/heads, query_pre_attn_scalar, attention and final soft-capping small enough
+    to matter, local/global alternation with a short window; eager attention, its default) and
+    Phi-3 (fused qkv and gate/up, sliding window, longrope with an original context shorter than
+    the longer texts, so both factor sets are used). Shapes are realistic ones shrunk."""
+    from transformers import (Gemma2Config, Gemma2ForCausalLM, LlamaConfig, LlamaForCausalLM, MistralConfig,
+                              MistralForCausalLM, Phi3Config, Phi3ForCausalLM, Qwen2Config, Qwen2ForCausalLM)
+    torch.manual_seed(20261206)
+    tok = llama_tokenizer(tmp)
+    bos, eos = tok.bos_token_id, tok.eos_token_id
+    ids = dict(vocab_size=len(tok), bos_token_id=bos, eos_token_id=eos, initializer_range=0.3)
+    models = [
+        ("llama3-rope", LlamaForCausalLM, LlamaConfig(
+            hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=3, num_key_value_heads=1,
+            max_position_embeddings=64, tie_word_embeddings=True, rope_theta=500000.0, rms_norm_eps=1e-5,
+            rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0,
+                          "original_max_position_embeddings": 40}, **ids)),
+        ("llama-linear-rope", LlamaForCausalLM, LlamaConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            max_position_embeddings=48, tie_word_embeddings=False, rope_scaling={"type": "linear", "factor": 4.0}, **ids)),
+        ("llama-dynamic-rope", LlamaForCausalLM, LlamaConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+            max_position_embeddings=48, rope_scaling={"type": "dynamic", "factor": 2.0}, **ids)),
+        ("qwen2-tied", Qwen2ForCausalLM, Qwen2Config(
+            hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=6, num_key_value_heads=2,
+            max_position_embeddings=64, tie_word_embeddings=True, rope_theta=1000000.0, **ids)),
+        ("qwen2-untied", Qwen2ForCausalLM, Qwen2Config(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=4,
+            max_position_embeddings=48, tie_word_embeddings=False, **ids)),
+        ("mistral-window", MistralForCausalLM, MistralConfig(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            head_dim=12, max_position_embeddings=64, sliding_window=8, **ids)),
+        ("gemma2-softcap", Gemma2ForCausalLM, Gemma2Config(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+            head_dim=16, max_position_embeddings=64, query_pre_attn_scalar=12, sliding_window=8,
+            attn_logit_softcapping=4.0, final_logit_softcapping=3.0, pad_token_id=eos,
+            attn_implementation="eager", **ids)),
+        ("phi3-longrope", Phi3ForCausalLM, Phi3Config(
+            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+            max_position_embeddings=64, original_max_position_embeddings=16, sliding_window=12, pad_token_id=eos,
+            rope_scaling={"type": "longrope", "short_factor": [1.0, 1.1, 1.5, 2.0],
+                          "long_factor": [1.0, 2.5, 6.0, 14.0]}, **ids)),
+    ]
+    for name, cls, cfg in models:
+        model = cls(cfg).eval()
+        save(model, tok, name)
+        rec = causal_record(model, lambda t: tok(t, add_special_tokens=False)["input_ids"], bos,
+                            cfg.max_position_embeddings, expected["texts"], expected["file_text"])
+        rec["architecture"] = cfg.model_type
+        expected["causal"][name] = rec
+        print(name, "ok", file=sys.stderr)
+
+
 def gpt_neo_fixtures(expected, tmp):
     """GPTNeoForCausalLM: unscaled attention, global and local layers with a window shorter than
     the texts (so the local mask matters), tied (gelu_new, default 4·d MLP) and untied (exact
@@ -452,12 +508,14 @@ def generate_fixtures(expected, tmp):
 
 
 def main():
-    if sys.argv[1:] in (["roberta"], ["albert"], ["llama"], ["gpt-neo"], ["generate"], ["roberta-reward"], ["deberta-reward"]):
+    if sys.argv[1:] in (["roberta"], ["albert"], ["llama"], ["gpt-neo"], ["generate"], ["roberta-reward"], ["deberta-reward"],
+                        ["decoders"]):
         # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
         {"roberta": roberta_fixture, "albert": albert_fixture, "llama": llama_fixtures, "gpt-neo": gpt_neo_fixtures, "generate": generate_fixtures,
+         "decoders": decoder_fixtures,
          "roberta-reward": roberta_reward_fixture, "deberta-reward": deberta_reward_fixture}[sys.argv[1]](expected, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         with open(path, "w", encoding="utf-8") as f:
@@ -537,6 +595,7 @@ def main():
     deberta_reward_fixture(expected, tmp)
     llama_fixtures(expected, tmp)
     gpt_neo_fixtures(expected, tmp)
+    decoder_fixtures(expected, tmp)
     generate_fixtures(expected, tmp)
 
     shutil.rmtree(tmp)

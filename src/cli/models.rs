@@ -11,21 +11,29 @@ use serde_json::{Value, json};
 use crate::error::Error;
 use crate::models::neural::Family;
 use crate::models::neural::deberta_config::DebertaV2Config;
+use crate::models::neural::decoders;
 use crate::models::neural::gguf::{self, Gguf, SUPPORTED_TYPES};
 use crate::models::neural::hf::ModelFolder;
-use crate::models::neural::llama_config::LlamaConfig;
-use crate::models::neural::registry::{Format, names};
+use crate::models::neural::registry::{Format, names, support_table};
 use crate::models::neural::{self, NeuralError};
 
 #[derive(Debug, Args)]
 pub struct ModelsArgs {
     /// A GGUF file, Hugging Face model folder or ARPA file to describe.
     pub path: Option<PathBuf>,
+    /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Print the support table (architectures × sources × features) as Markdown.
+    #[arg(long, conflicts_with_all = ["path", "json"])]
+    pub table: bool,
 }
 
 pub fn run(args: ModelsArgs) -> Result<i32, Error> {
+    if args.table {
+        print!("{}", support_table());
+        return Ok(0);
+    }
     let value = match &args.path {
         None => supported(),
         Some(path) => describe(path).map_err(|e| Error::Model(e.into()))?,
@@ -54,7 +62,7 @@ fn supported() -> Value {
             "tokenizers": format!("tokenizer.ggml.model gpt2 with tokenizer.ggml.pre {}", gguf::tokenizer::SUPPORTED_PRE.join(", ")),
             // The default for GGUF files; other types and architectures run with compute: f32.
             "quantized_compute": {
-                "architectures": ["llama"],
+                "architectures": neural::quantized::ARCHITECTURES,
                 "tensor_types": neural::quantized::COMPUTE_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>(),
             },
         },
@@ -78,7 +86,7 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
             .filter(|(k, _)| !k.starts_with("tokenizer.chat_template"))
             .map(|(k, v)| (k.as_str(), v.to_string()))
             .collect();
-        let loadable = LlamaConfig::from_gguf(&file).and_then(|_| gguf::tokenizer::from_gguf(&file).map(|_| ()));
+        let loadable = decoders::llama::from_gguf(&file).and_then(|_| gguf::tokenizer::from_gguf(&file).map(|_| ()));
         return Ok(json!({
             "path": path.display().to_string(),
             "format": format!("GGUF v{}", file.version),
@@ -98,9 +106,8 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
             .collect();
         // The architectures this crate implements itself have their configuration checked here.
         let configuration = match folder.model_type.as_str() {
-            "llama" => Some(LlamaConfig::from_hf(&folder).map(|c| c.summary(0.0))),
             "deberta-v2" => Some(DebertaV2Config::from_hf(&folder).map(|c| c.summary(0.0))),
-            _ => None,
+            _ => decoders::read_hf(&folder).map(|r| r.map(|c| c.summary(0.0))),
         }
         // Parameters are counted when the weights load; the summary's last clause is dropped.
         .map(|r| {

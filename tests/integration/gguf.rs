@@ -5,8 +5,8 @@
 
 use std::path::Path;
 
+use lmgauge::models::neural::decoders;
 use lmgauge::models::neural::gguf::{GgmlType, Gguf, SUPPORTED_TYPES, tokenizer};
-use lmgauge::models::neural::llama_config::LlamaConfig;
 
 use crate::common::{Gen, fixture};
 
@@ -155,7 +155,7 @@ fn crafted_metadata_cannot_recurse_or_allocate_without_bytes() {
 fn a_complete_llama_file_loads_and_its_mutations_never_panic() {
     let path = fixture("gguf/tiny-llama.gguf");
     let file = Gguf::open(&path).unwrap();
-    let config = LlamaConfig::from_gguf(&file).unwrap();
+    let config = decoders::llama::from_gguf(&file).unwrap();
     assert_eq!((config.layers, config.hidden, config.heads, config.kv_heads, config.vocab), (2, 16, 4, 2, 320));
     let tok = tokenizer::from_gguf(&file).unwrap();
     let enc = tok.encode("the 42").unwrap();
@@ -166,7 +166,7 @@ fn a_complete_llama_file_loads_and_its_mutations_never_panic() {
     // Half the byte changes in the header, metadata and tokenizer, which come first.
     for bytes in mutants(&std::fs::read(&path).unwrap(), 0x5eed_7a11, 1000, Some(12_000)) {
         if let Ok(file) = parse(bytes) {
-            let _ = LlamaConfig::from_gguf(&file);
+            let _ = decoders::llama::from_gguf(&file);
             if let Ok(tok) = tokenizer::from_gguf(&file) {
                 let _ = tok.encode("Fuzzed text, 123.");
             }

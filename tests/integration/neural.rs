@@ -684,3 +684,105 @@ fn models_command_lists_kinds_and_describes_folders() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v.get("configuration").is_none() && v["usable_as"] == serde_json::json!(["masked", "reward"]), "{v}");
 }
+
+/// docs/models.md's support table is exactly what the registry generates (`models --table`).
+#[test]
+fn the_documented_support_table_is_the_registry() {
+    let ws = workspace(&[]);
+    let o = lmgauge(ws.path(), &["models", "--table"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let table = crate::common::stdout(&o);
+    assert!(
+        table.contains("| `gemma2` | HF folder | causal |") && table.contains("| `llama` | GGUF | causal |"),
+        "{table}"
+    );
+    let docs = std::fs::read_to_string(crate::common::repo().join("docs/models.md")).unwrap();
+    let (_, rest) = docs.split_once("<!-- support-table:start -->\n").expect("start marker");
+    let (documented, _) = rest.split_once("<!-- support-table:end -->").expect("end marker");
+    assert_eq!(documented, table, "docs/models.md is stale: paste `lmgauge models --table` between the markers");
+}
+
+/// The decoder readers refuse, by key and value, what they do not reproduce.
+#[test]
+fn decoder_configs_outside_what_is_reproduced_are_refused_by_name() {
+    use lmgauge::models::neural::decoders;
+    use lmgauge::models::neural::hf::ModelFolder;
+    let cases: &[(&str, &str, serde_json::Value, &str)] = &[
+        (
+            "llama3-rope",
+            "rope_scaling",
+            serde_json::json!({"rope_type": "yarn", "factor": 4.0}),
+            "rope_scaling type \"yarn\" is not supported for llama (supported: linear, dynamic, llama3)",
+        ),
+        (
+            "llama3-rope",
+            "rope_scaling",
+            serde_json::json!({"rope_type": "llama3", "factor": 8.0}),
+            "rope_scaling.low_freq_factor is missing",
+        ),
+        (
+            "llama-linear-rope",
+            "rope_scaling",
+            serde_json::json!({"type": "linear", "factor": -2.0}),
+            "rope_scaling.factor is -2",
+        ),
+        (
+            "qwen2-tied",
+            "use_sliding_window",
+            serde_json::json!(true),
+            "use_sliding_window true is not supported for qwen2",
+        ),
+        (
+            "mistral-window",
+            "rope_scaling",
+            serde_json::json!({"type": "linear", "factor": 2.0}),
+            "rope_scaling is not supported for mistral",
+        ),
+        ("mistral-window", "sliding_window", serde_json::json!(0), "sliding_window is 0"),
+        (
+            "gemma2-softcap",
+            "hidden_activation",
+            serde_json::json!("relu"),
+            "hidden_activation \"relu\" is not supported",
+        ),
+        ("gemma2-softcap", "final_logit_softcapping", serde_json::json!(-1.0), "final_logit_softcapping is -1"),
+        (
+            "phi3-longrope",
+            "rope_scaling",
+            serde_json::json!({"type": "longrope", "short_factor": [1.0], "long_factor": [1.0]}),
+            "rope_scaling.short_factor must be 4 positive numbers",
+        ),
+        (
+            "phi3-longrope",
+            "partial_rotary_factor",
+            serde_json::json!(0.5),
+            "partial_rotary_factor below 1 is not supported",
+        ),
+    ];
+    for (name, key, value, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let from = fixture(&format!("neural/{name}"));
+        for f in ["model.safetensors", "tokenizer.json"] {
+            std::fs::copy(from.join(f), dir.path().join(f)).unwrap();
+        }
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(from.join("config.json")).unwrap()).unwrap();
+        config[*key] = value.clone();
+        std::fs::write(dir.path().join("config.json"), config.to_string()).unwrap();
+        let folder = ModelFolder::open(dir.path()).unwrap();
+        let e = decoders::read_hf(&folder).expect("a decoder type").unwrap_err().to_string();
+        assert!(e.contains(want) && e.contains("config.json"), "{name} {key}: {e}");
+    }
+    // Every fixture of the decoder architectures reads, and says what it is.
+    for (name, want) in [
+        ("llama3-rope", "llama3 rope scaling ×8 from 40"),
+        ("qwen2-untied", "Qwen2 causal LM: 3 layers"),
+        ("mistral-window", "sliding window 8"),
+        ("gemma2-softcap", "sliding window 8 in 2 of 3 layers, attention soft-cap 4, logit soft-cap 3"),
+        ("phi3-longrope", "longrope from 16"),
+    ] {
+        let folder = ModelFolder::open(&fixture(&format!("neural/{name}"))).unwrap();
+        let summary = decoders::read_hf(&folder).unwrap().unwrap().summary(0.0);
+        assert!(summary.contains(want), "{name}: {summary}");
+    }
+}

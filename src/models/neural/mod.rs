@@ -10,9 +10,9 @@
 
 pub mod activation;
 pub mod deberta_config;
+pub mod decoders;
 pub mod gguf;
 pub mod hf;
-pub mod llama_config;
 mod options;
 pub mod quantized;
 pub mod registry;

@@ -31,6 +31,8 @@ pub struct Architecture {
     pub name: &'static str,
     pub format: Format,
     pub family: Family,
+    /// What the entry's reader accepts beyond the base architecture, for the support table.
+    pub variants: &'static str,
 }
 
 /// One line per architecture gives two tables in the same order: what is supported (plain data,
@@ -38,9 +40,13 @@ pub struct Architecture {
 /// loads. They are apart so that the `lmgauge` launcher, which never loads a network, refers to
 /// no loader and so links no libtorch (see `cli::launch`).
 macro_rules! architectures {
-    ($(($name:literal, $format:ident, $family:ident, $load:path)),* $(,)?) => {
-        pub const ARCHITECTURES: &[Architecture] =
-            &[$(Architecture { name: $name, format: Format::$format, family: Family::$family }),*];
+    ($(($name:literal, $format:ident, $family:ident, $load:path, $variants:literal)),* $(,)?) => {
+        pub const ARCHITECTURES: &[Architecture] = &[$(Architecture {
+            name: $name,
+            format: Format::$format,
+            family: Family::$family,
+            variants: $variants,
+        }),*];
 
         /// The loader of `ARCHITECTURES[index]`.
         #[cfg(feature = "torch")]
@@ -52,19 +58,69 @@ macro_rules! architectures {
 }
 
 architectures![
-    ("gpt2", HfFolder, Causal, super::enabled::gpt2::load),
-    ("gpt_neo", HfFolder, Causal, super::enabled::gpt_neo::load),
-    ("llama", HfFolder, Causal, super::enabled::llama::load_hf),
-    ("llama", Gguf, Causal, super::enabled::llama::load_gguf),
-    ("albert", HfFolder, Masked, super::enabled::masked::load),
-    ("bert", HfFolder, Masked, super::enabled::masked::load),
-    ("distilbert", HfFolder, Masked, super::enabled::masked::load),
-    ("roberta", HfFolder, Masked, super::enabled::masked::load),
-    ("bert", HfFolder, Reward, super::enabled::reward::load),
-    ("distilbert", HfFolder, Reward, super::enabled::reward::load),
-    ("roberta", HfFolder, Reward, super::enabled::reward::load),
-    ("deberta-v2", HfFolder, Reward, super::enabled::reward::load),
+    ("gpt2", HfFolder, Causal, super::enabled::gpt2::load, "GPT-2, DistilGPT-2"),
+    ("gpt_neo", HfFolder, Causal, super::enabled::gpt_neo::load, "local/global attention layers"),
+    (
+        "llama",
+        HfFolder,
+        Causal,
+        super::enabled::decoder::load_hf,
+        "rope scaling linear, dynamic, llama3 (Llama 3.1/3.2); biases"
+    ),
+    (
+        "llama",
+        Gguf,
+        Causal,
+        super::enabled::decoder::load_gguf,
+        "unscaled rope; byte-level BPE tokenizers (gpt-2, smollm)"
+    ),
+    ("qwen2", HfFolder, Causal, super::enabled::decoder::load_hf, "Qwen2, Qwen2.5; tied or untied; no sliding window"),
+    ("mistral", HfFolder, Causal, super::enabled::decoder::load_hf, "sliding window or none"),
+    ("gemma2", HfFolder, Causal, super::enabled::decoder::load_hf, "soft-capping, local/global alternation"),
+    ("phi3", HfFolder, Causal, super::enabled::decoder::load_hf, "fused projections, longrope, sliding window"),
+    ("albert", HfFolder, Masked, super::enabled::masked::load, ""),
+    ("bert", HfFolder, Masked, super::enabled::masked::load, ""),
+    ("distilbert", HfFolder, Masked, super::enabled::masked::load, ""),
+    ("roberta", HfFolder, Masked, super::enabled::masked::load, ""),
+    ("bert", HfFolder, Reward, super::enabled::reward::load, "one-label sequence classification"),
+    ("distilbert", HfFolder, Reward, super::enabled::reward::load, "one-label sequence classification"),
+    ("roberta", HfFolder, Reward, super::enabled::reward::load, "one-label sequence classification"),
+    ("deberta-v2", HfFolder, Reward, super::enabled::reward::load, "DeBERTa-v2/v3, one label"),
 ];
+
+/// The support table of docs/models.md, generated from the registry so that it cannot drift
+/// (a test compares the two): one row per entry.
+pub fn support_table() -> String {
+    let yes = |b: bool| if b { "yes" } else { "–" };
+    let mut out = String::from(
+        "| architecture | source | kind | scores | generation | KV cache | packed windows | quantized compute | variants |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+    );
+    for a in ARCHITECTURES {
+        let causal = a.family == Family::Causal;
+        let scores = match a.family {
+            Family::Causal => "log-probabilities",
+            Family::Masked => "PLL, PLL-word-l2r",
+            Family::Reward => "rewards",
+        };
+        let source = match a.format {
+            Format::HfFolder => "HF folder",
+            Format::Gguf => "GGUF",
+        };
+        let quantized = a.format == Format::Gguf && super::quantized::ARCHITECTURES.contains(&a.name);
+        out.push_str(&format!(
+            "| `{}` | {source} | {} | {scores} | {} | {} | {} | {} | {} |\n",
+            a.name,
+            a.family.name(),
+            yes(causal),
+            yes(causal),
+            yes(causal),
+            yes(quantized),
+            a.variants
+        ));
+    }
+    out
+}
 
 /// The names this build loads for a family in a format, in registry order.
 pub fn names(format: Format, family: Family) -> Vec<&'static str> {
@@ -101,7 +157,10 @@ mod tests {
     #[test]
     fn an_unknown_architecture_is_named_with_the_supported_list() {
         let e = find(Format::HfFolder, Family::Causal, "mamba").unwrap_err();
-        assert_eq!(e, "model_type \"mamba\" is not supported for kind causal (supported: gpt2, gpt_neo, llama)");
+        assert_eq!(
+            e,
+            "model_type \"mamba\" is not supported for kind causal (supported: gpt2, gpt_neo, llama, qwen2, mistral, gemma2, phi3)"
+        );
         let e = find(Format::HfFolder, Family::Causal, "bert").unwrap_err();
         assert!(e.ends_with("(it is a masked model: use kind masked)"), "{e}");
         let e = find(Format::Gguf, Family::Causal, "qwen2").unwrap_err();

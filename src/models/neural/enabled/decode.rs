@@ -141,12 +141,17 @@ fn decode_batch(
         last_pos = last_pos + 1;
         keys = Tensor::cat(&[&keys, &Tensor::ones([b, 1], (Kind::Bool, device))], 1);
         let step_input = Tensor::from_slice(&next).view([b, 1]).to_device(device);
-        if no_cache {
-            all_input = Tensor::cat(&[&all_input, &step_input], 1);
-            all_pos = Tensor::cat(&[&all_pos, &last_pos.unsqueeze(1)], 1);
+        all_input = Tensor::cat(&[&all_input, &step_input], 1);
+        all_pos = Tensor::cat(&[&all_pos, &last_pos.unsqueeze(1)], 1);
+        // transformers' Phi-3 `generate` recomputes the cache when a sequence first goes past
+        // its original context, so that earlier keys take the long rope factors too.
+        let recompute = net.recompute_cache_at().is_some_and(|at| last_pos.eq(at).any().int64_value(&[]) != 0);
+        if no_cache || recompute {
             let full = padded_causal_mask(&keys);
-            hidden =
-                net.forward_cached(&all_input, &all_pos, &Attend::Mask(&full), &mut KvCache::default())?.select(1, -1);
+            let mut fresh = KvCache::default();
+            let target = if no_cache { &mut fresh } else { &mut cache };
+            *target = KvCache::default();
+            hidden = net.forward_cached(&all_input, &all_pos, &Attend::Mask(&full), target)?.select(1, -1);
             continue;
         }
         hidden = net

@@ -5,12 +5,13 @@ pub(super) mod bert;
 mod causal;
 mod deberta_v2;
 mod decode;
+pub(super) mod decoder;
 pub(super) mod gpt2;
 pub(super) mod gpt_neo;
-pub(super) mod llama;
 pub(super) mod masked;
 mod net;
 pub(super) mod reward;
+mod rope;
 mod weights;
 
 use std::sync::Arc;

@@ -60,14 +60,26 @@ pub trait CausalNet: Send {
     ) -> Result<Tensor, NeuralError>;
     /// Positions the model was trained on.
     fn context(&self) -> usize;
+    /// The position at which a sequence's rotary embeddings change (Phi-3's longrope switches
+    /// factors beyond its original context): a decode step that reaches it recomputes the
+    /// cached keys, as transformers' `generate` does.
+    fn recompute_cache_at(&self) -> Option<i64> {
+        None
+    }
     fn vocab(&self) -> usize;
     fn summary(&self) -> &str;
 }
 
 /// The networks have the same entry points; the trait forwards to them.
 macro_rules! causal_net {
-    ($ty:ty) => {
+    ($ty:ty, recompute) => {
+        causal_net!($ty, fn recompute_cache_at(&self) -> Option<i64> {
+            <$ty>::recompute_cache_at(self)
+        });
+    };
+    ($ty:ty $(, $extra:item)?) => {
         impl super::net::CausalNet for $ty {
+            $($extra)?
             fn forward_cached(
                 &self,
                 input: &tch::Tensor,

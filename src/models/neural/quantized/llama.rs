@@ -11,8 +11,8 @@ use rayon::prelude::*;
 
 use super::matmul::{self, Weight};
 use crate::models::neural::NeuralError;
+use crate::models::neural::decoders::{self, DecoderConfig};
 use crate::models::neural::gguf::Gguf;
-use crate::models::neural::llama_config::LlamaConfig;
 
 struct Layer {
     attn_norm: Vec<f32>,
@@ -27,7 +27,7 @@ struct Layer {
 }
 
 pub struct QuantLlama {
-    pub config: LlamaConfig,
+    pub config: DecoderConfig,
     file: Gguf,
     embed: Weight,
     layers: Vec<Layer>,
@@ -45,8 +45,8 @@ pub struct Cache {
 
 impl QuantLlama {
     pub fn load(file: Gguf) -> Result<Self, NeuralError> {
-        let c = LlamaConfig::from_gguf(&file)?;
-        if c.attention_bias {
+        let c = decoders::llama::from_gguf(&file)?;
+        if c.qkv_bias || c.o_bias {
             return Err(NeuralError::file(&file.path, "attention biases are not supported by quantized compute"));
         }
         let f32s = |name: &str, len: usize| -> Result<Vec<f32>, NeuralError> {
@@ -208,7 +208,7 @@ fn add(x: &mut [f32], y: &[f32]) {
 /// `(cos, sin)` of each position's angles, `head_dim / 2` pairs a position, as ggml's
 /// `rope_cache_init` makes them: the angle starts at the position and is multiplied by
 /// `base^(-2/d)` pair by pair, in f32.
-fn rope_table(c: &LlamaConfig, start: usize, t: usize) -> Vec<(f32, f32)> {
+fn rope_table(c: &DecoderConfig, start: usize, t: usize) -> Vec<(f32, f32)> {
     let scale = (c.rope_theta as f32).powf(-2.0 / c.head_dim as f32);
     let mut table = Vec::with_capacity(t * c.head_dim / 2);
     for p in start..start + t {

@@ -31,6 +31,9 @@ use crate::models::{
 
 pub use matmul::COMPUTE_TYPES;
 
+/// The `general.architecture` values quantized compute runs.
+pub const ARCHITECTURES: &[&str] = &["llama"];
+
 /// Hidden rows whose logits are computed at once: bounds the `rows × vocabulary` buffer.
 const LOGIT_ROWS: usize = 64;
 
@@ -57,7 +60,7 @@ pub fn load(path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageMode
     }
     let file = Gguf::open(path)?;
     let arch = file.require("general.architecture")?.as_str().unwrap_or_default().to_owned();
-    if arch != "llama" {
+    if !ARCHITECTURES.contains(&arch.as_str()) {
         return Err(NeuralError::file(
             path,
             format!(
