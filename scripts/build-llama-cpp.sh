@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's llama-perplexity, llama-bench, llama-completion and llama-quantize from the sources
+# Builds llama.cpp's llama-perplexity, llama-bench, llama-completion, llama-quantize and llama-tokenize from the sources
 # vendored in PyPI's llama-cpp-python 0.3.36 source package into .tools/llama.cpp (CPU only, the
 # machine's native instruction set). Used by the quantized-GGUF fixtures and benchmarks, never by
 # `make test`. Needs cmake (pip) and a C++ compiler.
@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=.tools/llama.cpp
 VERSION=0.3.36
-if [ -x "$PREFIX/bin/llama-perplexity" ] && [ -x "$PREFIX/bin/llama-bench" ] && [ -x "$PREFIX/bin/llama-quantize" ]; then
+if [ -x "$PREFIX/bin/llama-perplexity" ] && [ -x "$PREFIX/bin/llama-bench" ] && [ -x "$PREFIX/bin/llama-quantize" ] && [ -x "$PREFIX/bin/llama-tokenize" ]; then
   echo "$PREFIX/bin"; exit 0
 fi
 mkdir -p .tools
@@ -25,7 +25,7 @@ SRC=.tools/llama_cpp_python-$VERSION/vendor/llama.cpp
 mkdir -p "$SRC/build"
 (cd "$SRC/build" && ../../../../venv/bin/cmake .. -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
   -DBUILD_SHARED_LIBS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_SERVER=OFF >/dev/null &&
-  make -j"$(nproc)" llama-perplexity llama-bench llama-completion llama-quantize >&2)
+  make -j"$(nproc)" llama-perplexity llama-bench llama-completion llama-quantize llama-tokenize >&2)
 mkdir -p "$PREFIX/bin"
-for t in llama-perplexity llama-bench llama-completion llama-quantize; do cp "$SRC/build/bin/$t" "$PREFIX/bin/"; done
+for t in llama-perplexity llama-bench llama-completion llama-quantize llama-tokenize; do cp "$SRC/build/bin/$t" "$PREFIX/bin/"; done
 echo "$PREFIX/bin"

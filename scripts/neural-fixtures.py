@@ -17,6 +17,9 @@ lmgauge's parity tests load the same folders and must agree within 1e-4 (relativ
 Run with the reference venv: .tools/venv/bin/python scripts/neural-fixtures.py [roberta|albert|llama|gpt-neo|decoders|generate|roberta-reward|deberta-reward]
 (a family name adds only that family to the existing expected.json)
 (pip install torch==2.4.0 transformers==4.46.3 lm_eval==0.4.5 --no-deps for lm_eval).
+Gemma 3 (transformers >= 4.50): PYTHONPATH=.tools/transformers-4.50 .tools/venv/bin/python
+scripts/neural-fixtures.py gemma3 (pip install --target .tools/transformers-4.50 --no-deps
+transformers==4.50.3 tokenizers==0.21.1 huggingface_hub==0.30.2).
 """
 import importlib.util
 import json
@@ -32,7 +35,9 @@ from transformers import (RobertaConfig, RobertaForMaskedLM, RobertaTokenizerFas
                           DistilBertForSequenceClassification, GPT2Config, GPT2LMHeadModel,
                           GPT2TokenizerFast)
 
-assert transformers.__version__ == "4.46.3", transformers.__version__
+# Gemma 3 needs transformers >= 4.50: its fixture alone runs with 4.50.3 (`gemma3` below).
+GEMMA3 = sys.argv[1:] == ["gemma3"]
+assert transformers.__version__ == ("4.50.3" if GEMMA3 else "4.46.3"), transformers.__version__
 assert torch.__version__.startswith("2.4.0"), torch.__version__
 torch.set_num_threads(2)
 
@@ -439,6 +444,40 @@ def decoder_fixtures(expected, tmp):
         print(name, "ok", file=sys.stderr)
 
 
+def gemma3_fixture(expected, tmp):
+    """Gemma 3's text model with transformers 4.50.3 (the first release that has it; run with
+    PYTHONPATH=.tools/transformers-4.50): Gemma 2's block plus per-head query/key norms, local
+    layers with their own rope base and no scaling, global ones with linear rope scaling, the
+    window pattern (here every third layer global) and a window of 8 against longer texts; eager
+    attention. Its greedy continuations are written here too, by the same transformers."""
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+    torch.manual_seed(20261207)
+    tok = llama_tokenizer(tmp)
+    bos, eos = tok.bos_token_id, tok.eos_token_id
+    name = "gemma3-local-global"
+    cfg = Gemma3TextConfig(
+        vocab_size=len(tok), bos_token_id=bos, eos_token_id=eos, pad_token_id=eos, initializer_range=0.3,
+        hidden_size=32, intermediate_size=64, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        head_dim=16, max_position_embeddings=64, query_pre_attn_scalar=12, sliding_window=8,
+        sliding_window_pattern=3, rope_theta=1000000.0, rope_local_base_freq=100.0,
+        rope_scaling={"rope_type": "linear", "factor": 4.0}, attn_implementation="eager")
+    model = Gemma3ForCausalLM(cfg).eval()
+    # Random norm weights: zero-initialised ones would hide a wrong `1 + w`.
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if "norm" in n:
+                p.normal_(0.0, 0.3)
+    save(model, tok, name)
+    rec = causal_record(model, lambda t: tok(t, add_special_tokens=False)["input_ids"], bos,
+                        cfg.max_position_embeddings, expected["texts"], expected["file_text"])
+    rec["architecture"] = cfg.model_type
+    expected["causal"][name] = rec
+    generated = {}
+    generate_fixtures({"texts": expected["texts"], "causal": {name: rec}}, tmp, generated)
+    expected["generate"].update(generated)
+    print(name, "ok", file=sys.stderr)
+
+
 def gpt_neo_fixtures(expected, tmp):
     """GPTNeoForCausalLM: unscaled attention, global and local layers with a window shorter than
     the texts (so the local mask matters), tied (gelu_new, default 4·d MLP) and untied (exact
@@ -482,13 +521,17 @@ def albert_fixture(expected, tmp):
 
 
 @torch.no_grad()
-def generate_fixtures(expected, tmp):
+def generate_fixtures(expected, tmp, out=None):
     """Greedy continuations by transformers' generate (do_sample=False, 12 new tokens, stopping
     at the end-of-text token) of three short prompts, for every causal fixture folder."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
     prompts = [" ".join(t.split()[:n]) for t, n in zip(expected["texts"], (6, 9, 4))]
-    out = {}
+    out = {} if out is None else out
     for name in expected["causal"]:
+        if expected["causal"][name].get("architecture") == "gemma3_text" and not GEMMA3:
+            # Written by transformers 4.50.3 with its checkpoint (`gemma3`); 4.46.3 cannot load it.
+            out[name] = expected["generate"][name]
+            continue
         path = os.path.join(OUT, name)
         model = AutoModelForCausalLM.from_pretrained(path).eval()
         tok = AutoTokenizer.from_pretrained(path)
@@ -509,13 +552,13 @@ def generate_fixtures(expected, tmp):
 
 def main():
     if sys.argv[1:] in (["roberta"], ["albert"], ["llama"], ["gpt-neo"], ["generate"], ["roberta-reward"], ["deberta-reward"],
-                        ["decoders"]):
+                        ["decoders"], ["gemma3"]):
         # Adds one family's fixtures to an existing expected.json, leaving the others as they are.
         path = os.path.join(OUT, "expected.json")
         expected = json.load(open(path, encoding="utf-8"))
         tmp = os.path.join(OUT, ".tmp")
         {"roberta": roberta_fixture, "albert": albert_fixture, "llama": llama_fixtures, "gpt-neo": gpt_neo_fixtures, "generate": generate_fixtures,
-         "decoders": decoder_fixtures,
+         "decoders": decoder_fixtures, "gemma3": gemma3_fixture,
          "roberta-reward": roberta_reward_fixture, "deberta-reward": deberta_reward_fixture}[sys.argv[1]](expected, tmp)
         shutil.rmtree(tmp, ignore_errors=True)
         with open(path, "w", encoding="utf-8") as f:

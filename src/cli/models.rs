@@ -86,7 +86,7 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
             .filter(|(k, _)| !k.starts_with("tokenizer.chat_template"))
             .map(|(k, v)| (k.as_str(), v.to_string()))
             .collect();
-        let loadable = decoders::llama::from_gguf(&file).and_then(|_| gguf::tokenizer::from_gguf(&file).map(|_| ()));
+        let loadable = decoders::from_gguf(&file).and_then(|_| gguf::tokenizer::from_gguf(&file).map(|_| ()));
         return Ok(json!({
             "path": path.display().to_string(),
             "format": format!("GGUF v{}", file.version),

@@ -58,3 +58,16 @@ impl Gen {
         (self.next() % n.max(1) as u64) as usize
     }
 }
+
+/// A real model under ./models (from `make models`), or `None` with a note that the test
+/// skipped; with `LMGAUGE_REQUIRE_MODELS` set a missing model fails the test instead.
+#[allow(dead_code)]
+pub fn real_model(rel: &str) -> Option<PathBuf> {
+    let path = repo().join(rel);
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(std::env::var_os("LMGAUGE_REQUIRE_MODELS").is_none(), "{} is missing: run `make models`", path.display());
+    eprintln!("skipped: {} is missing (run `make models`)", path.display());
+    None
+}

@@ -4,8 +4,10 @@
 mod arpa_robustness;
 mod common;
 mod gates;
+mod gemma3;
 mod generation;
 mod gguf;
+mod gguf_tokenizers;
 mod hostile;
 mod kenlm_parity;
 mod kl_divergence;

@@ -240,9 +240,16 @@ pub fn check_config_sizes(
     Ok(())
 }
 
+/// What splits text into ids: the `tokenizers` library (Hugging Face folders, GGUF byte-level
+/// BPE) or llama.cpp's SentencePiece algorithm (GGUF `tokenizer.ggml.model = llama`).
+pub(crate) enum Backend {
+    Hf(Box<Tokenizer>),
+    Spm(Box<super::gguf::spm::SpmTokenizer>),
+}
+
 /// A tokenizer plus the special tokens the scoring loops need.
 pub struct TextTokenizer {
-    pub(crate) inner: Tokenizer,
+    pub(crate) backend: Backend,
     pub source: PathBuf,
     pub bos: Option<u32>,
     pub eos: Option<u32>,
@@ -316,13 +323,19 @@ impl TextTokenizer {
         inner.with_truncation(None).map_err(|e| NeuralError::file(&source, e.to_string()))?;
         inner.with_padding(None);
         let add_bos = config.iter().find_map(|c| c.get("add_bos_token").and_then(Value::as_bool)).unwrap_or(false);
-        let mut tok =
-            TextTokenizer { inner, source, bos: None, eos: None, cls: None, sep: None, mask: None, pad: None, add_bos };
+        let mut tok = TextTokenizer {
+            backend: Backend::Hf(Box::new(inner)),
+            source,
+            bos: None,
+            eos: None,
+            cls: None,
+            sep: None,
+            mask: None,
+            pad: None,
+            add_bos,
+        };
         let find = |tok: &TextTokenizer, key: &str, defaults: &[&str]| -> Option<u32> {
-            special(key)
-                .into_iter()
-                .chain(defaults.iter().map(|s| s.to_string()))
-                .find_map(|t| tok.inner.token_to_id(&t))
+            special(key).into_iter().chain(defaults.iter().map(|s| s.to_string())).find_map(|t| tok.token_to_id(&t))
         };
         tok.eos = folder
             .opt_int("eos_token_id")
@@ -340,11 +353,20 @@ impl TextTokenizer {
     }
 
     /// Special tokens written literally in the text stay one token, as transformers keeps them.
+    /// (llama.cpp's SentencePiece tokenizer finds its own user-defined tokens.)
     pub(crate) fn keep_whole(&mut self, ids: impl Iterator<Item = u32>) -> Result<(), NeuralError> {
+        let Backend::Hf(inner) = &mut self.backend else { return Ok(()) };
         let literal: Vec<AddedToken> =
-            ids.filter_map(|id| self.inner.id_to_token(id)).map(|t| AddedToken::from(t, true)).collect();
-        self.inner.add_special_tokens(literal).map_err(|e| NeuralError::file(&self.source, e.to_string()))?;
+            ids.filter_map(|id| inner.id_to_token(id)).map(|t| AddedToken::from(t, true)).collect();
+        inner.add_special_tokens(literal).map_err(|e| NeuralError::file(&self.source, e.to_string()))?;
         Ok(())
+    }
+
+    pub fn token_to_id(&self, text: &str) -> Option<u32> {
+        match &self.backend {
+            Backend::Hf(t) => t.token_to_id(text),
+            Backend::Spm(t) => t.token_to_id(text),
+        }
     }
 
     /// The token rolling windows start from: lm-evaluation-harness 0.4.5 (`HFLM.prefix_token_id`)
@@ -354,18 +376,29 @@ impl TextTokenizer {
     }
 
     pub fn vocab_size(&self) -> usize {
-        self.inner.get_vocab_size(true)
+        match &self.backend {
+            Backend::Hf(t) => t.get_vocab_size(true),
+            Backend::Spm(t) => t.vocab_size(),
+        }
     }
 
     /// The text of generated token ids (special tokens left out, as `skip_special_tokens=True`).
     pub fn decode(&self, ids: &[u32]) -> Result<String, NeuralError> {
-        self.inner.decode(ids, true).map_err(|e| NeuralError::file(&self.source, format!("decoding failed: {e}")))
+        match &self.backend {
+            Backend::Hf(t) => {
+                t.decode(ids, true).map_err(|e| NeuralError::file(&self.source, format!("decoding failed: {e}")))
+            }
+            Backend::Spm(t) => Ok(t.decode(ids)),
+        }
     }
 
     /// Tokens of `text` without special tokens, as `tokenizer(text, add_special_tokens=False)`.
     pub fn encode(&self, text: &str) -> Result<Encoded, NeuralError> {
-        let enc = self
-            .inner
+        let inner = match &self.backend {
+            Backend::Hf(t) => t,
+            Backend::Spm(t) => return Ok(t.encode(text)),
+        };
+        let enc = inner
             .encode(text, false)
             .map_err(|e| NeuralError::file(&self.source, format!("tokenizing failed: {e}")))?;
         Ok(Encoded {

@@ -72,11 +72,25 @@ architectures![
         Gguf,
         Causal,
         super::enabled::decoder::load_gguf,
-        "unscaled rope; byte-level BPE tokenizers (gpt-2, smollm)"
+        "unscaled rope; SentencePiece and byte-level BPE tokenizers (gpt-2, smollm, llama-bpe, qwen2)"
+    ),
+    (
+        "gemma3",
+        Gguf,
+        Causal,
+        super::enabled::decoder::load_gguf,
+        "Gemma 3 (270M); local/global attention, query/key norms; SentencePiece; no rope scaling"
     ),
     ("qwen2", HfFolder, Causal, super::enabled::decoder::load_hf, "Qwen2, Qwen2.5; tied or untied; no sliding window"),
     ("mistral", HfFolder, Causal, super::enabled::decoder::load_hf, "sliding window or none"),
     ("gemma2", HfFolder, Causal, super::enabled::decoder::load_hf, "soft-capping, local/global alternation"),
+    (
+        "gemma3_text",
+        HfFolder,
+        Causal,
+        super::enabled::decoder::load_hf,
+        "Gemma 3 text model; query/key norms, local rope base, linear rope scaling"
+    ),
     ("phi3", HfFolder, Causal, super::enabled::decoder::load_hf, "fused projections, longrope, sliding window"),
     ("albert", HfFolder, Masked, super::enabled::masked::load, ""),
     ("bert", HfFolder, Masked, super::enabled::masked::load, ""),
@@ -159,12 +173,12 @@ mod tests {
         let e = find(Format::HfFolder, Family::Causal, "mamba").unwrap_err();
         assert_eq!(
             e,
-            "model_type \"mamba\" is not supported for kind causal (supported: gpt2, gpt_neo, llama, qwen2, mistral, gemma2, phi3)"
+            "model_type \"mamba\" is not supported for kind causal (supported: gpt2, gpt_neo, llama, qwen2, mistral, gemma2, gemma3_text, phi3)"
         );
         let e = find(Format::HfFolder, Family::Causal, "bert").unwrap_err();
         assert!(e.ends_with("(it is a masked model: use kind masked)"), "{e}");
         let e = find(Format::Gguf, Family::Causal, "qwen2").unwrap_err();
-        assert!(e.starts_with("general.architecture \"qwen2\"") && e.contains("(supported: llama)"), "{e}");
+        assert!(e.starts_with("general.architecture \"qwen2\"") && e.contains("(supported: llama, gemma3)"), "{e}");
         assert!(find(Format::HfFolder, Family::Reward, "deberta-v2").is_ok());
     }
 }

@@ -87,7 +87,10 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
         activation: crate::models::neural::activation::Activation::Silu,
         window: None,
         local: vec![false; layers.min(1025)],
+        local_rope_theta: None,
+        qk_norm: false,
         gemma: None,
+        pairs: super::PairLayout::Adjacent,
     };
     config.check().map_err(err)?;
     Ok(config)

@@ -1,5 +1,5 @@
 //! The shape and features of the decoder-only causal LMs lmgauge computes itself (Llama, Qwen2,
-//! Mistral, Gemma 2, Phi-3): one [`DecoderConfig`] that every architecture's reader fills in from
+//! Mistral, Gemma 2, Gemma 3, Phi-3): one [`DecoderConfig`] that every architecture's reader fills in from
 //! its own `config.json` keys (one file per architecture here), and that the one network built
 //! on it (`enabled/decoder.rs`, and the quantized path for GGUF files) follows. Plain Rust: a
 //! build without libtorch still reads, checks and describes a configuration.
@@ -12,6 +12,7 @@
 //! registry (`super::registry`), its tiny parity checkpoint in scripts/neural-fixtures.py.
 
 pub mod gemma2;
+pub mod gemma3;
 pub mod llama;
 pub mod mistral;
 pub mod phi3;
@@ -79,6 +80,15 @@ pub struct GemmaStyle {
     pub final_softcap: Option<f64>,
 }
 
+/// How a GGUF file orders the rotary pairs of each query and key head: llama.cpp permutes
+/// Llama's rows so that pairs are adjacent (its "normal" rope); Gemma's are stored in
+/// transformers' order, pair `i` with `i + d/2` (its "NEOX" rope).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PairLayout {
+    Adjacent,
+    Halves,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecoderConfig {
     /// The architecture's display name ("Llama", "Qwen2", …).
@@ -108,7 +118,15 @@ pub struct DecoderConfig {
     /// included, in the layers marked in `local`.
     pub window: Option<usize>,
     pub local: Vec<bool>,
+    /// The rope base of the sliding-window layers where it differs from `rope_theta` (Gemma 3);
+    /// those layers use no rope scaling.
+    pub local_rope_theta: Option<f64>,
+    /// Per-head RMS norms of queries and keys before the rotary embedding (Gemma 3).
+    pub qk_norm: bool,
     pub gemma: Option<GemmaStyle>,
+    /// The rotary pair order of the GGUF file the configuration was read from (Halves for
+    /// Hugging Face folders).
+    pub pairs: PairLayout,
 }
 
 /// Reads a Hugging Face folder's configuration by its `model_type`; `None` for the types no
@@ -119,10 +137,27 @@ pub fn read_hf(folder: &ModelFolder) -> Option<Result<DecoderConfig, NeuralError
         "qwen2" => qwen2::from_hf,
         "mistral" => mistral::from_hf,
         "gemma2" => gemma2::from_hf,
+        "gemma3_text" => gemma3::from_hf,
         "phi3" => phi3::from_hf,
         _ => return None,
     };
     Some(read(folder))
+}
+
+/// The `general.architecture` values of GGUF files a reader here handles.
+pub const GGUF_ARCHITECTURES: &[&str] = &["llama", "gemma3"];
+
+/// Reads a GGUF file's configuration by its `general.architecture`.
+pub fn from_gguf(file: &crate::models::neural::gguf::Gguf) -> Result<DecoderConfig, NeuralError> {
+    let arch = file.require("general.architecture")?.as_str().unwrap_or_default();
+    match arch {
+        "llama" => llama::from_gguf(file),
+        "gemma3" => gemma3::from_gguf(file),
+        other => Err(NeuralError::file(
+            &file.path,
+            format!("general.architecture {other:?} is not supported (supported: {})", GGUF_ARCHITECTURES.join(", ")),
+        )),
+    }
 }
 
 /// Typed access to a config.json, every error naming the file and the key.
@@ -277,7 +312,11 @@ impl DecoderConfig {
                 self.heads, self.kv_heads
             ));
         }
-        for (name, v) in [("rms_norm_eps", self.rms_eps), ("rope_theta", self.rope_theta)] {
+        for (name, v) in [
+            ("rms_norm_eps", self.rms_eps),
+            ("rope_theta", self.rope_theta),
+            ("rope_local_base_freq", self.local_rope_theta.unwrap_or(1.0)),
+        ] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(format!("{name} is {v}; it must be a positive finite number"));
             }
@@ -328,6 +367,12 @@ impl DecoderConfig {
         let mut extras = Vec::new();
         if let Some(s) = self.rope_scaling.describe() {
             extras.push(s);
+        }
+        if let Some(theta) = self.local_rope_theta {
+            extras.push(format!("local rope θ={theta}"));
+        }
+        if self.qk_norm {
+            extras.push("query/key norms".into());
         }
         if let Some(w) = self.window {
             let local = self.local.iter().filter(|&&l| l).count();
@@ -393,7 +438,10 @@ pub fn common(
         activation: Activation::Silu,
         window: None,
         local: vec![false; layers.min(1025)],
+        local_rope_theta: None,
+        qk_norm: false,
         gemma: None,
+        pairs: PairLayout::Halves,
     })
 }
 

@@ -1,5 +1,5 @@
 //! The decoder-only causal LMs of [`crate::models::neural::decoders`] (Llama, Qwen2, Mistral,
-//! Gemma 2, Phi-3) on tch, as transformers 4.46 computes them: RMSNorm in f32 (Gemma's scales by
+//! Gemma 2, Gemma 3, Phi-3) on tch, as transformers 4.46 computes them: RMSNorm in f32 (Gemma's scales by
 //! `1 + w`), rotary embeddings on the two halves of each head (`rotate_half`) with the
 //! configuration's rope scaling, grouped-query attention, a gated MLP (SwiGLU or GeGLU), a tied
 //! or separate output matrix; a key/value cache for decoding one step at a time.
@@ -9,9 +9,10 @@
 //! soft-capped scores (Gemma 2) are computed as transformers' eager attention computes them.
 //!
 //! Weights come from a Hugging Face folder (`model.layers.N.self_attn.q_proj.weight`, …) or from a
-//! Llama GGUF file, whose tensors are dequantized to f32 and renamed to the Hugging Face names;
-//! llama.cpp stores the query and key matrices with the rows of each head interleaved for its own
-//! rotary layout, which is undone here (transformers' GGUF loader does the same).
+//! Llama or Gemma 3 GGUF file, whose tensors are dequantized to f32 and renamed to the Hugging
+//! Face names; llama.cpp stores Llama's query and key matrices with the rows of each head
+//! interleaved for its own rotary layout, which is undone here (transformers' GGUF loader does
+//! the same), and Gemma's norm weights with the `1 +` added, which is taken off again.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -38,6 +39,9 @@ struct Layer {
     q: Linear,
     k: Linear,
     v: Linear,
+    /// Gemma 3: per-head norms of queries and keys before the rope.
+    q_norm: Option<Tensor>,
+    k_norm: Option<Tensor>,
     o: Linear,
     /// Gemma: the norm of the attention output before the residual sum.
     post_attn_norm: Option<Tensor>,
@@ -58,6 +62,8 @@ pub struct Decoder {
     norm: Tensor,
     lm_head: Tensor,
     rope: Rope,
+    /// Gemma 3: the sliding-window layers' rotary embeddings (their own base, no scaling).
+    local_rope: Option<Rope>,
     pub context: usize,
     pub vocab: usize,
     pub summary: String,
@@ -67,17 +73,22 @@ impl Decoder {
     /// Loads a GGUF file whose metadata gave `config`: every tensor dequantized (in parallel),
     /// renamed, Q/K rows un-permuted.
     pub fn load_gguf(file: &Gguf, config: DecoderConfig, device: Device, kind: Kind) -> Result<Self, NeuralError> {
+        let gemma = config.gemma.is_some();
+        let permuted = config.pairs == decoders::PairLayout::Adjacent;
         let named: Vec<(String, Tensor)> = file
             .tensors
             .par_iter()
-            .filter_map(|info| hf_name(&info.name).map(|name| (name, info)))
+            .filter_map(|info| hf_name(&info.name, gemma).map(|name| (name, info)))
             .map(|(name, info)| {
                 let values = file.dequantize(info);
                 let t = Tensor::from_slice(&values).view(info.torch_shape().as_slice());
-                let t = if name.ends_with("q_proj.weight") || name.ends_with("q_proj.bias") {
+                let t = if permuted && (name.ends_with("q_proj.weight") || name.ends_with("q_proj.bias")) {
                     unpermute(&t, config.heads)
-                } else if name.ends_with("k_proj.weight") || name.ends_with("k_proj.bias") {
+                } else if permuted && (name.ends_with("k_proj.weight") || name.ends_with("k_proj.bias")) {
                     unpermute(&t, config.kv_heads)
+                } else if gemma && (name.ends_with("norm.weight")) {
+                    // convert_hf_to_gguf.py stores Gemma's norm weights as `1 + w`.
+                    t - 1.0
                 } else {
                     t
                 };
@@ -133,6 +144,12 @@ impl Decoder {
                 (linear("mlp.gate_proj", ff, d, c.mlp_bias)?, linear("mlp.up_proj", ff, d, c.mlp_bias)?)
             };
             let down = linear("mlp.down_proj", d, ff, c.mlp_bias)?;
+            let (q_norm, k_norm) = if c.qk_norm {
+                let mut head_norm = |name: &str| w.take(&format!("{p}.self_attn.{name}.weight"), &[hd]);
+                (Some(head_norm("q_norm")?), Some(head_norm("k_norm")?))
+            } else {
+                (None, None)
+            };
             let mut norm = |name: &str| w.take(&format!("{p}.{name}.weight"), &[d]);
             let input_norm = norm("input_layernorm")?;
             let (post_attn_norm, ffn_norm, post_ffn_norm) = if gemma {
@@ -144,11 +161,29 @@ impl Decoder {
             } else {
                 (None, norm("post_attention_layernorm")?, None)
             };
-            layers.push(Layer { input_norm, q, k, v, o, post_attn_norm, ffn_norm, post_ffn_norm, gate, up, down });
+            layers.push(Layer {
+                input_norm,
+                q,
+                k,
+                v,
+                q_norm,
+                k_norm,
+                o,
+                post_attn_norm,
+                ffn_norm,
+                post_ffn_norm,
+                gate,
+                up,
+                down,
+            });
         }
         let norm = w.take("model.norm.weight", &[d])?;
         let lm_head = if c.tied { embed.shallow_clone() } else { w.take("lm_head.weight", &[c.vocab as i64, d])? };
         let rope = Rope::new(c, device);
+        let local_rope = c.local_rope_theta.map(|theta| {
+            let local = DecoderConfig { rope_theta: theta, rope_scaling: decoders::RopeScaling::None, ..c.clone() };
+            Rope::new(&local, device)
+        });
         let summary = format!("{}{note}", c.summary(w.params as f64));
         // A tied head may still be stored (transformers saves both names for some models).
         w.finish(|n| config.tied && n == "lm_head.weight")?;
@@ -161,6 +196,7 @@ impl Decoder {
             norm,
             lm_head,
             rope,
+            local_rope,
             summary,
         })
     }
@@ -208,11 +244,12 @@ impl Decoder {
         let c = &self.config;
         let (nh, nkv, hd) = (c.heads as i64, c.kv_heads as i64, c.head_dim as i64);
         let kind = self.embed.kind();
-        let (cos, sin) = self.rope.cos_sin(positions, attend, kind);
-        let rope = |x: &Tensor| -> Tensor {
+        let global_angles = self.rope.cos_sin(positions, attend, kind);
+        let local_angles = self.local_rope.as_ref().map(|r| r.cos_sin(positions, attend, kind));
+        let rope = |x: &Tensor, (cos, sin): &(Tensor, Tensor)| -> Tensor {
             let halves = x.chunk(2, -1);
             let rotated = Tensor::cat(&[&(-&halves[1]), &halves[0]], -1);
-            x * &cos + rotated * &sin
+            x * cos + rotated * sin
         };
         let past = cache.as_ref().map_or(0, |c| c.len as i64);
         let masks = Masks::new(c, attend, past, t, input.device())?;
@@ -224,8 +261,18 @@ impl Decoder {
         }
         for (i, layer) in self.layers.iter().enumerate() {
             let x = self.rms_norm(&h, &layer.input_norm);
-            let q = rope(&linear(&x, &layer.q).view([b, t, nh, hd]).transpose(1, 2));
-            let mut k = rope(&linear(&x, &layer.k).view([b, t, nkv, hd]).transpose(1, 2));
+            let angles = match &local_angles {
+                Some(local) if c.is_local(i) => local,
+                _ => &global_angles,
+            };
+            let mut q = linear(&x, &layer.q).view([b, t, nh, hd]).transpose(1, 2);
+            let mut k = linear(&x, &layer.k).view([b, t, nkv, hd]).transpose(1, 2);
+            if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
+                q = self.rms_norm(&q, qn);
+                k = self.rms_norm(&k, kn);
+            }
+            let q = rope(&q, angles);
+            let mut k = rope(&k, angles);
             let mut v = linear(&x, &layer.v).view([b, t, nkv, hd]).transpose(1, 2);
             if let Some(cache) = cache.as_deref_mut() {
                 (k, v) = cache.extend(i, k, v);
@@ -339,8 +386,9 @@ fn unpermute(t: &Tensor, heads: usize) -> Tensor {
     t.reshape([heads, shape[0] / heads / 2, 2, rest]).swapaxes(1, 2).reshape(shape.as_slice())
 }
 
-/// GGUF tensor names (llama.cpp's `LLM_TENSOR_NAMES` for llama) → transformers' names.
-fn hf_name(gguf: &str) -> Option<String> {
+/// GGUF tensor names (llama.cpp's `LLM_TENSOR_NAMES` for llama and gemma3) → transformers'
+/// names; `ffn_norm` is the norm before the MLP, which Gemma calls `pre_feedforward_layernorm`.
+fn hf_name(gguf: &str, gemma: bool) -> Option<String> {
     Some(match gguf {
         "token_embd.weight" => "model.embed_tokens.weight".into(),
         "output_norm.weight" => "model.norm.weight".into(),
@@ -351,7 +399,12 @@ fn hf_name(gguf: &str) -> Option<String> {
             let (tensor, suffix) = part.rsplit_once('.')?;
             let hf = match tensor {
                 "attn_norm" => "input_layernorm",
+                "ffn_norm" if gemma => "pre_feedforward_layernorm",
                 "ffn_norm" => "post_attention_layernorm",
+                "post_attention_norm" => "post_attention_layernorm",
+                "post_ffw_norm" => "post_feedforward_layernorm",
+                "attn_q_norm" => "self_attn.q_norm",
+                "attn_k_norm" => "self_attn.k_norm",
                 "attn_q" => "self_attn.q_proj",
                 "attn_k" => "self_attn.k_proj",
                 "attn_v" => "self_attn.v_proj",
@@ -385,10 +438,10 @@ pub fn load_hf(
     Ok(Arc::new(CausalModel::new(Box::new(net), tokenizer, t.options, t.device, t.where_)?))
 }
 
-/// The registry's loader for GGUF files of `general.architecture: llama`. The configuration and
-/// tokenizer are checked before any tensor is dequantized.
+/// The registry's loader for GGUF files of the decoder architectures (`general.architecture`:
+/// llama, gemma3). The configuration and tokenizer are checked before any tensor is dequantized.
 pub fn load_gguf(file: Gguf, t: Runtime<'_>) -> Result<Arc<dyn LanguageModel>, NeuralError> {
-    let config = decoders::llama::from_gguf(&file)?;
+    let config = decoders::from_gguf(&file)?;
     let tokenizer = crate::models::neural::gguf::tokenizer::from_gguf(&file)?;
     let net = Decoder::load_gguf(&file, config, t.device, t.kind)?;
     Ok(Arc::new(CausalModel::new(Box::new(net), tokenizer, t.options, t.device, t.where_)?))

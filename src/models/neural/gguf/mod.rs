@@ -8,6 +8,7 @@
 //! fuzz target use it too).
 
 mod dequant;
+pub mod spm;
 pub mod tokenizer;
 
 use std::collections::BTreeMap;
@@ -140,6 +141,15 @@ impl MetaArray {
     pub fn strings(&self) -> Option<&[String]> {
         match self {
             MetaArray::Str(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Item `i` of a float array as f64.
+    pub fn f64_at(&self, i: usize) -> Option<f64> {
+        match self {
+            MetaArray::F32(v) => v.get(i).map(|&x| x.into()),
+            MetaArray::F64(v) => v.get(i).copied(),
             _ => None,
         }
     }

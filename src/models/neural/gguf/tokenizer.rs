@@ -5,9 +5,15 @@
 //!
 //! Pre-tokenizers are those of the models' own `tokenizer.json` files: `gpt-2` is GPT-2's
 //! byte-level regex; `smollm` (SmolLM, SmolLM2) first splits every digit apart, then the same
-//! byte-level regex. Other `pre` values and SentencePiece (`model: llama`) files are refused by
-//! name rather than tokenized differently from the model's training.
+//! byte-level regex; `llama-bpe` (Llama 3, with its aliases) and `qwen2` split on their
+//! families' regexes (numbers in runs of up to three digits, or one digit each) before the
+//! byte-level mapping, and Llama 3 takes a word that is itself a token whole (`ignore_merges`),
+//! as llama.cpp does. Other `pre` values are refused by name rather than tokenized differently
+//! from the model's training. SentencePiece files (`model: llama`: Llama 2, Mistral, Gemma) are
+//! tokenized by llama.cpp's own algorithm ([`super::spm`]) from `tokens`, `scores` and
+//! `token_type`.
 
+use tokenizers::SplitDelimiterBehavior;
 use tokenizers::Tokenizer;
 use tokenizers::decoders::byte_level::ByteLevel as ByteLevelDecoder;
 use tokenizers::models::bpe::{BPE, Vocab};
@@ -15,31 +21,65 @@ use tokenizers::pre_tokenizers::PreTokenizerWrapper;
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
+use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 
 use super::{Gguf, MetaValue};
 use crate::models::neural::NeuralError;
-use crate::models::neural::hf::TextTokenizer;
+use crate::models::neural::hf::{Backend, TextTokenizer};
 
-/// `tokenizer.ggml.pre` values this build reproduces.
-pub const SUPPORTED_PRE: &[&str] = &["gpt-2", "smollm"];
+/// `tokenizer.ggml.pre` values this build reproduces (llama.cpp's names; the aliases it treats
+/// the same way are accepted too).
+pub const SUPPORTED_PRE: &[&str] = &["gpt-2", "smollm", "llama-bpe", "qwen2"];
+
+/// The split regexes of Llama 3's and Qwen2's tokenizer.json, as llama.cpp lists them.
+const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN2_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+
+/// How a `pre` value tokenizes: its pre-tokenizer, whether whole-word tokens skip the merges,
+/// and whether a BOS token is added when the file does not say.
+struct PreTokenization {
+    pre_tokenizer: PreTokenizerWrapper,
+    ignore_merges: bool,
+    add_bos: bool,
+}
+
+fn pre_tokenization(pre: &str) -> Result<PreTokenization, String> {
+    let byte_level = |regex: bool| -> PreTokenizerWrapper { ByteLevel::new(false, true, regex).into() };
+    let split = |pattern: &str| -> Result<PreTokenizerWrapper, String> {
+        let split = Split::new(SplitPattern::Regex(pattern.into()), SplitDelimiterBehavior::Isolated, false)
+            .map_err(|e| format!("cannot build the {pre} pre-tokenizer: {e}"))?;
+        Ok(Sequence::new(vec![split.into(), byte_level(false)]).into())
+    };
+    let (pre_tokenizer, ignore_merges, add_bos) = match pre {
+        "gpt-2" | "default" | "phi-2" => (byte_level(true), false, false),
+        "smollm" => (Sequence::new(vec![Digits::new(true).into(), byte_level(true)]).into(), false, false),
+        "llama-bpe" | "llama3" | "llama-v3" => (split(LLAMA3_SPLIT)?, true, true),
+        "qwen2" | "deepseek-r1-qwen" => (split(QWEN2_SPLIT)?, false, false),
+        other => {
+            return Err(format!(
+                "tokenizer.ggml.pre {other:?} is not supported (supported: {})",
+                SUPPORTED_PRE.join(", ")
+            ));
+        }
+    };
+    Ok(PreTokenization { pre_tokenizer, ignore_merges, add_bos })
+}
 
 pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     let err = |m: String| NeuralError::file(&file.path, m);
     let model = file.require("tokenizer.ggml.model")?.as_str().unwrap_or_default();
-    if model != "gpt2" {
-        return Err(err(format!("tokenizer.ggml.model {model:?} is not supported (byte-level BPE, \"gpt2\", is)")));
-    }
-    let pre = file.get("tokenizer.ggml.pre").and_then(MetaValue::as_str).unwrap_or("gpt-2");
-    let pre_tokenizer: PreTokenizerWrapper = match pre {
-        "gpt-2" | "default" => ByteLevel::new(false, true, true).into(),
-        "smollm" => Sequence::new(vec![Digits::new(true).into(), ByteLevel::new(false, true, true).into()]).into(),
-        other => {
+    match model {
+        "gpt2" => {}
+        "llama" => return sentencepiece(file),
+        _ => {
             return Err(err(format!(
-                "tokenizer.ggml.pre {other:?} is not supported (supported: {})",
-                SUPPORTED_PRE.join(", ")
+                "tokenizer.ggml.model {model:?} is not supported (supported: gpt2 (byte-level BPE), llama (SentencePiece))"
             )));
         }
-    };
+    }
+    let pre = file.get("tokenizer.ggml.pre").and_then(MetaValue::as_str).unwrap_or("gpt-2");
+    let pre = pre_tokenization(pre).map_err(err)?;
     let strings = |key: &str| -> Result<Vec<&str>, NeuralError> {
         let values = file
             .require(key)?
@@ -67,10 +107,11 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         .collect::<Result<Vec<_>, _>>()?;
     let bpe = BPE::builder()
         .vocab_and_merges(vocab, merges)
+        .ignore_merges(pre.ignore_merges)
         .build()
         .map_err(|e| err(format!("cannot build the BPE tokenizer: {e}")))?;
     let mut inner = Tokenizer::new(bpe);
-    inner.with_pre_tokenizer(Some(pre_tokenizer));
+    inner.with_pre_tokenizer(Some(pre.pre_tokenizer));
     inner.with_decoder(Some(ByteLevelDecoder::default()));
     let id = |key: &str| -> Result<Option<u32>, NeuralError> {
         match file.get(key).and_then(MetaValue::as_u64) {
@@ -80,7 +121,7 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         }
     };
     let mut tok = TextTokenizer {
-        inner,
+        backend: Backend::Hf(Box::new(inner)),
         source: file.path.clone(),
         bos: id("tokenizer.ggml.bos_token_id")?,
         eos: id("tokenizer.ggml.eos_token_id")?,
@@ -88,8 +129,8 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         sep: None,
         mask: None,
         pad: id("tokenizer.ggml.padding_token_id")?,
-        // llama.cpp's default for the byte-level BPE vocabularies this loader reads.
-        add_bos: file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(false),
+        // llama.cpp's default for the pre-tokenizer when the file does not say.
+        add_bos: file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(pre.add_bos),
     };
     let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array);
     let whole: Vec<u32> = (0..types.map_or(0, |t| t.len().min(tokens.len())))
@@ -99,4 +140,57 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         .collect();
     tok.keep_whole(whole.into_iter())?;
     Ok(tok)
+}
+
+/// A SentencePiece vocabulary (`tokenizer.ggml.model = llama`) for llama.cpp's algorithm.
+fn sentencepiece(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
+    let err = |m: String| NeuralError::file(&file.path, m);
+    let array = |key: &str| file.require(key)?.as_array().ok_or_else(|| err(format!("{key} is not an array")));
+    let tokens = array("tokenizer.ggml.tokens")?
+        .strings()
+        .ok_or_else(|| err("tokenizer.ggml.tokens is not an array of strings".into()))?
+        .to_vec();
+    let n = tokens.len();
+    let scores_meta = array("tokenizer.ggml.scores")?;
+    let types_meta = array("tokenizer.ggml.token_type")?;
+    if scores_meta.len() != n || types_meta.len() != n {
+        return Err(err(format!(
+            "tokenizer.ggml.scores ({}) and tokenizer.ggml.token_type ({}) must have one entry per token ({n})",
+            scores_meta.len(),
+            types_meta.len()
+        )));
+    }
+    let mut scores = Vec::with_capacity(n);
+    let mut types = Vec::with_capacity(n);
+    for i in 0..n {
+        scores.push(
+            scores_meta.f64_at(i).ok_or_else(|| err(format!("tokenizer.ggml.scores[{i}] is not a number")))? as f32
+        );
+        let t = types_meta.u64_at(i).ok_or_else(|| err(format!("tokenizer.ggml.token_type[{i}] is not an integer")))?;
+        types.push(u8::try_from(t).map_err(|_| err(format!("tokenizer.ggml.token_type[{i}] is {t}")))?);
+    }
+    let add_space_prefix = file.get("tokenizer.ggml.add_space_prefix").and_then(MetaValue::as_bool).unwrap_or(true);
+    let spm = super::spm::SpmTokenizer::new(tokens, scores, types, add_space_prefix).map_err(err)?;
+    if !spm.has_byte_tokens() {
+        return Err(err("the SentencePiece vocabulary lacks byte tokens <0x00>..<0xFF> (byte fallback)".into()));
+    }
+    let id = |key: &str| -> Result<Option<u32>, NeuralError> {
+        match file.get(key).and_then(MetaValue::as_u64) {
+            Some(v) if (v as usize) < n => Ok(Some(v as u32)),
+            Some(v) => Err(err(format!("{key} {v} is outside the vocabulary of {n}"))),
+            None => Ok(None),
+        }
+    };
+    Ok(TextTokenizer {
+        backend: Backend::Spm(Box::new(spm)),
+        source: file.path.clone(),
+        bos: id("tokenizer.ggml.bos_token_id")?,
+        eos: id("tokenizer.ggml.eos_token_id")?,
+        cls: None,
+        sep: None,
+        mask: None,
+        pad: id("tokenizer.ggml.padding_token_id")?,
+        // llama.cpp's default for SentencePiece vocabularies.
+        add_bos: file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(true),
+    })
 }

@@ -9,8 +9,8 @@
 //! step against the cache, prompts in parallel, each with its own seeded random stream.
 
 mod blocks;
+mod decoder;
 mod kquants;
-mod llama;
 mod matmul;
 mod simd;
 
@@ -32,13 +32,13 @@ use crate::models::{
 pub use matmul::COMPUTE_TYPES;
 
 /// The `general.architecture` values quantized compute runs.
-pub const ARCHITECTURES: &[&str] = &["llama"];
+pub const ARCHITECTURES: &[&str] = &["llama", "gemma3"];
 
 /// Hidden rows whose logits are computed at once: bounds the `rows × vocabulary` buffer.
 const LOGIT_ROWS: usize = 64;
 
 pub struct QuantizedModel {
-    net: llama::QuantLlama,
+    net: decoder::QuantDecoder,
     tokenizer: TextTokenizer,
     policy: Policy,
     description: String,
@@ -64,12 +64,13 @@ pub fn load(path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageMode
         return Err(NeuralError::file(
             path,
             format!(
-                "general.architecture {arch:?} is not supported by quantized compute (supported: llama; compute: f32 runs the architectures of lmgauge's libtorch networks)"
+                "general.architecture {arch:?} is not supported by quantized compute (supported: {}; compute: f32 runs the architectures of lmgauge's libtorch networks)",
+                ARCHITECTURES.join(", ")
             ),
         ));
     }
     let tokenizer = gguf::tokenizer::from_gguf(&file)?;
-    let net = llama::QuantLlama::load(file)?;
+    let net = decoder::QuantDecoder::load(file)?;
     let policy = Policy::new(&tokenizer, options, net.config.context, net.config.vocab)?;
     let types: std::collections::BTreeSet<&str> =
         net.file().tensors.iter().filter(|t| t.dims.len() == 2).map(|t| t.ggml_type.name()).collect();
