@@ -388,6 +388,18 @@ def llama_fixtures(expected, tmp):
         print(name, "ok", file=sys.stderr)
 
 
+@torch.no_grad()
+def randomize_norms_and_biases(model, gemma):
+    """transformers initialises biases to zero and norm weights to one (Gemma's to zero, as it
+    scales by 1 + w): a reader that dropped a bias or mistook the norm's offset would still
+    match. Random values make both matter."""
+    for n, p in model.named_parameters():
+        if n.endswith("bias"):
+            p.normal_(0.0, 0.3)
+        elif "norm" in n:
+            p.normal_(0.0 if gemma else 1.0, 0.3)
+
+
 def decoder_fixtures(expected, tmp):
     """The decoder architectures lmgauge computes with one network (issue #20): Llama with rope
     scaling of each type, Qwen2 (q/k/v biases, tied and untied), Mistral (sliding window shorter
@@ -436,6 +448,7 @@ def decoder_fixtures(expected, tmp):
     ]
     for name, cls, cfg in models:
         model = cls(cfg).eval()
+        randomize_norms_and_biases(model, gemma=cfg.model_type.startswith("gemma"))
         save(model, tok, name)
         rec = causal_record(model, lambda t: tok(t, add_special_tokens=False)["input_ids"], bos,
                             cfg.max_position_embeddings, expected["texts"], expected["file_text"])
@@ -462,11 +475,7 @@ def gemma3_fixture(expected, tmp):
         sliding_window_pattern=3, rope_theta=1000000.0, rope_local_base_freq=100.0,
         rope_scaling={"rope_type": "linear", "factor": 4.0}, attn_implementation="eager")
     model = Gemma3ForCausalLM(cfg).eval()
-    # Random norm weights: zero-initialised ones would hide a wrong `1 + w`.
-    with torch.no_grad():
-        for n, p in model.named_parameters():
-            if "norm" in n:
-                p.normal_(0.0, 0.3)
+    randomize_norms_and_biases(model, gemma=True)
     save(model, tok, name)
     rec = causal_record(model, lambda t: tok(t, add_special_tokens=False)["input_ids"], bos,
                         cfg.max_position_embeddings, expected["texts"], expected["file_text"])

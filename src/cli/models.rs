@@ -59,7 +59,7 @@ fn supported() -> Value {
             "versions": [2, 3],
             "architectures": names(Format::Gguf, Family::Causal),
             "tensor_types": SUPPORTED_TYPES.iter().map(|t| t.name()).collect::<Vec<_>>(),
-            "tokenizers": format!("tokenizer.ggml.model gpt2 with tokenizer.ggml.pre {}", gguf::tokenizer::SUPPORTED_PRE.join(", ")),
+            "tokenizers": format!("tokenizer.ggml.model gpt2 (byte-level BPE) with tokenizer.ggml.pre {}, or llama (SentencePiece)", gguf::tokenizer::SUPPORTED_PRE.join(", ")),
             // The default for GGUF files; other types and architectures run with compute: f32.
             "quantized_compute": {
                 "architectures": neural::quantized::ARCHITECTURES,

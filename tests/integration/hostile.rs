@@ -41,28 +41,39 @@ fn every_corpus_case_ends_as_it_should() {
     assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
-/// Runs lmgauge and returns (exit code, stdout, stderr, peak resident memory in MB). The child
-/// is reaped by `wait4`, which also reports its own peak memory, not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
+/// Forks and execs its arguments from a small process and writes the child's peak resident
+/// memory (KiB) to `$PEAK_RSS_FILE`, exiting with the child's code. Linux carries a process's
+/// largest address space across exec, so a child spawned straight from this test binary —
+/// which other tests running beside it fill with model weights — would report the test
+/// binary's peak, not its own; a child forked from this small interpreter does not.
+const MEASURE: &str = "import os, resource, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_, status = os.waitpid(pid, 0)
+open(os.environ['PEAK_RSS_FILE'], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))";
+
+/// Runs lmgauge and returns (exit code, stdout, stderr, peak resident memory in MB).
 fn measured(cwd: &Path, args: &[&str]) -> (i32, String, String, f64) {
     let dir = tempfile::tempdir().unwrap();
-    let (o, e) = (dir.path().join("out"), dir.path().join("err"));
-    let child = Command::new(env!("CARGO_BIN_EXE_lmgauge"))
+    let (o, e, peak) = (dir.path().join("out"), dir.path().join("err"), dir.path().join("peak"));
+    let status = Command::new("python3")
+        .arg("-c")
+        .arg(MEASURE)
+        .arg(env!("CARGO_BIN_EXE_lmgauge"))
+        .args(args)
         .current_dir(cwd)
         .env("CI", "1")
-        .args(args)
+        .env("PEAK_RSS_FILE", &peak)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(&o).unwrap())
         .stderr(std::fs::File::create(&e).unwrap())
-        .spawn()
-        .expect("lmgauge runs");
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is a valid value; wait4 reaps exactly this child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
-    (code, std::fs::read_to_string(o).unwrap(), std::fs::read_to_string(e).unwrap(), usage.ru_maxrss as f64 / 1024.0)
+        .status()
+        .expect("python3 runs lmgauge");
+    let kib: f64 = std::fs::read_to_string(&peak).expect("peak memory written").trim().parse().unwrap();
+    let code = status.code().unwrap_or(-1);
+    (code, std::fs::read_to_string(o).unwrap(), std::fs::read_to_string(e).unwrap(), kib / 1024.0)
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod gemma3;
 mod generation;
 mod gguf;
 mod gguf_tokenizers;
+mod gguf_twins;
 mod hostile;
 mod kenlm_parity;
 mod kl_divergence;

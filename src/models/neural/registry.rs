@@ -75,11 +75,18 @@ architectures![
         "unscaled rope; SentencePiece and byte-level BPE tokenizers (gpt-2, smollm, llama-bpe, qwen2)"
     ),
     (
+        "qwen2",
+        Gguf,
+        Causal,
+        super::enabled::decoder::load_gguf,
+        "Qwen2, Qwen2.5; query/key/value biases; no rope scaling"
+    ),
+    (
         "gemma3",
         Gguf,
         Causal,
         super::enabled::decoder::load_gguf,
-        "Gemma 3 (270M); local/global attention, query/key norms; SentencePiece; no rope scaling"
+        "Gemma 3; local/global attention, query/key norms, linear rope scaling; SentencePiece"
     ),
     ("qwen2", HfFolder, Causal, super::enabled::decoder::load_hf, "Qwen2, Qwen2.5; tied or untied; no sliding window"),
     ("mistral", HfFolder, Causal, super::enabled::decoder::load_hf, "sliding window or none"),
@@ -177,8 +184,11 @@ mod tests {
         );
         let e = find(Format::HfFolder, Family::Causal, "bert").unwrap_err();
         assert!(e.ends_with("(it is a masked model: use kind masked)"), "{e}");
-        let e = find(Format::Gguf, Family::Causal, "qwen2").unwrap_err();
-        assert!(e.starts_with("general.architecture \"qwen2\"") && e.contains("(supported: llama, gemma3)"), "{e}");
+        let e = find(Format::Gguf, Family::Causal, "phi3").unwrap_err();
+        assert!(
+            e.starts_with("general.architecture \"phi3\"") && e.contains("(supported: llama, qwen2, gemma3)"),
+            "{e}"
+        );
         assert!(find(Format::HfFolder, Family::Reward, "deberta-v2").is_ok());
     }
 }

@@ -9,10 +9,10 @@
 //! pattern from `gemma3.attention.sliding_window_pattern` (a count, or one flag per layer) or 6,
 //! the local rope base from `gemma3.rope.freq_base_swa` or 10,000, queries scaled by
 //! `1/sqrt(key_length)` (27B's 62 layers: `1/sqrt(hidden/heads)`), as llama.cpp's
-//! `f_attention_scale`. Rope scaling in a GGUF file (Gemma 3 4B and larger) is refused: it is
-//! not reproduced by the quantized network yet.
+//! `f_attention_scale`; `gemma3.rope.scaling.type: linear` (Gemma 3 4B and larger) scales the
+//! global layers' positions by `1/factor`, as llama.cpp's `freq_scale`.
 
-use super::{DecoderConfig, GemmaStyle, Keys, PairLayout, RopeScaling, common, finish};
+use super::{DecoderConfig, GemmaStyle, Keys, common, finish, gguf_common};
 use crate::models::neural::NeuralError;
 use crate::models::neural::activation::Activation;
 use crate::models::neural::gguf::{Gguf, MetaArray, MetaValue};
@@ -71,25 +71,13 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
         return Err(err(format!("general.architecture {arch:?} is not gemma3")));
     }
     let key = |k: &str| format!("gemma3.{k}");
-    let int = |k: &str| file.require_u64(&key(k)).map(|v| v as usize);
     let opt_int = |k: &str| file.get(&key(k)).and_then(MetaValue::as_u64).map(|v| v as usize);
     let float = |k: &str| file.get(&key(k)).and_then(MetaValue::as_f64);
-    let (hidden, heads, layers) = (int("embedding_length")?, int("attention.head_count")?, int("block_count")?);
-    for (k, v) in [("embedding_length", hidden), ("attention.head_count", heads), ("block_count", layers)] {
-        if v == 0 {
-            return Err(err(format!("gemma3.{k} is 0; it must be a positive count")));
-        }
+    let mut c = gguf_common(file, "gemma3", "Gemma 3", &["linear"])?;
+    if file.get(&key("attention.layer_norm_rms_epsilon")).is_none() {
+        return Err(err("gemma3.attention.layer_norm_rms_epsilon is missing".into()));
     }
-    let head_dim = opt_int("attention.key_length").unwrap_or(hidden / heads);
-    if let Some(v) = opt_int("attention.value_length").filter(|&v| v != head_dim) {
-        return Err(err(format!("gemma3.attention.value_length {v} differs from key_length {head_dim}")));
-    }
-    if let Some(kind) = file.get(&key("rope.scaling.type")).and_then(MetaValue::as_str).filter(|k| *k != "none") {
-        return Err(err(format!("gemma3.rope.scaling.type {kind:?} is not supported in GGUF files (supported: none)")));
-    }
-    if let Some(f) = float("rope.scaling.factor").filter(|&f| f != 1.0) {
-        return Err(err(format!("gemma3.rope.scaling.factor {f} is not supported in GGUF files (supported: 1)")));
-    }
+    let (hidden, heads, layers, head_dim) = (c.hidden, c.heads, c.layers, c.head_dim);
     let window = opt_int("attention.sliding_window").filter(|&w| w > 0);
     let local: Vec<bool> = match file.get(&key("attention.sliding_window_pattern")) {
         Some(MetaValue::Array(flags)) => {
@@ -117,39 +105,18 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
             (0..layers.min(1025)).map(|i| n == 0 || i % n < n - 1).collect()
         }
     };
-    let vocab = file.require("tokenizer.ggml.tokens")?.as_array().map_or(0, |a| a.len());
     let query_pre_attn_scalar = if layers == 62 { (hidden / heads) as f64 } else { head_dim as f64 };
-    let config = DecoderConfig {
-        arch: "Gemma 3",
-        hidden,
-        intermediate: int("feed_forward_length")?,
-        layers,
-        heads,
-        kv_heads: opt_int("attention.head_count_kv").unwrap_or(heads),
-        head_dim,
-        vocab,
-        context: int("context_length")?,
-        rms_eps: float("attention.layer_norm_rms_epsilon")
-            .ok_or_else(|| err("gemma3.attention.layer_norm_rms_epsilon is missing".into()))?,
-        rope_theta: float("rope.freq_base").unwrap_or(10_000.0),
-        rope_scaling: RopeScaling::None,
-        tied: file.tensor("output.weight").is_none(),
-        qkv_bias: false,
-        o_bias: false,
-        mlp_bias: false,
-        fused: false,
-        activation: Activation::GeluTanh,
-        window,
-        local,
-        local_rope_theta: window.map(|_| float("rope.freq_base_swa").unwrap_or(LOCAL_ROPE_BASE)),
-        qk_norm: true,
-        gemma: Some(GemmaStyle {
-            query_pre_attn_scalar,
-            attn_softcap: None,
-            final_softcap: float("final_logit_softcapping").filter(|&c| c != 0.0),
-        }),
-        pairs: PairLayout::Halves,
-    };
+    c.activation = Activation::GeluTanh;
+    c.window = window;
+    c.local = local;
+    c.local_rope_theta = window.map(|_| float("rope.freq_base_swa").unwrap_or(LOCAL_ROPE_BASE));
+    c.qk_norm = true;
+    c.gemma = Some(GemmaStyle {
+        query_pre_attn_scalar,
+        attn_softcap: None,
+        final_softcap: float("final_logit_softcapping").filter(|&c| c != 0.0),
+    });
+    let config = c;
     config.check().map_err(err)?;
     Ok(config)
 }

@@ -1,4 +1,4 @@
-//! The decoder networks of GGUF files (Llama, Gemma 3) computed the way llama.cpp computes them
+//! The decoder networks of GGUF files (Llama, Qwen2, Gemma 3) computed the way llama.cpp computes them
 //! on a CPU: the weights stay quantized in the file's map, each matrix product quantizes its
 //! input rows to 8 bits ([`super::matmul`]), the key/value cache holds f16 (llama.cpp's default
 //! cache type), and the rest is f32 in llama.cpp's order of operations: RMS norm with its sum of
@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use super::matmul::{self, Weight};
 use crate::models::neural::NeuralError;
 use crate::models::neural::activation::Activation;
-use crate::models::neural::decoders::{self, DecoderConfig, PairLayout};
+use crate::models::neural::decoders::{self, DecoderConfig, PairLayout, RopeScaling};
 use crate::models::neural::gguf::Gguf;
 
 struct Layer {
@@ -29,6 +29,8 @@ struct Layer {
     q: Weight,
     k: Weight,
     v: Weight,
+    /// Qwen2: biases of the query, key and value projections.
+    qkv_bias: Option<[Vec<f32>; 3]>,
     /// Gemma 3: per-head norms of queries and keys.
     q_norm: Option<Vec<f32>>,
     k_norm: Option<Vec<f32>>,
@@ -63,8 +65,17 @@ pub struct Cache {
 impl QuantDecoder {
     pub fn load(file: Gguf) -> Result<Self, NeuralError> {
         let c = decoders::from_gguf(&file)?;
-        if c.qkv_bias || c.o_bias {
-            return Err(NeuralError::file(&file.path, "attention biases are not supported by quantized compute"));
+        if c.o_bias || c.mlp_bias {
+            return Err(NeuralError::file(
+                &file.path,
+                "output-projection and MLP biases are not supported by quantized compute (compute: f32 runs them)",
+            ));
+        }
+        if !matches!(c.rope_scaling, RopeScaling::None | RopeScaling::Linear { .. }) {
+            return Err(NeuralError::file(
+                &file.path,
+                "quantized compute runs unscaled or linearly scaled rope only (compute: f32 runs the others)",
+            ));
         }
         if !matches!(c.activation, Activation::Silu | Activation::GeluTanh) {
             return Err(NeuralError::file(&file.path, "quantized compute runs SwiGLU and GeGLU MLPs only"));
@@ -92,6 +103,12 @@ impl QuantDecoder {
                 q: w("attn_q", c.heads * c.head_dim, d)?,
                 k: w("attn_k", kv, d)?,
                 v: w("attn_v", kv, d)?,
+                qkv_bias: if c.qkv_bias {
+                    let bias = |name: &str, len| f32s(&format!("blk.{i}.{name}.bias"), len);
+                    Some([bias("attn_q", c.heads * c.head_dim)?, bias("attn_k", kv)?, bias("attn_v", kv)?])
+                } else {
+                    None
+                },
                 q_norm: when(c.qk_norm, "attn_q_norm", c.head_dim)?,
                 k_norm: when(c.qk_norm, "attn_k_norm", c.head_dim)?,
                 o: w("attn_output", d, c.heads * c.head_dim)?,
@@ -149,8 +166,13 @@ impl QuantDecoder {
             None => (None, 1.0 / (hd as f32).sqrt()),
         };
         let start = cache.len;
-        let rope = rope_table(c.rope_theta, hd, start, t);
-        let local_rope = c.local_rope_theta.map(|theta| rope_table(theta, hd, start, t));
+        // Linear rope scaling (llama.cpp's freq_scale) applies to the global layers only.
+        let freq_scale = match c.rope_scaling {
+            RopeScaling::Linear { factor } => (1.0 / factor) as f32,
+            _ => 1.0,
+        };
+        let rope = rope_table(c.rope_theta, hd, start, t, freq_scale);
+        let local_rope = c.local_rope_theta.map(|theta| rope_table(theta, hd, start, t, 1.0));
         let mut h = vec![0f32; t * d];
         let mut o = vec![0f32; t * d];
         for (l, layer) in self.layers.iter().enumerate() {
@@ -165,6 +187,11 @@ impl QuantDecoder {
             layer.k.matmul(data, &hk, t, &mut k);
             let mut v = vec![0f32; t * layer.v.rows];
             layer.v.matmul(data, &layer.v.quantize(&h), t, &mut v);
+            if let Some([bq, bk, bv]) = &layer.qkv_bias {
+                add_rows(&mut q, bq);
+                add_rows(&mut k, bk);
+                add_rows(&mut v, bv);
+            }
             if let (Some(qn), Some(kn)) = (&layer.q_norm, &layer.k_norm) {
                 norm_in_place(&mut q, qn, eps);
                 norm_in_place(&mut k, kn, eps);
@@ -277,6 +304,13 @@ fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
     }
 }
 
+/// ggml_add of a bias broadcast over rows.
+fn add_rows(x: &mut [f32], bias: &[f32]) {
+    for row in x.chunks_exact_mut(bias.len()) {
+        add(row, bias);
+    }
+}
+
 fn add(x: &mut [f32], y: &[f32]) {
     x.iter_mut().zip(y).for_each(|(x, y)| *x += y);
 }
@@ -320,13 +354,13 @@ fn gelu_table() -> &'static [f16] {
 }
 
 /// `(cos, sin)` of each position's angles, `head_dim / 2` pairs a position, as ggml's
-/// `rope_cache_init` makes them: the angle starts at the position and is multiplied by
-/// `base^(-2/d)` pair by pair, in f32.
-fn rope_table(base: f64, head_dim: usize, start: usize, t: usize) -> Vec<(f32, f32)> {
+/// `rope_cache_init` makes them: the angle starts at the position times `freq_scale` and is
+/// multiplied by `base^(-2/d)` pair by pair, in f32.
+fn rope_table(base: f64, head_dim: usize, start: usize, t: usize, freq_scale: f32) -> Vec<(f32, f32)> {
     let scale = (base as f32).powf(-2.0 / head_dim as f32);
     let mut table = Vec::with_capacity(t * head_dim / 2);
     for p in start..start + t {
-        let mut theta = p as f32;
+        let mut theta = freq_scale * p as f32;
         for _ in 0..head_dim / 2 {
             table.push((theta.cos(), theta.sin()));
             theta *= scale;

@@ -32,7 +32,7 @@ use crate::models::{
 pub use matmul::COMPUTE_TYPES;
 
 /// The `general.architecture` values quantized compute runs.
-pub const ARCHITECTURES: &[&str] = &["llama", "gemma3"];
+pub const ARCHITECTURES: &[&str] = &["llama", "qwen2", "gemma3"];
 
 /// Hidden rows whose logits are computed at once: bounds the `rows × vocabulary` buffer.
 const LOGIT_ROWS: usize = 64;
