@@ -8,8 +8,10 @@ within what the weights' rounding explains.
   <name>.Q8_0.gguf  2-D weights quantized by gguf-py's Q8_0 quantizer (rows whose length is not a
                     multiple of 32 stay F16, as llama-quantize leaves them)
   norms and biases stay F32. Tensor names, metadata keys and layouts are convert_hf_to_gguf.py's
-  for each architecture: Gemma's norm weights stored as `1 + w`, Qwen2's and Gemma's rotary
-  pairs as they are (llama.cpp's NEOX rope). One departure: llama.cpp scales Gemma 3's queries
+  for each architecture: Llama's query/key rows permuted for llama.cpp's adjacent-pair rope, its
+  linear rope scaling as `rope.scaling.type` and Llama 3.1's as the `rope_freqs` divisors
+  computed as convert_hf_to_gguf.py computes them, Gemma's norm weights stored as `1 + w`,
+  Qwen2's and Gemma's rotary pairs as they are (llama.cpp's NEOX rope). One departure: llama.cpp scales Gemma 3's queries
   by 1/sqrt(head_dim) and no GGUF key says otherwise, while the tiny checkpoint's
   query_pre_attn_scalar (12) differs from its head size (16) so that a reader confusing the two
   fails; the twin folds sqrt(16/12) into the query norm weights, which scale the queries
@@ -24,6 +26,7 @@ added tokens as control tokens, and the folder's BOS/EOS ids.
 Run: .tools/venv/bin/python scripts/gguf-twins.py   (needs gguf==0.19.0, safetensors, numpy)
 """
 import json
+import math
 import os
 
 import gguf
@@ -37,8 +40,11 @@ OUT = os.path.join(ROOT, "tests", "fixtures", "gguf-twins")
 
 # name -> llama.cpp architecture
 TWINS = {
+    "llama3-rope": "llama",
+    "llama-linear-rope": "llama",
     "qwen2-tied": "qwen2",
     "qwen2-untied": "qwen2",
+    "gemma2-softcap": "gemma2",
     "gemma3-local-global": "gemma3",
 }
 
@@ -72,6 +78,36 @@ def gguf_name(hf, gemma):
     module, kind = rest.rsplit(".", 1)
     table = {**LAYER, **(GEMMA_NORMS if gemma else {"post_attention_layernorm": "ffn_norm"})}
     return f"blk.{layer}.{table[module]}.{kind}"
+
+
+def permute(weights, n_head):
+    """convert_hf_to_gguf.py's LlamaModel.permute: each head's rows reordered for llama.cpp's
+    adjacent-pair rope."""
+    return (weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+            .swapaxes(1, 2).reshape(weights.shape))
+
+
+def llama3_rope_factors(c, head_dim):
+    """convert_hf_to_gguf.py's LlamaModel.generate_extra_tensors: Llama 3.1's frequency bands as
+    per-frequency divisors (`rope_freqs.weight`), computed as it computes them."""
+    import torch
+    r = c["rope_scaling"]
+    base = c.get("rope_theta", 10000.0)
+    freqs = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    factor, low, high, old = r.get("factor", 8.0), r.get("low_freq_factor", 1.0), r.get("high_freq_factor", 4.0), \
+        r.get("original_max_position_embeddings", 8192)
+    low_wavelen, high_wavelen = old / low, old / high
+    out = []
+    for freq in freqs:
+        wavelen = 2 * math.pi / freq
+        if wavelen < high_wavelen:
+            out.append(1)
+        elif wavelen > low_wavelen:
+            out.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return torch.tensor(out, dtype=torch.float32).numpy()
 
 
 def tokenizer(w, folder):
@@ -111,10 +147,15 @@ def write(name, arch, outtype):
     w.add_head_count_kv(c.get("num_key_value_heads") or heads)
     w.add_layer_norm_rms_eps(c["rms_norm_eps"])
     w.add_rope_freq_base(c.get("rope_theta", 10000.0))
-    if head_dim != hidden // heads or arch == "gemma3":
+    if head_dim != hidden // heads or arch.startswith("gemma"):
         w.add_key_length(head_dim)
         w.add_value_length(head_dim)
     gemma = arch.startswith("gemma")
+    if arch == "gemma2":
+        # convert_hf_to_gguf.py's Gemma2Model.
+        w.add_attn_logit_softcapping(c["attn_logit_softcapping"])
+        w.add_final_logit_softcapping(c["final_logit_softcapping"])
+        w.add_sliding_window(c["sliding_window"])
     if arch == "gemma3":
         # convert_hf_to_gguf.py's Gemma3Model: the window and the local rope base; the pattern
         # is llama.cpp's default (6) unless written, so it is written.
@@ -127,6 +168,14 @@ def write(name, arch, outtype):
             assert scaling["rope_type"] == "linear", scaling
             w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
             w.add_rope_scaling_factor(scaling["factor"])
+    if arch == "llama" and c.get("rope_scaling"):
+        kind = c["rope_scaling"].get("rope_type", c["rope_scaling"].get("type"))
+        if kind == "linear":
+            w.add_rope_scaling_type(gguf.RopeScalingType.LINEAR)
+            w.add_rope_scaling_factor(c["rope_scaling"]["factor"])
+        else:
+            assert kind == "llama3", kind
+            w.add_tensor("rope_freqs.weight", llama3_rope_factors(c, head_dim))
     tokenizer(w, folder)
     tied = "lm_head.weight" not in tensors or c.get("tie_word_embeddings", False)
     for hf in sorted(tensors):
@@ -135,12 +184,17 @@ def write(name, arch, outtype):
         data = tensors[hf].astype(np.float32)
         if gemma and hf.endswith("norm.weight"):
             data = data + 1.0
-        if arch == "gemma3" and hf.endswith("q_norm.weight"):
-            # llama.cpp scales Gemma 3's queries by 1/sqrt(head_dim) whatever the checkpoint's
-            # query_pre_attn_scalar (convert_hf_to_gguf.py does not write it); the tiny checkpoint's
-            # differs, so its factor is folded into the query norm, which scales the queries
-            # linearly before the (linear) rope.
-            data = data * np.float32(np.sqrt(head_dim / c["query_pre_attn_scalar"]))
+        if arch == "llama" and hf.endswith(("q_proj.weight", "q_proj.bias")):
+            data = permute(data, heads)
+        if arch == "llama" and hf.endswith(("k_proj.weight", "k_proj.bias")):
+            data = permute(data, c.get("num_key_value_heads") or heads)
+        # llama.cpp scales Gemma's queries by 1/sqrt(head_dim) whatever the checkpoint's
+        # query_pre_attn_scalar (convert_hf_to_gguf.py does not write it); the tiny checkpoints'
+        # differs, so its factor is folded into what scales the queries linearly before the
+        # (linear) rope: Gemma 3's query norm, Gemma 2's query projection.
+        fold = np.float32(np.sqrt(head_dim / c.get("query_pre_attn_scalar", head_dim)))
+        if (arch == "gemma3" and hf.endswith("q_norm.weight")) or (arch == "gemma2" and hf.endswith("q_proj.weight")):
+            data = data * fold
         if data.ndim == 2:
             if outtype == T.Q8_0 and data.shape[1] % 32 == 0:
                 w.add_tensor(gguf_name(hf, gemma), gguf.quants.quantize(data, T.Q8_0), raw_dtype=T.Q8_0)

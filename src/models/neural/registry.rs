@@ -82,6 +82,13 @@ architectures![
         "Qwen2, Qwen2.5; query/key/value biases; no rope scaling"
     ),
     (
+        "gemma2",
+        Gguf,
+        Causal,
+        super::enabled::decoder::load_gguf,
+        "soft-capping, local/global alternation; compute: f32 only"
+    ),
+    (
         "gemma3",
         Gguf,
         Causal,
@@ -186,7 +193,7 @@ mod tests {
         assert!(e.ends_with("(it is a masked model: use kind masked)"), "{e}");
         let e = find(Format::Gguf, Family::Causal, "phi3").unwrap_err();
         assert!(
-            e.starts_with("general.architecture \"phi3\"") && e.contains("(supported: llama, qwen2, gemma3)"),
+            e.starts_with("general.architecture \"phi3\"") && e.contains("(supported: llama, qwen2, gemma2, gemma3)"),
             "{e}"
         );
         assert!(find(Format::HfFolder, Family::Reward, "deberta-v2").is_ok());

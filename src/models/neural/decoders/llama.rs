@@ -2,11 +2,12 @@
 //! `LlamaForCausalLM` computes it: SwiGLU MLP, rotary embeddings over the whole head, optional
 //! biases on the attention (`attention_bias`: all four projections) and the MLP (`mlp_bias`),
 //! and `rope_scaling` of type `linear`, `dynamic` or `llama3` (Llama 3.1/3.2). GGUF files are read
-//! without rope scaling (llama.cpp stores Llama 3.1's as a `rope_freqs` tensor, refused by name).
+//! as llama.cpp reads them: `llama.rope.scaling.type: linear` divides positions by the factor,
+//! and Llama 3.1's scaling comes as the per-frequency divisors of the `rope_freqs` tensor.
 
 use serde_json::Value;
 
-use super::{DecoderConfig, Keys, RopeScaling, common, finish};
+use super::{DecoderConfig, Keys, PairLayout, RopeScaling, common, finish, gguf_common};
 use crate::models::neural::NeuralError;
 use crate::models::neural::gguf::Gguf;
 use crate::models::neural::hf::ModelFolder;
@@ -34,64 +35,25 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
     if arch != "llama" {
         return Err(err(format!("general.architecture {arch:?} is not supported (supported: llama)")));
     }
-    let int = |k: &str| file.require_u64(&format!("llama.{k}")).map(|v| v as usize);
-    let heads = int("attention.head_count")?;
-    let hidden = int("embedding_length")?;
-    // Counts first: a zero would otherwise surface as a confusing derived mismatch.
-    for (key, v) in [("llama.attention.head_count", heads), ("llama.embedding_length", hidden)] {
-        if v == 0 {
-            return Err(err(format!("{key} is 0; it must be a positive count")));
+    let mut c = gguf_common(file, "llama", "Llama", &["linear"])?;
+    if let Some(v) = file.get("llama.vocab_size").and_then(|v| v.as_u64()) {
+        c.vocab = v as usize;
+    }
+    c.pairs = PairLayout::Adjacent;
+    if let Some(info) = file.tensor("rope_freqs.weight") {
+        let half = c.head_dim / 2;
+        if info.dims != [half as u64] {
+            return Err(err(format!("tensor rope_freqs.weight has shape {:?}, expected [{half}]", info.dims)));
         }
-    }
-    let head_dim = hidden / heads;
-    if let Some(rot) =
-        file.get("llama.rope.dimension_count").and_then(|v| v.as_u64()).filter(|&r| r as usize != head_dim)
-    {
-        return Err(err(format!(
-            "llama.rope.dimension_count {rot} differs from the head size {head_dim} (partial rotary embeddings are not supported)"
-        )));
-    }
-    if let Some(kind) = file.get("llama.rope.scaling.type").and_then(|v| v.as_str()).filter(|k| *k != "none") {
-        return Err(err(format!("llama.rope.scaling.type {kind:?} is not supported (supported: none)")));
-    }
-    if file.tensor("rope_freqs.weight").is_some() {
-        return Err(err("rope_freqs.weight (Llama-3.1 rope scaling) is not supported in GGUF files".into()));
-    }
-    let vocab = match file.get("llama.vocab_size").and_then(|v| v.as_u64()) {
-        Some(v) => v as usize,
-        None => {
-            file.require("tokenizer.ggml.tokens")?.as_array().map_or(0, crate::models::neural::gguf::MetaArray::len)
+        if c.rope_scaling != RopeScaling::None {
+            return Err(err("rope_freqs.weight together with llama.rope.scaling.type is not supported".into()));
         }
-    };
-    let f = |k: &str, default: f64| file.get(&format!("llama.{k}")).and_then(|v| v.as_f64()).unwrap_or(default);
-    let layers = int("block_count")?;
-    let bias = file.tensor("blk.0.attn_q.bias").is_some();
-    let config = DecoderConfig {
-        arch: "Llama",
-        hidden,
-        intermediate: int("feed_forward_length")?,
-        layers,
-        heads,
-        kv_heads: file.get("llama.attention.head_count_kv").and_then(|v| v.as_u64()).map_or(heads, |v| v as usize),
-        head_dim,
-        vocab,
-        context: int("context_length")?,
-        rms_eps: f("attention.layer_norm_rms_epsilon", 1e-5),
-        rope_theta: f("rope.freq_base", 10_000.0),
-        rope_scaling: RopeScaling::None,
-        tied: file.tensor("output.weight").is_none(),
-        qkv_bias: bias,
-        o_bias: file.tensor("blk.0.attn_output.bias").is_some(),
-        mlp_bias: false,
-        fused: false,
-        activation: crate::models::neural::activation::Activation::Silu,
-        window: None,
-        local: vec![false; layers.min(1025)],
-        local_rope_theta: None,
-        qk_norm: false,
-        gemma: None,
-        pairs: super::PairLayout::Adjacent,
-    };
-    config.check().map_err(err)?;
-    Ok(config)
+        let factors: Vec<f64> = file.dequantize(info).into_iter().map(f64::from).collect();
+        if let Some((i, f)) = factors.iter().enumerate().find(|(_, f)| !(f.is_finite() && **f > 0.0)) {
+            return Err(err(format!("rope_freqs.weight[{i}] is {f}; frequency factors must be positive")));
+        }
+        c.rope_scaling = RopeScaling::FreqFactors { factors };
+    }
+    c.check().map_err(err)?;
+    Ok(c)
 }

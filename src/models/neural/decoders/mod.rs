@@ -45,6 +45,11 @@ pub enum RopeScaling {
         high_freq_factor: f64,
         original_context: usize,
     },
+    /// Per-frequency divisors from a GGUF file's `rope_freqs.weight` (how convert_hf_to_gguf.py
+    /// stores Llama 3.1's `llama3` scaling): frequency `i` is divided by `factors[i]`.
+    FreqFactors {
+        factors: Vec<f64>,
+    },
     /// Phi-3's `longrope`: per-frequency factors, `short` for sequences up to `original_context`
     /// positions and `long` beyond, and cos/sin scaled by `sqrt(1 + ln(context/original) /
     /// ln(original))`.
@@ -65,6 +70,7 @@ impl RopeScaling {
                 Some(format!("llama3 rope scaling ×{factor} from {original_context}"))
             }
             RopeScaling::LongRope { original_context, .. } => Some(format!("longrope from {original_context}")),
+            RopeScaling::FreqFactors { .. } => Some("rope frequency factors (rope_freqs)".into()),
         }
     }
 }
@@ -145,7 +151,7 @@ pub fn read_hf(folder: &ModelFolder) -> Option<Result<DecoderConfig, NeuralError
 }
 
 /// The `general.architecture` values of GGUF files a reader here handles.
-pub const GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2", "gemma3"];
+pub const GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2", "gemma2", "gemma3"];
 
 /// Reads a GGUF file's configuration by its `general.architecture`.
 pub fn from_gguf(file: &crate::models::neural::gguf::Gguf) -> Result<DecoderConfig, NeuralError> {
@@ -153,6 +159,7 @@ pub fn from_gguf(file: &crate::models::neural::gguf::Gguf) -> Result<DecoderConf
     match arch {
         "llama" => llama::from_gguf(file),
         "qwen2" => qwen2::from_gguf(file),
+        "gemma2" => gemma2::from_gguf(file),
         "gemma3" => gemma3::from_gguf(file),
         other => Err(NeuralError::file(
             &file.path,

@@ -34,6 +34,10 @@ impl Rope {
         let (inv_freq, long, attention_factor) = match &c.rope_scaling {
             RopeScaling::None | RopeScaling::Dynamic { .. } => (plain(), None, 1.0),
             RopeScaling::Linear { factor } => (plain() / *factor, None, 1.0),
+            RopeScaling::FreqFactors { factors } => {
+                let f: Vec<f32> = factors.iter().map(|&v| v as f32).collect();
+                (plain() / Tensor::from_slice(&f), None, 1.0)
+            }
             RopeScaling::Llama3 { factor, low_freq_factor, high_freq_factor, original_context } => {
                 (llama3(&plain(), *factor, *low_freq_factor, *high_freq_factor, *original_context as f64), None, 1.0)
             }

@@ -71,10 +71,16 @@ impl QuantDecoder {
                 "output-projection and MLP biases are not supported by quantized compute (compute: f32 runs them)",
             ));
         }
-        if !matches!(c.rope_scaling, RopeScaling::None | RopeScaling::Linear { .. }) {
+        if !matches!(c.rope_scaling, RopeScaling::None | RopeScaling::Linear { .. } | RopeScaling::FreqFactors { .. }) {
             return Err(NeuralError::file(
                 &file.path,
-                "quantized compute runs unscaled or linearly scaled rope only (compute: f32 runs the others)",
+                "quantized compute runs unscaled, linearly scaled or factor-scaled rope only (compute: f32 runs the others)",
+            ));
+        }
+        if c.gemma.as_ref().is_some_and(|g| g.attn_softcap.is_some()) {
+            return Err(NeuralError::file(
+                &file.path,
+                "attention soft-capping is not supported by quantized compute (compute: f32 runs it)",
             ));
         }
         if !matches!(c.activation, Activation::Silu | Activation::GeluTanh) {
@@ -166,13 +172,14 @@ impl QuantDecoder {
             None => (None, 1.0 / (hd as f32).sqrt()),
         };
         let start = cache.len;
-        // Linear rope scaling (llama.cpp's freq_scale) applies to the global layers only.
-        let freq_scale = match c.rope_scaling {
-            RopeScaling::Linear { factor } => (1.0 / factor) as f32,
-            _ => 1.0,
+        // Rope scaling (llama.cpp's freq_scale and freq_factors) applies to the global layers only.
+        let (freq_scale, factors): (f32, Option<Vec<f32>>) = match &c.rope_scaling {
+            RopeScaling::Linear { factor } => ((1.0 / factor) as f32, None),
+            RopeScaling::FreqFactors { factors } => (1.0, Some(factors.iter().map(|&f| f as f32).collect())),
+            _ => (1.0, None),
         };
-        let rope = rope_table(c.rope_theta, hd, start, t, freq_scale);
-        let local_rope = c.local_rope_theta.map(|theta| rope_table(theta, hd, start, t, 1.0));
+        let rope = rope_table(c.rope_theta, hd, start, t, freq_scale, factors.as_deref());
+        let local_rope = c.local_rope_theta.map(|theta| rope_table(theta, hd, start, t, 1.0, None));
         let mut h = vec![0f32; t * d];
         let mut o = vec![0f32; t * d];
         for (l, layer) in self.layers.iter().enumerate() {
@@ -354,15 +361,24 @@ fn gelu_table() -> &'static [f16] {
 }
 
 /// `(cos, sin)` of each position's angles, `head_dim / 2` pairs a position, as ggml's
-/// `rope_cache_init` makes them: the angle starts at the position times `freq_scale` and is
-/// multiplied by `base^(-2/d)` pair by pair, in f32.
-fn rope_table(base: f64, head_dim: usize, start: usize, t: usize, freq_scale: f32) -> Vec<(f32, f32)> {
+/// `rope_cache_init` makes them: `theta` starts at the position and is multiplied by
+/// `base^(-2/d)` pair by pair, in f32; each pair's angle is `freq_scale · (theta / factor)`.
+fn rope_table(
+    base: f64,
+    head_dim: usize,
+    start: usize,
+    t: usize,
+    freq_scale: f32,
+    factors: Option<&[f32]>,
+) -> Vec<(f32, f32)> {
     let scale = (base as f32).powf(-2.0 / head_dim as f32);
     let mut table = Vec::with_capacity(t * head_dim / 2);
     for p in start..start + t {
-        let mut theta = freq_scale * p as f32;
-        for _ in 0..head_dim / 2 {
-            table.push((theta.cos(), theta.sin()));
+        let mut theta = p as f32;
+        for i in 0..head_dim / 2 {
+            let factor = factors.map_or(1.0, |f| f[i]);
+            let angle = freq_scale * (theta / factor);
+            table.push((angle.cos(), angle.sin()));
             theta *= scale;
         }
     }
