@@ -18,6 +18,14 @@ own tokenizer.json. GGUF files are written by gguf-py as convert_hf_to_gguf.py w
 types from the SentencePiece model proto; control tokens for the BPE specials), with just enough
 `llama.*` keys for llama.cpp to load the vocabulary (`vocab_only`).
 
+With `--hf` (transformers 4.46.3 on PYTHONPATH, e.g. .tools/transformers-4.46) it also writes
+Hugging Face tokenizer folders of the kinds SentencePiece models ship as tokenizer.json, made by
+transformers' own slow-to-fast converters from the SentencePiece model trained here:
+hf-llama/ (LlamaTokenizerFast: byte-fallback BPE, Metaspace pre-tokenizer, BOS added) and
+hf-gemma/ (GemmaTokenizerFast: byte-fallback BPE, spaces replaced by the normalizer, no prefix),
+and hf.json: the ids `tokenizer(text, add_special_tokens=False)` gives for each text — what
+lm-evaluation-harness feeds a model.
+
 With `--gemma3 models/gemma3/gemma-3-270m-q4_k_m.gguf` it also writes gemma3.json: llama.cpp's
 ids for the same texts on Gemma 3's real 262k SentencePiece vocabulary (the file is not committed).
 
@@ -115,6 +123,8 @@ def llama_tokenize(path, text, add_bos):
 
 def sentencepiece_files(work):
     prefix = os.path.join(work, "spm")
+    global SPM_MODEL
+    SPM_MODEL = prefix + ".model"
     spm.SentencePieceTrainer.train(
         sentence_iterator=iter(corpus()),
         model_prefix=prefix,
@@ -241,8 +251,36 @@ def bpe_files():
     return files
 
 
+SPM_MODEL = None
+
+
+def hf_folders():
+    """LlamaTokenizerFast and GemmaTokenizerFast converted from the trained SentencePiece model
+    by transformers itself, saved as the folders a checkpoint would carry."""
+    import transformers
+    from transformers import GemmaTokenizerFast, LlamaTokenizerFast
+    assert transformers.__version__ == "4.46.3", transformers.__version__
+    out = {"transformers": transformers.__version__, "texts": TEXTS, "folders": {}}
+    for name, cls in [("hf-llama", LlamaTokenizerFast), ("hf-gemma", GemmaTokenizerFast)]:
+        folder = os.path.join(OUT, name)
+        tok = cls(vocab_file=SPM_MODEL, from_slow=True, bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+        tok.save_pretrained(folder)
+        for extra in ("tokenizer.model",):
+            path = os.path.join(folder, extra)
+            if os.path.exists(path):
+                os.remove(path)
+        tok = cls.from_pretrained(folder)
+        out["folders"][name] = {"ids": [tok(t, add_special_tokens=False)["input_ids"] for t in TEXTS],
+                                "bos": tok.bos_token_id, "add_bos": bool(getattr(tok, "add_bos_token", False))}
+    with open(os.path.join(OUT, "hf.json"), "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print("hf.json:", list(out["folders"]))
+
+
 def main():
     ap = argparse.ArgumentParser()
+    ap.add_argument("--hf", action="store_true", help="also write the Hugging Face tokenizer folders and hf.json")
     ap.add_argument("--gemma3", help="Gemma 3 270M GGUF (models/gemma3) for gemma3.json")
     args = ap.parse_args()
     os.makedirs(OUT, exist_ok=True)
@@ -261,6 +299,8 @@ def main():
             expected["files"][name] = {"add_bos": add_bos, "ids": ids, "library": library, "library_agrees": agrees}
             print(f"{name}: {os.path.getsize(path)} bytes; library agrees on "
                   f"{sum(a is True for a in agrees)}/{sum(a is not None for a in agrees)} texts")
+        if args.hf:
+            hf_folders()
     with open(os.path.join(OUT, "expected.json"), "w", encoding="utf-8") as f:
         json.dump(expected, f, ensure_ascii=False, indent=1)
         f.write("\n")

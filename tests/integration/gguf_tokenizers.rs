@@ -6,7 +6,7 @@
 //! a score is only comparable with llama.cpp's on the same ids.
 
 use lmgauge::models::neural::gguf::{Gguf, tokenizer};
-use lmgauge::models::neural::hf::TextTokenizer;
+use lmgauge::models::neural::hf::{ModelFolder, TextTokenizer};
 use serde_json::Value;
 
 use crate::common::{fixture, real_model};
@@ -98,4 +98,30 @@ fn unknown_pre_tokenizers_and_tokenizer_models_are_refused_by_name() {
     assert!(err.contains("tokenizer.ggml.pre \"qwen9\" is not supported") && err.contains("llama-bpe"), "{err}");
     let err = tokenizer::from_gguf(&swap("gpt2", "rwkv")).err().unwrap().to_string();
     assert!(err.contains("tokenizer.ggml.model \"rwkv\" is not supported") && err.contains("SentencePiece"), "{err}");
+}
+
+/// Hugging Face folders whose tokenizer.json is a SentencePiece model converted by transformers
+/// (Llama 2 / Mistral style: Metaspace and byte fallback; Gemma style: spaces replaced by the
+/// normalizer, no prefix): the ids transformers' `tokenizer(text, add_special_tokens=False)` gives,
+/// what lm-evaluation-harness scores.
+#[test]
+fn sentencepiece_tokenizer_json_folders_match_transformers() {
+    let e = expected("hf.json");
+    let texts = e["texts"].as_array().unwrap();
+    for name in ["hf-llama", "hf-gemma"] {
+        let want = &e["folders"][name];
+        let folder = ModelFolder {
+            dir: fixture(&format!("tokenizers/{name}")),
+            config: serde_json::json!({}),
+            model_type: "llama".into(),
+            weights: vec![],
+        };
+        let tok = TextTokenizer::load(&folder).unwrap();
+        assert_eq!(tok.bos.map(i64::from), want["bos"].as_i64(), "{name}: bos");
+        assert_eq!(tok.add_bos, want["add_bos"].as_bool().unwrap(), "{name}: add_bos");
+        for (text, ids) in texts.iter().zip(want["ids"].as_array().unwrap()) {
+            let text = text.as_str().unwrap();
+            assert_eq!(tok.encode(text).unwrap().ids, ids_of(ids), "{name}: {text:?}");
+        }
+    }
 }
