@@ -5,8 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lmgauge::cli::reference::chrf_item_stats;
-use lmgauge::metrics::chrf::ChrfConfig;
+use lmgauge::metrics::chrf::{item_stats, ChrfConfig};
 use lmgauge::metrics::rouge::{RougeScorer, RougeType};
 use lmgauge::metrics::stats;
 
@@ -32,9 +31,9 @@ fuzz_target!(|data: &[u8]| {
             word_order,
             ..ChrfConfig::default()
         };
-        let prepared = cfg.prepare_corpus(&[refs.clone()]);
-        let base = chrf_item_stats(&cfg, &cfg.corpus_stats_prepared(&refs, &prepared));
-        let sys = chrf_item_stats(&cfg, &cfg.corpus_stats_prepared(&hyps, &prepared));
+        let streams = [refs.clone()];
+        let base = item_stats(&cfg, &cfg.corpus_stats(&refs, &streams));
+        let sys = item_stats(&cfg, &cfg.corpus_stats(&hyps, &streams));
         let score = sys.score_all();
         assert!(
             score.is_nan() || (0.0..=100.0 + 1e-9).contains(&score),

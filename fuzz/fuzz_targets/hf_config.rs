@@ -1,13 +1,14 @@
 //! libFuzzer target: a Hugging Face `config.json` and a safetensors header, as a model folder
 //! would give them: the safetensors reader (every offset checked), the config-against-checkpoint
-//! checks that run before any network is built, and the Llama and DeBERTa-v2 config parsers.
+//! checks that run before any network is built, and the decoder (by `model_type`: Llama, Qwen2,
+//! Mistral, Gemma 2, Gemma 3, Phi-3) and DeBERTa-v2 config parsers.
 //! Input: the config's bytes, a 0xFF separator, the safetensors bytes.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use lmgauge::models::neural::deberta_config::DebertaV2Config;
 use lmgauge::models::neural::hf::{self, ModelFolder};
-use lmgauge::models::neural::llama_config::LlamaConfig;
+use lmgauge::models::neural::decoders;
 
 fuzz_target!(|data: &[u8]| {
     let (config, tensors) = match data.iter().position(|&b| b == 0xFF) {
@@ -41,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         model_type,
         weights: Vec::new(),
     };
-    if let Ok(c) = LlamaConfig::from_hf(&folder) {
+    if let Some(Ok(c)) = decoders::read_hf(&folder) {
         let _ = c.summary(1.0);
     }
     let _ = DebertaV2Config::from_hf(&folder);

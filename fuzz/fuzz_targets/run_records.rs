@@ -16,7 +16,7 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(m) = RunManifest::parse(Path::new("run.json"), next()) {
         assert_eq!(m.short_hash().len(), 12);
     }
-    let _ = cache::parse_record(Path::new("jobs/t__m.json"), next());
+    let _ = jobs::parse_record(Path::new("jobs/t__m.json"), next());
     let _ = baseline::parse(Path::new("base.json"), next());
     let _ = baseline::parse_items(Path::new("base.items.json.gz"), next());
 });

@@ -7,7 +7,7 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let path = std::path::Path::new("/nonexistent/fuzz/suite.yaml");
-    if let Err(e) = lmgauge::suite::parse_suite(path, data) {
+    if let Err(e) = lmgauge::tasks::parse_suite(path, data) {
         assert!(!e.diagnostics.is_empty());
         assert!(e.diagnostics.iter().all(|d| d.line >= 1 && d.column >= 1));
     }
