@@ -177,6 +177,36 @@ fn a_complete_llama_file_loads_and_its_mutations_never_panic() {
     }
 }
 
+/// Mutations of the SentencePiece, Llama 3 BPE and Qwen2 GGUF tokenizers and of the Gemma 3 and
+/// Qwen2 configurations (tests/fixtures/tokenizers, tests/fixtures/gguf-twins) never panic: the
+/// tokenizer either refuses the file or tokenizes and decodes, and the readers give an error.
+#[test]
+fn mutated_tokenizers_and_decoder_configs_never_panic() {
+    let files = [
+        ("tokenizers/spm.gguf", 0x5eed_0001),
+        ("tokenizers/spm-no-prefix.gguf", 0x5eed_0002),
+        ("tokenizers/bpe-llama-bpe.gguf", 0x5eed_0003),
+        ("tokenizers/bpe-qwen2.gguf", 0x5eed_0004),
+        ("gguf-twins/gemma3-local-global.Q8_0.gguf", 0x5eed_0005),
+        ("gguf-twins/qwen2-untied.Q8_0.gguf", 0x5eed_0006),
+        ("gguf-twins/gemma2-softcap.Q8_0.gguf", 0x5eed_0007),
+        ("gguf-twins/llama3-rope.Q8_0.gguf", 0x5eed_0008),
+    ];
+    for (name, seed) in files {
+        let original = std::fs::read(fixture(name)).unwrap();
+        for bytes in mutants(&original, seed, 300, Some(original.len().min(40_000))) {
+            if let Ok(file) = parse(bytes) {
+                let _ = decoders::from_gguf(&file);
+                if let Ok(tok) = tokenizer::from_gguf(&file)
+                    && let Ok(enc) = tok.encode("Fuzzed text, 123.\n\n  <b>x</b> 🙂 ⅷ")
+                {
+                    let _ = tok.decode(&enc.ids.iter().map(|&i| i as u32).collect::<Vec<_>>());
+                }
+            }
+        }
+    }
+}
+
 /// `rounds` seeded mutants of `original`: every fifth truncated, the others with 1–8 bytes
 /// changed, half of them (when `head` is given) within its first `head` bytes.
 fn mutants(original: &[u8], seed: u64, rounds: usize, head: Option<usize>) -> impl Iterator<Item = Vec<u8>> + '_ {
