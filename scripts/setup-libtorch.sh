@@ -2,22 +2,35 @@
 # Extracts libtorch 2.4.0 (what tch 0.17 links against) from the torch wheel on PyPI into
 # ./libtorch, because download.pytorch.org is not reachable from every build machine while PyPI is.
 #
-#   scripts/setup-libtorch.sh          CPU libtorch (~530 MB on disk; the default for make run/test)
+#   scripts/setup-libtorch.sh          keep whatever libtorch ./libtorch holds (CPU or CUDA);
+#                                      install the CPU one when there is none (make setup, which
+#                                      make build/run/test depend on)
+#   scripts/setup-libtorch.sh --cpu    CPU libtorch (~530 MB on disk), replacing a CUDA one
 #   scripts/setup-libtorch.sh --cuda   CUDA libtorch: the full wheel plus its nvidia-* libraries (~5 GB)
 #
-# Does nothing when ./libtorch already holds the wanted flavour, or when LIBTORCH is set.
+# So `make setup-cuda` followed by `make run` keeps the CUDA build: only an explicit --cpu or
+# --cuda replaces an installed flavour. Does nothing when LIBTORCH is set elsewhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-flavour=cpu
-[[ "${1:-}" == "--cuda" ]] && flavour=cuda
+case "${1:-}" in
+    "") wanted=any ;;
+    --cpu) wanted=cpu ;;
+    --cuda) wanted=cuda ;;
+    *) echo "usage: scripts/setup-libtorch.sh [--cpu|--cuda]" >&2; exit 2 ;;
+esac
 dest="$PWD/libtorch"
 if [[ -n "${LIBTORCH:-}" && "${LIBTORCH}" != "$dest" ]]; then
     echo "LIBTORCH is set (${LIBTORCH}); not installing libtorch" >&2
     exit 0
 fi
-if [[ -f "$dest/FLAVOUR" && "$(cat "$dest/FLAVOUR")" == "$flavour" && -f "$dest/lib/libtorch.so" ]]; then
+installed=""
+if [[ -f "$dest/FLAVOUR" && -f "$dest/lib/libtorch.so" ]]; then
+    installed="$(cat "$dest/FLAVOUR")"
+fi
+if [[ -n "$installed" && ( "$wanted" == any || "$wanted" == "$installed" ) ]]; then
     exit 0
 fi
+flavour=$([[ "$wanted" == any ]] && echo cpu || echo "$wanted")
 PYTHON="${PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -26,6 +26,7 @@ mod quantized;
 mod readers;
 mod reference_task;
 mod runs;
+mod setup_libtorch;
 mod smollm2;
 mod suite_validation;
 mod text_robustness;
