@@ -32,6 +32,7 @@ fn main() {
     }
     found.sort();
     println!("cargo:rustc-env=LMGAUGE_DEPENDENCIES={}", found.join(","));
+    println!("cargo:rustc-env=LMGAUGE_LONG_VERSION={}", long_version());
     // torch-sys publishes its library folder to direct dependents as DEP_TCH_LIBTORCH_LIB.
     if let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
@@ -44,6 +45,37 @@ fn main() {
         println!("cargo:rustc-env=LMGAUGE_LIBTORCH_LIB={lib}");
         causal_attention_shim(std::path::Path::new(&lib));
     }
+}
+
+/// `--version`'s text: the crate version, the git revision built (when built from a clone) and
+/// the libtorch the build links (its version and flavour, from the files scripts/setup-libtorch.sh
+/// writes beside it), or that the build has none.
+fn long_version() -> String {
+    for head in [".git/HEAD", ".git/refs/heads", ".git/packed-refs"] {
+        println!("cargo:rerun-if-changed={head}");
+    }
+    let revision = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .filter(|r| !r.is_empty())
+        .map_or_else(|| "git revision unknown".to_owned(), |r| format!("git {r}"));
+    let libtorch = match std::env::var("DEP_TCH_LIBTORCH_LIB") {
+        Ok(lib) => {
+            let root = std::path::Path::new(&lib).parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+            let read = |f: &str| std::fs::read_to_string(root.join(f)).ok().map(|s| s.trim().to_owned());
+            println!("cargo:rerun-if-changed={}", root.join("FLAVOUR").display());
+            format!(
+                "libtorch {} {}",
+                read("VERSION").or_else(|| read("build-version")).unwrap_or_else(|| "(version unknown)".into()),
+                read("FLAVOUR").unwrap_or_else(|| "(flavour unknown)".into())
+            )
+        }
+        Err(_) => "no libtorch (built without the torch feature)".into(),
+    };
+    format!("{} ({revision}, {libtorch})", std::env::var("CARGO_PKG_VERSION").unwrap_or_default())
 }
 
 /// Compiles the causal-attention shim (see src/models/neural/enabled/attention.rs) with the

@@ -14,7 +14,11 @@ use clap::{Parser, Subcommand};
 use crate::error::Error;
 
 #[derive(Debug, Parser)]
-#[command(name = "lmgauge", version, about = "Evaluate and compare n-gram, masked and causal language models")]
+#[command(
+    name = "lmgauge",
+    version = env!("LMGAUGE_LONG_VERSION"),
+    about = "Evaluate and compare n-gram, masked and causal language models"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -43,3 +43,25 @@ fn a_neural_command_is_handed_over_whole() {
     assert_eq!(stdout(&launched), stdout(&direct));
     assert!(stdout(&launched).contains("\"token_perplexity\""));
 }
+
+/// `--version` names the crate version, the git revision built and the libtorch the build links
+/// (version and flavour), the same from both binaries.
+#[test]
+fn version_names_the_revision_and_the_libtorch_flavour() {
+    use crate::common::{lmgauge, repo, stdout};
+    let o = lmgauge(&repo(), &["--version"]);
+    assert!(o.status.success());
+    let v = stdout(&o);
+    assert!(v.starts_with(&format!("lmgauge {} (", env!("CARGO_PKG_VERSION"))), "{v}");
+    assert!(v.contains("git ") || v.contains("git revision unknown"), "{v}");
+    if cfg!(feature = "torch") {
+        let flavour = std::fs::read_to_string(repo().join("libtorch/FLAVOUR")).map(|f| f.trim().to_owned());
+        if let Ok(flavour) = flavour {
+            assert!(v.contains(&format!("libtorch 2.4.0 {flavour}")), "{v}");
+        }
+        let torch = std::process::Command::new(env!("CARGO_BIN_EXE_lmgauge-torch")).arg("--version").output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&torch.stdout), v);
+    } else {
+        assert!(v.contains("no libtorch"), "{v}");
+    }
+}
