@@ -1,24 +1,29 @@
 //! The shape and features of the decoder-only causal LMs lmgauge computes itself (Llama, Qwen2,
-//! Mistral, Gemma 2, Gemma 3, Phi-3): one [`DecoderConfig`] that every architecture's reader fills in from
-//! its own `config.json` keys (one file per architecture here), and that the one network built
-//! on it (`enabled/decoder.rs`, and the quantized path for GGUF files) follows. Plain Rust: a
+//! Mistral, Gemma 2, Gemma 3, Phi-3): one [`DecoderConfig`] that every architecture's reader fills
+//! in from its own `config.json` keys or GGUF metadata (one file per architecture here; shared
+//! key access in `hf_keys.rs` and `gguf_keys.rs`), and that the one network built on it
+//! (`enabled/decoder.rs`, and the quantized path for GGUF files) follows. Plain Rust: a
 //! build without libtorch still reads, checks and describes a configuration.
 //!
 //! Readers accept only what they reproduce: a key whose value would change the numbers and is
 //! not implemented (a rope type, partial rotary embeddings, sliding windows a model turns on in a
 //! way not reproduced) is an error naming the key, the value and what is supported.
 //!
-//! Adding an architecture: its reader file here, one line in [`read_hf`], one line in the
-//! registry (`super::registry`), its tiny parity checkpoint in scripts/neural-fixtures.py.
+//! Adding an architecture: its reader file here, one line in [`read_hf`] (and in [`from_gguf`]
+//! for GGUF files), one line in the registry (`super::registry`), its tiny parity checkpoint in
+//! scripts/neural-fixtures.py (and its GGUF twin in scripts/gguf-twins.py).
 
 pub mod gemma2;
 pub mod gemma3;
+mod gguf_keys;
+mod hf_keys;
 pub mod llama;
 pub mod mistral;
 pub mod phi3;
 pub mod qwen2;
 
-use serde_json::Value;
+pub use gguf_keys::gguf_common;
+pub use hf_keys::Keys;
 
 use super::NeuralError;
 use super::activation::Activation;
@@ -165,214 +170,6 @@ pub fn from_gguf(file: &crate::models::neural::gguf::Gguf) -> Result<DecoderConf
             &file.path,
             format!("general.architecture {other:?} is not supported (supported: {})", GGUF_ARCHITECTURES.join(", ")),
         )),
-    }
-}
-
-/// The `{arch}.*` keys every GGUF decoder shares, as llama.cpp reads them: sizes (the head size
-/// from `attention.key_length`, else `embedding_length / head_count`), norm epsilon, rope base,
-/// the vocabulary from the tokenizer, the output tied when the file has no `output.weight`.
-/// Rope scaling other than none is refused unless `linear` is in `scalings`.
-pub fn gguf_common(
-    file: &crate::models::neural::gguf::Gguf,
-    key_prefix: &str,
-    arch: &'static str,
-    scalings: &[&str],
-) -> Result<DecoderConfig, NeuralError> {
-    use crate::models::neural::gguf::MetaValue;
-    let err = |m: String| NeuralError::file(&file.path, m);
-    let key = |k: &str| format!("{key_prefix}.{k}");
-    let int = |k: &str| file.require_u64(&key(k)).map(|v| v as usize);
-    let opt_int = |k: &str| file.get(&key(k)).and_then(MetaValue::as_u64).map(|v| v as usize);
-    let float = |k: &str| file.get(&key(k)).and_then(MetaValue::as_f64);
-    let (hidden, heads, layers) = (int("embedding_length")?, int("attention.head_count")?, int("block_count")?);
-    for (k, v) in [("embedding_length", hidden), ("attention.head_count", heads), ("block_count", layers)] {
-        if v == 0 {
-            return Err(err(format!("{key_prefix}.{k} is 0; it must be a positive count")));
-        }
-    }
-    let head_dim = opt_int("attention.key_length").unwrap_or(hidden / heads);
-    if let Some(v) = opt_int("attention.value_length").filter(|&v| v != head_dim) {
-        return Err(err(format!("{key_prefix}.attention.value_length {v} differs from the key length {head_dim}")));
-    }
-    if let Some(r) = opt_int("rope.dimension_count").filter(|&r| r != head_dim) {
-        return Err(err(format!(
-            "{key_prefix}.rope.dimension_count {r} differs from the head size {head_dim} (partial rotary embeddings are not supported)"
-        )));
-    }
-    let kind = file.get(&key("rope.scaling.type")).and_then(MetaValue::as_str).unwrap_or("none");
-    let factor = float("rope.scaling.factor");
-    let rope_scaling = match (kind, factor) {
-        ("none", _) | (_, Some(1.0)) => RopeScaling::None,
-        ("linear", Some(f)) if scalings.contains(&"linear") && f.is_finite() && f > 0.0 => {
-            RopeScaling::Linear { factor: f }
-        }
-        ("linear", None) if scalings.contains(&"linear") => {
-            return Err(err(format!("{key_prefix}.rope.scaling.factor is missing (rope scaling linear needs it)")));
-        }
-        (other, _) => {
-            let mut supported = vec!["none"];
-            supported.extend(scalings);
-            return Err(err(format!(
-                "{key_prefix}.rope.scaling.type {other:?} (factor {}) is not supported (supported: {})",
-                factor.map_or("none".into(), |f| f.to_string()),
-                supported.join(", ")
-            )));
-        }
-    };
-    Ok(DecoderConfig {
-        arch,
-        hidden,
-        intermediate: int("feed_forward_length")?,
-        layers,
-        heads,
-        kv_heads: opt_int("attention.head_count_kv").unwrap_or(heads),
-        head_dim,
-        vocab: file.require("tokenizer.ggml.tokens")?.as_array().map_or(0, |a| a.len()),
-        context: int("context_length")?,
-        rms_eps: float("attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
-        rope_theta: float("rope.freq_base").unwrap_or(10_000.0),
-        rope_scaling,
-        tied: file.tensor("output.weight").is_none(),
-        qkv_bias: file.tensor("blk.0.attn_q.bias").is_some(),
-        o_bias: file.tensor("blk.0.attn_output.bias").is_some(),
-        mlp_bias: false,
-        fused: false,
-        activation: Activation::Silu,
-        window: None,
-        local: vec![false; layers.min(1025)],
-        local_rope_theta: None,
-        qk_norm: false,
-        gemma: None,
-        pairs: PairLayout::Halves,
-    })
-}
-
-/// Typed access to a config.json, every error naming the file and the key.
-pub struct Keys<'a> {
-    folder: &'a ModelFolder,
-}
-
-impl<'a> Keys<'a> {
-    pub fn new(folder: &'a ModelFolder) -> Self {
-        Keys { folder }
-    }
-
-    pub fn err(&self, message: String) -> NeuralError {
-        NeuralError::file(&self.folder.config_path(), message)
-    }
-
-    pub fn get(&self, key: &str) -> Option<&'a Value> {
-        self.folder.config.get(key).filter(|v| !v.is_null())
-    }
-
-    pub fn count(&self, key: &str) -> Result<usize, NeuralError> {
-        let v = self.folder.int(key)?;
-        usize::try_from(v).map_err(|_| self.err(format!("\"{key}\" is {v}; it must not be negative")))
-    }
-
-    pub fn count_or(&self, key: &str, default: usize) -> Result<usize, NeuralError> {
-        if self.get(key).is_some() { self.count(key) } else { Ok(default) }
-    }
-
-    pub fn float_or(&self, key: &str, default: f64) -> Result<f64, NeuralError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v.as_f64().ok_or_else(|| self.err(format!("\"{key}\" is {v}, not a number"))),
-        }
-    }
-
-    pub fn opt_float(&self, key: &str) -> Result<Option<f64>, NeuralError> {
-        self.get(key).map(|_| self.float_or(key, 0.0)).transpose()
-    }
-
-    pub fn flag(&self, key: &str, default: bool) -> Result<bool, NeuralError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(v) => v.as_bool().ok_or_else(|| self.err(format!("\"{key}\" is {v}, not true or false"))),
-        }
-    }
-
-    /// `hidden_act` (or `key`), one of `allowed`.
-    pub fn activation(&self, key: &str, default: &str, allowed: &[&str]) -> Result<Activation, NeuralError> {
-        let name = self.get(key).and_then(Value::as_str).unwrap_or(default);
-        if !allowed.contains(&name) {
-            return Err(self.err(format!("{key} {name:?} is not supported (supported: {})", allowed.join(", "))));
-        }
-        Activation::parse(name).ok_or_else(|| self.err(format!("{key} {name:?} is not supported")))
-    }
-
-    /// `rope_scaling`, of one of the `allowed` types (its `rope_type`, or the older `type`).
-    pub fn rope_scaling(&self, allowed: &[&str], context: usize, head_dim: usize) -> Result<RopeScaling, NeuralError> {
-        let Some(scaling) = self.get("rope_scaling") else { return Ok(RopeScaling::None) };
-        let kind = scaling.get("rope_type").or_else(|| scaling.get("type")).and_then(Value::as_str).unwrap_or("");
-        if kind != "default" && !allowed.contains(&kind) {
-            return Err(self.err(format!(
-                "rope_scaling type {kind:?} is not supported for {} (supported: {})",
-                self.folder.model_type,
-                allowed.join(", ")
-            )));
-        }
-        let num = |k: &str, default: Option<f64>| -> Result<f64, NeuralError> {
-            match scaling.get(k).and_then(Value::as_f64).or(default) {
-                Some(v) if v.is_finite() && v > 0.0 => Ok(v),
-                Some(v) => Err(self.err(format!("rope_scaling.{k} is {v}; it must be a positive number"))),
-                None => Err(self.err(format!("rope_scaling.{k} is missing (rope type {kind:?} needs it)"))),
-            }
-        };
-        let original = |default: Option<usize>| -> Result<usize, NeuralError> {
-            let v = scaling
-                .get("original_max_position_embeddings")
-                .and_then(Value::as_u64)
-                .map(|v| v as usize)
-                .or(default)
-                .ok_or_else(|| self.err("rope_scaling.original_max_position_embeddings is missing".into()))?;
-            if v == 0 || v > context {
-                return Err(self.err(format!(
-                    "original_max_position_embeddings {v} must be between 1 and max_position_embeddings {context}"
-                )));
-            }
-            Ok(v)
-        };
-        Ok(match kind {
-            "default" => RopeScaling::None,
-            "linear" => RopeScaling::Linear { factor: num("factor", None)? },
-            "dynamic" => RopeScaling::Dynamic { factor: num("factor", None)? },
-            "llama3" => {
-                let (low, high) = (num("low_freq_factor", None)?, num("high_freq_factor", None)?);
-                if high <= low {
-                    return Err(
-                        self.err(format!("rope_scaling.high_freq_factor {high} must exceed low_freq_factor {low}"))
-                    );
-                }
-                RopeScaling::Llama3 {
-                    factor: num("factor", None)?,
-                    low_freq_factor: low,
-                    high_freq_factor: high,
-                    original_context: original(None)?,
-                }
-            }
-            "longrope" | "su" => {
-                let list = |k: &str| -> Result<Vec<f64>, NeuralError> {
-                    let values: Option<Vec<f64>> =
-                        scaling.get(k).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_f64).collect());
-                    match values {
-                        Some(v) if v.len() == head_dim / 2 && v.iter().all(|f| f.is_finite() && *f > 0.0) => Ok(v),
-                        _ => Err(self.err(format!(
-                            "rope_scaling.{k} must be {} positive numbers (one per rotary frequency)",
-                            head_dim / 2
-                        ))),
-                    }
-                };
-                let original_key =
-                    self.get("original_max_position_embeddings").and_then(Value::as_u64).map(|v| v as usize);
-                RopeScaling::LongRope {
-                    short: list("short_factor")?,
-                    long: list("long_factor")?,
-                    original_context: original(original_key)?,
-                }
-            }
-            other => return Err(self.err(format!("rope_scaling type {other:?} is not supported"))),
-        })
     }
 }
 
