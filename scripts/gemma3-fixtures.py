@@ -9,6 +9,9 @@
   in five layers of six, local rope base 10,000, query scale 1/sqrt(256)). Text: the first
   ~3,000 characters of WikiText-2 test, more than 512 tokens so that the sliding window matters,
   tokenized by llama.cpp's `llama-tokenize` (BOS first); per-token log-probabilities and their sum.
+* llama-completion.json: `llama-completion -p PROMPT -n 16 --temp 0` (greedy) with llama.cpp's
+  default kernels and with `-fa on --no-repack`, for a prompt that shows whether the prompt
+  starts with the BOS token (without it Gemma repeats itself): the text each writes.
 * llama-perplexity.json: `llama-perplexity -c 512 -b 512 -t 2` on tests/fixtures/llama-cpp/
   wikitext-kld.txt (20,000 characters of WikiText-2 test), with llama.cpp's plain dot-product
   kernels (`--no-repack`, the ones lmgauge's quantized compute follows) and with its default
@@ -121,6 +124,23 @@ def perplexity(model, text, repack):
             "ppl_stderr": float(final.group(2))}
 
 
+PROMPT = "The capital of France is"
+
+
+def completion(model):
+    runs = []
+    for flags in ([], ["-fa", "on", "--no-repack"]):
+        out = subprocess.run([os.path.join(BIN, "llama-completion"), "-m", model, "-p", PROMPT, "-n", "16", "--temp", "0",
+                              "-t", "2", "--no-warmup", "-no-cnv", *flags], capture_output=True, text=True, check=True)
+        assert out.stdout.startswith(PROMPT), out.stdout
+        runs.append({"flags": " ".join(flags) or "default", "continuation": out.stdout[len(PROMPT):].rstrip("\n")})
+    with open(os.path.join(OUT, "llama-completion.json"), "w") as f:
+        json.dump({"reference": "llama-completion from llama.cpp vendored in llama-cpp-python 0.3.36",
+                   "prompt": PROMPT, "max_new_tokens": 16, "runs": runs}, f, indent=1)
+        f.write("\n")
+    print("llama-completion:", runs)
+
+
 @torch.no_grad()
 def main():
     path = os.path.abspath(sys.argv[1])
@@ -146,6 +166,7 @@ def main():
         f.write("\n")
     print(f"transformers: {len(ids)} tokens, mean log-prob {float(logprobs.mean()):.6f}")
 
+    completion(path)
     source = os.path.join(ROOT, "tests", "fixtures", "llama-cpp", "wikitext-kld.txt")
     runs = [perplexity(path, source, repack) for repack in (False, True)]
     with open(os.path.join(OUT, "llama-perplexity.json"), "w") as f:

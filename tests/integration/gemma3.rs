@@ -94,3 +94,41 @@ fn gemma3_matches_transformers_on_the_dequantized_weights() {
     assert!(worst < 1e-3, "largest per-token difference {worst}");
     assert!(model.describe().contains("18 layers"), "{}", model.describe());
 }
+
+/// Greedy generation from the GGUF file starts the prompt with the BOS token as llama.cpp does
+/// (without it Gemma repeats the prompt's words) and follows llama-completion's text until a
+/// near-tie: llama.cpp's own two kernel settings part after five words, so the test asks for
+/// the first 30 characters of one of them from either compute.
+#[test]
+fn gemma3_generation_follows_llama_completion() {
+    let Some(model) = gemma3() else { return };
+    let e = expected("llama-completion.json");
+    let prompt = e["prompt"].as_str().unwrap();
+    let computes: &[&str] = if cfg!(feature = "torch") { &["quantized", "f32"] } else { &["quantized"] };
+    for compute in computes {
+        let o = lmgauge(
+            &repo(),
+            &[
+                "generate",
+                "--model",
+                model.to_str().unwrap(),
+                "--prompt",
+                prompt,
+                "--max-new-tokens",
+                "16",
+                "--compute",
+                compute,
+            ],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        let got = stdout(&o);
+        let shared = e["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| got.chars().zip(r["continuation"].as_str().unwrap().chars()).take_while(|(a, b)| a == b).count())
+            .max()
+            .unwrap();
+        assert!(shared >= 30, "{compute}: {got:?} shares {shared} characters with llama-completion's {}", e["runs"]);
+    }
+}

@@ -261,6 +261,11 @@ pub struct TextTokenizer {
     /// (`tokenizer.ggml.add_bos_token`, `add_bos_token` in tokenizer_config.json): the
     /// llama-perplexity window policy puts it first in every chunk.
     pub add_bos: bool,
+    /// Whether a generation prompt or a scored continuation's context starts with the
+    /// beginning-of-text token: as llama.cpp tokenizes them for a GGUF file (its `add_bos`;
+    /// Gemma's files need it), never for a Hugging Face folder, whose prompts lm-evaluation-harness
+    /// encodes without special tokens.
+    pub lead_bos: bool,
 }
 
 /// Token ids of a text with the UTF-8 byte span of each and the word it belongs to.
@@ -333,6 +338,7 @@ impl TextTokenizer {
             mask: None,
             pad: None,
             add_bos,
+            lead_bos: false,
         };
         let find = |tok: &TextTokenizer, key: &str, defaults: &[&str]| -> Option<u32> {
             special(key).into_iter().chain(defaults.iter().map(|s| s.to_string())).find_map(|t| tok.token_to_id(&t))

@@ -211,9 +211,11 @@ pub fn score_continuations(
                 )
             })? as i64]
         } else {
-            tokenizer.encode(&context[..kept])?.ids
+            let lead = tokenizer.bos.filter(|_| tokenizer.lead_bos).map(i64::from);
+            lead.into_iter().chain(tokenizer.encode(&context[..kept])?.ids).collect()
         };
-        let skip = if context.is_empty() { 0 } else { context_ids.len() };
+        let lead = usize::from(!context.is_empty() && tokenizer.lead_bos && tokenizer.bos.is_some());
+        let skip = if context.is_empty() { 0 } else { context_ids.len() - lead };
         let own = whole.ids.len().saturating_sub(skip);
         if own == 0 || own > policy.max_length {
             return Err(NeuralError::Options(format!(
@@ -276,6 +278,17 @@ pub fn encode_prompts(
         let room = context - params.max_new_tokens;
         if ids.len() > room {
             ids.drain(..ids.len() - room);
+        }
+        if tokenizer.lead_bos
+            && let Some(bos) = tokenizer.bos.map(i64::from)
+            && ids.first() != Some(&bos)
+        {
+            // llama.cpp starts a prompt with the beginning-of-text token when the file says to;
+            // the most recent tokens are kept when the prompt is too long.
+            if ids.len() == room {
+                ids.remove(0);
+            }
+            ids.insert(0, bos);
         }
         encoded.push(ids);
     }

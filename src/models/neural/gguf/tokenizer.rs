@@ -120,6 +120,7 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
             None => Ok(None),
         }
     };
+    let add_bos = file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(pre.add_bos);
     let mut tok = TextTokenizer {
         backend: Backend::Hf(Box::new(inner)),
         source: file.path.clone(),
@@ -130,7 +131,8 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         mask: None,
         pad: id("tokenizer.ggml.padding_token_id")?,
         // llama.cpp's default for the pre-tokenizer when the file does not say.
-        add_bos: file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(pre.add_bos),
+        add_bos,
+        lead_bos: add_bos,
     };
     let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array);
     let whole: Vec<u32> = (0..types.map_or(0, |t| t.len().min(tokens.len())))
@@ -181,6 +183,8 @@ fn sentencepiece(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
             None => Ok(None),
         }
     };
+    // llama.cpp's default for SentencePiece vocabularies.
+    let add_bos = file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(true);
     Ok(TextTokenizer {
         backend: Backend::Spm(Box::new(spm)),
         source: file.path.clone(),
@@ -190,7 +194,7 @@ fn sentencepiece(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
         sep: None,
         mask: None,
         pad: id("tokenizer.ggml.padding_token_id")?,
-        // llama.cpp's default for SentencePiece vocabularies.
-        add_bos: file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(true),
+        add_bos,
+        lead_bos: add_bos,
     })
 }
