@@ -61,7 +61,6 @@ impl Gen {
 
 /// A real model under ./models (from `make models`), or `None` with a note that the test
 /// skipped; with `LMGAUGE_REQUIRE_MODELS` set a missing model fails the test instead.
-#[allow(dead_code)]
 pub fn real_model(rel: &str) -> Option<PathBuf> {
     let path = repo().join(rel);
     if path.is_file() {

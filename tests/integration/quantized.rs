@@ -5,16 +5,10 @@
 
 use serde_json::Value;
 
-use crate::common::{fixture, lmgauge, rel, repo, stderr, stdout};
+use crate::common::{fixture, lmgauge, real_model, rel, repo, stderr, stdout};
 
 fn smollm2() -> Option<std::path::PathBuf> {
-    let path = repo().join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(std::env::var_os("LMGAUGE_REQUIRE_MODELS").is_none(), "{} is missing", path.display());
-    eprintln!("skipped: {} is missing (run `make models`)", path.display());
-    None
+    real_model("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 /// The chunked policy reproduces llama-perplexity's final estimate (printed to 4 decimals) on

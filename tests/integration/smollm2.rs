@@ -6,17 +6,11 @@
 
 use std::path::PathBuf;
 
-use crate::common::{fixture, lmgauge, repo, stderr};
+use crate::common::{fixture, lmgauge, real_model, stderr};
 
 #[cfg_attr(not(feature = "torch"), allow(dead_code))]
 fn smollm2() -> Option<PathBuf> {
-    let path = repo().join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(std::env::var_os("LMGAUGE_REQUIRE_MODELS").is_none(), "{} is missing: run `make models`", path.display());
-    eprintln!("skipped: {} is missing (run `make models`)", path.display());
-    None
+    real_model("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
 
 #[cfg(feature = "torch")]

@@ -113,27 +113,8 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     let mut inner = Tokenizer::new(bpe);
     inner.with_pre_tokenizer(Some(pre.pre_tokenizer));
     inner.with_decoder(Some(ByteLevelDecoder::default()));
-    let id = |key: &str| -> Result<Option<u32>, NeuralError> {
-        match file.get(key).and_then(MetaValue::as_u64) {
-            Some(v) if (v as usize) < tokens.len() => Ok(Some(v as u32)),
-            Some(v) => Err(err(format!("{key} {v} is outside the vocabulary of {}", tokens.len()))),
-            None => Ok(None),
-        }
-    };
-    let add_bos = file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(pre.add_bos);
-    let mut tok = TextTokenizer {
-        backend: Backend::Hf(Box::new(inner)),
-        source: file.path.clone(),
-        bos: id("tokenizer.ggml.bos_token_id")?,
-        eos: id("tokenizer.ggml.eos_token_id")?,
-        cls: None,
-        sep: None,
-        mask: None,
-        pad: id("tokenizer.ggml.padding_token_id")?,
-        // llama.cpp's default for the pre-tokenizer when the file does not say.
-        add_bos,
-        lead_bos: add_bos,
-    };
+    // llama.cpp's default for the pre-tokenizer when the file does not say.
+    let mut tok = with_specials(file, Backend::Hf(Box::new(inner)), tokens.len(), pre.add_bos)?;
     let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array);
     let whole: Vec<u32> = (0..types.map_or(0, |t| t.len().min(tokens.len())))
         .filter(|&i| matches!(types.and_then(|t| t.u64_at(i)), Some(3 | 4)))
@@ -176,17 +157,24 @@ fn sentencepiece(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     if !spm.has_byte_tokens() {
         return Err(err("the SentencePiece vocabulary lacks byte tokens <0x00>..<0xFF> (byte fallback)".into()));
     }
+    // llama.cpp's default for SentencePiece vocabularies.
+    with_specials(file, Backend::Spm(Box::new(spm)), n, true)
+}
+
+/// The tokenizer around `backend` with the file's BOS, EOS and padding ids (each checked to lie
+/// in the vocabulary of `n` tokens) and whether it adds BOS (`add_bos_default` when the file does
+/// not say); prompts and contexts start with BOS exactly when it does, as llama.cpp's do.
+fn with_specials(file: &Gguf, backend: Backend, n: usize, add_bos_default: bool) -> Result<TextTokenizer, NeuralError> {
     let id = |key: &str| -> Result<Option<u32>, NeuralError> {
         match file.get(key).and_then(MetaValue::as_u64) {
             Some(v) if (v as usize) < n => Ok(Some(v as u32)),
-            Some(v) => Err(err(format!("{key} {v} is outside the vocabulary of {n}"))),
+            Some(v) => Err(NeuralError::file(&file.path, format!("{key} {v} is outside the vocabulary of {n}"))),
             None => Ok(None),
         }
     };
-    // llama.cpp's default for SentencePiece vocabularies.
-    let add_bos = file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(true);
+    let add_bos = file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(add_bos_default);
     Ok(TextTokenizer {
-        backend: Backend::Spm(Box::new(spm)),
+        backend,
         source: file.path.clone(),
         bos: id("tokenizer.ggml.bos_token_id")?,
         eos: id("tokenizer.ggml.eos_token_id")?,
