@@ -186,14 +186,7 @@ impl QuantDecoder {
             let local = c.is_local(l);
             let rope = if local { local_rope.as_ref().unwrap_or(&rope) } else { &rope };
             rms_norm(&x, &layer.attn_norm, eps, &mut h);
-            let hq = layer.q.quantize(&h);
-            let mut q = vec![0f32; t * layer.q.rows];
-            layer.q.matmul(data, &hq, t, &mut q);
-            let hk = layer.k.quantize(&h);
-            let mut k = vec![0f32; t * layer.k.rows];
-            layer.k.matmul(data, &hk, t, &mut k);
-            let mut v = vec![0f32; t * layer.v.rows];
-            layer.v.matmul(data, &layer.v.quantize(&h), t, &mut v);
+            let [mut q, mut k, mut v] = project(data, &h, t, [&layer.q, &layer.k, &layer.v]);
             if let Some([bq, bk, bv]) = &layer.qkv_bias {
                 add_rows(&mut q, bq);
                 add_rows(&mut k, bk);
@@ -218,12 +211,7 @@ impl QuantDecoder {
             }
             add(&mut x, &o);
             rms_norm(&x, &layer.ffn_norm, eps, &mut h);
-            let hg = layer.gate.quantize(&h);
-            let mut g = vec![0f32; t * layer.gate.rows];
-            layer.gate.matmul(data, &hg, t, &mut g);
-            let hu = layer.up.quantize(&h);
-            let mut u = vec![0f32; t * layer.up.rows];
-            layer.up.matmul(data, &hu, t, &mut u);
+            let [mut g, u] = project(data, &h, t, [&layer.gate, &layer.up]);
             match c.activation {
                 Activation::GeluTanh => g.iter_mut().zip(&u).for_each(|(g, u)| *g = geglu(*g, *u)),
                 _ => g.iter_mut().zip(&u).for_each(|(g, u)| *g = *g / (1.0 + (-*g).exp()) * u),
@@ -296,6 +284,24 @@ impl QuantDecoder {
         }
         attn
     }
+}
+
+/// `t` rows of `x` times each weight; the rows are quantized once for all the weights that take
+/// the same activations (Gemma 3's Q5_0 and Q8_0 projections share one Q8_0 quantization).
+fn project<const N: usize>(data: &[u8], x: &[f32], t: usize, weights: [&Weight; N]) -> [Vec<f32>; N] {
+    let mut quantized: Vec<(&Weight, matmul::Activations)> = Vec::with_capacity(N);
+    weights.map(|w| {
+        let i = match quantized.iter().position(|(u, _)| u.shares_activations(w)) {
+            Some(i) => i,
+            None => {
+                quantized.push((w, w.quantize(x)));
+                quantized.len() - 1
+            }
+        };
+        let mut out = vec![0f32; t * w.rows];
+        w.matmul(data, &quantized[i].1, t, &mut out);
+        out
+    })
 }
 
 /// ggml's `rms_norm` then `mul`: `x · 1/sqrt(mean(x²) + eps) · w`, the squares summed in f64.

@@ -91,6 +91,20 @@ impl Weight {
     }
 
     /// Quantizes `t` rows of `x` (`t × cols`) for this weight's dot product.
+    /// Whether `other` multiplies the same quantized activations as this weight (the rows
+    /// [`Weight::quantize`] makes depend on the weight's type only through this grouping), so one
+    /// quantization of the input serves both.
+    pub fn shares_activations(&self, other: &Weight) -> bool {
+        let group = |ty: GgmlType| match ty {
+            GgmlType::F32 => 0,
+            GgmlType::F16 => 1,
+            GgmlType::Q4K | GgmlType::Q6K => 2,
+            GgmlType::Q4_1 | GgmlType::Q5_1 => 3,
+            _ => 4,
+        };
+        group(self.ty) == group(other.ty) && self.cols == other.cols
+    }
+
     pub fn quantize(&self, x: &[f32]) -> Activations {
         let blocks = x.len() / QK;
         match self.ty {
