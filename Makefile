@@ -28,18 +28,18 @@ build: setup
 	$(CARGO) build --release --locked
 
 run: build models
-	$(BIN) run-suite $(SUITE) --out $(OUT)
+	$(BIN) run-suite $(SUITE) --out-dir $(OUT)
 
 validate: build
 	$(BIN) validate $(SUITE)
 
 # Run the suite and gate it against its committed baseline (exit 1 on a regression).
 gate: build models
-	$(BIN) run-suite $(SUITE) --out $(OUT) --gate $(BASELINE)
+	$(BIN) run-suite $(SUITE) --out-dir $(OUT) --baseline $(BASELINE)
 
 # Save the newest run of the suite as its baseline (commit the two files it writes).
 baseline: build
-	$(BIN) baseline save $(OUT)/$(SUITE_NAME)/latest --to $(BASELINE)
+	$(BIN) baseline save $(OUT)/$(SUITE_NAME)/latest --output $(BASELINE)
 
 # The real-model parity tests (SmolLM2 GGUF vs transformers) need ./models; they fail rather than
 # skip when LMGAUGE_REQUIRE_MODELS is set.

@@ -55,7 +55,7 @@ def main():
     tmp = tempfile.mkdtemp()
     for order in (3, 5):
         ours_arpa, kenlm_arpa = f"{tmp}/ours{order}.arpa", f"{tmp}/kenlm{order}.arpa"
-        t_ours, m_ours = timed([LMGAUGE, "ngram", "train", "--order", str(order), "--input", train, "--arpa", ours_arpa])
+        t_ours, m_ours = timed([LMGAUGE, "ngram", "train", "--order", str(order), "--input", train, "--output", ours_arpa])
         with open(kenlm_arpa, "wb") as f:
             subprocess.run([f"{KENLM}/lmplz", "-o", str(order), "-S", LMPLZ_MEMORY, "-T", tmp], stdin=open(train, "rb"), stdout=f, stderr=subprocess.DEVNULL, check=True)
         t_k, m_k = timed([f"{KENLM}/lmplz", "-o", str(order), "-S", LMPLZ_MEMORY, "-T", tmp], stdin=train)
@@ -64,22 +64,22 @@ def main():
         # scoring throughput can be separated from ARPA parsing.
         empty = f"{tmp}/empty.txt"
         open(empty, "w").close()
-        q_ours, qm_ours = timed([LMGAUGE, "ngram", "query", "--arpa", kenlm_arpa, "--input", query])
-        l_ours, _ = timed([LMGAUGE, "ngram", "query", "--arpa", kenlm_arpa, "--input", empty])
+        q_ours, qm_ours = timed([LMGAUGE, "ngram", "query", "--model", kenlm_arpa, "--input", query])
+        l_ours, _ = timed([LMGAUGE, "ngram", "query", "--model", kenlm_arpa, "--input", empty])
         q_k, qm_k = timed([f"{KENLM}/query", "-v", "summary", kenlm_arpa], stdin=query)
         l_k, _ = timed([f"{KENLM}/query", "-v", "summary", kenlm_arpa], stdin=empty)
         rows.append((f"query order {order} (load ARPA + score)", q_ours, q_k, qm_ours, qm_k, ""))
         # Binary formats: KenLM's build_binary (probing, its default) beside lmgauge ngram build;
         # then the whole query on each tool's binary file, and loading it alone.
         ours_bin, kenlm_bin = f"{tmp}/ours{order}.lmgauge-ngram", f"{tmp}/kenlm{order}.probing"
-        b_ours, bm_ours = timed([LMGAUGE, "ngram", "build", "--arpa", kenlm_arpa, "--out", ours_bin])
+        b_ours, bm_ours = timed([LMGAUGE, "ngram", "build", "--model", kenlm_arpa, "--output", ours_bin])
         b_k, bm_k = timed([f"{KENLM}/build_binary", "probing", kenlm_arpa, kenlm_bin])
         rows.append((f"build binary order {order} (from ARPA)", b_ours, b_k, bm_ours, bm_k,
                      f"{os.path.getsize(ours_bin) / 2**20:.0f} MiB file vs {os.path.getsize(kenlm_bin) / 2**20:.0f} MiB"))
-        q_ours, qm_ours = timed([LMGAUGE, "ngram", "query", "--arpa", ours_bin, "--input", query])
+        q_ours, qm_ours = timed([LMGAUGE, "ngram", "query", "--model", ours_bin, "--input", query])
         q_k, qm_k = timed([f"{KENLM}/query", "-v", "summary", kenlm_bin], stdin=query)
         rows.append((f"query order {order} (load binary + score)", q_ours, q_k, qm_ours, qm_k, ""))
-        l_ours, lm_ours = timed([LMGAUGE, "ngram", "query", "--arpa", ours_bin, "--input", empty])
+        l_ours, lm_ours = timed([LMGAUGE, "ngram", "query", "--model", ours_bin, "--input", empty])
         l_k, lm_k = timed([f"{KENLM}/query", "-v", "summary", kenlm_bin], stdin=empty)
         rows.append((f"load binary order {order} (empty input)", l_ours, l_k, lm_ours, lm_k, ""))
         # Scoring alone: the binary query minus the binary load, both small and steady (ARPA
@@ -87,9 +87,9 @@ def main():
         s_ours, s_k = max(q_ours - l_ours, 1e-3), max(q_k - l_k, 1e-3)
         rows.append((f"query order {order}, scoring only", s_ours, s_k, None, None,
                      f"{qtokens / s_ours / 1e6:.2f}M tokens/s vs {qtokens / s_k / 1e6:.2f}M"))
-        binary = json.loads(subprocess.run([LMGAUGE, "ngram", "query", "--arpa", ours_bin, "--input", query, "--json"], capture_output=True, check=True).stdout)
+        binary = json.loads(subprocess.run([LMGAUGE, "ngram", "query", "--model", ours_bin, "--input", query, "--json"], capture_output=True, check=True).stdout)
         # Same answer, or the timings mean nothing.
-        ours = json.loads(subprocess.run([LMGAUGE, "ngram", "query", "--arpa", kenlm_arpa, "--input", query, "--json"], capture_output=True, check=True).stdout)
+        ours = json.loads(subprocess.run([LMGAUGE, "ngram", "query", "--model", kenlm_arpa, "--input", query, "--json"], capture_output=True, check=True).stdout)
         theirs = subprocess.run([f"{KENLM}/query", "-v", "summary", kenlm_arpa], stdin=open(query, "rb"), capture_output=True, check=True).stdout.decode()
         kppl = float(re.search(r"Perplexity including OOVs:\t(\S+)", theirs).group(1))
         assert abs(ours["perplexity_including_oov"] - kppl) <= 1e-6 * kppl, (ours, kppl)

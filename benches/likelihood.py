@@ -94,7 +94,7 @@ def suite(tmp, name, tasks, neural=True):
         f.write(f"version: 1\nname: {name}\nseed: 1\nbootstrap: 100\nmodels:\n{smollm2}"
                 f"  - {{id: kn5, kind: ngram, arpa: {os.path.join(BENCH, 'wiki-valid-5.arpa')}}}\ntasks:\n{tasks}")
     # A fresh output folder each round: a run into an existing one would resume, not score.
-    return lambda: [LMGAUGE, "run-suite", path, "--out", tempfile.mkdtemp(dir=tmp), "--quiet"]
+    return lambda: [LMGAUGE, "run-suite", path, "--out-dir", tempfile.mkdtemp(dir=tmp), "--quiet"]
 
 
 def main():

@@ -71,7 +71,7 @@ tasks:
     models: [q4_0]
     metrics: [kl_divergence, top1_agreement]
 """)
-    lmg = [run([LMGAUGE, "run-suite", suite, "--out", os.path.join(tmp, f"out{i}"), "--quiet"], env) for i in range(REPEATS)]
+    lmg = [run([LMGAUGE, "run-suite", suite, "--out-dir", os.path.join(tmp, f"out{i}"), "--quiet"], env) for i in range(REPEATS)]
     ls, lm, _ = median_of(lmg)
     with open(os.path.join(tmp, f"out{REPEATS - 1}", "kl", "latest", "results.csv")) as f:
         kld = [l.split(",")[3] for l in f if ",kl_divergence," in l][0]

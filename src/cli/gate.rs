@@ -16,19 +16,23 @@ pub enum BaselineCommand {
 #[derive(Debug, Args)]
 pub struct BaselineSaveArgs {
     /// The run folder (OUT/<suite>/<run-id> or OUT/<suite>/latest).
+    #[arg(value_name = "RUN")]
     pub run_dir: PathBuf,
     /// Where to write it (default baselines/<suite>.json; per-item scores go beside it).
-    #[arg(long)]
-    pub to: Option<PathBuf>,
+    #[arg(long, alias = "to", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct GateArgs {
+    /// The run folder to judge (OUT/<suite>/<run-id> or OUT/<suite>/latest).
+    #[arg(value_name = "RUN")]
     pub run_dir: PathBuf,
-    #[arg(long)]
+    /// The baseline to compare with (`lmgauge baseline save`).
+    #[arg(long, value_name = "FILE")]
     pub baseline: PathBuf,
     /// A YAML file shaped like a suite's `gates:` section; overrides the suite's policy.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }
 
@@ -36,9 +40,9 @@ pub struct GateArgs {
 pub struct HistoryArgs {
     /// A suite's output folder (OUT/<suite>).
     pub suite_dir: PathBuf,
-    /// Output table, .csv or .parquet (default SUITE_DIR/history.csv).
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    /// Where to write the table, .csv or .parquet (default SUITE_DIR/history.csv).
+    #[arg(long, alias = "out", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -47,13 +51,13 @@ pub struct MergeArgs {
     #[arg(required = true)]
     pub shards: Vec<PathBuf>,
     /// The merged run folder to create.
-    #[arg(long)]
-    pub out: PathBuf,
+    #[arg(long, alias = "out", value_name = "DIR")]
+    pub out_dir: PathBuf,
 }
 
 pub fn baseline(cmd: BaselineCommand) -> Result<i32, Error> {
     let BaselineCommand::Save(args) = cmd;
-    let (json, items) = gate::baseline::save(&args.run_dir, args.to.as_deref())?;
+    let (json, items) = gate::baseline::save(&args.run_dir, args.output.as_deref())?;
     println!("baseline: {}\nper-item scores: {}", json.display(), items.display());
     Ok(0)
 }
@@ -85,14 +89,14 @@ pub fn gate(args: GateArgs) -> Result<i32, Error> {
 
 pub fn history(args: HistoryArgs) -> Result<i32, Error> {
     let runs = crate::store::history::collect(&args.suite_dir)?;
-    let out = args.out.unwrap_or_else(|| args.suite_dir.join("history.csv"));
+    let out = args.output.unwrap_or_else(|| args.suite_dir.join("history.csv"));
     let rows = crate::store::history::write(&runs, &out)?;
     println!("{} runs, {rows} rows: {}", runs.len(), out.display());
     Ok(0)
 }
 
 pub fn merge(args: MergeArgs) -> Result<i32, Error> {
-    let outcome = crate::engine::run::merge(&args.shards, &args.out)?;
+    let outcome = crate::engine::run::merge(&args.shards, &args.out_dir)?;
     crate::report::render(&outcome.run_dir)?;
     println!("merged run: {}", outcome.run_dir.display());
     Ok(if outcome.failed_jobs.is_empty() { 0 } else { 2 })

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::json;
 
-use super::perplexity::{Kind, RuntimeArgs, infer_kind};
+use super::perplexity::{Kind, infer_kind};
+use super::vocabulary::{JsonArg, ModelArg, RuntimeArgs, SeedArg, closed, print_json};
 use crate::error::Error;
 use crate::models::LanguageModel;
 use crate::models::generate::{GenParams, Strategy};
@@ -15,17 +16,17 @@ use crate::models::ngram::NgramModel;
 
 #[derive(Debug, Args)]
 pub struct GenerateArgs {
-    /// An ARPA or binary n-gram file, a GGUF file or a Hugging Face causal LM folder.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Default: from the path (ARPA → ngram, GGUF or a causal folder → causal).
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// What the model is; default: from the path (an n-gram file → ngram, GGUF or a causal folder
+    /// → causal).
     #[arg(long, value_enum)]
     pub kind: Option<Kind>,
-    /// The prompt.
+    /// The prompt to continue.
     #[arg(long, conflicts_with = "input", required_unless_present = "input")]
     pub prompt: Option<String>,
     /// A file of prompts, one per line.
-    #[arg(long, short = 'i')]
+    #[arg(long, short = 'i', value_name = "FILE")]
     pub input: Option<PathBuf>,
     /// Tokens to generate at most (words for n-gram models), 1 to 65,536.
     #[arg(long, default_value_t = 32)]
@@ -33,9 +34,10 @@ pub struct GenerateArgs {
     /// No end-of-text token before this many tokens.
     #[arg(long, default_value_t = 0)]
     pub min_new_tokens: usize,
-    /// greedy or sample.
-    #[arg(long, default_value = "greedy")]
-    pub strategy: String,
+    /// How the next token is chosen: the most likely one, or sampled with the seed.
+    #[arg(long, default_value = "greedy", value_parser = closed::<Strategy>(&["greedy", "sample"]))]
+    pub strategy: Strategy,
+    /// Sampling temperature (default 1): below 1 sharpens the distribution, above 1 flattens it.
     #[arg(long)]
     pub temperature: Option<f64>,
     /// Keep only the k most likely tokens when sampling.
@@ -47,21 +49,21 @@ pub struct GenerateArgs {
     /// End the output before this string (repeatable).
     #[arg(long)]
     pub stop: Vec<String>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub seed: SeedArg,
     /// Rerun the whole sequence at every step instead of keeping keys and values (neural models;
     /// the same text, slower): for measuring what the cache saves.
     #[arg(long)]
     pub no_kv_cache: bool,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(args: GenerateArgs) -> Result<i32, Error> {
     use crate::models::neural::{self, Family};
-    let strategy: Strategy = args.strategy.parse().map_err(Error::Usage)?;
+    let strategy = args.strategy;
     if strategy == Strategy::Greedy && (args.temperature.is_some() || args.top_k.is_some() || args.top_p.is_some()) {
         return Err(Error::Usage("--temperature, --top-k and --top-p apply only with --strategy sample".into()));
     }
@@ -74,7 +76,7 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
         top_k: args.top_k.unwrap_or(defaults.top_k),
         top_p: args.top_p.unwrap_or(defaults.top_p),
         stop: args.stop.clone(),
-        seed: args.seed,
+        seed: args.seed.seed,
         kv_cache: !args.no_kv_cache,
     };
     params.check().map_err(Error::Usage)?;
@@ -90,33 +92,40 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
         }
         (None, None) => return Err(Error::Usage("give --prompt TEXT or --input FILE".into())),
     };
+    let path = &args.model.model;
     let kind = match args.kind {
         Some(k) => k,
-        None => infer_kind(&args.model)?,
+        None => infer_kind(path)?,
     };
+    let loading = std::time::Instant::now();
+    tracing::info!("model {}: loading", path.display());
     let model: std::sync::Arc<dyn LanguageModel> = match kind {
-        Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
-        Kind::Causal => neural::load_linked(Family::Causal, &args.model, &args.runtime.options()?)
-            .map_err(|e| Error::Model(e.into()))?,
+        Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(path)?),
+        Kind::Causal => {
+            neural::load_linked(Family::Causal, path, &args.runtime.options()).map_err(|e| Error::Model(e.into()))?
+        }
         Kind::Masked => {
             return Err(Error::Usage(format!(
                 "{}: a masked LM does not generate text (it scores by pseudo-log-likelihood)",
-                args.model.display()
+                path.display()
             )));
         }
     };
+    tracing::info!(
+        "model loaded in {:.1}s: {}; {} prompts",
+        loading.elapsed().as_secs_f64(),
+        model.describe(),
+        prompts.len()
+    );
     let refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let generations = model.generate(&refs, &params)?;
-    if args.json {
+    if args.json.json {
         let v: Vec<_> = prompts
             .iter()
             .zip(&generations)
             .map(|(p, g)| json!({"prompt": p, "text": g.text, "tokens": g.tokens, "finish": g.finish, "token_ids": g.token_ids}))
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({"model": model.describe(), "generations": v})).expect("serializable")
-        );
+        print_json("generate", json!({"model": model.describe(), "generations": v}));
     } else {
         // One line per prompt: newlines inside an output are written as \n.
         for g in &generations {

@@ -33,6 +33,7 @@ pub fn main(prepare: fn(&Cli) -> Result<(), Error>) -> ! {
     }
     use clap::Parser;
     let cli = Cli::parse();
+    super::logging::init(cli.quiet, cli.verbose);
     let code = match prepare(&cli).and_then(|()| super::run(cli)) {
         Ok(code) => code,
         Err(err) => {
@@ -71,11 +72,11 @@ pub fn hand_over_if_neural(cli: &Cli) -> Result<(), Error> {
 pub fn needs_libtorch(cli: &Cli) -> bool {
     use crate::models::neural::runs_quantized;
     use crate::suite::ModelKind;
-    // A GGUF file computed quantized runs here; an option that does not parse fails here too.
+    // A GGUF file computed quantized runs here.
     let neural_path = |kind: Option<perplexity::Kind>, model: &std::path::Path, runtime: &perplexity::RuntimeArgs| {
         let kind = kind.or_else(|| perplexity::infer_kind(model).ok());
         matches!(kind, Some(perplexity::Kind::Causal | perplexity::Kind::Masked))
-            && !runtime.options().is_ok_and(|options| runs_quantized(model, &options))
+            && !runs_quantized(model, &runtime.options())
     };
     match &cli.command {
         Command::RunSuite(args) => crate::tasks::load_suite(&args.suite).is_ok_and(|suite| {
@@ -84,8 +85,8 @@ pub fn needs_libtorch(cli: &Cli) -> bool {
                 _ => false,
             })
         }),
-        Command::Perplexity(args) => neural_path(args.kind, &args.model, &args.runtime),
-        Command::Generate(args) => neural_path(args.kind, &args.model, &args.runtime),
+        Command::Perplexity(args) => neural_path(args.kind, &args.model.model, &args.runtime),
+        Command::Generate(args) => neural_path(args.kind, &args.model.model, &args.runtime),
         _ => false,
     }
 }

@@ -3,11 +3,14 @@
 pub mod gate;
 pub mod generate;
 pub mod launch;
+pub mod logging;
 pub mod models;
 pub mod ngram;
 pub mod perplexity;
 pub mod reference;
+pub mod show;
 pub mod suite;
+pub mod vocabulary;
 
 use clap::{Parser, Subcommand};
 
@@ -22,6 +25,13 @@ use crate::error::Error;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Print only results and errors: no progress bars, no log lines.
+    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log more: the planned jobs and every batch a job finishes (not only every 10 s); -vv adds
+    /// the source of each line.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,8 +40,10 @@ pub enum Command {
     Validate(suite::ValidateArgs),
     /// Run a suite: every task × model job, then results, report and summary.
     RunSuite(suite::RunSuiteArgs),
-    /// Re-render index.html and summary.md of a finished run from its stored results.
+    /// Re-render index.html, summary.md and results.json of a finished run from its stored results.
     Report(suite::ReportArgs),
+    /// Print a finished run's results as a table (or its results.json with --json).
+    Show(show::ShowArgs),
     /// Corpus or sentence BLEU, identical to sacrebleu (paired tests with --paired-bs/--paired-ar).
     Bleu(reference::BleuArgs),
     /// chrF / chrF++ identical to sacrebleu.
@@ -60,6 +72,7 @@ pub enum Command {
 
 /// Runs a parsed command; returns the process exit code.
 pub fn run(cli: Cli) -> Result<i32, Error> {
+    let quiet = cli.quiet;
     match cli.command {
         Command::Ngram(cmd) => ngram::run(cmd),
         Command::Perplexity(args) => perplexity::run(args),
@@ -73,7 +86,8 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Gate(args) => gate::gate(args),
         Command::History(args) => gate::history(args),
         Command::Merge(args) => gate::merge(args),
-        Command::RunSuite(args) => suite::run(args),
+        Command::RunSuite(args) => suite::run(args, quiet),
         Command::Report(args) => suite::report(args),
+        Command::Show(args) => show::run(args),
     }
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::{Value, json};
 
+use super::vocabulary::{JsonArg, print_json};
 use crate::error::Error;
 use crate::models::neural::Family;
 use crate::models::neural::deberta_config::DebertaV2Config;
@@ -21,9 +22,8 @@ use crate::models::neural::{self, NeuralError};
 pub struct ModelsArgs {
     /// A GGUF file, Hugging Face model folder or ARPA file to describe.
     pub path: Option<PathBuf>,
-    /// Print JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
     /// Print the support table (architectures × sources × features) as Markdown.
     #[arg(long, conflicts_with_all = ["path", "json"])]
     pub table: bool,
@@ -38,8 +38,8 @@ pub fn run(args: ModelsArgs) -> Result<i32, Error> {
         None => supported(),
         Some(path) => describe(path).map_err(|e| Error::Model(e.into()))?,
     };
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&value).expect("JSON values serialize"));
+    if args.json.json {
+        print_json("models", value);
     } else {
         print_text(&value, 0);
     }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use super::vocabulary::{JsonArg, print_json};
 use crate::error::Error;
 use crate::models::ngram::adapter::open_query_lm;
 use crate::models::ngram::arpa::{read_arpa_file, write_arpa_file};
@@ -25,25 +26,25 @@ pub enum NgramCommand {
 
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The ARPA file (plain or gzip).
-    #[arg(long)]
-    pub arpa: PathBuf,
+    /// The ARPA file to convert (plain or gzip).
+    #[arg(long, short = 'm', alias = "arpa", value_name = "FILE")]
+    pub model: PathBuf,
     /// Where to write the binary file (by convention with the extension .lmgauge-ngram).
-    #[arg(long, short = 'o')]
-    pub out: PathBuf,
+    #[arg(long, alias = "out", value_name = "FILE")]
+    pub output: PathBuf,
 }
 
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Model order, 1 to 64.
+    /// Model order, 1 to 64 (`-o` as in KenLM's lmplz).
     #[arg(long, short = 'o', value_parser = clap::value_parser!(u8).range(1..=crate::models::ngram::arpa::MAX_ORDER as i64))]
     pub order: u8,
     /// Training text: one sentence per line, words separated by whitespace.
-    #[arg(long, short = 'i')]
+    #[arg(long, short = 'i', value_name = "FILE")]
     pub input: PathBuf,
-    /// Where to write the ARPA file.
-    #[arg(long)]
-    pub arpa: PathBuf,
+    /// Where to write the ARPA file (plain text).
+    #[arg(long, alias = "arpa", value_name = "FILE")]
+    pub output: PathBuf,
     /// Substitute discounts when the closed-form estimate fails: up to three values for adjusted
     /// counts 1, 2 and 3+ (default 0.5 1 1.5).
     #[arg(long, num_args = 0..=3, value_name = "D")]
@@ -60,14 +61,13 @@ pub struct TrainArgs {
 #[derive(Debug, Args)]
 pub struct QueryArgs {
     /// An ARPA file (plain or gzip) or a binary file from `lmgauge ngram build`.
-    #[arg(long, alias = "model")]
-    pub arpa: PathBuf,
+    #[arg(long, short = 'm', alias = "arpa", value_name = "FILE")]
+    pub model: PathBuf,
     /// Text to score, one sentence per line.
-    #[arg(long, short = 'i')]
+    #[arg(long, short = 'i', value_name = "FILE")]
     pub input: PathBuf,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 pub fn run(cmd: NgramCommand) -> Result<i32, Error> {
@@ -79,10 +79,10 @@ pub fn run(cmd: NgramCommand) -> Result<i32, Error> {
 }
 
 fn build(args: BuildArgs) -> Result<i32, Error> {
-    let model = read_arpa_file(&args.arpa)?;
+    let model = read_arpa_file(&args.model)?;
     let lm = QueryLm::new(&model);
-    lm.write_binary(&args.out)?;
-    let size = std::fs::metadata(&args.out).map_err(|e| Error::io(&args.out, e))?.len();
+    lm.write_binary(&args.output)?;
+    let size = std::fs::metadata(&args.output).map_err(|e| Error::io(&args.output, e))?.len();
     let mut err = std::io::stderr().lock();
     let counts: Vec<String> = model.orders.iter().map(|t| t.len().to_string()).collect();
     let _ = writeln!(
@@ -91,7 +91,7 @@ fn build(args: BuildArgs) -> Result<i32, Error> {
         lm.order(),
         lm.vocab_size(),
         counts.join(" "),
-        args.out.display(),
+        args.output.display(),
         size as f64 / 1e6
     );
     Ok(0)
@@ -104,23 +104,23 @@ fn train(args: TrainArgs) -> Result<i32, Error> {
     let options = TrainOptions { order: args.order.into(), discount_fallback, prune: args.prune };
     let corpus = Corpus::read(&args.input, specials)?;
     let (model, discounts) = estimate(&corpus, &options)?;
-    write_arpa_file(&model, &args.arpa)?;
+    write_arpa_file(&model, &args.output)?;
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{} words, {} types", corpus.word_count, corpus.vocab.len());
     for (k, (table, d)) in model.orders.iter().zip(&discounts).enumerate() {
         let _ = writeln!(err, "order {}: {} n-grams, D1={} D2={} D3+={}", k + 1, table.len(), d.0[1], d.0[2], d.0[3]);
     }
-    let _ = writeln!(err, "wrote {}", args.arpa.display());
+    let _ = writeln!(err, "wrote {}", args.output.display());
     Ok(0)
 }
 
 fn query(args: QueryArgs) -> Result<i32, Error> {
-    let lm = open_query_lm(&args.arpa)?;
+    let lm = open_query_lm(&args.model)?;
     let stats = score_file(&lm, &args.input)?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&stats).expect("serializable"));
+    if args.json.json {
+        print_json("ngram query", serde_json::to_value(&stats).expect("query statistics serialize"));
     } else {
+        let mut out = std::io::stdout().lock();
         let _ = writeln!(
             out,
             "Perplexity including OOVs:\t{}\nPerplexity excluding OOVs:\t{}\nOOVs:\t{}\nTokens:\t{}",

@@ -12,36 +12,42 @@ use crate::error::Error;
 use crate::metrics::Metric;
 use crate::metrics::perplexity::PerplexityCounts;
 use crate::models::LanguageModel;
+use crate::models::neural::{PllVariant, Windows};
 use crate::models::ngram::NgramModel;
+
+pub use super::vocabulary::RuntimeArgs;
+use super::vocabulary::{JsonArg, ModelArg, pll_parser, print_json, windows_parser};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Kind {
-    /// An ARPA back-off model (plain or gzip).
+    /// An n-gram model: an ARPA file (plain or gzip) or a binary file from `ngram build`.
     Ngram,
-    /// A causal LM folder (GPT-2): token log-probabilities.
+    /// A causal LM (a GGUF file or a Hugging Face folder): token log-probabilities.
     Causal,
-    /// A masked LM folder (BERT, DistilBERT): pseudo-log-likelihood.
+    /// A masked LM folder (BERT family): pseudo-log-likelihood.
     Masked,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum UnitArg {
+    /// Every line is an item.
     Line,
+    /// Blank-line-separated paragraphs are items.
     Document,
+    /// The whole file is one item.
     File,
 }
 
 #[derive(Debug, Args)]
 pub struct PerplexityArgs {
-    /// The model: an ARPA file (.arpa or .arpa.gz), a binary n-gram file (`lmgauge ngram build`), a
-    /// GGUF file or a Hugging Face model folder.
-    #[arg(long)]
-    pub model: PathBuf,
-    /// Default: ngram for a file, causal or masked from a folder's config.json.
+    #[command(flatten)]
+    pub model: ModelArg,
+    /// What the model is; default: ngram for a file, causal for a GGUF file, causal or masked from
+    /// a folder's config.json.
     #[arg(long, value_enum)]
     pub kind: Option<Kind>,
     /// Text to score (text, JSONL, CSV or Parquet by extension; the `text` field for records).
-    #[arg(long, short = 'i')]
+    #[arg(long, short = 'i', value_name = "FILE")]
     pub input: PathBuf,
     /// How a text file divides into independently scored items.
     #[arg(long, value_enum, default_value = "line")]
@@ -56,48 +62,15 @@ pub struct PerplexityArgs {
     /// Causal: rolling (lm-evaluation-harness, default) or llama-perplexity (llama.cpp's chunks
     /// of --max-length tokens, default 512, each scoring its second half; with --unit file it
     /// reproduces `llama-perplexity -f FILE`).
-    #[arg(long)]
-    pub windows: Option<String>,
-    /// Masked: pseudo-log-likelihood variant.
-    #[arg(long, value_parser = ["original", "word-l2r"])]
-    pub pll: Option<String>,
+    #[arg(long, value_parser = windows_parser())]
+    pub windows: Option<Windows>,
+    /// Masked: pseudo-log-likelihood variant (default original).
+    #[arg(long, value_parser = pll_parser())]
+    pub pll: Option<PllVariant>,
     #[command(flatten)]
     pub runtime: RuntimeArgs,
-    #[arg(long)]
-    pub json: bool,
-}
-
-/// Where and how a neural model runs (shared by `perplexity` and `generate`).
-#[derive(Debug, Args)]
-pub struct RuntimeArgs {
-    /// auto, cpu, cuda or cuda:N.
-    #[arg(long, default_value = "auto")]
-    pub device: String,
-    /// f32, f16 or bf16 (half precision on CUDA only).
-    #[arg(long, default_value = "f32")]
-    pub dtype: String,
-    /// Token slots per forward pass, padding included, 1 to 4,194,304 (generation: prompts are
-    /// decoded in batches of about this many positions).
-    #[arg(long, default_value_t = crate::models::neural::DEFAULT_BATCH_TOKENS)]
-    pub batch_tokens: usize,
-    /// GGUF files: quantized (default; the file's own weights on the CPU, as llama.cpp computes
-    /// them, without libtorch) or f32 (dequantized through libtorch, as transformers computes
-    /// them).
-    #[arg(long)]
-    pub compute: Option<String>,
-}
-
-impl RuntimeArgs {
-    /// Neural options with these runtime settings and every other field at its default.
-    pub fn options(&self) -> Result<crate::models::neural::NeuralOptions, Error> {
-        Ok(crate::models::neural::NeuralOptions {
-            device: self.device.parse().map_err(Error::Usage)?,
-            dtype: self.dtype.parse().map_err(Error::Usage)?,
-            batch_tokens: self.batch_tokens,
-            compute: self.compute.as_deref().map(str::parse).transpose().map_err(Error::Usage)?,
-            ..Default::default()
-        })
-    }
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 /// The kind a model path implies: GGUF files are causal LMs, other files ARPA models, folders say
@@ -157,9 +130,10 @@ pub(crate) fn infer_kind(path: &std::path::Path) -> Result<Kind, Error> {
 
 pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     use crate::models::neural::{self, Family, NeuralOptions};
+    let path = &args.model.model;
     let kind = match args.kind {
         Some(k) => k,
-        None => infer_kind(&args.model)?,
+        None => infer_kind(path)?,
     };
     if kind == Kind::Ngram
         && (args.max_length.is_some() || args.stride.is_some() || args.pll.is_some() || args.windows.is_some())
@@ -177,9 +151,9 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     let options = NeuralOptions {
         max_length: args.max_length,
         stride: args.stride,
-        windows: args.windows.as_deref().unwrap_or("rolling").parse().map_err(Error::Usage)?,
-        pll: args.pll.as_deref().unwrap_or("original").parse().map_err(Error::Usage)?,
-        ..args.runtime.options()?
+        windows: args.windows.unwrap_or_default(),
+        pll: args.pll.unwrap_or_default(),
+        ..args.runtime.options()
     };
     // The text first: a bad file fails before a slow model load.
     let format = Format::from_path(&args.input);
@@ -190,17 +164,21 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
     };
     let spec = DatasetSpec { path: args.input.clone(), format, unit, fields: FieldMap::default(), limit: None };
     let items = data::load(&spec)?;
+    let loading = std::time::Instant::now();
+    tracing::info!("model {}: loading", path.display());
     let model: std::sync::Arc<dyn LanguageModel> = match kind {
-        Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(&args.model)?),
-        Kind::Causal => {
-            neural::load_linked(Family::Causal, &args.model, &options).map_err(|e| Error::Model(e.into()))?
-        }
-        Kind::Masked => {
-            neural::load_linked(Family::Masked, &args.model, &options).map_err(|e| Error::Model(e.into()))?
-        }
+        Kind::Ngram => std::sync::Arc::new(NgramModel::from_arpa(path)?),
+        Kind::Causal => neural::load_linked(Family::Causal, path, &options).map_err(|e| Error::Model(e.into()))?,
+        Kind::Masked => neural::load_linked(Family::Masked, path, &options).map_err(|e| Error::Model(e.into()))?,
     };
+    tracing::info!(
+        "model loaded in {:.1}s: {}; scoring {} items",
+        loading.elapsed().as_secs_f64(),
+        model.describe(),
+        items.len()
+    );
     let texts: Vec<&str> = items.iter().map(|i| i.text.as_str()).collect();
-    let model_name = args.model.display().to_string();
+    let model_name = path.display().to_string();
     let scored: Vec<(PerplexityCounts, usize)> = model
         .likelihoods(&texts)?
         .iter()
@@ -218,9 +196,9 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
         oov += o;
     }
     let value = |m: Metric| total.metric(m);
-    if args.json {
+    if args.json.json {
         let mut v = json!({
-            "model": args.model.display().to_string(),
+            "model": model_name,
             "items": items.len(),
             "tokens": total.tokens, "words": total.words, "bytes": total.bytes, "oov": oov, "nll": total.nll,
             "token_perplexity": value(Metric::TokenPerplexity),
@@ -234,7 +212,7 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
             v["pseudo_bits_per_byte"] = json!(value(Metric::PseudoBitsPerByte));
             v["pll"] = json!(options.pll.to_string());
         }
-        println!("{}", serde_json::to_string_pretty(&v).expect("serializable"));
+        print_json("perplexity", v);
     } else {
         println!("{}", model.describe());
         println!(

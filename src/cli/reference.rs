@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use serde_json::{Value, json};
 
+use super::vocabulary::{JsonArg, SeedArg, named, print_json};
 use crate::error::Error;
 use crate::metrics::bleu::{BleuConfig, BleuScore, BleuStats, Smooth, Tokenizer};
 use crate::metrics::chrf::ChrfConfig;
@@ -25,27 +26,36 @@ pub struct PairedArgs {
     /// 1,000,000.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=crate::metrics::stats::MAX_RESAMPLES as u64))]
     pub paired_samples: Option<u64>,
-    /// Seed of the resampling (sacrebleu's default SACREBLEU_SEED is 12345).
-    #[arg(long, default_value_t = 12345)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub seed: SeedArg,
+}
+
+/// The references and system outputs of `bleu` and `chrf`.
+#[derive(Debug, Args)]
+pub struct SystemsArgs {
+    /// Reference file (one segment per line); repeat for several reference streams.
+    #[arg(short = 'r', long = "reference", required = true, value_name = "FILE")]
+    pub references: Vec<PathBuf>,
+    /// System output file, line-aligned with the references; repeat to score several systems (the
+    /// first is the baseline of paired tests). Without -i, one system is read from standard input.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    pub inputs: Vec<PathBuf>,
 }
 
 #[derive(Debug, Args)]
 pub struct BleuArgs {
-    /// Reference file (one segment per line); repeat for several reference streams.
-    #[arg(short = 'r', long = "reference", required = true)]
-    pub references: Vec<PathBuf>,
-    /// System output file; repeat to score several systems (the first is the baseline of paired
-    /// tests). Without -i, the hypotheses are read from standard input.
-    #[arg(short = 'i', long = "input")]
-    pub inputs: Vec<PathBuf>,
-    #[arg(long = "tokenize", default_value = "13a", value_parser = ["13a", "intl", "char", "none", "zh"])]
-    pub tokenize: String,
-    #[arg(long, default_value = "exp", value_parser = ["exp", "floor", "add-k", "none"])]
-    pub smooth: String,
+    #[command(flatten)]
+    pub systems: SystemsArgs,
+    /// Tokenizer applied before matching n-grams (sacrebleu's --tokenize).
+    #[arg(long, default_value = "13a", value_parser = named(&["13a", "intl", "char", "none", "zh"], Tokenizer::from_name))]
+    pub tokenize: Tokenizer,
+    /// Smoothing of zero n-gram counts (sacrebleu's --smooth-method).
+    #[arg(long, default_value = "exp", value_parser = named(&["exp", "floor", "add-k", "none"], Smooth::from_name))]
+    pub smooth: Smooth,
     /// Smoothing value for floor (default 0.1) or add-k (default 1): a finite number ≥ 0.
     #[arg(long, value_parser = non_negative_finite)]
     pub smooth_value: Option<f64>,
+    /// Lowercase hypotheses and references before matching.
     #[arg(long)]
     pub lowercase: bool,
     /// Score every segment on its own (effective order on, as sacrebleu -sl).
@@ -53,16 +63,14 @@ pub struct BleuArgs {
     pub sentence: bool,
     #[command(flatten)]
     pub paired: PairedArgs,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]
 pub struct ChrfArgs {
-    #[arg(short = 'r', long = "reference", required = true)]
-    pub references: Vec<PathBuf>,
-    #[arg(short = 'i', long = "input")]
-    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub systems: SystemsArgs,
     /// Character n-gram order, 1 to 32.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub char_order: u16,
@@ -72,6 +80,7 @@ pub struct ChrfArgs {
     /// Weight of recall against precision, 0 to 100.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub beta: u32,
+    /// Lowercase hypotheses and references before matching.
     #[arg(long)]
     pub lowercase: bool,
     /// Keep whitespace in character n-grams.
@@ -80,41 +89,51 @@ pub struct ChrfArgs {
     /// Epsilon smoothing (chrF++.py, Moses) instead of effective order.
     #[arg(long)]
     pub eps_smoothing: bool,
+    /// Score every segment on its own.
     #[arg(long)]
     pub sentence: bool,
     #[command(flatten)]
     pub paired: PairedArgs,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 #[derive(Debug, Args)]
 pub struct RougeArgs {
     /// Reference file, one text per line; repeat for several references (best F per type).
-    #[arg(short = 'r', long = "reference", requires = "inputs", conflicts_with = "jsonl")]
+    #[arg(short = 'r', long = "reference", requires = "inputs", conflicts_with = "jsonl", value_name = "FILE")]
     pub references: Vec<PathBuf>,
-    /// Prediction file, one text per line.
-    #[arg(short = 'i', long = "input")]
+    /// Prediction file, one text per line, line-aligned with the references.
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
     pub inputs: Option<PathBuf>,
     /// JSON Lines file of pairs; texts may span lines (for rougeLsum), a reference may be a list.
-    #[arg(long, required_unless_present = "references")]
+    #[arg(long, required_unless_present = "references", value_name = "FILE")]
     pub jsonl: Option<PathBuf>,
+    /// The JSONL field holding the prediction.
     #[arg(long, default_value = "prediction")]
     pub prediction_field: String,
+    /// The JSONL field holding the reference (a string or a list of strings).
     #[arg(long, default_value = "reference")]
     pub reference_field: String,
-    /// Porter-stem tokens longer than 3 characters (rouge_score's use_stemmer).
+    /// Do not Porter-stem tokens. By default tokens longer than 3 characters are stemmed, as in a
+    /// suite's reference and generation tasks (rouge_score's use_stemmer=True; rouge_score's own
+    /// default is False).
     #[arg(long)]
+    pub no_stem: bool,
+    /// Accepted for compatibility: stemming is the default.
+    #[arg(long, hide = true, conflicts_with = "no_stem")]
     pub stem: bool,
-    #[arg(long, value_delimiter = ',', default_value = "rouge1,rouge2,rougeL,rougeLsum")]
-    pub types: Vec<String>,
+    /// ROUGE types to compute, comma separated.
+    #[arg(long, value_delimiter = ',', default_value = "rouge1,rouge2,rougeL,rougeLsum",
+          value_parser = named(&["rouge1", "rouge2", "rougeL", "rougeLsum"], RougeType::from_name))]
+    pub types: Vec<RougeType>,
     /// Bootstrap resamples for low/mid/high, 1 to 1,000,000.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=crate::metrics::stats::MAX_RESAMPLES as u64))]
     pub bootstrap: u64,
-    #[arg(long, default_value_t = 12345)]
-    pub seed: u64,
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub seed: SeedArg,
+    #[command(flatten)]
+    pub json: JsonArg,
 }
 
 fn non_negative_finite(s: &str) -> Result<f64, String> {
@@ -183,7 +202,7 @@ fn read_aligned(refs: &[PathBuf], inputs: &[PathBuf]) -> Result<Aligned, Error> 
 }
 
 fn paired(args: &PairedArgs, base: &ItemStats, sys: &ItemStats) -> Option<PairedResult> {
-    let mut rng = stats::stream(args.seed, "paired");
+    let mut rng = stats::stream(args.seed.seed, "paired");
     if args.paired_bs {
         Some(stats::paired_bootstrap(base, sys, args.paired_samples.map_or(1000, |n| n as usize), &mut rng))
     } else if args.paired_ar {
@@ -198,22 +217,23 @@ fn paired(args: &PairedArgs, base: &ItemStats, sys: &ItemStats) -> Option<Paired
     }
 }
 
-fn print(json_out: bool, values: Vec<Value>, text: Vec<String>) {
-    let mut out = std::io::stdout().lock();
+/// Text lines, or one JSON object: `fields` (the metric and its signature) and `systems`.
+fn print(command: &str, json_out: bool, mut fields: Value, systems: Vec<Value>, text: Vec<String>) {
     if json_out {
-        let v = if values.len() == 1 { values.into_iter().next().unwrap() } else { Value::Array(values) };
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).expect("serializable"));
+        fields["systems"] = Value::Array(systems);
+        print_json(command, fields);
     } else {
+        let mut out = std::io::stdout().lock();
         for t in text {
             let _ = writeln!(out, "{t}");
         }
     }
 }
 
-fn bleu_json(s: &BleuScore, signature: &str, system: &str, p: Option<&PairedResult>) -> Value {
+fn bleu_json(s: &BleuScore, p: Option<&PairedResult>) -> Value {
     let mut v = json!({
-        "name": "BLEU", "system": system, "score": s.score, "counts": s.counts, "totals": s.totals,
-        "precisions": s.precisions, "bp": s.bp, "sys_len": s.sys_len, "ref_len": s.ref_len, "signature": signature,
+        "score": s.score, "counts": s.counts, "totals": s.totals,
+        "precisions": s.precisions, "bp": s.bp, "sys_len": s.sys_len, "ref_len": s.ref_len,
     });
     if let Some(p) = p {
         v["p_value"] = json!(p.p_value);
@@ -237,26 +257,29 @@ fn bleu_text(s: &BleuScore) -> String {
 }
 
 pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
-    let (refs, systems) = read_aligned(&args.references, &args.inputs)?;
+    let (refs, systems) = read_aligned(&args.systems.references, &args.systems.inputs)?;
     let cfg = BleuConfig {
-        tokenizer: Tokenizer::from_name(&args.tokenize).expect("clap checked"),
+        tokenizer: args.tokenize,
         lowercase: args.lowercase,
-        smooth: Smooth::from_name(&args.smooth).expect("clap checked"),
+        smooth: args.smooth,
         smooth_value: args.smooth_value,
         max_order: 4,
         effective_order: args.sentence,
     };
     let signature = cfg.signature(refs.len());
+    let fields = json!({"metric": "BLEU", "signature": signature});
     let (mut values, mut text) = (Vec::new(), Vec::new());
     if args.sentence {
         for (name, hyps) in &systems {
+            let mut sentences = Vec::new();
             for s in cfg.corpus_stats(hyps, &refs) {
                 let score = cfg.score(&s);
-                values.push(bleu_json(&score, &signature, name, None));
+                sentences.push(bleu_json(&score, None));
                 text.push(bleu_text(&score));
             }
+            values.push(json!({"system": name, "sentences": sentences}));
         }
-        print(args.json, values, text);
+        print("bleu", args.json.json, fields, values, text);
         return Ok(0);
     }
     let hyps: Vec<&[String]> = systems.iter().map(|(_, h)| h.as_slice()).collect();
@@ -267,19 +290,21 @@ pub fn bleu(args: BleuArgs) -> Result<i32, Error> {
         stats.iter().for_each(|s| sum.add(s));
         let score = cfg.score(&sum);
         let p = if k > 0 { paired(&args.paired, &base, &crate::metrics::bleu::item_stats(&cfg, stats)) } else { None };
-        values.push(bleu_json(&score, &signature, name, p.as_ref()));
+        let mut v = bleu_json(&score, p.as_ref());
+        v["system"] = json!(name);
+        values.push(v);
         let mut line = format!("{name}: {} {}", signature, bleu_text(&score));
         if let Some(p) = p {
             line.push_str(&format!(" p = {:.4}", p.p_value));
         }
         text.push(line);
     }
-    print(args.json, values, text);
+    print("bleu", args.json.json, fields, values, text);
     Ok(0)
 }
 
 pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
-    let (refs, systems) = read_aligned(&args.references, &args.inputs)?;
+    let (refs, systems) = read_aligned(&args.systems.references, &args.systems.inputs)?;
     let cfg = ChrfConfig {
         char_order: args.char_order.into(),
         word_order: args.word_order.into(),
@@ -289,18 +314,21 @@ pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
         eps_smoothing: args.eps_smoothing,
     };
     let (name, signature) = (cfg.name(), cfg.signature(refs.len()));
+    let fields = json!({"metric": name, "signature": signature});
     let (mut values, mut text) = (Vec::new(), Vec::new());
     let hyps: Vec<&[String]> = systems.iter().map(|(_, h)| h.as_slice()).collect();
     let all_stats = cfg.systems_stats(&hyps, &refs);
     if args.sentence {
         for ((sys, _), stats) in systems.iter().zip(&all_stats) {
+            let mut sentences = Vec::new();
             for s in stats {
                 let score = cfg.f_score(s);
-                values.push(json!({"name": name, "system": sys, "score": score, "signature": signature}));
+                sentences.push(json!({"score": score}));
                 text.push(format!("{name} = {score:.4}"));
             }
+            values.push(json!({"system": sys, "sentences": sentences}));
         }
-        print(args.json, values, text);
+        print("chrf", args.json.json, fields, values, text);
         return Ok(0);
     }
     let base = crate::metrics::chrf::item_stats(&cfg, &all_stats[0]);
@@ -308,16 +336,18 @@ pub fn chrf(args: ChrfArgs) -> Result<i32, Error> {
         let items = crate::metrics::chrf::item_stats(&cfg, stats);
         let score = items.score_all();
         let p = if k > 0 { paired(&args.paired, &base, &items) } else { None };
-        let mut v = json!({"name": name, "system": sys, "score": score, "signature": signature});
+        let mut v = json!({"system": sys, "score": score});
         let mut line = format!("{sys}: {signature} {name} = {score:.4}");
         if let Some(p) = p {
             v["p_value"] = json!(p.p_value);
+            v["mean"] = json!(p.mean);
+            v["ci"] = json!(p.ci);
             line.push_str(&format!(" p = {:.4}", p.p_value));
         }
         values.push(v);
         text.push(line);
     }
-    print(args.json, values, text);
+    print("chrf", args.json.json, fields, values, text);
     Ok(0)
 }
 
@@ -358,13 +388,7 @@ fn read_jsonl_pairs(path: &Path, pred_field: &str, ref_field: &str) -> Result<Ve
 }
 
 pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
-    let mut types = Vec::new();
-    for t in &args.types {
-        types
-            .push(RougeType::from_name(t).ok_or_else(|| {
-                Error::Usage(format!("unknown ROUGE type {t:?} (rouge1, rouge2, rougeL, rougeLsum)"))
-            })?);
-    }
+    let types = args.types.clone();
     let pairs: Vec<(Vec<String>, String)> = match &args.jsonl {
         Some(p) => read_jsonl_pairs(p, &args.prediction_field, &args.reference_field)?,
         None => {
@@ -374,7 +398,7 @@ pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
             (0..preds.len()).map(|i| (refs.iter().map(|r| r[i].clone()).collect(), preds[i].clone())).collect()
         }
     };
-    let scorer = RougeScorer { types: types.clone(), stem: args.stem };
+    let scorer = RougeScorer { types: types.clone(), stem: !args.no_stem };
     use rayon::prelude::*;
     let scores: Vec<Vec<(RougeType, crate::metrics::rouge::RougeScore)>> = pairs
         .par_iter()
@@ -388,8 +412,11 @@ pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
     let mut text = Vec::new();
     let fs: Vec<Vec<f64>> = (0..types.len()).map(|k| scores.iter().map(|s| s[k].1.fmeasure).collect()).collect();
     let series: Vec<&[f64]> = fs.iter().map(Vec::as_slice).collect();
-    let intervals =
-        stats::bootstrap_low_mid_high_many(&series, args.bootstrap as usize, &mut stats::stream(args.seed, "rouge"));
+    let intervals = stats::bootstrap_low_mid_high_many(
+        &series,
+        args.bootstrap as usize,
+        &mut stats::stream(args.seed.seed, "rouge"),
+    );
     for (k, ty) in types.iter().enumerate() {
         let p = scores.iter().map(|s| s[k].1.precision).sum::<f64>() / n;
         let r = scores.iter().map(|s| s[k].1.recall).sum::<f64>() / n;
@@ -401,6 +428,10 @@ pub fn rouge(args: RougeArgs) -> Result<i32, Error> {
         );
         text.push(format!("{}: P {p:.4} R {r:.4} F {fm:.4} (95% {low:.4}–{high:.4})", ty.name()));
     }
-    print(args.json, vec![Value::Object(out)], text);
+    if args.json.json {
+        print_json("rouge", json!({"metric": "ROUGE", "stem": !args.no_stem, "scores": Value::Object(out)}));
+    } else {
+        text.iter().for_each(|t| println!("{t}"));
+    }
     Ok(0)
 }

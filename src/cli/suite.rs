@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::engine::{RunOptions, run_suite};
+use crate::engine::{Display, RunOptions, run_suite};
 use crate::error::Error;
 use crate::tasks::load_suite;
 
@@ -19,35 +19,32 @@ pub struct ValidateArgs {
 
 #[derive(Debug, Args)]
 pub struct RunSuiteArgs {
-    /// Suite file (default: suites/quick.yaml).
+    /// Suite file.
     #[arg(default_value = DEFAULT_SUITE)]
     pub suite: PathBuf,
-    /// Output folder; the run goes to OUT/<suite>/<run-id>/.
-    #[arg(long, default_value = "reports")]
-    pub out: PathBuf,
+    /// Output folder; the run goes to DIR/<suite>/<run-id>/.
+    #[arg(long, alias = "out", default_value = "reports", value_name = "DIR")]
+    pub out_dir: PathBuf,
     /// Run only these tasks (comma separated ids).
-    #[arg(long, value_delimiter = ',')]
-    pub only: Vec<String>,
+    #[arg(long, alias = "only", value_delimiter = ',', value_name = "ID,...")]
+    pub tasks: Vec<String>,
     /// Run only these models (comma separated ids).
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_name = "ID,...")]
     pub models: Vec<String>,
-    /// Override the suite's seed.
+    /// Seed of every random choice, instead of the suite's `seed:` (12345 when the suite has none).
     #[arg(long)]
     pub seed: Option<u64>,
     /// Continue the newest run of this suite, skipping finished jobs.
     #[arg(long)]
     pub resume: bool,
-    /// Never draw progress bars.
-    #[arg(long)]
-    pub quiet: bool,
     /// Run only shard K of N (e.g. 2/4): a deterministic slice of the jobs; combine with `lmgauge merge`.
-    #[arg(long, value_parser = parse_shard)]
+    #[arg(long, value_parser = parse_shard, value_name = "K/N")]
     pub shard: Option<(usize, usize)>,
-    /// Gate the finished run against this baseline (exit 1 on a regression).
-    #[arg(long)]
-    pub gate: Option<PathBuf>,
+    /// Gate the finished run against this baseline (`lmgauge baseline save`); exit 1 on a regression.
+    #[arg(long, alias = "gate", value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Gate policy file overriding the suite's `gates:` section.
-    #[arg(long, requires = "gate")]
+    #[arg(long, requires = "baseline", value_name = "FILE")]
     pub policy: Option<PathBuf>,
 }
 
@@ -64,6 +61,7 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// A run folder (OUT/<suite>/<run-id> or OUT/<suite>/latest).
+    #[arg(value_name = "RUN")]
     pub run_dir: PathBuf,
 }
 
@@ -81,15 +79,15 @@ pub fn validate(args: ValidateArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
-pub fn run(args: RunSuiteArgs) -> Result<i32, Error> {
+pub fn run(args: RunSuiteArgs, quiet: bool) -> Result<i32, Error> {
     let suite = load_suite(&args.suite)?;
     let opts = RunOptions {
-        out: args.out,
-        only_tasks: args.only,
+        out: args.out_dir,
+        only_tasks: args.tasks,
         only_models: args.models,
         seed: args.seed,
         resume: args.resume,
-        progress: !args.quiet,
+        display: if quiet { Display::Quiet } else { Display::Auto },
         shard: args.shard,
     };
     let outcome = run_suite(&suite, &opts)?;
@@ -99,7 +97,7 @@ pub fn run(args: RunSuiteArgs) -> Result<i32, Error> {
     println!("summary: {dir}/summary.md");
     println!("results: {dir}/results.csv");
     if outcome.failed_jobs.is_empty() {
-        match &args.gate {
+        match &args.baseline {
             Some(baseline) => crate::cli::gate::gate_and_report(&outcome.run_dir, baseline, args.policy.as_deref()),
             None => Ok(0),
         }

@@ -2,6 +2,8 @@
 //! ends so a run resumes, sharded and merged; what a job does is its task's business (`tasks`).
 
 pub mod plan;
+pub mod progress;
 pub mod run;
 
+pub use progress::Display;
 pub use run::{RunOptions, RunOutcome, run_suite};

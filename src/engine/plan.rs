@@ -10,7 +10,7 @@ pub fn plan(suite: &Suite, only_tasks: &[String], only_models: &[String]) -> Res
         if suite.task(t).is_none() {
             let known: Vec<&str> = suite.tasks.iter().map(|t| t.id.as_str()).collect();
             return Err(Error::Usage(format!(
-                "--only: no task {t:?} in suite {} (tasks: {})",
+                "--tasks: no task {t:?} in suite {} (tasks: {})",
                 suite.name,
                 known.join(", ")
             )));

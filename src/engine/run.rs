@@ -6,15 +6,14 @@
 //! the newest run of the suite and recomputes nothing that finished.
 
 use std::collections::HashMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use super::plan::{Job, plan};
+use super::progress::{Display, JobProgress, RunProgress, clock};
 use crate::error::Error;
 use crate::models::ngram::NgramModel;
 use crate::store::jobs::{self, ItemScore, JOB_RECORD_VERSION, JobRecord, JobStatus};
@@ -32,8 +31,8 @@ pub struct RunOptions {
     /// Overrides the suite's seed.
     pub seed: Option<u64>,
     pub resume: bool,
-    /// Show progress bars (only ever on a terminal).
-    pub progress: bool,
+    /// Progress bars on a terminal, log lines elsewhere, or nothing.
+    pub display: Display,
     /// Run only shard `k` of `n` (1-based): every n-th job of the plan, starting at the k-th.
     pub shard: Option<(usize, usize)>,
 }
@@ -50,9 +49,7 @@ struct EngineContext<'a, F: Fn(&str) -> Result<SharedModel, String> + Sync> {
     load: F,
     model_id: &'a str,
     seed: u64,
-    multi: &'a MultiProgress,
-    key: String,
-    bar: OnceLock<ProgressBar>,
+    progress: JobProgress<'a>,
 }
 
 impl<F: Fn(&str) -> Result<SharedModel, String> + Sync> JobContext for EngineContext<'_, F> {
@@ -66,17 +63,10 @@ impl<F: Fn(&str) -> Result<SharedModel, String> + Sync> JobContext for EngineCon
         self.seed
     }
     fn progress_start(&self, items: u64) {
-        let bar = self.multi.add(ProgressBar::new(items));
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>24} {bar:30} {pos}/{len} {elapsed}").expect("valid template"),
-        );
-        bar.set_prefix(self.key.clone());
-        let _ = self.bar.set(bar);
+        self.progress.start(items);
     }
     fn progress_advance(&self, items: u64) {
-        if let Some(bar) = self.bar.get() {
-            bar.inc(items);
-        }
+        self.progress.advance(items);
     }
 }
 
@@ -106,13 +96,12 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     }
     let pending: Vec<&Job> = jobs.iter().filter(|j| !done.contains_key(j)).collect();
 
-    let multi = MultiProgress::with_draw_target(
-        if opts.progress && std::io::stderr().is_terminal() && std::env::var_os("CI").is_none() {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
+    tracing::info!("run {}: {} jobs of suite {:?} (seed {seed})", run_dir.display(), jobs.len(), suite.name);
+    for job in &jobs {
+        let state = if done.contains_key(job) { "finished before" } else { "to run" };
+        tracing::debug!("planned job {}: {state}", job.key());
+    }
+    let progress = RunProgress::new(opts.display, jobs.len(), jobs.len() - pending.len());
     let models: HashMap<&str, OnceLock<Result<SharedModel, String>>> =
         suite.models.iter().map(|m| (m.id.as_str(), OnceLock::new())).collect();
     // One object per task for the whole run: the data its jobs share is read once, and
@@ -130,18 +119,14 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
                 let (Some(slot), Some(def)) = (models.get(id), suite.model(id)) else {
                     return Err(format!("model {id:?} is not in the suite"));
                 };
-                slot.get_or_init(|| load_model(def, &model_cache).map_err(|e| e.to_string())).clone()
+                slot.get_or_init(|| logged_load(def, &model_cache)).clone()
             },
             model_id: &job.model,
             seed,
-            multi: &multi,
-            key: job.key(),
-            bar: OnceLock::new(),
+            progress: progress.job(&job.key()),
         };
         let output = task.run(model_def, &ctx);
-        if let Some(bar) = ctx.bar.get() {
-            bar.finish_and_clear();
-        }
+        ctx.progress.end(output.items.as_ref().map(Vec::len).map_err(String::as_str));
         let mut record = match output.items {
             Ok(items) => finished(job, model_def, output.description, items, started),
             Err(e) => failed(job, model_def, e, started),
@@ -156,6 +141,7 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
         .par_iter()
         .map(|job| guarded(job, suite.model(&job.model).expect("planned"), &run_dir, || run_one(job)))
         .collect();
+    progress.finish();
 
     let mut records: Vec<JobRecord> = Vec::with_capacity(jobs.len());
     let mut summaries = Vec::with_capacity(jobs.len());
@@ -369,6 +355,23 @@ fn failed(job: &Job, def: &ModelDef, error: String, started: Instant) -> JobReco
 }
 
 /// Loads a model of any kind; trained n-grams are cached in `cache_dir`.
+/// [`load_model`], logged: which model, from where, and how long it took.
+fn logged_load(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, String> {
+    let started = Instant::now();
+    tracing::info!("model {}: loading", def.id);
+    let loaded = load_model(def, cache_dir).map_err(|e| e.to_string());
+    match &loaded {
+        Ok(model) => tracing::info!(
+            "model {}: loaded in {}: {}",
+            def.id,
+            clock(started.elapsed().as_secs_f64()),
+            model.describe()
+        ),
+        Err(e) => tracing::warn!("model {}: could not load: {e}", def.id),
+    }
+    loaded
+}
+
 pub fn load_model(def: &ModelDef, cache_dir: &Path) -> Result<SharedModel, Error> {
     match &def.kind {
         ModelKind::Ngram(def) => Ok(Arc::new(NgramModel::from_def(def, cache_dir)?)),

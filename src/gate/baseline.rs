@@ -100,7 +100,7 @@ pub fn load(path: &Path) -> Result<(Baseline, Vec<JobRecord>), Error> {
     let bytes = std::fs::read(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             Error::Usage(format!(
-                "no baseline at {}; create one from a finished run with `lmgauge baseline save RUN_DIR --to {}` and commit it",
+                "no baseline at {}; create one from a finished run with `lmgauge baseline save RUN --output {}` and commit it",
                 path.display(),
                 path.display()
             ))

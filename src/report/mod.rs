@@ -1,10 +1,13 @@
-//! Reports rendered from a run's stored files only (`run.json`, `results.csv`): `summary.md`
-//! and a self-contained `index.html` with inline SVG charts. `lmgauge report RUN_DIR` and the end
+//! Reports rendered from a run's stored files only (`run.json`, `results.csv`): `summary.md`,
+//! a self-contained `index.html` with inline SVG charts, `results.json` for programs, and the
+//! terminal table of `lmgauge show`. `lmgauge report RUN_DIR` and the end
 //! of every run call the same [`render`].
 
 pub mod charts;
 pub mod html;
 pub mod markdown;
+pub mod results_json;
+pub mod terminal;
 mod views;
 
 use std::path::Path;
@@ -150,9 +153,10 @@ impl ReportData {
     }
 }
 
-/// Writes `summary.md` and `index.html` into the run directory.
+/// Writes `summary.md`, `index.html` and `results.json` into the run directory.
 pub fn render(run_dir: &Path) -> Result<(), Error> {
     let data = ReportData::load(run_dir)?;
+    results_json::write(&data, run_dir)?;
     write_atomic(&run_dir.join("summary.md"), markdown::summary(&data).as_bytes())?;
     write_atomic(&run_dir.join("index.html"), html::page(&data).as_bytes())?;
     Ok(())

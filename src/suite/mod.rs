@@ -16,6 +16,10 @@ use crate::models::ngram::adapter::NgramDef;
 
 pub use validate::{load_suite, parse_suite, read_options};
 
+/// The seed of a suite without `seed:` and of every command run without `--seed` (sacrebleu's
+/// `SACREBLEU_SEED`).
+pub const DEFAULT_SEED: u64 = 12345;
+
 /// A suite that passed validation: paths resolved, names checked, capabilities matched.
 #[derive(Debug, Clone)]
 pub struct Suite {

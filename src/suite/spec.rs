@@ -25,6 +25,10 @@ use crate::data::{FieldMap, Format, Unit};
 /// The only suite format version this build reads.
 pub const SUITE_VERSION: u32 = 1;
 
+fn default_seed() -> u64 {
+    super::DEFAULT_SEED
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SuiteSpec {
@@ -32,8 +36,9 @@ pub struct SuiteSpec {
     pub name: String,
     #[serde(default)]
     pub description: Option<String>,
-    /// Seeds every random choice (bootstrap resampling); default 0.
-    #[serde(default)]
+    /// Seeds every random choice (bootstrap resampling); default [`super::DEFAULT_SEED`], as on
+    /// the command line.
+    #[serde(default = "default_seed")]
     pub seed: u64,
     /// Bootstrap resamples for confidence intervals (default 1000).
     #[serde(default)]

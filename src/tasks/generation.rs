@@ -180,7 +180,11 @@ impl Task for Generation<'_> {
     fn run(&self, _model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
         match (self.data(), ctx.model()) {
             (Ok(d), Ok(m)) => {
+                // One call, so the model batches the prompts as it always has (the texts must not
+                // depend on how progress is shown); the bar moves when it returns.
+                ctx.progress_start(d.prompts.len() as u64);
                 let items = run(self.def, &self.generation, &self.scoring, m.as_ref(), d);
+                ctx.progress_advance(d.prompts.len() as u64);
                 JobOutput { items, description: m.describe(), notes: Vec::new() }
             }
             (Err(e), _) => JobOutput::failed(e.clone()),

@@ -107,7 +107,9 @@ impl Task for Preference<'_> {
                 Err(e) => return JobOutput { notes: loaded.1.clone(), ..JobOutput::failed(e) },
             },
         };
+        ctx.progress_start(loaded.0.len() as u64);
         let items = judge(self.def, model, lm.as_deref(), &loaded.0, ctx.seed());
+        ctx.progress_advance(loaded.0.len() as u64);
         JobOutput { items, description: describe_judge(model), notes: loaded.1.clone() }
     }
 

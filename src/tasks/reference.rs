@@ -154,9 +154,12 @@ impl Task for Reference<'_> {
         self.def
     }
 
-    fn run(&self, model: &ModelDef, _ctx: &dyn JobContext) -> JobOutput {
+    fn run(&self, model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
         let refs = self.references.get_or_init(|| load_references(&self.def.dataset));
+        let n = refs.as_ref().map_or(0, Vec::len) as u64;
+        ctx.progress_start(n);
         let items = refs.as_ref().map_err(Clone::clone).and_then(|r| score_outputs(self.def, &self.opts, model, r));
+        ctx.progress_advance(n);
         JobOutput { items, description: "stored outputs".into(), notes: Vec::new() }
     }
 

@@ -70,3 +70,16 @@ pub fn real_model(rel: &str) -> Option<PathBuf> {
     eprintln!("skipped: {} is missing (run `make models`)", path.display());
     None
 }
+
+/// A run's `results.json`, checked against `docs/results.schema.json` (every error listed).
+pub fn valid_results_json(run_dir: &Path) -> serde_json::Value {
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo().join("docs/results.schema.json")).unwrap()).unwrap();
+    let results: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("results.json")).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let errors: Vec<String> =
+        validator.iter_errors(&results).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "{}: results.json does not match its schema:\n{}", run_dir.display(), errors.join("\n"));
+    results
+}

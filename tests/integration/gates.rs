@@ -88,6 +88,10 @@ fn identical_rerun_is_within_noise_and_outputs_match_snapshots() {
     assert!(v.iter().all(|e| e.3 == "WithinNoise"), "{v:?}");
     assert!(std::fs::read_to_string(&summary_file).unwrap().contains("lmgauge gate: g — ✅ passed"));
     assert!(std::fs::read_to_string(run.join("index.html")).unwrap().contains("Gate: passed"));
+    let results = crate::common::valid_results_json(&run);
+    assert_eq!(results["gate"]["passed"], true);
+    assert_eq!(results["gate"]["counts"]["WithinNoise"], 8);
+    assert_eq!(results["gate"]["entries"].as_array().unwrap().len(), 8);
     // Snapshots: run ids and temporary paths vary; the rest is deterministic.
     let base: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("baselines/g.json")).unwrap()).unwrap();

@@ -15,17 +15,21 @@ fn bleu_json_has_sacrebleu_fields_and_paired_p_values() {
     let o = lmgauge(&repo(), &["bleu", "-r", REF, "-i", UEDIN, "-i", KIT, "--paired-bs", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    let (base, kit) = (&v[0], &v[1]);
-    for key in ["score", "counts", "totals", "precisions", "bp", "sys_len", "ref_len", "signature"] {
+    assert_eq!(
+        (v["version"].as_u64(), v["command"].as_str(), v["metric"].as_str()),
+        (Some(1), Some("bleu"), Some("BLEU"))
+    );
+    let (base, kit) = (&v["systems"][0], &v["systems"][1]);
+    for key in ["system", "score", "counts", "totals", "precisions", "bp", "sys_len", "ref_len"] {
         assert!(base.get(key).is_some(), "missing {key}");
     }
     assert!((base["score"].as_f64().unwrap() - 28.30).abs() < 0.005);
-    assert_eq!(base["signature"], "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0");
+    assert_eq!(v["signature"], "nrefs:1|case:mixed|eff:no|tok:13a|smooth:exp|version:2.6.0");
     assert!(base.get("p_value").is_none());
     assert!(kit["p_value"].as_f64().unwrap() < 0.05, "uedin-nmt is significantly better than KIT");
     let o = lmgauge(&repo(), &["chrf", "-r", REF, "-i", KIT, "--word-order", "2", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert_eq!(v["name"], "chrF2++");
+    assert_eq!(v["metric"], "chrF2++");
     assert_eq!(v["signature"], "nrefs:1|case:mixed|eff:yes|nc:6|nw:2|space:no|version:2.6.0");
 }
 
@@ -42,7 +46,8 @@ fn hypotheses_from_stdin() {
     child.stdin.take().unwrap().write_all(&std::fs::read(repo().join(UEDIN)).unwrap()).unwrap();
     let o = child.wait_with_output().unwrap();
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
-    assert!((v["score"].as_f64().unwrap() - 28.30).abs() < 0.005);
+    assert_eq!(v["systems"][0]["system"], "<stdin>");
+    assert!((v["systems"][0]["score"].as_f64().unwrap() - 28.30).abs() < 0.005);
 }
 
 #[test]
@@ -61,9 +66,11 @@ fn rouge_json_and_jsonl_with_multiple_references() {
     let jsonl = "{\"prediction\": \"the cat sat\\non the mat\", \"reference\": [\"a cat sat on a mat\", \"the cat was sitting\\non the mat\"]}\n\
                  {\"prediction\": \"dogs run\", \"reference\": \"the dogs are running\"}\n";
     let dir = workspace(&[("pairs.jsonl", jsonl), ("bad.jsonl", "{\"prediction\": \"x\"}\n")]);
-    let o = lmgauge(dir.path(), &["rouge", "--jsonl", "pairs.jsonl", "--stem", "--json"]);
+    let o = lmgauge(dir.path(), &["rouge", "--jsonl", "pairs.jsonl", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["stem"], true, "stemming is the default, as in suites");
+    let v = &v["scores"];
     for ty in ["rouge1", "rouge2", "rougeL", "rougeLsum"] {
         for k in ["precision", "recall", "fmeasure", "low", "mid", "high"] {
             let x = v[ty][k].as_f64().unwrap_or_else(|| panic!("{ty}.{k}"));
@@ -79,6 +86,18 @@ fn rouge_json_and_jsonl_with_multiple_references() {
         .fmeasure;
     let second = scorer.score("the dogs are running", "dogs run")[0].1.fmeasure;
     assert!((v["rouge1"]["fmeasure"].as_f64().unwrap() - (first + second) / 2.0).abs() < 1e-12);
+    // --no-stem: rouge_score's own default ("running" no longer matches "run").
+    let o = lmgauge(dir.path(), &["rouge", "--jsonl", "pairs.jsonl", "--no-stem", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["stem"], false);
+    let plain = RougeScorer { types: vec![RougeType::Rouge1], stem: false };
+    let first = plain
+        .score_multi(&["a cat sat on a mat", "the cat was sitting\non the mat"], "the cat sat\non the mat")[0]
+        .1
+        .fmeasure;
+    let second_plain = plain.score("the dogs are running", "dogs run")[0].1.fmeasure;
+    assert!(second_plain < second, "stemming matters on this pair");
+    assert!((v["scores"]["rouge1"]["fmeasure"].as_f64().unwrap() - (first + second_plain) / 2.0).abs() < 1e-12);
     let o = lmgauge(dir.path(), &["rouge", "--jsonl", "bad.jsonl"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.jsonl:1") && stderr(&o).contains("\"reference\""), "{}", stderr(&o));

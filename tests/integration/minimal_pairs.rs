@@ -109,6 +109,10 @@ fn ngram_pairs_are_scored_as_kenlm_scores_sentences() {
     let pairwise = std::fs::read_to_string(run.join("pairwise.csv")).unwrap();
     assert!(pairwise.lines().nth(1).unwrap().starts_with("pairs,accuracy,kn3,kn2,"), "{pairwise}");
     assert!(pairwise.contains("mcnemar-exact-holm"));
+    let json = crate::common::valid_results_json(&run);
+    let test = &json["pairwise"][0];
+    assert_eq!((test["model_a"].as_str(), test["model_b"].as_str()), (Some("kn3"), Some("kn2")));
+    assert!(test["p_value"].as_f64().is_some_and(|p| (0.0..=1.0).contains(&p)), "{test}");
     let summary = std::fs::read_to_string(run.join("summary.md")).unwrap();
     assert!(summary.contains("Accuracy by UID") && summary.contains("| even |"), "{summary}");
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();

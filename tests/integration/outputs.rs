@@ -27,28 +27,21 @@ fn redact(text: &str, dir: &Path) -> String {
 #[test]
 fn every_command_explains_itself() {
     let dir = workspace(&[]);
-    let commands: &[&[&str]] = &[
-        &[],
-        &["run-suite"],
-        &["validate"],
-        &["report"],
-        &["gate"],
-        &["baseline", "save"],
-        &["history"],
-        &["merge"],
-        &["bleu"],
-        &["chrf"],
-        &["rouge"],
-        &["perplexity"],
-        &["generate"],
-        &["models"],
-        &["ngram", "train"],
-        &["ngram", "build"],
-        &["ngram", "query"],
-    ];
+    // Every subcommand, found from the parser itself so that a new one cannot be left out.
+    fn walk(cmd: &clap::Command, path: Vec<String>, out: &mut Vec<Vec<String>>) {
+        out.push(path.clone());
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let mut next = path.clone();
+            next.push(sub.get_name().to_owned());
+            walk(sub, next, out);
+        }
+    }
+    let mut commands = Vec::new();
+    walk(&<lmgauge::cli::Cli as clap::CommandFactory>::command(), Vec::new(), &mut commands);
+    assert!(commands.len() > 15, "{commands:?}");
     let mut all = String::new();
-    for c in commands {
-        let mut args = c.to_vec();
+    for c in &commands {
+        let mut args: Vec<&str> = c.iter().map(String::as_str).collect();
         args.push("--help");
         let o = lmgauge(dir.path(), &args);
         assert!(o.status.success(), "{args:?}: {}", stderr(&o));

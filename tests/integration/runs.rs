@@ -90,6 +90,54 @@ fn run_writes_every_output_and_matches_snapshots() {
 }
 
 #[test]
+fn results_json_matches_its_schema_and_the_csv_and_show_prints_it() {
+    let dir = workspace(&[("suite.yaml", &suite("Results file."))]);
+    let run_dir = run(dir.path(), &[]);
+    let results = crate::common::valid_results_json(&run_dir);
+    assert_eq!((results["version"].as_u64(), results["seed"].as_u64()), (Some(1), Some(42)));
+    assert_eq!(results["configs"]["wiki-lines"]["type"], "perplexity");
+    assert_eq!(results["higher_is_better"]["wiki-lines"]["bits_per_byte"], false);
+    assert!(results["gate"].is_null(), "not gated");
+    // Every row of results.csv is in results.json, value, interval and n alike.
+    let rows = lmgauge::store::read_results_csv(&run_dir.join("results.csv")).unwrap();
+    assert_eq!(rows.len(), 14);
+    for r in &rows {
+        let a = &results["results"][&r.task][&r.model][&r.metric];
+        assert_eq!(a["value"].as_f64(), Some(r.value), "{r:?}");
+        assert_eq!((a["ci_low"].as_f64(), a["ci_high"].as_f64()), (Some(r.ci_low), Some(r.ci_high)), "{r:?}");
+        assert_eq!(a["n"].as_u64(), Some(r.n));
+        assert_eq!(results["n-samples"][&r.task][&r.model].as_u64(), Some(r.n));
+    }
+    // Perplexity tasks compare no pairs; minimal pairs' McNemar rows are checked in
+    // minimal_pairs.rs.
+    assert_eq!(results["pairwise"], serde_json::json!([]));
+    // The same suite and seed give the same results.json, apart from the manifest.
+    let mut again = crate::common::valid_results_json(&run(dir.path(), &[]));
+    let mut first = results.clone();
+    assert_ne!(first["run_id"], again["run_id"]);
+    for v in [&mut first, &mut again] {
+        v["manifest"] = serde_json::Value::Null;
+        v["run_id"] = serde_json::Value::Null;
+    }
+    assert_eq!(first, again);
+
+    // `show`: a table per task with every model and metric; --json prints results.json itself.
+    let o = lmgauge(dir.path(), &["show", run_dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = crate::common::stdout(&o);
+    assert!(text.starts_with("snap — run "), "{text}");
+    for needle in ["wiki-lines (perplexity)", "wiki-docs (perplexity)", "kn4-lmplz", "word_perplexity", " *", "["] {
+        assert!(text.contains(needle), "{needle:?} missing from:\n{text}");
+    }
+    let best = text.lines().find(|l| l.trim_start().starts_with("kn4 ")).unwrap();
+    assert!(best.contains('*'), "the 4-gram has the lower perplexity: {best}");
+    let o = lmgauge(dir.path(), &["show", run_dir.to_str().unwrap(), "--json"]);
+    assert_eq!(o.stdout, std::fs::read(run_dir.join("results.json")).unwrap());
+    let o = lmgauge(dir.path(), &["show", "out/snap/missing"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
 fn same_suite_and_seed_give_identical_csv() {
     let dir = workspace(&[("suite.yaml", &suite("Determinism."))]);
     let first = read(&run(dir.path(), &[]).join("results.csv"));
@@ -227,4 +275,40 @@ fn only_and_models_filters() {
     let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out", "--only", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no task \"nope\""));
+}
+
+#[test]
+fn a_run_logs_its_progress_when_stderr_is_not_a_terminal() {
+    let dir = workspace(&[("suite.yaml", &suite("Logs."))]);
+    // -v logs every batch, so the test does not wait for the 10-second lines.
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out-dir", "out", "-v"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = stderr(&o);
+    for needle in [
+        "INFO run ",
+        "5 jobs of suite \"snap\"",
+        "DEBUG planned job wiki-lines__kn2: to run",
+        "INFO job wiki-lines__kn4: started",
+        "INFO model kn4: loaded in ",
+        "INFO job wiki-docs__kn2: 40/40 items (100.0%)",
+        "items/s, ETA",
+        "INFO job wiki-lines__kn4-lmplz: done, ",
+        "(5 of 5 jobs finished)",
+    ] {
+        assert!(log.contains(needle), "{needle:?} missing from the log:\n{log}");
+    }
+    // Each line starts with the seconds since the command started.
+    assert!(
+        log.lines().all(|l| l.trim_start().split_once("s ").is_some_and(|(t, _)| t.parse::<f64>().is_ok())),
+        "{log}"
+    );
+    // Without -v: no batch lines for jobs this short, but starts and ends; -q: nothing at all.
+    let o = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out-dir", "out"]);
+    let log = stderr(&o);
+    assert!(log.contains("started") && log.contains("done") && !log.contains("DEBUG"), "{log}");
+    let o = lmgauge(dir.path(), &["-q", "run-suite", "suite.yaml", "--out-dir", "out"]);
+    assert!(o.status.success());
+    assert_eq!(stderr(&o), "", "-q prints nothing but errors");
+    let resumed = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out-dir", "out", "--resume"]);
+    assert!(stderr(&resumed).contains("5 of 5 jobs finished before"), "{}", stderr(&resumed));
 }
