@@ -3,8 +3,11 @@ CARGO ?= cargo
 BIN := target/release/lmgauge
 SUITE ?= suites/quick.yaml
 OUT ?= reports
+# `make run DEVICE=cuda`: every model that goes through libtorch runs there (`run-suite --device`).
+DEVICE ?=
+DEVICE_FLAG = $(if $(DEVICE),--device $(DEVICE),)
 
-.PHONY: run test build bench fixtures fuzz validate gate baseline clean setup setup-cuda setup-cpu models
+.PHONY: run test test-cuda build bench fixtures fuzz validate gate baseline clean setup setup-cuda setup-cpu models
 SUITE_NAME = $(basename $(notdir $(SUITE)))
 BASELINE ?= baselines/$(SUITE_NAME).json
 
@@ -28,14 +31,14 @@ build: setup
 	$(CARGO) build --release --locked
 
 run: build models
-	$(BIN) run-suite $(SUITE) --out-dir $(OUT)
+	$(BIN) run-suite $(SUITE) --out-dir $(OUT) $(DEVICE_FLAG)
 
 validate: build
 	$(BIN) validate $(SUITE)
 
 # Run the suite and gate it against its committed baseline (exit 1 on a regression).
 gate: build models
-	$(BIN) run-suite $(SUITE) --out-dir $(OUT) --baseline $(BASELINE)
+	$(BIN) run-suite $(SUITE) --out-dir $(OUT) --baseline $(BASELINE) $(DEVICE_FLAG)
 
 # Save the newest run of the suite as its baseline (commit the two files it writes).
 baseline: build
@@ -45,6 +48,11 @@ baseline: build
 # skip when LMGAUGE_REQUIRE_MODELS is set.
 test: setup models
 	LMGAUGE_REQUIRE_MODELS=1 $(CARGO) test --release --locked
+
+# On a GPU machine after `make setup-cuda`: the same tests, and the CUDA ones fail instead of
+# skipping when libtorch sees no device.
+test-cuda: setup models
+	LMGAUGE_REQUIRE_MODELS=1 LMGAUGE_REQUIRE_CUDA=1 $(CARGO) test --release --locked
 
 # Side-by-side benchmarks against KenLM (built from PyPI's kenlm source package); writes
 # docs/BENCHMARKS.md.

@@ -85,6 +85,8 @@ pub fn needs_libtorch(cli: &Cli) -> bool {
                 _ => false,
             })
         }),
+        // What libtorch sees is the question `env` answers.
+        Command::Env(_) => true,
         Command::Perplexity(args) => neural_path(args.kind, &args.model.model, &args.runtime),
         Command::Generate(args) => neural_path(args.kind, &args.model.model, &args.runtime),
         _ => false,

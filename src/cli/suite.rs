@@ -4,8 +4,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::vocabulary::parse_device;
 use crate::engine::{Display, RunOptions, run_suite};
 use crate::error::Error;
+use crate::models::neural::DeviceChoice;
 use crate::tasks::load_suite;
 
 /// The suite `make run` uses when none is given; shipped in the repository.
@@ -34,6 +36,10 @@ pub struct RunSuiteArgs {
     /// Seed of every random choice, instead of the suite's `seed:` (12345 when the suite has none).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run every model that goes through libtorch on this device instead of its `device:` key
+    /// (GGUF files computed quantized stay on the CPU). Not part of the suite's hash.
+    #[arg(long, value_parser = parse_device, value_name = "auto|cpu|cuda|cuda:N")]
+    pub device: Option<DeviceChoice>,
     /// Continue the newest run of this suite, skipping finished jobs.
     #[arg(long)]
     pub resume: bool,
@@ -80,7 +86,14 @@ pub fn validate(args: ValidateArgs) -> Result<i32, Error> {
 }
 
 pub fn run(args: RunSuiteArgs, quiet: bool) -> Result<i32, Error> {
-    let suite = load_suite(&args.suite)?;
+    let mut suite = load_suite(&args.suite)?;
+    if let Some(device) = args.device {
+        let moved = suite.override_device(device);
+        tracing::info!(
+            "--device {device}: {}",
+            if moved.is_empty() { "no model runs through libtorch".into() } else { moved.join(", ") }
+        );
+    }
     let opts = RunOptions {
         out: args.out_dir,
         only_tasks: args.tasks,

@@ -99,7 +99,7 @@ pub struct RuntimeArgs {
     pub compute: Option<Compute>,
 }
 
-fn parse_device(s: &str) -> Result<DeviceChoice, String> {
+pub fn parse_device(s: &str) -> Result<DeviceChoice, String> {
     s.parse()
 }
 

@@ -138,6 +138,21 @@ impl Suite {
         self.models.iter().find(|m| m.id == id)
     }
 
+    /// Runs every model that goes through libtorch on `device` (`run-suite --device`); GGUF files
+    /// computed quantized stay on the CPU, where that compute runs. Returns the ids moved.
+    pub fn override_device(&mut self, device: crate::models::neural::DeviceChoice) -> Vec<String> {
+        let mut moved = Vec::new();
+        for m in &mut self.models {
+            if let ModelKind::Neural(source) = &mut m.kind
+                && !crate::models::neural::runs_quantized(&source.path, &source.options)
+            {
+                source.options.device = device;
+                moved.push(m.id.clone());
+            }
+        }
+        moved
+    }
+
     pub fn task(&self, id: &str) -> Option<&TaskDef> {
         self.tasks.iter().find(|t| t.id == id)
     }

@@ -83,3 +83,18 @@ pub fn valid_results_json(run_dir: &Path) -> serde_json::Value {
     assert!(errors.is_empty(), "{}: results.json does not match its schema:\n{}", run_dir.display(), errors.join("\n"));
     results
 }
+
+/// Whether libtorch sees a CUDA device. Without one the calling test notes that it skipped; with
+/// `LMGAUGE_REQUIRE_CUDA` set (on a GPU machine) a missing device fails the test instead, so a
+/// broken CUDA setup cannot pass as "skipped".
+pub fn cuda_or_skip(what: &str) -> bool {
+    if lmgauge::models::neural::cuda_device_count() > 0 {
+        return true;
+    }
+    assert!(
+        std::env::var_os("LMGAUGE_REQUIRE_CUDA").is_none(),
+        "LMGAUGE_REQUIRE_CUDA is set but libtorch sees no CUDA device ({what}): check `lmgauge env` and `make setup-cuda`"
+    );
+    eprintln!("skipped: {what} needs a CUDA device (libtorch sees none)");
+    false
+}

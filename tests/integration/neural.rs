@@ -529,7 +529,6 @@ mod parity {
             .to_string();
         assert!(e.contains("CUDA"), "{e}");
         if neural::cuda_device_count() == 0 {
-            eprintln!("no CUDA device: the CUDA parity check is skipped");
             let e = neural::load(Family::Causal, &path, &NeuralOptions { device: DeviceChoice::Cuda(0), ..options() })
                 .err()
                 .unwrap()
@@ -540,8 +539,7 @@ mod parity {
 
     #[test]
     fn cuda_matches_transformers_when_a_gpu_is_present() {
-        if neural::cuda_device_count() == 0 {
-            eprintln!("no CUDA device: skipped");
+        if !crate::common::cuda_or_skip("CUDA parity with transformers") {
             return;
         }
         let e = expected();

@@ -312,3 +312,40 @@ fn a_run_logs_its_progress_when_stderr_is_not_a_terminal() {
     let resumed = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out-dir", "out", "--resume"]);
     assert!(stderr(&resumed).contains("5 of 5 jobs finished before"), "{}", stderr(&resumed));
 }
+
+#[test]
+fn env_says_what_runs_where_and_device_overrides_reach_libtorch_models_only() {
+    let o = lmgauge(Path::new(env!("CARGO_MANIFEST_DIR")), &["env", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let env: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(env["command"], "env");
+    assert_eq!(env["lmgauge"], env!("LMGAUGE_LONG_VERSION"));
+    assert_eq!(env["libtorch"]["linked"], lmgauge::models::neural::ENABLED, "env runs where libtorch is linked");
+    let devices = lmgauge::models::neural::cuda_device_count();
+    assert_eq!(env["libtorch"]["cuda_devices"].as_u64(), Some(devices as u64));
+    assert_eq!(env["device_auto"], if devices > 0 { "cuda:0" } else { "cpu" });
+    assert!(env["cpu"]["threads"].as_u64().unwrap() >= 1);
+    assert!(["portable", "avx2", "avx-vnni"].contains(&env["cpu"]["quantized_kernels"].as_str().unwrap()));
+    assert_eq!(env["models"].as_array().unwrap().len(), 3);
+    let text = crate::common::stdout(&lmgauge(Path::new(env!("CARGO_MANIFEST_DIR")), &["env"]));
+    assert!(text.starts_with("lmgauge      0.1.0 (git ") && text.contains("device auto"), "{text}");
+
+    // --device moves models computed through libtorch, never a GGUF file computed quantized.
+    let tiny = fixture("gguf/tiny-llama.gguf");
+    let gpt2 = fixture("neural/gpt2-safetensors");
+    let dir = workspace(&[("t.txt", "a b c\n")]);
+    let suite = format!(
+        "version: 1\nname: d\nmodels:\n  - {{id: q, kind: causal, path: {}}}\n  - {{id: g, kind: causal, path: {}}}\ntasks:\n  - {{id: t, type: perplexity, dataset: {{path: t.txt}}, models: [q, g], metrics: [bits_per_byte]}}\n",
+        tiny.display(),
+        gpt2.display()
+    );
+    std::fs::write(dir.path().join("s.yaml"), suite).unwrap();
+    let mut loaded = lmgauge::tasks::load_suite(&dir.path().join("s.yaml")).unwrap();
+    assert_eq!(loaded.override_device(lmgauge::models::neural::DeviceChoice::Cuda(1)), vec!["g".to_owned()]);
+    let o = lmgauge(dir.path(), &["run-suite", "s.yaml", "--out-dir", "out", "--device", "cuda:7"]);
+    assert_eq!(o.status.code(), Some(2), "no machine here has 8 GPUs");
+    assert!(stderr(&o).contains("--device cuda:7: g"), "{}", stderr(&o));
+    let job: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/d/latest/jobs/t__g.json")).unwrap()).unwrap();
+    assert!(job["error"].as_str().unwrap().contains("cuda:7"), "{job}");
+}

@@ -77,4 +77,17 @@ fn make_targets_call_the_script_with_the_right_switch() {
     assert_eq!(setup_line(&dry("build")).as_deref(), Some("scripts/setup-libtorch.sh"));
     assert_eq!(setup_line(&dry("setup-cuda")).as_deref(), Some("scripts/setup-libtorch.sh --cuda"));
     assert_eq!(setup_line(&dry("setup-cpu")).as_deref(), Some("scripts/setup-libtorch.sh --cpu"));
+    // `make run DEVICE=cuda` keeps the installed libtorch (plain setup) and moves the models.
+    let run = |extra: &[&str]| {
+        let o = Command::new("make").args(["-n", "-C"]).arg(repo()).arg("run").args(extra).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let plain = run(&[]);
+    assert_eq!(setup_line(&plain).as_deref(), Some("scripts/setup-libtorch.sh"));
+    assert!(plain.lines().any(|l| l.contains("run-suite suites/quick.yaml") && !l.contains("--device")), "{plain}");
+    let cuda = run(&["DEVICE=cuda"]);
+    assert_eq!(setup_line(&cuda).as_deref(), Some("scripts/setup-libtorch.sh"));
+    assert!(cuda.lines().any(|l| l.contains("run-suite suites/quick.yaml") && l.ends_with("--device cuda")), "{cuda}");
+    let tests = dry("test-cuda");
+    assert!(tests.contains("LMGAUGE_REQUIRE_CUDA=1"), "{tests}");
 }

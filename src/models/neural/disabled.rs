@@ -4,3 +4,7 @@
 pub fn cuda_device_count() -> usize {
     0
 }
+
+pub fn torch_runtime() -> super::TorchRuntime {
+    super::TorchRuntime::default()
+}

@@ -227,3 +227,22 @@ fn load_registered(
 pub fn cuda_device_count() -> usize {
     imp::cuda_device_count()
 }
+
+/// What the linked libtorch can do, for `lmgauge env`.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct TorchRuntime {
+    /// Whether this binary is linked to libtorch at all.
+    pub linked: bool,
+    pub cuda_available: bool,
+    pub cuda_devices: usize,
+    /// cuDNN's version number, when libtorch has it.
+    pub cudnn: Option<i64>,
+    pub mkl: bool,
+    pub openmp: bool,
+    /// Intra-op threads libtorch uses on the CPU.
+    pub threads: i32,
+}
+
+pub fn torch_runtime() -> TorchRuntime {
+    imp::torch_runtime()
+}

@@ -122,6 +122,19 @@ pub fn cuda_device_count() -> usize {
     Cuda::device_count().max(0) as usize
 }
 
+pub fn torch_runtime() -> super::TorchRuntime {
+    let cuda_available = Cuda::is_available();
+    super::TorchRuntime {
+        linked: true,
+        cuda_available,
+        cuda_devices: cuda_device_count(),
+        cudnn: (cuda_available && Cuda::cudnn_is_available()).then(tch::utils::version_cudnn),
+        mkl: tch::utils::has_mkl(),
+        openmp: tch::utils::has_openmp(),
+        threads: tch::utils::get_num_threads(),
+    }
+}
+
 fn resolve_device(choice: DeviceChoice) -> Result<Device, NeuralError> {
     match choice {
         DeviceChoice::Cpu => Ok(Device::Cpu),

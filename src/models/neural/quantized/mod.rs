@@ -31,6 +31,15 @@ use crate::models::{
 
 pub use matmul::COMPUTE_TYPES;
 
+/// The instruction set quantized compute uses on this CPU (`portable`, `avx2` or `avx-vnni`).
+pub fn kernel_level() -> &'static str {
+    match simd::level() {
+        simd::Level::Portable => "portable",
+        simd::Level::Avx2 => "avx2",
+        simd::Level::Vnni => "avx-vnni",
+    }
+}
+
 /// The `general.architecture` values quantized compute runs.
 pub const ARCHITECTURES: &[&str] = &["llama", "qwen2", "gemma3"];
 
