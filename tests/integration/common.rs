@@ -87,6 +87,7 @@ pub fn valid_results_json(run_dir: &Path) -> serde_json::Value {
 /// Whether libtorch sees a CUDA device. Without one the calling test notes that it skipped; with
 /// `LMGAUGE_REQUIRE_CUDA` set (on a GPU machine) a missing device fails the test instead, so a
 /// broken CUDA setup cannot pass as "skipped".
+#[cfg(feature = "torch")]
 pub fn cuda_or_skip(what: &str) -> bool {
     if lmgauge::models::neural::cuda_device_count() > 0 {
         return true;
