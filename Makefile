@@ -7,7 +7,7 @@ OUT ?= reports
 DEVICE ?=
 DEVICE_FLAG = $(if $(DEVICE),--device $(DEVICE),)
 
-.PHONY: run test test-cuda build bench fixtures fuzz validate gate baseline clean setup setup-cuda setup-cpu models
+.PHONY: run test test-cuda check-report build bench fixtures fuzz validate gate baseline clean setup setup-cuda setup-cpu models
 SUITE_NAME = $(basename $(notdir $(SUITE)))
 BASELINE ?= baselines/$(SUITE_NAME).json
 
@@ -53,6 +53,11 @@ test: setup models
 # skipping when libtorch sees no device.
 test-cuda: setup models
 	LMGAUGE_REQUIRE_MODELS=1 LMGAUGE_REQUIRE_CUDA=1 $(CARGO) test --release --locked
+
+# Renders the newest run's index.html in headless Chromium (apt-get install chromium): fails on
+# any console message, saves screenshot.png in the run folder.
+check-report:
+	scripts/check-report.sh $(OUT)/$(SUITE_NAME)/latest
 
 # Side-by-side benchmarks against KenLM (built from PyPI's kenlm source package); writes
 # docs/BENCHMARKS.md.

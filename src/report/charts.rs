@@ -11,6 +11,20 @@ const WHISKER: RGBColor = RGBColor(40, 40, 40);
 
 /// An SVG chart of one metric across models; `rows` are that task's rows for that metric.
 /// `reference` draws a dashed horizontal line (e.g. chance accuracy 0.5) inside the axis range.
+/// A metric's axis label: its name and what its numbers are, with the better direction.
+pub fn axis_label(metric: &str, higher_is_better: bool) -> String {
+    let unit = match metric {
+        "bits_per_byte" | "pseudo_bits_per_byte" => "bits per byte",
+        "word_perplexity" | "token_perplexity" | "byte_perplexity" | "pseudo_perplexity" => "perplexity",
+        "bleu" | "chrf" | "chrf_pp" => "score, 0–100",
+        m if m.starts_with("rouge") => "F-measure, 0–1",
+        "accuracy" | "accuracy_ties_half" | "acc" | "acc_norm" | "tie_rate" => "share of items, 0–1",
+        m if m.starts_with("kl") => "nats per token",
+        _ => "value",
+    };
+    format!("{metric} ({unit}; {} is better)", if higher_is_better { "higher" } else { "lower" })
+}
+
 pub fn metric_chart(title: &str, rows: &[&ResultRow], reference: Option<f64>) -> String {
     let mut svg = String::new();
     if rows.is_empty() {
@@ -50,15 +64,18 @@ fn draw(
     };
     let n = rows.len();
     let labels: Vec<String> = rows.iter().map(|r| r.model.clone()).collect();
+    let y_desc = axis_label(&rows[0].metric, rows[0].higher_is_better);
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 16))
         .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(64)
+        .x_label_area_size(48)
+        .y_label_area_size(80)
         .build_cartesian_2d((0..n.saturating_sub(1)).into_segmented(), lo..hi)?;
     chart
         .configure_mesh()
         .disable_x_mesh()
+        .x_desc("model")
+        .y_desc(y_desc)
         .x_labels(n)
         .x_label_formatter(&|x| match x {
             SegmentValue::CenterOf(i) => labels.get(*i).cloned().unwrap_or_default(),
@@ -66,22 +83,37 @@ fn draw(
         })
         .y_label_formatter(&|y| super::fmt_value(*y))
         .draw()?;
-    chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
-        match (finite(r.value), finite(r.ci_low), finite(r.ci_high)) {
-            (Some(v), Some(lo), Some(hi)) => {
-                Some(ErrorBar::new_vertical(SegmentValue::CenterOf(i), lo, v, hi, WHISKER.stroke_width(2), 12))
+    chart
+        .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
+            match (finite(r.value), finite(r.ci_low), finite(r.ci_high)) {
+                (Some(v), Some(lo), Some(hi)) => {
+                    Some(ErrorBar::new_vertical(SegmentValue::CenterOf(i), lo, v, hi, WHISKER.stroke_width(2), 12))
+                }
+                _ => None,
             }
-            _ => None,
-        }
-    }))?;
+        }))?
+        .label("95% interval")
+        .legend(|(x, y)| PathElement::new(vec![(x + 8, y - 6), (x + 8, y + 6)], WHISKER.stroke_width(2)));
     if let Some(y) = reference {
         let dashes: Vec<(SegmentValue<usize>, f64)> =
             (0..n).flat_map(|i| [(SegmentValue::Exact(i), y)]).chain([(SegmentValue::Last, y)]).collect();
-        chart.draw_series(DashedLineSeries::new(dashes, 6, 4, RGBColor(180, 60, 60).stroke_width(1)))?;
+        chart
+            .draw_series(DashedLineSeries::new(dashes, 6, 4, RGBColor(180, 60, 60).stroke_width(1)))?
+            .label("chance")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], RGBColor(180, 60, 60).stroke_width(1)));
     }
-    chart.draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
-        finite(r.value).map(|v| Circle::new((SegmentValue::CenterOf(i), v), 5, POINT.filled()))
-    }))?;
+    chart
+        .draw_series(rows.iter().enumerate().filter_map(|(i, r)| {
+            finite(r.value).map(|v| Circle::new((SegmentValue::CenterOf(i), v), 5, POINT.filled()))
+        }))?
+        .label("value")
+        .legend(|(x, y)| Circle::new((x + 8, y), 4, POINT.filled()));
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
     root.present()?;
     Ok(())
 }
@@ -91,14 +123,14 @@ fn draw(
 /// A model's values across runs: (value, interval low, interval high), none where it is absent.
 pub type Series = (String, Vec<Option<(f64, f64, f64)>>);
 
-pub fn trend_chart(title: &str, runs: usize, series: &[Series]) -> String {
+pub fn trend_chart(title: &str, y_desc: &str, runs: usize, series: &[Series]) -> String {
     let mut svg = String::new();
     if runs < 2 || series.is_empty() {
         return svg;
     }
     {
         let backend = SVGBackend::with_string(&mut svg, (560, 300));
-        let _ = draw_trend(backend, title, runs, series);
+        let _ = draw_trend(backend, title, y_desc, runs, series);
     }
     svg
 }
@@ -119,6 +151,7 @@ const PALETTE: [RGBColor; 10] = [
 fn draw_trend(
     backend: SVGBackend,
     title: &str,
+    y_desc: &str,
     runs: usize,
     series: &[Series],
 ) -> Result<(), Box<dyn std::error::Error>> {
@@ -138,11 +171,12 @@ fn draw_trend(
         .caption(title, ("sans-serif", 15))
         .margin(10)
         .x_label_area_size(30)
-        .y_label_area_size(64)
+        .y_label_area_size(80)
         .build_cartesian_2d(0f64..(runs - 1) as f64 + 0.2, (lo - pad)..(hi + pad))?;
     chart
         .configure_mesh()
         .x_desc("run (oldest → newest)")
+        .y_desc(y_desc)
         .x_labels(runs.min(10))
         .x_label_formatter(&|x| format!("{}", *x as i64 + 1))
         .y_label_formatter(&|y| super::fmt_value(*y))
@@ -205,11 +239,12 @@ fn draw_groups(
     let mut chart = ChartBuilder::on(&plot)
         .caption(title, ("sans-serif", 16))
         .margin(12)
-        .x_label_area_size(30)
+        .x_label_area_size(40)
         .y_label_area_size(label_width)
         .build_cartesian_2d(0f64..1f64, (0..n.saturating_sub(1)).into_segmented())?;
     chart
         .configure_mesh()
+        .x_desc("accuracy (share of pairs, 0–1; higher is better)")
         .y_labels(n)
         .y_label_formatter(&|y| match y {
             // Rows run top to bottom in the table's order.

@@ -2,7 +2,7 @@
 //! turned into rows and cells with numbers formatted, best values marked and charts drawn. No
 //! markup is written here; the template writes it and escapes every value.
 
-use super::charts::{GroupSeries, Series, group_chart, metric_chart, trend_chart};
+use super::charts::{GroupSeries, Series, axis_label, group_chart, metric_chart, trend_chart};
 use super::{ReportData, fmt_value};
 use crate::store::ResultRow;
 use crate::store::gate::{GateReport, Verdict};
@@ -16,6 +16,142 @@ pub type PairCell = Option<(String, String, bool)>;
 pub type ShadedCell = Option<(u32, String, bool, String)>;
 /// (metric, sentence-level score)
 pub type Scores<'a> = Vec<(&'a str, String)>;
+
+/// The scoreboard at the top of the page: models × tasks, each task's headline metric.
+pub struct OverviewView {
+    /// Per task: (anchor, task id, headline metric, ↑ or ↓).
+    pub tasks: Vec<(String, String, String, &'static str)>,
+    pub rows: Vec<OverviewRow>,
+    /// Families present, for the legend: (css class, name).
+    pub families: Vec<(&'static str, &'static str)>,
+}
+
+pub struct OverviewRow {
+    pub model: String,
+    /// (css class, name) of the model's family.
+    pub family: (&'static str, &'static str),
+    pub cells: Vec<Option<OverviewCell>>,
+}
+
+pub struct OverviewCell {
+    pub value: String,
+    /// "95% interval low – high", a tooltip.
+    pub interval: String,
+    pub best: bool,
+    /// The best model is better than every other on this task by a paired test (p < 0.05).
+    pub significant: bool,
+}
+
+/// A model kind's family for the overview: (css class, label).
+pub fn family(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "ngram" => ("fam-ngram", "n-gram"),
+        "masked" => ("fam-masked", "masked"),
+        "causal" => ("fam-causal", "causal"),
+        "outputs" => ("fam-outputs", "stored outputs"),
+        "reward" | "metric" => ("fam-judge", "judge"),
+        _ => ("fam-baseline", "baseline"),
+    }
+}
+
+/// The anchor of a task's section (task ids are `[A-Za-z0-9._-]`).
+pub fn task_anchor(task: &str) -> String {
+    format!("task-{task}")
+}
+
+/// A task's headline metric: the first metric the suite lists for it that has results and
+/// ranks models (not a descriptive one).
+fn headline<'a>(data: &'a ReportData, task: &'a str) -> Option<&'a ResultRow> {
+    let listed = data.manifest.tasks.iter().find(|t| t.id == task).map(|t| t.metrics.clone()).unwrap_or_default();
+    let ranks = |m: &str| !m.parse::<crate::metrics::Metric>().is_ok_and(|m| m.is_descriptive());
+    listed
+        .iter()
+        .filter(|m| ranks(m))
+        .find_map(|m| data.rows_of(task).find(|r| &r.metric == m))
+        .or_else(|| data.rows_of(task).find(|r| ranks(&r.metric)))
+}
+
+pub fn overview_view(data: &ReportData) -> Option<OverviewView> {
+    let mut tasks = Vec::new();
+    let mut headlines = Vec::new();
+    for task in data.task_ids() {
+        if let Some(h) = headline(data, &task) {
+            let (metric, arrow) = (h.metric.clone(), if h.higher_is_better { "↑" } else { "↓" });
+            tasks.push((task_anchor(&task), task.clone(), metric.clone(), arrow));
+            headlines.push((task, metric));
+        }
+    }
+    if tasks.is_empty() {
+        return None;
+    }
+    let kinds: std::collections::HashMap<&str, &str> =
+        data.manifest.models.iter().map(|m| (m.id.as_str(), m.kind.as_str())).collect();
+    let mut models: Vec<String> = data.manifest.models.iter().map(|m| m.id.clone()).collect();
+    for r in &data.rows {
+        if !models.contains(&r.model) {
+            models.push(r.model.clone());
+        }
+    }
+    models
+        .retain(|m| headlines.iter().any(|(t, metric)| data.rows_of(t).any(|r| &r.metric == metric && &r.model == m)));
+    // Per task: the best model and whether a paired test separates it from every other model.
+    let verdicts: Vec<(Option<String>, bool)> = headlines
+        .iter()
+        .map(|(task, metric)| {
+            let rows: Vec<&ResultRow> = data.rows_of(task).collect();
+            let best = best_model(&rows, metric);
+            let others: Vec<&str> = rows
+                .iter()
+                .filter(|r| &r.metric == metric && Some(&r.model) != best.as_ref())
+                .map(|r| r.model.as_str())
+                .collect();
+            let significant = best.as_ref().is_some_and(|b| {
+                !others.is_empty()
+                    && others.iter().all(|o| {
+                        data.pairwise.iter().any(|p| {
+                            &p.task == task
+                                && &p.metric == metric
+                                && ((&p.model_a == b && p.model_b == *o) || (p.model_a == *o && &p.model_b == b))
+                                && p.p_value < 0.05
+                        })
+                    })
+            });
+            (best, significant)
+        })
+        .collect();
+    let mut families: Vec<(&'static str, &'static str)> = Vec::new();
+    let rows = models
+        .into_iter()
+        .map(|model| {
+            // A derived row (a judge's `judge:mean`) belongs to its judge's family.
+            let base = model.split(':').next().unwrap_or(&model);
+            let fam = family(kinds.get(base).copied().unwrap_or(""));
+            if !families.contains(&fam) {
+                families.push(fam);
+            }
+            let cells = headlines
+                .iter()
+                .zip(&verdicts)
+                .map(|((task, metric), (best, significant))| {
+                    let best_value =
+                        best.as_ref().and_then(|b| data.rows_of(task).find(|r| &r.metric == metric && &r.model == b));
+                    data.rows_of(task).find(|r| &r.metric == metric && r.model == model).map(|r| {
+                        // Models tied with the best are best too.
+                        let is_best = best_value.is_some_and(|b| b.value == r.value);
+                        OverviewCell {
+                            value: fmt_value(r.value),
+                            interval: format!("95% interval {} – {}", fmt_value(r.ci_low), fmt_value(r.ci_high)),
+                            best: is_best,
+                            significant: is_best && *significant && best.as_deref() == Some(model.as_str()),
+                        }
+                    })
+                })
+                .collect();
+            OverviewRow { model, family: fam, cells }
+        })
+        .collect();
+    Some(OverviewView { tasks, rows, families })
+}
 
 pub struct GateView<'a> {
     pub outcome: &'static str,
@@ -63,7 +199,11 @@ pub struct TaskView<'a> {
     pub generations: Vec<GenerationView<'a>>,
     pub matrices: Vec<MatrixView>,
     pub groups: Vec<GroupTable>,
-    pub charts: Vec<String>,
+    /// The chart of the headline metric (the suite's first for the task).
+    pub chart: String,
+    /// Charts of the other metrics, behind a toggle.
+    pub other_charts: Vec<String>,
+    pub anchor: String,
 }
 
 pub struct ModelRow {
@@ -208,15 +348,15 @@ pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
                 .collect(),
         })
         .collect();
-    let charts = metrics
-        .iter()
-        .map(|metric| {
-            let metric_rows: Vec<_> = rows.iter().copied().filter(|r| &r.metric == metric).collect();
-            // Accuracy of a judge on pairs: chance is one half.
-            let chance = matches!(metric.as_str(), "accuracy" | "accuracy_ties_half").then_some(0.5);
-            metric_chart(&format!("{task}: {metric}"), &metric_rows, chance)
-        })
-        .collect();
+    let headline_metric = headline(data, &task).map(|r| r.metric.clone());
+    let chart_of = |metric: &String| {
+        let metric_rows: Vec<_> = rows.iter().copied().filter(|r| &r.metric == metric).collect();
+        // Accuracy of a judge on pairs: chance is one half.
+        let chance = matches!(metric.as_str(), "accuracy" | "accuracy_ties_half").then_some(0.5);
+        metric_chart(&format!("{task}: {metric}"), &metric_rows, chance)
+    };
+    let chart = headline_metric.as_ref().map(chart_of).unwrap_or_default();
+    let other_charts = metrics.iter().filter(|m| Some(*m) != headline_metric.as_ref()).map(chart_of).collect();
     // The models of a KL-divergence task share their base's tokenizer by construction.
     let divergence = info.as_ref().is_some_and(|i| i.task_type == "kl-divergence");
     TaskView {
@@ -228,8 +368,10 @@ pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
         generations: generations_view(data, &task),
         matrices: matrices_view(data, &task),
         groups: if data.judges.iter().any(|j| j.task == task) { Vec::new() } else { group_tables(data, &task, true) },
-        charts,
+        chart,
+        other_charts,
         info,
+        anchor: task_anchor(&task),
         id: task,
     }
 }
@@ -423,7 +565,8 @@ pub fn history_view(data: &ReportData) -> Option<HistoryView> {
                     (m, points)
                 })
                 .collect();
-            trend_chart(&format!("{task}: {metric}"), runs.len(), &series)
+            let hib = data.rows.iter().any(|r| r.task == task && r.metric == metric && r.higher_is_better);
+            trend_chart(&format!("{task}: {metric}"), &axis_label(&metric, hib), runs.len(), &series)
         })
         .collect();
     Some(HistoryView { runs: runs.len(), charts })

@@ -25,6 +25,7 @@ mod preference;
 mod quantized;
 mod readers;
 mod reference_task;
+mod report_page;
 mod runs;
 mod setup_libtorch;
 mod smollm2;

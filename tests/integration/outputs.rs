@@ -213,7 +213,7 @@ tasks:
     let body = &html[html.find("<body").expect("a body")..];
     let head_end = body.find("<section").expect("sections");
     insta::assert_snapshot!("html_header", redact(&body[..head_end], dir.path()));
-    let sections = regex::Regex::new(r"(?s)<section>.*?</section>").unwrap();
+    let sections = regex::Regex::new(r"(?s)<section[^>]*>.*?</section>").unwrap();
     let found: Vec<&str> = sections.find_iter(body).map(|m| m.as_str()).collect();
     assert!(found.len() >= 5, "{} sections", found.len());
     let heading = regex::Regex::new(r"<h2>([^<]*)</h2>").unwrap();

@@ -108,7 +108,11 @@ type LoadFn = fn(Family, &Path, &NeuralOptions) -> Result<Arc<dyn LanguageModel>
 /// shared libraries.
 pub fn link_libtorch() {
     let _ = LINKED.set(load);
+    let _ = RUNTIME.set(imp::torch_runtime);
 }
+
+/// What [`torch_runtime`] asks, set by [`link_libtorch`] for the same reason as [`LINKED`].
+static RUNTIME: std::sync::OnceLock<fn() -> TorchRuntime> = std::sync::OnceLock::new();
 
 /// Loads a neural model the way this process can: in process when it is linked to libtorch
 /// ([`link_libtorch`]); otherwise the build's own refusal (`NotEnabled` without the `torch`
@@ -243,6 +247,8 @@ pub struct TorchRuntime {
     pub threads: i32,
 }
 
+/// In a process not linked to libtorch ([`link_libtorch`] not called), `linked: false` and no
+/// devices.
 pub fn torch_runtime() -> TorchRuntime {
-    imp::torch_runtime()
+    RUNTIME.get().map_or_else(TorchRuntime::default, |runtime| runtime())
 }
