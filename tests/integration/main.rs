@@ -31,3 +31,4 @@ mod setup_libtorch;
 mod smollm2;
 mod suite_validation;
 mod text_robustness;
+mod walkthrough;
