@@ -116,7 +116,7 @@ fn ngram_pairs_are_scored_as_kenlm_scores_sentences() {
     let summary = std::fs::read_to_string(run.join("summary.md")).unwrap();
     assert!(summary.contains("Accuracy by UID") && summary.contains("| even |"), "{summary}");
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
-    assert!(html.contains("<h3>Accuracy by linguistics_term</h3>"));
+    assert!(html.contains("<summary>Accuracy by linguistics_term</summary>"));
 }
 
 #[test]

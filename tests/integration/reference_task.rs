@@ -70,7 +70,7 @@ fn reference_task_matches_sacrebleu_and_compares_systems() {
     let p: f64 = bleu_line.split(',').nth(6).unwrap().parse().unwrap();
     assert!(p < 0.05, "uedin-nmt vs KIT is significant: {bleu_line}");
     let html = std::fs::read_to_string(run.join("index.html")).unwrap();
-    assert!(html.contains("Pairwise bleu") && html.contains("Pairwise rougeL"));
+    assert!(html.contains("Pairwise tests: bleu") && html.contains("Pairwise tests: rougeL"));
     assert!(std::fs::read_to_string(run.join("summary.md")).unwrap().contains("| uedin | – |"));
 }
 
