@@ -90,6 +90,19 @@ impl RunProgress {
         }
     }
 
+    /// A spinner while a model loads (on a terminal; log lines say the rest); dropped or finished
+    /// by the caller when the model is ready.
+    pub fn loading(&self, model: &str) -> Option<ProgressBar> {
+        let (multi, overall) = self.bars.as_ref()?;
+        let spinner = multi.insert_before(overall, ProgressBar::new_spinner());
+        spinner
+            .set_style(ProgressStyle::with_template("{prefix:>28} {spinner} {msg} {elapsed}").expect("valid template"));
+        spinner.set_prefix(model.to_owned());
+        spinner.set_message("loading");
+        spinner.enable_steady_tick(Duration::from_millis(120));
+        Some(spinner)
+    }
+
     /// Removes the bars; later log lines print plainly.
     pub fn finish(&self) {
         if let Some((_, overall)) = &self.bars {

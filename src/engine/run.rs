@@ -119,7 +119,15 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
                 let (Some(slot), Some(def)) = (models.get(id), suite.model(id)) else {
                     return Err(format!("model {id:?} is not in the suite"));
                 };
-                slot.get_or_init(|| logged_load(def, &model_cache)).clone()
+                slot.get_or_init(|| {
+                    let spinner = progress.loading(id);
+                    let loaded = logged_load(def, &model_cache);
+                    if let Some(spinner) = spinner {
+                        spinner.finish_and_clear();
+                    }
+                    loaded
+                })
+                .clone()
             },
             model_id: &job.model,
             seed,
