@@ -78,6 +78,7 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
         stop: args.stop.clone(),
         seed: args.seed.seed,
         kv_cache: !args.no_kv_cache,
+        first_index: 0,
     };
     params.check().map_err(Error::Usage)?;
     let prompts: Vec<String> = match (&args.prompt, &args.input) {

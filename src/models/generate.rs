@@ -53,6 +53,10 @@ pub struct GenParams {
     /// step reruns the whole sequence so far: only for measuring what the cache saves
     /// (`lmgauge generate --no-kv-cache`); the text is the same.
     pub kv_cache: bool,
+    /// The position of the first prompt of this call among all the prompts of the job: each
+    /// prompt's random stream follows its position in the job, so a job's prompts give the same
+    /// texts whether they are generated in one call or in several (progress is reported per call).
+    pub first_index: usize,
 }
 
 impl Default for GenParams {
@@ -67,6 +71,7 @@ impl Default for GenParams {
             stop: Vec::new(),
             seed: 0,
             kv_cache: true,
+            first_index: 0,
         }
     }
 }
@@ -98,7 +103,7 @@ impl GenParams {
     pub fn rng(&self, index: usize) -> ChaCha8Rng {
         let mut seed = [0u8; 32];
         seed[..8].copy_from_slice(&self.seed.to_le_bytes());
-        seed[8..16].copy_from_slice(&(index as u64).to_le_bytes());
+        seed[8..16].copy_from_slice(&((self.first_index + index) as u64).to_le_bytes());
         seed[16..24].copy_from_slice(b"generate");
         ChaCha8Rng::from_seed(seed)
     }

@@ -152,6 +152,7 @@ fn resolve(def: &TaskDef, o: Options, check: &mut Check) -> GenerationOptions {
         stop: o.stop,
         seed: o.seed.unwrap_or(check.seed),
         kv_cache: true,
+        first_index: 0,
     };
     if let Err(e) = params.check() {
         check.problem("", format!("task {id:?}: {e}"));
@@ -180,11 +181,8 @@ impl Task for Generation<'_> {
     fn run(&self, _model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
         match (self.data(), ctx.model()) {
             (Ok(d), Ok(m)) => {
-                // One call, so the model batches the prompts as it always has (the texts must not
-                // depend on how progress is shown); the bar moves when it returns.
                 ctx.progress_start(d.prompts.len() as u64);
-                let items = run(self.def, &self.generation, &self.scoring, m.as_ref(), d);
-                ctx.progress_advance(d.prompts.len() as u64);
+                let items = run(self.def, &self.generation, &self.scoring, m.as_ref(), d, &|n| ctx.progress_advance(n));
                 JobOutput { items, description: m.describe(), notes: Vec::new() }
             }
             (Err(e), _) => JobOutput::failed(e.clone()),
@@ -208,6 +206,9 @@ impl Task for Generation<'_> {
         TaskTables { pairwise: pairwise(self.def, &self.scoring, records, seed), generations, ..TaskTables::default() }
     }
 }
+
+/// Prompts generated per call of the model: progress moves by this many.
+const PROMPTS_PER_CALL: usize = 16;
 
 /// Prompts and references of a generation task, item by item.
 #[derive(Debug, Clone)]
@@ -253,9 +254,18 @@ pub fn run(
     scoring: &ReferenceOptions,
     model: &dyn LanguageModel,
     data: &GenerationData,
+    advance: &dyn Fn(u64),
 ) -> Result<Vec<ItemScore>, String> {
     let prompts: Vec<&str> = data.prompts.iter().map(String::as_str).collect();
-    let generations = model.generate(&prompts, &opts.params).map_err(|e| e.to_string())?;
+    // Calls of PROMPTS_PER_CALL prompts, so progress moves while a long job writes; each prompt's
+    // random stream follows its position in the job (`first_index`), and every model decodes a
+    // prompt the same whatever else is in its batch (tested), so the texts do not depend on it.
+    let mut generations = Vec::with_capacity(prompts.len());
+    for (k, chunk) in prompts.chunks(PROMPTS_PER_CALL).enumerate() {
+        let params = GenParams { first_index: k * PROMPTS_PER_CALL, ..opts.params.clone() };
+        generations.extend(model.generate(chunk, &params).map_err(|e| e.to_string())?);
+        advance(chunk.len() as u64);
+    }
     let outputs: Vec<String> = generations.iter().map(|g| g.text.trim().to_owned()).collect();
     let mut items = score_hypotheses(task, scoring, &outputs, &data.references)?;
     for ((item, output), g) in items.iter_mut().zip(outputs).zip(&generations) {

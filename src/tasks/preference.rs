@@ -108,8 +108,7 @@ impl Task for Preference<'_> {
             },
         };
         ctx.progress_start(loaded.0.len() as u64);
-        let items = judge(self.def, model, lm.as_deref(), &loaded.0, ctx.seed());
-        ctx.progress_advance(loaded.0.len() as u64);
+        let items = judge(self.def, model, lm.as_deref(), &loaded.0, ctx.seed(), &|n| ctx.progress_advance(n));
         JobOutput { items, description: describe_judge(model), notes: loaded.1.clone() }
     }
 
@@ -163,7 +162,12 @@ fn conditional_loglik(scores: &crate::models::TokenScores, prompt_len: usize) ->
 }
 
 /// (chosen, rejected) rewards of every pair from a reward model (in the first slot of each tuple).
-fn reward_scores(model_id: &str, model: &dyn RewardModel, pairs: &[Pair]) -> Result<Vec<PairScores>, String> {
+fn reward_scores(
+    model_id: &str,
+    model: &dyn RewardModel,
+    pairs: &[Pair],
+    advance: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PairScores>, String> {
     const CHUNK: usize = 256;
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(CHUNK) {
@@ -183,12 +187,18 @@ fn reward_scores(model_id: &str, model: &dyn RewardModel, pairs: &[Pair]) -> Res
             ));
         }
         out.extend(r.chunks(2).map(|two| ((two[0], 0.0), (two[1], 0.0))));
+        advance(chunk.len() as u64);
     }
     Ok(out)
 }
 
 /// (chosen, rejected) conditional log-likelihoods of every pair, scored in batches.
-fn likelihoods(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Result<Vec<PairScores>, String> {
+fn likelihoods(
+    model_id: &str,
+    model: &dyn LanguageModel,
+    pairs: &[Pair],
+    advance: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PairScores>, String> {
     const CHUNK: usize = 128;
     let mut out = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(CHUNK) {
@@ -205,6 +215,7 @@ fn likelihoods(model_id: &str, model: &dyn LanguageModel, pairs: &[Pair]) -> Res
             two[1].check_finite(model_id, &format!("the rejected response of the pair at line {}", p.line))?;
             out.push((conditional_loglik(&two[0], p.prompt.len()), conditional_loglik(&two[1], p.prompt.len())));
         }
+        advance(chunk.len() as u64);
     }
     Ok(out)
 }
@@ -244,6 +255,7 @@ pub fn judge(
     model: Option<&dyn LanguageModel>,
     pairs: &[Pair],
     seed: u64,
+    advance: &(dyn Fn(u64) + Sync),
 ) -> Result<Vec<ItemScore>, String> {
     let mut rng = stats::stream(seed, &format!("random-judge/{}/{}", task.id, def.id));
     let coins: Vec<f64> = pairs.iter().map(|_| stats::below(&mut rng, 1 << 30) as f64).collect();
@@ -251,9 +263,13 @@ pub fn judge(
     let reward_model = model.and_then(|m| m.reward_model());
     let rewards = reward_model.is_some();
     let loglik = match (model, reward_model) {
-        (Some(_), Some(r)) if judged_by_model => reward_scores(&def.id, r, pairs)?,
-        (Some(m), None) if judged_by_model => likelihoods(&def.id, m, pairs)?,
-        _ => Vec::new(),
+        (Some(_), Some(r)) if judged_by_model => reward_scores(&def.id, r, pairs, advance)?,
+        (Some(m), None) if judged_by_model => likelihoods(&def.id, m, pairs, advance)?,
+        _ => {
+            // Judges without a model decide every pair at once, below.
+            advance(pairs.len() as u64);
+            Vec::new()
+        }
     };
     pairs
         .par_iter()

@@ -333,3 +333,55 @@ fn generate_command_continues_prompts() {
         assert!(!o.status.success() && stderr(&o).contains("does not generate"), "{}", stderr(&o));
     }
 }
+
+/// A generation job generates in calls of 16 prompts so its progress moves; each prompt's random
+/// stream follows its position in the job, so the sampled texts are those of one call over all
+/// the prompts (`lmgauge generate -i`, with the same seed).
+#[test]
+fn sampled_generation_does_not_depend_on_how_the_job_splits_its_prompts() {
+    let dir = workspace(&[]);
+    wiki3_arpa(dir.path());
+    let lines: Vec<String> = std::fs::read_to_string(repo().join("data/wikitext-2/continuation-test.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["prompt"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(lines.len() > 32, "more than two calls' worth of prompts");
+    std::fs::copy(repo().join("data/wikitext-2/continuation-test.jsonl"), dir.path().join("items.jsonl")).unwrap();
+    std::fs::write(dir.path().join("prompts.txt"), lines.join("\n") + "\n").unwrap();
+    let s = suite("  - {id: kn3, kind: ngram, arpa: wiki-3.arpa}\n", "    strategy: sample\n    seed: 11\n")
+        .replace("limit: 6", "limit: 1000");
+    std::fs::write(dir.path().join("suite.yaml"), s).unwrap();
+    let o = lmgauge(dir.path(), &["-q", "run-suite", "suite.yaml", "--out-dir", "out"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let job: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/gen/latest/jobs/cont__kn3.json")).unwrap()).unwrap();
+    let from_job: Vec<&str> = job["items"].as_array().unwrap().iter().map(|i| i["output"].as_str().unwrap()).collect();
+    let o = lmgauge(
+        dir.path(),
+        &[
+            "generate",
+            "-m",
+            "wiki-3.arpa",
+            "-i",
+            "prompts.txt",
+            "--strategy",
+            "sample",
+            "--seed",
+            "11",
+            "--max-new-tokens",
+            "12",
+            "--min-new-tokens",
+            "1",
+            "--stop",
+            ".",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let one_call: Vec<&str> =
+        v["generations"].as_array().unwrap().iter().map(|g| g["text"].as_str().unwrap().trim()).collect();
+    assert_eq!(from_job.len(), lines.len());
+    assert_eq!(from_job, one_call);
+}
