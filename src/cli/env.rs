@@ -105,7 +105,9 @@ pub fn run(args: EnvArgs) -> Result<i32, Error> {
     );
     for m in env["models"].as_array().into_iter().flatten() {
         let state = if m["present"] == true { "present" } else { "missing (make models)" };
-        println!("model        {}: {} {state}", m["name"].as_str().unwrap_or(""), m["path"].as_str().unwrap_or(""));
+        let line =
+            format!("model        {}: {} {state}", m["name"].as_str().unwrap_or(""), m["path"].as_str().unwrap_or(""));
+        println!("{}", crate::store::format::terminal_safe(&line));
     }
     Ok(0)
 }

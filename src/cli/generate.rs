@@ -128,9 +128,11 @@ pub fn run(args: GenerateArgs) -> Result<i32, Error> {
             .collect();
         print_json("generate", json!({"model": model.describe(), "generations": v}));
     } else {
-        // One line per prompt: newlines inside an output are written as \n.
+        // One line per prompt: newlines inside an output are written as \n, and other control
+        // characters (a model can write an escape sequence) as \u{…}, never raw.
         for g in &generations {
-            println!("{}", g.text.replace('\\', "\\\\").replace('\n', "\\n"));
+            let line = g.text.replace('\\', "\\\\").replace('\n', "\\n");
+            println!("{}", crate::store::format::terminal_safe(&line));
         }
     }
     Ok(0)

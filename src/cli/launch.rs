@@ -38,7 +38,9 @@ pub fn main(prepare: fn(&Cli) -> Result<(), Error>) -> ! {
         Ok(code) => code,
         Err(err) => {
             let err = anyhow::Error::from(err);
-            eprintln!("error: {err:#}");
+            // Errors quote data (a suite's keys, a dataset's fields, a model file's strings):
+            // their control characters must not reach the terminal.
+            eprintln!("error: {}", crate::store::format::terminal_safe(&format!("{err:#}")));
             2
         }
     };

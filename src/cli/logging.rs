@@ -43,7 +43,10 @@ struct AboveBars;
 
 impl Write for AboveBars {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        crate::engine::progress::suspended(|| std::io::stderr().lock().write_all(buf))?;
+        // Log lines quote model descriptions and paths: no control character reaches the terminal.
+        let text = String::from_utf8_lossy(buf);
+        let safe = crate::store::format::terminal_safe(&text);
+        crate::engine::progress::suspended(|| std::io::stderr().lock().write_all(safe.as_bytes()))?;
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {

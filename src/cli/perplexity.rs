@@ -214,7 +214,7 @@ pub fn run(args: PerplexityArgs) -> Result<i32, Error> {
         }
         print_json("perplexity", v);
     } else {
-        println!("{}", model.describe());
+        println!("{}", crate::store::format::terminal_safe(&model.describe()));
         println!(
             "items {}  tokens {}  words {}  bytes {}  oov {}",
             items.len(),

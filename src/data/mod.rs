@@ -4,6 +4,8 @@
 //! cannot use: invalid UTF-8, a missing or non-string field, an empty dataset. Field mapping says
 //! which column holds the text and, optionally, a stable item id.
 
+pub mod atomic;
+pub mod lines;
 pub mod pairs;
 mod table;
 mod text;
@@ -125,7 +127,24 @@ pub fn load(spec: &DatasetSpec) -> Result<Vec<Item>, DataError> {
     if items.is_empty() {
         return Err(DataError::Empty { path: spec.path.clone() });
     }
+    check_unique_ids(&spec.path, &items)?;
     Ok(items)
+}
+
+/// Item ids key per-item scores, paired tests and baselines: two items of one id would have
+/// one's scores read as the other's. The second of two is refused, naming both places.
+fn check_unique_ids(path: &Path, items: &[Item]) -> Result<(), DataError> {
+    let mut seen: rustc_hash::FxHashMap<&str, usize> = rustc_hash::FxHashMap::default();
+    for item in items {
+        if let Some(first) = seen.insert(&item.id, item.line) {
+            return Err(DataError::Line {
+                path: path.to_owned(),
+                line: item.line,
+                message: format!("item id {:?} repeats the id of line {first}; item ids must be unique", item.id),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Line-aligned records for reference tasks: each record's text or texts, in file order. Text

@@ -68,12 +68,21 @@ pub fn load_pairs(
         let field = |name: &str| -> Result<&str, DataError> {
             v.get(name).and_then(|x| x.as_str()).ok_or_else(|| err(format!("field {name:?} must be a string")))
         };
+        // An optional text field: absent or null is none; any other non-string is refused rather
+        // than dropped (a numeric subset would otherwise vanish from the per-subset table).
+        let optional = |parent: &serde_json::Value, name: &str| -> Result<Option<String>, DataError> {
+            match parent.get(name) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+                Some(_) => Err(err(format!("field {name:?} must be a string when present"))),
+            }
+        };
         let mut subset = None;
         let mut reference = None;
         let (prompt, chosen, rejected) = match layout {
             PairLayout::Explicit => {
-                subset = v.get("subset").and_then(|s| s.as_str()).map(str::to_owned);
-                reference = v.get("reference").and_then(|s| s.as_str()).map(str::to_owned);
+                subset = optional(&v, "subset")?;
+                reference = optional(&v, "reference")?;
                 (field("prompt")?.to_owned(), field("chosen")?.to_owned(), field("rejected")?.to_owned())
             }
             PairLayout::Comparisons => {
@@ -83,7 +92,10 @@ pub fn load_pairs(
                     .or_else(|| info.get("article"))
                     .and_then(|x| x.as_str())
                     .ok_or_else(|| err("info needs a \"post\" or \"article\" string".into()))?;
-                subset = info.get("subreddit").or_else(|| info.get("site")).and_then(|s| s.as_str()).map(str::to_owned);
+                subset = match optional(info, "subreddit")? {
+                    Some(s) => Some(s),
+                    None => optional(info, "site")?,
+                };
                 let texts: Vec<&str> = v
                     .get("summaries")
                     .and_then(|s| s.as_array())
@@ -174,5 +186,21 @@ mod tests {
         ] {
             assert!(joined.contains(&format!("p.jsonl:{line}: skipped")) && joined.contains(what), "{joined}");
         }
+    }
+
+    #[test]
+    fn an_optional_field_of_the_wrong_type_is_refused_not_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e.jsonl");
+        let row = |extra: &str| format!(r#"{{"prompt": "q", "chosen": "a", "rejected": "b"{extra}}}"#);
+        std::fs::write(&p, format!("{}\n{}\n", row(r#", "subset": "s""#), row(r#", "subset": null"#))).unwrap();
+        let (pairs, _) = load_pairs(&p, PairLayout::Explicit, None).unwrap();
+        assert_eq!(pairs[0].subset.as_deref(), Some("s"));
+        std::fs::write(&p, format!("{}\n{}\n", row(""), row(r#", "subset": 3"#))).unwrap();
+        let e = load_pairs(&p, PairLayout::Explicit, None).unwrap_err().to_string();
+        assert!(e.contains("e.jsonl:2") && e.contains("\"subset\" must be a string"), "{e}");
+        std::fs::write(&p, row(r#", "reference": ["r"]"#)).unwrap();
+        let e = load_pairs(&p, PairLayout::Explicit, None).unwrap_err().to_string();
+        assert!(e.contains("\"reference\" must be a string"), "{e}");
     }
 }

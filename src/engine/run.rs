@@ -81,7 +81,9 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     let seed = opts.seed.unwrap_or(suite.seed);
     let suite_dir = opts.out.join(&suite.name);
     let run_dir = choose_run_dir(&suite_dir, suite, seed, opts)?;
-    std::fs::create_dir_all(&run_dir).map_err(|e| Error::io(&run_dir, e))?;
+    // Held until the run has written everything: a second run-suite --resume of this folder is
+    // refused, naming this process, instead of mixing its jobs with ours.
+    let _lock = store::lock::RunLock::acquire(&run_dir)?;
     let run_id = run_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
 
     let mut manifest = new_manifest(suite, seed, &run_id, opts);
@@ -165,7 +167,8 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
             None => (fresh_by_job.remove(job).expect("every pending job ran"), false),
         };
         if record.status == JobStatus::Failed {
-            eprintln!("job {} failed: {}", job.key(), record.error.as_deref().unwrap_or("unknown error"));
+            let error = record.error.as_deref().unwrap_or("unknown error");
+            eprintln!("job {} failed: {}", job.key(), crate::store::format::terminal_safe(error));
             failed_jobs.push(job.clone());
         }
         summaries.push(JobSummary {
@@ -287,13 +290,11 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
     for (d, m) in shards.iter().zip(&manifests) {
         for s in &m.jobs {
             let job = Job { task: s.task.clone(), model: s.model.clone() };
-            let record = jobs::load_done(d, &job)?.or_else(|| {
-                // A failed job has a record too; keep it so the merged run reports it.
-                std::fs::read(jobs::job_dir(d).join(format!("{}.json", job.key())))
-                    .ok()
-                    .and_then(|b| serde_json::from_slice(&b).ok())
-            });
-            let Some(record) = record else { continue };
+            // A failed job has a record too; keep it so the merged run reports it. A record that
+            // cannot be read, or one that is damaged, stops the merge with its path.
+            let path = jobs::job_dir(d).join(format!("{}.json", job.key()));
+            let Some(bytes) = jobs::read_if_present(&path)? else { continue };
+            let record = jobs::parse_record(&path, &bytes)?;
             if found.insert(job.clone(), (record, s.clone())).is_some() {
                 return Err(Error::Usage(format!("job {} appears in more than one shard", job.key())));
             }
@@ -304,6 +305,7 @@ pub fn merge(shards: &[PathBuf], out: &Path) -> Result<RunOutcome, Error> {
         return Err(Error::Usage(format!("the shards do not cover every job; missing: {}", missing.join(", "))));
     }
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
+    let _lock = store::lock::RunLock::acquire(out)?;
     let mut manifest = first.clone();
     manifest.run_id = out.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     manifest.shard = None;
@@ -420,20 +422,30 @@ fn choose_run_dir(suite_dir: &Path, suite: &Suite, seed: u64, opts: &RunOptions)
         }
         eprintln!("nothing to resume in {}: starting a new run", suite_dir.display());
     }
-    let base = utc_stamp(unix_now());
-    let mut candidate = suite_dir.join(&base);
-    let mut k = 2;
-    while candidate.exists() {
-        candidate = suite_dir.join(format!("{base}-{k}"));
-        k += 1;
+    create_run_dir(suite_dir, &utc_stamp(unix_now()))
+}
+
+/// Creates a new run folder `suite_dir/STAMP` (or `STAMP-2`, `STAMP-3`, …): creating it is what
+/// claims the name, so two runs started in the same second never share a folder (checking that
+/// the name was free, then creating it, let both take the same one).
+fn create_run_dir(suite_dir: &Path, stamp: &str) -> Result<PathBuf, Error> {
+    std::fs::create_dir_all(suite_dir).map_err(|e| Error::io(suite_dir, e))?;
+    for k in 1..=10_000 {
+        let candidate = if k == 1 { suite_dir.join(stamp) } else { suite_dir.join(format!("{stamp}-{k}")) };
+        match std::fs::create_dir(&candidate) {
+            Ok(()) => return Ok(candidate),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&candidate, e)),
+        }
     }
-    Ok(candidate)
+    Err(Error::Usage(format!("{}: 10,000 runs already started in this second", suite_dir.display())))
 }
 
 /// Points `suite_dir/latest` at the run, replacing an older link atomically.
 fn point_latest(suite_dir: &Path, run_id: &str) -> Result<(), Error> {
     let latest = suite_dir.join("latest");
-    let tmp = suite_dir.join(".latest.partial");
+    // A name of this process's own: two runs pointing `latest` at once must not share it.
+    let tmp = suite_dir.join(format!(".latest.{}.{}.partial", std::process::id(), unix_nanos()));
     let _ = std::fs::remove_file(&tmp);
     #[cfg(unix)]
     std::os::unix::fs::symlink(run_id, &tmp).map_err(|e| Error::io(&tmp, e))?;
@@ -488,6 +500,10 @@ fn new_manifest(suite: &Suite, seed: u64, run_id: &str, opts: &RunOptions) -> Ru
     }
 }
 
+fn unix_nanos() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+}
+
 fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
@@ -525,6 +541,19 @@ mod tests {
             serde_json::from_slice(&std::fs::read(jobs::job_dir(&dir).join("t__m.json")).unwrap()).unwrap();
         assert_eq!(saved, record);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn runs_started_together_get_folders_of_their_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let made: Vec<PathBuf> = std::thread::scope(|s| {
+            let handles: Vec<_> =
+                (0..16).map(|_| s.spawn(|| create_run_dir(dir.path(), "20261207-120000").unwrap())).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let distinct: std::collections::BTreeSet<_> = made.iter().collect();
+        assert_eq!(distinct.len(), 16, "{made:?}");
+        assert!(made.iter().all(|d| d.is_dir()));
     }
 
     #[test]

@@ -44,8 +44,7 @@ pub fn run_records(run_dir: &Path) -> Result<Vec<JobRecord>, Error> {
     let mut out = Vec::new();
     for p in paths {
         let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
-        let r: JobRecord = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::Usage(format!("{}: unreadable job record: {e}", p.display())))?;
+        let r = jobs::parse_record(&p, &bytes)?;
         if r.status == JobStatus::Done {
             out.push(r);
         }
@@ -64,6 +63,9 @@ pub fn save(run_dir: &Path, to: Option<&Path>) -> Result<(PathBuf, PathBuf), Err
         )));
     }
     let rows = read_results_csv(&run_dir.join("results.csv"))?;
+    for r in &rows {
+        crate::store::check_finite_or_undefined(&run_dir.join("results.csv"), r)?;
+    }
     let mut records = run_records(run_dir)?;
     for r in &mut records {
         r.seconds = 0.0; // timings would make identical baselines differ
@@ -146,5 +148,10 @@ pub fn parse_items(items_path: &Path, gz: &[u8]) -> Result<Vec<JobRecord>, Error
         .map_err(|e| Error::Usage(format!("{}: corrupt gzip: {e}", items_path.display())))?;
     let records: Vec<JobRecord> = serde_json::from_slice(&json)
         .map_err(|e| Error::Usage(format!("{}: unreadable per-item scores: {e}", items_path.display())))?;
+    for r in &records {
+        jobs::check_record(r).map_err(|m| {
+            Error::Usage(format!("{}: {m}; save the baseline again from one finished run", items_path.display()))
+        })?;
+    }
     Ok(records)
 }

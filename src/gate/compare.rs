@@ -15,7 +15,7 @@ use crate::metrics::Metric;
 use crate::metrics::stats::{self, ItemStats};
 use crate::store::gate::{GateEntry, GateReport, Verdict};
 use crate::store::jobs::JobRecord;
-use crate::store::{ResultRow, RunManifest, read_results_csv};
+use crate::store::{ResultRow, RunManifest, check_finite_or_undefined, read_results_csv};
 use crate::tasks::{Task, for_suite, load_suite};
 
 /// Gates the run in `run_dir` against the baseline at `baseline_path`.
@@ -38,8 +38,14 @@ pub fn gate_run(
     let policy = policy_override.or_else(|| manifest.gate_policy.clone()).unwrap_or_default();
     policy.check().map_err(Error::Usage)?;
     let rows = read_results_csv(&run_dir.join("results.csv"))?;
+    for r in &rows {
+        check_finite_or_undefined(&run_dir.join("results.csv"), r)?;
+    }
     let records = baseline::run_records(run_dir)?;
     let (base, base_records) = baseline::load(baseline_path)?;
+    for b in &base.entries {
+        check_finite_or_undefined(baseline_path, b)?;
+    }
     if base.suite != manifest.suite {
         return Err(Error::Usage(format!(
             "{} is a baseline of suite {:?}, but run {} is of suite {:?}: gate a run against its own suite's baseline",
@@ -165,6 +171,19 @@ fn compare(
         verdict: Verdict::WithinNoise,
         note: None,
     };
+    if b.value.is_nan() || r.value.is_nan() {
+        entry.verdict = Verdict::NotComparable;
+        entry.delta = None;
+        entry.note = Some(
+            match (b.value.is_nan(), r.value.is_nan()) {
+                (true, true) => "undefined in the baseline and in this run",
+                (true, false) => "undefined in the baseline: save a new baseline to gate it",
+                _ => "undefined in this run, though the baseline has a value",
+            }
+            .into(),
+        );
+        return Ok(entry);
+    }
     let task = tasks.iter().find(|t| t.def().id == b.task);
     let (Some(task), Ok(metric)) = (task, b.metric.parse::<Metric>()) else {
         entry.note = Some("the task or metric is no longer in the suite: compared by value and band only".into());
@@ -194,6 +213,11 @@ fn compare(
     let cur_stats = task.item_stats(metric, cur_rec, &b.model);
     check_agrees(sides.base, b, &base_stats)?;
     check_agrees(sides.run, r, &cur_stats)?;
+    if base_stats.is_empty() || cur_stats.is_empty() {
+        entry.verdict = Verdict::NotComparable;
+        entry.note = Some("no per-item scores to resample on one side: no verdict".into());
+        return Ok(entry);
+    }
     let aligned = base_rec.items.len() == cur_rec.items.len()
         && base_rec.items.iter().zip(&cur_rec.items).all(|(x, y)| x.id == y.id);
     let mut rng = stats::stream(seed, &format!("gate/{}/{}/{}", b.task, b.model, b.metric));
@@ -213,7 +237,8 @@ fn compare(
             .collect()
     };
     let Some((lo, hi)) = stats::percentile_interval(&deltas) else {
-        entry.note = Some("the difference is not finite on some resamples: no verdict".into());
+        entry.verdict = Verdict::NotComparable;
+        entry.note = Some("the difference is undefined on some resamples: no verdict".into());
         return Ok(entry);
     };
     entry.delta_low = Some(lo);

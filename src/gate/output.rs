@@ -33,7 +33,7 @@ pub fn markdown(report: &GateReport) -> String {
     let _ = writeln!(out, "## lmgauge gate: {} — {status}\n", md_cell(&report.suite));
     let _ = writeln!(
         out,
-        "Run `{}` against baseline `{}` ({}): {} regressed, {} improved, {} within noise, {} missing, {} new.\n",
+        "Run `{}` against baseline `{}` ({}): {} regressed, {} improved, {} within noise, {} missing, {} new, {} not comparable.\n",
         md_cell(&report.run_id),
         md_cell(&report.baseline_run_id),
         md_cell(&report.baseline_file),
@@ -41,7 +41,8 @@ pub fn markdown(report: &GateReport) -> String {
         report.count(Verdict::Improved),
         report.count(Verdict::WithinNoise),
         report.count(Verdict::Missing),
-        report.count(Verdict::New)
+        report.count(Verdict::New),
+        report.count(Verdict::NotComparable)
     );
     if report.suite_hash_changed {
         let _ = writeln!(
@@ -60,10 +61,12 @@ pub fn markdown(report: &GateReport) -> String {
     // Problems first; otherwise the report's order.
     entries.sort_by_key(|e| match e.verdict {
         Verdict::Regressed => 0,
-        Verdict::Missing => 1,
-        Verdict::Improved => 2,
-        Verdict::New => 3,
-        Verdict::WithinNoise => 4,
+        Verdict::NotComparable if e.fails(report.policy.fail_on_missing) => 1,
+        Verdict::Missing => 2,
+        Verdict::Improved => 3,
+        Verdict::New => 4,
+        Verdict::NotComparable => 5,
+        Verdict::WithinNoise => 6,
     });
     for e in entries {
         let icon = match e.verdict {
@@ -72,6 +75,7 @@ pub fn markdown(report: &GateReport) -> String {
             Verdict::Improved => "🟢",
             Verdict::New => "🆕",
             Verdict::WithinNoise => "⚪",
+            Verdict::NotComparable => "❔",
         };
         let interval = match (e.delta_low, e.delta_high) {
             (Some(lo), Some(hi)) => format!(" [{}, {}]", signed(Some(lo)), signed(Some(hi))),
@@ -111,14 +115,12 @@ pub fn junit(report: &GateReport) -> String {
             fmt_value(e.band)
         );
         let status = match e.verdict {
-            Verdict::Regressed | Verdict::Missing
-                if e.verdict == Verdict::Regressed || report.policy.fail_on_missing =>
-            {
+            _ if e.fails(report.policy.fail_on_missing) => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(detail.as_str()).set_type(e.verdict.name());
                 s
             }
-            Verdict::New => {
+            Verdict::New | Verdict::NotComparable => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(detail.as_str());
                 s

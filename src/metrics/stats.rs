@@ -209,10 +209,19 @@ pub fn paired_bootstrap(
     PairedResult {
         baseline: bl,
         system: sys,
-        p_value: p_value(&centred, (bl - sys).abs()),
+        p_value: paired_p(baseline, system, &centred, (bl - sys).abs()),
         mean: Some(mean),
         ci: Some(ci),
     }
+}
+
+/// The p-value of a paired test: two systems with identical per-item statistics (identical
+/// outputs) are a tie, p = 1. sacrebleu's formula counts resamples whose difference strictly
+/// exceeds the observed one, which for identical systems is none, p = 1/(n+1) ≈ 0.001: it read
+/// as a significant difference between a system and itself. lmgauge departs from sacrebleu here
+/// only.
+fn paired_p(baseline: &ItemStats, system: &ItemStats, stats: &[f64], observed: f64) -> f64 {
+    if baseline.rows == system.rows { 1.0 } else { p_value(stats, observed) }
 }
 
 /// Paired approximate randomization (sacrebleu's `paired_ar`): each trial swaps the two systems'
@@ -255,7 +264,13 @@ pub fn paired_approximate_randomization(
         }));
     }
     let (bl, sys) = (baseline.score_all(), system.score_all());
-    PairedResult { baseline: bl, system: sys, p_value: p_value(&diffs, (bl - sys).abs()), mean: None, ci: None }
+    PairedResult {
+        baseline: bl,
+        system: sys,
+        p_value: paired_p(baseline, system, &diffs, (bl - sys).abs()),
+        mean: None,
+        ci: None,
+    }
 }
 
 /// rouge_score's `BootstrapAggregator`: 2.5th, 50th and 97.5th percentiles (linear
@@ -305,10 +320,12 @@ mod paired_tests {
         assert!(r.p_value > 0.2, "{r:?}");
         let r = paired_approximate_randomization(&a, &b, 2000, &mut stream(1, "t"));
         assert!(r.p_value > 0.2, "{r:?}");
-        // sacrebleu's convention for literally identical outputs: every resampled difference is
-        // 0, none exceeds the observed 0, so p = 1/(n+1).
+        // Literally identical outputs are a tie, p = 1 (sacrebleu's formula says 1/(n+1)).
         let r = paired_bootstrap(&a, &mean_stats(&v), 1000, &mut stream(1, "t"));
-        assert!((r.p_value - 1.0 / 1001.0).abs() < 1e-12);
+        assert_eq!(r.p_value, 1.0);
+        assert!(r.mean.is_some(), "the interval is still reported");
+        let r = paired_approximate_randomization(&a, &mean_stats(&v), 1000, &mut stream(1, "t"));
+        assert_eq!(r.p_value, 1.0);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //! scored, so word- and byte-level perplexities compare across tokenizers.
 
 pub mod generate;
+pub mod mapped;
 pub mod neural;
 pub mod ngram;
 

@@ -139,10 +139,7 @@ pub fn build(data: &ReportData) -> ResultsFile<'_> {
         baseline_run_id: &g.baseline_run_id,
         baseline_file: &g.baseline_file,
         suite_hash_changed: g.suite_hash_changed,
-        counts: [Verdict::Improved, Verdict::Regressed, Verdict::WithinNoise, Verdict::Missing, Verdict::New]
-            .into_iter()
-            .map(|v| (v.name(), g.count(v)))
-            .collect(),
+        counts: Verdict::ALL.into_iter().map(|v| (v.name(), g.count(v))).collect(),
         entries: &g.entries,
     });
     ResultsFile {

@@ -13,6 +13,20 @@ fn plain(s: &str) -> String {
     s.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
 }
 
+/// The most characters a table cell shows; longer ones (an id of 65,536 characters, say) end in
+/// `…`. `results.json` and the CSV files keep them whole.
+const MAX_CELL: usize = 80;
+
+/// A cell shortened to [`MAX_CELL`] characters.
+fn cell(s: String) -> String {
+    if s.chars().count() <= MAX_CELL {
+        return s;
+    }
+    let mut short: String = s.chars().take(MAX_CELL - 1).collect();
+    short.push('…');
+    short
+}
+
 /// `value [low, high]`, or the value alone when the interval is undefined.
 fn with_interval(value: f64, low: f64, high: f64) -> String {
     if low.is_finite() && high.is_finite() {
@@ -22,15 +36,18 @@ fn with_interval(value: f64, low: f64, high: f64) -> String {
     }
 }
 
-/// Columns padded to their widest cell, two spaces apart.
+/// Columns padded to their widest cell, two spaces apart. Padding is written out rather than
+/// asked of `format!`, whose width is limited to 65,535 (and panics past it).
 fn aligned(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().cloned().map(cell).collect()).collect();
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
         .map(|c| rows.iter().filter_map(|r| r.get(c)).map(|s| s.chars().count()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
-    for row in rows {
-        let cells: Vec<String> = row.iter().zip(&widths).map(|(s, w)| format!("{s:<w$}")).collect();
+    for row in &rows {
+        let cells: Vec<String> =
+            row.iter().zip(&widths).map(|(s, w)| format!("{s}{}", " ".repeat(w - s.chars().count()))).collect();
         let _ = writeln!(out, "  {}", cells.join("  ").trim_end());
     }
     out
@@ -50,18 +67,14 @@ pub fn summary(data: &ReportData) -> String {
         m.jobs.len()
     );
     if let Some(gate) = &data.gate {
-        let counts: Vec<String> =
-            [Verdict::Regressed, Verdict::Improved, Verdict::WithinNoise, Verdict::Missing, Verdict::New]
-                .into_iter()
-                .map(|v| format!("{} {}", gate.count(v), v.name()))
-                .collect();
+        let counts: Vec<String> = Verdict::ALL.into_iter().map(|v| format!("{} {}", gate.count(v), v.name())).collect();
         let verdict = if gate.failed() { "FAILED" } else { "passed" };
         let _ = writeln!(out, "gate {verdict} against {}: {}", plain(&gate.baseline_run_id), counts.join(", "));
     }
     for task in data.task_ids() {
         let rows: Vec<_> = data.rows_of(&task).collect();
         let kind = m.tasks.iter().find(|t| t.id == task).map(|t| t.task_type.as_str()).unwrap_or("");
-        let _ = writeln!(out, "\n{} ({})", plain(&task), plain(kind));
+        let _ = writeln!(out, "\n{} ({})", cell(plain(&task)), cell(plain(kind)));
         if rows.is_empty() {
             let _ = writeln!(out, "  no results (every job of this task failed)");
             continue;
@@ -116,5 +129,15 @@ mod tests {
     #[test]
     fn escape_sequences_in_data_cannot_reach_the_terminal() {
         assert_eq!(super::plain("a\u{1b}[31mred\n"), "a?[31mred?");
+    }
+
+    #[test]
+    fn a_cell_of_any_length_is_aligned_without_panicking() {
+        let long = "m".repeat(70_000);
+        let out = super::aligned(&[vec!["model".into(), "x".into()], vec![long, "1".into()]]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[1].chars().count(), 2 + super::MAX_CELL + 2 + 1, "{}", lines[1]);
+        assert!(lines[1].contains('…'));
+        assert_eq!(lines[0].find('x'), Some(2 + super::MAX_CELL + 2));
     }
 }

@@ -105,17 +105,23 @@ pub fn overview_view(data: &ReportData) -> Option<OverviewView> {
                 .filter(|r| &r.metric == metric && Some(&r.model) != best.as_ref())
                 .map(|r| r.model.as_str())
                 .collect();
-            let significant = best.as_ref().is_some_and(|b| {
-                !others.is_empty()
-                    && others.iter().all(|o| {
-                        data.pairwise.iter().any(|p| {
-                            &p.task == task
-                                && &p.metric == metric
-                                && ((&p.model_a == b && p.model_b == *o) || (p.model_a == *o && &p.model_b == b))
-                                && p.p_value < 0.05
-                        })
-                    })
+            let best_value = best.as_ref().and_then(|b| rows.iter().find(|r| &r.metric == metric && &r.model == b));
+            // A model tied with the best leaves no single best to call significant.
+            let tied = rows.iter().any(|r| {
+                &r.metric == metric && Some(&r.model) != best.as_ref() && best_value.is_some_and(|b| b.value == r.value)
             });
+            let significant = !tied
+                && best.as_ref().is_some_and(|b| {
+                    !others.is_empty()
+                        && others.iter().all(|o| {
+                            data.pairwise.iter().any(|p| {
+                                &p.task == task
+                                    && &p.metric == metric
+                                    && ((&p.model_a == b && p.model_b == *o) || (p.model_a == *o && &p.model_b == b))
+                                    && p.p_value < 0.05
+                            })
+                        })
+                });
             (best, significant)
         })
         .collect();
@@ -162,6 +168,7 @@ pub struct GateView<'a> {
     pub within: usize,
     pub missing: usize,
     pub new: usize,
+    pub not_comparable: usize,
     pub suite_changed: bool,
     pub entries: Vec<GateRow<'a>>,
 }
@@ -287,13 +294,14 @@ pub fn gate_view(g: &GateReport) -> GateView<'_> {
         within: g.count(Verdict::WithinNoise),
         missing: g.count(Verdict::Missing),
         new: g.count(Verdict::New),
+        not_comparable: g.count(Verdict::NotComparable),
         suite_changed: g.suite_hash_changed,
         entries: g
             .entries
             .iter()
             .map(|e| GateRow {
                 class: match e.verdict {
-                    Verdict::Regressed | Verdict::Missing => Some("failed"),
+                    _ if e.fails(g.policy.fail_on_missing) => Some("failed"),
                     Verdict::Improved => Some("best"),
                     _ => None,
                 },

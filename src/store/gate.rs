@@ -17,6 +17,10 @@ pub enum Verdict {
     Missing,
     /// In the run, not in the baseline.
     New,
+    /// Undefined on one side or both (a correlation over two items, a rate over none): there is
+    /// no difference to judge. It fails the gate when the baseline had a value and the run has
+    /// none (the metric became undefined); otherwise it is reported only.
+    NotComparable,
 }
 
 impl Verdict {
@@ -27,8 +31,19 @@ impl Verdict {
             Verdict::WithinNoise => "WithinNoise",
             Verdict::Missing => "Missing",
             Verdict::New => "New",
+            Verdict::NotComparable => "NotComparable",
         }
     }
+
+    /// Every verdict, in the order counts are shown.
+    pub const ALL: [Verdict; 6] = [
+        Verdict::Regressed,
+        Verdict::Improved,
+        Verdict::WithinNoise,
+        Verdict::Missing,
+        Verdict::New,
+        Verdict::NotComparable,
+    ];
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,14 +80,29 @@ pub struct GateReport {
     pub entries: Vec<GateEntry>,
 }
 
+impl GateEntry {
+    /// Whether this entry fails the gate: a regression; a missing entry when the policy says
+    /// so; a metric the baseline had a value for that is undefined in the run.
+    pub fn fails(&self, fail_on_missing: bool) -> bool {
+        match self.verdict {
+            Verdict::Regressed => true,
+            Verdict::Missing => fail_on_missing,
+            Verdict::NotComparable => {
+                self.baseline.is_some_and(f64::is_finite) && !self.current.is_some_and(f64::is_finite)
+            }
+            Verdict::Improved | Verdict::WithinNoise | Verdict::New => false,
+        }
+    }
+}
+
 impl GateReport {
     pub fn count(&self, v: Verdict) -> usize {
         self.entries.iter().filter(|e| e.verdict == v).count()
     }
 
-    /// Exit code 1 material: a regression, or a missing entry when the policy says so.
+    /// Exit code 1 material: any entry that fails ([`GateEntry::fails`]).
     pub fn failed(&self) -> bool {
-        self.count(Verdict::Regressed) > 0 || (self.policy.fail_on_missing && self.count(Verdict::Missing) > 0)
+        self.entries.iter().any(|e| e.fails(self.policy.fail_on_missing))
     }
 }
 

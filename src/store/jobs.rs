@@ -49,10 +49,12 @@ pub struct ItemScore {
     pub output: Option<String>,
 }
 
+/// `null` stands for an undefined score (NaN, such as the word count of a partially scored
+/// text), as everywhere in lmgauge's JSON; it reads back as NaN.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct StoredItem {
     id: String,
-    scores: BTreeMap<String, f64>,
+    scores: BTreeMap<String, Option<f64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     output: Option<String>,
 }
@@ -60,14 +62,16 @@ struct StoredItem {
 impl TryFrom<StoredItem> for ItemScore {
     type Error = String;
     fn try_from(s: StoredItem) -> Result<Self, String> {
-        let scores = Scores::from_map(&s.scores).map_err(|e| format!("item {}: {e}", s.id))?;
+        let map: BTreeMap<String, f64> = s.scores.into_iter().map(|(k, v)| (k, v.unwrap_or(f64::NAN))).collect();
+        let scores = Scores::from_map(&map).map_err(|e| format!("item {}: {e}", s.id))?;
         Ok(ItemScore { id: s.id, scores, output: s.output })
     }
 }
 
 impl From<ItemScore> for StoredItem {
     fn from(i: ItemScore) -> Self {
-        StoredItem { id: i.id, scores: i.scores.to_map(), output: i.output }
+        let scores = i.scores.to_map().into_iter().map(|(k, v)| (k, (!v.is_nan()).then_some(v))).collect();
+        StoredItem { id: i.id, scores, output: i.output }
     }
 }
 
@@ -133,7 +137,25 @@ pub fn parse_record(path: &Path, bytes: &[u8]) -> Result<JobRecord, Error> {
             record.version
         )));
     }
+    check_record(&record)
+        .map_err(|m| Error::Usage(format!("{}: {m}; delete it to recompute the job", path.display())))?;
     Ok(record)
+}
+
+/// What a record read back must satisfy: a finished job scored at least one item (every
+/// dataset reader refuses an empty dataset), or its aggregates would be NaN over n = 0. A
+/// failed job has an error and no items.
+pub fn check_record(record: &JobRecord) -> Result<(), String> {
+    match record.status {
+        JobStatus::Done if record.items.is_empty() => Err(format!(
+            "job {} × {} is recorded as done with no items (damaged or hand-edited)",
+            record.task, record.model
+        )),
+        JobStatus::Failed if record.error.is_none() => {
+            Err(format!("job {} × {} is recorded as failed without its error", record.task, record.model))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A file's bytes, or None when it does not exist (the files a run folder may lack).
@@ -145,10 +167,10 @@ pub fn read_if_present(path: &Path) -> Result<Option<Vec<u8>>, Error> {
     }
 }
 
+/// Writes a file whole or not at all, through a uniquely named temporary file
+/// ([`crate::data::atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
-    let tmp = path.with_extension(format!("{}.partial", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    std::fs::write(&tmp, bytes).map_err(|e| Error::io(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))
+    crate::data::atomic::write(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::path::Path;
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::format::{from_spreadsheet_cell, spreadsheet_cell};
 use super::jobs::{read_if_present, write_atomic};
 use super::polars_err;
 use crate::error::Error;
@@ -92,17 +93,20 @@ pub struct GenerationRow {
     pub outputs: Vec<ModelOutput>,
 }
 
-/// Writes `pairwise.csv`: every paired significance test between two models of a task.
+/// Writes `pairwise.csv`: every paired significance test between two models of a task. Text
+/// cells are spreadsheet-safe ([`spreadsheet_cell`]), as in every CSV file of a run.
 pub fn write_pairwise_csv(rows: &[PairwiseRow], path: &Path) -> Result<(), Error> {
+    let text =
+        |f: fn(&PairwiseRow) -> &str| rows.iter().map(|r| spreadsheet_cell(f(r)).into_owned()).collect::<Vec<_>>();
     let mut df = df!(
-        "task" => rows.iter().map(|r| r.task.as_str()).collect::<Vec<_>>(),
-        "metric" => rows.iter().map(|r| r.metric.as_str()).collect::<Vec<_>>(),
-        "model_a" => rows.iter().map(|r| r.model_a.as_str()).collect::<Vec<_>>(),
-        "model_b" => rows.iter().map(|r| r.model_b.as_str()).collect::<Vec<_>>(),
+        "task" => text(|r| &r.task),
+        "metric" => text(|r| &r.metric),
+        "model_a" => text(|r| &r.model_a),
+        "model_b" => text(|r| &r.model_b),
         "value_a" => rows.iter().map(|r| r.value_a).collect::<Vec<_>>(),
         "value_b" => rows.iter().map(|r| r.value_b).collect::<Vec<_>>(),
         "p_value" => rows.iter().map(|r| r.p_value).collect::<Vec<_>>(),
-        "test" => rows.iter().map(|r| r.test.as_str()).collect::<Vec<_>>(),
+        "test" => text(|r| &r.test),
     )
     .map_err(|e| polars_err(path, e))?;
     let mut buf = Vec::new();
@@ -112,7 +116,18 @@ pub fn write_pairwise_csv(rows: &[PairwiseRow], path: &Path) -> Result<(), Error
 
 /// Reads `pairwise.csv` back (empty when the run has none).
 pub fn read_pairwise_csv(path: &Path) -> Result<Vec<PairwiseRow>, Error> {
-    read_csv(path)
+    let rows: Vec<PairwiseRow> = read_csv(path)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PairwiseRow {
+            task: from_spreadsheet_cell(r.task),
+            metric: from_spreadsheet_cell(r.metric),
+            model_a: from_spreadsheet_cell(r.model_a),
+            model_b: from_spreadsheet_cell(r.model_b),
+            test: from_spreadsheet_cell(r.test),
+            ..r
+        })
+        .collect())
 }
 
 /// Typed rows of one of the run's CSV files (empty when the file is absent); a row that does not
@@ -150,8 +165,8 @@ pub fn write_judges_csv(judges: &[JudgeRow], agreement: &[AgreementRow], run_dir
     for r in judges {
         let (n, w, t, l) = (r.n.to_string(), r.wins.to_string(), r.ties.to_string(), r.losses.to_string());
         j.write_record([
-            r.task.as_str(),
-            &r.judge,
+            &*spreadsheet_cell(&r.task),
+            &*spreadsheet_cell(&r.judge),
             &n,
             &w,
             &t,
@@ -167,9 +182,9 @@ pub fn write_judges_csv(judges: &[JudgeRow], agreement: &[AgreementRow], run_dir
     a.write_record(["task", "judge_a", "judge_b", "n", "agreement", "kappa"]).expect("in memory");
     for r in agreement {
         a.write_record([
-            r.task.as_str(),
-            &r.judge_a,
-            &r.judge_b,
+            &*spreadsheet_cell(&r.task),
+            &*spreadsheet_cell(&r.judge_a),
+            &*spreadsheet_cell(&r.judge_b),
             &r.n.to_string(),
             &fixed(r.agreement),
             &fixed(r.kappa),
@@ -181,7 +196,20 @@ pub fn write_judges_csv(judges: &[JudgeRow], agreement: &[AgreementRow], run_dir
 
 /// `judges.csv` and `agreement.csv` of a run (empty when it has no preference task).
 pub fn read_judges_csv(run_dir: &Path) -> Result<(Vec<JudgeRow>, Vec<AgreementRow>), Error> {
-    Ok((read_csv(&run_dir.join("judges.csv"))?, read_csv(&run_dir.join("agreement.csv"))?))
+    let judges: Vec<JudgeRow> = read_csv(&run_dir.join("judges.csv"))?;
+    let agreement: Vec<AgreementRow> = read_csv(&run_dir.join("agreement.csv"))?;
+    let judges = judges.into_iter().map(|r| JudgeRow {
+        task: from_spreadsheet_cell(r.task),
+        judge: from_spreadsheet_cell(r.judge),
+        ..r
+    });
+    let agreement = agreement.into_iter().map(|r| AgreementRow {
+        task: from_spreadsheet_cell(r.task),
+        judge_a: from_spreadsheet_cell(r.judge_a),
+        judge_b: from_spreadsheet_cell(r.judge_b),
+        ..r
+    });
+    Ok((judges.collect(), agreement.collect()))
 }
 
 /// Writes `subsets.csv` and `subsets.json` (per-subset accuracy of every judge) and
@@ -189,7 +217,13 @@ pub fn read_judges_csv(run_dir: &Path) -> Result<(Vec<JudgeRow>, Vec<AgreementRo
 pub fn write_subsets(subsets: &[SubsetRow], disagreements: &[Disagreement], run_dir: &Path) -> Result<(), Error> {
     let mut w = csv_writer();
     for s in subsets {
-        w.serialize(s).map_err(|e| Error::Usage(format!("subsets.csv: {e}")))?;
+        let safe = SubsetRow {
+            task: spreadsheet_cell(&s.task).into_owned(),
+            judge: spreadsheet_cell(&s.judge).into_owned(),
+            subset: spreadsheet_cell(&s.subset).into_owned(),
+            ..s.clone()
+        };
+        w.serialize(&safe).map_err(|e| Error::Usage(format!("subsets.csv: {e}")))?;
     }
     if subsets.is_empty() {
         w.write_record(["task", "judge", "subset", "n", "accuracy", "ci_low", "ci_high"]).expect("in memory");

@@ -2,8 +2,10 @@
 //! gzipped) or every `.jsonl` / `.jsonl.gz` file of a folder, one JSON object per line, each
 //! record known by `file-stem:line` and every problem named by `file:line` and field.
 
-use std::io::{BufRead, BufReader, Read};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+use crate::data::lines::Lines;
 
 /// One record and where it came from.
 pub struct Record {
@@ -15,10 +17,10 @@ pub struct Record {
 }
 
 impl Record {
-    /// A string field. Where `may_be_empty` (grouping fields), a number, boolean or null is read
-    /// as its JSON text and an empty string is kept; a missing field, an object or an array is
-    /// always an error.
-    pub fn string(&self, name: &str, may_be_empty: bool) -> Result<String, String> {
+    /// A text field: a JSON string, never a number, boolean or null read as its JSON text (a
+    /// context of `null` would be scored as the word "null"). Unless `may_be_empty`, a string
+    /// that is empty or only whitespace is refused too.
+    pub fn text(&self, name: &str, may_be_empty: bool) -> Result<String, String> {
         let at = &self.at;
         match self.value.get(name) {
             None => Err(format!("{at}: field {name:?} is missing")),
@@ -26,14 +28,44 @@ impl Record {
                 Err(format!("{at}: field {name:?} is empty"))
             }
             Some(serde_json::Value::String(s)) => Ok(s.clone()),
-            Some(v) if may_be_empty && !v.is_object() && !v.is_array() => Ok(v.to_string()),
-            Some(_) => Err(format!("{at}: field {name:?} must be a string")),
+            Some(v) => Err(format!("{at}: field {name:?} must be text (a JSON string), found {}", kind(v))),
+        }
+    }
+
+    /// A grouping field (a phenomenon, a subject): a string, or a number, boolean or null read as
+    /// its JSON text; an empty string is kept. A missing field, an object or an array is an error.
+    pub fn label(&self, name: &str) -> Result<String, String> {
+        let at = &self.at;
+        match self.value.get(name) {
+            None => Err(format!("{at}: field {name:?} is missing")),
+            Some(serde_json::Value::String(s)) => Ok(s.clone()),
+            Some(v) if !v.is_object() && !v.is_array() => Ok(v.to_string()),
+            Some(v) => Err(format!("{at}: field {name:?} must be a string, number or boolean, found {}", kind(v))),
         }
     }
 }
 
+/// What a JSON value is, for messages.
+pub fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// The name a file's records are known by: its name without `.jsonl` / `.jsonl.gz`.
+fn stem(file: &Path) -> String {
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_owned()
+}
+
 /// The files a dataset path names: the file itself, or every `.jsonl` / `.jsonl.gz` file in a
-/// folder, in name order.
+/// folder, in name order. Two files of one stem (`a.jsonl` beside `a.jsonl.gz`) are refused:
+/// their records would share ids, and per-item results and groups would mix them up.
 pub fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
     if !path.is_dir() {
         return Ok(vec![path.to_owned()]);
@@ -47,6 +79,18 @@ pub fn files(path: &Path) -> Result<Vec<PathBuf>, String> {
     out.sort();
     if out.is_empty() {
         return Err(format!("{}: no .jsonl or .jsonl.gz files in this folder", path.display()));
+    }
+    let mut stems: BTreeMap<String, &Path> = BTreeMap::new();
+    for file in &out {
+        if let Some(other) = stems.insert(stem(file), file) {
+            return Err(format!(
+                "{}: {} and {} would both give items {s}:1, {s}:2, …; keep one of them",
+                path.display(),
+                other.file_name().unwrap_or_default().to_string_lossy(),
+                file.file_name().unwrap_or_default().to_string_lossy(),
+                s = stem(file)
+            ));
+        }
     }
     Ok(out)
 }
@@ -62,27 +106,24 @@ pub fn read<T>(
 ) -> Result<Vec<T>, String> {
     let mut out = Vec::new();
     for file in files(path)? {
-        let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let stem = name.trim_end_matches(".gz").trim_end_matches(".jsonl").to_owned();
-        let opened = std::fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let reader: Box<dyn Read> =
-            if name.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(opened)) } else { Box::new(opened) };
+        let stem = stem(&file);
+        let mut lines = Lines::open(&file).map_err(|e| e.to_string())?;
         let mut taken = 0;
-        for (i, line) in BufReader::new(reader).lines().enumerate() {
-            if per_file.is_some_and(|n| taken >= n) || limit.is_some_and(|n| out.len() >= n) {
+        while let Some((n, raw)) = lines.next_line().map_err(|e| e.to_string())? {
+            if per_file.is_some_and(|k| taken >= k) || limit.is_some_and(|k| out.len() >= k) {
                 break;
             }
-            let at = format!("{}:{}", file.display(), i + 1);
-            let line = line.map_err(|e| format!("{at}: {e}"))?;
-            if line.trim().is_empty() {
+            if raw.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
+            let at = format!("{}:{n}", file.display());
+            let line = std::str::from_utf8(raw).map_err(|_| format!("{at}: invalid UTF-8"))?;
             let value: serde_json::Value =
-                serde_json::from_str(&line).map_err(|e| format!("{at}: not a JSON object: {e}"))?;
+                serde_json::from_str(line).map_err(|e| format!("{at}: not a JSON object: {e}"))?;
             if !value.is_object() {
                 return Err(format!("{at}: not a JSON object"));
             }
-            out.push(take(Record { id: format!("{stem}:{}", i + 1), at, value })?);
+            out.push(take(Record { id: format!("{stem}:{n}"), at, value })?);
             taken += 1;
         }
     }

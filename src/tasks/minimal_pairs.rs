@@ -315,8 +315,8 @@ pub(super) fn mcnemar_table(
 /// the file, the line and the field.
 fn read_pairs(path: &Path, layout: &Layout, limit: Option<usize>) -> Result<Vec<MinimalPair>, String> {
     super::jsonl::read(path, layout.per_file, limit, |r| {
-        let groups = layout.groups.iter().map(|g| r.string(g, true)).collect::<Result<_, _>>()?;
-        Ok(MinimalPair { good: r.string(&layout.good, false)?, bad: r.string(&layout.bad, false)?, groups, id: r.id })
+        let groups = layout.groups.iter().map(|g| r.label(g)).collect::<Result<_, _>>()?;
+        Ok(MinimalPair { good: r.text(&layout.good, false)?, bad: r.text(&layout.bad, false)?, groups, id: r.id })
     })
 }
 
@@ -340,8 +340,29 @@ mod tests {
         assert!(e.contains("b.jsonl:1") && e.contains("\"sentence_bad\" is empty"), "{e}");
         let p = read_pairs(&dir.path().join("a.jsonl"), &layout, None).unwrap();
         assert_eq!((p[0].id.as_str(), p[0].groups[0].as_str()), ("a:1", "agr"));
+        write("n.jsonl", "{\"sentence_good\": 5, \"sentence_bad\": \"x\", \"UID\": \"n\"}\n");
+        let e = read_pairs(&dir.path().join("n.jsonl"), &layout, None).unwrap_err();
+        assert!(e.contains("n.jsonl:1: field \"sentence_good\" must be text"), "{e}");
         let other = Layout { good: "good".into(), ..layout };
         let e = read_pairs(&dir.path().join("a.jsonl"), &other, None).unwrap_err();
         assert!(e.contains("a.jsonl:1: field \"good\" is missing"), "{e}");
+    }
+
+    #[test]
+    fn two_files_of_one_stem_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = "{\"sentence_good\": \"Dogs bark.\", \"sentence_bad\": \"Dogs barks.\", \"UID\": \"agr\"}\n";
+        std::fs::write(dir.path().join("a.jsonl"), line).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut gz, line.as_bytes()).unwrap();
+        std::fs::write(dir.path().join("a.jsonl.gz"), gz.finish().unwrap()).unwrap();
+        let layout = Layout {
+            good: "sentence_good".into(),
+            bad: "sentence_bad".into(),
+            groups: vec!["UID".into()],
+            per_file: None,
+        };
+        let e = read_pairs(dir.path(), &layout, None).unwrap_err();
+        assert!(e.contains("a.jsonl and a.jsonl.gz") && e.contains("a:1"), "{e}");
     }
 }

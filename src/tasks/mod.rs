@@ -11,7 +11,7 @@
 //! [`TASK_TYPES`], its section in docs/suites.md. docs/internals.md walks through it.
 
 pub mod generation;
-mod jsonl;
+pub mod jsonl;
 pub mod kl_divergence;
 pub mod minimal_pairs;
 pub mod multiple_choice;

@@ -226,7 +226,7 @@ fn read_questions(path: &Path, layout: &Layout, limit: Option<usize>) -> Result<
 
 fn question(r: Record, layout: &Layout) -> Result<Question, String> {
     let at = &r.at;
-    let context = r.string(&layout.context, true)?;
+    let context = r.text(&layout.context, true)?;
     if !context.is_empty() && context.trim().is_empty() {
         return Err(format!("{at}: field {:?} is only whitespace (leave it empty or give text)", layout.context));
     }
@@ -237,9 +237,19 @@ fn question(r: Record, layout: &Layout) -> Result<Question, String> {
             .iter()
             .enumerate()
             .map(|(k, c)| match c {
-                serde_json::Value::String(s) if !s.is_empty() => Ok(s.clone()),
-                serde_json::Value::String(_) => Err(format!("{at}: field {name:?}: choice {k} is empty")),
-                _ => Err(format!("{at}: field {name:?}: choice {k} must be a string")),
+                serde_json::Value::String(s) if s.is_empty() => {
+                    Err(format!("{at}: field {name:?}: choice {k} is empty"))
+                }
+                // A choice of only spaces is scored as (nearly) no text: an n-gram gives it
+                // probability 1 and it wins every item.
+                serde_json::Value::String(s) if s.trim().is_empty() => {
+                    Err(format!("{at}: field {name:?}: choice {k} is only whitespace"))
+                }
+                serde_json::Value::String(s) => Ok(s.clone()),
+                v => Err(format!(
+                    "{at}: field {name:?}: choice {k} must be text (a JSON string), found {}",
+                    super::jsonl::kind(v)
+                )),
             })
             .collect::<Result<_, _>>()?,
         Some(_) => return Err(format!("{at}: field {name:?} must be a list of strings")),
@@ -265,7 +275,7 @@ fn question(r: Record, layout: &Layout) -> Result<Question, String> {
             .ok_or_else(|| format!("{at}: field {name:?} is {s:?}, which is none of the choices"))?,
         Some(_) => return Err(format!("{at}: field {name:?} must be a choice's index or text")),
     };
-    let groups = layout.groups.iter().map(|g| r.string(g, true)).collect::<Result<_, _>>()?;
+    let groups = layout.groups.iter().map(|g| r.label(g)).collect::<Result<_, _>>()?;
     Ok(Question { id: r.id, context, choices, gold, groups })
 }
 
@@ -309,6 +319,15 @@ mod tests {
             e(r#"{"context": "  ", "choices": ["a", "b"], "gold": 0, "subject": "s"}"#).contains("only whitespace")
         );
         assert!(e(r#"{"choices": ["a", "b"], "gold": 0, "subject": "s"}"#).contains("\"context\" is missing"));
+        for context in ["null", "5", "true", "[\"a\"]"] {
+            let err = e(&format!(r#"{{"context": {context}, "choices": ["a", "b"], "gold": 0, "subject": "s"}}"#));
+            assert!(err.contains("q.jsonl:1: field \"context\" must be text"), "{context}: {err}");
+        }
+        assert!(e(&format!(r#"{{{ok}, "choices": ["a", " \t"], "gold": 0}}"#)).contains("choice 1 is only whitespace"));
+        assert!(e(&format!(r#"{{{ok}, "choices": ["a", 7], "gold": 0}}"#)).contains("choice 1 must be text"));
+        // Grouping fields may be numbers or booleans, read as their JSON text.
+        let q = read(r#"{"context": "", "choices": ["a", "b"], "gold": 0, "subject": 7}"#).unwrap();
+        assert_eq!((q[0].context.as_str(), q[0].groups[0].as_str()), ("", "7"));
         assert!(e("[1, 2]").contains("q.jsonl:1: not a JSON object"));
     }
 }

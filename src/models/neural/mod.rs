@@ -208,7 +208,7 @@ fn load_registered(
             ));
         }
         let file = gguf::Gguf::open(path)?;
-        let name = file.require("general.architecture")?.as_str().unwrap_or_default().to_owned();
+        let name = file.require_str("general.architecture")?.to_owned();
         let arch = registry::find(Format::Gguf, family, &name).map_err(|e| NeuralError::file(path, e))?;
         return imp::load(registry::loader(arch), OpenedFile::Gguf(file), options);
     }

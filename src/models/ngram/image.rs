@@ -48,7 +48,7 @@ pub(crate) const EMPTY: u64 = u64::MAX;
 /// The bytes of an image, owned (built from an ARPA model) or mapped from a file.
 enum Bytes {
     Owned(Vec<u8>),
-    Mapped(memmap2::Mmap),
+    Mapped(crate::models::mapped::Mapped),
 }
 
 /// A checked image: its bytes and where each section starts.
@@ -143,22 +143,91 @@ impl Image {
         if previous != blob_len as u64 {
             return Err("the word offsets do not cover the word bytes".into());
         }
+        let mut filled = 0usize;
         for i in 0..vocab_slots as usize {
-            if u32_at(b, vocab + 4 * i) as usize > words {
-                return Err(format!("vocabulary slot {i} names a word past the vocabulary"));
+            match u32_at(b, vocab + 4 * i) as usize {
+                0 => {}
+                v if v > words => return Err(format!("vocabulary slot {i} names a word past the vocabulary")),
+                _ => filled += 1,
             }
+        }
+        if filled != words {
+            return Err(format!("{filled} vocabulary slots are filled for {words} words"));
         }
         let vocab = (vocab, vocab_slots as usize);
         let (unreachable, prefix_closed) = (unreachable as usize, flags & 1 == 1);
-        Ok(Image { bytes, order, words, unreachable, prefix_closed, offsets, blob, vocab, unigrams, tables })
+        let image = Image { bytes, order, words, unreachable, prefix_closed, offsets, blob, vocab, unigrams, tables };
+        image.check_vocabulary()?;
+        image.check_values()?;
+        Ok(image)
+    }
+
+    /// Every word must be found by its own text, once: a vocabulary whose slots do not lead to
+    /// their words would score `<s>`, `</s>` or any word as another (word 0, say). The three
+    /// special words must be there, as the ARPA reader requires of `<s>` and `</s>` and adds
+    /// `<unk>` when a file lacks it.
+    fn check_vocabulary(&self) -> Result<(), String> {
+        for i in 0..self.words as u32 {
+            if self.id(self.word(i)) != Some(i) {
+                return Err(format!(
+                    "the vocabulary slots do not lead to word {i} ({:?}): damaged or hand-made file",
+                    self.word(i)
+                ));
+            }
+        }
+        for required in [super::vocab::BOS_STR, super::vocab::EOS_STR, super::vocab::UNK_STR] {
+            if self.id(required).is_none() {
+                return Err(format!("the vocabulary has no {required}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The values the ARPA reader refuses are refused here too, so that a model refused as
+    /// text cannot be used by writing it into a binary file: a log10 probability that is NaN,
+    /// positive or −∞ (`<s>` aside, which is only ever context), a backoff that is not finite,
+    /// a non-zero backoff on a top-order n-gram.
+    fn check_values(&self) -> Result<(), String> {
+        let b = self.bytes();
+        let bos = self.id(super::vocab::BOS_STR);
+        let top = self.order;
+        let check = |what: &dyn Fn() -> String, prob: f32, backoff: f32, may_be_minus_inf: bool, k: usize| {
+            if prob.is_nan() || prob > 0.0 || (prob == f32::NEG_INFINITY && !may_be_minus_inf) {
+                return Err(format!(
+                    "{} has log10 probability {prob}; a probability must be finite and at most 1 (log10 ≤ 0)",
+                    what()
+                ));
+            }
+            if !backoff.is_finite() || (k == top && backoff != 0.0) {
+                return Err(format!(
+                    "{} has log10 backoff {backoff}; backoffs must be finite, and 0 on the top order ({top})",
+                    what()
+                ));
+            }
+            Ok(())
+        };
+        for id in 0..self.words as u32 {
+            let (p, bo) = self.unigram(id);
+            check(&|| format!("unigram {:?}", self.word(id)), p, bo, Some(id) == bos, 1)?;
+        }
+        for (level, &(start, slots)) in self.tables.iter().enumerate() {
+            for i in 0..slots {
+                let at = start + SLOT * i;
+                if u64_at(b, at) != EMPTY {
+                    let (p, bo) = (f32_at(b, at + 8), f32_at(b, at + 12));
+                    check(&|| format!("{}-gram slot {i}", level + 2), p, bo, false, level + 2)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Maps a binary n-gram file and checks it.
     pub fn open(path: &Path) -> Result<Image, NgramError> {
         let file = std::fs::File::open(path).map_err(|e| NgramError::io(path, e))?;
-        // SAFETY: the map is read-only and private to this process; a file changed under it can
-        // change the numbers read but not memory safety, since every read is bounds-checked.
-        let map = unsafe { memmap2::MmapOptions::new().populate().map(&file) }.map_err(|e| NgramError::io(path, e))?;
+        // Every read is bounds-checked; a file shrunk under the map ends in a clear error
+        // (`models::mapped`), not a SIGBUS.
+        let map = crate::models::mapped::Mapped::open(&file, path, true).map_err(|e| NgramError::io(path, e))?;
         Image::parse(Bytes::Mapped(map)).map_err(|message| NgramError::Binary { path: path.to_owned(), message })
     }
 

@@ -16,7 +16,7 @@
 use super::{DecoderConfig, GemmaStyle, Keys, common, finish, gguf_common};
 use crate::models::neural::NeuralError;
 use crate::models::neural::activation::Activation;
-use crate::models::neural::gguf::{Gguf, MetaValue};
+use crate::models::neural::gguf::Gguf;
 use crate::models::neural::hf::ModelFolder;
 
 pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
@@ -51,15 +51,14 @@ pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
 pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
     let err = |m: String| NeuralError::file(&file.path, m);
     let key = |k: &str| format!("gemma2.{k}");
-    let float = |k: &str| file.get(&key(k)).and_then(MetaValue::as_f64);
+    let float = |k: &str| file.opt_f64(&key(k));
     let mut c = gguf_common(file, "gemma2", "Gemma 2", &[])?;
     if file.get(&key("attention.layer_norm_rms_epsilon")).is_none() {
         return Err(err("gemma2.attention.layer_norm_rms_epsilon is missing".into()));
     }
     c.tied = true;
     c.activation = Activation::GeluTanh;
-    c.window =
-        Some(file.get(&key("attention.sliding_window")).and_then(MetaValue::as_u64).map_or(4096, |v| v as usize));
+    c.window = Some(file.opt_u64(&key("attention.sliding_window"))?.map_or(4096, |v| v as usize));
     let pattern = match file.get(&key("attention.sliding_window_pattern")) {
         None => 2,
         Some(v) => v.as_u64().map(|v| v as usize).ok_or_else(|| {
@@ -67,12 +66,12 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
         })?,
     };
     c.local = (0..c.layers.min(1025)).map(|i| pattern == 0 || i % pattern < pattern - 1).collect();
-    c.local_rope_theta = float("rope.freq_base_swa").filter(|&b| b != c.rope_theta);
+    c.local_rope_theta = float("rope.freq_base_swa")?.filter(|&b| b != c.rope_theta);
     let scalar = if c.layers == 46 { (c.hidden / c.heads) as f64 } else { c.head_dim as f64 };
     c.gemma = Some(GemmaStyle {
         query_pre_attn_scalar: scalar,
-        attn_softcap: Some(float("attn_logit_softcapping").unwrap_or(50.0)).filter(|&v| v != 0.0),
-        final_softcap: Some(float("final_logit_softcapping").unwrap_or(30.0)).filter(|&v| v != 0.0),
+        attn_softcap: Some(float("attn_logit_softcapping")?.unwrap_or(50.0)).filter(|&v| v != 0.0),
+        final_softcap: Some(float("final_logit_softcapping")?.unwrap_or(30.0)).filter(|&v| v != 0.0),
     });
     c.check().map_err(err)?;
     Ok(c)

@@ -36,7 +36,11 @@ pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
     c.qk_norm = true;
     c.window = Some(keys.count_or("sliding_window", 4096)?);
     c.local =
-        match keys.get("layer_types").and_then(|v| v.as_array()) {
+        match keys
+            .get("layer_types")
+            .map(|v| v.as_array().ok_or_else(|| keys.err(format!("\"layer_types\" is {v}, not a list"))))
+            .transpose()?
+        {
             Some(kinds) => kinds
                 .iter()
                 .enumerate()
@@ -66,19 +70,20 @@ pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
 
 pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
     let err = |m: String| NeuralError::file(&file.path, m);
-    let arch = file.require("general.architecture")?.as_str().unwrap_or_default();
+    let arch = file.require_str("general.architecture")?;
     if arch != "gemma3" {
         return Err(err(format!("general.architecture {arch:?} is not gemma3")));
     }
     let key = |k: &str| format!("gemma3.{k}");
-    let opt_int = |k: &str| file.get(&key(k)).and_then(MetaValue::as_u64).map(|v| v as usize);
-    let float = |k: &str| file.get(&key(k)).and_then(MetaValue::as_f64);
+    let opt_int =
+        |k: &str| Ok::<_, NeuralError>(file.opt_u64(&key(k))?.map(|v| usize::try_from(v).unwrap_or(usize::MAX)));
+    let float = |k: &str| file.opt_f64(&key(k));
     let mut c = gguf_common(file, "gemma3", "Gemma 3", &["linear"])?;
     if file.get(&key("attention.layer_norm_rms_epsilon")).is_none() {
         return Err(err("gemma3.attention.layer_norm_rms_epsilon is missing".into()));
     }
     let (hidden, heads, layers, head_dim) = (c.hidden, c.heads, c.layers, c.head_dim);
-    let window = opt_int("attention.sliding_window").filter(|&w| w > 0);
+    let window = opt_int("attention.sliding_window")?.filter(|&w| w > 0);
     let local: Vec<bool> = match file.get(&key("attention.sliding_window_pattern")) {
         Some(MetaValue::Array(flags)) => {
             if flags.len() != layers {
@@ -99,8 +104,14 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
                 })
                 .collect::<Result<_, _>>()?
         }
-        other => {
-            let n = other.and_then(MetaValue::as_u64).map_or(PATTERN, |v| v as usize);
+        None => (0..layers.min(1025)).map(|i| i % PATTERN < PATTERN - 1).collect(),
+        Some(other) => {
+            let n = other.as_u64().map(|v| usize::try_from(v).unwrap_or(usize::MAX)).ok_or_else(|| {
+                err(format!(
+                    "gemma3.attention.sliding_window_pattern is {} {other}; it must be a count or an array of flags",
+                    other.type_name()
+                ))
+            })?;
             // llama.cpp's `set_swa_pattern`: a pattern of 0 makes every layer local.
             (0..layers.min(1025)).map(|i| n == 0 || i % n < n - 1).collect()
         }
@@ -109,12 +120,13 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
     c.activation = Activation::GeluTanh;
     c.window = window;
     c.local = local;
-    c.local_rope_theta = window.map(|_| float("rope.freq_base_swa").unwrap_or(LOCAL_ROPE_BASE));
+    let local_base = float("rope.freq_base_swa")?.unwrap_or(LOCAL_ROPE_BASE);
+    c.local_rope_theta = window.map(|_| local_base);
     c.qk_norm = true;
     c.gemma = Some(GemmaStyle {
         query_pre_attn_scalar,
         attn_softcap: None,
-        final_softcap: float("final_logit_softcapping").filter(|&c| c != 0.0),
+        final_softcap: float("final_logit_softcapping")?.filter(|&c| c != 0.0),
     });
     let config = c;
     config.check().map_err(err)?;

@@ -15,29 +15,38 @@ pub fn gguf_common(
     arch: &'static str,
     scalings: &[&str],
 ) -> Result<DecoderConfig, NeuralError> {
-    use crate::models::neural::gguf::MetaValue;
     let err = |m: String| NeuralError::file(&file.path, m);
     let key = |k: &str| format!("{key_prefix}.{k}");
-    let int = |k: &str| file.require_u64(&key(k)).map(|v| v as usize);
-    let opt_int = |k: &str| file.get(&key(k)).and_then(MetaValue::as_u64).map(|v| v as usize);
-    let float = |k: &str| file.get(&key(k)).and_then(MetaValue::as_f64);
+    let int = |k: &str| file.require_u64(&key(k)).map(|v| usize::try_from(v).unwrap_or(usize::MAX));
+    let opt_int =
+        |k: &str| Ok::<_, NeuralError>(file.opt_u64(&key(k))?.map(|v| usize::try_from(v).unwrap_or(usize::MAX)));
+    let float = |k: &str| file.opt_f64(&key(k));
     let (hidden, heads, layers) = (int("embedding_length")?, int("attention.head_count")?, int("block_count")?);
     for (k, v) in [("embedding_length", hidden), ("attention.head_count", heads), ("block_count", layers)] {
         if v == 0 {
             return Err(err(format!("{key_prefix}.{k} is 0; it must be a positive count")));
         }
     }
-    let head_dim = opt_int("attention.key_length").unwrap_or(hidden / heads);
-    if let Some(v) = opt_int("attention.value_length").filter(|&v| v != head_dim) {
+    // Both computes build exactly `block_count` layers: a file storing more would run a
+    // truncated network in one and be refused in the other.
+    let stored = file.stored_layers();
+    if stored != layers {
+        return Err(err(format!(
+            "{key_prefix}.block_count is {layers} but the file stores {stored} layers (tensors blk.0 … blk.{}): the metadata and the tensors disagree",
+            stored.saturating_sub(1)
+        )));
+    }
+    let head_dim = opt_int("attention.key_length")?.unwrap_or(hidden / heads);
+    if let Some(v) = opt_int("attention.value_length")?.filter(|&v| v != head_dim) {
         return Err(err(format!("{key_prefix}.attention.value_length {v} differs from the key length {head_dim}")));
     }
-    if let Some(r) = opt_int("rope.dimension_count").filter(|&r| r != head_dim) {
+    if let Some(r) = opt_int("rope.dimension_count")?.filter(|&r| r != head_dim) {
         return Err(err(format!(
             "{key_prefix}.rope.dimension_count {r} differs from the head size {head_dim} (partial rotary embeddings are not supported)"
         )));
     }
-    let kind = file.get(&key("rope.scaling.type")).and_then(MetaValue::as_str).unwrap_or("none");
-    let factor = float("rope.scaling.factor");
+    let kind = file.opt_str(&key("rope.scaling.type"))?.unwrap_or("none");
+    let factor = float("rope.scaling.factor")?;
     let rope_scaling = match (kind, factor) {
         ("none", _) | (_, Some(1.0)) => RopeScaling::None,
         ("linear", Some(f)) if scalings.contains(&"linear") && f.is_finite() && f > 0.0 => {
@@ -62,12 +71,12 @@ pub fn gguf_common(
         intermediate: int("feed_forward_length")?,
         layers,
         heads,
-        kv_heads: opt_int("attention.head_count_kv").unwrap_or(heads),
+        kv_heads: opt_int("attention.head_count_kv")?.unwrap_or(heads),
         head_dim,
-        vocab: file.require("tokenizer.ggml.tokens")?.as_array().map_or(0, |a| a.len()),
+        vocab: file.require_array("tokenizer.ggml.tokens")?.len(),
         context: int("context_length")?,
-        rms_eps: float("attention.layer_norm_rms_epsilon").unwrap_or(1e-5),
-        rope_theta: float("rope.freq_base").unwrap_or(10_000.0),
+        rms_eps: float("attention.layer_norm_rms_epsilon")?.unwrap_or(1e-5),
+        rope_theta: float("rope.freq_base")?.unwrap_or(10_000.0),
         rope_scaling,
         tied: file.tensor("output.weight").is_none(),
         qkv_bias: file.tensor("blk.0.attn_q.bias").is_some(),

@@ -53,9 +53,18 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// An optional string (absent or null: `None`); any other type is an error naming the key,
+    /// never read as absent.
+    pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, NeuralError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_str().map(Some).ok_or_else(|| self.err(format!("\"{key}\" is {v}, not a string"))),
+        }
+    }
+
     /// `hidden_act` (or `key`), one of `allowed`.
     pub fn activation(&self, key: &str, default: &str, allowed: &[&str]) -> Result<Activation, NeuralError> {
-        let name = self.get(key).and_then(Value::as_str).unwrap_or(default);
+        let name = self.opt_str(key)?.unwrap_or(default);
         if !allowed.contains(&name) {
             return Err(self.err(format!("{key} {name:?} is not supported (supported: {})", allowed.join(", "))));
         }

@@ -5,8 +5,6 @@
 //! as llama.cpp reads them: `llama.rope.scaling.type: linear` divides positions by the factor,
 //! and Llama 3.1's scaling comes as the per-frequency divisors of the `rope_freqs` tensor.
 
-use serde_json::Value;
-
 use super::{DecoderConfig, Keys, PairLayout, RopeScaling, common, finish, gguf_common};
 use crate::models::neural::NeuralError;
 use crate::models::neural::gguf::Gguf;
@@ -14,10 +12,10 @@ use crate::models::neural::hf::ModelFolder;
 
 pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
     let keys = Keys::new(folder);
-    if let Some(act) = keys.get("hidden_act").and_then(Value::as_str).filter(|a| *a != "silu") {
+    if let Some(act) = keys.opt_str("hidden_act")?.filter(|a| *a != "silu") {
         return Err(keys.err(format!("hidden_act {act:?} is not supported (Llama uses silu)")));
     }
-    if keys.get("pretraining_tp").and_then(Value::as_i64).is_some_and(|tp| tp > 1) {
+    if keys.count_or("pretraining_tp", 1)? > 1 {
         return Err(keys.err("pretraining_tp > 1 is not supported".into()));
     }
     // LlamaConfig's default is untied.
@@ -31,13 +29,13 @@ pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
 
 pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
     let err = |m: String| NeuralError::file(&file.path, m);
-    let arch = file.require("general.architecture")?.as_str().unwrap_or_default();
+    let arch = file.require_str("general.architecture")?;
     if arch != "llama" {
         return Err(err(format!("general.architecture {arch:?} is not supported (supported: llama)")));
     }
     let mut c = gguf_common(file, "llama", "Llama", &["linear"])?;
-    if let Some(v) = file.get("llama.vocab_size").and_then(|v| v.as_u64()) {
-        c.vocab = v as usize;
+    if let Some(v) = file.opt_u64("llama.vocab_size")? {
+        c.vocab = usize::try_from(v).unwrap_or(usize::MAX);
     }
     c.pairs = PairLayout::Adjacent;
     if let Some(info) = file.tensor("rope_freqs.weight") {

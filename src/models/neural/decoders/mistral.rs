@@ -12,7 +12,7 @@ use crate::models::neural::hf::ModelFolder;
 
 pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
     let keys = Keys::new(folder);
-    if let Some(act) = keys.get("hidden_act").and_then(Value::as_str).filter(|a| *a != "silu") {
+    if let Some(act) = keys.opt_str("hidden_act")?.filter(|a| *a != "silu") {
         return Err(keys.err(format!("hidden_act {act:?} is not supported (Mistral uses silu)")));
     }
     if keys.get("rope_scaling").is_some() {

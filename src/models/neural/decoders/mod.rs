@@ -160,7 +160,7 @@ pub const GGUF_ARCHITECTURES: &[&str] = &["llama", "qwen2", "gemma2", "gemma3"];
 
 /// Reads a GGUF file's configuration by its `general.architecture`.
 pub fn from_gguf(file: &crate::models::neural::gguf::Gguf) -> Result<DecoderConfig, NeuralError> {
-    let arch = file.require("general.architecture")?.as_str().unwrap_or_default();
+    let arch = file.require_str("general.architecture")?;
     match arch {
         "llama" => llama::from_gguf(file),
         "qwen2" => qwen2::from_gguf(file),

@@ -10,8 +10,6 @@
 //! tensors of the file, the rotary pairs are the two halves of each head (llama.cpp's NEOX rope;
 //! convert_hf_to_gguf.py does not permute Qwen2's rows), no rope scaling.
 
-use serde_json::Value;
-
 use super::{DecoderConfig, Keys, common, finish, gguf_common};
 use crate::models::neural::NeuralError;
 use crate::models::neural::gguf::Gguf;
@@ -19,7 +17,7 @@ use crate::models::neural::hf::ModelFolder;
 
 pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
     let keys = Keys::new(folder);
-    if let Some(act) = keys.get("hidden_act").and_then(Value::as_str).filter(|a| *a != "silu") {
+    if let Some(act) = keys.opt_str("hidden_act")?.filter(|a| *a != "silu") {
         return Err(keys.err(format!("hidden_act {act:?} is not supported (Qwen2 uses silu)")));
     }
     if keys.flag("use_sliding_window", false)? {

@@ -223,9 +223,10 @@ fn check_torch_zip(path: &Path) -> Result<(), NeuralError> {
 /// offset and every size against the file before a tensor is built.
 fn read_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>, NeuralError> {
     let file = std::fs::File::open(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
-    // SAFETY: the map is read-only and lives only inside this function; a file changed while it is
-    // read gives wrong numbers, not memory unsafety in safe code reading the slice.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| NeuralError::file(path, e.to_string()))?;
+    // Read-only and alive only inside this function; a file shrunk while it is read is a clear
+    // error (`mapped`), not a SIGBUS.
+    let map =
+        crate::models::mapped::Mapped::open(&file, path, false).map_err(|e| NeuralError::file(path, e.to_string()))?;
     let st = SafeTensors::deserialize(&map)
         .map_err(|e| NeuralError::file(path, format!("not a valid safetensors file: {e}")))?;
     let mut out = Vec::new();

@@ -10,6 +10,7 @@
 mod dequant;
 pub mod spm;
 pub mod tokenizer;
+pub mod write;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -65,11 +66,35 @@ impl MetaValue {
         }
     }
 
+    /// Any number as f64: floats as they are, integers (signed too) converted.
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             MetaValue::F32(v) => Some(v.into()),
             MetaValue::F64(v) => Some(v),
+            MetaValue::I8(v) => Some(v.into()),
+            MetaValue::I16(v) => Some(v.into()),
+            MetaValue::I32(v) => Some(v.into()),
+            MetaValue::I64(v) => Some(v as f64),
             _ => self.as_u64().map(|v| v as f64),
+        }
+    }
+
+    /// The GGUF type's name, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            MetaValue::U8(_) => "a u8",
+            MetaValue::I8(_) => "an i8",
+            MetaValue::U16(_) => "a u16",
+            MetaValue::I16(_) => "an i16",
+            MetaValue::U32(_) => "a u32",
+            MetaValue::I32(_) => "an i32",
+            MetaValue::F32(_) => "an f32",
+            MetaValue::Bool(_) => "a boolean",
+            MetaValue::Str(_) => "a string",
+            MetaValue::Array(_) => "an array",
+            MetaValue::U64(_) => "a u64",
+            MetaValue::I64(_) => "an i64",
+            MetaValue::F64(_) => "an f64",
         }
     }
 
@@ -204,7 +229,7 @@ impl TensorInfo {
 }
 
 enum Bytes {
-    Mapped(memmap2::Mmap),
+    Mapped(crate::models::mapped::Mapped),
     Owned(Vec<u8>),
 }
 
@@ -243,10 +268,10 @@ impl fmt::Debug for Gguf {
 impl Gguf {
     pub fn open(path: &Path) -> Result<Self, NeuralError> {
         let file = std::fs::File::open(path).map_err(|e| NeuralError::file(path, e.to_string()))?;
-        // SAFETY: the map is read-only; a file changed underneath would give wrong numbers, the
-        // same risk every mmap-based model loader (llama.cpp, safetensors) accepts.
-        let map =
-            unsafe { memmap2::Mmap::map(&file) }.map_err(|e| NeuralError::file(path, format!("cannot map: {e}")))?;
+        // A file changed underneath gives wrong numbers, the risk every mmap-based loader
+        // (llama.cpp, safetensors) accepts; one shrunk underneath is a clear error (`mapped`).
+        let map = crate::models::mapped::Mapped::open(&file, path, false)
+            .map_err(|e| NeuralError::file(path, format!("cannot map: {e}")))?;
         Self::parse(path, Bytes::Mapped(map))
     }
 
@@ -340,6 +365,8 @@ impl Gguf {
         Ok(Gguf { path: path.to_owned(), version, metadata, tensors, bytes })
     }
 
+    /// The raw value of a key, whatever its type; readers of configuration use the typed
+    /// accessors below, which refuse a value of the wrong type instead of ignoring it.
     pub fn get(&self, key: &str) -> Option<&MetaValue> {
         self.metadata.get(key)
     }
@@ -349,10 +376,81 @@ impl Gguf {
         self.metadata.get(key).ok_or_else(|| NeuralError::file(&self.path, format!("metadata key {key:?} is missing")))
     }
 
+    fn wrong_type(&self, key: &str, value: &MetaValue, expected: &str) -> NeuralError {
+        NeuralError::file(
+            &self.path,
+            format!("metadata key {key:?} is {} {value}; it must be {expected}", value.type_name()),
+        )
+    }
+
+    /// An optional count or id: absent is `None`; any integer type holding a value ≥ 0 is read;
+    /// a negative integer, a float, a string, a boolean or an array is an error naming the key
+    /// (llama.cpp refuses a key of the wrong type too). Replacing such a value by a default
+    /// silently changed the numbers.
+    pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, NeuralError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| self.wrong_type(key, v, "a non-negative integer")),
+        }
+    }
+
     pub fn require_u64(&self, key: &str) -> Result<u64, NeuralError> {
-        self.require(key)?
-            .as_u64()
-            .ok_or_else(|| NeuralError::file(&self.path, format!("metadata key {key:?} is not an unsigned integer")))
+        let v = self.require(key)?;
+        v.as_u64().ok_or_else(|| self.wrong_type(key, v, "a non-negative integer"))
+    }
+
+    /// An optional real number: absent is `None`; a float, or an integer (read exactly as
+    /// f64); a string, a boolean or an array is an error naming the key. Its range is checked
+    /// where it is used.
+    pub fn opt_f64(&self, key: &str) -> Result<Option<f64>, NeuralError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_f64().map(Some).ok_or_else(|| self.wrong_type(key, v, "a number")),
+        }
+    }
+
+    /// An optional string: absent is `None`; any other type is an error naming the key.
+    pub fn opt_str(&self, key: &str) -> Result<Option<&str>, NeuralError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_str().map(Some).ok_or_else(|| self.wrong_type(key, v, "a string")),
+        }
+    }
+
+    pub fn require_str(&self, key: &str) -> Result<&str, NeuralError> {
+        let v = self.require(key)?;
+        v.as_str().ok_or_else(|| self.wrong_type(key, v, "a string"))
+    }
+
+    /// An optional boolean: absent is `None`; any other type is an error naming the key.
+    pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, NeuralError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_bool().map(Some).ok_or_else(|| self.wrong_type(key, v, "a boolean")),
+        }
+    }
+
+    /// An optional array: absent is `None`; any other type is an error naming the key.
+    pub fn opt_array(&self, key: &str) -> Result<Option<&MetaArray>, NeuralError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_array().map(Some).ok_or_else(|| self.wrong_type(key, v, "an array")),
+        }
+    }
+
+    pub fn require_array(&self, key: &str) -> Result<&MetaArray, NeuralError> {
+        let v = self.require(key)?;
+        v.as_array().ok_or_else(|| self.wrong_type(key, v, "an array"))
+    }
+
+    /// Layers the file stores: one more than the largest `N` in tensor names `blk.N.…`.
+    pub fn stored_layers(&self) -> usize {
+        self.tensors
+            .iter()
+            .filter_map(|t| t.name.strip_prefix("blk.")?.split('.').next()?.parse::<usize>().ok())
+            .map(|n| n.saturating_add(1))
+            .max()
+            .unwrap_or(0)
     }
 
     pub fn tensor(&self, name: &str) -> Option<&TensorInfo> {

@@ -23,7 +23,7 @@ use tokenizers::pre_tokenizers::digits::Digits;
 use tokenizers::pre_tokenizers::sequence::Sequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
 
-use super::{Gguf, MetaValue};
+use super::Gguf;
 use crate::models::neural::NeuralError;
 use crate::models::neural::hf::{Backend, TextTokenizer};
 
@@ -68,7 +68,7 @@ fn pre_tokenization(pre: &str) -> Result<PreTokenization, String> {
 
 pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     let err = |m: String| NeuralError::file(&file.path, m);
-    let model = file.require("tokenizer.ggml.model")?.as_str().unwrap_or_default();
+    let model = file.require_str("tokenizer.ggml.model")?;
     match model {
         "gpt2" => {}
         "llama" => return sentencepiece(file),
@@ -78,14 +78,11 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
             )));
         }
     }
-    let pre = file.get("tokenizer.ggml.pre").and_then(MetaValue::as_str).unwrap_or("gpt-2");
+    let pre = file.opt_str("tokenizer.ggml.pre")?.unwrap_or("gpt-2");
     let pre = pre_tokenization(pre).map_err(err)?;
     let strings = |key: &str| -> Result<Vec<&str>, NeuralError> {
-        let values = file
-            .require(key)?
-            .as_array()
-            .and_then(|a| a.strings())
-            .ok_or_else(|| err(format!("{key} is not an array of strings")))?;
+        let values =
+            file.require_array(key)?.strings().ok_or_else(|| err(format!("{key} is not an array of strings")))?;
         Ok(values.iter().map(String::as_str).collect())
     };
     let tokens = strings("tokenizer.ggml.tokens")?;
@@ -115,7 +112,7 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     inner.with_decoder(Some(ByteLevelDecoder::default()));
     // llama.cpp's default for the pre-tokenizer when the file does not say.
     let mut tok = with_specials(file, Backend::Hf(Box::new(inner)), tokens.len(), pre.add_bos)?;
-    let types = file.get("tokenizer.ggml.token_type").and_then(MetaValue::as_array);
+    let types = file.opt_array("tokenizer.ggml.token_type")?;
     let whole: Vec<u32> = (0..types.map_or(0, |t| t.len().min(tokens.len())))
         .filter(|&i| matches!(types.and_then(|t| t.u64_at(i)), Some(3 | 4)))
         .map(|i| i as u32)
@@ -128,7 +125,7 @@ pub fn from_gguf(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
 /// A SentencePiece vocabulary (`tokenizer.ggml.model = llama`) for llama.cpp's algorithm.
 fn sentencepiece(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     let err = |m: String| NeuralError::file(&file.path, m);
-    let array = |key: &str| file.require(key)?.as_array().ok_or_else(|| err(format!("{key} is not an array")));
+    let array = |key: &str| file.require_array(key);
     let tokens = array("tokenizer.ggml.tokens")?
         .strings()
         .ok_or_else(|| err("tokenizer.ggml.tokens is not an array of strings".into()))?
@@ -146,13 +143,18 @@ fn sentencepiece(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
     let mut scores = Vec::with_capacity(n);
     let mut types = Vec::with_capacity(n);
     for i in 0..n {
-        scores.push(
-            scores_meta.f64_at(i).ok_or_else(|| err(format!("tokenizer.ggml.scores[{i}] is not a number")))? as f32
-        );
+        let score =
+            scores_meta.f64_at(i).ok_or_else(|| err(format!("tokenizer.ggml.scores[{i}] is not a number")))? as f32;
+        // SentencePiece merges by score: a NaN compares as neither higher nor lower and ±∞ beats
+        // every real score, so either would change the tokenization without a word.
+        if !score.is_finite() {
+            return Err(err(format!("tokenizer.ggml.scores[{i}] is {score}; token scores must be finite")));
+        }
+        scores.push(score);
         let t = types_meta.u64_at(i).ok_or_else(|| err(format!("tokenizer.ggml.token_type[{i}] is not an integer")))?;
         types.push(u8::try_from(t).map_err(|_| err(format!("tokenizer.ggml.token_type[{i}] is {t}")))?);
     }
-    let add_space_prefix = file.get("tokenizer.ggml.add_space_prefix").and_then(MetaValue::as_bool).unwrap_or(true);
+    let add_space_prefix = file.opt_bool("tokenizer.ggml.add_space_prefix")?.unwrap_or(true);
     let spm = super::spm::SpmTokenizer::new(tokens, scores, types, add_space_prefix).map_err(err)?;
     if !spm.has_byte_tokens() {
         return Err(err("the SentencePiece vocabulary lacks byte tokens <0x00>..<0xFF> (byte fallback)".into()));
@@ -166,13 +168,13 @@ fn sentencepiece(file: &Gguf) -> Result<TextTokenizer, NeuralError> {
 /// not say); prompts and contexts start with BOS exactly when it does, as llama.cpp's do.
 fn with_specials(file: &Gguf, backend: Backend, n: usize, add_bos_default: bool) -> Result<TextTokenizer, NeuralError> {
     let id = |key: &str| -> Result<Option<u32>, NeuralError> {
-        match file.get(key).and_then(MetaValue::as_u64) {
-            Some(v) if (v as usize) < n => Ok(Some(v as u32)),
+        match file.opt_u64(key)? {
+            Some(v) if v < n as u64 => Ok(Some(v as u32)),
             Some(v) => Err(NeuralError::file(&file.path, format!("{key} {v} is outside the vocabulary of {n}"))),
             None => Ok(None),
         }
     };
-    let add_bos = file.get("tokenizer.ggml.add_bos_token").and_then(MetaValue::as_bool).unwrap_or(add_bos_default);
+    let add_bos = file.opt_bool("tokenizer.ggml.add_bos_token")?.unwrap_or(add_bos_default);
     Ok(TextTokenizer {
         backend,
         source: file.path.clone(),

@@ -31,9 +31,10 @@ use crate::models::{
 
 pub use matmul::COMPUTE_TYPES;
 
-/// The instruction set quantized compute uses on this CPU (`portable`, `avx2` or `avx-vnni`).
+/// The instruction set quantized compute uses in this process (`portable`, `avx2` or
+/// `avx-vnni`): the CPU's best, or `portable` when `LMGAUGE_NO_SIMD` is set.
 pub fn kernel_level() -> &'static str {
-    match simd::level() {
+    match *matmul::LEVEL {
         simd::Level::Portable => "portable",
         simd::Level::Avx2 => "avx2",
         simd::Level::Vnni => "avx-vnni",
@@ -68,7 +69,7 @@ pub fn load(path: &Path, options: &NeuralOptions) -> Result<Arc<dyn LanguageMode
         )));
     }
     let file = Gguf::open(path)?;
-    let arch = file.require("general.architecture")?.as_str().unwrap_or_default().to_owned();
+    let arch = file.require_str("general.architecture")?.to_owned();
     if !ARCHITECTURES.contains(&arch.as_str()) {
         return Err(NeuralError::file(
             path,
