@@ -86,16 +86,17 @@ pub fn run_suite(suite: &Suite, opts: &RunOptions) -> Result<RunOutcome, Error> 
     let _lock = store::lock::RunLock::acquire(&run_dir)?;
     let run_id = run_dir.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
 
-    let mut manifest = new_manifest(suite, seed, &run_id, opts);
-    manifest.save(&run_dir)?;
-    point_latest(&suite_dir, &run_id)?;
-
+    // Records are read before the manifest is rewritten: a resume refused for a damaged record
+    // leaves the run folder as it found it.
     let mut done: HashMap<Job, JobRecord> = HashMap::new();
     for job in &jobs {
         if let Some(record) = jobs::load_done(&run_dir, job)? {
             done.insert(job.clone(), record);
         }
     }
+    let mut manifest = new_manifest(suite, seed, &run_id, opts);
+    manifest.save(&run_dir)?;
+    point_latest(&suite_dir, &run_id)?;
     let pending: Vec<&Job> = jobs.iter().filter(|j| !done.contains_key(j)).collect();
 
     tracing::info!("run {}: {} jobs of suite {:?} (seed {seed})", run_dir.display(), jobs.len(), suite.name);

@@ -10,6 +10,7 @@ mod gguf;
 mod gguf_tokenizers;
 mod gguf_twins;
 mod hostile;
+mod hostile_second;
 mod kenlm_parity;
 mod kl_divergence;
 mod launcher;

@@ -59,8 +59,12 @@ impl DebertaV2Config {
         let c = &folder.config;
         let int =
             |k: &str| folder.int(k).and_then(|v| usize::try_from(v).map_err(|_| err(format!("\"{k}\" is negative"))));
-        let opt = |k: &str, default: i64| c.get(k).and_then(Value::as_i64).unwrap_or(default);
-        let flag = |k: &str, default: bool| c.get(k).and_then(Value::as_bool).unwrap_or(default);
+        let opt = |k: &str, default: i64| {
+            Ok::<_, NeuralError>(folder.typed(k, Value::as_i64, "an integer")?.unwrap_or(default))
+        };
+        let flag = |k: &str, default: bool| {
+            Ok::<_, NeuralError>(folder.typed(k, Value::as_bool, "true or false")?.unwrap_or(default))
+        };
         let act = |k: &str, default: &str| Activation::from_config(c, k, default).map_err(err);
         let hidden = int("hidden_size")?;
         let heads = int("num_attention_heads")?;
@@ -80,11 +84,11 @@ impl DebertaV2Config {
         if let Some(other) = pos_att.iter().find(|p| !["c2p", "p2c"].contains(&p.as_str())) {
             return Err(err(format!("pos_att_type {other:?} is not supported (c2p and p2c are)")));
         }
-        let max_relative = match opt("max_relative_positions", -1) {
+        let max_relative = match opt("max_relative_positions", -1)? {
             m if m < 1 => max_positions,
             m => m as usize,
         };
-        let buckets = usize::try_from(opt("position_buckets", -1)).ok().filter(|&b| b > 0);
+        let buckets = usize::try_from(opt("position_buckets", -1)?).ok().filter(|&b| b > 0);
         if let Some(b) = buckets {
             // make_log_bucket_position divides by log((max_position - 1) / mid).
             if b < 2 || max_relative <= b / 2 + 1 {
@@ -94,10 +98,10 @@ impl DebertaV2Config {
                 )));
             }
         }
-        let norm_rel = c.get("norm_rel_ebd").and_then(Value::as_str).unwrap_or("none").to_lowercase();
-        let conv = match opt("conv_kernel_size", 0) {
+        let norm_rel = folder.typed("norm_rel_ebd", Value::as_str, "a string")?.unwrap_or("none").to_lowercase();
+        let conv = match opt("conv_kernel_size", 0)? {
             k if k > 0 => {
-                let groups = opt("conv_groups", 1).max(1) as usize;
+                let groups = opt("conv_groups", 1)?.max(1) as usize;
                 if hidden % groups != 0 || k % 2 == 0 {
                     return Err(err(format!(
                         "conv_kernel_size {k} with conv_groups {groups}: the kernel must be odd and the groups divide hidden_size"
@@ -107,39 +111,45 @@ impl DebertaV2Config {
             }
             _ => None,
         };
-        let pooler = opt("pooler_hidden_size", hidden as i64);
+        let pooler = opt("pooler_hidden_size", hidden as i64)?;
         if pooler != hidden as i64 {
             return Err(err(format!(
                 "pooler_hidden_size {pooler} differs from hidden_size {hidden}: transformers' classifier cannot read it either"
             )));
         }
-        let labels =
-            c.get("id2label").and_then(Value::as_object).map_or_else(|| opt("num_labels", 2) as usize, |m| m.len());
+        let labels = match folder.typed("id2label", Value::as_object, "an object")? {
+            Some(m) => m.len(),
+            None => opt("num_labels", 2)? as usize,
+        };
         let config = DebertaV2Config {
             vocab: int("vocab_size")?,
             hidden,
-            embedding: c.get("embedding_size").and_then(Value::as_u64).map_or(hidden, |e| e as usize),
+            embedding: folder
+                .typed("embedding_size", Value::as_u64, "a non-negative integer")?
+                .map_or(hidden, |e| e as usize),
             layers: int("num_hidden_layers")?,
             heads,
-            head_dim: c.get("attention_head_size").and_then(Value::as_u64).map_or(hidden / heads, |d| d as usize),
+            head_dim: folder
+                .typed("attention_head_size", Value::as_u64, "a non-negative integer")?
+                .map_or(hidden / heads, |d| d as usize),
             intermediate: int("intermediate_size")?,
             activation: act("hidden_act", "gelu")?,
             max_positions,
-            type_vocab: opt("type_vocab_size", 0).max(0) as usize,
-            layer_norm_eps: c.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-7),
-            position_biased_input: flag("position_biased_input", true),
-            relative_attention: flag("relative_attention", false),
+            type_vocab: opt("type_vocab_size", 0)?.max(0) as usize,
+            layer_norm_eps: folder.typed("layer_norm_eps", Value::as_f64, "a number")?.unwrap_or(1e-7),
+            position_biased_input: flag("position_biased_input", true)?,
+            relative_attention: flag("relative_attention", false)?,
             span: buckets.unwrap_or(max_relative),
             position_buckets: buckets,
             max_relative_positions: max_relative,
             c2p: pos_att.iter().any(|p| p == "c2p"),
             p2c: pos_att.iter().any(|p| p == "p2c"),
-            share_att_key: flag("share_att_key", false),
+            share_att_key: flag("share_att_key", false)?,
             norm_rel_embeddings: norm_rel.split('|').any(|x| x.trim() == "layer_norm"),
             conv,
             pooler_activation: act("pooler_hidden_act", "gelu")?,
             labels,
-            pad_token_id: opt("pad_token_id", 0),
+            pad_token_id: opt("pad_token_id", 0)?,
         };
         if config.head_dim == 0 || config.layers == 0 || config.vocab == 0 {
             return Err(err("vocab_size, num_hidden_layers and the head size must be positive".into()));

@@ -79,6 +79,23 @@ impl ModelFolder {
         self.config.get(key).and_then(Value::as_i64)
     }
 
+    /// An optional key read by `read` (a `serde_json::Value` accessor): absent or `null` is
+    /// `None`; a value `read` refuses is an error naming the key and saying what it must be, never
+    /// taken for absent (a default in its place would change the model silently).
+    pub fn typed<'a, T>(
+        &'a self,
+        key: &str,
+        read: impl Fn(&'a Value) -> Option<T>,
+        expected: &str,
+    ) -> Result<Option<T>, NeuralError> {
+        match self.config.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => read(v).map(Some).ok_or_else(|| {
+                NeuralError::file(&self.config_path(), format!("\"{key}\" is {v}; it must be {expected}"))
+            }),
+        }
+    }
+
     pub fn architectures(&self) -> Vec<String> {
         self.config
             .get("architectures")

@@ -74,7 +74,17 @@ impl<'a> Keys<'a> {
     /// `rope_scaling`, of one of the `allowed` types (its `rope_type`, or the older `type`).
     pub fn rope_scaling(&self, allowed: &[&str], context: usize, head_dim: usize) -> Result<RopeScaling, NeuralError> {
         let Some(scaling) = self.get("rope_scaling") else { return Ok(RopeScaling::None) };
-        let kind = scaling.get("rope_type").or_else(|| scaling.get("type")).and_then(Value::as_str).unwrap_or("");
+        if !scaling.is_object() {
+            return Err(self.err(format!("rope_scaling is {scaling}; it must be an object")));
+        }
+        // A key of the wrong type is an error, never taken for absent.
+        let field = |k: &str| scaling.get(k).filter(|v| !v.is_null());
+        let kind = match field("rope_type").or_else(|| field("type")) {
+            None => "",
+            Some(v) => {
+                v.as_str().ok_or_else(|| self.err(format!("rope_scaling's type is {v}; it must be a string")))?
+            }
+        };
         if kind != "default" && !allowed.contains(&kind) {
             return Err(self.err(format!(
                 "rope_scaling type {kind:?} is not supported for {} (supported: {})",
@@ -83,17 +93,26 @@ impl<'a> Keys<'a> {
             )));
         }
         let num = |k: &str, default: Option<f64>| -> Result<f64, NeuralError> {
-            match scaling.get(k).and_then(Value::as_f64).or(default) {
+            let given = match field(k) {
+                None => None,
+                Some(v) => {
+                    Some(v.as_f64().ok_or_else(|| self.err(format!("rope_scaling.{k} is {v}; it must be a number")))?)
+                }
+            };
+            match given.or(default) {
                 Some(v) if v.is_finite() && v > 0.0 => Ok(v),
                 Some(v) => Err(self.err(format!("rope_scaling.{k} is {v}; it must be a positive number"))),
                 None => Err(self.err(format!("rope_scaling.{k} is missing (rope type {kind:?} needs it)"))),
             }
         };
         let original = |default: Option<usize>| -> Result<usize, NeuralError> {
-            let v = scaling
-                .get("original_max_position_embeddings")
-                .and_then(Value::as_u64)
-                .map(|v| v as usize)
+            let given = match field("original_max_position_embeddings") {
+                None => None,
+                Some(v) => Some(v.as_u64().ok_or_else(|| {
+                    self.err(format!("rope_scaling.original_max_position_embeddings is {v}; it must be a count"))
+                })? as usize),
+            };
+            let v = given
                 .or(default)
                 .ok_or_else(|| self.err("rope_scaling.original_max_position_embeddings is missing".into()))?;
             if v == 0 || v > context {

@@ -6,18 +6,16 @@
 //! `original_max_position_embeddings` positions, long ones beyond) and cos/sin scaled by
 //! `sqrt(1 + ln(max_position_embeddings / original) / ln(original))`.
 
-use serde_json::Value;
-
 use super::{DecoderConfig, Keys, common, finish};
 use crate::models::neural::NeuralError;
 use crate::models::neural::hf::ModelFolder;
 
 pub fn from_hf(folder: &ModelFolder) -> Result<DecoderConfig, NeuralError> {
     let keys = Keys::new(folder);
-    if let Some(act) = keys.get("hidden_act").and_then(Value::as_str).filter(|a| *a != "silu") {
+    if let Some(act) = keys.opt_str("hidden_act")?.filter(|a| *a != "silu") {
         return Err(keys.err(format!("hidden_act {act:?} is not supported (Phi-3 uses silu)")));
     }
-    if keys.get("partial_rotary_factor").and_then(Value::as_f64).is_some_and(|f| f != 1.0) {
+    if keys.opt_float("partial_rotary_factor")?.is_some_and(|f| f != 1.0) {
         return Err(keys
             .err("partial_rotary_factor below 1 is not supported (rotary embeddings over the whole head are)".into()));
     }

@@ -74,7 +74,7 @@ impl MaskedNet {
             }
             "roberta" => {
                 let c: BertConfig = parse_config(folder, "roberta")?;
-                let eps = folder.config.get("layer_norm_eps").and_then(Value::as_f64).unwrap_or(1e-5);
+                let eps = folder.typed("layer_norm_eps", Value::as_f64, "a number")?.unwrap_or(1e-5);
                 let encoder = BertModel::<RobertaEmbeddings>::new_with_optional_pooler(&root / "roberta", &c, false);
                 let head = RobertaHead::new(&(&root / "lm_head"), &c, eps);
                 ckpt.rename(|n| {
@@ -282,7 +282,7 @@ pub fn parse_config<T: serde::de::DeserializeOwned>(folder: &ModelFolder, model_
     } else if model_type == "albert" {
         // transformers' AlbertConfig defaults (gelu_new, 128-wide embeddings, one shared group).
         if let Some(p) =
-            folder.config.get("position_embedding_type").and_then(Value::as_str).filter(|p| *p != "absolute")
+            folder.typed("position_embedding_type", Value::as_str, "a string")?.filter(|p| *p != "absolute")
         {
             return Err(NeuralError::file(
                 &folder.config_path(),
