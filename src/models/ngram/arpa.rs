@@ -52,13 +52,9 @@ pub fn write_arpa(model: &ArpaModel, out: &mut impl Write) -> std::io::Result<()
     out.write_all(buf.as_bytes())
 }
 
+/// Writes an ARPA file whole or not at all (`data::atomic`: a uniquely named temporary file).
 pub fn write_arpa_file(model: &ArpaModel, path: &Path) -> Result<(), NgramError> {
-    let tmp = path.with_extension("arpa.partial");
-    let file = std::fs::File::create(&tmp).map_err(|e| NgramError::io(&tmp, e))?;
-    let mut w = std::io::BufWriter::new(file);
-    write_arpa(model, &mut w).and_then(|_| w.flush()).map_err(|e| NgramError::io(&tmp, e))?;
-    drop(w);
-    std::fs::rename(&tmp, path).map_err(|e| NgramError::io(path, e))
+    crate::data::atomic::write_with(path, |mut w| write_arpa(model, &mut w)).map_err(|e| NgramError::io(path, e))
 }
 
 /// Reads an ARPA file, plain or gzip-compressed (detected by its magic bytes).

@@ -231,11 +231,10 @@ impl Image {
         Image::parse(Bytes::Mapped(map)).map_err(|message| NgramError::Binary { path: path.to_owned(), message })
     }
 
-    /// Writes the image to `path` (through a temporary file, renamed when complete).
+    /// Writes the image to `path` (through a uniquely named temporary file, renamed when
+    /// complete: a file in use by another process keeps its old bytes, never shrinks under it).
     pub fn write(&self, path: &Path) -> Result<(), NgramError> {
-        let tmp = path.with_extension("partial");
-        std::fs::write(&tmp, self.bytes()).map_err(|e| NgramError::io(&tmp, e))?;
-        std::fs::rename(&tmp, path).map_err(|e| NgramError::io(path, e))
+        crate::data::atomic::write(path, self.bytes()).map_err(|e| NgramError::io(path, e))
     }
 
     fn bytes(&self) -> &[u8] {
