@@ -5,6 +5,7 @@
 
 pub mod bleu;
 pub mod chrf;
+pub mod correlation;
 pub mod divergence;
 pub mod mcnemar;
 pub mod perplexity;

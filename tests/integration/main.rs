@@ -11,6 +11,7 @@ mod gguf_tokenizers;
 mod gguf_twins;
 mod hostile;
 mod hostile_second;
+mod human_agreement;
 mod kenlm_parity;
 mod kl_divergence;
 mod launcher;
