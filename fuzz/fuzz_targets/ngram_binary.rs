@@ -2,7 +2,7 @@
 //! applied to a valid image of KenLM's test.arpa, after which the checksum is made right again,
 //! so the fuzzer reaches the checks behind it (sizes, word offsets, vocabulary slots, values);
 //! inputs that are not edits are also tried as whole files. A file that opens must score text
-//! to finite log-probabilities: the binary path refuses whatever the ARPA reader refuses.
+//! to a finite log-probability: the binary path refuses whatever the ARPA reader refuses.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -29,7 +29,9 @@ fn try_open(bytes: &[u8]) {
     std::fs::write(&path, bytes).unwrap();
     if let Ok(lm) = QueryLm::open_binary(&path) {
         let stats = lm.score_lines(["a b c", "looking on a little", "", "<s> </s> <unk>"].into_iter());
-        assert!(stats.log10_prob.is_finite() && stats.log10_prob <= 0.0, "{stats:?}");
+        // Finite, not necessarily ≤ 0: finite backoffs of any size are valid (KenLM and the ARPA
+        // reader accept them), and large positive ones can lift a word's probability above 1.
+        assert!(stats.log10_prob.is_finite(), "{stats:?}");
     }
 }
 

@@ -72,11 +72,18 @@ impl std::ops::Deref for Mapped {
 impl Drop for Mapped {
     fn drop(&mut self) {
         if let Some(i) = self.slot {
-            // The range goes first: a fault elsewhere can no longer match this slot. The message
-            // stays allocated (it is a path's length, once per model load).
-            REGISTRY[i].end.store(0, Ordering::SeqCst);
-            REGISTRY[i].start.store(0, Ordering::SeqCst);
-            REGISTRY[i].message_len.store(0, Ordering::SeqCst);
+            let slot = &REGISTRY[i];
+            // The range goes first, so no fault can match this slot any more; no fault can be
+            // reading its message either, since nothing borrows the map while it is dropped.
+            slot.end.store(0, Ordering::SeqCst);
+            let message = slot.message.swap(std::ptr::null_mut(), Ordering::SeqCst);
+            let len = slot.message_len.swap(0, Ordering::SeqCst);
+            if !message.is_null() {
+                // SAFETY: `register` made this pointer and length from a leaked boxed slice.
+                drop(unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(message, len)) });
+            }
+            // Last: the slot is free for the next mapping only once it is empty.
+            slot.start.store(0, Ordering::SeqCst);
         }
     }
 }
@@ -92,10 +99,11 @@ fn register(map: &memmap2::Mmap, path: &Path) -> Option<usize> {
          (run-suite --resume keeps the jobs already finished).\n",
         path.display()
     );
-    let message: &'static mut [u8] = Box::leak(message.into_bytes().into_boxed_slice());
     let start = map.as_ptr() as usize;
     for (i, slot) in REGISTRY.iter().enumerate() {
         if slot.start.compare_exchange(0, start, Ordering::SeqCst, Ordering::SeqCst).is_ok() {
+            // Freed when the map is dropped (`Drop for Mapped`).
+            let message: &'static mut [u8] = Box::leak(message.into_bytes().into_boxed_slice());
             slot.message.store(message.as_mut_ptr(), Ordering::SeqCst);
             slot.message_len.store(message.len(), Ordering::SeqCst);
             slot.end.store(start + map.len(), Ordering::SeqCst);

@@ -16,6 +16,12 @@ use super::{ArpaModel, NgramError, OrderTable};
 
 /// The highest order accepted; far above any real model, it bounds per-line work.
 pub const MAX_ORDER: usize = 64;
+
+/// The largest magnitude a log10 probability or backoff may have. A word's score is its
+/// probability plus up to `MAX_ORDER − 1` backoffs, summed in f32 as KenLM sums them; values past
+/// f32::MAX / 64 could overflow that sum to −∞ (an infinite perplexity from finite numbers). No
+/// estimator writes anything near 10^±30 in log10 (a "never" floor is −99), so 1e30 is refused.
+pub const MAX_MAGNITUDE: f32 = 1e30;
 /// The log10 probability KenLM gives `<unk>` when an ARPA file lacks it.
 pub const MISSING_UNK_LOG10: f32 = -100.0;
 
@@ -159,6 +165,11 @@ fn check_probability(lines: &Lines, field: &str, prob: f32, word: Option<&str>) 
     if prob == f32::NEG_INFINITY && word != Some(BOS_STR) {
         return Err(lines.err(format!(
             "log10 probability {field:?} is -infinity (or beyond f32's range); scoring would give an infinite perplexity: use a finite floor such as -99"
+        )));
+    }
+    if prob.is_finite() && prob.abs() > MAX_MAGNITUDE {
+        return Err(lines.err(format!(
+            "log10 probability {field:?} is beyond ±{MAX_MAGNITUDE:e}: sums of such values overflow; use a floor such as -99"
         )));
     }
     Ok(())
@@ -380,6 +391,11 @@ fn parse_section(
                 if v.is_infinite() {
                     return Err(lines.err(format!("bad backoff {b:?}: KenLM refuses infinite backoffs too")));
                 }
+                if v.abs() > MAX_MAGNITUDE {
+                    return Err(
+                        lines.err(format!("backoff {b:?} is beyond ±{MAX_MAGNITUDE:e}: sums of such values overflow"))
+                    );
+                }
                 v
             }
             // KenLM accepts a zero backoff on a top-order n-gram, and nothing else there.
@@ -529,6 +545,7 @@ mod tests {
             (SMALL.replace("-0.1\ta </s>", "-1e400\ta </s>"), "-infinity"),
             (SMALL.replace("-0.7\ta", "0.25\ta"), "positive log10 probability"),
             (SMALL.replace("-0.7\ta", "inf\ta"), "positive log10 probability"),
+            (SMALL.replace("-0.7\ta", "-1e35\ta"), "beyond ±1e30"),
             (SMALL.replace("-0.7\ta\t-0.2", "-0.7\ta\t-inf"), "bad backoff"),
             (SMALL.replace("-0.1\ta </s>", "-0.1\ta </s>\t-0.5"), "only a zero backoff"),
         ];

@@ -186,21 +186,23 @@ impl Image {
     /// The values the ARPA reader refuses are refused here too, so that a model refused as
     /// text cannot be used by writing it into a binary file: a log10 probability that is NaN,
     /// positive or −∞ (`<s>` aside, which is only ever context), a backoff that is not finite,
-    /// a non-zero backoff on a top-order n-gram.
+    /// any value beyond ±[`super::arpa::MAX_MAGNITUDE`], a non-zero backoff on a top-order n-gram.
     fn check_values(&self) -> Result<(), String> {
         let b = self.bytes();
         let bos = self.id(super::vocab::BOS_STR);
         let top = self.order;
+        let limit = super::arpa::MAX_MAGNITUDE;
         let check = |what: &dyn Fn() -> String, prob: f32, backoff: f32, may_be_minus_inf: bool, k: usize| {
-            if prob.is_nan() || prob > 0.0 || (prob == f32::NEG_INFINITY && !may_be_minus_inf) {
+            let too_far = |v: f32| v.is_finite() && v.abs() > limit;
+            if prob.is_nan() || prob > 0.0 || (prob == f32::NEG_INFINITY && !may_be_minus_inf) || too_far(prob) {
                 return Err(format!(
-                    "{} has log10 probability {prob}; a probability must be finite and at most 1 (log10 ≤ 0)",
+                    "{} has log10 probability {prob}; a probability must be finite, at most 1 (log10 ≤ 0) and above 10^-{limit:e}",
                     what()
                 ));
             }
-            if !backoff.is_finite() || (k == top && backoff != 0.0) {
+            if !backoff.is_finite() || too_far(backoff) || (k == top && backoff != 0.0) {
                 return Err(format!(
-                    "{} has log10 backoff {backoff}; backoffs must be finite, and 0 on the top order ({top})",
+                    "{} has log10 backoff {backoff}; backoffs must be finite, within ±{limit:e}, and 0 on the top order ({top})",
                     what()
                 ));
             }
