@@ -4,8 +4,8 @@ with the four expert dimensions, per-document Spearman rho and Kendall tau-b ove
 then the mean over documents (documents whose ratings are constant are skipped, as numpy's
 nanmean skips scipy's NaN): computed by the reference tools themselves, rouge-score and scipy.
 
-Run: python3 -m venv .venv-ref && .venv-ref/bin/pip install rouge-score scipy numpy
-     .venv-ref/bin/python scripts/human-agreement-fixtures.py
+Run by scripts/metric-fixtures.sh (make fixtures), in its venv with rouge-score 0.1.2, scipy 1.17.1
+and numpy 2.4.6.
 """
 import gzip
 import json
