@@ -324,18 +324,18 @@ fn read_pairs(path: &Path, layout: &Layout, limit: Option<usize>) -> Result<Vec<
 mod tests {
     use super::*;
 
+    /// BLiMP's field names.
+    fn blimp() -> Layout {
+        Layout { good: "sentence_good".into(), bad: "sentence_bad".into(), groups: vec!["UID".into()], per_file: None }
+    }
+
     #[test]
     fn pairs_are_read_with_their_place_and_bad_ones_are_named() {
         let dir = tempfile::tempdir().unwrap();
         let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
         write("a.jsonl", "{\"sentence_good\": \"Dogs bark.\", \"sentence_bad\": \"Dogs barks.\", \"UID\": \"agr\"}\n");
         write("b.jsonl", "{\"sentence_good\": \"x\", \"sentence_bad\": \"\", \"UID\": \"b\"}\n");
-        let layout = Layout {
-            good: "sentence_good".into(),
-            bad: "sentence_bad".into(),
-            groups: vec!["UID".into()],
-            per_file: None,
-        };
+        let layout = blimp();
         let e = read_pairs(dir.path(), &layout, None).unwrap_err();
         assert!(e.contains("b.jsonl:1") && e.contains("\"sentence_bad\" is empty"), "{e}");
         let p = read_pairs(&dir.path().join("a.jsonl"), &layout, None).unwrap();
@@ -356,12 +356,7 @@ mod tests {
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         std::io::Write::write_all(&mut gz, line.as_bytes()).unwrap();
         std::fs::write(dir.path().join("a.jsonl.gz"), gz.finish().unwrap()).unwrap();
-        let layout = Layout {
-            good: "sentence_good".into(),
-            bad: "sentence_bad".into(),
-            groups: vec!["UID".into()],
-            per_file: None,
-        };
+        let layout = blimp();
         let e = read_pairs(dir.path(), &layout, None).unwrap_err();
         assert!(e.contains("a.jsonl and a.jsonl.gz") && e.contains("a:1"), "{e}");
     }

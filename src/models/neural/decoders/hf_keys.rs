@@ -56,10 +56,7 @@ impl<'a> Keys<'a> {
     /// An optional string (absent or null: `None`); any other type is an error naming the key,
     /// never read as absent.
     pub fn opt_str(&self, key: &str) -> Result<Option<&'a str>, NeuralError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_str().map(Some).ok_or_else(|| self.err(format!("\"{key}\" is {v}, not a string"))),
-        }
+        self.folder.typed(key, Value::as_str, "a string")
     }
 
     /// `hidden_act` (or `key`), one of `allowed`.

@@ -376,71 +376,69 @@ impl Gguf {
         self.metadata.get(key).ok_or_else(|| NeuralError::file(&self.path, format!("metadata key {key:?} is missing")))
     }
 
-    fn wrong_type(&self, key: &str, value: &MetaValue, expected: &str) -> NeuralError {
-        NeuralError::file(
-            &self.path,
-            format!("metadata key {key:?} is {} {value}; it must be {expected}", value.type_name()),
-        )
+    /// A key read by `read` (one of [`MetaValue`]'s accessors): absent is `None`; a value `read`
+    /// refuses (a negative integer where a count is wanted, a float, a string, a boolean, an
+    /// array) is an error naming the key, its type and value and what it must be, never replaced
+    /// by a default (that silently changed the numbers; llama.cpp refuses a wrong type too).
+    fn typed<'a, T>(
+        &'a self,
+        key: &str,
+        read: impl Fn(&'a MetaValue) -> Option<T>,
+        expected: &str,
+    ) -> Result<Option<T>, NeuralError> {
+        let Some(v) = self.get(key) else { return Ok(None) };
+        read(v).map(Some).ok_or_else(|| {
+            NeuralError::file(
+                &self.path,
+                format!("metadata key {key:?} is {} {v}; it must be {expected}", v.type_name()),
+            )
+        })
     }
 
-    /// An optional count or id: absent is `None`; any integer type holding a value ≥ 0 is read;
-    /// a negative integer, a float, a string, a boolean or an array is an error naming the key
-    /// (llama.cpp refuses a key of the wrong type too). Replacing such a value by a default
-    /// silently changed the numbers.
+    /// [`Gguf::typed`] for a key that must be present.
+    fn required<'a, T>(
+        &'a self,
+        key: &str,
+        read: impl Fn(&'a MetaValue) -> Option<T>,
+        expected: &str,
+    ) -> Result<T, NeuralError> {
+        self.require(key)?;
+        Ok(self.typed(key, read, expected)?.expect("present"))
+    }
+
+    /// An optional count or id: any integer type holding a value ≥ 0.
     pub fn opt_u64(&self, key: &str) -> Result<Option<u64>, NeuralError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_u64().map(Some).ok_or_else(|| self.wrong_type(key, v, "a non-negative integer")),
-        }
+        self.typed(key, MetaValue::as_u64, "a non-negative integer")
     }
 
     pub fn require_u64(&self, key: &str) -> Result<u64, NeuralError> {
-        let v = self.require(key)?;
-        v.as_u64().ok_or_else(|| self.wrong_type(key, v, "a non-negative integer"))
+        self.required(key, MetaValue::as_u64, "a non-negative integer")
     }
 
-    /// An optional real number: absent is `None`; a float, or an integer (read exactly as
-    /// f64); a string, a boolean or an array is an error naming the key. Its range is checked
-    /// where it is used.
+    /// An optional real number: a float, or an integer (read exactly as f64); its range is
+    /// checked where it is used.
     pub fn opt_f64(&self, key: &str) -> Result<Option<f64>, NeuralError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| self.wrong_type(key, v, "a number")),
-        }
+        self.typed(key, MetaValue::as_f64, "a number")
     }
 
-    /// An optional string: absent is `None`; any other type is an error naming the key.
     pub fn opt_str(&self, key: &str) -> Result<Option<&str>, NeuralError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_str().map(Some).ok_or_else(|| self.wrong_type(key, v, "a string")),
-        }
+        self.typed(key, MetaValue::as_str, "a string")
     }
 
     pub fn require_str(&self, key: &str) -> Result<&str, NeuralError> {
-        let v = self.require(key)?;
-        v.as_str().ok_or_else(|| self.wrong_type(key, v, "a string"))
+        self.required(key, MetaValue::as_str, "a string")
     }
 
-    /// An optional boolean: absent is `None`; any other type is an error naming the key.
     pub fn opt_bool(&self, key: &str) -> Result<Option<bool>, NeuralError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_bool().map(Some).ok_or_else(|| self.wrong_type(key, v, "a boolean")),
-        }
+        self.typed(key, MetaValue::as_bool, "a boolean")
     }
 
-    /// An optional array: absent is `None`; any other type is an error naming the key.
     pub fn opt_array(&self, key: &str) -> Result<Option<&MetaArray>, NeuralError> {
-        match self.get(key) {
-            None => Ok(None),
-            Some(v) => v.as_array().map(Some).ok_or_else(|| self.wrong_type(key, v, "an array")),
-        }
+        self.typed(key, MetaValue::as_array, "an array")
     }
 
     pub fn require_array(&self, key: &str) -> Result<&MetaArray, NeuralError> {
-        let v = self.require(key)?;
-        v.as_array().ok_or_else(|| self.wrong_type(key, v, "an array"))
+        self.required(key, MetaValue::as_array, "an array")
     }
 
     /// Layers the file stores: one more than the largest `N` in tensor names `blk.N.…`.
