@@ -32,6 +32,18 @@ pub fn default_path(suite: &str) -> PathBuf {
     PathBuf::from("baselines").join(format!("{suite}.json"))
 }
 
+/// A run's `results.csv` rows for a baseline or a verdict: ±∞ refused with the file and the entry
+/// (undefined values, NaN, pass). A baseline's own JSON cannot hold ±∞: serde_json refuses
+/// numbers out of range when it reads one.
+pub fn measured_rows(run_dir: &Path) -> Result<Vec<ResultRow>, Error> {
+    let path = run_dir.join("results.csv");
+    let rows = read_results_csv(&path)?;
+    for r in &rows {
+        crate::store::check_finite_or_undefined(&path, r)?;
+    }
+    Ok(rows)
+}
+
 /// Every finished job record of a run, in file-name order.
 pub fn run_records(run_dir: &Path) -> Result<Vec<JobRecord>, Error> {
     let dir = jobs::job_dir(run_dir);
@@ -62,10 +74,7 @@ pub fn save(run_dir: &Path, to: Option<&Path>) -> Result<(PathBuf, PathBuf), Err
             manifest.status
         )));
     }
-    let rows = read_results_csv(&run_dir.join("results.csv"))?;
-    for r in &rows {
-        crate::store::check_finite_or_undefined(&run_dir.join("results.csv"), r)?;
-    }
+    let rows = measured_rows(run_dir)?;
     let mut records = run_records(run_dir)?;
     for r in &mut records {
         r.seconds = 0.0; // timings would make identical baselines differ
@@ -154,4 +163,19 @@ pub fn parse_items(items_path: &Path, gz: &[u8]) -> Result<Vec<JobRecord>, Error
         })?;
     }
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_baseline_cannot_hold_an_infinite_value() {
+        let entry = |v: &str| {
+            format!(
+                r#"{{"task":"t","model":"m","metric":"bleu","value":{v},"ci_low":null,"ci_high":null,"n":1,"higher_is_better":true}}"#
+            )
+        };
+        let row: crate::store::ResultRow = serde_json::from_str(&entry("null")).unwrap();
+        assert!(row.value.is_nan() && row.ci_low.is_nan());
+        assert!(serde_json::from_str::<crate::store::ResultRow>(&entry("1e999")).is_err());
+    }
 }

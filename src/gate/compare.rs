@@ -15,7 +15,7 @@ use crate::metrics::Metric;
 use crate::metrics::stats::{self, ItemStats};
 use crate::store::gate::{GateEntry, GateReport, Verdict};
 use crate::store::jobs::JobRecord;
-use crate::store::{ResultRow, RunManifest, check_finite_or_undefined, read_results_csv};
+use crate::store::{ResultRow, RunManifest};
 use crate::tasks::{Task, for_suite, load_suite};
 
 /// Gates the run in `run_dir` against the baseline at `baseline_path`.
@@ -37,15 +37,9 @@ pub fn gate_run(
     }
     let policy = policy_override.or_else(|| manifest.gate_policy.clone()).unwrap_or_default();
     policy.check().map_err(Error::Usage)?;
-    let rows = read_results_csv(&run_dir.join("results.csv"))?;
-    for r in &rows {
-        check_finite_or_undefined(&run_dir.join("results.csv"), r)?;
-    }
+    let rows = baseline::measured_rows(run_dir)?;
     let records = baseline::run_records(run_dir)?;
     let (base, base_records) = baseline::load(baseline_path)?;
-    for b in &base.entries {
-        check_finite_or_undefined(baseline_path, b)?;
-    }
     if base.suite != manifest.suite {
         return Err(Error::Usage(format!(
             "{} is a baseline of suite {:?}, but run {} is of suite {:?}: gate a run against its own suite's baseline",
