@@ -75,8 +75,7 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
         return Err(err(format!("general.architecture {arch:?} is not gemma3")));
     }
     let key = |k: &str| format!("gemma3.{k}");
-    let opt_int =
-        |k: &str| Ok::<_, NeuralError>(file.opt_u64(&key(k))?.map(|v| usize::try_from(v).unwrap_or(usize::MAX)));
+    let opt_int = |k: &str| file.opt_usize(&key(k));
     let float = |k: &str| file.opt_f64(&key(k));
     let mut c = gguf_common(file, "gemma3", "Gemma 3", &["linear"])?;
     if file.get(&key("attention.layer_norm_rms_epsilon")).is_none() {
@@ -106,7 +105,7 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
         }
         None => (0..layers.min(1025)).map(|i| i % PATTERN < PATTERN - 1).collect(),
         Some(other) => {
-            let n = other.as_u64().map(|v| usize::try_from(v).unwrap_or(usize::MAX)).ok_or_else(|| {
+            let n = other.as_usize().ok_or_else(|| {
                 err(format!(
                     "gemma3.attention.sliding_window_pattern is {} {other}; it must be a count or an array of flags",
                     other.type_name()

@@ -17,9 +17,8 @@ pub fn gguf_common(
 ) -> Result<DecoderConfig, NeuralError> {
     let err = |m: String| NeuralError::file(&file.path, m);
     let key = |k: &str| format!("{key_prefix}.{k}");
-    let int = |k: &str| file.require_u64(&key(k)).map(|v| usize::try_from(v).unwrap_or(usize::MAX));
-    let opt_int =
-        |k: &str| Ok::<_, NeuralError>(file.opt_u64(&key(k))?.map(|v| usize::try_from(v).unwrap_or(usize::MAX)));
+    let int = |k: &str| file.require_usize(&key(k));
+    let opt_int = |k: &str| file.opt_usize(&key(k));
     let float = |k: &str| file.opt_f64(&key(k));
     let (hidden, heads, layers) = (int("embedding_length")?, int("attention.head_count")?, int("block_count")?);
     for (k, v) in [("embedding_length", hidden), ("attention.head_count", heads), ("block_count", layers)] {

@@ -34,8 +34,8 @@ pub fn from_gguf(file: &Gguf) -> Result<DecoderConfig, NeuralError> {
         return Err(err(format!("general.architecture {arch:?} is not supported (supported: llama)")));
     }
     let mut c = gguf_common(file, "llama", "Llama", &["linear"])?;
-    if let Some(v) = file.opt_u64("llama.vocab_size")? {
-        c.vocab = usize::try_from(v).unwrap_or(usize::MAX);
+    if let Some(v) = file.opt_usize("llama.vocab_size")? {
+        c.vocab = v;
     }
     c.pairs = PairLayout::Adjacent;
     if let Some(info) = file.tensor("rope_freqs.weight") {

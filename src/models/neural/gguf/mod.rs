@@ -66,6 +66,11 @@ impl MetaValue {
         }
     }
 
+    /// [`MetaValue::as_u64`] as a size, saturating past `usize`.
+    pub fn as_usize(&self) -> Option<usize> {
+        self.as_u64().map(|v| usize::try_from(v).unwrap_or(usize::MAX))
+    }
+
     /// Any number as f64: floats as they are, integers (signed too) converted.
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
@@ -413,6 +418,15 @@ impl Gguf {
 
     pub fn require_u64(&self, key: &str) -> Result<u64, NeuralError> {
         self.required(key, MetaValue::as_u64, "a non-negative integer")
+    }
+
+    /// [`Gguf::opt_u64`] as a size: a count past `usize` saturates, for the size checks to refuse.
+    pub fn opt_usize(&self, key: &str) -> Result<Option<usize>, NeuralError> {
+        self.typed(key, MetaValue::as_usize, "a non-negative integer")
+    }
+
+    pub fn require_usize(&self, key: &str) -> Result<usize, NeuralError> {
+        self.required(key, MetaValue::as_usize, "a non-negative integer")
     }
 
     /// An optional real number: a float, or an integer (read exactly as f64); its range is
