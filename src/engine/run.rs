@@ -254,6 +254,9 @@ pub fn finalize(
     if !tables.judges.is_empty() || !tables.subsets.is_empty() {
         store::tables::write_subsets(&tables.subsets, &tables.disagreements, run_dir)?;
     }
+    if !tables.human.is_empty() {
+        store::tables::write_human_agreement(&tables.human, &tables.systems, run_dir)?;
+    }
     if !tables.generations.is_empty() {
         store::tables::write_json(&run_dir.join("generations.json"), &tables.generations)?;
     }

@@ -56,6 +56,22 @@ pub enum Metric {
     Top1Agreement,
     PerplexityRatio,
     DeltaPRms,
+    /// Agreement of a judge with human ratings (human-agreement tasks), by level: `seg_` over
+    /// every rated output, `item_` per item (a segment or document: SummEval's summary level)
+    /// then the mean, `sys_` over the systems' scores; `darr_tau_like` over WMT's better/worse
+    /// pairs.
+    SegKendall,
+    SegSpearman,
+    SegPearson,
+    SegAccEq,
+    ItemKendall,
+    ItemSpearman,
+    ItemPearson,
+    SysKendall,
+    SysSpearman,
+    SysPearson,
+    SysAccuracy,
+    DarrTauLike,
 }
 
 impl Metric {
@@ -90,6 +106,32 @@ impl Metric {
         Metric::Top1Agreement,
         Metric::PerplexityRatio,
         Metric::DeltaPRms,
+        Metric::SegKendall,
+        Metric::SegSpearman,
+        Metric::SegPearson,
+        Metric::SegAccEq,
+        Metric::ItemKendall,
+        Metric::ItemSpearman,
+        Metric::ItemPearson,
+        Metric::SysKendall,
+        Metric::SysSpearman,
+        Metric::SysPearson,
+        Metric::SysAccuracy,
+        Metric::DarrTauLike,
+    ];
+    pub const HUMAN_AGREEMENT: &'static [Metric] = &[
+        Metric::SegKendall,
+        Metric::SegSpearman,
+        Metric::SegPearson,
+        Metric::SegAccEq,
+        Metric::ItemKendall,
+        Metric::ItemSpearman,
+        Metric::ItemPearson,
+        Metric::SysKendall,
+        Metric::SysSpearman,
+        Metric::SysPearson,
+        Metric::SysAccuracy,
+        Metric::DarrTauLike,
     ];
     pub const DIVERGENCE: &'static [Metric] = &[
         Metric::KlDivergence,
@@ -149,6 +191,18 @@ impl Metric {
             Metric::Top1Agreement => "top1_agreement",
             Metric::PerplexityRatio => "perplexity_ratio",
             Metric::DeltaPRms => "delta_p_rms",
+            Metric::SegKendall => "seg_kendall",
+            Metric::SegSpearman => "seg_spearman",
+            Metric::SegPearson => "seg_pearson",
+            Metric::SegAccEq => "seg_acc_eq",
+            Metric::ItemKendall => "item_kendall",
+            Metric::ItemSpearman => "item_spearman",
+            Metric::ItemPearson => "item_pearson",
+            Metric::SysKendall => "sys_kendall",
+            Metric::SysSpearman => "sys_spearman",
+            Metric::SysPearson => "sys_pearson",
+            Metric::SysAccuracy => "sys_accuracy",
+            Metric::DarrTauLike => "darr_tau_like",
         }
     }
 

@@ -16,8 +16,8 @@ use crate::error::Error;
 pub use crate::store::format::fmt_value;
 use crate::store::jobs::write_atomic;
 use crate::store::tables::{
-    AgreementRow, Disagreement, GenerationRow, JudgeRow, PairwiseRow, SubsetRow, read_json, read_judges_csv,
-    read_pairwise_csv,
+    AgreementRow, Disagreement, GenerationRow, HumanAgreementRow, JudgeRow, PairwiseRow, SubsetRow, SystemPoint,
+    read_human_agreement, read_json, read_judges_csv, read_pairwise_csv,
 };
 use crate::store::{ResultRow, RunManifest, read_results_csv};
 
@@ -38,6 +38,9 @@ pub struct ReportData {
     pub disagreements: Vec<Disagreement>,
     /// Generation tasks: prompts, references and outputs of the first items.
     pub generations: Vec<GenerationRow>,
+    /// Human-agreement tasks: `human-agreement.csv` and `human-systems.json`.
+    pub human: Vec<HumanAgreementRow>,
+    pub systems: Vec<SystemPoint>,
 }
 
 impl ReportData {
@@ -57,7 +60,10 @@ impl ReportData {
         let subsets = read_json(&run_dir.join("subsets.json"))?;
         let disagreements = read_json(&run_dir.join("disagreements.json"))?;
         let generations = read_json(&run_dir.join("generations.json"))?;
+        let (human, systems) = read_human_agreement(run_dir)?;
         Ok(ReportData {
+            human,
+            systems,
             manifest,
             rows,
             pairwise,

@@ -21,6 +21,10 @@ pub enum Scores {
     Choices(ChoiceScores),
     /// A stretch of text's next-token distributions compared with a base model's.
     Divergence(Divergence),
+    /// A judge's scores of one rated output (human-agreement tasks), by the judge's name for
+    /// each score (`score`, `per_token`, …); a corpus metric adds its sufficient statistics
+    /// (`stats.00`, …) so that a system's corpus score can be recomputed.
+    Judge(BTreeMap<String, f64>),
 }
 
 /// A multiple-choice question as a model answered it: the summed log-likelihood of each choice
@@ -177,6 +181,11 @@ impl Scores {
                     put(&format!("kld.{i}"), *v);
                 }
             }
+            Scores::Judge(values) => {
+                for (k, v) in values {
+                    put(&format!("judge.{k}"), *v);
+                }
+            }
             Scores::Reference(s) => {
                 if let Some(b) = &s.bleu {
                     put("bleu.sentence", b.sentence);
@@ -254,6 +263,13 @@ impl Scores {
         if m.contains_key("divergence.tokens") {
             return divergence_from_map(m);
         }
+        if m.keys().next().is_some_and(|k| k.starts_with("judge.")) {
+            return m
+                .iter()
+                .map(|(k, &v)| k.strip_prefix("judge.").map(|j| (j.to_owned(), v)).ok_or_else(|| unknown(k)))
+                .collect::<Result<_, _>>()
+                .map(Scores::Judge);
+        }
         let mut s = ReferenceScores::default();
         for (k, &v) in m {
             let (head, tail) = k.split_once('.').unwrap_or((k.as_str(), ""));
@@ -304,6 +320,13 @@ impl Scores {
             }
         }
         Ok(Scores::Reference(s))
+    }
+
+    pub fn judge(&self) -> Option<&BTreeMap<String, f64>> {
+        match self {
+            Scores::Judge(s) => Some(s),
+            _ => None,
+        }
     }
 
     pub fn likelihood(&self) -> Option<&LikelihoodScores> {

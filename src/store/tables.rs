@@ -250,6 +250,78 @@ fn csv_writer() -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new())
 }
 
+/// A judge's agreement with people on one human dimension, at one level, by one statistic
+/// (`human-agreement.csv`): its value, bootstrap interval and rank among the task's judges, and
+/// whether a paired permutation test (PERM-BOTH, Holm-corrected over the comparisons with the
+/// best judge) separates it from the best.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HumanAgreementRow {
+    pub task: String,
+    pub judge: String,
+    pub dimension: String,
+    pub level: String,
+    pub statistic: String,
+    #[serde(with = "super::undefined")]
+    pub value: f64,
+    #[serde(with = "super::undefined")]
+    pub ci_low: f64,
+    #[serde(with = "super::undefined")]
+    pub ci_high: f64,
+    /// Outputs (segment level), items (item level), systems (system level) or pairs (daRR).
+    pub n: usize,
+    /// 1 for the best; judges whose statistic is undefined are not ranked (0).
+    pub rank: usize,
+    /// Holm-adjusted p of "the best judge agrees more than this one"; NaN for the best itself.
+    #[serde(with = "super::undefined")]
+    pub p_vs_best: f64,
+    /// Not separable from the best (adjusted p ≥ 0.05), or the best itself.
+    pub tied_with_best: bool,
+}
+
+/// One system at the system level: people's mean score and a judge's system score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemPoint {
+    pub task: String,
+    pub judge: String,
+    pub dimension: String,
+    pub system: String,
+    #[serde(with = "super::undefined")]
+    pub human: f64,
+    #[serde(with = "super::undefined")]
+    pub score: f64,
+}
+
+/// Writes `human-agreement.csv` and `human-systems.json`.
+pub fn write_human_agreement(rows: &[HumanAgreementRow], points: &[SystemPoint], run_dir: &Path) -> Result<(), Error> {
+    let mut w = csv_writer();
+    for r in rows {
+        let safe = HumanAgreementRow {
+            task: spreadsheet_cell(&r.task).into_owned(),
+            judge: spreadsheet_cell(&r.judge).into_owned(),
+            dimension: spreadsheet_cell(&r.dimension).into_owned(),
+            ..r.clone()
+        };
+        w.serialize(&safe).map_err(|e| Error::Usage(format!("human-agreement.csv: {e}")))?;
+    }
+    write_atomic(&run_dir.join("human-agreement.csv"), &w.into_inner().expect("in memory"))?;
+    write_json(&run_dir.join("human-systems.json"), points)
+}
+
+/// `human-agreement.csv` and `human-systems.json` of a run (empty when it has no such task).
+pub fn read_human_agreement(run_dir: &Path) -> Result<(Vec<HumanAgreementRow>, Vec<SystemPoint>), Error> {
+    let rows: Vec<HumanAgreementRow> = read_csv(&run_dir.join("human-agreement.csv"))?;
+    let rows = rows
+        .into_iter()
+        .map(|r| HumanAgreementRow {
+            task: from_spreadsheet_cell(r.task),
+            judge: from_spreadsheet_cell(r.judge),
+            dimension: from_spreadsheet_cell(r.dimension),
+            ..r
+        })
+        .collect();
+    Ok((rows, read_json(&run_dir.join("human-systems.json"))?))
+}
+
 /// The tables one task writes beside its result rows; the engine gathers every task's and writes
 /// each file once.
 #[derive(Debug, Clone, Default)]
@@ -260,10 +332,14 @@ pub struct TaskTables {
     pub subsets: Vec<SubsetRow>,
     pub disagreements: Vec<Disagreement>,
     pub generations: Vec<GenerationRow>,
+    pub human: Vec<HumanAgreementRow>,
+    pub systems: Vec<SystemPoint>,
 }
 
 impl TaskTables {
     pub fn extend(&mut self, other: TaskTables) {
+        self.human.extend(other.human);
+        self.systems.extend(other.systems);
         self.pairwise.extend(other.pairwise);
         self.judges.extend(other.judges);
         self.agreement.extend(other.agreement);

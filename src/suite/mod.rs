@@ -53,9 +53,51 @@ pub enum ModelKind {
     /// A seeded coin flip (a preference-task baseline).
     Random,
     /// A reference metric of each response against the pair's reference.
-    MetricJudge(Metric),
+    MetricJudge(JudgeRecipe),
     /// A causal or masked LM from a Hugging Face model folder.
     Neural(NeuralSource),
+}
+
+/// How a metric judge scores an output against its references.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JudgeRecipe {
+    pub metric: Metric,
+    /// ROUGE's F-measure, precision or recall.
+    pub part: ScorePart,
+    /// ROUGE with several references: their mean or their best (BLEU and chrF take every
+    /// reference at once, as sacrebleu does).
+    pub references: MultiReference,
+    /// Where rougeLsum's sentences end.
+    pub sentences: SentenceSplit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScorePart {
+    F,
+    Precision,
+    Recall,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiReference {
+    Mean,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SentenceSplit {
+    /// rouge-score's rougeLsum: one sentence per line.
+    Newline,
+    /// Tokenized text whose sentences end with " . " (SummEval's summaries): a newline is put
+    /// after each, as the published SummEval recipe does.
+    Period,
+}
+
+impl JudgeRecipe {
+    /// The metric's default recipe: F-measure, the mean over references, newline sentences.
+    pub fn of(metric: Metric) -> JudgeRecipe {
+        JudgeRecipe { metric, part: ScorePart::F, references: MultiReference::Mean, sentences: SentenceSplit::Newline }
+    }
 }
 
 /// A neural model: its folder and how it reads text.
@@ -131,6 +173,11 @@ pub trait TaskTypes {
     /// the folder its relative paths start from.
     /// `models` are all the suite's models; the task lists its own by id.
     fn check(&self, task: &TaskDef, models: &[ModelDef], suite: (u64, &Path), report: &mut dyn FnMut(&str, String));
+
+    /// The metric judges a task of this type runs when it lists no models (none: it must list them).
+    fn default_judges(&self, _task_type: &str) -> &'static [Metric] {
+        &[]
+    }
 }
 
 impl Suite {

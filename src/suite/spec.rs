@@ -116,6 +116,16 @@ pub struct MetricJudgeSpec {
     #[serde(default)]
     pub description: Option<String>,
     pub metric: String,
+    /// ROUGE: fmeasure (default), precision or recall.
+    #[serde(default)]
+    pub part: Option<String>,
+    /// ROUGE with several references: mean (default) or max over them.
+    #[serde(default)]
+    pub references: Option<String>,
+    /// rougeLsum: newline (default, rouge-score's) or period (sentences end at " . ", as in
+    /// tokenized SummEval summaries).
+    #[serde(default)]
+    pub sentences: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -10,10 +10,13 @@ use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
 use super::spec::{
-    DiscountFallbackSpec, ModelSpec, NgramModelSpec, SUITE_VERSION, SuiteSpec, TASK_COMMON_KEYS, TaskCommonSpec,
+    DiscountFallbackSpec, MetricJudgeSpec, ModelSpec, NgramModelSpec, SUITE_VERSION, SuiteSpec, TASK_COMMON_KEYS, TaskCommonSpec,
     TaskSpec,
 };
-use super::{Diagnostic, ModelDef, ModelKind, Suite, SuiteError, TaskDef, TaskTypes};
+use super::{
+    Diagnostic, JudgeRecipe, ModelDef, ModelKind, MultiReference, ScorePart, SentenceSplit, Suite, SuiteError, TaskDef,
+    TaskTypes,
+};
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::Metric;
 use crate::models::ngram::adapter::{NgramDef, NgramSource};
@@ -305,7 +308,7 @@ impl Validator<'_> {
             if !task_ids.insert(t.id().to_owned()) {
                 self.problem(&format!("{at}.id"), format!("duplicate task id {:?}", t.id()));
             }
-            if let Some(def) = self.task(&at, t, &models) {
+            if let Some(def) = self.task(&at, t, &mut models) {
                 tasks.push(def);
             }
         }
@@ -330,6 +333,59 @@ impl Validator<'_> {
         })
     }
 
+    /// A metric judge's recipe: which part of ROUGE, and how several references combine.
+    fn recipe(&mut self, at: &str, m: &MetricJudgeSpec, metric: Metric) -> Option<JudgeRecipe> {
+        let mut recipe = JudgeRecipe::of(metric);
+        let rouge = metric.name().starts_with("rouge");
+        if let Some(part) = &m.part {
+            match (part.as_str(), rouge) {
+                ("f" | "fmeasure", true) => recipe.part = ScorePart::F,
+                ("p" | "precision", true) => recipe.part = ScorePart::Precision,
+                ("r" | "recall", true) => recipe.part = ScorePart::Recall,
+                (_, true) => {
+                    self.problem(&format!("{at}.part"), format!("model {:?}: part {part:?} is not one of fmeasure, precision, recall", m.id));
+                    return None;
+                }
+                (_, false) => {
+                    self.problem(&format!("{at}.part"), format!("model {:?}: `part` applies to ROUGE judges only", m.id));
+                    return None;
+                }
+            }
+        }
+        if let Some(refs) = &m.references {
+            match (refs.as_str(), rouge) {
+                ("mean", true) => recipe.references = MultiReference::Mean,
+                ("max", true) => recipe.references = MultiReference::Max,
+                (_, true) => {
+                    self.problem(&format!("{at}.references"), format!("model {:?}: references {refs:?} is not mean or max", m.id));
+                    return None;
+                }
+                (_, false) => {
+                    self.problem(
+                        &format!("{at}.references"),
+                        format!("model {:?}: `references` applies to ROUGE judges only (BLEU and chrF use every reference at once, as sacrebleu does)", m.id),
+                    );
+                    return None;
+                }
+            }
+        }
+        if let Some(split) = &m.sentences {
+            if metric != Metric::RougeLsum {
+                self.problem(&format!("{at}.sentences"), format!("model {:?}: `sentences` applies to rougeLsum only", m.id));
+                return None;
+            }
+            recipe.sentences = match split.as_str() {
+                "newline" => SentenceSplit::Newline,
+                "period" => SentenceSplit::Period,
+                other => {
+                    self.problem(&format!("{at}.sentences"), format!("model {:?}: sentences {other:?} is not newline or period", m.id));
+                    return None;
+                }
+            };
+        }
+        Some(recipe)
+    }
+
     fn model(&mut self, at: &str, spec: &ModelSpec) -> Option<ModelDef> {
         match spec {
             ModelSpec::Ngram(m) => {
@@ -344,11 +400,10 @@ impl Validator<'_> {
                 Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::Random })
             }
             ModelSpec::Metric(m) => match m.metric.parse::<Metric>() {
-                Ok(metric) if Metric::REFERENCE.contains(&metric) => Some(ModelDef {
-                    id: m.id.clone(),
-                    description: m.description.clone(),
-                    kind: ModelKind::MetricJudge(metric),
-                }),
+                Ok(metric) if Metric::REFERENCE.contains(&metric) => {
+                    let recipe = self.recipe(at, m, metric)?;
+                    Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::MetricJudge(recipe) })
+                }
                 _ => {
                     self.problem(&format!("{at}.metric"), format!("model {:?}: a metric judge needs one of bleu, chrf, chrf++, rouge1, rouge2, rougeL, rougeLsum, not {:?}", m.id, m.metric));
                     None
@@ -531,8 +586,42 @@ impl Validator<'_> {
         }
     }
 
-    fn task(&mut self, at: &str, spec: &TaskSpec, models: &[ModelDef]) -> Option<TaskDef> {
+    /// The judges a task of `task_type` runs when it lists no models (a human-agreement task:
+    /// every reference metric), added to the suite's models under their metric's name unless
+    /// the suite defines that id already as the same metric judge.
+    fn default_judges(&mut self, at: &str, task_type: &str, models: &mut Vec<ModelDef>) -> Vec<String> {
+        let mut ids = Vec::new();
+        for &metric in self.types.default_judges(task_type) {
+            let id = metric.name().replace("++", "pp");
+            match models.iter().find(|m| m.id == id) {
+                Some(m) if matches!(&m.kind, ModelKind::MetricJudge(r) if *r == JudgeRecipe::of(metric)) => {}
+                Some(m) => {
+                    self.problem(
+                        &format!("{at}.models"),
+                        format!(
+                            "the task lists no models, so it runs every reference metric, but model {id:?} is a {} model; list the task's judges",
+                            m.kind.name()
+                        ),
+                    );
+                    continue;
+                }
+                None => models.push(ModelDef {
+                    id: id.clone(),
+                    description: None,
+                    kind: ModelKind::MetricJudge(JudgeRecipe::of(metric)),
+                }),
+            }
+            ids.push(id);
+        }
+        ids
+    }
+
+    fn task(&mut self, at: &str, spec: &TaskSpec, models: &mut Vec<ModelDef>) -> Option<TaskDef> {
         let t = &spec.common;
+        let mut listed = t.models.clone();
+        if listed.is_empty() {
+            listed = self.default_judges(at, &t.task_type, models);
+        }
         let raw = &t.dataset;
         // A folder is checked by the task's type: some read every file in one.
         let path = self.resolve(&raw.path);
@@ -549,10 +638,10 @@ impl Validator<'_> {
         if raw.limit == Some(0) {
             self.problem(&format!("{at}.dataset.limit"), "`limit` must be at least 1".into());
         }
-        if t.models.is_empty() {
+        if listed.is_empty() {
             self.problem(&format!("{at}.models"), format!("task {:?} lists no models", t.id));
         }
-        for (j, id) in t.models.iter().enumerate() {
+        for (j, id) in listed.iter().enumerate() {
             if !models.iter().any(|m| &m.id == id) {
                 self.problem(&format!("{at}.models[{j}]"), format!("task {:?}: unknown model id {id:?}", t.id));
             }
@@ -592,7 +681,7 @@ impl Validator<'_> {
                 limit: raw.limit,
             },
             source: raw.source.clone(),
-            models: t.models.clone(),
+            models: listed,
             metrics,
             options: spec.options.clone(),
         };
@@ -600,7 +689,7 @@ impl Validator<'_> {
         // options may name a model beside the listed ones, as a base to compare with).
         let mut found = Vec::new();
         let suite = (self.seed, self.base);
-        self.types.check(&def, models, suite, &mut |key, message| found.push((join_path(at, key), message)));
+        self.types.check(&def, models.as_slice(), suite, &mut |key, message| found.push((join_path(at, key), message)));
         for (path, message) in found {
             self.problem(&path, message);
         }

@@ -10,14 +10,19 @@
 //! Adding a task type: its file here (options, a [`TaskType`] and a [`Task`]), one line in
 //! [`TASK_TYPES`], its section in docs/suites.md. docs/internals.md walks through it.
 
+mod agreement;
 pub mod generation;
+pub mod human_agreement;
 pub mod jsonl;
 pub mod kl_divergence;
+mod metric_judge;
 pub mod minimal_pairs;
 pub mod multiple_choice;
 pub mod perplexity;
 pub mod preference;
 mod published;
+pub mod ratings;
+mod ratings_table;
 pub mod reference;
 
 mod registry;

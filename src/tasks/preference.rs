@@ -140,8 +140,8 @@ fn describe_judge(def: &ModelDef) -> String {
     match def.kind {
         ModelKind::Length => "baseline judge: the longer response wins".into(),
         ModelKind::Random => "baseline judge: a seeded coin flip".into(),
-        ModelKind::MetricJudge(m) => {
-            format!("reference-metric judge: {} of each response against the reference", m.name())
+        ModelKind::MetricJudge(recipe) => {
+            format!("reference-metric judge: {} of each response against the reference", recipe.metric.name())
         }
         _ => def.id.clone(),
     }
@@ -220,34 +220,6 @@ fn likelihoods(
     Ok(out)
 }
 
-/// Sentence-level score of `response` against `reference` (BLEU with effective order, chrF,
-/// ROUGE F-measure with stemming).
-fn reference_metric(metric: Metric, response: &str, reference: &str) -> f64 {
-    use crate::metrics::bleu::BleuConfig;
-    use crate::metrics::chrf::ChrfConfig;
-    use crate::metrics::rouge::{RougeScorer, RougeType};
-    match metric {
-        Metric::Bleu => {
-            let c = BleuConfig { effective_order: true, ..BleuConfig::default() };
-            c.score(&c.segment_stats(response, &[reference])).score
-        }
-        Metric::Chrf | Metric::ChrfPlusPlus => {
-            let c =
-                ChrfConfig { word_order: if metric == Metric::ChrfPlusPlus { 2 } else { 0 }, ..ChrfConfig::default() };
-            c.f_score(&c.segment_stats(response, &[reference]))
-        }
-        _ => {
-            let ty = match metric {
-                Metric::Rouge1 => RougeType::Rouge1,
-                Metric::Rouge2 => RougeType::Rouge2,
-                Metric::RougeL => RougeType::RougeL,
-                _ => RougeType::RougeLsum,
-            };
-            RougeScorer { types: vec![ty], stem: true }.score(reference, response)[0].1.fmeasure
-        }
-    }
-}
-
 /// Scores every pair with one judge.
 pub fn judge(
     task: &TaskDef,
@@ -278,14 +250,14 @@ pub fn judge(
             let (len_chosen, len_rejected) = (p.chosen.chars().count() as f64, p.rejected.chars().count() as f64);
             let ((chosen, rejected), per_token) = match (&def.kind, model) {
                 (ModelKind::Length, _) => ((len_chosen, len_rejected), None),
-                (ModelKind::MetricJudge(metric), _) => {
+                (ModelKind::MetricJudge(recipe), _) => {
                     let reference = p.reference.as_deref().ok_or_else(|| {
                         format!("pair at line {} has no \"reference\": metric judges need one", p.line)
                     })?;
                     (
                         (
-                            reference_metric(*metric, &p.chosen, reference),
-                            reference_metric(*metric, &p.rejected, reference),
+                            super::metric_judge::judge(recipe, &p.chosen, &[reference]).score,
+                            super::metric_judge::judge(recipe, &p.rejected, &[reference]).score,
                         ),
                         None,
                     )

@@ -8,7 +8,9 @@ use std::path::Path;
 use serde::de::DeserializeOwned;
 
 use super::Task;
-use super::{generation, kl_divergence, minimal_pairs, multiple_choice, perplexity, preference, reference};
+use super::{
+    generation, human_agreement, kl_divergence, minimal_pairs, multiple_choice, perplexity, preference, reference,
+};
 use crate::metrics::Metric;
 use crate::models::Capability;
 use crate::suite::{ModelDef, Suite, SuiteError, TaskDef, TaskTypes, read_options};
@@ -81,6 +83,7 @@ pub const TASK_TYPES: &[Registered] = &[
     register::<minimal_pairs::MinimalPairsType>(),
     register::<multiple_choice::MultipleChoiceType>(),
     register::<kl_divergence::KlDivergenceType>(),
+    register::<human_agreement::HumanAgreementType>(),
 ];
 
 fn find(name: &str) -> Option<&'static Registered> {
@@ -160,6 +163,10 @@ impl TaskTypes for Registry {
         let mut check = Check { seed, base, report };
         (t.check)(task, models, &mut check);
         (t.build)(task, &mut check);
+    }
+
+    fn default_judges(&self, task_type: &str) -> &'static [Metric] {
+        if task_type == <human_agreement::HumanAgreementType as TaskType>::NAME { Metric::REFERENCE } else { &[] }
     }
 }
 
