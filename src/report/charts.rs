@@ -300,3 +300,53 @@ mod tests {
         assert!(group_chart("t", &[], &series, None).is_empty());
     }
 }
+
+/// A scatter of systems: a judge's system score (x) against people's mean score (y), each point
+/// labelled with its system, for the human-agreement view.
+pub fn scatter_chart(title: &str, x_desc: &str, y_desc: &str, points: &[(String, f64, f64)]) -> String {
+    let mut svg = String::new();
+    let points: Vec<&(String, f64, f64)> = points.iter().filter(|p| p.1.is_finite() && p.2.is_finite()).collect();
+    if points.len() < 2 {
+        return svg;
+    }
+    {
+        let backend = SVGBackend::with_string(&mut svg, (560, 360));
+        let _ = draw_scatter(backend, title, x_desc, y_desc, &points);
+    }
+    svg
+}
+
+fn draw_scatter(
+    backend: SVGBackend,
+    title: &str,
+    x_desc: &str,
+    y_desc: &str,
+    points: &[&(String, f64, f64)],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let root = backend.into_drawing_area();
+    root.fill(&WHITE)?;
+    let span = |f: fn(&(String, f64, f64)) -> f64| {
+        let (lo, hi) = points.iter().map(|p| f(p)).fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+        let pad = ((hi - lo) * 0.1).max(hi.abs().max(1e-9) * 1e-3);
+        (lo - pad)..(hi + pad)
+    };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 15))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(64)
+        .build_cartesian_2d(span(|p| p.1), span(|p| p.2))?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .x_label_formatter(&|x| super::fmt_value(*x))
+        .y_label_formatter(&|y| super::fmt_value(*y))
+        .draw()?;
+    chart.draw_series(points.iter().map(|p| Circle::new((p.1, p.2), 4, POINT.filled())))?;
+    chart.draw_series(
+        points.iter().map(|p| Text::new(p.0.clone(), (p.1, p.2), ("sans-serif", 10).into_font().color(&WHISKER))),
+    )?;
+    root.present()?;
+    Ok(())
+}

@@ -5,6 +5,7 @@
 
 pub mod charts;
 pub mod html;
+mod human_view;
 pub mod markdown;
 pub mod results_json;
 pub mod terminal;

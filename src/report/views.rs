@@ -203,6 +203,8 @@ pub struct TaskView<'a> {
     /// A KL-divergence task: how to read its columns.
     pub divergence_note: bool,
     pub preference: Option<PreferenceView<'a>>,
+    /// Human-agreement tasks: judges ranked against people, per dimension.
+    pub human: Option<super::human_view::HumanView>,
     pub generations: Vec<GenerationView<'a>>,
     pub matrices: Vec<MatrixView>,
     pub groups: Vec<GroupTable>,
@@ -363,8 +365,15 @@ pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
         let chance = matches!(metric.as_str(), "accuracy" | "accuracy_ties_half").then_some(0.5);
         metric_chart(&format!("{task}: {metric}"), &metric_rows, chance)
     };
-    let chart = headline_metric.as_ref().map(chart_of).unwrap_or_default();
-    let other_charts = metrics.iter().filter(|m| Some(*m) != headline_metric.as_ref()).map(chart_of).collect();
+    let human = super::human_view::human_view(data, &task);
+    // A human-agreement task shows its judges per dimension instead of a chart per statistic.
+    let (chart, other_charts) = match human {
+        Some(_) => (String::new(), Vec::new()),
+        None => (
+            headline_metric.as_ref().map(chart_of).unwrap_or_default(),
+            metrics.iter().filter(|m| Some(*m) != headline_metric.as_ref()).map(chart_of).collect(),
+        ),
+    };
     // The models of a KL-divergence task share their base's tokenizer by construction.
     let divergence = info.as_ref().is_some_and(|i| i.task_type == "kl-divergence");
     TaskView {
@@ -373,6 +382,7 @@ pub fn task_view(data: &ReportData, task: String) -> TaskView<'_> {
         metrics: arrows,
         rows: model_rows,
         preference: preference_view(data, &task),
+        human,
         generations: generations_view(data, &task),
         matrices: matrices_view(data, &task),
         groups: if data.judges.iter().any(|j| j.task == task) { Vec::new() } else { group_tables(data, &task, true) },

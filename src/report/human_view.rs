@@ -1,0 +1,116 @@
+//! The human-agreement view of a task: per human dimension, the judges ranked by their agreement
+//! with people (every statistic the task computed, with its 95% interval), the judges a
+//! permutation test cannot separate from the best marked as tied with it, and a scatter of
+//! people's mean score against the best judge's score per system.
+
+use super::charts::scatter_chart;
+use super::views::family;
+use super::{ReportData, fmt_value};
+use crate::store::tables::HumanAgreementRow;
+
+pub struct HumanView {
+    pub dimensions: Vec<HumanDimension>,
+}
+
+pub struct HumanDimension {
+    /// The human dimension (empty for daRR pairs).
+    pub name: String,
+    pub statistics: Vec<String>,
+    pub rows: Vec<HumanJudgeRow>,
+    pub scatter: String,
+}
+
+pub struct HumanJudgeRow {
+    pub judge: String,
+    /// The judge's family: (css class, label), coloured as elsewhere in the report.
+    pub family: (&'static str, &'static str),
+    pub cells: Vec<Option<HumanCell>>,
+}
+
+pub struct HumanCell {
+    pub value: String,
+    pub low: String,
+    pub high: String,
+    pub best: bool,
+    pub tied: bool,
+    /// "p=…" against the best (Holm-adjusted), empty for the best itself.
+    pub p: String,
+}
+
+/// The view of `task`, or `None` when it is no human-agreement task.
+pub fn human_view(data: &ReportData, task: &str) -> Option<HumanView> {
+    let rows: Vec<&HumanAgreementRow> = data.human.iter().filter(|r| r.task == task).collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut dimensions = Vec::new();
+    for name in distinct(rows.iter().map(|r| r.dimension.as_str())) {
+        let of: Vec<&HumanAgreementRow> = rows.iter().copied().filter(|r| r.dimension == name).collect();
+        let statistics = distinct(of.iter().map(|r| r.statistic.as_str()));
+        let mut judges = distinct(of.iter().map(|r| r.judge.as_str()));
+        // Ranked by the first statistic; unranked (undefined) judges last.
+        let rank = |j: &str| {
+            of.iter().find(|r| r.judge == j && r.statistic == statistics[0]).map_or(usize::MAX, |r| match r.rank {
+                0 => usize::MAX,
+                k => k,
+            })
+        };
+        judges.sort_by_key(|j| rank(j));
+        let table = judges
+            .iter()
+            .map(|j| HumanJudgeRow {
+                judge: j.clone(),
+                family: family_of(data, j),
+                cells: statistics
+                    .iter()
+                    .map(|s| {
+                        of.iter().find(|r| &r.judge == j && &r.statistic == s).map(|r| HumanCell {
+                            value: if r.value.is_nan() { "undefined".into() } else { fmt_value(r.value) },
+                            low: fmt_value(r.ci_low),
+                            high: fmt_value(r.ci_high),
+                            best: r.rank == 1,
+                            tied: r.tied_with_best && r.rank != 1,
+                            p: if r.p_vs_best.is_nan() { String::new() } else { format!("p={}", fmt_value(r.p_vs_best)) },
+                        })
+                    })
+                    .collect(),
+            })
+            .collect();
+        let scatter = judges
+            .first()
+            .map(|best| {
+                let points: Vec<(String, f64, f64)> = data
+                    .systems
+                    .iter()
+                    .filter(|p| p.task == task && p.dimension == name && &p.judge == best)
+                    .map(|p| (p.system.clone(), p.score, p.human))
+                    .collect();
+                scatter_chart(
+                    &format!("{task}: systems, {best} against people ({name})"),
+                    &format!("{best} (system score)"),
+                    &format!("mean human {name}"),
+                    &points,
+                )
+            })
+            .unwrap_or_default();
+        dimensions.push(HumanDimension { name, statistics, rows: table, scatter });
+    }
+    Some(HumanView { dimensions })
+}
+
+/// The family of a judge: its model's kind from the run's manifest.
+fn family_of(data: &ReportData, judge: &str) -> (&'static str, &'static str) {
+    let model = judge.split(':').next().unwrap_or(judge);
+    let kind = data.manifest.models.iter().find(|m| m.id == model).map_or("metric", |m| m.kind.as_str());
+    family(kind)
+}
+
+fn distinct<'a>(values: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in values {
+        if !out.iter().any(|o| o == v) {
+            out.push(v.to_owned());
+        }
+    }
+    out
+}
