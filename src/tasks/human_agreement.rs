@@ -44,7 +44,7 @@ pub struct Options {
     /// Field names of the long layout.
     #[serde(default)]
     pub columns: Option<Columns>,
-    /// LM as evaluator: causal and masked judges also score each output after this text, with
+    /// LM as evaluator: causal and n-gram judges also score each output after this text, with
     /// `{source}` and `{reference}` replaced by the item's (the first reference).
     #[serde(default)]
     pub prompt: Option<String>,
@@ -218,10 +218,13 @@ impl Task for HumanAgreement<'_> {
                 let mut values = maps.iter().map(|m| m[variant]);
                 let v0 = values.next().unwrap_or(0.0);
                 if values.all(|v| v == v0) {
-                    notes.push(format!(
-                        "judge {} gives every output the same score ({v0}): its agreement with people is undefined",
+                    let note = format!(
+                        "{}: judge {} gives every output the same score ({v0}): its agreement with people is undefined",
+                        self.def.id,
                         judge_name(&model.id, variant)
-                    ));
+                    );
+                    eprintln!("{note}");
+                    notes.push(note);
                 }
             }
         }
@@ -418,7 +421,9 @@ impl HumanAgreement<'_> {
                     maps[k].insert(name.into(), total);
                     maps[k].insert(per.into(), if s.logprobs.is_empty() { 0.0 } else { total / s.logprobs.len() as f64 });
                 }
-                if self.prompt.is_some() {
+                // LM as evaluator: the output given the prompt, by models with exact
+                // log-probabilities (a masked LM's context-given score costs a pass per token).
+                if self.prompt.is_some() && lm.token_scorer().is_some() {
                     let contexts: Vec<String> = chunk.iter().map(|o| context(o.segment)).collect();
                     let requests: Vec<(&str, &str)> =
                         contexts.iter().map(String::as_str).zip(chunk.iter().map(|o| o.text.as_str())).collect();

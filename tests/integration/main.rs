@@ -12,6 +12,7 @@ mod gguf_twins;
 mod hostile;
 mod hostile_second;
 mod human_agreement;
+mod human_agreement_task;
 mod kenlm_parity;
 mod kl_divergence;
 mod launcher;
