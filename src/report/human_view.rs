@@ -70,7 +70,11 @@ pub fn human_view(data: &ReportData, task: &str) -> Option<HumanView> {
                             high: fmt_value(r.ci_high),
                             best: r.rank == 1,
                             tied: r.tied_with_best && r.rank != 1,
-                            p: if r.p_vs_best.is_nan() { String::new() } else { format!("p={}", fmt_value(r.p_vs_best)) },
+                            p: if r.p_vs_best.is_nan() {
+                                String::new()
+                            } else {
+                                format!("p={}", fmt_value(r.p_vs_best))
+                            },
                         })
                     })
                     .collect(),

@@ -23,7 +23,7 @@ pub enum Scores {
     Divergence(Divergence),
     /// A judge's scores of one rated output (human-agreement tasks), by the judge's name for
     /// each score (`score`, `per_token`, …); a corpus metric adds its sufficient statistics
-    /// (`stats.00`, …) so that a system's corpus score can be recomputed.
+    /// (`corpus.bleu.00`, …) so that a system's corpus score can be recomputed.
     Judge(BTreeMap<String, f64>),
 }
 

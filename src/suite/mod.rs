@@ -69,6 +69,18 @@ pub struct JudgeRecipe {
     pub references: MultiReference,
     /// Where rougeLsum's sentences end.
     pub sentences: SentenceSplit,
+    /// BLEU: sacrebleu's sentence BLEU, or the WMT19 metrics baseline.
+    pub bleu: BleuRecipe,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BleuRecipe {
+    /// sacrebleu's `sentence_bleu`: 13a, exp smoothing, effective order.
+    Sentence,
+    /// The WMT19 metrics baseline (COMET, BARTScore): text tokenized by sacremoses' English Moses
+    /// tokenizer, then `corpus_bleu` of the one sentence (13a, exp smoothing, no effective
+    /// order) as sacrebleu 1.x scored it.
+    Wmt19Moses,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,7 +108,13 @@ pub enum SentenceSplit {
 impl JudgeRecipe {
     /// The metric's default recipe: F-measure, the mean over references, newline sentences.
     pub fn of(metric: Metric) -> JudgeRecipe {
-        JudgeRecipe { metric, part: ScorePart::F, references: MultiReference::Mean, sentences: SentenceSplit::Newline }
+        JudgeRecipe {
+            metric,
+            part: ScorePart::F,
+            references: MultiReference::Mean,
+            sentences: SentenceSplit::Newline,
+            bleu: BleuRecipe::Sentence,
+        }
     }
 }
 

@@ -126,6 +126,10 @@ pub struct MetricJudgeSpec {
     /// tokenized SummEval summaries).
     #[serde(default)]
     pub sentences: Option<String>,
+    /// BLEU: sentence (default, sacrebleu's sentence_bleu) or wmt19-moses (the WMT19 metrics
+    /// baseline: Moses-tokenized single-sentence corpus BLEU, as sacrebleu 1.x scored it).
+    #[serde(default)]
+    pub recipe: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

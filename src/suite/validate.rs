@@ -10,12 +10,12 @@ use sha2::{Digest, Sha256};
 
 use super::locate::{Locations, Position};
 use super::spec::{
-    DiscountFallbackSpec, MetricJudgeSpec, ModelSpec, NgramModelSpec, SUITE_VERSION, SuiteSpec, TASK_COMMON_KEYS, TaskCommonSpec,
-    TaskSpec,
+    DiscountFallbackSpec, MetricJudgeSpec, ModelSpec, NgramModelSpec, SUITE_VERSION, SuiteSpec, TASK_COMMON_KEYS,
+    TaskCommonSpec, TaskSpec,
 };
 use super::{
-    Diagnostic, JudgeRecipe, ModelDef, ModelKind, MultiReference, ScorePart, SentenceSplit, Suite, SuiteError, TaskDef,
-    TaskTypes,
+    BleuRecipe, Diagnostic, JudgeRecipe, ModelDef, ModelKind, MultiReference, ScorePart, SentenceSplit, Suite,
+    SuiteError, TaskDef, TaskTypes,
 };
 use crate::data::{DatasetSpec, Format, Unit};
 use crate::metrics::Metric;
@@ -343,11 +343,17 @@ impl Validator<'_> {
                 ("p" | "precision", true) => recipe.part = ScorePart::Precision,
                 ("r" | "recall", true) => recipe.part = ScorePart::Recall,
                 (_, true) => {
-                    self.problem(&format!("{at}.part"), format!("model {:?}: part {part:?} is not one of fmeasure, precision, recall", m.id));
+                    self.problem(
+                        &format!("{at}.part"),
+                        format!("model {:?}: part {part:?} is not one of fmeasure, precision, recall", m.id),
+                    );
                     return None;
                 }
                 (_, false) => {
-                    self.problem(&format!("{at}.part"), format!("model {:?}: `part` applies to ROUGE judges only", m.id));
+                    self.problem(
+                        &format!("{at}.part"),
+                        format!("model {:?}: `part` applies to ROUGE judges only", m.id),
+                    );
                     return None;
                 }
             }
@@ -357,7 +363,10 @@ impl Validator<'_> {
                 ("mean", true) => recipe.references = MultiReference::Mean,
                 ("max", true) => recipe.references = MultiReference::Max,
                 (_, true) => {
-                    self.problem(&format!("{at}.references"), format!("model {:?}: references {refs:?} is not mean or max", m.id));
+                    self.problem(
+                        &format!("{at}.references"),
+                        format!("model {:?}: references {refs:?} is not mean or max", m.id),
+                    );
                     return None;
                 }
                 (_, false) => {
@@ -371,17 +380,43 @@ impl Validator<'_> {
         }
         if let Some(split) = &m.sentences {
             if metric != Metric::RougeLsum {
-                self.problem(&format!("{at}.sentences"), format!("model {:?}: `sentences` applies to rougeLsum only", m.id));
+                self.problem(
+                    &format!("{at}.sentences"),
+                    format!("model {:?}: `sentences` applies to rougeLsum only", m.id),
+                );
                 return None;
             }
             recipe.sentences = match split.as_str() {
                 "newline" => SentenceSplit::Newline,
                 "period" => SentenceSplit::Period,
                 other => {
-                    self.problem(&format!("{at}.sentences"), format!("model {:?}: sentences {other:?} is not newline or period", m.id));
+                    self.problem(
+                        &format!("{at}.sentences"),
+                        format!("model {:?}: sentences {other:?} is not newline or period", m.id),
+                    );
                     return None;
                 }
             };
+        }
+        if let Some(name) = &m.recipe {
+            match (name.as_str(), metric) {
+                ("sentence", Metric::Bleu) => {}
+                ("wmt19-moses", Metric::Bleu) => recipe.bleu = BleuRecipe::Wmt19Moses,
+                (_, Metric::Bleu) => {
+                    self.problem(
+                        &format!("{at}.recipe"),
+                        format!("model {:?}: recipe {name:?} is not sentence or wmt19-moses", m.id),
+                    );
+                    return None;
+                }
+                _ => {
+                    self.problem(
+                        &format!("{at}.recipe"),
+                        format!("model {:?}: `recipe` applies to BLEU judges only", m.id),
+                    );
+                    return None;
+                }
+            }
         }
         Some(recipe)
     }
@@ -402,7 +437,11 @@ impl Validator<'_> {
             ModelSpec::Metric(m) => match m.metric.parse::<Metric>() {
                 Ok(metric) if Metric::REFERENCE.contains(&metric) => {
                     let recipe = self.recipe(at, m, metric)?;
-                    Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind: ModelKind::MetricJudge(recipe) })
+                    Some(ModelDef {
+                        id: m.id.clone(),
+                        description: m.description.clone(),
+                        kind: ModelKind::MetricJudge(recipe),
+                    })
                 }
                 _ => {
                     self.problem(&format!("{at}.metric"), format!("model {:?}: a metric judge needs one of bleu, chrf, chrf++, rouge1, rouge2, rougeL, rougeLsum, not {:?}", m.id, m.metric));

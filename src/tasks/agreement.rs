@@ -112,7 +112,10 @@ pub fn statistic(
                 .iter()
                 .map(|&s| {
                     let outs: Vec<usize> = layout.by_segment[s].iter().copied().filter(|&o| rated(o)).collect();
-                    (outs.iter().map(|&o| r.outputs[o].human[d]).collect(), outs.iter().map(|&o| judge.scores[o]).collect())
+                    (
+                        outs.iter().map(|&o| r.outputs[o].human[d]).collect(),
+                        outs.iter().map(|&o| judge.scores[o]).collect(),
+                    )
                 })
                 .collect();
             (acc_eq(&groups).map(|(acc, _)| acc), groups.iter().map(|g| g.0.len()).sum())
@@ -145,7 +148,13 @@ pub fn statistic(
 
 /// Per system: the mean human score and the judge's system score (corpus score of the summed
 /// statistics, else the mean) over the sampled items on which every system is rated.
-pub fn system_scores(r: &Ratings, layout: &Layout, d: usize, judge: &JudgeScores, sample: &[usize]) -> (Vec<f64>, Vec<f64>) {
+pub fn system_scores(
+    r: &Ratings,
+    layout: &Layout,
+    d: usize,
+    judge: &JudgeScores,
+    sample: &[usize],
+) -> (Vec<f64>, Vec<f64>) {
     let k = layout.systems.len();
     let (mut h_sum, mut m_sum, mut n) = (vec![0.0; k], vec![0.0; k], vec![0usize; k]);
     let width = judge.corpus.as_ref().and_then(|c| c.stats.first()).map_or(0, Vec::len);
@@ -276,7 +285,8 @@ pub fn perm_both(
     // score is then the mean of its outputs', also for corpus metrics).
     let of = |v: &[f64]| statistic(metric, r, layout, d, &JudgeScores { scores: v.to_vec(), corpus: None }, &all).0;
     let observed = of(&za)? - of(&zb)?;
-    let swaps: Vec<Vec<bool>> = (0..trials).map(|_| (0..za.len()).map(|_| stats::below(rng, 2) == 1).collect()).collect();
+    let swaps: Vec<Vec<bool>> =
+        (0..trials).map(|_| (0..za.len()).map(|_| stats::below(rng, 2) == 1).collect()).collect();
     let reached = swaps
         .par_iter()
         .filter(|swap| {

@@ -56,7 +56,8 @@ pub struct Options {
 impl TaskType for HumanAgreementType {
     const NAME: &'static str = "human-agreement";
     const METRICS: &'static [Metric] = Metric::HUMAN_AGREEMENT;
-    const NEEDS: &'static [Capability] = &[Capability::Reward, Capability::ScoreTokens, Capability::PseudoLogLikelihood];
+    const NEEDS: &'static [Capability] =
+        &[Capability::Reward, Capability::ScoreTokens, Capability::PseudoLogLikelihood];
     const READS_FOLDERS: bool = true;
     type Options = Options;
 
@@ -110,7 +111,10 @@ impl TaskType for HumanAgreementType {
         if matches!(model.kind, ModelKind::Length | ModelKind::Random) {
             check.problem(
                 at,
-                format!("task {:?}: model {:?} is a preference baseline, not a judge of rated outputs", def.id, model.id),
+                format!(
+                    "task {:?}: model {:?} is a preference baseline, not a judge of rated outputs",
+                    def.id, model.id
+                ),
             );
         }
     }
@@ -149,7 +153,11 @@ impl HumanAgreement<'_> {
 
     /// The dimensions rows are computed for: the ratings' own, or one unnamed for daRR pairs.
     fn dimensions(r: &Ratings) -> Vec<(usize, String)> {
-        if r.dimensions.is_empty() { vec![(0, String::new())] } else { r.dimensions.iter().cloned().enumerate().collect() }
+        if r.dimensions.is_empty() {
+            vec![(0, String::new())]
+        } else {
+            r.dimensions.iter().cloned().enumerate().collect()
+        }
     }
 }
 
@@ -239,7 +247,11 @@ impl Task for HumanAgreement<'_> {
 
     fn aggregate(&self, record: &JobRecord, seed: u64, resamples: usize) -> Vec<ResultRow> {
         let Ok((r, index)) = self.ratings() else { return Vec::new() };
-        let samples = agreement::samples(r.segments.len(), resamples, &mut stats::stream(seed, &format!("agreement/{}", self.def.id)));
+        let samples = agreement::samples(
+            r.segments.len(),
+            resamples,
+            &mut stats::stream(seed, &format!("agreement/{}", self.def.id)),
+        );
         let all: Vec<usize> = (0..r.segments.len()).collect();
         let mut rows = Vec::new();
         let mut table = Vec::new();
@@ -249,7 +261,9 @@ impl Task for HumanAgreement<'_> {
                 for &metric in &self.def.metrics {
                     let (value, n) = agreement::statistic(metric, r, index, d, &judge, &all);
                     let (low, high) = match value {
-                        Some(_) => agreement::interval(metric, r, index, d, &judge, &samples).unwrap_or((f64::NAN, f64::NAN)),
+                        Some(_) => {
+                            agreement::interval(metric, r, index, d, &judge, &samples).unwrap_or((f64::NAN, f64::NAN))
+                        }
                         None => (f64::NAN, f64::NAN),
                     };
                     let value = value.unwrap_or(f64::NAN);
@@ -368,10 +382,13 @@ impl HumanAgreement<'_> {
         let raw: Vec<f64> = others
             .iter()
             .map(|&i| {
-                let label = format!("perm-both/{}/{}/{}/{}", self.def.id, rows[i].dimension, metric.name(), rows[i].judge);
+                let label =
+                    format!("perm-both/{}/{}/{}/{}", self.def.id, rows[i].dimension, metric.name(), rows[i].judge);
                 let mut rng = stats::stream(seed, &label);
                 find(&rows[i].judge)
-                    .and_then(|other| agreement::perm_both(metric, r, index, d, best_scores, other, self.permutations, &mut rng))
+                    .and_then(|other| {
+                        agreement::perm_both(metric, r, index, d, best_scores, other, self.permutations, &mut rng)
+                    })
                     .unwrap_or(f64::NAN)
             })
             .collect();
@@ -402,9 +419,13 @@ impl HumanAgreement<'_> {
             let at = |k: usize| format!("output {} of {}", chunk[k].key(&r.segments), self.def.dataset.path.display());
             let mut maps: Vec<BTreeMap<String, f64>> = vec![BTreeMap::new(); chunk.len()];
             if let Some(reward) = lm.reward_model() {
-                let contexts: Vec<String> = chunk.iter().map(|o| r.segments[o.segment].source.clone().unwrap_or_default()).collect();
-                let pairs: Vec<(&str, &str)> = contexts.iter().map(String::as_str).zip(chunk.iter().map(|o| o.text.as_str())).collect();
-                let rewards = reward.rewards(&pairs).map_err(|e| format!("outputs {}–{}: {e}", b * BATCH + 1, b * BATCH + chunk.len()))?;
+                let contexts: Vec<String> =
+                    chunk.iter().map(|o| r.segments[o.segment].source.clone().unwrap_or_default()).collect();
+                let pairs: Vec<(&str, &str)> =
+                    contexts.iter().map(String::as_str).zip(chunk.iter().map(|o| o.text.as_str())).collect();
+                let rewards = reward
+                    .rewards(&pairs)
+                    .map_err(|e| format!("outputs {}–{}: {e}", b * BATCH + 1, b * BATCH + chunk.len()))?;
                 for (k, v) in rewards.into_iter().enumerate() {
                     if !v.is_finite() {
                         return Err(format!("reward model {id} gave a non-finite reward ({v}) to {}", at(k)));
@@ -419,7 +440,8 @@ impl HumanAgreement<'_> {
                     let (name, per) = if s.pseudo { ("pll", "pll_per_token") } else { ("loglik", "loglik_per_token") };
                     let total = s.sentence_total();
                     maps[k].insert(name.into(), total);
-                    maps[k].insert(per.into(), if s.logprobs.is_empty() { 0.0 } else { total / s.logprobs.len() as f64 });
+                    maps[k]
+                        .insert(per.into(), if s.logprobs.is_empty() { 0.0 } else { total / s.logprobs.len() as f64 });
                 }
                 // LM as evaluator: the output given the prompt, by models with exact
                 // log-probabilities (a masked LM's context-given score costs a pass per token).
@@ -456,7 +478,10 @@ fn judges_of<'r>(record: &JobRecord, r: &'r Ratings) -> Vec<(String, JudgeScores
         .keys()
         .filter(|k| !k.starts_with("corpus."))
         .map(|variant| {
-            let scores = keys.iter().map(|k| by_id.get(k.as_str()).and_then(|m| m.get(variant)).copied().unwrap_or(f64::NAN)).collect();
+            let scores = keys
+                .iter()
+                .map(|k| by_id.get(k.as_str()).and_then(|m| m.get(variant)).copied().unwrap_or(f64::NAN))
+                .collect();
             let corpus = (!stat_names.is_empty() && variant == "score").then(|| {
                 let recipe = stat_names[0]
                     .split('.')
@@ -466,7 +491,12 @@ fn judges_of<'r>(record: &JobRecord, r: &'r Ratings) -> Vec<(String, JudgeScores
                 Corpus {
                     stats: keys
                         .iter()
-                        .map(|k| stat_names.iter().map(|s| by_id.get(k.as_str()).and_then(|m| m.get(*s)).copied().unwrap_or(0.0)).collect())
+                        .map(|k| {
+                            stat_names
+                                .iter()
+                                .map(|s| by_id.get(k.as_str()).and_then(|m| m.get(*s)).copied().unwrap_or(0.0))
+                                .collect()
+                        })
                         .collect(),
                     score: Box::new(move |v: &[f64]| recipe.and_then(|rc| metric_judge::corpus(&rc, v))),
                 }

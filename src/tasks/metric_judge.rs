@@ -6,10 +6,10 @@
 //! of a system's outputs (as `corpus_bleu` / `corpus_chrf` compute them).
 
 use crate::metrics::Metric;
-use crate::metrics::bleu::BleuConfig;
+use crate::metrics::bleu::{BleuConfig, moses};
 use crate::metrics::chrf::ChrfConfig;
 use crate::metrics::rouge::{RougeScorer, RougeType};
-use crate::suite::{JudgeRecipe, MultiReference, ScorePart, SentenceSplit};
+use crate::suite::{BleuRecipe, JudgeRecipe, MultiReference, ScorePart, SentenceSplit};
 
 /// What a judge gives one output: its sentence score and, for BLEU and chrF, the statistics a
 /// corpus score sums.
@@ -41,11 +41,24 @@ pub fn judge(recipe: &JudgeRecipe, hyp: &str, refs: &[&str]) -> Judged {
     match recipe.metric {
         Metric::Bleu => {
             let corpus = BleuConfig::default();
-            let s = corpus.segment_stats(hyp, refs);
-            let sentence = BleuConfig { effective_order: true, ..BleuConfig::default() };
+            let (s, score) = match recipe.bleu {
+                BleuRecipe::Sentence => {
+                    let s = corpus.segment_stats(hyp, refs);
+                    let sentence = BleuConfig { effective_order: true, ..BleuConfig::default() };
+                    let score = sentence.score(&s).score;
+                    (s, score)
+                }
+                BleuRecipe::Wmt19Moses => {
+                    let refs: Vec<String> = refs.iter().map(|r| moses::tokenize_en(r)).collect();
+                    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
+                    let s = corpus.segment_stats(&moses::tokenize_en(hyp), &refs);
+                    let score = corpus.score_sacrebleu1(&s).score;
+                    (s, score)
+                }
+            };
             let mut stats = vec![s.sys_len as f64, s.ref_len as f64];
             stats.extend(s.correct.iter().chain(&s.total).map(|&c| c as f64));
-            Judged { score: sentence.score(&s).score, stats }
+            Judged { score, stats }
         }
         Metric::Chrf | Metric::ChrfPlusPlus => {
             let c = chrf(recipe.metric);
@@ -106,6 +119,9 @@ pub fn corpus(recipe: &JudgeRecipe, summed: &[f64]) -> Option<f64> {
 /// What the recipe computes, for the report.
 pub fn describe(recipe: &JudgeRecipe) -> String {
     let what = match recipe.metric {
+        Metric::Bleu if recipe.bleu == BleuRecipe::Wmt19Moses => {
+            "WMT19 baseline BLEU: Moses-tokenized (sacremoses, English), single-sentence corpus BLEU as sacrebleu 1.x scored it; corpus BLEU per system".to_owned()
+        }
         Metric::Bleu => "sentence BLEU (sacrebleu: 13a, exp smoothing, effective order; corpus BLEU per system)".to_owned(),
         Metric::Chrf => "sentence chrF (sacrebleu; corpus chrF per system)".to_owned(),
         Metric::ChrfPlusPlus => "sentence chrF++ (sacrebleu; corpus chrF++ per system)".to_owned(),

@@ -183,7 +183,8 @@ fn member(dir: &Path, stem: &str) -> Result<PathBuf, String> {
 /// `reference` (a string) or `references` (a list of strings) of a record.
 fn references(r: &Record) -> Result<Vec<String>, String> {
     if let Some(v) = r.value.get("references") {
-        let list = v.as_array().ok_or_else(|| format!("{}: field \"references\" must be a list, found {}", r.at, kind(v)))?;
+        let list =
+            v.as_array().ok_or_else(|| format!("{}: field \"references\" must be a list, found {}", r.at, kind(v)))?;
         let refs: Vec<String> = list
             .iter()
             .map(|x| x.as_str().map(str::to_owned))
@@ -202,7 +203,9 @@ fn references(r: &Record) -> Result<Vec<String>, String> {
 fn score_of(r: &Record, name: &str, textual: bool) -> Result<f64, String> {
     match r.value.get(name) {
         None | Some(serde_json::Value::Null) => Ok(f64::NAN),
-        Some(serde_json::Value::Number(n)) => n.as_f64().ok_or_else(|| format!("{}: rating {name:?} is out of range", r.at)),
+        Some(serde_json::Value::Number(n)) => {
+            n.as_f64().ok_or_else(|| format!("{}: rating {name:?} is out of range", r.at))
+        }
         Some(serde_json::Value::String(s)) if textual => match s.trim().parse::<f64>() {
             Ok(v) if v.is_finite() => Ok(v),
             _ => Err(format!("{}: rating {name:?} must be a finite number or empty, found {s:?}", r.at)),
@@ -362,7 +365,9 @@ fn mqm(path: &Path, limit: Option<usize>) -> Result<Ratings, String> {
                     unrated += 1;
                     f64::NAN
                 }
-                Some(v) => v.as_f64().ok_or_else(|| format!("{}: mqm.{system} must be a number or null, found {}", r.at, kind(v)))?,
+                Some(v) => v
+                    .as_f64()
+                    .ok_or_else(|| format!("{}: mqm.{system} must be a number or null, found {}", r.at, kind(v)))?,
             };
             ratings.outputs.push(Output { segment, system, text, human: vec![score] });
         }
@@ -397,7 +402,12 @@ fn long(path: &Path, columns: &Columns, limit: Option<usize>) -> Result<Ratings,
             let dims: Vec<String> = first
                 .value
                 .as_object()
-                .map(|o| o.iter().filter(|(k, v)| !fixed.contains(&k.as_str()) && looks_numeric(v, textual)).map(|(k, _)| k.clone()).collect())
+                .map(|o| {
+                    o.iter()
+                        .filter(|(k, v)| !fixed.contains(&k.as_str()) && looks_numeric(v, textual))
+                        .map(|(k, _)| k.clone())
+                        .collect()
+                })
                 .unwrap_or_default();
             if dims.is_empty() {
                 return Err(format!(
@@ -427,7 +437,10 @@ fn long(path: &Path, columns: &Columns, limit: Option<usize>) -> Result<Ratings,
             Some(&s) => {
                 let known = &ratings.segments[s];
                 if known.references != references || known.source != source {
-                    return Err(format!("{}: item {item:?} has a different reference or source than its first row", r.at));
+                    return Err(format!(
+                        "{}: item {item:?} has a different reference or source than its first row",
+                        r.at
+                    ));
                 }
                 s
             }

@@ -126,3 +126,21 @@ fn wmt19_kk_en_darr_chrf_reproduces_its_tau_like() {
     let got = counts.tau_like().unwrap();
     assert!((got - want).abs() < 5e-7, "chrF τ-like {got} vs published {want} ({counts:?})");
 }
+
+#[test]
+fn moses_tokenizer_equals_sacremoses_on_the_fixture() {
+    let fixture: Value =
+        serde_json::from_slice(&std::fs::read(crate::common::fixture("human-agreement/moses-en.json")).unwrap())
+            .unwrap();
+    let pairs = fixture["pairs"].as_array().unwrap();
+    assert!(pairs.len() > 700);
+    let wrong: Vec<String> = pairs
+        .iter()
+        .filter_map(|p| {
+            let (text, want) = (p["text"].as_str().unwrap(), p["tokenized"].as_str().unwrap());
+            let got = lmgauge::metrics::bleu::moses::tokenize_en(text);
+            (got != want).then(|| format!("{text:?}\n  sacremoses {want:?}\n  lmgauge    {got:?}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "{} of {} differ:\n{}", wrong.len(), pairs.len(), wrong.join("\n"));
+}

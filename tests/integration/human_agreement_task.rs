@@ -63,12 +63,17 @@ fn summeval_from_the_cli_reproduces_g_eval_table_1() {
         for (metric, key) in [("item_spearman", "published_spearman"), ("item_kendall", "published_kendall")] {
             // At the table's printed precision (3 decimals).
             let (ours, theirs) = (value(&rows, &model, metric), p[key].as_f64().unwrap());
-            assert!(((ours * 1000.0).round() / 1000.0 - theirs).abs() <= 0.002 + 1e-9, "{model} {metric}: {ours} vs published {theirs}");
+            assert!(
+                ((ours * 1000.0).round() / 1000.0 - theirs).abs() <= 0.002 + 1e-9,
+                "{model} {metric}: {ours} vs published {theirs}"
+            );
         }
     }
     // The ranked table: one best per dimension and statistic, the others tested against it.
     let csv = std::fs::read_to_string(run_dir.join("human-agreement.csv")).unwrap();
-    assert!(csv.starts_with("task,judge,dimension,level,statistic,value,ci_low,ci_high,n,rank,p_vs_best,tied_with_best\n"));
+    assert!(
+        csv.starts_with("task,judge,dimension,level,statistic,value,ci_low,ci_high,n,rank,p_vs_best,tied_with_best\n")
+    );
     assert_eq!(csv.lines().filter(|l| l.split(',').nth(9) == Some("1")).count(), 8, "{csv}");
     let html = std::fs::read_to_string(run_dir.join("index.html")).unwrap();
     assert!(html.contains("<h3>relevance</h3>") && html.contains("PERM-BOTH"), "no human-agreement view");
@@ -77,7 +82,7 @@ fn summeval_from_the_cli_reproduces_g_eval_table_1() {
 #[test]
 fn wmt19_darr_task_reproduces_the_published_chrf_and_counts_ties_against_the_judge() {
     let suite = format!(
-        "version: 1\nname: darr\nbootstrap: 20\nmodels: [{{id: unused, kind: length}}]\ntasks:\n  - id: kk-en\n    type: human-agreement\n    dataset: {{path: {}}}\n    permutations: 20\n    models: []\n    metrics: [darr_tau_like]\n",
+        "version: 1\nname: darr\nbootstrap: 20\nmodels: [{{id: bleu-wmt19, kind: metric, metric: bleu, recipe: wmt19-moses}}]\ntasks:\n  - id: kk-en\n    type: human-agreement\n    dataset: {{path: {}}}\n    permutations: 20\n    models: []\n    metrics: [darr_tau_like]\n",
         data("wmt19-darr/kk-en.jsonl.gz")
     );
     let (_dir, run_dir, _) = run(&suite);
@@ -85,10 +90,16 @@ fn wmt19_darr_task_reproduces_the_published_chrf_and_counts_ties_against_the_jud
     // Published: 0.322985 (sacrebleu sentence chrF); sacrebleu's default sentence BLEU: 0.2845.
     assert!((value(&rows, "chrf", "darr_tau_like") - 0.322985).abs() < 5e-7);
     assert!((value(&rows, "bleu", "darr_tau_like") - 0.2845).abs() < 5e-5);
-    // No models listed: every reference metric judged the pairs.
+    // No models listed: every reference metric judged the pairs; the WMT19 baseline recipe is
+    // scored by its own task below.
     for judge in ["bleu", "chrf", "chrfpp", "rouge1", "rouge2", "rougeL", "rougeLsum"] {
         assert!(value(&rows, judge, "darr_tau_like").is_finite(), "{judge}");
     }
+    // Published BLEU row: sacremoses-tokenized single-sentence corpus BLEU (COMET/BARTScore).
+    let wmt19 =
+        suite.replace("    models: []\n", "    models: [bleu-wmt19]\n").replace("name: darr", "name: darr-wmt19");
+    let (_dir, run_dir, _) = run(&wmt19);
+    assert!((value(&results(&run_dir), "bleu-wmt19", "darr_tau_like") - 0.276316).abs() < 5e-7);
 }
 
 #[test]
@@ -99,7 +110,8 @@ fn mqm_human_side_matches_googles_per_system_table() {
     );
     let (_dir, run_dir, err) = run(&suite);
     assert!(err.contains("ratings of the human reference \"ref-A\" are not scored"), "{err}");
-    let points: Vec<Value> = serde_json::from_slice(&std::fs::read(run_dir.join("human-systems.json")).unwrap()).unwrap();
+    let points: Vec<Value> =
+        serde_json::from_slice(&std::fs::read(run_dir.join("human-systems.json")).unwrap()).unwrap();
     let published: Value =
         serde_json::from_slice(&std::fs::read(repo().join("data/human-judgments/published.json")).unwrap()).unwrap();
     let pairs = published["mqm_ted_ende_per_system_published"]["pairs"].as_object().unwrap();
@@ -140,7 +152,8 @@ fn long_format_bad_ratings_are_refused_by_file_line_and_field() {
         ("a,s1,the cat,the cat,NaN\n", "rating \"adequacy\" must be a finite number or empty, found \"NaN\""),
         ("a,s1,,the cat,3\n", "field \"hypothesis\" must be text"),
     ] {
-        let dir = workspace(&[("suite.yaml", &suite), ("rated.csv", &format!("{LONG_HEADER}b,s1,a dog,the dog,2\n{row}"))]);
+        let dir =
+            workspace(&[("suite.yaml", &suite), ("rated.csv", &format!("{LONG_HEADER}b,s1,a dog,the dog,2\n{row}"))]);
         let out = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out"]);
         let err = stderr(&out);
         assert!(!out.status.success(), "accepted {row:?}");

@@ -6,6 +6,9 @@
 //! of segment statistics; the score applies the brevity penalty and the chosen smoothing to the
 //! geometric mean of the precisions. Segments are processed in parallel with rayon.
 
+pub mod moses;
+#[rustfmt::skip]
+mod moses_tables;
 pub mod tokenize;
 
 use rustc_hash::FxHashMap;
@@ -208,6 +211,17 @@ impl BleuConfig {
 
     /// The score of summed statistics (sacrebleu's `compute_bleu`).
     pub fn score(&self, stats: &BleuStats) -> BleuScore {
+        self.score_as(stats, true)
+    }
+
+    /// The score as sacrebleu 1.x computed it: a hypothesis without a single matching unigram
+    /// still gets the smoothed precisions' score (2.x returns 0 for it). The WMT19 metrics
+    /// baseline that COMET and BARTScore published was computed this way.
+    pub fn score_sacrebleu1(&self, stats: &BleuStats) -> BleuScore {
+        self.score_as(stats, false)
+    }
+
+    fn score_as(&self, stats: &BleuStats, zero_without_matches: bool) -> BleuScore {
         let order = self.max_order;
         let mut correct: Vec<f64> = stats.correct.iter().map(|&c| c as f64).collect();
         let mut total: Vec<f64> = stats.total.iter().map(|&c| c as f64).collect();
@@ -218,7 +232,7 @@ impl BleuConfig {
             1.0
         };
         let mut precisions = vec![0.0; order];
-        if !correct.iter().any(|&c| c != 0.0) {
+        if zero_without_matches && !correct.iter().any(|&c| c != 0.0) {
             return BleuScore { score: 0.0, counts: correct, totals: total, precisions, bp, sys_len, ref_len };
         }
         let smooth_value = self.smooth_value.or(self.smooth.default_value()).unwrap_or(0.0);
