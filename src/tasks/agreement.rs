@@ -132,7 +132,7 @@ pub fn statistic(
                 .collect();
             // As numpy's nanmean: items where the statistic is undefined are left out.
             let n = values.len();
-            ((n > 0).then(|| values.iter().sum::<f64>() / n as f64), n)
+            ((n > 0).then(|| values.iter().fold(0.0, |a, v| a + v) / n as f64), n)
         }
         Metric::SysKendall | Metric::SysSpearman | Metric::SysPearson | Metric::SysAccuracy => {
             let (h, m) = system_scores(r, layout, d, judge, sample);
@@ -209,6 +209,22 @@ pub fn interval(
 ) -> Option<(f64, f64)> {
     let values: Vec<f64> = if metric == Metric::SegAccEq {
         acc_eq_resampled(r, layout, d, judge, samples)
+    } else if matches!(metric, Metric::ItemKendall | Metric::ItemSpearman | Metric::ItemPearson) {
+        // An item's statistic does not depend on the sample: compute each once, then each
+        // sample's mean of them (summed in sample order, as `statistic` does).
+        let per_item: Vec<Option<f64>> =
+            (0..layout.by_segment.len()).map(|s| statistic(metric, r, layout, d, judge, &[s]).0).collect();
+        samples
+            .par_iter()
+            .filter_map(|sample| {
+                let (mut sum, mut n) = (0.0, 0usize);
+                for v in sample.iter().filter_map(|&s| per_item[s]) {
+                    sum += v;
+                    n += 1;
+                }
+                (n > 0).then(|| sum / n as f64)
+            })
+            .collect()
     } else {
         samples.par_iter().filter_map(|s| statistic(metric, r, layout, d, judge, s).0).collect()
     };

@@ -194,18 +194,27 @@ impl Task for HumanAgreement<'_> {
         self.noted.call_once(|| r.notes.iter().for_each(|n| eprintln!("{}: {n}", self.def.id)));
         ctx.progress_start(r.outputs.len() as u64);
         let scored = match &model.kind {
-            ModelKind::MetricJudge(recipe) => Ok(r
-                .outputs
-                .par_iter()
-                .map(|o| {
-                    let refs: Vec<&str> = r.segments[o.segment].references.iter().map(String::as_str).collect();
-                    let j = metric_judge::judge(recipe, &o.text, &refs);
-                    let mut m = BTreeMap::from([("score".to_owned(), j.score)]);
-                    let metric = recipe.metric.name();
-                    m.extend(j.stats.iter().enumerate().map(|(k, &v)| (format!("corpus.{metric}.{k:02}"), v)));
-                    m
-                })
-                .collect::<Vec<_>>()),
+            ModelKind::MetricJudge(recipe) => Ok({
+                // Each item's references are tokenized once for all the systems' outputs.
+                let prepared: Vec<metric_judge::Prepared> = r
+                    .segments
+                    .par_iter()
+                    .map(|seg| {
+                        let refs: Vec<&str> = seg.references.iter().map(String::as_str).collect();
+                        metric_judge::prepare(recipe, &refs)
+                    })
+                    .collect();
+                r.outputs
+                    .par_iter()
+                    .map(|o| {
+                        let j = metric_judge::judge_prepared(recipe, &o.text, &prepared[o.segment]);
+                        let mut m = BTreeMap::from([("score".to_owned(), j.score)]);
+                        let metric = recipe.metric.name();
+                        m.extend(j.stats.iter().enumerate().map(|(k, &v)| (format!("corpus.{metric}.{k:02}"), v)));
+                        m
+                    })
+                    .collect::<Vec<_>>()
+            }),
             _ => match ctx.model() {
                 Ok(lm) => self.model_scores(&model.id, lm.as_ref(), r, &|n| ctx.progress_advance(n)),
                 Err(e) => Err(e),

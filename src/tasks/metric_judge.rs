@@ -8,7 +8,7 @@
 use crate::metrics::Metric;
 use crate::metrics::bleu::{BleuConfig, moses};
 use crate::metrics::chrf::ChrfConfig;
-use crate::metrics::rouge::{RougeScorer, RougeType};
+use crate::metrics::rouge;
 use crate::suite::{BleuRecipe, JudgeRecipe, MultiReference, ScorePart, SentenceSplit};
 
 /// What a judge gives one output: its sentence score and, for BLEU and chrF, the statistics a
@@ -22,36 +22,70 @@ fn chrf(metric: Metric) -> ChrfConfig {
     ChrfConfig { word_order: if metric == Metric::ChrfPlusPlus { 2 } else { 0 }, ..ChrfConfig::default() }
 }
 
-fn rouge_type(metric: Metric) -> RougeType {
-    match metric {
-        Metric::Rouge1 => RougeType::Rouge1,
-        Metric::Rouge2 => RougeType::Rouge2,
-        Metric::RougeL => RougeType::RougeL,
-        _ => RougeType::RougeLsum,
-    }
-}
-
 /// rougeLsum's sentences of tokenized text: a line break after each " . ".
 fn split_periods(text: &str) -> String {
     text.replace(" . ", " .\n")
 }
 
+/// A segment's references made ready for one recipe: tokenized, stemmed or counted once, however
+/// many outputs are scored against them.
+pub enum Prepared {
+    Bleu(crate::metrics::bleu::PreparedRefs),
+    Chrf(Vec<Vec<crate::metrics::chrf::Grams>>),
+    /// ROUGE-1/2/L: each reference's tokens; rougeLsum: each reference's sentences' tokens.
+    Rouge(Vec<Vec<String>>),
+    RougeLsum(Vec<Vec<Vec<String>>>),
+}
+
+fn sentences(text: &str, recipe: &JudgeRecipe) -> Vec<Vec<String>> {
+    let text = if recipe.sentences == SentenceSplit::Period { split_periods(text) } else { text.to_owned() };
+    text.split('\n').filter(|s| !s.is_empty()).map(|s| rouge::tokenize(s, true)).collect()
+}
+
+/// Prepares `refs` (at least one) for `recipe`.
+pub fn prepare(recipe: &JudgeRecipe, refs: &[&str]) -> Prepared {
+    match recipe.metric {
+        Metric::Bleu => match recipe.bleu {
+            BleuRecipe::Sentence => Prepared::Bleu(BleuConfig::default().prepare(refs)),
+            BleuRecipe::Wmt19Moses => {
+                let refs: Vec<String> = refs.iter().map(|r| moses::tokenize_en(r)).collect();
+                Prepared::Bleu(BleuConfig::default().prepare(&refs.iter().map(String::as_str).collect::<Vec<_>>()))
+            }
+        },
+        Metric::Chrf | Metric::ChrfPlusPlus => Prepared::Chrf(chrf(recipe.metric).prepare(refs)),
+        Metric::RougeLsum => Prepared::RougeLsum(refs.iter().map(|r| sentences(r, recipe)).collect()),
+        _ => Prepared::Rouge(refs.iter().map(|r| rouge::tokenize(r, true)).collect()),
+    }
+}
+
 /// Scores `hyp` against `refs` (at least one) with `recipe`.
 pub fn judge(recipe: &JudgeRecipe, hyp: &str, refs: &[&str]) -> Judged {
-    match recipe.metric {
-        Metric::Bleu => {
+    judge_prepared(recipe, hyp, &prepare(recipe, refs))
+}
+
+/// Scores `hyp` against references prepared by [`prepare`] with the same recipe.
+pub fn judge_prepared(recipe: &JudgeRecipe, hyp: &str, refs: &Prepared) -> Judged {
+    let part = |s: rouge::RougeScore| match recipe.part {
+        ScorePart::F => s.fmeasure,
+        ScorePart::Precision => s.precision,
+        ScorePart::Recall => s.recall,
+    };
+    let combine = |parts: Vec<f64>| match recipe.references {
+        MultiReference::Mean => parts.iter().sum::<f64>() / parts.len() as f64,
+        MultiReference::Max => parts.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    };
+    match refs {
+        Prepared::Bleu(prepared) => {
             let corpus = BleuConfig::default();
             let (s, score) = match recipe.bleu {
                 BleuRecipe::Sentence => {
-                    let s = corpus.segment_stats(hyp, refs);
+                    let s = corpus.stats_prepared(hyp, prepared);
                     let sentence = BleuConfig { effective_order: true, ..BleuConfig::default() };
                     let score = sentence.score(&s).score;
                     (s, score)
                 }
                 BleuRecipe::Wmt19Moses => {
-                    let refs: Vec<String> = refs.iter().map(|r| moses::tokenize_en(r)).collect();
-                    let refs: Vec<&str> = refs.iter().map(String::as_str).collect();
-                    let s = corpus.segment_stats(&moses::tokenize_en(hyp), &refs);
+                    let s = corpus.stats_prepared(&moses::tokenize_en(hyp), prepared);
                     let score = corpus.score_sacrebleu1(&s).score;
                     (s, score)
                 }
@@ -60,32 +94,29 @@ pub fn judge(recipe: &JudgeRecipe, hyp: &str, refs: &[&str]) -> Judged {
             stats.extend(s.correct.iter().chain(&s.total).map(|&c| c as f64));
             Judged { score, stats }
         }
-        Metric::Chrf | Metric::ChrfPlusPlus => {
+        Prepared::Chrf(prepared) => {
             let c = chrf(recipe.metric);
-            let s = c.segment_stats(hyp, refs);
+            let s = c.stats_prepared(hyp, prepared);
             Judged { score: c.f_score(&s), stats: s.iter().map(|&v| v as f64).collect() }
         }
-        metric => {
-            let scorer = RougeScorer { types: vec![rouge_type(metric)], stem: true };
-            let period = recipe.sentences == SentenceSplit::Period && metric == Metric::RougeLsum;
-            let prepared = |t: &str| if period { split_periods(t) } else { t.to_owned() };
-            let hyp = prepared(hyp);
-            let parts: Vec<f64> = refs
+        Prepared::Rouge(targets) => {
+            let tokens = rouge::tokenize(hyp, true);
+            let parts = targets
                 .iter()
-                .map(|r| {
-                    let s = scorer.score(&prepared(r), &hyp)[0].1;
-                    match recipe.part {
-                        ScorePart::F => s.fmeasure,
-                        ScorePart::Precision => s.precision,
-                        ScorePart::Recall => s.recall,
-                    }
+                .map(|t| {
+                    part(match recipe.metric {
+                        Metric::Rouge1 => rouge::rouge_n(t, &tokens, 1),
+                        Metric::Rouge2 => rouge::rouge_n(t, &tokens, 2),
+                        _ => rouge::rouge_l(t, &tokens),
+                    })
                 })
                 .collect();
-            let score = match recipe.references {
-                MultiReference::Mean => parts.iter().sum::<f64>() / parts.len() as f64,
-                MultiReference::Max => parts.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-            };
-            Judged { score, stats: Vec::new() }
+            Judged { score: combine(parts), stats: Vec::new() }
+        }
+        Prepared::RougeLsum(targets) => {
+            let hyp = sentences(hyp, recipe);
+            let parts = targets.iter().map(|t| part(rouge::rouge_lsum(t, &hyp))).collect();
+            Judged { score: combine(parts), stats: Vec::new() }
         }
     }
 }
