@@ -274,33 +274,6 @@ fn draw_groups(
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn group_charts_keep_one_labelled_row_per_group_at_blimp_scale() {
-        let groups: Vec<String> = (0..67).map(|i| format!("phenomenon_<{i}>")).collect();
-        let series: Vec<GroupSeries> = (0..10)
-            .map(|m| (format!("model {m}"), (0..67).map(|g| (g != m).then_some((g * m % 10) as f64 / 10.0)).collect()))
-            .collect();
-        let svg = group_chart("blimp: accuracy by UID", &groups, &series, Some(0.5));
-        // Every group is named once (escaped) and every scored value is a dot, plus the legend's.
-        for g in &groups {
-            assert_eq!(svg.matches(&g.replace('<', "&lt;").replace('>', "&gt;")).count(), 1, "{g}");
-        }
-        assert_eq!(svg.matches("<circle").count(), 10 * 66 + 10);
-        // Rows keep their height: the chart grows with the groups instead of squeezing them.
-        let height = |svg: &str| -> u32 {
-            let at = svg.find("height=\"").unwrap() + 8;
-            svg[at..].split('"').next().unwrap().parse().unwrap()
-        };
-        let small = group_chart("t", &groups[..5], &series[..2], None);
-        assert!(height(&svg) > 67 * 16 && height(&small) < 300, "{} {}", height(&svg), height(&small));
-        assert!(group_chart("t", &[], &series, None).is_empty());
-    }
-}
-
 /// A scatter of systems: a judge's system score (x) against people's mean score (y), each point
 /// labelled with its system, for the human-agreement view.
 pub fn scatter_chart(title: &str, x_desc: &str, y_desc: &str, points: &[(String, f64, f64)]) -> String {
@@ -349,4 +322,31 @@ fn draw_scatter(
     )?;
     root.present()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_charts_keep_one_labelled_row_per_group_at_blimp_scale() {
+        let groups: Vec<String> = (0..67).map(|i| format!("phenomenon_<{i}>")).collect();
+        let series: Vec<GroupSeries> = (0..10)
+            .map(|m| (format!("model {m}"), (0..67).map(|g| (g != m).then_some((g * m % 10) as f64 / 10.0)).collect()))
+            .collect();
+        let svg = group_chart("blimp: accuracy by UID", &groups, &series, Some(0.5));
+        // Every group is named once (escaped) and every scored value is a dot, plus the legend's.
+        for g in &groups {
+            assert_eq!(svg.matches(&g.replace('<', "&lt;").replace('>', "&gt;")).count(), 1, "{g}");
+        }
+        assert_eq!(svg.matches("<circle").count(), 10 * 66 + 10);
+        // Rows keep their height: the chart grows with the groups instead of squeezing them.
+        let height = |svg: &str| -> u32 {
+            let at = svg.find("height=\"").unwrap() + 8;
+            svg[at..].split('"').next().unwrap().parse().unwrap()
+        };
+        let small = group_chart("t", &groups[..5], &series[..2], None);
+        assert!(height(&svg) > 67 * 16 && height(&small) < 300, "{} {}", height(&svg), height(&small));
+        assert!(group_chart("t", &[], &series, None).is_empty());
+    }
 }

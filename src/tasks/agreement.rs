@@ -20,10 +20,13 @@ pub struct JudgeScores<'a> {
     pub corpus: Option<Corpus<'a>>,
 }
 
+/// The corpus score of summed statistics, `None` when it has none.
+pub type CorpusScore<'a> = Box<dyn Fn(&[f64]) -> Option<f64> + Send + Sync + 'a>;
+
 /// Per-output sufficient statistics and the scorer of their sum (corpus BLEU, chrF).
 pub struct Corpus<'a> {
     pub stats: Vec<Vec<f64>>,
-    pub score: Box<dyn Fn(&[f64]) -> Option<f64> + Send + Sync + 'a>,
+    pub score: CorpusScore<'a>,
 }
 
 /// The index structure statistics work from: the outputs (and pairs) of each item, and the

@@ -492,6 +492,74 @@ mod parity {
         assert_eq!(value, wins as f64 / 4.0, "{csv}");
     }
 
+    /// Human agreement with the three neural families as judges: a reward model's score of each
+    /// output given its source equals transformers' reward (the preference fixture's pairs, as
+    /// rated outputs), and causal and masked LMs give every output a finite log-likelihood
+    /// (prompted only for the causal LM).
+    #[test]
+    fn human_agreement_judges_of_every_neural_family() {
+        let e = expected();
+        let rewards = floats(&e["reward"]["models"]["bert-reward"]["rewards"]);
+        let data =
+            std::fs::read_to_string(crate::common::repo().join("data/hh-rlhf/harmless-base-test.jsonl")).unwrap();
+        let (mut rows, mut short) = (String::new(), String::new());
+        let mut want = std::collections::BTreeMap::new();
+        for (k, line) in data.lines().take(4).enumerate() {
+            let v: Value = serde_json::from_str(line).unwrap();
+            let (chosen, rejected) = (v["chosen"].as_str().unwrap(), v["rejected"].as_str().unwrap());
+            let (prompt, good) = lmgauge::data::pairs::split_hh(chosen).unwrap();
+            let bad = &rejected[prompt.len()..];
+            for (system, text, human, reward) in
+                [("chosen", good, 1.0, rewards[1 + 2 * k]), ("rejected", bad, 0.0, rewards[2 + 2 * k])]
+            {
+                let row = serde_json::json!({"item": k.to_string(), "system": system, "hypothesis": text, "reference": good, "source": prompt, "human": human});
+                rows += &format!("{row}\n");
+                want.insert(format!("{k}/{system}"), reward);
+                // The tiny causal LM reads 64 tokens: its outputs are the first words.
+                let cut = |t: &str| t.split_whitespace().take(8).collect::<Vec<_>>().join(" ");
+                let row = serde_json::json!({"item": k.to_string(), "system": system, "hypothesis": cut(text), "reference": cut(good), "source": cut(prompt.trim_start()), "human": human});
+                short += &format!("{row}\n");
+            }
+        }
+        let suite = format!(
+            "version: 1\nname: judges\nbootstrap: 10\nmodels:\n  - {{id: rm, kind: reward, path: {}, device: cpu}}\n  - {{id: gpt2, kind: causal, path: {}, device: cpu}}\n  - {{id: bert, kind: masked, path: {}, device: cpu}}\ntasks:\n  - id: rated\n    type: human-agreement\n    dataset: {{path: rated.jsonl}}\n    columns: {{source: source}}\n    prompt: \"Dialogue: {{source}}\"\n    permutations: 10\n    models: [rm]\n    metrics: [seg_kendall, item_kendall, sys_pearson]\n  - id: short\n    type: human-agreement\n    dataset: {{path: short.jsonl}}\n    columns: {{source: source}}\n    prompt: \"Dialogue: {{source}}\"\n    permutations: 10\n    models: [gpt2, bert]\n    metrics: [seg_kendall, item_kendall, sys_pearson]\n",
+            fixture("neural/bert-reward").display(),
+            fixture("neural/gpt2-safetensors").display(),
+            fixture("neural/bert-safetensors").display()
+        );
+        let ws = workspace(&[("suite.yaml", &suite), ("rated.jsonl", &rows), ("short.jsonl", &short)]);
+        let o = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let run = ws.path().join("out/judges/latest");
+        let record: Value = serde_json::from_slice(&std::fs::read(run.join("jobs/rated__rm.json")).unwrap()).unwrap();
+        let items = record["items"].as_array().unwrap();
+        assert_eq!(items.len(), 8);
+        for it in items {
+            let got = it["scores"]["judge.reward"].as_f64().unwrap();
+            let w = want[it["id"].as_str().unwrap()];
+            assert!((got - w).abs() <= 1e-4 * w.abs().max(1.0), "{}: {got} vs transformers {w}", it["id"]);
+        }
+        let csv = std::fs::read_to_string(run.join("results.csv")).unwrap();
+        for judge in [
+            "rm:reward",
+            "gpt2:loglik",
+            "gpt2:loglik_per_token",
+            "gpt2:prompted",
+            "gpt2:prompted_per_token",
+            "bert:pll",
+            "bert:pll_per_token",
+        ] {
+            let task = if judge.starts_with("rm") { "rated" } else { "short" };
+            let row = csv
+                .lines()
+                .find(|l| l.starts_with(&format!("{task},{judge}@human,seg_kendall,")))
+                .unwrap_or_else(|| panic!("no {judge} row in\n{csv}"));
+            let v: f64 = row.split(',').nth(3).unwrap().parse().unwrap();
+            assert!((-1.0..=1.0).contains(&v), "{row}");
+        }
+        assert!(!csv.contains("bert:prompted"), "a masked LM is not prompted");
+    }
+
     /// Seeded mutations of a real safetensors file and a real PyTorch zip: every load returns (a
     /// model or an error); none panics, aborts or allocates without bound.
     #[test]
