@@ -18,6 +18,11 @@ pub struct HumanDimension {
     pub statistics: Vec<String>,
     pub rows: Vec<HumanJudgeRow>,
     pub scatter: String,
+    /// Judges, in the ranking's order, heading the systems table.
+    pub judges: Vec<String>,
+    /// Per system (by people's mean, unrated ones last): people's mean and each judge's system
+    /// score with its rank among the systems — where a human reference added as a system lands.
+    pub systems: Vec<(String, String, Vec<String>)>,
 }
 
 pub struct HumanJudgeRow {
@@ -97,9 +102,47 @@ pub fn human_view(data: &ReportData, task: &str) -> Option<HumanView> {
                 )
             })
             .unwrap_or_default();
-        dimensions.push(HumanDimension { name, statistics, rows: table, scatter });
+        let systems = systems_table(data, task, &name, &judges);
+        dimensions.push(HumanDimension { name, statistics, rows: table, scatter, judges, systems });
     }
     Some(HumanView { dimensions })
+}
+
+/// Systems of one dimension: people's mean, then each judge's score and rank among the systems.
+fn systems_table(
+    data: &ReportData,
+    task: &str,
+    dimension: &str,
+    judges: &[String],
+) -> Vec<(String, String, Vec<String>)> {
+    let points: Vec<_> = data.systems.iter().filter(|p| p.task == task && p.dimension == dimension).collect();
+    let mut systems = distinct(points.iter().map(|p| p.system.as_str()));
+    let human = |s: &str| points.iter().find(|p| p.system == s).map_or(f64::NAN, |p| p.human);
+    // People's best first; unrated systems (human references) after, in their order.
+    systems.sort_by(|a, b| match (human(a).is_nan(), human(b).is_nan()) {
+        (false, false) => human(b).total_cmp(&human(a)),
+        (x, y) => x.cmp(&y),
+    });
+    systems
+        .iter()
+        .map(|s| {
+            let cells = judges
+                .iter()
+                .map(|j| {
+                    let of: Vec<f64> = points.iter().filter(|p| &p.judge == j).map(|p| p.score).collect();
+                    match points.iter().find(|p| &p.judge == j && &p.system == s).map(|p| p.score) {
+                        Some(v) if !v.is_nan() => {
+                            let rank = 1 + of.iter().filter(|&&o| o > v).count();
+                            format!("{} (#{rank})", fmt_value(v))
+                        }
+                        _ => "–".into(),
+                    }
+                })
+                .collect();
+            let h = human(s);
+            (s.clone(), if h.is_nan() { "not rated".into() } else { fmt_value(h) }, cells)
+        })
+        .collect()
 }
 
 /// The family of a judge: its model's kind from the run's manifest.

@@ -36,8 +36,11 @@ pub struct Layout {
     pub pairs_by_segment: Vec<Vec<usize>>,
     pub systems: Vec<String>,
     pub system_of: Vec<usize>,
-    /// Per dimension, per segment: whether every system is rated there.
+    /// Per dimension, per segment: whether every system rated on the dimension is rated there.
     pub complete: Vec<Vec<bool>>,
+    /// Per dimension, per system: whether people rated any of its outputs on it (a human
+    /// reference added as a system may have no rating: it is shown, never correlated).
+    pub rated: Vec<Vec<bool>>,
 }
 
 impl Layout {
@@ -60,18 +63,29 @@ impl Layout {
         for (k, &(b, _)) in r.pairs.iter().enumerate() {
             pairs_by_segment[r.outputs[b].segment].push(k);
         }
+        let rated: Vec<Vec<bool>> = (0..r.dimensions.len())
+            .map(|d| {
+                let mut any = vec![false; systems.len()];
+                for (o, out) in r.outputs.iter().enumerate() {
+                    any[system_of[o]] |= !out.human[d].is_nan();
+                }
+                any
+            })
+            .collect();
         let complete = (0..r.dimensions.len())
             .map(|d| {
+                let want = rated[d].iter().filter(|&&x| x).count();
                 by_segment
                     .iter()
                     .map(|outs| {
-                        let rated = outs.iter().filter(|&&o| !r.outputs[o].human[d].is_nan()).count();
-                        rated == systems.len() && outs.len() == systems.len()
+                        let have =
+                            outs.iter().filter(|&&o| rated[d][system_of[o]] && !r.outputs[o].human[d].is_nan()).count();
+                        have == want
                     })
                     .collect()
             })
             .collect();
-        Layout { by_segment, pairs_by_segment, systems, system_of, complete }
+        Layout { by_segment, pairs_by_segment, systems, system_of, complete, rated }
     }
 
     /// How many items system-level statistics of dimension `d` use.
@@ -139,6 +153,10 @@ pub fn statistic(
         }
         Metric::SysKendall | Metric::SysSpearman | Metric::SysPearson | Metric::SysAccuracy => {
             let (h, m) = system_scores(r, layout, d, judge, sample);
+            // Systems people never rated on this dimension (unrated human references) are shown
+            // in the report, not correlated.
+            let keep: Vec<usize> = (0..h.len()).filter(|&k| layout.rated[d][k]).collect();
+            let (h, m): (Vec<f64>, Vec<f64>) = keep.iter().map(|&k| (h[k], m[k])).unzip();
             if h.iter().chain(&m).any(|v| v.is_nan()) {
                 return (None, h.len());
             }

@@ -51,6 +51,10 @@ pub struct Options {
     /// Permutations of the PERM-BOTH test between judges (default 1000; 0: no test).
     #[serde(default)]
     pub permutations: Option<usize>,
+    /// Each human reference of an item with two or more becomes a system too, judged against
+    /// the item's other references (rated where the data rates references).
+    #[serde(default)]
+    pub references_as_systems: bool,
 }
 
 impl TaskType for HumanAgreementType {
@@ -101,6 +105,7 @@ impl TaskType for HumanAgreementType {
             columns: options.columns.unwrap_or_default(),
             prompt: options.prompt,
             permutations: options.permutations.unwrap_or(1000),
+            references_as_systems: options.references_as_systems,
             ratings: OnceLock::new(),
             noted: Once::new(),
             computed: Mutex::new(HashMap::new()),
@@ -126,6 +131,7 @@ pub struct HumanAgreement<'a> {
     columns: Columns,
     prompt: Option<String>,
     permutations: usize,
+    references_as_systems: bool,
     ratings: OnceLock<Result<(Ratings, Index), String>>,
     noted: Once,
     /// Rows each job's aggregation computed, for the task's table.
@@ -136,6 +142,12 @@ impl HumanAgreement<'_> {
     fn ratings(&self) -> &Result<(Ratings, Index), String> {
         self.ratings.get_or_init(|| {
             let mut r = ratings::load(&self.def.dataset.path, self.layout, &self.columns, self.def.dataset.limit)?;
+            if self.references_as_systems {
+                let added = ratings::add_references_as_systems(&mut r);
+                r.notes.push(format!(
+                    "{added} human references added as systems, each judged against its item's other references"
+                ));
+            }
             let index = Index::of(&r);
             for (d, name) in r.dimensions.clone().iter().enumerate() {
                 let complete = index.complete_items(d);
@@ -143,7 +155,7 @@ impl HumanAgreement<'_> {
                     r.notes.push(format!(
                         "system-level {name}: {complete} of {} items have every one of the {} systems rated; only those are used",
                         r.segments.len(),
-                        index.systems.len()
+                        index.rated[d].iter().filter(|&&x| x).count()
                     ));
                 }
             }
@@ -207,7 +219,20 @@ impl Task for HumanAgreement<'_> {
                 r.outputs
                     .par_iter()
                     .map(|o| {
-                        let j = metric_judge::judge_prepared(recipe, &o.text, &prepared[o.segment]);
+                        let j = match o.reference {
+                            None => metric_judge::judge_prepared(recipe, &o.text, &prepared[o.segment]),
+                            // A reference as a system: against the item's other references.
+                            Some(k) => {
+                                let others: Vec<&str> = r.segments[o.segment]
+                                    .references
+                                    .iter()
+                                    .enumerate()
+                                    .filter(|&(i, _)| i != k)
+                                    .map(|(_, t)| t.as_str())
+                                    .collect();
+                                metric_judge::judge(recipe, &o.text, &others)
+                            }
+                        };
                         let mut m = BTreeMap::from([("score".to_owned(), j.score)]);
                         let metric = recipe.metric.name();
                         m.extend(j.stats.iter().enumerate().map(|(k, &v)| (format!("corpus.{metric}.{k:02}"), v)));
@@ -419,10 +444,13 @@ impl HumanAgreement<'_> {
         advance: &(dyn Fn(u64) + Sync),
     ) -> Result<Vec<BTreeMap<String, f64>>, String> {
         let mut out = Vec::with_capacity(r.outputs.len());
-        let context = |s: usize| -> String {
-            let seg = &r.segments[s];
+        let context = |o: &ratings::Output| -> String {
+            let seg = &r.segments[o.segment];
+            // A reference judged as a system is given the first other reference.
+            let reference = (0..seg.references.len()).find(|&i| Some(i) != o.reference).unwrap_or(0);
             let p = self.prompt.as_deref().unwrap_or("");
-            p.replace("{source}", seg.source.as_deref().unwrap_or("")).replace("{reference}", &seg.references[0])
+            p.replace("{source}", seg.source.as_deref().unwrap_or(""))
+                .replace("{reference}", &seg.references[reference])
         };
         for (b, chunk) in r.outputs.chunks(BATCH).enumerate() {
             let at = |k: usize| format!("output {} of {}", chunk[k].key(&r.segments), self.def.dataset.path.display());
@@ -455,7 +483,7 @@ impl HumanAgreement<'_> {
                 // LM as evaluator: the output given the prompt, by models with exact
                 // log-probabilities (a masked LM's context-given score costs a pass per token).
                 if self.prompt.is_some() && lm.token_scorer().is_some() {
-                    let contexts: Vec<String> = chunk.iter().map(|o| context(o.segment)).collect();
+                    let contexts: Vec<String> = chunk.iter().map(context).collect();
                     let requests: Vec<(&str, &str)> =
                         contexts.iter().map(String::as_str).zip(chunk.iter().map(|o| o.text.as_str())).collect();
                     let scores = lm.continuation_likelihoods(&requests).map_err(|e| format!("{}: {e}", at(0)))?;

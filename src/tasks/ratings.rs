@@ -93,6 +93,10 @@ pub struct Segment {
     pub id: String,
     pub source: Option<String>,
     pub references: Vec<String>,
+    /// The references' names where the data names them (MQM's `refs`), else `ref-1`, `ref-2`, ….
+    pub reference_names: Vec<String>,
+    /// People's scores of each reference where the data has them (MQM rates `ref-A`), else NaN.
+    pub reference_human: Vec<Vec<f64>>,
 }
 
 /// One system's output for one item, with people's scores (NaN: not rated on that dimension).
@@ -102,6 +106,9 @@ pub struct Output {
     pub system: String,
     pub text: String,
     pub human: Vec<f64>,
+    /// A human reference scored as a system: the index of the item's reference it is (judged
+    /// against the other references).
+    pub reference: Option<usize>,
 }
 
 impl Output {
@@ -236,7 +243,13 @@ fn documents(dir: &Path, limit: Option<usize>) -> Result<Ratings, String> {
             None => None,
             Some(_) => Some(r.text("source", true)?),
         };
-        segments.push(Segment { id, source, references: references(&r)? });
+        segments.push(Segment {
+            id,
+            source,
+            references: references(&r)?,
+            reference_names: Vec::new(),
+            reference_human: Vec::new(),
+        });
         Ok(())
     })?;
     let summaries = member(dir, "summaries")?;
@@ -268,7 +281,7 @@ fn documents(dir: &Path, limit: Option<usize>) -> Result<Ratings, String> {
             return Err(format!("{}: system {system:?} already has a summary of document {doc:?} at {first}", r.at));
         }
         let human = dimensions.iter().map(|d| score_of(&r, d, false)).collect::<Result<_, _>>()?;
-        outputs.push(Output { segment, system, text: r.text("summary", true)?, human });
+        outputs.push(Output { segment, system, text: r.text("summary", true)?, human, reference: None });
         Ok(())
     })?;
     let mut notes = Vec::new();
@@ -294,6 +307,8 @@ impl Interner {
                 id: (next + 1).to_string(),
                 source: Some(source),
                 references: vec![reference],
+                reference_names: Vec::new(),
+                reference_human: Vec::new(),
             });
             next
         })
@@ -302,7 +317,7 @@ impl Interner {
     fn output(&mut self, segment: usize, system: String, text: String) -> usize {
         let next = self.ratings.outputs.len();
         *self.outputs.entry((segment, system.clone(), text.clone())).or_insert_with(|| {
-            self.ratings.outputs.push(Output { segment, system, text, human: Vec::new() });
+            self.ratings.outputs.push(Output { segment, system, text, human: Vec::new(), reference: None });
             next
         })
     }
@@ -356,8 +371,19 @@ fn mqm(path: &Path, limit: Option<usize>) -> Result<Ratings, String> {
             return Err(format!("{}: field \"refs\" is empty", r.at));
         }
         let segment = ratings.segments.len();
-        ratings.segments.push(Segment { id, source: Some(r.text("source", true)?), references });
         let scores = string_map(&r, "mqm")?;
+        let reference_names: Vec<String> = refs.keys().cloned().collect();
+        let reference_human = reference_names
+            .iter()
+            .map(|name| vec![scores.get(name).and_then(serde_json::Value::as_f64).unwrap_or(f64::NAN)])
+            .collect();
+        ratings.segments.push(Segment {
+            id,
+            source: Some(r.text("source", true)?),
+            references,
+            reference_names,
+            reference_human,
+        });
         for (system, text) in string_map(&r, "hyps")? {
             let text = text.as_str().ok_or_else(|| format!("{}: hyps.{system} must be a string", r.at))?.to_owned();
             let score = match scores.get(&system) {
@@ -369,7 +395,7 @@ fn mqm(path: &Path, limit: Option<usize>) -> Result<Ratings, String> {
                     .as_f64()
                     .ok_or_else(|| format!("{}: mqm.{system} must be a number or null, found {}", r.at, kind(v)))?,
             };
-            ratings.outputs.push(Output { segment, system, text, human: vec![score] });
+            ratings.outputs.push(Output { segment, system, text, human: vec![score], reference: None });
         }
         for name in scores.keys().filter(|k| refs.contains_key(*k)) {
             *rated_refs.entry(name.clone()).or_default() += 1;
@@ -449,7 +475,13 @@ fn long(path: &Path, columns: &Columns, limit: Option<usize>) -> Result<Ratings,
                     continue;
                 }
                 index.insert(item.clone(), ratings.segments.len());
-                ratings.segments.push(Segment { id: item.clone(), source, references });
+                ratings.segments.push(Segment {
+                    id: item.clone(),
+                    source,
+                    references,
+                    reference_names: Vec::new(),
+                    reference_human: Vec::new(),
+                });
                 ratings.segments.len() - 1
             }
         };
@@ -458,7 +490,34 @@ fn long(path: &Path, columns: &Columns, limit: Option<usize>) -> Result<Ratings,
             return Err(format!("{}: system {system:?} already has an output for item {item:?} at {first}", r.at));
         }
         let human = ratings.dimensions.iter().map(|d| score_of(&r, d, textual)).collect::<Result<_, _>>()?;
-        ratings.outputs.push(Output { segment, system, text: r.text(&columns.hypothesis, true)?, human });
+        ratings.outputs.push(Output {
+            segment,
+            system,
+            text: r.text(&columns.hypothesis, true)?,
+            human,
+            reference: None,
+        });
     }
     Ok(ratings)
+}
+
+/// Adds each human reference of an item with two or more as a system of its own (`ref-1`, … or
+/// the data's names), to be judged against the item's other references: how a metric ranks a
+/// second human translation or summary among machine outputs. People's scores of it are used
+/// where the data has them (MQM rates its references), else it is unrated.
+pub fn add_references_as_systems(r: &mut Ratings) -> usize {
+    let dims = r.dimensions.len();
+    let mut added = 0;
+    for (s, seg) in r.segments.iter().enumerate() {
+        if seg.references.len() < 2 {
+            continue;
+        }
+        for (k, text) in seg.references.iter().enumerate() {
+            let system = seg.reference_names.get(k).cloned().unwrap_or_else(|| format!("ref-{}", k + 1));
+            let human = seg.reference_human.get(k).cloned().unwrap_or_else(|| vec![f64::NAN; dims]);
+            r.outputs.push(Output { segment: s, system, text: text.clone(), human, reference: Some(k) });
+            added += 1;
+        }
+    }
+    added
 }

@@ -205,3 +205,44 @@ fn darr_pairs_of_identical_texts_are_skipped_and_counted() {
     let out = lmgauge(dir.path(), &["run-suite", "suite.yaml", "--out", "out"]);
     assert!(!out.status.success() && stderr(&out).contains("only darr_tau_like applies"), "{}", stderr(&out));
 }
+
+#[test]
+fn human_references_as_systems_are_judged_against_the_other_references_and_never_correlated() {
+    let suite = |refs: bool| {
+        format!(
+            "version: 1\nname: refs{refs}\nbootstrap: 10\nmodels: [{{id: bleu, kind: metric, metric: bleu}}]\ntasks:\n  - id: s\n    type: human-agreement\n    dataset: {{path: {}, limit: 5}}\n    references_as_systems: {refs}\n    permutations: 0\n    models: [bleu]\n    metrics: [item_spearman, seg_kendall, sys_pearson]\n",
+            data("summeval")
+        )
+    };
+    let (_a, with, err) = run(&suite(true));
+    let (_b, without, _) = run(&suite(false));
+    assert!(err.contains("55 human references added as systems"), "{err}");
+    // Unrated references change no statistic.
+    let (x, y) = (results(&with), results(&without));
+    for (a, b) in x.iter().zip(&y) {
+        assert_eq!((&a.1, &a.2, a.3), (&b.1, &b.2, b.3));
+    }
+    let points: Vec<Value> = serde_json::from_slice(&std::fs::read(with.join("human-systems.json")).unwrap()).unwrap();
+    let ref1: Vec<&Value> = points.iter().filter(|p| p["system"] == "ref-1" && p["dimension"] == "relevance").collect();
+    assert_eq!(ref1.len(), 1);
+    assert!(ref1[0]["human"].is_null() && ref1[0]["score"].as_f64().unwrap() > 0.0, "{}", ref1[0]);
+    // ref-1 (the original highlights) is scored against the 10 other references.
+    let docs: Vec<Value> = {
+        let file = std::fs::File::open(repo().join("data/human-judgments/summeval/docs.jsonl.gz")).unwrap();
+        use std::io::BufRead;
+        std::io::BufReader::new(flate2::read::GzDecoder::new(file))
+            .lines()
+            .take(5)
+            .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+            .collect()
+    };
+    let cfg = lmgauge::metrics::bleu::BleuConfig::default();
+    let mut total = lmgauge::metrics::bleu::BleuStats::zero(4);
+    for d in &docs {
+        let refs: Vec<&str> = d["references"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+        total.add(&cfg.segment_stats(refs[0], &refs[1..]));
+    }
+    assert!((ref1[0]["score"].as_f64().unwrap() - cfg.score(&total).score).abs() < 1e-9);
+    let html = std::fs::read_to_string(with.join("index.html")).unwrap();
+    assert!(html.contains("<tr><td>ref-1</td><td>not rated</td>"), "no systems table");
+}
