@@ -24,6 +24,9 @@ pub struct OverviewView {
     pub rows: Vec<OverviewRow>,
     /// Families present, for the legend: (css class, name).
     pub families: Vec<(&'static str, &'static str)>,
+    /// Human-agreement tasks whose judges are ranked per human dimension in their own sections,
+    /// not in one column here: (anchor, task id).
+    pub per_dimension: Vec<(String, String)>,
 }
 
 pub struct OverviewRow {
@@ -74,7 +77,13 @@ fn headline<'a>(data: &'a ReportData, task: &'a str) -> Option<&'a ResultRow> {
 pub fn overview_view(data: &ReportData) -> Option<OverviewView> {
     let mut tasks = Vec::new();
     let mut headlines = Vec::new();
+    let mut per_dimension = Vec::new();
     for task in data.task_ids() {
+        // One column cannot rank judges of several human dimensions (`judge@dimension` rows).
+        if data.human.iter().any(|h| h.task == task && !h.dimension.is_empty()) {
+            per_dimension.push((task_anchor(&task), task.clone()));
+            continue;
+        }
         if let Some(h) = headline(data, &task) {
             let (metric, arrow) = (h.metric.clone(), if h.higher_is_better { "↑" } else { "↓" });
             tasks.push((task_anchor(&task), task.clone(), metric.clone(), arrow));
@@ -156,7 +165,7 @@ pub fn overview_view(data: &ReportData) -> Option<OverviewView> {
             OverviewRow { model, family: fam, cells }
         })
         .collect();
-    Some(OverviewView { tasks, rows, families })
+    Some(OverviewView { tasks, rows, families, per_dimension })
 }
 
 pub struct GateView<'a> {

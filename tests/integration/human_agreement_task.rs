@@ -180,6 +180,7 @@ fn unrated_rows_partial_systems_and_constant_judges_are_named_never_zero_or_nan(
     assert!(value(&rows, "j@adequacy", "seg_kendall").is_nan(), "undefined must stay undefined");
     let json = std::fs::read_to_string(run_dir.join("results.json")).unwrap();
     assert!(!json.contains("NaN"), "results.json printed NaN");
+    crate::common::valid_results_json(&std::fs::canonicalize(&run_dir).unwrap());
     let html = std::fs::read_to_string(run_dir.join("index.html")).unwrap();
     assert!(html.contains("<td>undefined <span") && !html.replace("isNaN", "").contains("NaN"));
 }
