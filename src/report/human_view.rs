@@ -4,8 +4,7 @@
 //! people's mean score against the best judge's score per system.
 
 use super::charts::scatter_chart;
-use super::views::family;
-use super::{ReportData, fmt_value};
+use super::{ReportData, family, fmt_value};
 use crate::store::tables::HumanAgreementRow;
 
 pub struct HumanView {

@@ -22,6 +22,18 @@ use crate::store::tables::{
 };
 use crate::store::{ResultRow, RunManifest, read_results_csv};
 
+/// A model kind's family for the overview and the judges' tables: (css class, label).
+pub fn family(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "ngram" => ("fam-ngram", "n-gram"),
+        "masked" => ("fam-masked", "masked"),
+        "causal" => ("fam-causal", "causal"),
+        "outputs" => ("fam-outputs", "stored outputs"),
+        "reward" | "metric" => ("fam-judge", "judge"),
+        _ => ("fam-baseline", "baseline"),
+    }
+}
+
 /// Everything a report shows.
 pub struct ReportData {
     pub manifest: RunManifest,

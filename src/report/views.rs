@@ -3,7 +3,7 @@
 //! markup is written here; the template writes it and escapes every value.
 
 use super::charts::{GroupSeries, Series, axis_label, group_chart, metric_chart, trend_chart};
-use super::{ReportData, fmt_value};
+use super::{ReportData, family, fmt_value};
 use crate::store::ResultRow;
 use crate::store::gate::{GateReport, Verdict};
 
@@ -43,18 +43,6 @@ pub struct OverviewCell {
     pub best: bool,
     /// The best model is better than every other on this task by a paired test (p < 0.05).
     pub significant: bool,
-}
-
-/// A model kind's family for the overview: (css class, label).
-pub fn family(kind: &str) -> (&'static str, &'static str) {
-    match kind {
-        "ngram" => ("fam-ngram", "n-gram"),
-        "masked" => ("fam-masked", "masked"),
-        "causal" => ("fam-causal", "causal"),
-        "outputs" => ("fam-outputs", "stored outputs"),
-        "reward" | "metric" => ("fam-judge", "judge"),
-        _ => ("fam-baseline", "baseline"),
-    }
 }
 
 /// The anchor of a task's section (task ids are `[A-Za-z0-9._-]`).
