@@ -349,3 +349,64 @@ fn standardised(v: &[f64]) -> Vec<f64> {
     let sd = (defined.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
     v.iter().map(|x| if sd > 0.0 { (x - mean) / sd } else { x - mean }).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tasks::ratings::{Output, Segment};
+
+    /// Six items × four systems with seeded scores on a coarse grid (ties included).
+    fn ratings() -> (Ratings, JudgeScores<'static>) {
+        let mut rng = stats::stream(3, "agreement-test");
+        let mut r = Ratings { dimensions: vec!["q".into()], ..Ratings::default() };
+        let mut scores = Vec::new();
+        for s in 0..6 {
+            r.segments.push(Segment {
+                id: s.to_string(),
+                source: None,
+                references: vec!["r".into()],
+                reference_names: Vec::new(),
+                reference_human: Vec::new(),
+            });
+            for sys in 0..4 {
+                let human = stats::below(&mut rng, 5) as f64;
+                r.outputs.push(Output {
+                    segment: s,
+                    system: format!("s{sys}"),
+                    text: String::new(),
+                    human: vec![human],
+                    reference: None,
+                });
+                scores.push(stats::below(&mut rng, 7) as f64 / 7.0);
+            }
+        }
+        (r, JudgeScores { scores, corpus: None })
+    }
+
+    #[test]
+    fn shortcut_intervals_equal_the_statistic_of_every_sample() {
+        let (r, judge) = ratings();
+        let layout = Layout::of(&r);
+        let samples = samples(r.segments.len(), 200, &mut stats::stream(9, "samples"));
+        for metric in [Metric::ItemKendall, Metric::ItemSpearman, Metric::SegAccEq] {
+            let slow: Vec<f64> =
+                samples.iter().filter_map(|s| statistic(metric, &r, &layout, 0, &judge, s).0).collect();
+            let fast = interval(metric, &r, &layout, 0, &judge, &samples);
+            assert_eq!(fast, stats::percentile_interval(&slow), "{metric}");
+        }
+    }
+
+    #[test]
+    fn perm_both_separates_a_judge_from_noise_and_not_from_itself() {
+        let (r, _) = ratings();
+        let layout = Layout::of(&r);
+        let people = JudgeScores { scores: r.outputs.iter().map(|o| o.human[0]).collect(), corpus: None };
+        let noise =
+            JudgeScores { scores: (0..r.outputs.len()).map(|i| ((i * 7919) % 13) as f64).collect(), corpus: None };
+        let mut rng = stats::stream(1, "perm");
+        let p = perm_both(Metric::SegKendall, &r, &layout, 0, &people, &noise, 500, &mut rng).unwrap();
+        assert!(p < 0.01, "{p}");
+        let same = perm_both(Metric::SegKendall, &r, &layout, 0, &noise, &noise, 100, &mut rng).unwrap();
+        assert_eq!(same, 1.0);
+    }
+}
