@@ -135,44 +135,66 @@ fn inversions(v: &mut [f64]) -> i64 {
 /// at most ε, and ε is the value (0 or one of the pairs' differences) that maximises the accuracy.
 /// Returns (accuracy, ε); `None` without pairs. Groups are (human, judge) score lists.
 pub fn acc_eq(groups: &[(Vec<f64>, Vec<f64>)]) -> Option<(f64, f64)> {
-    // Per pair: |judge difference|, whether people tie it, whether the judge's order is theirs.
-    let mut pairs: Vec<(f64, bool, bool)> = Vec::new();
-    for (h, m) in groups {
-        assert_eq!(h.len(), m.len(), "paired values");
-        for i in 0..h.len() {
-            for j in i + 1..h.len() {
-                let (dh, dm) = (h[i] - h[j], m[i] - m[j]);
-                let same_order = dh != 0.0 && dm != 0.0 && (dh > 0.0) == (dm > 0.0);
-                pairs.push((dm.abs(), dh == 0.0, same_order));
+    AccEqPairs::new(groups.iter().map(|(h, m)| (h.as_slice(), m.as_slice()))).accuracy(|_| 1)
+}
+
+/// The pairs behind [`acc_eq`], sorted by the judge's difference once: any weighting of the
+/// groups (a bootstrap sample counts each group as often as it was drawn) is then one sweep.
+pub struct AccEqPairs {
+    /// Per pair: |judge difference|, whether people tie it, whether the judge's order is theirs,
+    /// and its group.
+    pairs: Vec<(f64, bool, bool, usize)>,
+}
+
+impl AccEqPairs {
+    /// The pairs of outputs within each (human, judge) group.
+    pub fn new<'a>(groups: impl IntoIterator<Item = (&'a [f64], &'a [f64])>) -> AccEqPairs {
+        let mut pairs = Vec::new();
+        for (g, (h, m)) in groups.into_iter().enumerate() {
+            assert_eq!(h.len(), m.len(), "paired values");
+            for i in 0..h.len() {
+                for j in i + 1..h.len() {
+                    let (dh, dm) = (h[i] - h[j], m[i] - m[j]);
+                    let same_order = dh != 0.0 && dm != 0.0 && (dh > 0.0) == (dm > 0.0);
+                    pairs.push((dm.abs(), dh == 0.0, same_order, g));
+                }
             }
         }
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        AccEqPairs { pairs }
     }
-    if pairs.is_empty() {
-        return None;
-    }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // ε below every difference: no pair tied by the judge except exact ties, handled below.
-    let mut correct: i64 = pairs.iter().map(|&(_, _, ordered)| ordered as i64).sum();
-    let mut best = (i64::MIN, 0.0);
-    let mut k = 0;
-    while k < pairs.len() {
-        let eps = pairs[k].0;
-        while k < pairs.len() && pairs[k].0 == eps {
-            let (_, human_tie, ordered) = pairs[k];
-            correct += human_tie as i64 - ordered as i64;
-            k += 1;
+
+    /// (accuracy, ε) with each group's pairs counted `weight(group)` times; `None` without pairs.
+    pub fn accuracy(&self, weight: impl Fn(usize) -> i64) -> Option<(f64, f64)> {
+        let pairs = &self.pairs;
+        let total: i64 = pairs.iter().map(|p| weight(p.3)).sum();
+        if total == 0 {
+            return None;
         }
-        if correct > best.0 {
-            best = (correct, eps);
+        // ε below every difference: no pair tied by the judge except exact ties, handled below.
+        let mut correct: i64 = pairs.iter().map(|p| if p.2 { weight(p.3) } else { 0 }).sum();
+        let mut best = (i64::MIN, 0.0);
+        let mut k = 0;
+        while k < pairs.len() {
+            let eps = pairs[k].0;
+            while k < pairs.len() && pairs[k].0 == eps {
+                let (_, human_tie, ordered, g) = pairs[k];
+                correct += weight(g) * (human_tie as i64 - ordered as i64);
+                k += 1;
+            }
+            if correct > best.0 {
+                best = (correct, eps);
+            }
         }
+        // ε = 0 is always a candidate (exact ties are ties); when no pair has a zero difference
+        // the loop above never tried it.
+        let at_zero: i64 =
+            pairs.iter().map(|&(d, t, o, g)| weight(g) * if d == 0.0 { t as i64 } else { o as i64 }).sum();
+        if at_zero >= best.0 {
+            best = (at_zero, 0.0);
+        }
+        Some((best.0 as f64 / total as f64, best.1))
     }
-    // ε = 0 is always a candidate (exact ties are ties); when no pair has a zero difference
-    // the loop above never tried it.
-    let at_zero: i64 = pairs.iter().map(|&(d, t, o)| if d == 0.0 { t as i64 } else { o as i64 }).sum();
-    if at_zero >= best.0 {
-        best = (at_zero, 0.0);
-    }
-    Some((best.0 as f64 / pairs.len() as f64, best.1))
 }
 
 /// Pairwise system accuracy (Kocmi et al. 2021): the share of system pairs the judge orders as

@@ -9,7 +9,9 @@ use rayon::prelude::*;
 
 use super::ratings::Ratings;
 use crate::metrics::Metric;
-use crate::metrics::correlation::{DarrCounts, acc_eq, kendall_tau_b, pairwise_accuracy, pearson, spearman};
+use crate::metrics::correlation::{
+    AccEqPairs, DarrCounts, acc_eq, kendall_tau_b, pairwise_accuracy, pearson, spearman,
+};
 use crate::metrics::stats;
 use rand_chacha::ChaCha8Rng;
 
@@ -256,22 +258,18 @@ pub fn interval(
 }
 
 /// acc-eq of every sample at the cost of one sort: a sample is a weighting of the items (how
-/// often each was drawn), so the pairs sorted by the judge's difference once serve them all, and
-/// each sample's tie calibration is one weighted sweep. Equal to [`statistic`] per sample.
+/// often each was drawn), so the pairs sorted by the judge's difference once serve them all.
+/// Equal to [`statistic`] per sample.
 fn acc_eq_resampled(r: &Ratings, layout: &Layout, d: usize, judge: &JudgeScores, samples: &[Vec<usize>]) -> Vec<f64> {
-    // (|judge difference|, people tie it, same order, item)
-    let mut pairs: Vec<(f64, bool, bool, usize)> = Vec::new();
-    for (s, outs) in layout.by_segment.iter().enumerate() {
-        let rated: Vec<usize> =
-            outs.iter().copied().filter(|&o| !r.outputs[o].human[d].is_nan() && !judge.scores[o].is_nan()).collect();
-        for (a, &i) in rated.iter().enumerate() {
-            for &j in &rated[a + 1..] {
-                let (dh, dm) = (r.outputs[i].human[d] - r.outputs[j].human[d], judge.scores[i] - judge.scores[j]);
-                pairs.push((dm.abs(), dh == 0.0, dh != 0.0 && dm != 0.0 && (dh > 0.0) == (dm > 0.0), s));
-            }
-        }
-    }
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let groups: Vec<(Vec<f64>, Vec<f64>)> = layout
+        .by_segment
+        .iter()
+        .map(|outs| {
+            let rated = outs.iter().filter(|&&o| !r.outputs[o].human[d].is_nan() && !judge.scores[o].is_nan());
+            rated.map(|&o| (r.outputs[o].human[d], judge.scores[o])).unzip()
+        })
+        .collect();
+    let pairs = AccEqPairs::new(groups.iter().map(|(h, m)| (h.as_slice(), m.as_slice())));
     samples
         .par_iter()
         .filter_map(|sample| {
@@ -279,23 +277,7 @@ fn acc_eq_resampled(r: &Ratings, layout: &Layout, d: usize, judge: &JudgeScores,
             for &s in sample {
                 w[s] += 1;
             }
-            let total: i64 = pairs.iter().map(|p| w[p.3]).sum();
-            if total == 0 {
-                return None;
-            }
-            let mut correct: i64 = pairs.iter().map(|p| if p.2 { w[p.3] } else { 0 }).sum();
-            let at_zero: i64 = pairs.iter().map(|p| w[p.3] * if p.0 == 0.0 { p.1 as i64 } else { p.2 as i64 }).sum();
-            let mut best = at_zero;
-            let mut k = 0;
-            while k < pairs.len() {
-                let eps = pairs[k].0;
-                while k < pairs.len() && pairs[k].0 == eps {
-                    correct += w[pairs[k].3] * (pairs[k].1 as i64 - pairs[k].2 as i64);
-                    k += 1;
-                }
-                best = best.max(correct);
-            }
-            Some(best as f64 / total as f64)
+            pairs.accuracy(|g| w[g]).map(|(acc, _)| acc)
         })
         .collect()
 }

@@ -359,7 +359,7 @@ fn string_map(r: &Record, name: &str) -> Result<BTreeMap<String, serde_json::Val
 
 fn mqm(path: &Path, limit: Option<usize>) -> Result<Ratings, String> {
     let mut ratings = Ratings { dimensions: vec!["mqm".into()], ..Ratings::default() };
-    let (mut unrated, mut rated_refs) = (0usize, BTreeMap::<String, usize>::new());
+    let mut rated_refs = BTreeMap::<String, usize>::new();
     jsonl::read(path, None, limit, |r| {
         let id = r.label("seg_id")?;
         let refs = string_map(&r, "refs")?;
@@ -387,10 +387,8 @@ fn mqm(path: &Path, limit: Option<usize>) -> Result<Ratings, String> {
         for (system, text) in string_map(&r, "hyps")? {
             let text = text.as_str().ok_or_else(|| format!("{}: hyps.{system} must be a string", r.at))?.to_owned();
             let score = match scores.get(&system) {
-                None | Some(serde_json::Value::Null) => {
-                    unrated += 1;
-                    f64::NAN
-                }
+                // Unrated: counted per dimension by `load`.
+                None | Some(serde_json::Value::Null) => f64::NAN,
                 Some(v) => v
                     .as_f64()
                     .ok_or_else(|| format!("{}: mqm.{system} must be a number or null, found {}", r.at, kind(v)))?,
@@ -402,7 +400,6 @@ fn mqm(path: &Path, limit: Option<usize>) -> Result<Ratings, String> {
         }
         Ok(())
     })?;
-    let _ = unrated; // counted per dimension by `load`
     for (name, n) in rated_refs {
         ratings.notes.push(format!(
             "{n} ratings of the human reference {name:?} are not scored: it is the reference the systems are compared with"
