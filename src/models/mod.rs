@@ -24,6 +24,7 @@ pub enum Capability {
     Reward,
     StoredOutputs,
     NextTokenDistributions,
+    TokenEmbeddings,
 }
 
 impl fmt::Display for Capability {
@@ -35,6 +36,7 @@ impl fmt::Display for Capability {
             Capability::Reward => "reward scoring",
             Capability::StoredOutputs => "stored outputs (kind: outputs)",
             Capability::NextTokenDistributions => "next-token distributions (a causal LM)",
+            Capability::TokenEmbeddings => "token embeddings (an encoder, kind: encoder)",
         })
     }
 }
@@ -201,6 +203,37 @@ pub trait NextTokenDistributions: Send + Sync {
     fn window_logits(&self, window: &TokenWindow) -> Result<Vec<f32>, ModelError>;
 }
 
+/// One text as an encoder reads it: its token ids, `[CLS]` and `[SEP]` included, and one
+/// hidden-state row per token (what BERTScore matches).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenEmbeddings {
+    pub ids: Vec<i64>,
+    /// Whether each token is one of the tokenizer's special tokens (`[CLS]`, `[SEP]`), which
+    /// BERTScore matches against but never weighs.
+    pub special: Vec<bool>,
+    /// Width of a row.
+    pub dim: usize,
+    /// `ids.len() × dim` values, row by row.
+    pub vectors: Vec<f32>,
+    /// Whether the text was cut to the model's positions.
+    pub truncated: bool,
+}
+
+impl TokenEmbeddings {
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+}
+
+/// The hidden states of one layer of an encoder, token by token.
+pub trait TokenEmbedder: Send + Sync {
+    /// Each text tokenized as the model's tokenizer does with its special tokens (cut to the
+    /// model's positions), and run through the encoder.
+    fn embed(&self, texts: &[&str]) -> Result<Vec<TokenEmbeddings>, ModelError>;
+    /// The token ids of each text, without running the encoder (what idf weights count).
+    fn token_ids(&self, texts: &[&str]) -> Result<Vec<Vec<i64>>, ModelError>;
+}
+
 /// A loaded model: what it is, and the verbs it has.
 pub trait LanguageModel: Send + Sync {
     /// One line saying what this model is, for reports.
@@ -225,6 +258,10 @@ pub trait LanguageModel: Send + Sync {
     fn distributions(&self) -> Option<&dyn NextTokenDistributions> {
         None
     }
+
+    fn token_embedder(&self) -> Option<&dyn TokenEmbedder> {
+        None
+    }
 }
 
 impl dyn LanguageModel + '_ {
@@ -236,6 +273,7 @@ impl dyn LanguageModel + '_ {
             (Capability::Generate, self.generator().is_some()),
             (Capability::Reward, self.reward_model().is_some()),
             (Capability::NextTokenDistributions, self.distributions().is_some()),
+            (Capability::TokenEmbeddings, self.token_embedder().is_some()),
         ];
         verbs.into_iter().filter(|(_, has)| *has).map(|(c, _)| c).collect()
     }

@@ -71,6 +71,9 @@ pub enum ModelSpec {
     /// A reward model (sequence classification with one output) from a Hugging Face folder
     /// (BERT, DistilBERT): judges preference pairs by the reward of each response.
     Reward(NeuralModelSpec),
+    /// A BERT encoder (a Hugging Face folder) read through one layer's hidden states: a
+    /// BERTScore judge of rated outputs.
+    Encoder(NeuralModelSpec),
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,6 +110,13 @@ pub struct NeuralModelSpec {
     /// of max_length, default 512, each scoring its second half).
     #[serde(default)]
     pub windows: Option<String>,
+    /// Encoder: the layer whose hidden states BERTScore matches (1 = the first transformer
+    /// layer; default the last).
+    #[serde(default)]
+    pub layer: Option<usize>,
+    /// Encoder: weigh tokens by inverse document frequency in the references (default false).
+    #[serde(default)]
+    pub idf: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -147,7 +157,7 @@ impl ModelSpec {
             ModelSpec::Outputs(m) => &m.id,
             ModelSpec::Length(m) | ModelSpec::Random(m) => &m.id,
             ModelSpec::Metric(m) => &m.id,
-            ModelSpec::Causal(m) | ModelSpec::Masked(m) | ModelSpec::Reward(m) => &m.id,
+            ModelSpec::Causal(m) | ModelSpec::Masked(m) | ModelSpec::Reward(m) | ModelSpec::Encoder(m) => &m.id,
         }
     }
 }

@@ -152,7 +152,7 @@ fn model_problem(item: &serde_yaml::Value) -> Vec<Problem> {
         Some("outputs") => variant_problem::<OutputsModelSpec>(item, "kind"),
         Some("length" | "random") => variant_problem::<BaselineJudgeSpec>(item, "kind"),
         Some("metric") => variant_problem::<MetricJudgeSpec>(item, "kind"),
-        Some("causal" | "masked" | "reward") => variant_problem::<NeuralModelSpec>(item, "kind"),
+        Some("causal" | "masked" | "reward" | "encoder") => variant_problem::<NeuralModelSpec>(item, "kind"),
         _ => whole_problem::<ModelSpec>(item),
     }
 }
@@ -451,6 +451,7 @@ impl Validator<'_> {
             ModelSpec::Causal(m) => self.neural(at, m, crate::models::neural::Family::Causal),
             ModelSpec::Masked(m) => self.neural(at, m, crate::models::neural::Family::Masked),
             ModelSpec::Reward(m) => self.neural(at, m, crate::models::neural::Family::Reward),
+            ModelSpec::Encoder(m) => self.neural(at, m, crate::models::neural::Family::Encoder),
             ModelSpec::Outputs(m) => {
                 let path = self.existing(&format!("{at}.path"), &m.path, "outputs file");
                 let format = m.format.unwrap_or_else(|| Format::from_path(&m.path));
@@ -525,6 +526,26 @@ impl Validator<'_> {
         if family != neural::Family::Masked && m.pll.is_some() {
             self.problem(&format!("{at}.pll"), format!("model {:?}: `pll` applies to masked models only", m.id));
         }
+        for (key, given) in [("layer", m.layer.is_some()), ("idf", m.idf.is_some())] {
+            if family != neural::Family::Encoder && given {
+                self.problem(
+                    &format!("{at}.{key}"),
+                    format!("model {:?}: `{key}` applies to encoders (kind: encoder) only", m.id),
+                );
+            }
+        }
+        if m.layer == Some(0) {
+            self.problem(
+                &format!("{at}.layer"),
+                format!("model {:?}: layers count from 1 (the first transformer layer)", m.id),
+            );
+        }
+        if family == neural::Family::Encoder && m.stride.is_some() {
+            self.problem(
+                &format!("{at}.stride"),
+                format!("model {:?}: `stride` does not apply to encoders (a text longer than the model's positions is cut, as bert-score cuts it)", m.id),
+            );
+        }
         if family == neural::Family::Reward && m.stride.is_some() {
             self.problem(
                 &format!("{at}.stride"),
@@ -548,6 +569,8 @@ impl Validator<'_> {
         }
         options.max_length = m.max_length;
         options.stride = m.stride;
+        options.layer = m.layer;
+        options.idf = m.idf.unwrap_or(false);
         options.batch_tokens = m.batch_tokens.unwrap_or(neural::DEFAULT_BATCH_TOKENS);
         let kind = ModelKind::Neural(super::NeuralSource { family, path, options });
         Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind })

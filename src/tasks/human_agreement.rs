@@ -16,12 +16,13 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::agreement::{self, Corpus, JudgeScores, Layout as Index};
-use super::metric_judge;
 use super::ratings::{self, Columns, Layout, Ratings};
 use super::{Check, JobContext, JobOutput, Task, TaskType};
+use super::{bertscore_judge, metric_judge};
 use crate::metrics::Metric;
 use crate::metrics::correlation::holm;
 use crate::metrics::stats::{self, ItemStats};
+use crate::models::neural::Family;
 use crate::models::{Capability, LanguageModel};
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
@@ -61,7 +62,7 @@ impl TaskType for HumanAgreementType {
     const NAME: &'static str = "human-agreement";
     const METRICS: &'static [Metric] = Metric::HUMAN_AGREEMENT;
     const NEEDS: &'static [Capability] =
-        &[Capability::Reward, Capability::ScoreTokens, Capability::PseudoLogLikelihood];
+        &[Capability::Reward, Capability::ScoreTokens, Capability::PseudoLogLikelihood, Capability::TokenEmbeddings];
     const READS_FOLDERS: bool = true;
     type Options = Options;
 
@@ -205,6 +206,7 @@ impl Task for HumanAgreement<'_> {
         };
         self.noted.call_once(|| r.notes.iter().for_each(|n| eprintln!("{}: {n}", self.def.id)));
         ctx.progress_start(r.outputs.len() as u64);
+        let mut judge_notes = Vec::new();
         let scored = match &model.kind {
             ModelKind::MetricJudge(recipe) => Ok({
                 // Each item's references are tokenized once for all the systems' outputs.
@@ -240,6 +242,19 @@ impl Task for HumanAgreement<'_> {
                     })
                     .collect::<Vec<_>>()
             }),
+            ModelKind::Neural(source) if source.family == Family::Encoder => match ctx.model() {
+                Ok(lm) => match lm.token_embedder() {
+                    Some(embedder) => bertscore_judge::scores(&model.id, embedder, source.options.idf, r, &|n| {
+                        ctx.progress_advance(n)
+                    })
+                    .map(|(maps, notes)| {
+                        judge_notes = notes;
+                        maps
+                    }),
+                    None => Err(format!("model {} gives no token embeddings", model.id)),
+                },
+                Err(e) => Err(e),
+            },
             _ => match ctx.model() {
                 Ok(lm) => self.model_scores(&model.id, lm.as_ref(), r, &|n| ctx.progress_advance(n)),
                 Err(e) => Err(e),
@@ -255,6 +270,10 @@ impl Task for HumanAgreement<'_> {
         };
         ctx.progress_advance(0);
         let mut notes = r.notes.clone();
+        for note in judge_notes {
+            eprintln!("{}: {note}", self.def.id);
+            notes.push(note);
+        }
         if let Some(first) = maps.first() {
             for variant in first.keys().filter(|k| !k.starts_with("corpus.")) {
                 let mut values = maps.iter().map(|m| m[variant]);

@@ -11,6 +11,7 @@
 //! [`TASK_TYPES`], its section in docs/suites.md. docs/internals.md walks through it.
 
 mod agreement;
+mod bertscore_judge;
 pub mod generation;
 pub mod human_agreement;
 pub mod jsonl;

@@ -2,6 +2,7 @@
 //! (resume, determinism, failures, escaping, snapshots) and ARPA parser robustness.
 
 mod arpa_robustness;
+mod bertscore;
 mod common;
 mod gates;
 mod gemma3;

@@ -47,6 +47,8 @@ pub enum Family {
     Masked,
     /// Sequence classification with one output: a reward for (prompt, response).
     Reward,
+    /// A BERT-family encoder read through one layer's hidden states (BERTScore).
+    Encoder,
 }
 
 impl Family {
@@ -55,6 +57,7 @@ impl Family {
             Family::Causal => "causal",
             Family::Masked => "masked",
             Family::Reward => "reward",
+            Family::Encoder => "encoder",
         }
     }
 
@@ -65,6 +68,7 @@ impl Family {
             Family::Causal => &[Capability::ScoreTokens, Capability::Generate, Capability::NextTokenDistributions],
             Family::Masked => &[Capability::PseudoLogLikelihood],
             Family::Reward => &[Capability::Reward],
+            Family::Encoder => &[Capability::TokenEmbeddings],
         }
     }
 }

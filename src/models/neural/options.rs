@@ -174,6 +174,11 @@ pub struct NeuralOptions {
     pub compute: Option<Compute>,
     /// Causal models: the window policy.
     pub windows: Windows,
+    /// Encoders: the layer whose hidden states are read, 1 = the first transformer layer
+    /// (absent: the last).
+    pub layer: Option<usize>,
+    /// Encoders: BERTScore weighs tokens by their inverse document frequency in the references.
+    pub idf: bool,
 }
 
 /// Measured on a 2-core CPU with packed rows: SmolLM2 on 60 short documents ran about 8% faster
@@ -197,6 +202,8 @@ impl Default for NeuralOptions {
             batch_tokens: DEFAULT_BATCH_TOKENS,
             compute: None,
             windows: Windows::Rolling,
+            layer: None,
+            idf: false,
         }
     }
 }

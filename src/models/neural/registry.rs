@@ -111,6 +111,7 @@ architectures![
     ("distilbert", HfFolder, Masked, super::enabled::masked::load, ""),
     ("roberta", HfFolder, Masked, super::enabled::masked::load, ""),
     ("bert", HfFolder, Reward, super::enabled::reward::load, "one-label sequence classification"),
+    ("bert", HfFolder, Encoder, super::enabled::encoder::load, "hidden states of one layer; any BERT head ignored"),
     ("distilbert", HfFolder, Reward, super::enabled::reward::load, "one-label sequence classification"),
     ("roberta", HfFolder, Reward, super::enabled::reward::load, "one-label sequence classification"),
     ("deberta-v2", HfFolder, Reward, super::enabled::reward::load, "DeBERTa-v2/v3, one label"),
@@ -130,6 +131,7 @@ pub fn support_table() -> String {
             Family::Causal => "log-probabilities",
             Family::Masked => "PLL, PLL-word-l2r",
             Family::Reward => "rewards",
+            Family::Encoder => "BERTScore",
         };
         let source = match a.format {
             Format::HfFolder => "HF folder",

@@ -6,6 +6,7 @@ mod causal;
 mod deberta_v2;
 mod decode;
 pub(super) mod decoder;
+pub(super) mod encoder;
 pub(super) mod gpt2;
 pub(super) mod gpt_neo;
 pub(super) mod masked;
