@@ -54,6 +54,7 @@ fn supported() -> Value {
             "causal": format!("Hugging Face folders with model_type {}; GGUF files of architecture {}", names(Format::HfFolder, Family::Causal).join(", "), names(Format::Gguf, Family::Causal).join(", ")),
             "masked": format!("Hugging Face folders with model_type {}", names(Format::HfFolder, Family::Masked).join(", ")),
             "reward": format!("Hugging Face sequence-classification folders (one label) with model_type {}", names(Format::HfFolder, Family::Reward).join(", ")),
+            "encoder": format!("Hugging Face folders with model_type {}, read through one layer's hidden states (BERTScore)", names(Format::HfFolder, Family::Encoder).join(", ")),
         },
         "gguf": {
             "versions": [2, 3],
@@ -99,7 +100,7 @@ fn describe(path: &std::path::Path) -> Result<Value, NeuralError> {
     }
     if path.is_dir() {
         let folder = ModelFolder::open(path)?;
-        let kinds: Vec<&str> = [Family::Causal, Family::Masked, Family::Reward]
+        let kinds: Vec<&str> = [Family::Causal, Family::Masked, Family::Reward, Family::Encoder]
             .into_iter()
             .filter(|&f| names(Format::HfFolder, f).contains(&folder.model_type.as_str()))
             .map(Family::name)

@@ -108,7 +108,7 @@ pub fn score(candidate: &Matchable, reference: &Matchable, weights: &Weights) ->
     let mut best_for_reference = vec![f64::NEG_INFINITY; rw.len()];
     for (i, ci) in candidate.rows().enumerate() {
         for (j, rj) in reference.rows().enumerate() {
-            let sim: f64 = ci.iter().zip(rj).map(|(&a, &b)| f64::from(a) * f64::from(b)).sum();
+            let sim = dot(ci, rj);
             best_for_candidate[i] = best_for_candidate[i].max(sim);
             best_for_reference[j] = best_for_reference[j].max(sim);
         }
@@ -117,6 +117,20 @@ pub fn score(candidate: &Matchable, reference: &Matchable, weights: &Weights) ->
     let recall: f64 = best_for_reference.iter().zip(&rw).map(|(s, w)| s * w).sum();
     let f1 = 2.0 * precision * recall / (precision + recall);
     Prf { precision, recall, f1: if f1.is_nan() { 0.0 } else { f1 } }
+}
+
+/// A dot product in f32, as bert-score's `bmm` computes the similarities, over eight lanes the
+/// compiler vectorises (the matching is otherwise most of a judge's time).
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let mut lanes = [0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
+    for (x, y) in ca.zip(cb) {
+        for k in 0..8 {
+            lanes[k] += x[k] * y[k];
+        }
+    }
+    f64::from(lanes.iter().sum::<f32>() + tail)
 }
 
 /// BERTScore against several references: each of P, R and F1 its own maximum, as bert-score

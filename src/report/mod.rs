@@ -29,7 +29,7 @@ pub fn family(kind: &str) -> (&'static str, &'static str) {
         "masked" => ("fam-masked", "masked"),
         "causal" => ("fam-causal", "causal"),
         "outputs" => ("fam-outputs", "stored outputs"),
-        "reward" | "metric" => ("fam-judge", "judge"),
+        "reward" | "metric" | "encoder" => ("fam-judge", "judge"),
         _ => ("fam-baseline", "baseline"),
     }
 }

@@ -10,6 +10,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use crate::metrics::bertscore::{self, Matchable, Weights};
 use crate::models::TokenEmbedder;
 use crate::tasks::ratings::Ratings;
@@ -60,13 +62,20 @@ pub fn scores(
         let texts: Vec<&str> = outputs.iter().map(|&k| r.outputs[k].text.as_str()).collect();
         let embedded = embedder.embed(&texts).map_err(|e| format!("embedding outputs: {e}"))?;
         cut_outputs += embedded.iter().filter(|e| e.truncated).count();
-        for (&k, e) in outputs.iter().zip(embedded) {
-            let o = &r.outputs[k];
-            let candidate = Matchable::from(e);
-            // A reference judged as a system is compared with the item's other references.
-            let against = references[o.segment - first].iter().enumerate().filter(|&(i, _)| Some(i) != o.reference);
-            let prf = bertscore::score_max(&candidate, against.map(|(_, m)| m), &weights)
-                .ok_or_else(|| format!("judge {id}: output {} has no reference to compare with", o.key(&r.segments)))?;
+        let scored: Vec<(usize, bertscore::Prf)> = outputs
+            .par_iter()
+            .zip(embedded)
+            .map(|(&k, e)| {
+                let o = &r.outputs[k];
+                let candidate = Matchable::from(e);
+                // A reference judged as a system is compared with the item's other references.
+                let against = references[o.segment - first].iter().enumerate().filter(|&(i, _)| Some(i) != o.reference);
+                bertscore::score_max(&candidate, against.map(|(_, m)| m), &weights).map(|prf| (k, prf)).ok_or_else(
+                    || format!("judge {id}: output {} has no reference to compare with", o.key(&r.segments)),
+                )
+            })
+            .collect::<Result<_, _>>()?;
+        for (k, prf) in scored {
             out[k] = VARIANTS.iter().map(|v| v.to_string()).zip([prf.precision, prf.recall, prf.f1]).collect();
         }
         advance(outputs.len() as u64);

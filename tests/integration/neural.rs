@@ -721,6 +721,7 @@ fn models_command_lists_kinds_and_describes_folders() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert!(v["kinds"]["reward"].as_str().unwrap().contains("deberta-v2"), "{v}");
+    assert!(v["kinds"]["encoder"].as_str().unwrap().contains("model_type bert,"), "{v}");
     assert!(v["gguf"]["tensor_types"].as_array().unwrap().len() == 12, "{v}");
     assert_eq!(v["gguf"]["quantized_compute"]["tensor_types"].as_array().unwrap().len(), 9, "{v}");
 
@@ -748,7 +749,10 @@ fn models_command_lists_kinds_and_describes_folders() {
 
     let o = lmgauge(ws.path(), &["models", fixture("neural/bert-reward").to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert!(v.get("configuration").is_none() && v["usable_as"] == serde_json::json!(["masked", "reward"]), "{v}");
+    assert!(
+        v.get("configuration").is_none() && v["usable_as"] == serde_json::json!(["masked", "reward", "encoder"]),
+        "{v}"
+    );
 }
 
 /// docs/models.md's support table is exactly what the registry generates (`models --table`).
