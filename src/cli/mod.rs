@@ -1,5 +1,6 @@
 //! Command-line definitions (clap): one file per subcommand, dispatched from [`run`].
 
+pub mod chat;
 pub mod env;
 pub mod gate;
 pub mod generate;
@@ -66,6 +67,8 @@ pub enum Command {
     Generate(generate::GenerateArgs),
     /// What this build can load (architectures, GGUF tensor types), or what a model file holds.
     Models(models::ModelsArgs),
+    /// Render a conversation with a model's chat template (or a template file): what a `chat: true` model is given.
+    ChatTemplate(chat::ChatTemplateArgs),
     /// What will run where: build, libtorch flavour, CUDA devices and memory, threads, BLAS, models.
     Env(env::EnvArgs),
     /// Train and query KenLM-compatible n-gram models.
@@ -80,6 +83,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Ngram(cmd) => ngram::run(cmd),
         Command::Perplexity(args) => perplexity::run(args),
         Command::Models(args) => models::run(args),
+        Command::ChatTemplate(args) => chat::run(args),
         Command::Env(args) => env::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Bleu(args) => reference::bleu(args),

@@ -8,6 +8,7 @@
 //! probabilities per token together with the UTF-8 byte span each token covers and the bytes it
 //! scored, so word- and byte-level perplexities compare across tokenizers.
 
+pub mod chat;
 pub mod generate;
 pub mod mapped;
 pub mod neural;
@@ -328,6 +329,8 @@ pub enum ModelError {
     Ngram(#[from] ngram::NgramError),
     #[error(transparent)]
     Neural(#[from] neural::NeuralError),
+    #[error(transparent)]
+    Chat(#[from] chat::ChatError),
     #[error("model {model} cannot do {capability}")]
     Unsupported { model: String, capability: Capability },
 }

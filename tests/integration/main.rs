@@ -3,6 +3,7 @@
 
 mod arpa_robustness;
 mod bertscore;
+mod chat_templates;
 mod common;
 mod gates;
 mod gemma3;
