@@ -9,6 +9,7 @@
 //! scored, so word- and byte-level perplexities compare across tokenizers.
 
 pub mod chat;
+pub mod chat_model;
 pub mod generate;
 pub mod mapped;
 pub mod neural;

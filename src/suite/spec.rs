@@ -117,6 +117,16 @@ pub struct NeuralModelSpec {
     /// Encoder: weigh tokens by inverse document frequency in the references (default false).
     #[serde(default)]
     pub idf: Option<bool>,
+    /// Causal: render every scored context and generation prompt with the model's chat template
+    /// (multiple-choice and generation tasks).
+    #[serde(default)]
+    pub chat: Option<bool>,
+    /// Causal with chat: the system turn before every user turn.
+    #[serde(default)]
+    pub system: Option<String>,
+    /// Causal with chat: a Jinja template file used instead of the model's own.
+    #[serde(default)]
+    pub chat_template: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -571,9 +571,64 @@ impl Validator<'_> {
         options.stride = m.stride;
         options.layer = m.layer;
         options.idf = m.idf.unwrap_or(false);
+        options.chat = self.chat(at, m, family, &path);
         options.batch_tokens = m.batch_tokens.unwrap_or(neural::DEFAULT_BATCH_TOKENS);
         let kind = ModelKind::Neural(super::NeuralSource { family, path, options });
         Some(ModelDef { id: m.id.clone(), description: m.description.clone(), kind })
+    }
+
+    /// A causal model's chat options: `system` and `chat_template` need `chat: true`, and the
+    /// model (or the named file) must have a template that parses.
+    fn chat(
+        &mut self,
+        at: &str,
+        m: &super::spec::NeuralModelSpec,
+        family: crate::models::neural::Family,
+        path: &Path,
+    ) -> Option<crate::models::neural::ChatOptions> {
+        let on = m.chat.unwrap_or(false);
+        for (key, given) in
+            [("chat", m.chat.is_some()), ("system", m.system.is_some()), ("chat_template", m.chat_template.is_some())]
+        {
+            if given && family != crate::models::neural::Family::Causal {
+                self.problem(
+                    &format!("{at}.{key}"),
+                    format!("model {:?}: `{key}` applies to causal models only", m.id),
+                );
+                return None;
+            }
+            if given && key != "chat" && !on {
+                self.problem(&format!("{at}.{key}"), format!("model {:?}: `{key}` needs `chat: true`", m.id));
+            }
+        }
+        if !on {
+            return None;
+        }
+        let template = m.chat_template.as_ref().map(|t| self.resolve(t));
+        if let Some(t) = &template
+            && !t.is_file()
+        {
+            self.problem(
+                &format!("{at}.chat_template"),
+                format!("model {:?}: no such template file {}", m.id, t.display()),
+            );
+            return None;
+        }
+        if path.exists() {
+            match crate::models::chat::model_template(path, template.as_deref()) {
+                Ok(Some(_)) => {}
+                Ok(None) => self.problem(
+                    &format!("{at}.chat"),
+                    format!(
+                        "model {:?}: chat: true, but {} has no chat template; give one with chat_template: FILE",
+                        m.id,
+                        m.path.display()
+                    ),
+                ),
+                Err(e) => self.problem(&format!("{at}.chat_template"), format!("model {:?}: {e}", m.id)),
+            }
+        }
+        Some(crate::models::neural::ChatOptions { template, system: m.system.clone() })
     }
 
     fn ngram(&mut self, at: &str, m: &NgramModelSpec) -> Option<NgramSource> {

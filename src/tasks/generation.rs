@@ -86,6 +86,7 @@ impl TaskType for GenerationType {
     const NAME: &'static str = "generation";
     const METRICS: &'static [Metric] = Metric::REFERENCE;
     const NEEDS: &'static [Capability] = &[Capability::Generate];
+    const CHAT: bool = true;
     type Options = Options;
 
     fn build<'a>(def: &'a TaskDef, o: Options, check: &mut Check) -> Box<dyn Task + 'a> {

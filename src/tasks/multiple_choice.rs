@@ -64,6 +64,7 @@ impl TaskType for MultipleChoiceType {
     const METRICS: &'static [Metric] = &[Metric::Acc, Metric::AccNorm];
     const NEEDS: &'static [Capability] = &[Capability::ScoreTokens, Capability::PseudoLogLikelihood];
     const READS_FOLDERS: bool = true;
+    const CHAT: bool = true;
     type Options = Options;
 
     fn build<'a>(def: &'a TaskDef, o: Options, check: &mut Check) -> Box<dyn Task + 'a> {

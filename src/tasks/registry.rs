@@ -13,7 +13,7 @@ use super::{
 };
 use crate::metrics::Metric;
 use crate::models::Capability;
-use crate::suite::{ModelDef, Suite, SuiteError, TaskDef, TaskTypes, read_options};
+use crate::suite::{ModelDef, ModelKind, Suite, SuiteError, TaskDef, TaskTypes, read_options};
 
 /// What a task type declares.
 pub trait TaskType {
@@ -26,6 +26,9 @@ pub trait TaskType {
     const NEEDS: &'static [Capability];
     /// Whether `dataset.path` may name a folder (the type reads every file in it).
     const READS_FOLDERS: bool = false;
+    /// Whether a chat model's template applies to the type's requests (its contexts or prompts
+    /// are a user's turn); a chat model in any other type is refused, never run as raw text.
+    const CHAT: bool = false;
     /// The task's own keys, as written (`#[serde(deny_unknown_fields)]`).
     type Options: DeserializeOwned;
 
@@ -124,6 +127,20 @@ fn check_models<T: TaskType>(def: &TaskDef, models: &[ModelDef], check: &mut Che
     for (j, id) in def.models.iter().enumerate() {
         let Some(m) = models.iter().find(|m| &m.id == id) else { continue };
         T::check_model(def, m, &format!("models[{j}]"), check);
+        if let ModelKind::Neural(n) = &m.kind
+            && n.options.chat.is_some()
+            && !T::CHAT
+        {
+            check.problem(
+                &format!("models[{j}]"),
+                format!(
+                    "model {:?} is a chat model (chat: true), whose template applies to multiple-choice and generation tasks; task {:?} ({}) scores raw text: list a model entry without chat for it",
+                    m.id,
+                    def.id,
+                    T::NAME
+                ),
+            );
+        }
         let caps = m.kind.capabilities();
         if !T::NEEDS.iter().any(|c| caps.contains(c)) {
             check.problem(

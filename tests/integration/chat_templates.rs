@@ -96,3 +96,94 @@ fn chat_template_command_renders_a_conversation_and_refuses_what_cannot_render()
         "{err}"
     );
 }
+
+/// A chat model scores each choice after the rendered conversation, exactly as the plain model
+/// scores it after that text given as the context (SmolLM2, whose template starts with its BOS
+/// text); the suite's paired test says whether the template changed the result; the keys that
+/// need `chat: true`, a chat model in a task that reads raw text, and a model without a template
+/// are refused by name.
+#[test]
+fn a_chat_model_scores_choices_after_the_rendered_conversation() {
+    let Some(model) = real_model("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else { return };
+    let model = model.display().to_string();
+    let questions = [
+        ("The capital of France is", ["Paris.", "Berlin.", "a river."], 0),
+        ("Water freezes at", ["zero degrees Celsius.", "the top of the hill.", "noon."], 0),
+        ("The opposite of hot is", ["cold.", "loud.", "green."], 0),
+    ];
+    let ws = workspace(&[]);
+    let mut plain = String::new();
+    let mut rendered = String::new();
+    for (k, (context, choices, gold)) in questions.iter().enumerate() {
+        let conversation =
+            serde_json::json!([{"role": "system", "content": "Answer briefly."}, {"role": "user", "content": context}]);
+        let file = format!("conversation{k}.json");
+        std::fs::write(ws.path().join(&file), conversation.to_string()).unwrap();
+        let out = lmgauge(ws.path(), &["chat-template", &model, "--messages", &file]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            text.starts_with("<|im_start|>system\nAnswer briefly.<|im_end|>")
+                && text.ends_with("<|im_start|>assistant\n"),
+            "{text}"
+        );
+        plain += &format!("{}\n", serde_json::json!({"context": context, "choices": choices, "gold": gold}));
+        rendered += &format!("{}\n", serde_json::json!({"context": text, "choices": choices, "gold": gold}));
+    }
+    std::fs::write(ws.path().join("plain.jsonl"), plain).unwrap();
+    std::fs::write(ws.path().join("rendered.jsonl"), rendered).unwrap();
+    let suite = format!(
+        "version: 1\nname: chat\nmodels:\n  - {{id: raw, kind: causal, path: {model}}}\n  \
+         - {{id: chat, kind: causal, path: {model}, chat: true, system: Answer briefly.}}\ntasks:\n  \
+         - {{id: plain, type: multiple-choice, dataset: {{path: plain.jsonl}}, models: [raw, chat], metrics: [acc]}}\n  \
+         - {{id: rendered, type: multiple-choice, dataset: {{path: rendered.jsonl}}, models: [raw], metrics: [acc]}}\n"
+    );
+    std::fs::write(ws.path().join("suite.yaml"), suite).unwrap();
+    let out = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(ws.path().join(format!("out/chat/latest/jobs/{name}.json"))).unwrap())
+            .unwrap()
+    };
+    let scores = |v: &Value| v["items"].as_array().unwrap().iter().map(|it| it["scores"].clone()).collect::<Vec<_>>();
+    let (chat, by_hand, raw) = (job("plain__chat"), job("rendered__raw"), job("plain__raw"));
+    // Only the number of characters of each choice (acc_norm) is the same in all three.
+    let lls = |v: &Value| -> Vec<f64> {
+        scores(v)
+            .iter()
+            .flat_map(|s| (0..3).map(|i| s[format!("ll.{i}")].as_f64().unwrap()).collect::<Vec<_>>())
+            .collect()
+    };
+    assert_eq!(
+        lls(&chat),
+        lls(&by_hand),
+        "the chat model must score exactly what the plain model scores after the rendered text"
+    );
+    assert_ne!(lls(&chat), lls(&raw));
+    let pairwise = std::fs::read_to_string(ws.path().join("out/chat/latest/pairwise.csv")).unwrap();
+    assert!(pairwise.lines().any(|l| l.contains("plain") && l.contains("raw") && l.contains("chat")), "{pairwise}");
+
+    let refused = |models: &str, task_type: &str, metric: &str| {
+        let yaml = format!(
+            "version: 1\nname: bad\nmodels:\n{models}tasks:\n  - {{id: t, type: {task_type}, dataset: {{path: plain.jsonl}}, models: [m], metrics: [{metric}]}}\n"
+        );
+        std::fs::write(ws.path().join("bad.yaml"), yaml).unwrap();
+        let out = lmgauge(ws.path(), &["validate", "bad.yaml"]);
+        assert!(!out.status.success());
+        stderr(&out)
+    };
+    let err =
+        refused(&format!("  - {{id: m, kind: causal, path: {model}, system: Be brief.}}\n"), "multiple-choice", "acc");
+    assert!(err.contains("`system` needs `chat: true`"), "{err}");
+    let err =
+        refused(&format!("  - {{id: m, kind: causal, path: {model}, chat: true}}\n"), "perplexity", "token_perplexity");
+    assert!(err.contains("is a chat model (chat: true)") && err.contains("scores raw text"), "{err}");
+    if let Some(gemma) = real_model("models/gemma3/gemma-3-270m-q4_k_m.gguf") {
+        let err = refused(
+            &format!("  - {{id: m, kind: causal, path: {}, chat: true}}\n", gemma.display()),
+            "multiple-choice",
+            "acc",
+        );
+        assert!(err.contains("has no chat template; give one with chat_template: FILE"), "{err}");
+    }
+}

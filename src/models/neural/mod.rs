@@ -161,7 +161,31 @@ fn load_quantized(family: Family, path: &Path, options: &NeuralOptions) -> Resul
             format!("a GGUF file holds a causal LM; it cannot be used as kind {}", family.name()),
         ));
     }
-    quantized::load(path, options)
+    with_chat(quantized::load(path, options)?, path, options)
+}
+
+/// The model as a chat model when its options ask for one (`chat: true`): its chat template (or
+/// the suite's file) renders every scored context and generation prompt.
+fn with_chat(
+    model: Arc<dyn LanguageModel>,
+    path: &Path,
+    options: &NeuralOptions,
+) -> Result<Arc<dyn LanguageModel>, NeuralError> {
+    let Some(chat) = &options.chat else { return Ok(model) };
+    if gguf::is_gguf(path) && gguf::Gguf::open(path)?.opt_str("tokenizer.ggml.model")? == Some("llama") {
+        // Rendered templates hold control tokens (`<start_of_turn>`) that must be read as tokens;
+        // the SentencePiece tokenizer reads text as llama-perplexity does (parse_special off).
+        return Err(NeuralError::file(
+            path,
+            "chat: true is not supported for SentencePiece GGUF files yet: their tokenizer reads control tokens such as <start_of_turn> in text as plain characters",
+        ));
+    }
+    let template = crate::models::chat::model_template(path, chat.template.as_deref())
+        .map_err(|e| NeuralError::Options(e.to_string()))?
+        .ok_or_else(|| {
+            NeuralError::file(path, "chat: true, but the model has no chat template; give one with chat_template: FILE")
+        })?;
+    Ok(Arc::new(crate::models::chat_model::ChatModel::new(model, template, chat.system.clone())))
 }
 
 /// The window and batch settings every loader accepts.
@@ -214,12 +238,12 @@ fn load_registered(
         let file = gguf::Gguf::open(path)?;
         let name = file.require_str("general.architecture")?.to_owned();
         let arch = registry::find(Format::Gguf, family, &name).map_err(|e| NeuralError::file(path, e))?;
-        return imp::load(registry::loader(arch), OpenedFile::Gguf(file), options);
+        return with_chat(imp::load(registry::loader(arch), OpenedFile::Gguf(file), options)?, path, options);
     }
     let folder = hf::ModelFolder::open(path)?;
     let arch = registry::find(Format::HfFolder, family, &folder.model_type)
         .map_err(|e| NeuralError::file(&folder.config_path(), e))?;
-    imp::load(registry::loader(arch), OpenedFile::Folder(folder), options)
+    with_chat(imp::load(registry::loader(arch), OpenedFile::Folder(folder), options)?, path, options)
 }
 
 #[cfg(not(feature = "torch"))]

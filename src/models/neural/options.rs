@@ -177,8 +177,19 @@ pub struct NeuralOptions {
     /// Encoders: the layer whose hidden states are read, 1 = the first transformer layer
     /// (absent: the last).
     pub layer: Option<usize>,
+    /// Causal models used as chat models: contexts and prompts rendered by the chat template.
+    pub chat: Option<ChatOptions>,
     /// Encoders: BERTScore weighs tokens by their inverse document frequency in the references.
     pub idf: bool,
+}
+
+/// How a chat model's conversations are rendered (`chat: true`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatOptions {
+    /// A template file used instead of the model's own (`chat_template:`).
+    pub template: Option<std::path::PathBuf>,
+    /// The system turn before every user turn (`system:`).
+    pub system: Option<String>,
 }
 
 /// Measured on a 2-core CPU with packed rows: SmolLM2 on 60 short documents ran about 8% faster
@@ -204,6 +215,7 @@ impl Default for NeuralOptions {
             windows: Windows::Rolling,
             layer: None,
             idf: false,
+            chat: None,
         }
     }
 }

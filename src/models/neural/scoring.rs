@@ -203,6 +203,7 @@ pub fn score_continuations(
             )));
         }
         let whole = tokenizer.encode(&format!("{context}{continuation}"))?;
+        let mut lead = 0;
         let context_ids = if context.is_empty() {
             vec![tokenizer.prefix().ok_or_else(|| {
                 NeuralError::file(
@@ -211,10 +212,13 @@ pub fn score_continuations(
                 )
             })? as i64]
         } else {
-            let lead = tokenizer.bos.filter(|_| tokenizer.lead_bos).map(i64::from);
-            lead.into_iter().chain(tokenizer.encode(&context[..kept])?.ids).collect()
+            let own = tokenizer.encode(&context[..kept])?.ids;
+            // A context that already starts with BOS (a rendered chat template writes it) gets
+            // no second one.
+            let bos = tokenizer.bos.filter(|_| tokenizer.lead_bos).map(i64::from).filter(|&b| own.first() != Some(&b));
+            lead = usize::from(bos.is_some());
+            bos.into_iter().chain(own).collect()
         };
-        let lead = usize::from(!context.is_empty() && tokenizer.lead_bos && tokenizer.bos.is_some());
         let skip = if context.is_empty() { 0 } else { context_ids.len() - lead };
         let own = whole.ids.len().saturating_sub(skip);
         if own == 0 || own > policy.max_length {
