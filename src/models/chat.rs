@@ -112,9 +112,7 @@ impl ChatTemplate {
         env.add_function("raise_exception", |message: String| -> Result<Value, JinjaError> {
             Err(JinjaError::new(ErrorKind::InvalidOperation, message))
         });
-        env.add_function("strftime_now", |format: String| -> Result<Value, JinjaError> {
-            Ok(Value::from(strftime_now(&format)))
-        });
+        env.add_function("strftime_now", |format: String| strftime_now(&format).map(Value::from));
         env.add_filter("tojson", python_json);
         env
     }
@@ -142,33 +140,72 @@ impl ChatTemplate {
 /// `tokenizer_config.json` `chat_template` (the one named `default` when it lists several);
 /// `override_file` replaces the model's own. None when the model has no template.
 pub fn model_template(model: &Path, override_file: Option<&Path>) -> Result<Option<ChatTemplate>, ChatError> {
-    let file_error = |path: &Path, message: String| ChatError::File { path: path.to_owned(), message };
-    let (own, bos, eos) = if crate::models::neural::gguf::is_gguf(model) {
-        let g = crate::models::neural::gguf::Gguf::open(model).map_err(|e| file_error(model, e.to_string()))?;
-        let tokens = g.opt_array("tokenizer.ggml.tokens").map_err(|e| file_error(model, e.to_string()))?;
+    Found::read(model)?.template(override_file)
+}
+
+/// The template a `chat: true` model runs with, or why the model cannot be one: it has no
+/// template, or it is a SentencePiece GGUF file, whose tokenizer reads text as llama-perplexity
+/// does (control tokens such as `<start_of_turn>` as plain characters). Suite validation and
+/// model loading both ask here, so a suite is refused for the same reasons a load would fail.
+pub fn chat_model_template(model: &Path, override_file: Option<&Path>) -> Result<ChatTemplate, ChatError> {
+    let found = Found::read(model)?;
+    let refuse = |message: &str| ChatError::File { path: model.to_owned(), message: message.to_owned() };
+    let template = found
+        .template(override_file)?
+        .ok_or_else(|| refuse("chat: true, but the model has no chat template; give one with chat_template: FILE"))?;
+    if found.sentencepiece {
+        return Err(refuse(
+            "chat: true is not supported for SentencePiece GGUF files yet: their tokenizer reads control tokens such as <start_of_turn> in text as plain characters",
+        ));
+    }
+    Ok(template)
+}
+
+/// What a model file says about chat: its own template and where it is, the texts of its BOS
+/// and EOS tokens, and whether it is a SentencePiece GGUF file.
+struct Found {
+    own: Option<(String, String)>,
+    bos: String,
+    eos: String,
+    sentencepiece: bool,
+}
+
+impl Found {
+    fn read(model: &Path) -> Result<Found, ChatError> {
+        if !crate::models::neural::gguf::is_gguf(model) {
+            return folder_template(model);
+        }
+        let error =
+            |e: crate::models::neural::NeuralError| ChatError::File { path: model.to_owned(), message: e.to_string() };
+        let g = crate::models::neural::gguf::Gguf::open(model).map_err(error)?;
+        let tokens = g.opt_array("tokenizer.ggml.tokens").map_err(error)?;
         let token = |key: &str| -> Result<String, ChatError> {
-            let id = g.opt_u64(key).map_err(|e| file_error(model, e.to_string()))?;
+            let id = g.opt_u64(key).map_err(error)?;
             Ok(id
                 .and_then(|i| tokens.and_then(|t| t.strings()).and_then(|t| t.get(i as usize)))
                 .cloned()
                 .unwrap_or_default())
         };
-        let own = g.opt_str("tokenizer.chat_template").map_err(|e| file_error(model, e.to_string()))?;
-        let own = own.map(|t| (t.to_owned(), format!("{} (tokenizer.chat_template)", model.display())));
-        (own, token("tokenizer.ggml.bos_token_id")?, token("tokenizer.ggml.eos_token_id")?)
-    } else {
-        folder_template(model)?
-    };
-    let template = match (override_file, own) {
-        (Some(file), _) => ChatTemplate::from_file(file, bos, eos)?,
-        (None, Some((source, origin))) => ChatTemplate::new(source, origin, bos, eos),
-        (None, None) => return Ok(None),
-    };
-    template.check()?;
-    Ok(Some(template))
-}
+        let own = g.opt_str("tokenizer.chat_template").map_err(error)?;
+        Ok(Found {
+            own: own.map(|t| (t.to_owned(), format!("{} (tokenizer.chat_template)", model.display()))),
+            bos: token("tokenizer.ggml.bos_token_id")?,
+            eos: token("tokenizer.ggml.eos_token_id")?,
+            sentencepiece: g.opt_str("tokenizer.ggml.model").map_err(error)? == Some("llama"),
+        })
+    }
 
-type Found = (Option<(String, String)>, String, String);
+    fn template(&self, override_file: Option<&Path>) -> Result<Option<ChatTemplate>, ChatError> {
+        let (bos, eos) = (self.bos.clone(), self.eos.clone());
+        let template = match (override_file, &self.own) {
+            (Some(file), _) => ChatTemplate::from_file(file, bos, eos)?,
+            (None, Some((source, origin))) => ChatTemplate::new(source.clone(), origin.clone(), bos, eos),
+            (None, None) => return Ok(None),
+        };
+        template.check()?;
+        Ok(Some(template))
+    }
+}
 
 /// A Hugging Face folder's template and special tokens.
 fn folder_template(dir: &Path) -> Result<Found, ChatError> {
@@ -190,7 +227,7 @@ fn folder_template(dir: &Path) -> Result<Found, ChatError> {
     if jinja.is_file() {
         let source = std::fs::read_to_string(&jinja)
             .map_err(|e| ChatError::File { path: jinja.clone(), message: format!("cannot read: {e}") })?;
-        return Ok((Some((source, jinja.display().to_string())), bos, eos));
+        return Ok(Found { own: Some((source, jinja.display().to_string())), bos, eos, sentencepiece: false });
     }
     let origin = format!("{} (chat_template)", config_path.display());
     let own = match &config["chat_template"] {
@@ -210,65 +247,19 @@ fn folder_template(dir: &Path) -> Result<Found, ChatError> {
             });
         }
     };
-    Ok((own.map(|s| (s, origin)), bos, eos))
+    Ok(Found { own: own.map(|s| (s, origin)), bos, eos, sentencepiece: false })
 }
 
-/// The current local date and time in a strftime format, as transformers' `strftime_now` gives
-/// it (templates such as Llama 3.1's print today's date).
-fn strftime_now(format: &str) -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let days = (now / 86_400) as i64;
-    let (year, month, day) = civil_from_days(days);
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
+/// The current date and time (UTC) in a strftime format, as transformers' `strftime_now` gives
+/// it (templates such as Llama 3.1's print today's date); a format chrono cannot write is an
+/// error naming it.
+fn strftime_now(format: &str) -> Result<String, JinjaError> {
+    use std::fmt::Write;
     let mut out = String::new();
-    let mut chars = format.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        match chars.next() {
-            Some('d') => out.push_str(&format!("{day:02}")),
-            Some('m') => out.push_str(&format!("{month:02}")),
-            Some('Y') => out.push_str(&year.to_string()),
-            Some('y') => out.push_str(&format!("{:02}", year % 100)),
-            Some('b') => out.push_str(&MONTHS[month as usize - 1][..3]),
-            Some('B') => out.push_str(MONTHS[month as usize - 1]),
-            Some('%') => out.push('%'),
-            Some(other) => {
-                out.push('%');
-                out.push(other);
-            }
-            None => out.push('%'),
-        }
-    }
-    out
-}
-
-/// Howard Hinnant's days-to-civil-date conversion (proleptic Gregorian, UTC).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(month <= 2), month, day)
+    write!(out, "{}", chrono::Utc::now().format(format)).map_err(|_| {
+        JinjaError::new(ErrorKind::InvalidOperation, format!("strftime_now: invalid format {format:?}"))
+    })?;
+    Ok(out)
 }
 
 /// transformers' `tojson`: `json.dumps(x, ensure_ascii=False)` — `", "` and `": "` between
@@ -284,13 +275,8 @@ fn write_python_json(v: &Value, out: &mut String) -> Result<(), JinjaError> {
     match v.kind() {
         K::Undefined | K::None => out.push_str("null"),
         K::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
-        K::Number => match i64::try_from(v.clone()) {
-            Ok(i) if !v.to_string().contains('.') => out.push_str(&i.to_string()),
-            _ => {
-                let f = f64::try_from(v.clone())?;
-                out.push_str(&format!("{f:?}"));
-            }
-        },
+        K::Number if v.is_integer() => out.push_str(&v.to_string()),
+        K::Number => out.push_str(&format!("{:?}", f64::try_from(v.clone())?)),
         K::String => write_python_string(v.as_str().unwrap_or_default(), out),
         K::Seq | K::Iterable => {
             out.push('[');
@@ -379,9 +365,10 @@ mod tests {
     }
 
     #[test]
-    fn dates_are_the_proleptic_gregorian_calendar() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_794), (2026, 12, 7));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn strftime_now_writes_today_and_refuses_a_broken_format() {
+        let today = chrono::Utc::now().format("%d %b %Y").to_string();
+        assert_eq!(template("{{ strftime_now('%d %b %Y') }}").render(&[], false).unwrap(), today);
+        let e = template("{{ strftime_now('%Q') }}").render(&[], false).unwrap_err().to_string();
+        assert!(e.contains("strftime_now: invalid format"), "{e}");
     }
 }

@@ -614,19 +614,11 @@ impl Validator<'_> {
             );
             return None;
         }
-        if path.exists() {
-            match crate::models::chat::model_template(path, template.as_deref()) {
-                Ok(Some(_)) => {}
-                Ok(None) => self.problem(
-                    &format!("{at}.chat"),
-                    format!(
-                        "model {:?}: chat: true, but {} has no chat template; give one with chat_template: FILE",
-                        m.id,
-                        m.path.display()
-                    ),
-                ),
-                Err(e) => self.problem(&format!("{at}.chat_template"), format!("model {:?}: {e}", m.id)),
-            }
+        if path.exists()
+            && let Err(e) = crate::models::chat::chat_model_template(path, template.as_deref())
+        {
+            let key = if template.is_some() { "chat_template" } else { "chat" };
+            self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));
         }
         Some(crate::models::neural::ChatOptions { template, system: m.system.clone() })
     }

@@ -185,5 +185,13 @@ fn a_chat_model_scores_choices_after_the_rendered_conversation() {
             "acc",
         );
         assert!(err.contains("has no chat template; give one with chat_template: FILE"), "{err}");
+        let template = repo().join("tests/fixtures/chat-templates/templates/user-first.jinja");
+        let with_template = format!(
+            "  - {{id: m, kind: causal, path: {}, chat: true, chat_template: {}}}\n",
+            gemma.display(),
+            template.display()
+        );
+        let err = refused(&with_template, "multiple-choice", "acc");
+        assert!(err.contains("not supported for SentencePiece GGUF files yet"), "{err}");
     }
 }

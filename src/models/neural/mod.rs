@@ -172,19 +172,8 @@ fn with_chat(
     options: &NeuralOptions,
 ) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     let Some(chat) = &options.chat else { return Ok(model) };
-    if gguf::is_gguf(path) && gguf::Gguf::open(path)?.opt_str("tokenizer.ggml.model")? == Some("llama") {
-        // Rendered templates hold control tokens (`<start_of_turn>`) that must be read as tokens;
-        // the SentencePiece tokenizer reads text as llama-perplexity does (parse_special off).
-        return Err(NeuralError::file(
-            path,
-            "chat: true is not supported for SentencePiece GGUF files yet: their tokenizer reads control tokens such as <start_of_turn> in text as plain characters",
-        ));
-    }
-    let template = crate::models::chat::model_template(path, chat.template.as_deref())
-        .map_err(|e| NeuralError::Options(e.to_string()))?
-        .ok_or_else(|| {
-            NeuralError::file(path, "chat: true, but the model has no chat template; give one with chat_template: FILE")
-        })?;
+    let template = crate::models::chat::chat_model_template(path, chat.template.as_deref())
+        .map_err(|e| NeuralError::Options(e.to_string()))?;
     Ok(Arc::new(crate::models::chat_model::ChatModel::new(model, template, chat.system.clone())))
 }
 
