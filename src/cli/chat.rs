@@ -9,7 +9,8 @@ use serde_json::json;
 
 use super::vocabulary::{JsonArg, print_json};
 use crate::error::Error;
-use crate::models::chat::{self, ChatError, ChatTemplate, Message};
+use crate::models::chat::{ChatError, ChatTemplate, Message};
+use crate::models::neural::chat_source;
 
 #[derive(Debug, Args)]
 pub struct ChatTemplateArgs {
@@ -38,9 +39,14 @@ pub fn run(args: ChatTemplateArgs) -> Result<i32, Error> {
         ))
     })?;
     let template = match (&args.model, &args.template) {
-        (Some(model), over) => chat::model_template(model, over.as_deref()).map_err(model_error)?.ok_or_else(|| {
-            Error::Usage(format!("{}: the model has no chat template; give one with --template FILE", model.display()))
-        })?,
+        (Some(model), over) => {
+            chat_source::model_template(model, over.as_deref()).map_err(model_error)?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: the model has no chat template; give one with --template FILE",
+                    model.display()
+                ))
+            })?
+        }
         (None, Some(file)) => ChatTemplate::from_file(file, String::new(), String::new()).map_err(model_error)?,
         (None, None) => return Err(Error::Usage("give a model (GGUF file or model folder) or --template FILE".into())),
     };

@@ -615,7 +615,7 @@ impl Validator<'_> {
             return None;
         }
         if path.exists()
-            && let Err(e) = crate::models::chat::chat_model_template(path, template.as_deref())
+            && let Err(e) = crate::models::neural::chat_source::chat_model_template(path, template.as_deref())
         {
             let key = if template.is_some() { "chat_template" } else { "chat" };
             self.problem(&format!("{at}.{key}"), format!("model {:?}: {e}", m.id));

@@ -6,7 +6,8 @@
 
 use serde_json::Value;
 
-use lmgauge::models::chat::{self, ChatTemplate, Message};
+use lmgauge::models::chat::{ChatTemplate, Message};
+use lmgauge::models::neural::chat_source;
 
 use crate::common::{lmgauge, real_model, repo, stderr, workspace};
 
@@ -27,7 +28,7 @@ fn templates_render_as_transformers_renders_them() {
         let source = case["template"].as_str().unwrap();
         let template = if let Some(rel) = source.strip_prefix("gguf:") {
             let Some(path) = real_model(rel) else { continue };
-            let t = chat::model_template(&path, None).unwrap().expect("SmolLM2's GGUF has a chat template");
+            let t = chat_source::model_template(&path, None).unwrap().expect("SmolLM2's GGUF has a chat template");
             assert_eq!(
                 (t.bos_token.as_str(), t.eos_token.as_str()),
                 (case["bos_token"].as_str().unwrap(), case["eos_token"].as_str().unwrap())

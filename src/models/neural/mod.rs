@@ -9,6 +9,7 @@
 //! they are "not enabled in this build" when asked to load one of those.
 
 pub mod activation;
+pub mod chat_source;
 pub mod deberta_config;
 pub mod decoders;
 pub mod gguf;
@@ -172,7 +173,7 @@ fn with_chat(
     options: &NeuralOptions,
 ) -> Result<Arc<dyn LanguageModel>, NeuralError> {
     let Some(chat) = &options.chat else { return Ok(model) };
-    let template = crate::models::chat::chat_model_template(path, chat.template.as_deref())
+    let template = chat_source::chat_model_template(path, chat.template.as_deref())
         .map_err(|e| NeuralError::Options(e.to_string()))?;
     Ok(Arc::new(crate::models::chat_model::ChatModel::new(model, template, chat.system.clone())))
 }
