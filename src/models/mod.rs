@@ -14,6 +14,7 @@ pub mod generate;
 pub mod mapped;
 pub mod neural;
 pub mod ngram;
+pub mod prompt;
 
 use std::fmt;
 
@@ -263,6 +264,17 @@ pub trait LanguageModel: Send + Sync {
 
     fn token_embedder(&self) -> Option<&dyn TokenEmbedder> {
         None
+    }
+
+    /// A task's prompt as this model reads it: written as one text (lm-evaluation-harness's
+    /// layout without a chat template), or, by a chat model, rendered with its template.
+    fn render_prompt(&self, prompt: &prompt::Prompt) -> Result<String, ModelError> {
+        Ok(prompt.flat())
+    }
+
+    /// Whether prompts are rendered by a chat template.
+    fn is_chat(&self) -> bool {
+        false
     }
 }
 

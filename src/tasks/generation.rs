@@ -13,6 +13,7 @@ use super::{Check, JobContext, JobOutput, Task, TaskType};
 use crate::data::{self, Format};
 use crate::metrics::Metric;
 use crate::metrics::stats::ItemStats;
+use crate::models::prompt::Prompt;
 use crate::models::generate::{GenParams, Strategy};
 use crate::models::{Capability, LanguageModel};
 use crate::store::ResultRow;
@@ -257,7 +258,14 @@ pub fn run(
     data: &GenerationData,
     advance: &dyn Fn(u64),
 ) -> Result<Vec<ItemScore>, String> {
-    let prompts: Vec<&str> = data.prompts.iter().map(String::as_str).collect();
+    // A chat model renders each prompt as the user's turn; any other model reads it as written.
+    let rendered: Vec<String> = data
+        .prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| model.render_prompt(&Prompt::plain(p.as_str())).map_err(|e| format!("prompt {}: {e}", i + 1)))
+        .collect::<Result<_, _>>()?;
+    let prompts: Vec<&str> = rendered.iter().map(String::as_str).collect();
     // Calls of PROMPTS_PER_CALL prompts, so progress moves while a long job writes; each prompt's
     // random stream follows its position in the job (`first_index`), and every model decodes a
     // prompt the same whatever else is in its batch (tested), so the texts do not depend on it.

@@ -12,6 +12,7 @@
 
 mod agreement;
 mod bertscore_judge;
+mod fewshot;
 pub mod generation;
 pub mod human_agreement;
 pub mod jsonl;
@@ -22,6 +23,7 @@ pub mod multiple_choice;
 pub mod perplexity;
 pub mod preference;
 mod published;
+mod pyrandom;
 pub mod ratings;
 mod ratings_table;
 pub mod reference;

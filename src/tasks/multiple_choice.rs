@@ -12,17 +12,19 @@
 //! Holm-corrected over the pairs of models; `group_fields` adds accuracy per group (an MMLU
 //! subject, say) with Wilson intervals.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use super::fewshot::{FewShot, FewShotKeys};
 use super::jsonl::Record;
 use super::minimal_pairs::{group_accuracy, mcnemar_table};
 use super::{Check, JobContext, JobOutput, Task, TaskType, bootstrapped_row};
 use crate::metrics::Metric;
 use crate::metrics::stats::ItemStats;
 use crate::models::Capability;
+use crate::models::prompt::{Exchange, Prompt};
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
 use crate::store::scores::{ChoiceScores, Scores};
@@ -57,6 +59,19 @@ pub struct Options {
     /// Use only the first N items of each file.
     #[serde(default)]
     pub per_file: Option<usize>,
+    /// Few-shot examples before each item (src/tasks/fewshot.rs).
+    #[serde(default)]
+    pub num_fewshot: Option<usize>,
+    #[serde(default)]
+    pub fewshot_split: Option<PathBuf>,
+    #[serde(default)]
+    pub fewshot_seed: Option<u64>,
+    #[serde(default)]
+    pub fewshot_sampler: Option<String>,
+    #[serde(default)]
+    pub fewshot_delimiter: Option<String>,
+    #[serde(default)]
+    pub fewshot_as_multiturn: Option<bool>,
 }
 
 impl TaskType for MultipleChoiceType {
@@ -69,15 +84,25 @@ impl TaskType for MultipleChoiceType {
 
     fn build<'a>(def: &'a TaskDef, o: Options, check: &mut Check) -> Box<dyn Task + 'a> {
         check.at_least_one("per_file", o.per_file);
+        let delimiter = o.target_delimiter.unwrap_or_else(|| " ".into());
+        let keys = FewShotKeys {
+            num_fewshot: o.num_fewshot,
+            fewshot_split: o.fewshot_split,
+            fewshot_seed: o.fewshot_seed,
+            fewshot_sampler: o.fewshot_sampler,
+            fewshot_delimiter: o.fewshot_delimiter,
+            fewshot_as_multiturn: o.fewshot_as_multiturn,
+        };
+        let fewshot = FewShot::resolve(keys, delimiter.clone(), check);
         let layout = Layout {
             context: o.context_field.unwrap_or_else(|| "context".into()),
             choices: o.choices_field.unwrap_or_else(|| "choices".into()),
             gold: o.gold_field.unwrap_or_else(|| "gold".into()),
-            delimiter: o.target_delimiter.unwrap_or_else(|| " ".into()),
+            delimiter,
             groups: o.group_fields,
             per_file: o.per_file,
         };
-        Box::new(MultipleChoice { def, layout, items: OnceLock::new() })
+        Box::new(MultipleChoice { def, layout, fewshot, items: OnceLock::new() })
     }
 }
 
@@ -93,7 +118,7 @@ struct Layout {
 }
 
 /// One question, with where it came from.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Question {
     /// `file-stem:line`.
     pub id: String,
@@ -107,12 +132,55 @@ pub struct Question {
 pub struct MultipleChoice<'a> {
     def: &'a TaskDef,
     layout: Layout,
-    items: OnceLock<Result<Vec<Question>, String>>,
+    fewshot: FewShot,
+    items: OnceLock<Result<Loaded, String>>,
+}
+
+/// The questions, each with the prompt its choices continue.
+struct Loaded {
+    questions: Vec<Question>,
+    prompts: Vec<Prompt>,
 }
 
 impl MultipleChoice<'_> {
-    fn items(&self) -> &Result<Vec<Question>, String> {
-        self.items.get_or_init(|| read_questions(&self.def.dataset.path, &self.layout, self.def.dataset.limit))
+    fn items(&self) -> Result<&[Question], &String> {
+        self.loaded().as_ref().map(|l| l.questions.as_slice())
+    }
+
+    fn loaded(&self) -> &Result<Loaded, String> {
+        self.items.get_or_init(|| {
+            let questions = read_questions(&self.def.dataset.path, &self.layout, self.def.dataset.limit)?;
+            let prompts = self.prompts(&questions)?;
+            Ok(Loaded { questions, prompts })
+        })
+    }
+
+    /// Each question's prompt: its few-shot examples (drawn as lm-evaluation-harness draws them)
+    /// and its context.
+    fn prompts(&self, questions: &[Question]) -> Result<Vec<Prompt>, String> {
+        let fs = &self.fewshot;
+        let path = fs.split.as_deref().unwrap_or(&self.def.dataset.path);
+        // The pool is the whole file: `limit` and `per_file` choose the items, not the examples.
+        let whole = if fs.k > 0 && (fs.split.is_some() || self.def.dataset.limit.is_some() || self.layout.per_file.is_some()) {
+            let layout = Layout { per_file: None, ..self.layout.clone() };
+            Some(read_questions(path, &layout, None).map_err(|e| format!("few-shot examples: {e}"))?)
+        } else {
+            None
+        };
+        let pool = whole.as_deref().unwrap_or(questions);
+        let shots = fs.draw(questions, pool, fs.split.is_none(), &path.display().to_string())?;
+        Ok(questions
+            .iter()
+            .zip(shots)
+            .map(|(q, shots)| Prompt {
+                exchanges: shots
+                    .into_iter()
+                    .map(|j| Exchange { question: pool[j].context.clone(), answer: pool[j].choices[pool[j].gold].clone() })
+                    .collect(),
+                question: q.context.clone(),
+                delimiters: fs.delimiters.clone(),
+            })
+            .collect())
     }
 
     /// Whether each record got each of its items right by `metric`.
@@ -135,11 +203,12 @@ impl Task for MultipleChoice<'_> {
     }
 
     fn run(&self, model: &ModelDef, ctx: &dyn JobContext) -> JobOutput {
-        let (questions, lm) = match (self.items(), ctx.model()) {
-            (Ok(q), Ok(lm)) => (q, lm),
+        let (loaded, lm) = match (self.loaded(), ctx.model()) {
+            (Ok(l), Ok(lm)) => (l, lm),
             (Err(e), _) => return JobOutput::failed(e.clone()),
             (_, Err(e)) => return JobOutput::failed(e),
         };
+        let questions = &loaded.questions;
         ctx.progress_start(questions.len() as u64);
         let mut items = Vec::with_capacity(questions.len());
         let mut start = 0;
@@ -152,14 +221,23 @@ impl Task for MultipleChoice<'_> {
                 end += 1;
             }
             let chunk = &questions[start..end];
+            let contexts: Vec<String> = match loaded.prompts[start..end]
+                .iter()
+                .zip(chunk)
+                .map(|(p, q)| lm.render_prompt(p).map_err(|e| format!("model {}, item {}: {e}", model.id, q.id)))
+                .collect()
+            {
+                Ok(c) => c,
+                Err(e) => return JobOutput::failed(e),
+            };
             let continuations: Vec<Vec<String>> = chunk
                 .iter()
                 .map(|q| q.choices.iter().map(|c| format!("{}{c}", self.layout.delimiter)).collect())
                 .collect();
-            let requests: Vec<(&str, &str)> = chunk
+            let requests: Vec<(&str, &str)> = contexts
                 .iter()
                 .zip(&continuations)
-                .flat_map(|(q, cs)| cs.iter().map(|c| (q.context.as_str(), c.as_str())))
+                .flat_map(|(context, cs)| cs.iter().map(|c| (context.as_str(), c.as_str())))
                 .collect();
             let scores = match lm.continuation_likelihoods(&requests) {
                 Ok(s) => s,
