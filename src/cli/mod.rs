@@ -9,6 +9,7 @@ pub mod logging;
 pub mod models;
 pub mod ngram;
 pub mod perplexity;
+pub mod prompt;
 pub mod reference;
 pub mod show;
 pub mod suite;
@@ -69,6 +70,8 @@ pub enum Command {
     Models(models::ModelsArgs),
     /// Render a conversation with a model's chat template (or a template file): what a `chat: true` model is given.
     ChatTemplate(chat::ChatTemplateArgs),
+    /// Print the exact text a suite's model is given for one item (few-shot examples and chat template applied).
+    ShowPrompt(prompt::ShowPromptArgs),
     /// What will run where: build, libtorch flavour, CUDA devices and memory, threads, BLAS, models.
     Env(env::EnvArgs),
     /// Train and query KenLM-compatible n-gram models.
@@ -84,6 +87,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Perplexity(args) => perplexity::run(args),
         Command::Models(args) => models::run(args),
         Command::ChatTemplate(args) => chat::run(args),
+        Command::ShowPrompt(args) => prompt::run(args),
         Command::Env(args) => env::run(args),
         Command::Generate(args) => generate::run(args),
         Command::Bleu(args) => reference::bleu(args),

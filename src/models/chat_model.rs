@@ -21,7 +21,6 @@ impl ChatModel {
     pub fn new(inner: Arc<dyn LanguageModel>, template: ChatTemplate, system: Option<String>) -> ChatModel {
         ChatModel { inner, template, system }
     }
-
 }
 
 impl LanguageModel for ChatModel {

@@ -93,22 +93,32 @@ impl FewShot {
         FewShot { k, split, seed: keys.fewshot_seed.unwrap_or(HARNESS_SEED), first_n, delimiters }
     }
 
+    /// Whether the harness draws each item's examples twice for a chat model and uses the second
+    /// draw: 0.4.5's `get_chat_context` draws once, and without `fewshot_as_multiturn` hands over
+    /// to `get_context`, which draws again. The stream, and so every later item's examples,
+    /// depends on it; lmgauge follows it so that chat prompts stay the harness's.
+    pub fn chat_draws_twice(&self) -> bool {
+        self.k > 0 && !self.delimiters.multiturn
+    }
+
     /// For each item in order, the indices of its examples in `pool`. `same` says the pool is
     /// the items' own file, so one more is drawn and the item itself dropped; `pool_name` names
-    /// the pool in the error when it is too small.
+    /// the pool in the error when it is too small; `chat` follows [`FewShot::chat_draws_twice`].
     pub fn draw<T: PartialEq>(
         &self,
         items: &[T],
         pool: &[T],
         same: bool,
         pool_name: &str,
+        chat: bool,
     ) -> Result<Vec<Vec<usize>>, String> {
         if self.k == 0 {
             return Ok(vec![Vec::new(); items.len()]);
         }
         let n = if same { self.k + 1 } else { self.k };
         if n > pool.len() {
-            let why = if same { format!(" ({} and the item itself, which is left out)", self.k) } else { String::new() };
+            let why =
+                if same { format!(" ({} and the item itself, which is left out)", self.k) } else { String::new() };
             return Err(format!(
                 "num_fewshot {} needs {n} examples{why}, but {pool_name} holds {}",
                 self.k,
@@ -117,10 +127,16 @@ impl FewShot {
         }
         let mut rng = PyRandom::new(self.seed);
         let first: Vec<usize> = (0..n).collect();
+        let draws = if chat && self.chat_draws_twice() { 2 } else { 1 };
         Ok(items
             .iter()
             .map(|item| {
-                let drawn = if self.first_n { first.clone() } else { rng.sample(pool.len(), n).unwrap_or_default() };
+                let mut drawn = first.clone();
+                if !self.first_n {
+                    for _ in 0..draws {
+                        drawn = rng.sample(pool.len(), n).unwrap_or_default();
+                    }
+                }
                 drawn.into_iter().filter(|&j| pool[j] != *item).take(self.k).collect()
             })
             .collect())
@@ -139,12 +155,18 @@ mod tests {
     fn draws_follow_the_harness_and_leave_the_item_out() {
         let pool: Vec<u32> = (0..10).collect();
         // random.Random(1234).sample(range(10), 4) is [7, 1, 0, 9]: item 0 loses its own draw.
-        let shots = few(3, false).draw(&pool[..2], &pool, true, "the data").unwrap();
+        let shots = few(3, false).draw(&pool[..2], &pool, true, "the data", false).unwrap();
         assert_eq!(shots[0], [7, 1, 9]);
         assert_eq!(shots[1].len(), 3);
         assert!(!shots[1].contains(&1));
-        assert_eq!(few(2, true).draw(&[5u32], &pool, false, "x").unwrap(), [[0, 1]]);
-        let e = few(10, false).draw(&pool[..1], &pool, true, "q.jsonl").unwrap_err();
-        assert_eq!(e, "num_fewshot 10 needs 11 examples (10 and the item itself, which is left out), but q.jsonl holds 10");
+        // A chat model's examples in one turn come from every second draw: [9, 0, 1, 8].
+        let twice = few(3, false).draw(&pool[..1], &pool, true, "the data", true).unwrap();
+        assert_eq!(twice[0], [9, 1, 8]);
+        assert_eq!(few(2, true).draw(&[5u32], &pool, false, "x", true).unwrap(), [[0, 1]]);
+        let e = few(10, false).draw(&pool[..1], &pool, true, "q.jsonl", false).unwrap_err();
+        assert_eq!(
+            e,
+            "num_fewshot 10 needs 11 examples (10 and the item itself, which is left out), but q.jsonl holds 10"
+        );
     }
 }

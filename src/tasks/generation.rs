@@ -9,12 +9,12 @@ use std::sync::OnceLock;
 use serde::Deserialize;
 
 use super::reference::{ReferenceOptions, item_stats, pairwise, reference_rows, score_hypotheses};
-use super::{Check, JobContext, JobOutput, Task, TaskType};
+use super::{Check, ItemPrompt, JobContext, JobOutput, Task, TaskType, no_such_item};
 use crate::data::{self, Format};
 use crate::metrics::Metric;
 use crate::metrics::stats::ItemStats;
-use crate::models::prompt::Prompt;
 use crate::models::generate::{GenParams, Strategy};
+use crate::models::prompt::Prompt;
 use crate::models::{Capability, LanguageModel};
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
@@ -206,6 +206,19 @@ impl Task for Generation<'_> {
             _ => Vec::new(),
         };
         TaskTables { pairwise: pairwise(self.def, &self.scoring, records, seed), generations, ..TaskTables::default() }
+    }
+
+    fn prompt(&self, item: &str, _chat: bool) -> Option<Result<ItemPrompt, String>> {
+        let data = match self.data() {
+            Ok(d) => d,
+            Err(e) => return Some(Err(e.clone())),
+        };
+        let found = item.parse::<usize>().ok().filter(|&i| i >= 1 && i <= data.prompts.len());
+        let Some(i) = found else {
+            let ids: Vec<String> = (1..=data.prompts.len().min(3)).map(|i| i.to_string()).collect();
+            return Some(Err(no_such_item(&self.def.id, item, ids.iter().map(String::as_str))));
+        };
+        Some(Ok(ItemPrompt { prompt: Prompt::plain(data.prompts[i - 1].as_str()), continuations: Vec::new() }))
     }
 }
 

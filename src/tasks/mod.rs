@@ -106,6 +106,26 @@ pub trait Task: Send + Sync {
     fn job_model<'m>(&self, row_model: &'m str) -> &'m str {
         row_model
     }
+
+    /// What one item asks a model (`lmgauge show-prompt`): its prompt, before a model renders
+    /// it, and the continuations that are scored after it (none where the model generates).
+    /// None where the type builds no prompt (perplexity reads raw text, judges read outputs).
+    /// `chat`: as a chat model is given it (its few-shot examples may be drawn differently).
+    fn prompt(&self, _item: &str, _chat: bool) -> Option<Result<ItemPrompt, String>> {
+        None
+    }
+}
+
+/// One item's prompt and the continuations scored after it.
+pub struct ItemPrompt {
+    pub prompt: crate::models::prompt::Prompt,
+    pub continuations: Vec<String>,
+}
+
+/// The error for an item id a task does not hold, with the first ids it does.
+pub fn no_such_item<'a>(task: &str, item: &str, ids: impl Iterator<Item = &'a str>) -> String {
+    let first: Vec<&str> = ids.take(3).collect();
+    format!("task {task} has no item {item:?} (its items are named like {})", first.join(", "))
 }
 
 /// A result row whose interval comes from bootstrap resampling the items of `stats`, with the

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use super::fewshot::{FewShot, FewShotKeys};
 use super::jsonl::Record;
 use super::minimal_pairs::{group_accuracy, mcnemar_table};
-use super::{Check, JobContext, JobOutput, Task, TaskType, bootstrapped_row};
+use super::{Check, ItemPrompt, JobContext, JobOutput, Task, TaskType, bootstrapped_row, no_such_item};
 use crate::metrics::Metric;
 use crate::metrics::stats::ItemStats;
 use crate::models::Capability;
@@ -140,6 +140,18 @@ pub struct MultipleChoice<'a> {
 struct Loaded {
     questions: Vec<Question>,
     prompts: Vec<Prompt>,
+    /// A chat model's prompts where its examples are drawn differently (see
+    /// [`FewShot::chat_draws_twice`]).
+    chat_prompts: Option<Vec<Prompt>>,
+}
+
+impl Loaded {
+    fn prompts(&self, chat: bool) -> &[Prompt] {
+        match (&self.chat_prompts, chat) {
+            (Some(p), true) => p,
+            _ => &self.prompts,
+        }
+    }
 }
 
 impl MultipleChoice<'_> {
@@ -150,32 +162,38 @@ impl MultipleChoice<'_> {
     fn loaded(&self) -> &Result<Loaded, String> {
         self.items.get_or_init(|| {
             let questions = read_questions(&self.def.dataset.path, &self.layout, self.def.dataset.limit)?;
-            let prompts = self.prompts(&questions)?;
-            Ok(Loaded { questions, prompts })
+            let prompts = self.prompts(&questions, false)?;
+            let chat_prompts =
+                if self.fewshot.chat_draws_twice() { Some(self.prompts(&questions, true)?) } else { None };
+            Ok(Loaded { questions, prompts, chat_prompts })
         })
     }
 
     /// Each question's prompt: its few-shot examples (drawn as lm-evaluation-harness draws them)
     /// and its context.
-    fn prompts(&self, questions: &[Question]) -> Result<Vec<Prompt>, String> {
+    fn prompts(&self, questions: &[Question], chat: bool) -> Result<Vec<Prompt>, String> {
         let fs = &self.fewshot;
         let path = fs.split.as_deref().unwrap_or(&self.def.dataset.path);
         // The pool is the whole file: `limit` and `per_file` choose the items, not the examples.
-        let whole = if fs.k > 0 && (fs.split.is_some() || self.def.dataset.limit.is_some() || self.layout.per_file.is_some()) {
-            let layout = Layout { per_file: None, ..self.layout.clone() };
-            Some(read_questions(path, &layout, None).map_err(|e| format!("few-shot examples: {e}"))?)
-        } else {
-            None
-        };
+        let whole =
+            if fs.k > 0 && (fs.split.is_some() || self.def.dataset.limit.is_some() || self.layout.per_file.is_some()) {
+                let layout = Layout { per_file: None, ..self.layout.clone() };
+                Some(read_questions(path, &layout, None).map_err(|e| format!("few-shot examples: {e}"))?)
+            } else {
+                None
+            };
         let pool = whole.as_deref().unwrap_or(questions);
-        let shots = fs.draw(questions, pool, fs.split.is_none(), &path.display().to_string())?;
+        let shots = fs.draw(questions, pool, fs.split.is_none(), &path.display().to_string(), chat)?;
         Ok(questions
             .iter()
             .zip(shots)
             .map(|(q, shots)| Prompt {
                 exchanges: shots
                     .into_iter()
-                    .map(|j| Exchange { question: pool[j].context.clone(), answer: pool[j].choices[pool[j].gold].clone() })
+                    .map(|j| Exchange {
+                        question: pool[j].context.clone(),
+                        answer: pool[j].choices[pool[j].gold].clone(),
+                    })
                     .collect(),
                 question: q.context.clone(),
                 delimiters: fs.delimiters.clone(),
@@ -221,7 +239,7 @@ impl Task for MultipleChoice<'_> {
                 end += 1;
             }
             let chunk = &questions[start..end];
-            let contexts: Vec<String> = match loaded.prompts[start..end]
+            let contexts: Vec<String> = match loaded.prompts(lm.is_chat())[start..end]
                 .iter()
                 .zip(chunk)
                 .map(|(p, q)| lm.render_prompt(p).map_err(|e| format!("model {}, item {}: {e}", model.id, q.id)))
@@ -293,6 +311,19 @@ impl Task for MultipleChoice<'_> {
             _ => Vec::new(),
         };
         TaskTables { subsets, pairwise, ..TaskTables::default() }
+    }
+
+    fn prompt(&self, item: &str, chat: bool) -> Option<Result<ItemPrompt, String>> {
+        let loaded = match self.loaded() {
+            Ok(l) => l,
+            Err(e) => return Some(Err(e.clone())),
+        };
+        let Some(k) = loaded.questions.iter().position(|q| q.id == item) else {
+            return Some(Err(no_such_item(&self.def.id, item, loaded.questions.iter().map(|q| q.id.as_str()))));
+        };
+        let continuations =
+            loaded.questions[k].choices.iter().map(|c| format!("{}{c}", self.layout.delimiter)).collect();
+        Some(Ok(ItemPrompt { prompt: loaded.prompts(chat)[k].clone(), continuations }))
     }
 }
 

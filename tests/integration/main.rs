@@ -3,6 +3,7 @@
 
 mod arpa_robustness;
 mod bertscore;
+mod chat_fewshot;
 mod chat_templates;
 mod common;
 mod gates;
