@@ -44,6 +44,43 @@ pub fn split_hh(transcript: &str) -> Option<(&str, &str)> {
     Some(transcript.split_at(i + ASSISTANT.len()))
 }
 
+const HUMAN: &str = "\n\nHuman:";
+
+/// An HH prompt (the dialogue up to and including the last `\n\nAssistant:`) as turns: the
+/// earlier (human, assistant) exchanges and the last human turn, each trimmed. An error says
+/// where the dialogue does not alternate Human and Assistant turns, starting with Human.
+pub fn hh_dialogue(prompt: &str) -> Result<(Vec<(String, String)>, String), String> {
+    let mut turns: Vec<(bool, &str)> = Vec::new();
+    let mut rest = prompt;
+    if !rest.starts_with(HUMAN) {
+        return Err("the dialogue does not start with \"\\n\\nHuman:\"".into());
+    }
+    while !rest.is_empty() {
+        let human = rest.starts_with(HUMAN);
+        let marker = if human { HUMAN } else { ASSISTANT };
+        if !rest.starts_with(marker) {
+            return Err("the dialogue holds text outside any turn".into());
+        }
+        rest = &rest[marker.len()..];
+        let end = [rest.find(HUMAN), rest.find(ASSISTANT)].into_iter().flatten().min().unwrap_or(rest.len());
+        turns.push((human, rest[..end].trim()));
+        rest = &rest[end..];
+    }
+    // The prompt ends with the opening of the assistant's answer: an empty assistant turn.
+    if turns.last() != Some(&(false, "")) {
+        return Err("the dialogue does not end with \"\\n\\nAssistant:\"".into());
+    }
+    let mut roles = turns.iter().map(|&(human, _)| human).enumerate();
+    if let Some((k, human)) = roles.find(|&(k, human)| human != (k % 2 == 0)) {
+        let what = if human { "a Human turn where an Assistant turn" } else { "an Assistant turn where a Human turn" };
+        return Err(format!("turn {} is {what} should follow", k + 1));
+    }
+    turns.pop();
+    let question = turns.pop().map(|(_, t)| t.to_owned()).unwrap_or_default();
+    let exchanges = turns.chunks(2).map(|two| (two[0].1.to_owned(), two[1].1.to_owned())).collect();
+    Ok((exchanges, question))
+}
+
 /// Reads the usable pairs of a JSONL file and a note for each skipped line.
 pub fn load_pairs(
     path: &Path,
@@ -151,6 +188,18 @@ pub fn load_pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hh_dialogues_become_turns_or_say_where_they_break() {
+        let (ex, q) = hh_dialogue("\n\nHuman: hi\n\nAssistant: hello\n\nHuman: and?\n\nAssistant:").unwrap();
+        assert_eq!((ex, q.as_str()), (vec![("hi".to_owned(), "hello".to_owned())], "and?"));
+        let e = hh_dialogue("\n\nHuman: a\n\nHuman: b\n\nAssistant:").unwrap_err();
+        assert_eq!(e, "turn 2 is a Human turn where an Assistant turn should follow");
+        assert!(hh_dialogue("Hi\n\nHuman: a\n\nAssistant:").unwrap_err().contains("does not start"));
+        assert!(hh_dialogue("\n\nHuman: a\n\nAssistant: b").unwrap_err().contains("does not end"));
+        let e = hh_dialogue("\n\nHuman: a\n\nAssistant: b\n\nAssistant:").unwrap_err();
+        assert_eq!(e, "turn 3 is an Assistant turn where a Human turn should follow");
+    }
 
     #[test]
     fn hh_prompt_is_the_shared_dialogue() {

@@ -15,9 +15,10 @@ use rayon::prelude::*;
 use serde::Deserialize;
 
 use super::{Check, JobContext, JobOutput, Task, TaskType, bootstrapped_row};
-use crate::data::pairs::{Pair, PairLayout};
+use crate::data::pairs::{Pair, PairLayout, hh_dialogue};
 use crate::metrics::Metric;
 use crate::metrics::stats::{self, ItemStats, Scorer};
+use crate::models::prompt::{Delimiters, Exchange, Prompt};
 use crate::models::{Capability, LanguageModel, RewardModel};
 use crate::store::ResultRow;
 use crate::store::jobs::{ItemScore, JobRecord};
@@ -55,6 +56,8 @@ impl TaskType for PreferenceType {
     /// judges them by log-likelihood (pseudo-log-likelihood for masked LMs).
     const NEEDS: &'static [Capability] =
         &[Capability::Reward, Capability::ScoreTokens, Capability::PseudoLogLikelihood];
+    /// A chat model reads HH-RLHF dialogues as conversations (layout `hh` only).
+    const CHAT: bool = true;
     type Options = Options;
 
     fn build<'a>(def: &'a TaskDef, options: Options, check: &mut Check) -> Box<dyn Task + 'a> {
@@ -68,6 +71,23 @@ impl TaskType for PreferenceType {
             }
         };
         Box::new(Preference { def, layout, pairs: OnceLock::new(), noted: Once::new() })
+    }
+
+    fn check_suite(def: &TaskDef, options: &Options, models: &[ModelDef], check: &mut Check) {
+        if matches!(options.layout.as_deref(), None | Some("hh")) {
+            return;
+        }
+        for (j, id) in def.models.iter().enumerate() {
+            let chat = models
+                .iter()
+                .any(|m| &m.id == id && matches!(&m.kind, ModelKind::Neural(n) if n.options.chat.is_some()));
+            if chat {
+                check.problem(
+                    &format!("models[{j}]"),
+                    format!("model {id:?} is a chat model: its template reads HH-RLHF dialogues (layout hh), not layout {:?}", options.layout.as_deref().unwrap_or("")),
+                );
+            }
+        }
     }
 }
 
@@ -192,6 +212,54 @@ fn reward_scores(
     Ok(out)
 }
 
+/// A chat model's (chosen, rejected) log-likelihoods: the pair's dialogue (HH-RLHF's `Human:` and
+/// `Assistant:` turns) rendered as a conversation by the model's template, each response scored
+/// as the assistant's answer, summed and per token.
+fn chat_likelihoods(
+    task: &TaskDef,
+    model_id: &str,
+    model: &dyn LanguageModel,
+    pairs: &[Pair],
+    advance: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<PairScores>, String> {
+    const CHUNK: usize = 64;
+    let mut out = Vec::with_capacity(pairs.len());
+    for chunk in pairs.chunks(CHUNK) {
+        let contexts: Vec<String> = chunk
+            .iter()
+            .map(|p| {
+                let at = || format!("model {model_id}, task {}, pair at line {}", task.id, p.line);
+                let (exchanges, question) = hh_dialogue(&p.prompt).map_err(|e| format!("{}: {e}", at()))?;
+                let prompt = Prompt {
+                    exchanges: exchanges.into_iter().map(|(question, answer)| Exchange { question, answer }).collect(),
+                    question,
+                    delimiters: Delimiters { multiturn: true, ..Delimiters::default() },
+                };
+                model.render_prompt(&prompt).map_err(|e| format!("{}: {e}", at()))
+            })
+            .collect::<Result<_, String>>()?;
+        let requests: Vec<(&str, &str)> = chunk
+            .iter()
+            .zip(&contexts)
+            .flat_map(|(p, c)| [(c.as_str(), p.chosen.trim()), (c.as_str(), p.rejected.trim())])
+            .collect();
+        let scores = model
+            .continuation_likelihoods(&requests)
+            .map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
+        for (p, two) in chunk.iter().zip(scores.chunks(2)) {
+            two[0].check_finite(model_id, &format!("the chosen response of the pair at line {}", p.line))?;
+            two[1].check_finite(model_id, &format!("the rejected response of the pair at line {}", p.line))?;
+            let judged = |s: &crate::models::TokenScores| {
+                let sum: f64 = s.logprobs.iter().sum();
+                (sum, if s.logprobs.is_empty() { 0.0 } else { sum / s.logprobs.len() as f64 })
+            };
+            out.push((judged(&two[0]), judged(&two[1])));
+        }
+        advance(chunk.len() as u64);
+    }
+    Ok(out)
+}
+
 /// (chosen, rejected) conditional log-likelihoods of every pair, scored in batches.
 fn likelihoods(
     model_id: &str,
@@ -236,6 +304,7 @@ pub fn judge(
     let rewards = reward_model.is_some();
     let loglik = match (model, reward_model) {
         (Some(_), Some(r)) if judged_by_model => reward_scores(&def.id, r, pairs, advance)?,
+        (Some(m), None) if judged_by_model && m.is_chat() => chat_likelihoods(task, &def.id, m, pairs, advance)?,
         (Some(m), None) if judged_by_model => likelihoods(&def.id, m, pairs, advance)?,
         _ => {
             // Judges without a model decide every pair at once, below.

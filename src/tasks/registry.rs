@@ -134,7 +134,7 @@ fn check_models<T: TaskType>(def: &TaskDef, models: &[ModelDef], check: &mut Che
             check.problem(
                 &format!("models[{j}]"),
                 format!(
-                    "model {:?} is a chat model (chat: true), whose template applies to multiple-choice and generation tasks; task {:?} ({}) scores raw text: list a model entry without chat for it",
+                    "model {:?} is a chat model (chat: true), whose template applies to multiple-choice, generation and preference tasks; task {:?} ({}) scores raw text: list a model entry without chat for it",
                     m.id,
                     def.id,
                     T::NAME

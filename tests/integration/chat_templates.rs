@@ -196,3 +196,76 @@ fn a_chat_model_scores_choices_after_the_rendered_conversation() {
         assert!(err.contains("not supported for SentencePiece GGUF files yet"), "{err}");
     }
 }
+
+#[test]
+fn a_chat_model_judges_hh_pairs_as_conversations() {
+    let Some(model) = real_model("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else { return };
+    let model = model.display().to_string();
+    // Dialogues as HH-RLHF writes them, and the same turns as messages.
+    // (earlier exchanges, last question, chosen, rejected)
+    type Dialogue<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str, &'a str);
+    let dialogues: [Dialogue; 2] = [
+        (&[], "What is the capital of France?", "Paris.", "I would rather not say."),
+        (&[("Hi there.", "Hello! How can I help?")], "Name a cold place.", "Antarctica.", "The sun."),
+    ];
+    let ws = workspace(&[]);
+    let (mut pairs, mut rendered) = (String::new(), String::new());
+    for (k, (earlier, question, chosen, rejected)) in dialogues.iter().enumerate() {
+        let mut transcript = String::new();
+        let mut messages = Vec::new();
+        for (human, assistant) in earlier.iter() {
+            transcript += &format!("\n\nHuman: {human}\n\nAssistant: {assistant}");
+            messages.push(serde_json::json!({"role": "user", "content": human}));
+            messages.push(serde_json::json!({"role": "assistant", "content": assistant}));
+        }
+        transcript += &format!("\n\nHuman: {question}\n\nAssistant:");
+        messages.push(serde_json::json!({"role": "user", "content": question}));
+        let file = format!("dialogue{k}.json");
+        std::fs::write(ws.path().join(&file), serde_json::Value::Array(messages).to_string()).unwrap();
+        let out = lmgauge(ws.path(), &["chat-template", &model, "--messages", &file]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let context = String::from_utf8(out.stdout).unwrap();
+        pairs += &format!(
+            "{}\n",
+            serde_json::json!({"chosen": format!("{transcript} {chosen}"), "rejected": format!("{transcript} {rejected}")})
+        );
+        rendered += &format!("{}\n", serde_json::json!({"context": context, "choices": [chosen, rejected], "gold": 0}));
+    }
+    std::fs::write(ws.path().join("pairs.jsonl"), &pairs).unwrap();
+    std::fs::write(ws.path().join("rendered.jsonl"), rendered).unwrap();
+    let suite = format!(
+        "version: 1\nname: hh\nmodels:\n  - {{id: raw, kind: causal, path: {model}}}\n  \
+         - {{id: chat, kind: causal, path: {model}, chat: true}}\ntasks:\n  \
+         - {{id: pairs, type: preference, dataset: {{path: pairs.jsonl}}, models: [chat], metrics: [accuracy]}}\n  \
+         - {{id: rendered, type: multiple-choice, dataset: {{path: rendered.jsonl}}, target_delimiter: '', models: [raw], metrics: [acc]}}\n"
+    );
+    std::fs::write(ws.path().join("suite.yaml"), &suite).unwrap();
+    let out = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(ws.path().join(format!("out/hh/latest/jobs/{name}.json"))).unwrap())
+            .unwrap()
+    };
+    let (judged, by_hand) = (job("pairs__chat"), job("rendered__raw"));
+    for (j, h) in judged["items"].as_array().unwrap().iter().zip(by_hand["items"].as_array().unwrap()) {
+        for (side, k) in [("chosen", 0), ("rejected", 1)] {
+            let (a, b) = (j["scores"][side].as_f64().unwrap(), h["scores"][format!("ll.{k}")].as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-9 * b.abs(), "{side}: chat judge {a}, rendered by hand {b}");
+        }
+    }
+    // A dialogue whose turns do not alternate fails the job, naming model, task, line and turn.
+    std::fs::write(
+        ws.path().join("pairs.jsonl"),
+        format!("{pairs}{}\n", serde_json::json!({"chosen": "\n\nHuman: a\n\nHuman: b\n\nAssistant: yes", "rejected": "\n\nHuman: a\n\nHuman: b\n\nAssistant: no"})),
+    )
+    .unwrap();
+    let out = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out2"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains(
+            "model chat, task pairs, pair at line 3: turn 2 is a Human turn where an Assistant turn should follow"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
