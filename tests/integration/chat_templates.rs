@@ -269,3 +269,28 @@ fn a_chat_model_judges_hh_pairs_as_conversations() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_template_that_fails_in_a_task_fails_the_job_naming_model_and_item() {
+    let Some(model) = real_model("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf") else { return };
+    let template = "{% for m in messages %}{% if m.role == 'system' %}{{ raise_exception('this model takes no system turn') }}\
+                    {% endif %}{{ m.content }}{% endfor %}";
+    let ws = workspace(&[
+        ("t.jinja", template),
+        ("q.jsonl", "{\"context\": \"2+2 =\", \"choices\": [\"4\", \"5\"], \"gold\": 0}\n"),
+    ]);
+    let suite = format!(
+        "version: 1\nname: bad\nmodels:\n  - {{id: m, kind: causal, path: {}, chat: true, system: Be brief., \
+         chat_template: t.jinja}}\ntasks:\n  - {{id: t, type: multiple-choice, dataset: {{path: q.jsonl}}, models: [m], \
+         metrics: [acc]}}\n",
+        model.display()
+    );
+    std::fs::write(ws.path().join("suite.yaml"), suite).unwrap();
+    let out = lmgauge(ws.path(), &["run-suite", "suite.yaml", "--out", "out"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(err.contains("model m, item q:1") && err.contains("this model takes no system turn"), "{err}");
+    // show-prompt says the same without running anything.
+    let out = lmgauge(ws.path(), &["show-prompt", "suite.yaml", "t", "q:1"]);
+    assert!(stderr(&out).contains("this model takes no system turn"), "{}", stderr(&out));
+}
