@@ -171,14 +171,20 @@ fn describe_judge(def: &ModelDef) -> String {
 /// `prompt + response`, summed and per token: the tokens that reach into the response (its words
 /// and its end-of-sentence tokens).
 fn conditional_loglik(scores: &crate::models::TokenScores, prompt_len: usize) -> (f64, f64) {
-    let (mut sum, mut n) = (0.0, 0usize);
-    for (lp, &(_, end)) in scores.logprobs.iter().zip(&scores.spans) {
-        if end > prompt_len {
-            sum += lp;
-            n += 1;
-        }
-    }
+    let reaching = scores.logprobs.iter().zip(&scores.spans).filter(|(_, span)| span.1 > prompt_len);
+    sum_and_mean(reaching.map(|(lp, _)| *lp))
+}
+
+/// A response's summed log-likelihood and its mean per token (0 for no tokens).
+fn sum_and_mean(logprobs: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (sum, n) = logprobs.fold((0.0, 0usize), |(s, n), lp| (s + lp, n + 1));
     (sum, if n > 0 { sum / n as f64 } else { 0.0 })
+}
+
+/// Both responses of a pair must have finite scores.
+fn check_pair(model_id: &str, p: &Pair, two: &[crate::models::TokenScores]) -> Result<(), String> {
+    two[0].check_finite(model_id, &format!("the chosen response of the pair at line {}", p.line))?;
+    two[1].check_finite(model_id, &format!("the rejected response of the pair at line {}", p.line))
 }
 
 /// (chosen, rejected) rewards of every pair from a reward model (in the first slot of each tuple).
@@ -247,12 +253,8 @@ fn chat_likelihoods(
             .continuation_likelihoods(&requests)
             .map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
         for (p, two) in chunk.iter().zip(scores.chunks(2)) {
-            two[0].check_finite(model_id, &format!("the chosen response of the pair at line {}", p.line))?;
-            two[1].check_finite(model_id, &format!("the rejected response of the pair at line {}", p.line))?;
-            let judged = |s: &crate::models::TokenScores| {
-                let sum: f64 = s.logprobs.iter().sum();
-                (sum, if s.logprobs.is_empty() { 0.0 } else { sum / s.logprobs.len() as f64 })
-            };
+            check_pair(model_id, p, two)?;
+            let judged = |s: &crate::models::TokenScores| sum_and_mean(s.logprobs.iter().copied());
             out.push((judged(&two[0]), judged(&two[1])));
         }
         advance(chunk.len() as u64);
@@ -279,8 +281,7 @@ fn likelihoods(
             .likelihoods(&refs)
             .map_err(|e| format!("pairs at lines {}–{}: {e}", chunk[0].line, chunk[chunk.len() - 1].line))?;
         for (p, two) in chunk.iter().zip(scores.chunks(2)) {
-            two[0].check_finite(model_id, &format!("the chosen response of the pair at line {}", p.line))?;
-            two[1].check_finite(model_id, &format!("the rejected response of the pair at line {}", p.line))?;
+            check_pair(model_id, p, two)?;
             out.push((conditional_loglik(&two[0], p.prompt.len()), conditional_loglik(&two[1], p.prompt.len())));
         }
         advance(chunk.len() as u64);
